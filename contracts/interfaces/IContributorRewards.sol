@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IContributorRewards
+/// @notice Pays the people whose training data was accepted. An authorised worker records each
+/// accepted contribution in the current epoch; the contract checks its EAS attestations against the
+/// policy itself, so a worker cannot invent contributors. Each epoch's pool (query fees and
+/// treasury grants) is shared pro rata to the bytes of accepted data, by pull-claims once the
+/// epoch is over.
+/// @dev Invariants: the total ever paid out never exceeds the total ever received; a contributor's
+/// payout for an epoch never exceeds its pro-rata share of that epoch's pool.
+interface IContributorRewards {
+    /// @notice One contribution for `recordContributions`.
+    /// @param contributor Who submitted the data (the attestations' recipient).
+    /// @param dataHash SHA-256 of the plaintext data, as attested.
+    /// @param size The data's size in bytes, as attested: the contribution's weight in its epoch.
+    /// @param attestationUIDs On-chain EAS attestations of (dataHash, size) to the contributor.
+    struct ContributionInput {
+        address contributor;
+        bytes32 dataHash;
+        uint64 size;
+        bytes32[] attestationUIDs;
+    }
+
+    /// @notice A recorded contribution.
+    struct Contribution {
+        address contributor;
+        uint64 epoch;
+        uint64 size;
+        uint64 recordedAt;
+        address worker;
+    }
+
+    /// @notice A contribution was accepted and counts in `epoch`'s rewards.
+    event ContributionRecorded(
+        bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size, address worker
+    );
+    /// @notice `amount` wei was added to `epoch`'s reward pool.
+    event PoolFunded(uint64 indexed epoch, address indexed from, uint256 amount);
+    /// @notice An epoch that ended with no contributions passed its pool on to a later epoch.
+    event PoolRolledOver(uint64 indexed fromEpoch, uint64 indexed toEpoch, uint256 amount);
+    /// @notice `contributor` was paid `amount` wei from `epoch`'s pool.
+    event RewardClaimed(uint64 indexed epoch, address indexed contributor, uint256 amount);
+
+    /// @notice The caller is not a worker the DAO authorised.
+    error RewardsNotWorker(address caller);
+    /// @notice The kill switch is engaged: no contribution or fee is taken in.
+    error RewardsKillSwitchEngaged();
+    /// @notice The contributor is not on the submitter allowlist.
+    error RewardsSubmitterNotAllowed(address contributor);
+    /// @notice This data was already recorded; nobody is paid twice for the same data.
+    error RewardsDuplicateContribution(bytes32 dataHash);
+    /// @notice A contribution must have a non-zero hash and size.
+    error RewardsInvalidContribution(bytes32 dataHash, uint64 size);
+    /// @notice No attestation with this UID exists on EAS.
+    error RewardsAttestationNotFound(bytes32 uid);
+    /// @notice The attestation uses another schema than the policy requires.
+    error RewardsAttestationWrongSchema(bytes32 uid, bytes32 schema, bytes32 required);
+    /// @notice The attestation was made by an attester the policy does not trust.
+    error RewardsAttestationUntrustedAttester(bytes32 uid, address attester);
+    /// @notice The attestation was revoked.
+    error RewardsAttestationRevoked(bytes32 uid, uint64 revokedAt);
+    /// @notice The attestation has expired.
+    error RewardsAttestationExpired(bytes32 uid, uint64 expiredAt);
+    /// @notice The attestation is older than the policy's maximum age.
+    error RewardsAttestationTooOld(bytes32 uid, uint64 attestedAt, uint64 maxAge);
+    /// @notice The attestation is about someone else.
+    error RewardsAttestationWrongRecipient(bytes32 uid, address recipient, address contributor);
+    /// @notice The attestation is about other data (its hash or size differ).
+    error RewardsAttestationWrongData(bytes32 uid);
+    /// @notice Fewer distinct trusted attesters attested than the policy requires.
+    error RewardsInsufficientAttestations(uint256 distinctAttesters, uint256 required);
+    /// @notice The epoch is not over yet, so its shares are not final.
+    error RewardsEpochNotOver(uint64 epoch, uint64 currentEpoch);
+    /// @notice The epoch had contributions, so its pool belongs to them.
+    error RewardsEpochHasContributions(uint64 epoch);
+    /// @notice There is nothing (left) to claim for this contributor and epoch.
+    error RewardsNothingToClaim(uint64 epoch, address contributor);
+    /// @notice Funding must be more than zero.
+    error RewardsZeroAmount();
+    /// @notice Sending `amount` wei to `to` failed.
+    error RewardsTransferFailed(address to, uint256 amount);
+
+    /// @notice Record one accepted contribution in the current epoch. Authorised workers only.
+    function recordContribution(
+        address contributor,
+        bytes32 dataHash,
+        uint64 size,
+        bytes32[] calldata attestationUIDs
+    ) external;
+    /// @notice Record several contributions in one transaction. Authorised workers only.
+    function recordContributions(ContributionInput[] calldata contributions) external;
+    /// @notice The recorded contribution for `dataHash` (a zero contributor: none).
+    function contributionOf(bytes32 dataHash) external view returns (Contribution memory);
+
+    /// @notice Add the sent value to `epoch`'s pool. The treasury does this through proposals, and
+    /// the usage settlement contract with the query fees it collects.
+    function fund(uint64 epoch) external payable;
+    /// @notice Move the pool of an ended epoch that had no contributions to the current epoch.
+    function rollOver(uint64 epoch) external;
+
+    /// @notice Pay the caller its share of `epoch`'s pool (what is left of it after earlier claims).
+    function claim(uint64 epoch) external returns (uint256 amount);
+    /// @notice Pay the caller its share of several epochs.
+    function claimMany(uint64[] calldata epochs) external returns (uint256 amount);
+    /// @notice What `contributor` can claim for `epoch` now.
+    function claimable(uint64 epoch, address contributor) external view returns (uint256);
+
+    /// @notice An epoch's pool, total weight, and what has been paid from it.
+    function epochTotals(uint64 epoch) external view returns (uint256 pool, uint256 totalWeight, uint256 paid);
+    /// @notice A contributor's weight in an epoch and what it has claimed.
+    function shareOf(uint64 epoch, address contributor) external view returns (uint256 weight, uint256 claimed);
+    /// @notice Everything ever received and ever paid out.
+    function totals() external view returns (uint256 received, uint256 paidOut);
+}

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IPolicyRegistry
+/// @notice The AI's policy, open and on chain: who may submit training data, which attestations that
+/// data must carry, how many queries each consumer may make and at what fee, the keyholder
+/// committee, approved training runs, the workers the DAO authorises, and the kill switch.
+/// Off-chain workers follow these events; contracts read these views.
+/// @dev Every change is made by the timelock (so by a passed proposal), except engaging the kill
+/// switch, which the guardian may also do. Every change increments `policyVersion()` and emits an
+/// event carrying the new version, so a follower can tell it has missed nothing.
+interface IPolicyRegistry {
+    /// @notice What a contribution's attestations must satisfy.
+    /// @param schemaUID The EAS schema the attestations must use. Its first field is the data's
+    /// `bytes32` hash and its second the data's `uint64` size in bytes.
+    /// @param attesters The attesters whose attestations count.
+    /// @param minAttestations How many distinct trusted attesters must have attested.
+    /// @param maxAge The oldest an attestation may be, in seconds (0: no limit).
+    struct AttestationRequirement {
+        bytes32 schemaUID;
+        address[] attesters;
+        uint8 minAttestations;
+        uint64 maxAge;
+    }
+
+    /// @notice A training run the DAO approved: keyholders release shares only for such a run.
+    /// @param specHash Hash of the run's specification (the data set it may read and its settings).
+    /// @param operator The worker that may run it and commit the resulting model.
+    /// @param expiresAt After this time the approval no longer counts.
+    /// @param revoked Whether governance withdrew the approval.
+    struct TrainingRun {
+        bytes32 specHash;
+        address operator;
+        uint64 expiresAt;
+        bool revoked;
+    }
+
+    /// @notice Who engaged the kill switch, when, and why.
+    struct KillSwitch {
+        bool engaged;
+        address engagedBy;
+        uint64 engagedAt;
+        string reason;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Events: past tense; each carries the policy version the change produced.
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice A submitter was allowed to submit training data, or was removed.
+    event SubmitterSet(address indexed submitter, bool allowed, uint256 policyVersion);
+    /// @notice The attestation requirement for training data changed.
+    event AttestationRequirementSet(
+        bytes32 indexed schemaUID, address[] attesters, uint8 minAttestations, uint64 maxAge, uint256 policyVersion
+    );
+    /// @notice A consumer's quota per epoch changed (0 removes the consumer).
+    event QuotaSet(address indexed consumer, uint64 queriesPerEpoch, uint256 policyVersion);
+    /// @notice The fee a consumer pays per query changed.
+    event QueryFeeSet(uint256 feePerQuery, uint256 policyVersion);
+    /// @notice The keyholder committee was replaced; `committeeId` numbers committees from 1.
+    event CommitteeSet(
+        uint64 indexed committeeId, address[] members, bytes[] publicKeys, uint8 threshold, uint256 policyVersion
+    );
+    /// @notice A training run was approved.
+    event TrainingRunApproved(
+        bytes32 indexed runId, bytes32 specHash, address indexed operator, uint64 expiresAt, uint256 policyVersion
+    );
+    /// @notice A training run's approval was withdrawn.
+    event TrainingRunRevoked(bytes32 indexed runId, uint256 policyVersion);
+    /// @notice A worker was authorised to record contributions, settle usage and commit models, or was removed.
+    event WorkerSet(address indexed worker, bool authorised, uint256 policyVersion);
+    /// @notice The delay between committing a model and being allowed to reveal it changed.
+    event RevealDelaySet(uint64 revealDelay, uint256 policyVersion);
+    /// @notice The guardian (who may engage the kill switch) changed.
+    event GuardianSet(address indexed previousGuardian, address indexed newGuardian, uint256 policyVersion);
+    /// @notice The kill switch was engaged: workers stop ingest, inference and training at once.
+    event KillSwitchEngaged(address indexed by, string reason, uint256 policyVersion);
+    /// @notice The kill switch was lifted by governance.
+    event KillSwitchLifted(address indexed by, uint256 policyVersion);
+
+    // ---------------------------------------------------------------------------------------------
+    // Errors: `<Component><Problem>`, with context.
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Only the timelock (a passed proposal) may make this change.
+    error PolicyUnauthorized(address caller, address timelock);
+    /// @notice Only the guardian or the timelock may engage the kill switch.
+    error PolicyNotGuardian(address caller, address guardian);
+    /// @notice The kill switch is already engaged.
+    error PolicyKillSwitchAlreadyEngaged();
+    /// @notice The kill switch is not engaged, so there is nothing to lift.
+    error PolicyKillSwitchNotEngaged();
+    /// @notice An address given was zero where a real account is required.
+    error PolicyZeroAddress();
+    /// @notice Two arrays that go together have different lengths.
+    error PolicyLengthMismatch(uint256 expected, uint256 actual);
+    /// @notice An attestation requirement is unsatisfiable or malformed.
+    error PolicyInvalidAttestationRequirement(uint8 minAttestations, uint256 attesterCount);
+    /// @notice A committee's threshold must be between 1 and its size, its members distinct.
+    error PolicyInvalidCommittee(uint8 threshold, uint256 size);
+    /// @notice A committee member's public key is empty or too long.
+    error PolicyInvalidPublicKey(address member);
+    /// @notice The same address appears twice where each must be unique.
+    error PolicyDuplicateAddress(address account);
+    /// @notice A training run with this id already exists.
+    error PolicyTrainingRunExists(bytes32 runId);
+    /// @notice No training run with this id exists.
+    error PolicyUnknownTrainingRun(bytes32 runId);
+    /// @notice A training run's expiry is in the past, or its operator is not an authorised worker.
+    error PolicyInvalidTrainingRun(bytes32 runId);
+    /// @notice The kill switch reason is empty or too long.
+    error PolicyInvalidReason(uint256 length);
+    /// @notice An epoch must last at least one second.
+    error PolicyInvalidEpochLength();
+
+    // ---------------------------------------------------------------------------------------------
+    // Submitters
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Allow `submitter` to submit training data, or remove it. Timelock only.
+    function setSubmitter(address submitter, bool allowed) external;
+    /// @notice The batch form of `setSubmitter`. Timelock only.
+    function setSubmitters(address[] calldata submitters, bool allowed) external;
+    /// @notice Whether `submitter` may submit training data.
+    function isSubmitter(address submitter) external view returns (bool);
+
+    // ---------------------------------------------------------------------------------------------
+    // Attestations
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Set what a contribution's EAS attestations must satisfy. Timelock only.
+    /// @param schemaUID The EAS schema the attestations must use.
+    /// @param attesters The trusted attesters (distinct, non-zero).
+    /// @param minAttestations How many distinct trusted attesters must attest (1..attesters.length).
+    /// @param maxAge The oldest an attestation may be, in seconds (0: no limit).
+    function setAttestationRequirement(
+        bytes32 schemaUID,
+        address[] calldata attesters,
+        uint8 minAttestations,
+        uint64 maxAge
+    ) external;
+    /// @notice The current attestation requirement.
+    function attestationRequirement() external view returns (AttestationRequirement memory);
+    /// @notice Whether `attester` is one of the trusted attesters of the current requirement.
+    function isTrustedAttester(address attester) external view returns (bool);
+
+    // ---------------------------------------------------------------------------------------------
+    // Quotas, fees and epochs
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Set how many queries `consumer` may make per epoch (0 removes it). Timelock only.
+    function setQuota(address consumer, uint64 queriesPerEpoch) external;
+    /// @notice How many queries `consumer` may make per epoch.
+    function quotaOf(address consumer) external view returns (uint64);
+    /// @notice Set the fee a consumer pays per query, in wei. Timelock only.
+    function setQueryFee(uint256 feePerQuery) external;
+    /// @notice The fee a consumer pays per query, in wei.
+    function feePerQuery() external view returns (uint256);
+    /// @notice The length of an epoch, in seconds. Fixed at deployment so that epoch numbers, and
+    /// the reward pools and quotas keyed by them, never shift.
+    function epochLength() external view returns (uint64);
+    /// @notice When epoch 0 started (a timestamp).
+    function epochGenesis() external view returns (uint64);
+    /// @notice The epoch the current block is in.
+    function currentEpoch() external view returns (uint64);
+    /// @notice When `epoch` ends (the first second of the next epoch).
+    function epochEnd(uint64 epoch) external view returns (uint64);
+
+    // ---------------------------------------------------------------------------------------------
+    // Keyholder committee
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Replace the keyholder committee. Timelock only. New submissions split their data
+    /// key `threshold`-of-`members.length` and wrap one share to each member's key.
+    /// @param members The keyholders' addresses (distinct, non-zero), which authenticate them.
+    /// @param publicKeys Each member's encryption public key, in the same order.
+    /// @param threshold How many shares recover a data key.
+    function setCommittee(address[] calldata members, bytes[] calldata publicKeys, uint8 threshold) external;
+    /// @notice The current committee.
+    /// @return committeeId Numbers committees from 1 (0: none set yet).
+    /// @return members The keyholders.
+    /// @return publicKeys Their encryption public keys.
+    /// @return threshold How many shares recover a data key.
+    function committee()
+        external
+        view
+        returns (uint64 committeeId, address[] memory members, bytes[] memory publicKeys, uint8 threshold);
+
+    // ---------------------------------------------------------------------------------------------
+    // Training runs
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Approve a training run. Timelock only.
+    /// @param runId The run's id, chosen by the proposer.
+    /// @param specHash Hash of what the run may read and how it trains.
+    /// @param operator The authorised worker that runs it.
+    /// @param expiresAt When the approval lapses.
+    function approveTrainingRun(bytes32 runId, bytes32 specHash, address operator, uint64 expiresAt) external;
+    /// @notice Withdraw a training run's approval. Timelock only.
+    function revokeTrainingRun(bytes32 runId) external;
+    /// @notice A training run, approved or not (a zero operator means it does not exist).
+    function trainingRun(bytes32 runId) external view returns (TrainingRun memory);
+    /// @notice Whether `runId` is approved now: approved, not revoked, not expired.
+    function isTrainingRunApproved(bytes32 runId) external view returns (bool);
+
+    // ---------------------------------------------------------------------------------------------
+    // Workers and model publication
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Authorise a worker, or remove it. Timelock only.
+    function setWorker(address worker, bool authorised) external;
+    /// @notice Whether `worker` is authorised.
+    function isWorker(address worker) external view returns (bool);
+    /// @notice Set how long after a model's commitment its weights may be revealed. Timelock only.
+    function setRevealDelay(uint64 revealDelay) external;
+    /// @notice How long after a model's commitment its weights may be revealed, in seconds.
+    function revealDelay() external view returns (uint64);
+
+    // ---------------------------------------------------------------------------------------------
+    // Guardian and kill switch
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Replace the guardian. Timelock only.
+    function setGuardian(address guardian) external;
+    /// @notice Who may engage the kill switch besides the timelock.
+    function guardian() external view returns (address);
+    /// @notice The timelock: the only account that may change policy.
+    function timelock() external view returns (address);
+    /// @notice Stop ingest, inference and training at once. Guardian or timelock.
+    /// @param reason Why, in words (1 to 280 bytes), shown to every user.
+    function engageKillSwitch(string calldata reason) external;
+    /// @notice Let the system run again. Timelock only: lifting takes a vote.
+    function liftKillSwitch() external;
+    /// @notice Whether the kill switch is engaged.
+    function killSwitchEngaged() external view returns (bool);
+    /// @notice The kill switch's state, with who engaged it, when and why.
+    function killSwitch() external view returns (KillSwitch memory);
+
+    /// @notice Increments with every change of policy; never decreases.
+    function policyVersion() external view returns (uint256);
+}

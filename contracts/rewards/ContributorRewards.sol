@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IEAS} from "@ethereum-attestation-service/eas-contracts/contracts/IEAS.sol";
+import {Attestation} from "@ethereum-attestation-service/eas-contracts/contracts/Common.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IContributorRewards} from "../interfaces/IContributorRewards.sol";
+import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
+
+/// @title ContributorRewards
+/// @notice Records accepted contributions, checked against EAS and the policy, and pays
+/// contributors pro rata from each epoch's pool. See {IContributorRewards}.
+/// @dev The attestation schema's first two fields are `bytes32 dataHash` and `uint64 size`; both
+/// are static ABI types, so they are the first two 32-byte words of the attestation's data and
+/// are read without decoding the rest of the schema.
+contract ContributorRewards is IContributorRewards, ReentrancyGuard {
+    IPolicyRegistry public immutable policy;
+    IEAS public immutable eas;
+
+    struct EpochTotals {
+        uint256 pool;
+        uint256 totalWeight;
+        uint256 paid;
+    }
+
+    struct Share {
+        uint256 weight;
+        uint256 claimed;
+    }
+
+    mapping(bytes32 dataHash => Contribution) private _contributions;
+    /// @dev Invariant: for every epoch, `paid <= pool`, and `paid` is the sum of its shares' `claimed`.
+    mapping(uint64 epoch => EpochTotals) private _epochs;
+    /// @dev Invariant: `claimed <= pool * weight / totalWeight` of its epoch (rounded down), so the
+    /// sum of claims never exceeds the pool.
+    mapping(uint64 epoch => mapping(address contributor => Share)) private _shares;
+
+    /// @dev Invariant: `_paidOut <= _received`, and their difference is this contract's balance
+    /// (ether sent without `fund`, by selfdestruct for instance, is not counted and never paid).
+    uint256 private _received;
+    uint256 private _paidOut;
+
+    /// @param policy_ The PolicyRegistry holding the allowlist, attestation requirement and workers.
+    /// @param eas_ The EAS contract attestations live on.
+    constructor(IPolicyRegistry policy_, IEAS eas_) {
+        policy = policy_;
+        eas = eas_;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Recording contributions
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IContributorRewards
+    function recordContribution(
+        address contributor,
+        bytes32 dataHash,
+        uint64 size,
+        bytes32[] calldata attestationUIDs
+    ) external {
+        (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
+        _record(contributor, dataHash, size, attestationUIDs, epoch, requirement);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function recordContributions(ContributionInput[] calldata contributions) external {
+        (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
+        for (uint256 i = 0; i < contributions.length; ++i) {
+            ContributionInput calldata c = contributions[i];
+            _record(c.contributor, c.dataHash, c.size, c.attestationUIDs, epoch, requirement);
+        }
+    }
+
+    /// @inheritdoc IContributorRewards
+    function contributionOf(bytes32 dataHash) external view returns (Contribution memory) {
+        return _contributions[dataHash];
+    }
+
+    /// @dev Checks shared by a whole batch, and the policy it is checked against, read once.
+    function _beforeRecording()
+        private
+        view
+        returns (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement)
+    {
+        if (!policy.isWorker(msg.sender)) revert RewardsNotWorker(msg.sender);
+        if (policy.killSwitchEngaged()) revert RewardsKillSwitchEngaged();
+        return (policy.currentEpoch(), policy.attestationRequirement());
+    }
+
+    function _record(
+        address contributor,
+        bytes32 dataHash,
+        uint64 size,
+        bytes32[] calldata uids,
+        uint64 epoch,
+        IPolicyRegistry.AttestationRequirement memory requirement
+    ) private {
+        if (dataHash == bytes32(0) || size == 0) revert RewardsInvalidContribution(dataHash, size);
+        if (_contributions[dataHash].contributor != address(0)) revert RewardsDuplicateContribution(dataHash);
+        if (!policy.isSubmitter(contributor)) revert RewardsSubmitterNotAllowed(contributor);
+        _checkAttestations(contributor, dataHash, size, uids, requirement);
+
+        _contributions[dataHash] = Contribution(contributor, epoch, size, uint64(block.timestamp), msg.sender);
+        _epochs[epoch].totalWeight += size;
+        _shares[epoch][contributor].weight += size;
+        emit ContributionRecorded(dataHash, contributor, epoch, size, msg.sender);
+    }
+
+    /// @dev Every attestation given must be valid (a bad one is an error, not ignored, so a worker
+    /// learns of it), and enough distinct trusted attesters must be among them.
+    function _checkAttestations(
+        address contributor,
+        bytes32 dataHash,
+        uint64 size,
+        bytes32[] calldata uids,
+        IPolicyRegistry.AttestationRequirement memory requirement
+    ) private view {
+        address[] memory seen = new address[](uids.length);
+        uint256 distinct = 0;
+        for (uint256 i = 0; i < uids.length; ++i) {
+            Attestation memory a = eas.getAttestation(uids[i]);
+            _checkAttestation(a, uids[i], contributor, dataHash, size, requirement);
+            bool counted = false;
+            for (uint256 j = 0; j < distinct; ++j) {
+                if (seen[j] == a.attester) {
+                    counted = true;
+                    break;
+                }
+            }
+            if (!counted) seen[distinct++] = a.attester;
+        }
+        if (distinct < requirement.minAttestations) {
+            revert RewardsInsufficientAttestations(distinct, requirement.minAttestations);
+        }
+    }
+
+    function _checkAttestation(
+        Attestation memory a,
+        bytes32 uid,
+        address contributor,
+        bytes32 dataHash,
+        uint64 size,
+        IPolicyRegistry.AttestationRequirement memory requirement
+    ) private view {
+        if (a.uid == bytes32(0)) revert RewardsAttestationNotFound(uid);
+        if (a.schema != requirement.schemaUID) {
+            revert RewardsAttestationWrongSchema(uid, a.schema, requirement.schemaUID);
+        }
+        if (!policy.isTrustedAttester(a.attester)) revert RewardsAttestationUntrustedAttester(uid, a.attester);
+        if (a.revocationTime != 0) revert RewardsAttestationRevoked(uid, a.revocationTime);
+        if (a.expirationTime != 0 && a.expirationTime <= block.timestamp) {
+            revert RewardsAttestationExpired(uid, a.expirationTime);
+        }
+        if (requirement.maxAge != 0 && block.timestamp - a.time > requirement.maxAge) {
+            revert RewardsAttestationTooOld(uid, a.time, requirement.maxAge);
+        }
+        if (a.recipient != contributor) revert RewardsAttestationWrongRecipient(uid, a.recipient, contributor);
+        if (a.data.length < 64) revert RewardsAttestationWrongData(uid);
+        (bytes32 attestedHash, uint256 attestedSize) = _firstTwoWords(a.data);
+        if (attestedHash != dataHash || attestedSize != size) revert RewardsAttestationWrongData(uid);
+    }
+
+    function _firstTwoWords(bytes memory data) private pure returns (bytes32 first, uint256 second) {
+        assembly ("memory-safe") {
+            first := mload(add(data, 32))
+            second := mload(add(data, 64))
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Funding
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IContributorRewards
+    /// @dev Funding a past epoch is allowed: its contributors' shares grow, and those who already
+    /// claimed can claim the difference. Funding works while the kill switch is engaged, so the
+    /// treasury can still pay for data already accepted; fee settlement is what stops.
+    function fund(uint64 epoch) external payable {
+        if (msg.value == 0) revert RewardsZeroAmount();
+        _epochs[epoch].pool += msg.value;
+        _received += msg.value;
+        emit PoolFunded(epoch, msg.sender, msg.value);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function rollOver(uint64 epoch) external {
+        uint64 current = policy.currentEpoch();
+        if (epoch >= current) revert RewardsEpochNotOver(epoch, current);
+        EpochTotals storage from = _epochs[epoch];
+        if (from.totalWeight != 0) revert RewardsEpochHasContributions(epoch);
+        uint256 amount = from.pool;
+        if (amount == 0) revert RewardsZeroAmount();
+        from.pool = 0;
+        _epochs[current].pool += amount;
+        emit PoolRolledOver(epoch, current, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Claims
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IContributorRewards
+    function claim(uint64 epoch) external nonReentrant returns (uint256 amount) {
+        amount = _settleClaim(epoch, msg.sender);
+        if (amount == 0) revert RewardsNothingToClaim(epoch, msg.sender);
+        _pay(msg.sender, amount);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function claimMany(uint64[] calldata epochs) external nonReentrant returns (uint256 amount) {
+        for (uint256 i = 0; i < epochs.length; ++i) {
+            amount += _settleClaim(epochs[i], msg.sender);
+        }
+        if (amount == 0) revert RewardsNothingToClaim(epochs.length == 0 ? 0 : epochs[0], msg.sender);
+        _pay(msg.sender, amount);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function claimable(uint64 epoch, address contributor) public view returns (uint256) {
+        if (epoch >= policy.currentEpoch()) return 0;
+        EpochTotals storage totals_ = _epochs[epoch];
+        Share storage share = _shares[epoch][contributor];
+        if (share.weight == 0) return 0;
+        return Math.mulDiv(totals_.pool, share.weight, totals_.totalWeight) - share.claimed;
+    }
+
+    /// @dev Effects before the transfer (checks-effects-interactions), on top of the reentrancy guard.
+    function _settleClaim(uint64 epoch, address contributor) private returns (uint256 amount) {
+        uint64 current = policy.currentEpoch();
+        if (epoch >= current) revert RewardsEpochNotOver(epoch, current);
+        amount = claimable(epoch, contributor);
+        if (amount == 0) return 0;
+        _shares[epoch][contributor].claimed += amount;
+        _epochs[epoch].paid += amount;
+        _paidOut += amount;
+        emit RewardClaimed(epoch, contributor, amount);
+    }
+
+    function _pay(address to, uint256 amount) private {
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert RewardsTransferFailed(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IContributorRewards
+    function epochTotals(uint64 epoch) external view returns (uint256 pool, uint256 totalWeight, uint256 paid) {
+        EpochTotals storage e = _epochs[epoch];
+        return (e.pool, e.totalWeight, e.paid);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function shareOf(uint64 epoch, address contributor) external view returns (uint256 weight, uint256 claimed) {
+        Share storage s = _shares[epoch][contributor];
+        return (s.weight, s.claimed);
+    }
+
+    /// @inheritdoc IContributorRewards
+    function totals() external view returns (uint256 received, uint256 paidOut) {
+        return (_received, _paidOut);
+    }
+}
