@@ -26,6 +26,7 @@ export default defineConfig({
     npmFilesToBuild: [
       "@ethereum-attestation-service/eas-contracts/contracts/EAS.sol",
       "@ethereum-attestation-service/eas-contracts/contracts/SchemaRegistry.sol",
+      "@openzeppelin/contracts/governance/TimelockController.sol",
     ],
   },
   paths: {

@@ -15,10 +15,12 @@ contract GovernanceToken is ERC20, ERC20Permit, ERC20Votes {
     /// @param symbol_ The token's symbol.
     /// @param holder Who receives the initial supply (the deployer hands it out, or the timelock keeps it).
     /// @param supply The initial and total supply, in the smallest unit.
-    constructor(string memory name_, string memory symbol_, address holder, uint256 supply)
-        ERC20(name_, symbol_)
-        ERC20Permit(name_)
-    {
+    constructor(
+        string memory name_,
+        string memory symbol_,
+        address holder,
+        uint256 supply
+    ) ERC20(name_, symbol_) ERC20Permit(name_) {
         _mint(holder, supply);
     }
 

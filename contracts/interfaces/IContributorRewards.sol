@@ -33,7 +33,11 @@ interface IContributorRewards {
 
     /// @notice A contribution was accepted and counts in `epoch`'s rewards.
     event ContributionRecorded(
-        bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size, address worker
+        bytes32 indexed dataHash,
+        address indexed contributor,
+        uint64 indexed epoch,
+        uint64 size,
+        address worker
     );
     /// @notice `amount` wei was added to `epoch`'s reward pool.
     event PoolFunded(uint64 indexed epoch, address indexed from, uint256 amount);

@@ -51,7 +51,11 @@ interface IPolicyRegistry {
     event SubmitterSet(address indexed submitter, bool allowed, uint256 policyVersion);
     /// @notice The attestation requirement for training data changed.
     event AttestationRequirementSet(
-        bytes32 indexed schemaUID, address[] attesters, uint8 minAttestations, uint64 maxAge, uint256 policyVersion
+        bytes32 indexed schemaUID,
+        address[] attesters,
+        uint8 minAttestations,
+        uint64 maxAge,
+        uint256 policyVersion
     );
     /// @notice A consumer's quota per epoch changed (0 removes the consumer).
     event QuotaSet(address indexed consumer, uint64 queriesPerEpoch, uint256 policyVersion);
@@ -59,11 +63,19 @@ interface IPolicyRegistry {
     event QueryFeeSet(uint256 feePerQuery, uint256 policyVersion);
     /// @notice The keyholder committee was replaced; `committeeId` numbers committees from 1.
     event CommitteeSet(
-        uint64 indexed committeeId, address[] members, bytes[] publicKeys, uint8 threshold, uint256 policyVersion
+        uint64 indexed committeeId,
+        address[] members,
+        bytes[] publicKeys,
+        uint8 threshold,
+        uint256 policyVersion
     );
     /// @notice A training run was approved.
     event TrainingRunApproved(
-        bytes32 indexed runId, bytes32 specHash, address indexed operator, uint64 expiresAt, uint256 policyVersion
+        bytes32 indexed runId,
+        bytes32 specHash,
+        address indexed operator,
+        uint64 expiresAt,
+        uint256 policyVersion
     );
     /// @notice A training run's approval was withdrawn.
     event TrainingRunRevoked(bytes32 indexed runId, uint256 policyVersion);

@@ -32,7 +32,13 @@ interface IUsageSettlement {
     /// @notice `consumer` withdrew `amount` wei.
     event Withdrawn(address indexed consumer, uint256 amount);
     /// @notice A batch settled `queries` queries of `consumer` in `epoch`, for `fees` wei.
-    event UsageSettled(address indexed consumer, uint64 indexed epoch, uint64 queries, uint64 totalSettled, uint256 fees);
+    event UsageSettled(
+        address indexed consumer,
+        uint64 indexed epoch,
+        uint64 queries,
+        uint64 totalSettled,
+        uint256 fees
+    );
 
     /// @notice The caller is not a worker the DAO authorised.
     error UsageNotWorker(address caller);
@@ -67,17 +73,19 @@ interface IUsageSettlement {
     function settle(SignedQuery[] calldata queries) external;
 
     /// @notice A consumer's deposit and pending withdrawal.
-    function accountOf(address consumer)
-        external
-        view
-        returns (uint256 balance, uint256 pendingWithdrawal, uint64 unlocksAt);
+    function accountOf(
+        address consumer
+    ) external view returns (uint256 balance, uint256 pendingWithdrawal, uint64 unlocksAt);
     /// @notice How many of `consumer`'s queries in `epoch` are settled.
     function settledUsage(address consumer, uint64 epoch) external view returns (uint64);
     /// @notice Whether `consumer`'s `nonce` was settled.
     function isNonceUsed(address consumer, uint64 nonce) external view returns (bool);
     /// @notice The EIP-712 digest a consumer signs for a query.
-    function queryDigest(address consumer, bytes32 inputHash, uint64 nonce, uint64 epoch, uint64 deadline)
-        external
-        view
-        returns (bytes32);
+    function queryDigest(
+        address consumer,
+        bytes32 inputHash,
+        uint64 nonce,
+        uint64 epoch,
+        uint64 deadline
+    ) external view returns (bytes32);
 }

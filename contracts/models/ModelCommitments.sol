@@ -36,7 +36,13 @@ contract ModelCommitments is IModelCommitments {
         // The delay in force at commit time applies, so a later change cannot shorten it after the fact.
         uint64 revealableAt = uint64(block.timestamp) + policy.revealDelay();
         _commitments[runId] = Commitment(
-            weightsHash, trainingSetHash, encryptedWeightsURI, operator, uint64(block.timestamp), revealableAt, ""
+            weightsHash,
+            trainingSetHash,
+            encryptedWeightsURI,
+            operator,
+            uint64(block.timestamp),
+            revealableAt,
+            ""
         );
         emit ModelCommitted(runId, weightsHash, trainingSetHash, encryptedWeightsURI, operator, revealableAt);
     }

@@ -161,10 +161,11 @@ contract PolicyRegistry is IPolicyRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IPolicyRegistry
-    function setCommittee(address[] calldata members, bytes[] calldata publicKeys, uint8 threshold)
-        external
-        onlyTimelock
-    {
+    function setCommittee(
+        address[] calldata members,
+        bytes[] calldata publicKeys,
+        uint8 threshold
+    ) external onlyTimelock {
         if (publicKeys.length != members.length) revert PolicyLengthMismatch(members.length, publicKeys.length);
         if (threshold == 0 || threshold > members.length) revert PolicyInvalidCommittee(threshold, members.length);
         for (uint256 i = 0; i < members.length; ++i) {
@@ -200,10 +201,12 @@ contract PolicyRegistry is IPolicyRegistry {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IPolicyRegistry
-    function approveTrainingRun(bytes32 runId, bytes32 specHash, address operator, uint64 expiresAt)
-        external
-        onlyTimelock
-    {
+    function approveTrainingRun(
+        bytes32 runId,
+        bytes32 specHash,
+        address operator,
+        uint64 expiresAt
+    ) external onlyTimelock {
         if (_trainingRuns[runId].operator != address(0)) revert PolicyTrainingRunExists(runId);
         if (operator == address(0)) revert PolicyZeroAddress();
         if (expiresAt <= block.timestamp || !_workers[operator]) revert PolicyInvalidTrainingRun(runId);

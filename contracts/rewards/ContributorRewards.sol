@@ -238,7 +238,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     }
 
     function _pay(address to, uint256 amount) private {
-        (bool ok,) = to.call{value: amount}("");
+        (bool ok, ) = to.call{value: amount}("");
         if (!ok) revert RewardsTransferFailed(to, amount);
     }
 

@@ -12,8 +12,9 @@ import {IUsageSettlement} from "../interfaces/IUsageSettlement.sol";
 /// @notice Settles consumers' signed queries in batches. See {IUsageSettlement}.
 contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     /// @dev The type consumers sign; the worker's TypeScript builds the same (tested against `queryDigest`).
-    bytes32 public constant QUERY_TYPEHASH =
-        keccak256("Query(address consumer,bytes32 inputHash,uint64 nonce,uint64 epoch,uint64 deadline)");
+    bytes32 public constant QUERY_TYPEHASH = keccak256(
+        "Query(address consumer,bytes32 inputHash,uint64 nonce,uint64 epoch,uint64 deadline)"
+    );
 
     IPolicyRegistry public immutable policy;
     IContributorRewards public immutable rewards;
@@ -69,7 +70,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         account.pendingWithdrawal = 0;
         account.unlocksAt = 0;
         emit Withdrawn(msg.sender, amount);
-        (bool ok,) = msg.sender.call{value: amount}("");
+        (bool ok, ) = msg.sender.call{value: amount}("");
         if (!ok) revert UsageTransferFailed(msg.sender, amount);
     }
 
@@ -134,11 +135,9 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IUsageSettlement
-    function accountOf(address consumer)
-        external
-        view
-        returns (uint256 balance, uint256 pendingWithdrawal, uint64 unlocksAt)
-    {
+    function accountOf(
+        address consumer
+    ) external view returns (uint256 balance, uint256 pendingWithdrawal, uint64 unlocksAt) {
         Account storage a = _accounts[consumer];
         return (a.balance, a.pendingWithdrawal, a.unlocksAt);
     }
@@ -154,11 +153,13 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     }
 
     /// @inheritdoc IUsageSettlement
-    function queryDigest(address consumer, bytes32 inputHash, uint64 nonce, uint64 epoch, uint64 deadline)
-        public
-        view
-        returns (bytes32)
-    {
+    function queryDigest(
+        address consumer,
+        bytes32 inputHash,
+        uint64 nonce,
+        uint64 epoch,
+        uint64 deadline
+    ) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(QUERY_TYPEHASH, consumer, inputHash, nonce, epoch, deadline)));
     }
 }

@@ -1,0 +1,237 @@
+import {
+  encodeFunctionData,
+  keccak256,
+  toHex,
+  zeroAddress,
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
+import {
+  contributorRewardsAbi,
+  modelCommitmentsAbi,
+  policyGovernorAbi,
+  policyRegistryAbi,
+  timelockControllerAbi,
+  usageSettlementAbi,
+} from "../../deployments/abis.ts";
+import type { Deployment } from "./deploySystem.ts";
+
+/** One property of a safe deployment, checked. */
+export type VerificationCheck = { name: string; ok: boolean; detail: string };
+
+const DUMMY: Address = "0x000000000000000000000000000000000000dEaD";
+
+/**
+ * Every registry setter with arguments that the timelock itself could apply; each must revert
+ * with PolicyUnauthorized for anyone else. Keep in sync with IPolicyRegistry (a test checks that
+ * every non-view registry function but the kill switch's is listed here).
+ */
+export const REGISTRY_SETTERS: { functionName: string; args: readonly unknown[] }[] = [
+  { functionName: "setSubmitter", args: [DUMMY, true] },
+  { functionName: "setSubmitters", args: [[DUMMY], true] },
+  { functionName: "setAttestationRequirement", args: [keccak256(toHex("schema")), [DUMMY], 1, 0n] },
+  { functionName: "setQuota", args: [DUMMY, 10n] },
+  { functionName: "setQueryFee", args: [1n] },
+  { functionName: "setCommittee", args: [[DUMMY], ["0x02"], 1] },
+  { functionName: "approveTrainingRun", args: [keccak256(toHex("run")), keccak256(toHex("spec")), DUMMY, 1n] },
+  { functionName: "revokeTrainingRun", args: [keccak256(toHex("run"))] },
+  { functionName: "setWorker", args: [DUMMY, true] },
+  { functionName: "setRevealDelay", args: [1n] },
+  { functionName: "setGuardian", args: [DUMMY] },
+  { functionName: "liftKillSwitch", args: [] },
+];
+
+/** The name of the custom error an `eth_call` reverted with, or undefined if it did not revert. */
+async function revertName(client: PublicClient, to: Address, from: Address, data: Hex): Promise<string | undefined> {
+  try {
+    await client.call({ account: from, to, data });
+    return undefined;
+  } catch (error) {
+    const reverted =
+      error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+    const raw = (reverted as ContractFunctionRevertedError | undefined)?.raw ?? findRevertData(error);
+    if (!raw) return "unknown revert";
+    try {
+      return decodeErrorResult({ abi: policyRegistryAbi, data: raw }).errorName;
+    } catch {
+      return "undecodable revert";
+    }
+  }
+}
+
+function findRevertData(error: unknown): Hex | undefined {
+  let e = error as { data?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (typeof e.data === "string" && e.data.startsWith("0x")) return e.data as Hex;
+    if (e.data && typeof (e.data as { data?: unknown }).data === "string") return (e.data as { data: Hex }).data;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/**
+ * Checks that a deployment is safe to hand to the DAO: only the Governor can propose to or cancel
+ * in the timelock, the timelock's admin is renounced, the deployer holds no role anywhere, every
+ * registry setter rejects every caller but the timelock, and the contracts point at each other.
+ * Reads only (calls and logs), so it runs against any chain after every deployment.
+ */
+export async function verifyDeployment(client: PublicClient, deployment: Deployment): Promise<VerificationCheck[]> {
+  const c = deployment.contracts;
+  const checks: VerificationCheck[] = [];
+  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+
+  for (const [name, address] of Object.entries(c)) {
+    const code = await client.getCode({ address });
+    check(`${name} has code`, !!code && code !== "0x", address);
+  }
+
+  const read = <T>(address: Address, abi: readonly unknown[], functionName: string, args: unknown[] = []) =>
+    client.readContract({ address, abi: abi as never, functionName, args } as never) as Promise<T>;
+
+  // Timelock roles. TimelockController does not enumerate members, so holders are rebuilt from
+  // its RoleGranted/RoleRevoked events since deployment.
+  const roleId = (r: "PROPOSER_ROLE" | "CANCELLER_ROLE" | "EXECUTOR_ROLE" | "DEFAULT_ADMIN_ROLE") =>
+    read<Hex>(c.timelock, timelockControllerAbi, r);
+  const proposerRole = await roleId("PROPOSER_ROLE");
+  const cancellerRole = await roleId("CANCELLER_ROLE");
+  const executorRole = await roleId("EXECUTOR_ROLE");
+  const adminRole = await roleId("DEFAULT_ADMIN_ROLE");
+  const holders = await roleHolders(client, c.timelock, BigInt(deployment.deploymentBlock));
+  const members = (role: Hex) => [...(holders.get(role) ?? [])].sort();
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  check(
+    "only the Governor can propose to the timelock",
+    same(members(proposerRole), [c.governor.toLowerCase()]),
+    `proposers: ${members(proposerRole).join(", ") || "none"}`,
+  );
+  check(
+    "only the Governor can cancel in the timelock",
+    same(members(cancellerRole), [c.governor.toLowerCase()]),
+    `cancellers: ${members(cancellerRole).join(", ") || "none"}`,
+  );
+  check(
+    "anyone can execute a queued proposal",
+    await read<boolean>(c.timelock, timelockControllerAbi, "hasRole", [executorRole, zeroAddress]),
+    "EXECUTOR_ROLE held by the zero address",
+  );
+  check(
+    "the timelock's admin role is renounced (only the timelock administers itself)",
+    same(members(adminRole), [c.timelock.toLowerCase()]),
+    `admins: ${members(adminRole).join(", ") || "none"}`,
+  );
+  const deployerRoles: string[] = [];
+  for (const [role, who] of holders) {
+    if (who.has(deployment.deployer.toLowerCase())) deployerRoles.push(role);
+  }
+  const registryGuardian = await read<Address>(c.policyRegistry, policyRegistryAbi, "guardian");
+  const proposalGuardian = await read<Address>(c.governor, policyGovernorAbi, "proposalGuardian");
+  const deployerIsWorker = await read<boolean>(c.policyRegistry, policyRegistryAbi, "isWorker", [deployment.deployer]);
+  check(
+    "the deployer holds no role anywhere",
+    deployerRoles.length === 0 &&
+      registryGuardian.toLowerCase() !== deployment.deployer.toLowerCase() &&
+      proposalGuardian.toLowerCase() !== deployment.deployer.toLowerCase() &&
+      !deployerIsWorker,
+    deployerRoles.length ? `timelock roles: ${deployerRoles.join(", ")}` : "no timelock role, not guardian, not worker",
+  );
+
+  // Wiring.
+  check("the Governor uses the timelock", eq(await read(c.governor, policyGovernorAbi, "timelock"), c.timelock), "");
+  check("the Governor counts the token's votes", eq(await read(c.governor, policyGovernorAbi, "token"), c.token), "");
+  check(
+    "the registry obeys the timelock",
+    eq(await read(c.policyRegistry, policyRegistryAbi, "timelock"), c.timelock),
+    "",
+  );
+  check(
+    "rewards read the registry and EAS",
+    eq(await read(c.contributorRewards, contributorRewardsAbi, "policy"), c.policyRegistry) &&
+      eq(await read(c.contributorRewards, contributorRewardsAbi, "eas"), c.eas),
+    "",
+  );
+  check(
+    "settlement pays into rewards",
+    eq(await read(c.usageSettlement, usageSettlementAbi, "rewards"), c.contributorRewards) &&
+      eq(await read(c.usageSettlement, usageSettlementAbi, "policy"), c.policyRegistry),
+    "",
+  );
+  check(
+    "model commitments read the registry",
+    eq(await read(c.modelCommitments, modelCommitmentsAbi, "policy"), c.policyRegistry),
+    "",
+  );
+
+  // Every setter, from every account that might hold power, must be refused; from the timelock it
+  // must pass the access check (it may still fail for state reasons, which is fine).
+  const outsiders = [deployment.deployer, c.governor, registryGuardian, proposalGuardian, DUMMY].filter(
+    (a) => a !== zeroAddress,
+  );
+  for (const setter of REGISTRY_SETTERS) {
+    const data = encodeFunctionData({
+      abi: policyRegistryAbi,
+      functionName: setter.functionName,
+      args: setter.args,
+    } as never);
+    const refusals = await Promise.all(outsiders.map((from) => revertName(client, c.policyRegistry, from, data)));
+    const timelockResult = await revertName(client, c.policyRegistry, c.timelock, data);
+    check(
+      `${setter.functionName} rejects every caller but the timelock`,
+      refusals.every((r) => r === "PolicyUnauthorized") && timelockResult !== "PolicyUnauthorized",
+      `outsiders: ${refusals.join(", ")}; timelock: ${timelockResult ?? "accepted"}`,
+    );
+  }
+  const engage = encodeFunctionData({
+    abi: policyRegistryAbi,
+    functionName: "engageKillSwitch",
+    args: ["verification"],
+  });
+  const strangers = [deployment.deployer, c.governor, DUMMY].filter(
+    (a) => a.toLowerCase() !== registryGuardian.toLowerCase(),
+  );
+  const engageRefusals = await Promise.all(strangers.map((from) => revertName(client, c.policyRegistry, from, engage)));
+  check(
+    "only the guardian and the timelock can engage the kill switch",
+    engageRefusals.every((r) => r === "PolicyNotGuardian"),
+    `others: ${engageRefusals.join(", ")}`,
+  );
+  return checks;
+}
+
+function eq(a: unknown, b: string): boolean {
+  return typeof a === "string" && a.toLowerCase() === b.toLowerCase();
+}
+
+async function roleHolders(client: PublicClient, timelock: Address, fromBlock: bigint): Promise<Map<Hex, Set<string>>> {
+  const events = timelockControllerAbi.filter(
+    (item) => item.type === "event" && (item.name === "RoleGranted" || item.name === "RoleRevoked"),
+  );
+  const logs = await client.getContractEvents({
+    address: timelock,
+    abi: events,
+    fromBlock,
+    toBlock: "latest",
+  } as never);
+  const holders = new Map<Hex, Set<string>>();
+  for (const log of logs as unknown as { eventName: string; args: { role: Hex; account: Address } }[]) {
+    const set = holders.get(log.args.role) ?? new Set<string>();
+    if (log.eventName === "RoleGranted") set.add(log.args.account.toLowerCase());
+    else set.delete(log.args.account.toLowerCase());
+    holders.set(log.args.role, set);
+  }
+  return holders;
+}
+
+/** Throws with every failed check listed, so a deploy script stops on an unsafe deployment. */
+export function assertVerified(checks: VerificationCheck[]): void {
+  const failed = checks.filter((c) => !c.ok);
+  if (failed.length > 0) {
+    throw new Error(
+      `Deployment verification failed:\n${failed.map((f) => `  - ${f.name} (${f.detail})`).join("\n")}\n` +
+        "Do not hand this deployment to the DAO; redeploy with scripts/deploy.",
+    );
+  }
+}

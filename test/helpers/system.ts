@@ -1,0 +1,162 @@
+import { network } from "hardhat";
+import {
+  encodeFunctionData,
+  keccak256,
+  parseEther,
+  toHex,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type TestClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { governanceTokenAbi, policyGovernorAbi } from "../../deployments/abis.ts";
+import { deploySystem, type Deployment, type DeploySystemParameters } from "../../scripts/lib/deploySystem.ts";
+
+export type Wallet = WalletClient<Transport, Chain, Account>;
+
+/** One call a proposal makes. */
+export type ProposalAction = {
+  target: Address;
+  value?: bigint;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+};
+
+/** Token allocations at genesis: three holders; together they clear the 4% quorum many times over. */
+export const HOLDER_BALANCES = [parseEther("400000"), parseEther("250000"), parseEther("100000")] as const;
+
+/**
+ * A fresh in-process Hardhat chain with the whole system deployed through the one deploy module.
+ * Named accounts play the system's parts; `pass` takes actions through a full governance cycle.
+ */
+export async function createSystem(overrides: Partial<DeploySystemParameters> = {}) {
+  const connection = await network.create();
+  const { viem } = connection;
+  const publicClient = (await viem.getPublicClient()) as unknown as PublicClient;
+  const testClient = (await viem.getTestClient()) as unknown as TestClient;
+  const wallets = (await viem.getWalletClients()) as unknown as Wallet[];
+  const at = (i: number): Wallet => {
+    const w = wallets[i];
+    if (!w) throw new Error(`No development account ${i}`);
+    return w;
+  };
+  const accounts = {
+    deployer: at(0),
+    holders: [at(1), at(2), at(3)] as const,
+    guardian: at(4),
+    attester: at(5),
+    contributor: at(6),
+    consumer: at(7),
+    worker: at(8),
+    outsider: at(9),
+    attester2: at(10),
+    keyholders: [at(11), at(12), at(13)] as const,
+  };
+  const deployment = await deploySystem({
+    publicClient,
+    walletClient: accounts.deployer,
+    guardian: accounts.guardian.account.address,
+    allocations: accounts.holders.map((h, i) => ({ to: h.account.address, amount: HOLDER_BALANCES[i]! })),
+    timelockMinDelay: 60n,
+    epochLength: 3600n,
+    revealDelay: 600n,
+    ...overrides,
+  });
+
+  async function wait(hash: Hex) {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`transaction ${hash} reverted`);
+    return receipt;
+  }
+
+  async function delegateAll() {
+    for (const holder of accounts.holders) {
+      await wait(
+        await holder.writeContract({
+          address: deployment.contracts.token,
+          abi: governanceTokenAbi,
+          functionName: "delegate",
+          args: [holder.account.address],
+        }),
+      );
+    }
+    await testClient.mine({ blocks: 1 });
+  }
+
+  /** Encodes actions as the Governor's targets, values and calldatas. */
+  function encode(actions: ProposalAction[]) {
+    return {
+      targets: actions.map((a) => a.target),
+      values: actions.map((a) => a.value ?? 0n),
+      calldatas: actions.map((a) =>
+        encodeFunctionData({ abi: a.abi, functionName: a.functionName, args: a.args } as never),
+      ),
+    };
+  }
+
+  /** Proposes, votes (all holders for), queues and executes; returns the proposal id. */
+  async function pass(actions: ProposalAction[], description = `proposal ${Math.random()}`) {
+    const { targets, values, calldatas } = encode(actions);
+    const governor = deployment.contracts.governor;
+    const proposer = accounts.holders[0];
+    const { result: proposalId } = await publicClient.simulateContract({
+      account: proposer.account,
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "propose",
+      args: [targets, values, calldatas, description],
+    });
+    await wait(
+      await proposer.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "propose",
+        args: [targets, values, calldatas, description],
+      }),
+    );
+    await testClient.mine({ blocks: deployment.settings.votingDelay + 1 });
+    for (const holder of accounts.holders) {
+      await wait(
+        await holder.writeContract({
+          address: governor,
+          abi: policyGovernorAbi,
+          functionName: "castVote",
+          args: [proposalId, 1],
+        }),
+      );
+    }
+    await testClient.mine({ blocks: deployment.settings.votingPeriod + 1 });
+    const descriptionHash = keccak256(toHex(description));
+    await wait(
+      await proposer.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "queue",
+        args: [targets, values, calldatas, descriptionHash],
+      }),
+    );
+    await testClient.increaseTime({ seconds: Number(deployment.settings.timelockMinDelay) + 1 });
+    await testClient.mine({ blocks: 1 });
+    await wait(
+      await accounts.outsider.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "execute",
+        args: [targets, values, calldatas, descriptionHash],
+        value: values.reduce((a, b) => a + b, 0n),
+      }),
+    );
+    return proposalId;
+  }
+
+  return { connection, viem, publicClient, testClient, accounts, deployment, wait, delegateAll, encode, pass };
+}
+
+export type System = Awaited<ReturnType<typeof createSystem>>;
+export type { Deployment };
