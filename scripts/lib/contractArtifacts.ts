@@ -1,3 +1,4 @@
+import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,9 @@ export function readArtifact(name: ContractName): ContractArtifact {
   try {
     return JSON.parse(readFileSync(path, "utf8")) as ContractArtifact;
   } catch (cause) {
-    throw new Error(`No compiled artifact for ${name} at ${path}. Run \`npm run build\` first.`, { cause });
+    throw new BaseError(`No compiled artifact for ${name} at ${path}.`, {
+      cause,
+      hints: ["Run `npm run build` first."],
+    });
   }
 }

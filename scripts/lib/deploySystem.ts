@@ -1,3 +1,4 @@
+import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import {
   encodePacked,
   keccak256,
@@ -121,7 +122,7 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
     const hash = await walletClient.deployContract({ abi, bytecode, args });
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success" || !receipt.contractAddress) {
-      throw new Error(`Deploying ${name} failed in transaction ${hash}.`);
+      throw new BaseError(`Deploying ${name} failed in transaction ${hash}.`);
     }
     return receipt.contractAddress;
   }
@@ -130,7 +131,7 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
     progress(description);
     const hash = await transaction();
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
-    if (receipt.status !== "success") throw new Error(`${description} failed in transaction ${hash}.`);
+    if (receipt.status !== "success") throw new BaseError(`${description} failed in transaction ${hash}.`);
   }
 
   let schemaRegistry: Address;
@@ -200,9 +201,9 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
     );
   }
 
-  let allocated = 0n;
+  const allocated = (params.allocations ?? []).reduce((sum, a) => sum + a.amount, 0n);
+  if (allocated > supply) throw new BaseError(`Allocations (${allocated}) exceed the token supply (${supply}).`);
   for (const { to, amount } of params.allocations ?? []) {
-    allocated += amount;
     await send(`allocating ${amount} token units to ${to}`, () =>
       walletClient.writeContract({
         address: token,
@@ -212,7 +213,6 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
       }),
     );
   }
-  if (allocated > supply) throw new Error(`Allocations (${allocated}) exceed the token supply (${supply}).`);
   if (supply > allocated) {
     await send("sending the rest of the supply to the treasury (timelock)", () =>
       walletClient.writeContract({

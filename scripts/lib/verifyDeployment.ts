@@ -1,9 +1,10 @@
+import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import {
   encodeFunctionData,
   keccak256,
   toHex,
   zeroAddress,
-  BaseError,
+  BaseError as ViemError,
   ContractFunctionRevertedError,
   decodeErrorResult,
   type Address,
@@ -52,7 +53,7 @@ async function revertName(client: PublicClient, to: Address, from: Address, data
     return undefined;
   } catch (error) {
     const reverted =
-      error instanceof BaseError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+      error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
     const raw = (reverted as ContractFunctionRevertedError | undefined)?.raw ?? findRevertData(error);
     if (!raw) return "unknown revert";
     try {
@@ -229,9 +230,9 @@ async function roleHolders(client: PublicClient, timelock: Address, fromBlock: b
 export function assertVerified(checks: VerificationCheck[]): void {
   const failed = checks.filter((c) => !c.ok);
   if (failed.length > 0) {
-    throw new Error(
-      `Deployment verification failed:\n${failed.map((f) => `  - ${f.name} (${f.detail})`).join("\n")}\n` +
-        "Do not hand this deployment to the DAO; redeploy with scripts/deploy.",
-    );
+    throw new BaseError(`Deployment verification failed: ${failed.length} check(s).`, {
+      details: failed.map((f) => `${f.name} (${f.detail})`).join("; "),
+      hints: ["Do not hand this deployment to the DAO; find what changed its roles, and redeploy."],
+    });
   }
 }
