@@ -1,0 +1,65 @@
+import { z } from "zod";
+
+/**
+ * The worker's configuration, validated once at start. Every field has a default where a safe
+ * one exists, so that a local run needs only the chain, its id and a key. Objects are strict: an
+ * unknown field is almost always a typo, and a typo silently ignored is a setting the operator
+ * believes is in force but is not.
+ */
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const STORAGE_KINDS = ["helia", "kubo"] as const;
+
+const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
+
+export const configSchema = z
+  .object({
+    rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
+    chainId: wholeNumber("a positive whole number").positive({ error: "must be a positive whole number" }),
+    /** Defaults to `deployments/<chainId>.json`, where the deploy script writes it. */
+    deploymentManifest: z.string({ error: "must be a file path" }).min(1, { error: "must not be empty" }).optional(),
+    dataDir: z
+      .string({ error: "must be a directory path" })
+      .min(1, { error: "must not be empty" })
+      .default(".data/worker"),
+    http: z
+      .object({
+        host: z
+          .string({ error: "must be a host name or address" })
+          .min(1, { error: "must not be empty" })
+          .default("127.0.0.1"),
+        port: wholeNumber("a port number from 0 to 65535")
+          .min(0, { error: "must be a port number from 0 to 65535" })
+          .max(65535, { error: "must be a port number from 0 to 65535" })
+          .default(8787),
+      })
+      .strict()
+      .prefault({}),
+    // Two blocks is a conservative default for an L2; a local chain can use 0.
+    confirmations: wholeNumber("a whole number of blocks, 0 or more").min(0, { error: "must be 0 or more" }).default(2),
+    stalenessSeconds: wholeNumber("a positive whole number of seconds")
+      .positive({ error: "must be a positive whole number of seconds" })
+      .default(60),
+    maxPayloadBytes: wholeNumber("a positive whole number of bytes")
+      .positive({ error: "must be a positive whole number of bytes" })
+      .default(256 * 1024 * 1024),
+    storage: z
+      .object({
+        kind: z.enum(STORAGE_KINDS, { error: `must be one of ${STORAGE_KINDS.join(", ")}` }).default("helia"),
+        kuboUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((storage, context) => {
+        if (storage.kind === "kubo" && storage.kuboUrl === undefined) {
+          context.addIssue({ code: "custom", path: ["kuboUrl"], message: "is required when storage.kind is kubo" });
+        }
+      }),
+    privateKey: z
+      .string({ error: "must be 0x followed by 64 hex digits" })
+      .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x followed by 64 hex digits" }),
+    logLevel: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,189 @@
+/**
+ * The catalogue of every stable error code the worker can answer with, in the manner of Safe's
+ * error-code catalogue. A code, once published, keeps its meaning forever: clients branch on it,
+ * so a changed meaning gets a new code. `docs/errors.md` is generated from this table
+ * (`npm run generate:errors -w pipeline-worker`) and a test fails when it is stale.
+ */
+
+export type ErrorCodeEntry = {
+  /** The HTTP status the API answers with. */
+  status: number;
+  /** A short, stable summary of the problem type (RFC 9457 `title`). */
+  title: string;
+  /** Why it happens, for the person reading the docs. */
+  why: string;
+  /** How to fix it, for the person reading the docs. */
+  fix: string;
+  /** Whether the same request may succeed later without any change on the caller's side. */
+  retryable: boolean;
+};
+
+export const errorCodes = {
+  KILL_SWITCH_ENGAGED: {
+    status: 503,
+    title: "The kill switch is engaged",
+    why: "The guardian or the timelock engaged the kill switch in the PolicyRegistry. The worker stops ingesting data and answering queries as soon as it sees the event, without waiting for confirmations.",
+    fix: "Nothing on the caller's side. The reason is in the `KillSwitchEngaged` event; only a governance proposal executed by the timelock can lift the switch.",
+    retryable: false,
+  },
+  SUBMITTER_NOT_ALLOWED: {
+    status: 403,
+    title: "The submitter is not on the allowlist",
+    why: "The address that signed the submission is not on the PolicyRegistry's submitter allowlist at the policy version the worker holds.",
+    fix: "Sign with an allowed address, or ask the DAO to allow yours through a proposal. A newly allowed address is accepted once the change has the configured number of confirmations.",
+    retryable: false,
+  },
+  ATTESTATION_INSUFFICIENT: {
+    status: 422,
+    title: "Not enough valid attestations",
+    why: "The submission carries fewer valid attestations than the policy's minimum: only attestations of the required EAS schema, from trusted attesters, about this data's hash, unrevoked and younger than the maximum age count.",
+    fix: "Obtain more attestations from the attesters the policy trusts (see the PolicyRegistry's attestation requirements) and submit again.",
+    retryable: false,
+  },
+  ATTESTATION_INVALID: {
+    status: 422,
+    title: "An attestation is invalid",
+    why: "An attestation failed verification: its signature does not recover to its attester, it uses another schema, it is about other data, it is revoked or it has expired.",
+    fix: "Remove the attestation or have the attester issue a fresh one for this data's SHA-256 hash.",
+    retryable: false,
+  },
+  SIGNATURE_INVALID: {
+    status: 401,
+    title: "The signature is invalid",
+    why: "The EIP-712 signature does not recover to the address the request names, or the signed fields differ from the request (domain, chain id, verifying contract, or any message field).",
+    fix: "Sign the exact typed data the API documents, with the key of the address you send, for this chain and this deployment.",
+    retryable: false,
+  },
+  SIGNATURE_EXPIRED: {
+    status: 401,
+    title: "The signature has expired",
+    why: "The signed deadline is in the past by the worker's clock.",
+    fix: "Sign again with a later deadline. Check that your clock is right if this happens with fresh signatures.",
+    retryable: false,
+  },
+  NONCE_REPLAYED: {
+    status: 409,
+    title: "The nonce was already used",
+    why: "A request with this signer and nonce was already accepted. Replays are refused so that a signed request cannot be spent twice.",
+    fix: "Sign a new request with an unused nonce.",
+    retryable: false,
+  },
+  WRONG_CHAIN: {
+    status: 400,
+    title: "The request is for another chain",
+    why: "The chain id in the signed data differs from the chain this worker follows.",
+    fix: "Sign for the chain id the worker reports, with the contract addresses of that chain's deployment.",
+    retryable: false,
+  },
+  POLICY_STALE: {
+    status: 503,
+    title: "The policy cannot be confirmed fresh",
+    why: "The worker could not confirm that the policy it holds is current: the RPC node is down or the worker is further behind the chain head than the configured staleness bound. It fails closed rather than act on an old policy.",
+    fix: "Retry later. Operators: check the RPC node and the worker's sync lag (the `worker_policy_lag_seconds` metric).",
+    retryable: true,
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    title: "The payload is too large",
+    why: "The request body is larger than the worker's configured maximum payload size.",
+    fix: "Split the data into smaller submissions, or ask the operator to raise `maxPayloadBytes`.",
+    retryable: false,
+  },
+  DUPLICATE_SUBMISSION: {
+    status: 409,
+    title: "The submission was already received",
+    why: "A submission with the same id (the digest of its signed data) is already in the worker's journal.",
+    fix: "Nothing: the first submission is being processed or is recorded. Look it up by its id instead of sending it again.",
+    retryable: false,
+  },
+  QUOTA_EXHAUSTED: {
+    status: 429,
+    title: "The query quota for this epoch is used up",
+    why: "The consumer has used every query its quota allows in the current epoch.",
+    fix: "Wait for the next epoch, or ask the DAO for a larger quota.",
+    retryable: false,
+  },
+  NO_QUOTA: {
+    status: 403,
+    title: "The consumer has no quota",
+    why: "The address that signed the query is not a registered consumer in the PolicyRegistry, or its quota is zero.",
+    fix: "Ask the DAO to register the address as a consumer with a quota.",
+    retryable: false,
+  },
+  VALIDATION_FAILED: {
+    status: 400,
+    title: "The request is malformed",
+    why: "A field of the request is missing, has the wrong type or is out of range. The problem's `errors` member names each field.",
+    fix: "Correct the fields named in the response and send the request again.",
+    retryable: false,
+  },
+  NOT_FOUND: {
+    status: 404,
+    title: "Not found",
+    why: "The submission, content or resource named in the request does not exist here.",
+    fix: "Check the id or CID. A submission appears only after the worker has received it.",
+    retryable: false,
+  },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    title: "The content store is unavailable",
+    why: "The worker could not read from or write to its IPFS store (the embedded Helia repository or the Kubo node).",
+    fix: "Retry later. Operators: check that the Kubo node answers on its RPC address, or that the data directory is writable and not full.",
+    retryable: true,
+  },
+  CHAIN_UNAVAILABLE: {
+    status: 503,
+    title: "The chain is unavailable",
+    why: "The worker could not reach its RPC node or the node returned an error.",
+    fix: "Retry later. Operators: check `rpcUrl` and the node's health.",
+    retryable: true,
+  },
+  INTERNAL: {
+    status: 500,
+    title: "Internal error",
+    why: "Something failed that the worker did not expect. Nothing was changed by the request.",
+    fix: "Retry once; if it persists, report it to the operator with the response's `instance` so they can find it in the logs.",
+    retryable: false,
+  },
+  CONFIG_INVALID: {
+    status: 500,
+    title: "The worker's configuration is invalid",
+    why: "At start, the configuration file or an environment variable had a missing or wrong value. The worker refuses to start rather than run with a guess.",
+    fix: "Read the listed problems: each names the field, where it came from, and what to set it to.",
+    retryable: false,
+  },
+  CIPHERTEXT_INVALID: {
+    status: 500,
+    title: "Encrypted data failed authentication",
+    why: "Decrypting stored data failed: a byte of the ciphertext, its header or a tag was changed, the stream was cut short or reordered, the associated metadata differs from what it was encrypted with, or the key is wrong (for example combined from too few shares).",
+    fix: "Do not use the data. Fetch it again from another node, check that the metadata and the key shares belong to this submission, and report a persisting mismatch.",
+    retryable: false,
+  },
+  CONTENT_INTEGRITY_FAILED: {
+    status: 502,
+    title: "Stored content does not match its address",
+    why: "The bytes the IPFS store returned do not hash to the requested CID, or do not match the expected SHA-256. The store is faulty or lying.",
+    fix: "Operators: check the Kubo node or the local repository for corruption; the content can be fetched again from a healthy node.",
+    retryable: false,
+  },
+  SHARE_UNWRAP_FAILED: {
+    status: 422,
+    title: "A wrapped key share cannot be opened",
+    why: "The wrapped share was not made for this keyholder's key, was made for another submission, or was changed.",
+    fix: "Check that the share is the one wrapped to this keyholder's registered public key for this submission.",
+    retryable: false,
+  },
+  JOURNAL_TRANSITION_INVALID: {
+    status: 409,
+    title: "The submission cannot move to that step",
+    why: "The worker's journal refused a step that does not follow the submission's current step (for example recording a submission that was never stored).",
+    fix: "This is a bug in the worker if it reaches a client: report it with the submission id.",
+    retryable: false,
+  },
+} as const satisfies Record<string, ErrorCodeEntry>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && Object.hasOwn(errorCodes, value);
+}

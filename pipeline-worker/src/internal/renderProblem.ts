@@ -1,0 +1,62 @@
+import { errorCodes, type ErrorCode } from "./errorCodes.ts";
+import { WorkerError } from "./WorkerError.ts";
+
+/** An RFC 9457 problem details object, as the API serves it with `application/problem+json`. */
+export type ProblemDetails = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  retryable: boolean;
+  hints?: readonly string[];
+  [extension: string]: unknown;
+};
+
+export type RenderProblemParameters = {
+  /**
+   * The absolute URL of the rendered `docs/errors.md`. The `type` of each problem is this URL
+   * with the code's anchor, so a person who sees the code can click through to why and how to
+   * fix it. RFC 9457 recommends absolute type URIs.
+   */
+  docsUrl: string;
+  /** Identifies this occurrence (e.g. `urn:request:<id>`), so an operator can find it in the logs. */
+  instance?: string | undefined;
+};
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+const STANDARD_MEMBERS = new Set(["type", "title", "status", "detail", "instance", "code", "retryable", "hints"]);
+
+/** The anchor GitHub and most Markdown renderers give the `## CODE` heading in docs/errors.md. */
+export function errorDocsAnchor(code: ErrorCode): string {
+  return code.toLowerCase();
+}
+
+/**
+ * Renders any thrown value as a problem+json body. Only `WorkerError`s speak for themselves:
+ * anything else becomes INTERNAL with a generic detail, because an unexpected error's message may
+ * carry paths, addresses or secrets that the caller must not see (the log keeps the original).
+ */
+export function renderProblem(error: unknown, parameters: RenderProblemParameters): ProblemDetails {
+  const workerError =
+    error instanceof WorkerError ? error : new WorkerError("INTERNAL", "The worker failed unexpectedly.");
+  const entry = errorCodes[workerError.code];
+  const problem: ProblemDetails = {
+    type: `${parameters.docsUrl}#${errorDocsAnchor(workerError.code)}`,
+    title: entry.title,
+    status: entry.status,
+    detail: workerError.shortMessage,
+    code: workerError.code,
+    retryable: workerError.retryable,
+  };
+  if (parameters.instance !== undefined) problem.instance = parameters.instance;
+  if (workerError.hints.length > 0) problem.hints = workerError.hints;
+  // Extension members never override the standard ones: a client must be able to trust `status`
+  // and `code` whatever a thrower put in `extra`.
+  for (const [key, value] of Object.entries(workerError.extra)) {
+    if (!STANDARD_MEMBERS.has(key)) problem[key] = value;
+  }
+  return problem;
+}
