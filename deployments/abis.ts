@@ -143,7 +143,7 @@ export const schemaRegistryAbi = [
   }
 ] as const;
 
-export const eASAbi = [
+export const easAbi = [
   {
     "inputs": [
       {

@@ -1,0 +1,187 @@
+import { createRequire } from "node:module";
+import type { EAS, SignedOffchainAttestation } from "@ethereum-attestation-service/eas-sdk";
+import { decodeAbiParameters, getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
+import { easAbi } from "../../../deployments/abis.ts";
+import { WorkerError } from "../internal/WorkerError.ts";
+
+// The EAS SDK's ESM build imports lodash by named export, which Node's ESM loader refuses; its
+// CommonJS build loads fine.
+const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(
+  "@ethereum-attestation-service/eas-sdk",
+) as typeof import("@ethereum-attestation-service/eas-sdk");
+type Offchain = InstanceType<typeof Offchain>;
+
+/** What the policy requires of a contribution's attestations (PolicyRegistry.attestationRequirement). */
+export type AttestationRequirement = {
+  schemaUID: Hex;
+  attesters: readonly Address[];
+  minAttestations: number;
+  /** Seconds; 0 means no limit. */
+  maxAge: bigint;
+};
+
+/** An off-chain attestation as the EAS SDK signs it, with the attester it claims to be from. */
+export type OffchainAttestation = { attester: Address; attestation: SignedOffchainAttestation };
+
+/** The attestations a submission carries: on-chain UIDs, and off-chain EIP-712 attestations made with the EAS SDK. */
+export type SubmissionAttestations = {
+  onchain: readonly Hex[];
+  offchain: readonly OffchainAttestation[];
+};
+
+export type CheckAttestationsParameters = {
+  client: PublicClient;
+  eas: Address;
+  chainId: number;
+  contributor: Address;
+  dataHash: Hex;
+  size: bigint;
+  attestations: SubmissionAttestations;
+  requirement: AttestationRequirement;
+  /** Unix seconds; injected so tests can move time. */
+  now: bigint;
+};
+
+export type CheckedAttestation = { kind: "onchain" | "offchain"; uid: Hex; attester: Address };
+
+/** The fields every attestation is checked on, whichever kind it is. */
+type AttestationFacts = {
+  uid: Hex;
+  schema: Hex;
+  attester: Address;
+  recipient: Address;
+  time: bigint;
+  expirationTime: bigint;
+  revoked: boolean;
+  data: Hex;
+};
+
+/**
+ * Checks a submission's attestations against the policy, as ContributorRewards does on chain:
+ * every attestation given must be valid (an invalid one is refused, not ignored, so the sender
+ * learns of it), and enough distinct trusted attesters must have attested this exact data hash and
+ * size to this contributor. Off-chain attestations are verified with the EAS SDK against the EAS
+ * contract's EIP-712 domain, and their revocation is read from EAS (`getRevokeOffchain`).
+ */
+export async function checkAttestations(params: CheckAttestationsParameters): Promise<CheckedAttestation[]> {
+  const { client, eas, requirement } = params;
+  const total = params.attestations.onchain.length + params.attestations.offchain.length;
+  if (total === 0) {
+    throw new WorkerError("ATTESTATION_INSUFFICIENT", "The submission carries no attestation.", {
+      hints: [`The policy needs ${requirement.minAttestations} from its trusted attesters.`],
+      extra: { required: requirement.minAttestations, distinctAttesters: 0 },
+    });
+  }
+  const facts: AttestationFacts[] = [];
+  for (const uid of params.attestations.onchain) {
+    const a = await client.readContract({ address: eas, abi: easAbi, functionName: "getAttestation", args: [uid] });
+    if (a.uid === zeroHash) invalid(uid, "no such attestation on EAS (forged or on another chain)");
+    facts.push({
+      uid,
+      schema: a.schema,
+      attester: a.attester,
+      recipient: a.recipient,
+      time: a.time,
+      expirationTime: a.expirationTime,
+      revoked: a.revocationTime !== 0n,
+      data: a.data,
+    });
+  }
+  if (params.attestations.offchain.length > 0) {
+    const version = await client.readContract({ address: eas, abi: easAbi, functionName: "version" });
+    // The EAS instance is only used when signing with on-chain simulation, never to verify.
+    const verifier = new Offchain(
+      { address: eas, version, chainId: BigInt(params.chainId) },
+      OffchainAttestationVersion.Version2,
+      undefined as unknown as EAS,
+    );
+    for (const attestation of params.attestations.offchain) {
+      facts.push(await offchainFacts(client, eas, verifier, attestation));
+    }
+  }
+
+  const trusted = new Set(requirement.attesters.map((a) => getAddress(a)));
+  const checked: CheckedAttestation[] = [];
+  for (const [i, f] of facts.entries()) {
+    if (f.schema.toLowerCase() !== requirement.schemaUID.toLowerCase())
+      invalid(f.uid, `uses schema ${f.schema}, the policy requires ${requirement.schemaUID}`);
+    if (!trusted.has(getAddress(f.attester))) invalid(f.uid, `attester ${f.attester} is not trusted by the policy`);
+    if (f.revoked) invalid(f.uid, "it was revoked");
+    if (f.expirationTime !== 0n && f.expirationTime <= params.now) invalid(f.uid, "it has expired");
+    if (requirement.maxAge !== 0n && params.now - f.time > requirement.maxAge)
+      invalid(f.uid, `it is older than the policy's maximum age of ${requirement.maxAge} s`);
+    if (getAddress(f.recipient) !== getAddress(params.contributor))
+      invalid(f.uid, `it is about ${f.recipient}, not the contributor`);
+    const [dataHash, size] = decodeData(f);
+    if (dataHash.toLowerCase() !== params.dataHash.toLowerCase() || size !== params.size)
+      invalid(f.uid, "it attests other data (its hash or size differ)");
+    checked.push({
+      kind: i < params.attestations.onchain.length ? "onchain" : "offchain",
+      uid: f.uid,
+      attester: getAddress(f.attester),
+    });
+  }
+  const distinct = new Set(checked.map((c) => c.attester)).size;
+  if (distinct < requirement.minAttestations) {
+    throw new WorkerError(
+      "ATTESTATION_INSUFFICIENT",
+      `${distinct} distinct trusted attester(s) attested this data; the policy needs ${requirement.minAttestations}.`,
+      {
+        hints: ["Ask more of the policy's trusted attesters to attest the data's hash and size to you."],
+        extra: { required: requirement.minAttestations, distinctAttesters: distinct },
+      },
+    );
+  }
+  return checked;
+}
+
+async function offchainFacts(
+  client: PublicClient,
+  eas: Address,
+  verifier: Offchain,
+  { attester, attestation }: OffchainAttestation,
+): Promise<AttestationFacts> {
+  const m = attestation.message;
+  const uid = attestation.uid as Hex;
+  const signer = getAddress(attester);
+  let valid = false;
+  try {
+    valid = verifier.verifyOffchainAttestationSignature(signer, attestation);
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    invalid(uid, "its signature or UID is not the attester's, or it was signed for another chain or EAS contract");
+  const revokedAt = await client.readContract({
+    address: eas,
+    abi: easAbi,
+    functionName: "getRevokeOffchain",
+    args: [signer, uid],
+  });
+  return {
+    uid,
+    schema: m.schema as Hex,
+    attester: signer,
+    recipient: m.recipient as Address,
+    time: BigInt(m.time),
+    expirationTime: BigInt(m.expirationTime),
+    revoked: revokedAt !== 0n,
+    data: m.data as Hex,
+  };
+}
+
+function decodeData(f: AttestationFacts): [Hex, bigint] {
+  try {
+    const [dataHash, size] = decodeAbiParameters([{ type: "bytes32" }, { type: "uint64" }], f.data);
+    return [dataHash, size];
+  } catch {
+    invalid(f.uid, "its data does not start with (bytes32 dataHash, uint64 size)");
+  }
+}
+
+function invalid(uid: Hex, why: string): never {
+  throw new WorkerError("ATTESTATION_INVALID", `Attestation ${uid} is not acceptable: ${why}.`, {
+    hints: ["Remove it, or have a trusted attester attest this data's hash and size to you with the policy's schema."],
+    extra: { attestation: uid, reason: why },
+  });
+}
