@@ -1,0 +1,41 @@
+import type { CID } from "multiformats/cid";
+
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+export type PutResult = {
+  /** The content's address, computed by the worker itself, never taken on trust from a node. */
+  cid: CID;
+  /** Bytes stored. */
+  size: number;
+  /** SHA-256 of the bytes stored. */
+  sha256: Uint8Array;
+};
+
+export type GetOptions = {
+  /** When given, the bytes read back must also hash to this, or the stream ends in an error. */
+  sha256?: Uint8Array | undefined;
+  signal?: AbortSignal | undefined;
+};
+
+/**
+ * Where the worker keeps ciphertexts and wrapped key shares: IPFS, embedded (Helia) or external
+ * (Kubo). Content is addressed by CID and pinned on `put`. Everything read back is verified, block
+ * by block, against the CID before it is released, so a faulty disk or a lying node cannot pass
+ * off other bytes; callers may rely on this and need not hash again.
+ *
+ * Both adapters build the same DAG (unixfsImportOptions.ts), so the same bytes get the same CID
+ * whichever one stores them, and a CID recorded on chain does not depend on the operator's choice.
+ */
+export type ContentStore = {
+  readonly kind: "helia" | "kubo";
+  put(source: ByteSource, options?: { signal?: AbortSignal | undefined }): Promise<PutResult>;
+  /**
+   * Streams the content. Each block is checked against its CID before any of its bytes are
+   * released; an expected SHA-256 can only be checked at the end, so a mismatch there throws as
+   * the stream ends: treat what was read as valid only once iteration finishes without error.
+   */
+  get(cid: CID | string, options?: GetOptions): AsyncGenerator<Uint8Array>;
+  /** Whether the content is pinned here, i.e. held whole and kept. */
+  has(cid: CID | string): Promise<boolean>;
+  close(): Promise<void>;
+};

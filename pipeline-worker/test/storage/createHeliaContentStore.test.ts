@@ -1,0 +1,97 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CID } from "multiformats/cid";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHeliaContentStore } from "../../src/storage/createHeliaContentStore.ts";
+import type { ContentStore } from "../../src/storage/ContentStore.ts";
+import { collect, irregularChunks, randomPlaintext } from "../crypto/streams.ts";
+
+const open: ContentStore[] = [];
+afterEach(async () => {
+  for (const store of open.splice(0)) await store.close();
+});
+
+async function openStore(directory: string) {
+  const store = await createHeliaContentStore({ directory });
+  open.push(store);
+  return store;
+}
+
+function freshDir() {
+  return mkdtempSync(path.join(tmpdir(), "helia-store-"));
+}
+
+describe("createHeliaContentStore", () => {
+  it("stores a stream and reads the same bytes back, with its size and SHA-256", async () => {
+    const store = await openStore(freshDir());
+    const bytes = randomPlaintext(1_000_000);
+    const put = await store.put(irregularChunks(bytes));
+    expect(put.size).toBe(1_000_000);
+    expect(Buffer.from(put.sha256).toString("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(put.cid.version).toBe(1);
+    expect((await collect(store.get(put.cid))).equals(bytes)).toBe(true);
+    expect((await collect(store.get(put.cid.toString(), { sha256: put.sha256 }))).equals(bytes)).toBe(true);
+    expect(await store.has(put.cid)).toBe(true);
+  });
+
+  it("gives Kubo's CID for the same bytes (CIDv1, raw leaves, 256 KiB chunks)", async () => {
+    const store = await openStore(freshDir());
+    // `echo -n hello | ipfs add --cid-version=1 -Q` prints this CID.
+    expect((await store.put([Buffer.from("hello")])).cid.toString()).toBe(
+      "bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq",
+    );
+    const again = await store.put([Buffer.from("hello")]);
+    expect(again.cid.toString()).toBe("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
+  });
+
+  it("keeps content across a restart", async () => {
+    const directory = freshDir();
+    const bytes = randomPlaintext(600_000);
+    const first = await createHeliaContentStore({ directory });
+    const { cid } = await first.put([bytes]);
+    await first.close();
+
+    const second = await openStore(directory);
+    expect(await second.has(cid)).toBe(true);
+    expect((await collect(second.get(cid))).equals(bytes)).toBe(true);
+  });
+
+  it("says content it does not hold is not found", async () => {
+    const store = await openStore(freshDir());
+    const absent = CID.parse("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
+    expect(await store.has(absent)).toBe(false);
+    await expect(collect(store.get(absent))).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(collect(store.get("not-a-cid"))).rejects.toThrow('"not-a-cid" is not a CID.');
+  });
+
+  it("refuses a block that was changed on disk", async () => {
+    const directory = freshDir();
+    const store = await openStore(directory);
+    const bytes = randomPlaintext(300_000);
+    const { cid } = await store.put([bytes]);
+    // Flip one byte in every block file: whichever block the read meets first is corrupt.
+    for (const file of listFiles(path.join(directory, "blocks"))) {
+      const content = readFileSync(file);
+      content[content.length - 1]! ^= 0xff;
+      writeFileSync(file, content);
+    }
+    await expect(collect(store.get(cid))).rejects.toMatchObject({ code: "CONTENT_INTEGRITY_FAILED" });
+  });
+
+  it("fails at the end of the stream when the expected SHA-256 differs", async () => {
+    const store = await openStore(freshDir());
+    const { cid } = await store.put([Buffer.from("some content")]);
+    await expect(collect(store.get(cid, { sha256: new Uint8Array(32) }))).rejects.toThrow(
+      `The content of ${cid} does not have the expected SHA-256.`,
+    );
+  });
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name);
+    return statSync(file).isDirectory() ? listFiles(file) : [file];
+  });
+}
