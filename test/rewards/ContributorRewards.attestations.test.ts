@@ -388,3 +388,32 @@ describe("ContributorRewards recording rules", () => {
     expect(await readRewards("epochTotals", [epoch])).toEqual([parseEther("1"), 0n, 0n]);
   });
 });
+
+describe("ContributorRewards before the DAO has set an attestation requirement", () => {
+  // BUG (contracts): until governance sets a requirement, `attestationRequirement()` is all zeros,
+  // so `_checkAttestations` asks for 0 distinct attesters and a worker can record any size of
+  // "data" for an allowlisted submitter with no attestation at all: it fails open, and that
+  // contributor's share of every pool grows at will. The registry already refuses
+  // `minAttestations == 0`, so zero can only mean "never set". Proposed fix: in
+  // ContributorRewards._beforeRecording, revert (say, `RewardsNoAttestationRequirement()`) when
+  // `requirement.minAttestations == 0`. Remove `.fails` once fixed.
+  it.fails("refuses a contribution without attestations", async () => {
+    const fresh = await createSystem();
+    await fresh.delegateAll();
+    const { worker, contributor } = fresh.accounts;
+    await createGovernance(fresh).pass([
+      registryAction(fresh, "setWorker", [worker.account.address, true]),
+      registryAction(fresh, "setSubmitter", [contributor.account.address, true]),
+    ]);
+    const dataHash = randomDataHash();
+    await expectRevert(
+      worker.writeContract({
+        address: fresh.deployment.contracts.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "recordContribution",
+        args: [contributor.account.address, dataHash, 2n ** 63n, []],
+      }),
+      "RewardsInsufficientAttestations",
+    );
+  });
+});
