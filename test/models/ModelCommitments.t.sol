@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IModelCommitments} from "../../contracts/interfaces/IModelCommitments.sol";
+import {IPolicyRegistry} from "../../contracts/interfaces/IPolicyRegistry.sol";
+import {SystemDeployer} from "../helpers/SystemDeployer.sol";
+
+/// @notice Model commitments: only an approved run's operator commits, once, and reveals, once,
+/// after the reveal delay in force at commit time.
+contract ModelCommitmentsTest is SystemDeployer {
+    bytes32 internal constant RUN_ID = keccak256("run-1");
+    bytes32 internal constant SPEC_HASH = keccak256("spec-1");
+    bytes32 internal constant WEIGHTS = keccak256("weights");
+    bytes32 internal constant TRAINING_SET = keccak256("training set");
+    string internal constant ENCRYPTED_URI = "ipfs://bafy-encrypted";
+    string internal constant REVEALED_URI = "ipfs://bafy-plaintext";
+
+    uint64 internal _runExpiresAt;
+
+    function setUp() public {
+        _deploySystem();
+        _configurePolicy();
+        _runExpiresAt = uint64(block.timestamp + 7 days);
+        vm.prank(address(_timelock));
+        _registry.approveTrainingRun(RUN_ID, SPEC_HASH, _worker, _runExpiresAt);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Committing
+    // ---------------------------------------------------------------------------------------------
+
+    function test_CommitModel() public {
+        uint64 revealableAt = uint64(block.timestamp) + REVEAL_DELAY;
+        vm.expectEmit(address(_commitments));
+        emit IModelCommitments.ModelCommitted(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _worker, revealableAt);
+        _commit();
+
+        IModelCommitments.Commitment memory c = _commitments.commitmentOf(RUN_ID);
+        assertEq(c.weightsHash, WEIGHTS);
+        assertEq(c.trainingSetHash, TRAINING_SET);
+        assertEq(c.encryptedWeightsURI, ENCRYPTED_URI);
+        assertEq(c.operator, _worker);
+        assertEq(uint256(c.committedAt), block.timestamp);
+        assertEq(uint256(c.revealableAt), revealableAt);
+        assertEq(c.revealedURI, "");
+        assertTrue(_commitments.verifyWeightsHash(RUN_ID, WEIGHTS));
+        assertFalse(_commitments.verifyWeightsHash(RUN_ID, TRAINING_SET));
+        assertFalse(_commitments.verifyWeightsHash(SPEC_HASH, bytes32(0)));
+    }
+
+    function testFuzz_RevertIf_CommittedByNonOperator(address caller) public {
+        vm.assume(caller != _worker);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelNotOperator.selector, RUN_ID, caller, _worker));
+        vm.prank(caller);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+        _assertNotCommitted();
+    }
+
+    function test_RevertIf_OtherWorkerCommits() public {
+        // Being an authorised worker is not enough: the run names its operator.
+        vm.prank(address(_timelock));
+        _registry.setWorker(_outsider, true);
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelCommitments.ModelNotOperator.selector, RUN_ID, _outsider, _worker)
+        );
+        vm.prank(_outsider);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+    }
+
+    function testFuzz_RevertIf_RunUnknown(bytes32 runId) public {
+        vm.assume(runId != RUN_ID);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunNotApproved.selector, runId));
+        vm.prank(_worker);
+        _commitments.commitModel(runId, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+    }
+
+    function test_RevertIf_RunRevoked() public {
+        _passPolicy(abi.encodeCall(IPolicyRegistry.revokeTrainingRun, (RUN_ID)));
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunNotApproved.selector, RUN_ID));
+        _commit();
+        _assertNotCommitted();
+    }
+
+    function test_RevertIf_RunExpired() public {
+        vm.warp(_runExpiresAt);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunNotApproved.selector, RUN_ID));
+        _commit();
+        _assertNotCommitted();
+    }
+
+    function test_RevertIf_CommittedTwice() public {
+        _commit();
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelAlreadyCommitted.selector, RUN_ID));
+        vm.prank(_worker);
+        _commitments.commitModel(RUN_ID, keccak256("other weights"), TRAINING_SET, ENCRYPTED_URI);
+        assertEq(_commitments.commitmentOf(RUN_ID).weightsHash, WEIGHTS);
+    }
+
+    function test_RevertIf_CommitmentEmpty() public {
+        vm.startPrank(_worker);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
+        _commitments.commitModel(RUN_ID, bytes32(0), TRAINING_SET, ENCRYPTED_URI);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
+        _commitments.commitModel(RUN_ID, WEIGHTS, bytes32(0), ENCRYPTED_URI);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, "");
+        vm.stopPrank();
+        _assertNotCommitted();
+    }
+
+    function test_RevertIf_KillSwitchEngaged() public {
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("model exfiltration suspected");
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelKillSwitchEngaged.selector));
+        _commit();
+        _assertNotCommitted();
+    }
+
+    /// @dev The registry documents `setWorker(worker, false)` as removing the right to "commit
+    /// models", but `commitModel` only checks that the run is approved and names the caller: a
+    /// de-authorised (say, compromised) operator can still commit a model for its run, and
+    /// keyholders still see the run as approved. Skipped until the contract is fixed; remove the
+    /// skip to see it fail. See the test report for the proposed fix.
+    function test_RevertIf_OperatorNoLongerWorker() public {
+        VM_EXT.skip(true, "known bug: ModelCommitments ignores a removed worker");
+        vm.prank(address(_timelock));
+        _registry.setWorker(_worker, false);
+        assertFalse(_registry.isTrainingRunApproved(RUN_ID));
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunNotApproved.selector, RUN_ID));
+        _commit();
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Revealing
+    // ---------------------------------------------------------------------------------------------
+
+    function test_RevealAfterDelay() public {
+        _commit();
+        uint64 revealableAt = _commitments.commitmentOf(RUN_ID).revealableAt;
+        vm.warp(revealableAt);
+        vm.expectEmit(address(_commitments));
+        emit IModelCommitments.ModelRevealed(RUN_ID, WEIGHTS, REVEALED_URI);
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, REVEALED_URI);
+    }
+
+    function testFuzz_RevertIf_RevealedBeforeDelay(uint256 wait) public {
+        _commit();
+        uint64 revealableAt = _commitments.commitmentOf(RUN_ID).revealableAt;
+        wait = _bound(wait, 0, REVEAL_DELAY - 1);
+        vm.warp(block.timestamp + wait);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRevealTooEarly.selector, RUN_ID, revealableAt));
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, "");
+    }
+
+    function test_ShorterDelayAfterCommitDoesNotHastenReveal() public {
+        _commit();
+        uint64 revealableAt = _commitments.commitmentOf(RUN_ID).revealableAt;
+        _passPolicy(abi.encodeCall(IPolicyRegistry.setRevealDelay, (0)));
+        assertLt(block.timestamp, revealableAt);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRevealTooEarly.selector, RUN_ID, revealableAt));
+        _reveal();
+    }
+
+    function test_RevertIf_RevealedTwice() public {
+        _commit();
+        vm.warp(block.timestamp + REVEAL_DELAY);
+        _reveal();
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelAlreadyRevealed.selector, RUN_ID));
+        vm.prank(_worker);
+        _commitments.revealModel(RUN_ID, "ipfs://elsewhere");
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, REVEALED_URI);
+    }
+
+    function test_RevertIf_RevealedWithoutCommitment() public {
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelNotCommitted.selector, RUN_ID));
+        _reveal();
+    }
+
+    function testFuzz_RevertIf_RevealedByNonOperator(address caller) public {
+        vm.assume(caller != _worker);
+        _commit();
+        vm.warp(block.timestamp + REVEAL_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelNotOperator.selector, RUN_ID, caller, _worker));
+        vm.prank(caller);
+        _commitments.revealModel(RUN_ID, REVEALED_URI);
+    }
+
+    function test_RevertIf_RevealedUriEmpty() public {
+        _commit();
+        vm.warp(block.timestamp + REVEAL_DELAY);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
+        vm.prank(_worker);
+        _commitments.revealModel(RUN_ID, "");
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Helpers
+    // ---------------------------------------------------------------------------------------------
+
+    function _commit() internal {
+        vm.prank(_worker);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+    }
+
+    function _reveal() internal {
+        vm.prank(_worker);
+        _commitments.revealModel(RUN_ID, REVEALED_URI);
+    }
+
+    function _assertNotCommitted() internal {
+        assertEq(uint256(_commitments.commitmentOf(RUN_ID).committedAt), 0);
+        assertFalse(_commitments.verifyWeightsHash(RUN_ID, WEIGHTS));
+    }
+}
