@@ -1,8 +1,8 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { getAddress, keccak256, parseEther, toHex, zeroAddress, type Address } from "viem";
+import { getAddress, keccak256, parseEther, parseEventLogs, toHex, zeroAddress, type Address } from "viem";
 import { policyGovernorAbi, policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
 import { REGISTRY_SETTERS } from "../../scripts/lib/verifyDeployment.ts";
-import { createGovernance, registryAction, type Governance } from "../helpers/governance.ts";
+import { createGovernance, ProposalState, registryAction, type Governance } from "../helpers/governance.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";
 import { createSystem, type System, type Wallet } from "../helpers/system.ts";
@@ -170,13 +170,27 @@ describe("PolicyRegistry through governance", () => {
     const oldGuardian = system.accounts.guardian;
     const newGuardian = system.accounts.keyholders[0];
     const governor = system.deployment.contracts.governor;
+    const before = await policyVersion();
     const { receipt } = await gov.pass([
       registryAction(system, "setGuardian", [address(newGuardian)]),
       { target: governor, abi: policyGovernorAbi, functionName: "setProposalGuardian", args: [address(newGuardian)] },
     ]);
     const [event] = gov.registryEvents(receipt);
     expect(event?.eventName).toBe("GuardianSet");
-    expect(event?.args).toMatchObject({ previousGuardian: address(oldGuardian), newGuardian: address(newGuardian) });
+    expect(event?.args).toEqual({
+      previousGuardian: address(oldGuardian),
+      newGuardian: address(newGuardian),
+      policyVersion: before + 1n,
+    });
+    const [governorEvent] = parseEventLogs({
+      abi: policyGovernorAbi,
+      eventName: "ProposalGuardianSet",
+      logs: receipt.logs,
+    });
+    expect(governorEvent?.args).toEqual({
+      oldProposalGuardian: address(oldGuardian),
+      newProposalGuardian: address(newGuardian),
+    });
     expect(await read("guardian")).toBe(address(newGuardian));
     expect(
       await system.publicClient.readContract({
@@ -206,6 +220,15 @@ describe("PolicyRegistry through governance", () => {
       }),
     );
     expect(await read("killSwitchEngaged")).toBe(true);
+
+    // The same goes for cancelling proposals.
+    const proposal = await gov.propose([registryAction(system, "setQueryFee", [1n])]);
+    await expectRevert(gov.cancel(proposal, oldGuardian), "GovernorUnableToCancel", [
+      proposal.proposalId,
+      address(oldGuardian),
+    ]);
+    await system.wait(await gov.cancel(proposal, newGuardian));
+    expect(await gov.state(proposal)).toBe(ProposalState.Canceled);
   });
 
   it("lets the guardian engage the kill switch at once, and only a proposal lift it", async () => {
