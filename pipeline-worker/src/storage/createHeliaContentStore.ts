@@ -68,7 +68,7 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
           try {
             const chunks: Uint8Array[] = [];
             for await (const chunk of blockstore.get(blockCid, { signal })) chunks.push(chunk);
-            return Buffer.concat(chunks);
+            return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           } catch (cause) {
             if (cause instanceof Error && cause.name === "NotFoundError") {
               throw new WorkerError("NOT_FOUND", `${blockCid} is not in this IPFS repository.`, { cause });
