@@ -27,7 +27,7 @@ const manifestSchema = z.object({
  * `deployments/<chainId>.json`), given either as parsed JSON or as a file path.
  */
 export function readPolicyDeployment(manifest: unknown): PolicyDeployment {
-  const source = typeof manifest === "string" ? manifest : "the deployment manifest";
+  const source = typeof manifest === "string" ? `The deployment manifest ${manifest}` : "The deployment manifest";
   let json: unknown = manifest;
   if (typeof manifest === "string") {
     try {

@@ -75,15 +75,20 @@ export async function createPolicyTestChain() {
   await system.testClient.setBalance({ address: timelock, value: parseEther("100") });
   const timelockWallet = createWalletClient({ account: timelock, transport: custom(provider) });
 
-  async function asTimelock(functionName: string, args: readonly unknown[] = []) {
-    const hash = await timelockWallet.writeContract({
+  /** Sends a registry call from the timelock and returns its hash without waiting for it. */
+  async function sendAsTimelock(functionName: string, args: readonly unknown[] = []): Promise<Hex> {
+    return timelockWallet.writeContract({
       address: registry,
       abi: policyRegistryAbi,
       functionName,
       args,
       chain: null,
     } as never);
-    return system.wait(hash);
+  }
+
+  /** Makes a registry change as the timelock, in a block of its own. */
+  async function asTimelock(functionName: string, args: readonly unknown[] = []) {
+    return system.wait(await sendAsTimelock(functionName, args));
   }
 
   async function engageAsGuardian(reason: string) {
@@ -135,6 +140,7 @@ export async function createPolicyTestChain() {
     registry,
     timelock,
     asTimelock,
+    sendAsTimelock,
     engageAsGuardian,
     mineDifferentBlock,
     directory,
