@@ -10,11 +10,6 @@ import {SystemDeployer} from "../helpers/SystemDeployer.sol";
 /// @notice The Governor and its timelock: a full proposal cycle, snapshot-based voting power,
 /// execution order, cancellation by the proposal guardian, and votes by signature.
 contract PolicyGovernorTest is SystemDeployer {
-    /// @dev The EIP-712 domain type, as OpenZeppelin's EIP712 hashes it.
-    bytes32 private constant _DOMAIN_TYPEHASH = keccak256(
-        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-    );
-
     Proposal internal _setWorker;
 
     function setUp() public {
@@ -441,28 +436,5 @@ contract PolicyGovernorTest is SystemDeployer {
 
     function _assertState(uint256 proposalId, IGovernor.ProposalState expected) internal {
         assertEq(uint8(_governor.state(proposalId)), uint8(expected));
-    }
-
-    /// @notice A ballot signed with `key` in the Governor's EIP-712 domain.
-    function _signBallot(
-        uint256 key,
-        uint256 proposalId,
-        uint8 support,
-        uint256 nonce
-    ) internal view returns (bytes memory) {
-        bytes32 domain = keccak256(
-            abi.encode(
-                _DOMAIN_TYPEHASH,
-                keccak256(bytes(_governor.name())),
-                keccak256(bytes(_governor.version())),
-                block.chainid,
-                address(_governor)
-            )
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(_governor.BALLOT_TYPEHASH(), proposalId, support, vm.addr(key), nonce)
-        );
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
-        return abi.encodePacked(r, s, v);
     }
 }

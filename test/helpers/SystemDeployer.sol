@@ -53,6 +53,11 @@ abstract contract SystemDeployer is PRBTest {
     uint64 internal constant QUOTA = 100;
     uint256 internal constant FEE = 0.001 ether;
 
+    /// @dev The EIP-712 domain type, as OpenZeppelin's EIP712 hashes it.
+    bytes32 internal constant EIP712_DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+
     /// @dev EDR's cheatcodes that `@prb/test`'s `Vm` lacks.
     IVmExtended internal constant VM_EXT = IVmExtended(VM_ADDRESS);
 
@@ -259,6 +264,29 @@ abstract contract SystemDeployer is PRBTest {
     /// @notice Passes a proposal of one call to the registry.
     function _passPolicy(bytes memory data) internal returns (uint256 proposalId) {
         return _pass(_proposal(address(_registry), data));
+    }
+
+    /// @notice A ballot signed with `key` in the Governor's EIP-712 domain.
+    function _signBallot(
+        uint256 key,
+        uint256 proposalId,
+        uint8 support,
+        uint256 nonce
+    ) internal view returns (bytes memory) {
+        bytes32 domain = keccak256(
+            abi.encode(
+                EIP712_DOMAIN_TYPEHASH,
+                keccak256(bytes(_governor.name())),
+                keccak256(bytes(_governor.version())),
+                block.chainid,
+                address(_governor)
+            )
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(_governor.BALLOT_TYPEHASH(), proposalId, support, vm.addr(key), nonce)
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domain, structHash)));
+        return abi.encodePacked(r, s, v);
     }
 
     // ---------------------------------------------------------------------------------------------

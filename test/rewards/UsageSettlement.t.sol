@@ -25,7 +25,7 @@ contract UsageSettlementTest is SystemDeployer {
     function testFuzz_QueryDigestIsEIP712(bytes32 inputHash, uint64 nonce, uint64 epoch, uint64 deadline) public {
         bytes32 domain = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                EIP712_DOMAIN_TYPEHASH,
                 keccak256("DAO AI Query"),
                 keccak256("1"),
                 block.chainid,

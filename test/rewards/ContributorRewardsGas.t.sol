@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IContributorRewards} from "../../contracts/interfaces/IContributorRewards.sol";
+import {SystemDeployer} from "../helpers/SystemDeployer.sol";
+
+/// @notice Gas snapshots of recording contributions and claiming, written to
+/// `snapshots/ContributorRewards.json` by `npx hardhat test solidity --snapshot`.
+/// @dev The state is built in `setUp` (its own transaction): epoch 0 is over, funded, with one
+/// contribution to claim; epoch 1 already has a contribution, and the data measured is attested.
+/// Every system contract is marked cold before the measured call. A figure is the call's
+/// execution gas, without the 21,000 base cost and the calldata of a transaction.
+contract ContributorRewardsGasTest is SystemDeployer {
+    string internal constant GROUP = "ContributorRewards";
+    uint64 internal constant SIZE = 1 << 20;
+    uint256 internal constant BATCH = 10;
+
+    bytes32 internal _single;
+    bytes32[] internal _singleUids;
+    IContributorRewards.ContributionInput[] internal _inputs;
+
+    function setUp() public {
+        _deploySystem();
+        _configurePolicy();
+        _recordAttested(_contributor, keccak256("epoch 0"), SIZE);
+        vm.deal(address(this), 1 ether);
+        _rewards.fund{value: 1 ether}(0);
+        _endEpoch();
+        _recordAttested(_contributor2, keccak256("epoch 1"), SIZE);
+        // Contributors are funded accounts, as anyone who has sent a transaction is.
+        vm.deal(_contributor, 1 ether);
+
+        _single = keccak256("single");
+        _singleUids = _uids(_attest(_attester, _contributor, _single, SIZE));
+        for (uint256 i = 0; i < BATCH; ++i) {
+            bytes32 dataHash = keccak256(abi.encode("batch", i));
+            _inputs.push(
+                IContributorRewards.ContributionInput(
+                    _contributor,
+                    dataHash,
+                    SIZE,
+                    _uids(_attest(_attester, _contributor, dataHash, SIZE))
+                )
+            );
+        }
+    }
+
+    function test_GasRecordContribution() public {
+        bytes32[] memory uids = _singleUids;
+        _coolSystem();
+        vm.prank(_worker);
+        _rewards.recordContribution(_contributor, _single, SIZE, uids);
+        VM_EXT.snapshotGasLastCall(GROUP, "recordContribution");
+    }
+
+    function test_GasRecordContributions10() public {
+        IContributorRewards.ContributionInput[] memory batch = _inputs;
+        _coolSystem();
+        vm.prank(_worker);
+        _rewards.recordContributions(batch);
+        uint256 gasUsed = VM_EXT.snapshotGasLastCall(GROUP, "recordContributions (10)");
+        VM_EXT.snapshotValue(GROUP, "recordContributions (10), per item", gasUsed / BATCH);
+    }
+
+    function test_GasClaim() public {
+        _coolSystem();
+        vm.prank(_contributor);
+        _rewards.claim(0);
+        VM_EXT.snapshotGasLastCall(GROUP, "claim");
+        assertEq(_contributor.balance, 2 ether);
+    }
+}
