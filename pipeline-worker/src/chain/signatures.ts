@@ -16,15 +16,17 @@ const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92
  * so each authorisation has exactly one valid encoding and cannot be replayed in another shape.
  */
 export async function recoverTypedDataSigner(definition: TypedDataDefinition, signature: Hex): Promise<Address> {
-  let s: Hex;
-  try {
-    if (signature.length !== 132) throw new RangeError("a signature is 65 bytes (r, s, v)");
-    ({ s } = parseSignature(signature));
-  } catch (cause) {
-    throw new WorkerError("SIGNATURE_INVALID", "The signature is malformed.", {
+  const malformed = (cause?: unknown) =>
+    new WorkerError("SIGNATURE_INVALID", "The signature is malformed.", {
       cause,
       hints: ["Send the 65-byte signature (0x followed by 130 hex digits) that eth_signTypedData_v4 returns."],
     });
+  if (signature.length !== 132) throw malformed();
+  let s: Hex;
+  try {
+    ({ s } = parseSignature(signature));
+  } catch (cause) {
+    throw malformed(cause);
   }
   if (hexToBigInt(s) > SECP256K1_HALF_N) {
     throw new WorkerError("SIGNATURE_INVALID", "The signature has a high s value (a malleable signature).", {

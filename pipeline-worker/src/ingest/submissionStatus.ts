@@ -1,0 +1,92 @@
+import type { SubmissionRecord } from "../storage/createJournal.ts";
+import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
+
+/** A submission as the API shows it: what a contributor needs to follow it, nothing secret. */
+export type SubmissionStatus = {
+  id: string;
+  contributor: string;
+  dataHash: string;
+  size: string;
+  /** awaiting_data -> stored -> recording -> recorded, or rejected. */
+  state: "awaiting_data" | "stored" | "recording" | "recorded" | "rejected";
+  uploadUrl: string | null;
+  manifestCid: string | null;
+  ciphertextCid: string | null;
+  transactionHash: string | null;
+  rejection: { code: string; detail: string } | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+const STATES = {
+  received: "awaiting_data",
+  verified: "awaiting_data",
+  stored: "stored",
+  submitted: "recording",
+  recorded: "recorded",
+  rejected: "rejected",
+} as const;
+
+export function submissionStatus(record: SubmissionRecord): SubmissionStatus {
+  const envelope = record.data.received?.envelope as SubmissionEnvelope | undefined;
+  const stored = record.data.stored as { manifest?: string; ciphertext?: string } | undefined;
+  const tx = (record.data.recorded ?? record.data.submitted) as { transactionHash?: string } | undefined;
+  const rejected = record.data.rejected as { code: string; detail: string } | undefined;
+  const state = STATES[record.step];
+  return {
+    id: record.id,
+    contributor: record.contributor,
+    dataHash: envelope?.dataHash ?? "",
+    size: envelope?.size ?? "0",
+    state,
+    uploadUrl: state === "awaiting_data" ? `/v1/submissions/${record.id}/data` : null,
+    manifestCid: stored?.manifest ?? null,
+    ciphertextCid: stored?.ciphertext ?? null,
+    transactionHash: tx?.transactionHash ?? null,
+    rejection: rejected ?? null,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}
+
+/** JSON schema of a SubmissionStatus, for the API's responses. */
+export const submissionStatusSchema = {
+  type: "object",
+  required: [
+    "id",
+    "contributor",
+    "dataHash",
+    "size",
+    "state",
+    "uploadUrl",
+    "manifestCid",
+    "ciphertextCid",
+    "transactionHash",
+    "rejection",
+    "createdAt",
+    "updatedAt",
+  ],
+  properties: {
+    id: { type: "string" },
+    contributor: { type: "string" },
+    dataHash: { type: "string" },
+    size: { type: "string" },
+    state: { type: "string", enum: ["awaiting_data", "stored", "recording", "recorded", "rejected"] },
+    uploadUrl: { type: ["string", "null"] },
+    manifestCid: { type: ["string", "null"] },
+    ciphertextCid: { type: ["string", "null"] },
+    transactionHash: { type: ["string", "null"] },
+    rejection: {
+      anyOf: [
+        { type: "null" },
+        {
+          type: "object",
+          required: ["code", "detail"],
+          properties: { code: { type: "string" }, detail: { type: "string" } },
+        },
+      ],
+    },
+    createdAt: { type: "string" },
+    updatedAt: { type: "string" },
+  },
+} as const;
