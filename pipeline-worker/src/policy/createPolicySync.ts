@@ -160,7 +160,7 @@ const SCALAR_FIELDS: readonly PolicyField[] = [
 ];
 // Above this many accounts or runs, the start-up check against the views reads only the scalars.
 const MAX_VERIFIED_ENTRIES = 64;
-const TIP_ATTEMPTS = 3;
+const CHAIN_MOVED_ATTEMPTS = 3;
 
 /**
  * Follows the PolicyRegistry's events and keeps the policy every request is checked against, in
@@ -224,6 +224,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   let lastSuccessAt: number | undefined;
   let lastFailure: { at: number; error: BaseError } | undefined;
   let inconsistency: BaseError | undefined;
+  let lastFingerprint: string | undefined;
   let inFlight: Promise<PolicyPollResult> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
@@ -344,7 +345,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       // A kill switch met while catching up is enforced at once, before the rest is read.
       if (policy.killSwitch.engaged && published !== undefined && !published.effective.killSwitch.engaged) {
         const effective = { ...published.effective, killSwitch: policy.killSwitch };
-        publish({ ...published, effective }, toBlock);
+        publish({ ...published, confirmed, effective }, toBlock);
       }
     }
     return applied;
@@ -471,12 +472,12 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         }
       }
     }
-    const changed =
-      previous === undefined ||
-      previous.confirmed.policy !== next.confirmed.policy ||
-      previous.head.policy.policyVersion !== next.head.policy.policyVersion ||
-      previous.effective !== next.effective;
-    if (changed && policyListeners.size > 0) {
+    if (policyListeners.size === 0) return;
+    // Compared by content: the tip is a new object on every poll, and a reorg can change a policy
+    // without changing its version.
+    const fingerprint = JSON.stringify([toPolicyJson(next.effective), toPolicyJson(next.head.policy)]);
+    if (fingerprint !== lastFingerprint) {
+      lastFingerprint = fingerprint;
       const current = view(next);
       for (const listener of policyListeners) {
         try {
@@ -486,6 +487,16 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         }
       }
     }
+  }
+
+  /** Rolls back when the cursor's block left the canonical chain; returns where to. */
+  async function rollBackIfReorganised(): Promise<bigint | undefined> {
+    if (confirmed.blockHash === undefined) return undefined;
+    if ((await headerAt(confirmed.blockNumber))?.hash === confirmed.blockHash) return undefined;
+    return rollBack(
+      async (checkpoint) => (await headerAt(checkpoint.blockNumber))?.hash === checkpoint.blockHash,
+      `block ${confirmed.blockNumber} is no longer canonical (reorg)`,
+    );
   }
 
   async function runPoll(): Promise<PolicyPollResult> {
@@ -506,28 +517,21 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       epochs ??= await readEpochSchedule({ client, registry });
 
       let rolledBackTo: bigint | undefined;
-      if (confirmed.blockHash !== undefined) {
-        const canonical = await headerAt(confirmed.blockNumber);
-        if (canonical?.hash !== confirmed.blockHash) {
-          rolledBackTo = await rollBack(
-            async (checkpoint) => (await headerAt(checkpoint.blockNumber))?.hash === checkpoint.blockHash,
-            `block ${confirmed.blockNumber} is no longer canonical (reorg)`,
-          );
-        }
-      }
-
       let eventsApplied = 0;
       for (let attempt = 1; ; attempt++) {
-        const head = await latestHeader();
-        latestHead = head.number;
-        metrics?.headBlock.set(Number(head.number));
-        eventsApplied += await catchUp(head.number - BigInt(confirmations));
+        let head: Header;
         let tip: Policy;
         try {
+          const target = await rollBackIfReorganised();
+          if (target !== undefined) rolledBackTo = target;
+          head = await latestHeader();
+          latestHead = head.number;
+          metrics?.headBlock.set(Number(head.number));
+          eventsApplied += await catchUp(head.number - BigInt(confirmations));
           tip = await readTip(head);
         } catch (error) {
-          // The head moving while read is routine on a live chain: read it again at once.
-          if (error instanceof ChainMovedError && attempt < TIP_ATTEMPTS) continue;
+          // The chain moving while read is routine at a live head: read it again at once.
+          if (error instanceof ChainMovedError && attempt < CHAIN_MOVED_ATTEMPTS) continue;
           throw error;
         }
         await verifyAgainstViews();
