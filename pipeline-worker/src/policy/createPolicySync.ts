@@ -133,7 +133,7 @@ export type PolicySync = {
 };
 
 type Confirmed = { blockNumber: bigint; blockHash: Hex | undefined; policy: Policy };
-type Header = { number: bigint; hash: Hex; parentHash: Hex };
+type Header = { number: bigint; hash: Hex };
 type Published = {
   effective: Policy;
   confirmed: Confirmed;
@@ -175,9 +175,10 @@ const CHAIN_MOVED_ATTEMPTS = 3;
  *
  * Each poll first checks that the cursor's block is still canonical and, if not, rolls back to
  * the newest checkpoint that is (or to the deployment). Every range read is bracketed by reading
- * its last block's hash before and after, and its first block's parent is checked against the
- * cursor, so a reorg while reading fails the poll instead of mixing two forks. Every registry
- * event carries the next policy version, so missed logs are detected and the range re-read.
+ * its last block's hash before and after, and the cursor is checked to be still canonical, so a
+ * reorg while reading makes the poll read again instead of mixing two forks. Every registry
+ * event carries the next policy version, and each poll compares the version at the head with the
+ * registry's, so missed logs are detected and the range read again.
  *
  * It fails closed: `requireFreshPolicy` throws POLICY_STALE before the first poll, after a failed
  * poll, when the last good poll is older than `stalenessMs`, and when the confirmed cursor is
@@ -241,7 +242,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   async function headerAt(blockNumber: bigint): Promise<Header | undefined> {
     try {
       const block = await client.getBlock({ blockNumber });
-      return { number: block.number, hash: block.hash, parentHash: block.parentHash };
+      return { number: block.number, hash: block.hash };
     } catch (error) {
       if (error instanceof BlockNotFoundError) return undefined;
       throw error;
@@ -250,7 +251,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
 
   async function latestHeader(): Promise<Header> {
     const block = await client.getBlock({ blockTag: "latest" });
-    return { number: block.number, hash: block.hash, parentHash: block.parentHash };
+    return { number: block.number, hash: block.hash };
   }
 
   async function commit(next: Confirmed & { blockHash: Hex }) {

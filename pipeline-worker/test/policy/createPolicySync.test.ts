@@ -147,6 +147,21 @@ describe("createPolicySync: kill switch", () => {
     expect(changes[1]).toMatchObject({ engaged: false, confirmed: true });
   });
 
+  it("acts on an engagement met while catching up before the rest of the backlog is read", async () => {
+    const order: string[] = [];
+    const { sync } = await createSync({ maxBlockRange: 4, onProgress: () => order.push("range") });
+    sync.onKillSwitch((change) => order.push(`kill switch ${change.engaged ? "engaged" : "lifted"}`));
+    await sync.poll();
+    order.length = 0;
+    await chain.engageAsGuardian("stop now");
+    await chain.testClient.mine({ blocks: 40 });
+    await sync.poll();
+    expect(order.indexOf("kill switch engaged")).toBeGreaterThan(0);
+    expect(order.indexOf("kill switch engaged")).toBeLessThan(3);
+    expect(order.filter((entry) => entry === "range").length).toBeGreaterThan(9);
+    expect(sync.policy().killSwitch.reason).toBe("stop now");
+  });
+
   it("stops listening when unsubscribed and survives a listener that throws", async () => {
     const { sync } = await createSync();
     const seen: boolean[] = [];
