@@ -6493,6 +6493,11 @@ export const contributorRewardsAbi = [
     "type": "error"
   },
   {
+    "inputs": [],
+    "name": "RewardsNoAttestationRequirement",
+    "type": "error"
+  },
+  {
     "inputs": [
       {
         "internalType": "address",

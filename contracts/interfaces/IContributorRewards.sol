@@ -72,6 +72,8 @@ interface IContributorRewards {
     error RewardsAttestationWrongRecipient(bytes32 uid, address recipient, address contributor);
     /// @notice The attestation is about other data (its hash or size differ).
     error RewardsAttestationWrongData(bytes32 uid);
+    /// @notice The DAO has not set an attestation requirement yet, so no contribution can be checked.
+    error RewardsNoAttestationRequirement();
     /// @notice Fewer distinct trusted attesters attested than the policy requires.
     error RewardsInsufficientAttestations(uint256 distinctAttesters, uint256 required);
     /// @notice The epoch is not over yet, so its shares are not final.

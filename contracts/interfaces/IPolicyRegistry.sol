@@ -212,7 +212,8 @@ interface IPolicyRegistry {
     function revokeTrainingRun(bytes32 runId) external;
     /// @notice A training run, approved or not (a zero operator means it does not exist).
     function trainingRun(bytes32 runId) external view returns (TrainingRun memory);
-    /// @notice Whether `runId` is approved now: approved, not revoked, not expired.
+    /// @notice Whether `runId` is approved now: approved, not revoked, not expired, and its operator
+    /// still an authorised worker.
     function isTrainingRunApproved(bytes32 runId) external view returns (bool);
 
     // ---------------------------------------------------------------------------------------------

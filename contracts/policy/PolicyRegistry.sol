@@ -230,7 +230,8 @@ contract PolicyRegistry is IPolicyRegistry {
     /// @inheritdoc IPolicyRegistry
     function isTrainingRunApproved(bytes32 runId) external view returns (bool) {
         TrainingRun storage run = _trainingRuns[runId];
-        return run.operator != address(0) && !run.revoked && block.timestamp < run.expiresAt;
+        // A worker the DAO has removed loses its runs with it: keyholders and ModelCommitments rely on this.
+        return run.operator != address(0) && !run.revoked && block.timestamp < run.expiresAt && _workers[run.operator];
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -85,7 +85,10 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     {
         if (!policy.isWorker(msg.sender)) revert RewardsNotWorker(msg.sender);
         if (policy.killSwitchEngaged()) revert RewardsKillSwitchEngaged();
-        return (policy.currentEpoch(), policy.attestationRequirement());
+        requirement = policy.attestationRequirement();
+        // The registry never stores a zero minimum, so zero means "never set": fail closed.
+        if (requirement.minAttestations == 0) revert RewardsNoAttestationRequirement();
+        return (policy.currentEpoch(), requirement);
     }
 
     function _record(

@@ -89,6 +89,8 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     const code = await client.getCode({ address });
     check(`${name} has code`, !!code && code !== "0x", address);
   }
+  // Every other check reads these contracts; without code they would only fail confusingly.
+  if (checks.some((c) => !c.ok)) return checks;
 
   const read = <T>(address: Address, abi: readonly unknown[], functionName: string, args: unknown[] = []) =>
     client.readContract({ address, abi: abi as never, functionName, args } as never) as Promise<T>;
@@ -138,6 +140,34 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
       proposalGuardian.toLowerCase() !== deployment.deployer.toLowerCase() &&
       !deployerIsWorker,
     deployerRoles.length ? `timelock roles: ${deployerRoles.join(", ")}` : "no timelock role, not guardian, not worker",
+  );
+
+  // Settings: what the manifest promises voters is what the chain enforces.
+  const s = deployment.settings;
+  const minDelay = await read<bigint>(c.timelock, timelockControllerAbi, "getMinDelay");
+  check(
+    "the timelock delay is the manifest's",
+    minDelay.toString() === s.timelockMinDelay,
+    `chain ${minDelay} s, manifest ${s.timelockMinDelay} s`,
+  );
+  const governorSettings = {
+    votingDelay: (await read<bigint>(c.governor, policyGovernorAbi, "votingDelay")).toString(),
+    votingPeriod: (await read<bigint>(c.governor, policyGovernorAbi, "votingPeriod")).toString(),
+    proposalThreshold: (await read<bigint>(c.governor, policyGovernorAbi, "proposalThreshold")).toString(),
+    quorumNumerator: (await read<bigint>(c.governor, policyGovernorAbi, "quorumNumerator")).toString(),
+    lateQuorumExtension: (await read<bigint>(c.governor, policyGovernorAbi, "lateQuorumVoteExtension")).toString(),
+  };
+  const promised = {
+    votingDelay: String(s.votingDelay),
+    votingPeriod: String(s.votingPeriod),
+    proposalThreshold: s.proposalThreshold,
+    quorumNumerator: s.quorumNumerator,
+    lateQuorumExtension: String(s.lateQuorumExtension),
+  };
+  check(
+    "the Governor's settings are the manifest's",
+    JSON.stringify(governorSettings) === JSON.stringify(promised),
+    `chain ${JSON.stringify(governorSettings)}, manifest ${JSON.stringify(promised)}`,
   );
 
   // Wiring.

@@ -187,14 +187,9 @@ describe("ModelCommitments", () => {
     expect(await commitmentOf(RUN)).toEqual(EMPTY_COMMITMENT);
   });
 
-  // BUG (contracts): IPolicyRegistry documents a worker as "authorised to record contributions,
-  // settle usage and commit models, or ... removed", but removing a worker does not stop it from
-  // committing models: commitModel checks only the run's approval and operator, and
-  // isTrainingRunApproved ignores whether the operator is still a worker. A compromised worker the
-  // DAO removed can still publish a model for any run approved earlier (and keyholders, who read
-  // isTrainingRunApproved, would still release shares for it). Proposed fix: in PolicyRegistry,
-  // `isTrainingRunApproved` also requires `_workers[run.operator]`. Remove `.fails` once fixed.
-  it.fails("refuses a commitment from an operator the DAO has since removed as a worker", async () => {
+  // A compromised worker the DAO removed must not publish a model for a run approved earlier,
+  // and keyholders (who read isTrainingRunApproved) must not release shares for it.
+  it("refuses a commitment from an operator the DAO has since removed as a worker", async () => {
     await gov.pass([registryAction(system, "setWorker", [system.accounts.worker.account.address, false])]);
     expect(
       await system.publicClient.readContract({

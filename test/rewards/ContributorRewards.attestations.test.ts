@@ -390,14 +390,9 @@ describe("ContributorRewards recording rules", () => {
 });
 
 describe("ContributorRewards before the DAO has set an attestation requirement", () => {
-  // BUG (contracts): until governance sets a requirement, `attestationRequirement()` is all zeros,
-  // so `_checkAttestations` asks for 0 distinct attesters and a worker can record any size of
-  // "data" for an allowlisted submitter with no attestation at all: it fails open, and that
-  // contributor's share of every pool grows at will. The registry already refuses
-  // `minAttestations == 0`, so zero can only mean "never set". Proposed fix: in
-  // ContributorRewards._beforeRecording, revert (say, `RewardsNoAttestationRequirement()`) when
-  // `requirement.minAttestations == 0`. Remove `.fails` once fixed.
-  it.fails("refuses a contribution without attestations", async () => {
+  // Until governance sets a requirement it is all zeros; recording must fail closed, not accept
+  // any size of "data" with no attestation at all.
+  it("refuses a contribution without attestations", async () => {
     const fresh = await createSystem();
     await fresh.delegateAll();
     const { worker, contributor } = fresh.accounts;
@@ -413,7 +408,7 @@ describe("ContributorRewards before the DAO has set an attestation requirement",
         functionName: "recordContribution",
         args: [contributor.account.address, dataHash, 2n ** 63n, []],
       }),
-      "RewardsInsufficientAttestations",
+      "RewardsNoAttestationRequirement",
     );
   });
 });
