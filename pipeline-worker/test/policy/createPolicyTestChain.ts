@@ -1,3 +1,6 @@
+// hardhat-viem's augmentation of network connections (`connection.viem`), which test/helpers/system.ts
+// relies on; pipeline-worker's tsconfig does not load hardhat.config.ts, which would bring it in.
+import type {} from "@nomicfoundation/hardhat-viem";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
