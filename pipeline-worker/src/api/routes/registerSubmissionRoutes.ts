@@ -1,0 +1,79 @@
+import type { FastifyInstance } from "fastify";
+import type { Address } from "viem";
+import type { SubmissionService } from "../../ingest/createSubmissionService.ts";
+import { submissionEnvelopeSchema, type SubmissionEnvelope } from "../../ingest/submissionEnvelope.ts";
+import { submissionStatusSchema } from "../../ingest/submissionStatus.ts";
+
+export type RegisterSubmissionRoutesParameters = {
+  submissions: SubmissionService;
+  /** Called after data is stored, to record it on chain soon (batched). */
+  onStored: () => void;
+};
+
+const idParams = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
+} as const;
+
+/**
+ * Submissions in two steps: `POST /v1/submissions` with the signed envelope (every check that
+ * needs no data runs here, so a refused submission never uploads a byte), then
+ * `PUT /v1/submissions/:id/data` with the data as a raw octet stream, read from the socket as it
+ * arrives and never buffered whole.
+ */
+export function registerSubmissionRoutes(app: FastifyInstance, parameters: RegisterSubmissionRoutesParameters): void {
+  const { submissions } = parameters;
+
+  app.post<{ Body: SubmissionEnvelope }>(
+    "/v1/submissions",
+    { schema: { body: submissionEnvelopeSchema, response: { 201: submissionStatusSchema } } },
+    async (request, reply) => {
+      const status = await submissions.begin(request.body);
+      void reply.status(201).header("location", `/v1/submissions/${status.id}`);
+      return status;
+    },
+  );
+
+  app.put<{ Params: { id: string } }>(
+    "/v1/submissions/:id/data",
+    {
+      // The service bounds the stream by the signed size; Fastify's own limit must not cut it first.
+      bodyLimit: Number.MAX_SAFE_INTEGER,
+      schema: { params: idParams, response: { 202: submissionStatusSchema } },
+    },
+    async (request, reply) => {
+      const status = await submissions.upload(request.params.id.toLowerCase(), request.raw);
+      parameters.onStored();
+      void reply.status(202);
+      return status;
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/submissions/:id",
+    { schema: { params: idParams, response: { 200: submissionStatusSchema } } },
+    async (request) => submissions.get(request.params.id.toLowerCase()),
+  );
+
+  app.get<{ Querystring: { contributor: Address } }>(
+    "/v1/submissions",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          required: ["contributor"],
+          properties: { contributor: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } },
+        },
+        response: {
+          200: {
+            type: "object",
+            required: ["submissions"],
+            properties: { submissions: { type: "array", items: submissionStatusSchema } },
+          },
+        },
+      },
+    },
+    async (request) => ({ submissions: await submissions.listByContributor(request.query.contributor) }),
+  );
+}

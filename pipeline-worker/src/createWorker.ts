@@ -1,0 +1,195 @@
+import path from "node:path";
+import { readFileSync } from "node:fs";
+import type { FastifyInstance } from "fastify";
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  type Account,
+  type Address,
+  type Chain,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { createApiServer } from "./api/createApiServer.ts";
+import { registerHealthRoutes } from "./api/routes/registerHealthRoutes.ts";
+import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
+import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
+import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
+import { createSubmissionService } from "./ingest/createSubmissionService.ts";
+import { createLogger, type Logger } from "./internal/createLogger.ts";
+import { createMetrics } from "./internal/createMetrics.ts";
+import type { WorkerConfig } from "./internal/loadConfig.ts";
+import { WorkerError } from "./internal/WorkerError.ts";
+import { createPolicySync } from "./policy/createPolicySync.ts";
+import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
+import type { ContentStore } from "./storage/ContentStore.ts";
+import { createHeliaContentStore } from "./storage/createHeliaContentStore.ts";
+import { createJournal } from "./storage/createJournal.ts";
+import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
+
+/** The addresses the worker uses, from the deployment manifest. */
+type Manifest = { chainId: number; contracts: { eas: Address; contributorRewards: Address; usageSettlement: Address } };
+
+export type CreateWorkerParameters = {
+  config: WorkerConfig;
+  logger?: Logger;
+  /** A ready client (tests pass Hardhat's in-process one); otherwise one is made from `config.rpcUrl`. */
+  publicClient?: PublicClient;
+  walletClient?: WalletClient<Transport, Chain, Account>;
+  /** Milliseconds between policy polls and recorder flushes. Default 2,000. */
+  pollingIntervalMs?: number;
+  now?: () => number;
+};
+
+export type Worker = {
+  app: FastifyInstance;
+  /** Listens on the configured host and port; resolves to the URL. */
+  listen(): Promise<string>;
+  /** Records everything stored (the loop does this every interval). */
+  flush(): Promise<number>;
+  close(): Promise<void>;
+  policySync: Awaited<ReturnType<typeof createPolicySync>>;
+};
+
+/**
+ * Builds the worker from its configuration: chain clients, the policy sync, the journal, the
+ * content store, the submission service and the recorder, behind the HTTP API. Nothing listens or
+ * polls until `listen`.
+ */
+export async function createWorker(parameters: CreateWorkerParameters): Promise<Worker> {
+  const { config } = parameters;
+  const logger = parameters.logger ?? createLogger({ level: config.logLevel, name: "worker" });
+  const metrics = createMetrics({ defaultMetrics: parameters.publicClient === undefined });
+  const manifest = readManifest(config.deploymentManifest);
+  if (manifest.chainId !== config.chainId) {
+    throw new WorkerError(
+      "CONFIG_INVALID",
+      `The manifest is for chain ${manifest.chainId}, the worker is configured for ${config.chainId}.`,
+      {
+        hints: ["Point deploymentManifest at the manifest of the configured chain."],
+      },
+    );
+  }
+  const chain: Chain = {
+    id: config.chainId,
+    name: `chain ${config.chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [config.rpcUrl] } },
+  };
+  const publicClient =
+    parameters.publicClient ?? (createPublicClient({ chain, transport: http(config.rpcUrl) }) as PublicClient);
+  const walletClient =
+    parameters.walletClient ??
+    createWalletClient({ chain, transport: http(config.rpcUrl), account: privateKeyToAccount(config.privateKey) });
+  const pollingIntervalMs = parameters.pollingIntervalMs ?? 2_000;
+
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const policySync = await createPolicySync({
+      client: publicClient,
+      deployment: readPolicyDeployment(config.deploymentManifest),
+      directory: path.join(config.dataDir, "policy"),
+      confirmations: config.confirmations,
+      stalenessMs: config.stalenessSeconds * 1000,
+      pollingIntervalMs,
+      ...(parameters.now ? { now: parameters.now } : {}),
+      logger,
+      metrics,
+    });
+    closers.push(() => policySync.close());
+    const journal = await createJournal({ directory: path.join(config.dataDir, "journal") });
+    closers.push(() => journal.close());
+    const store: ContentStore =
+      config.storage.kind === "kubo"
+        ? createKuboContentStore({ url: config.storage.kuboUrl! })
+        : await createHeliaContentStore({ directory: path.join(config.dataDir, "ipfs") });
+    closers.push(() => store.close());
+
+    const submissions = createSubmissionService({
+      client: publicClient,
+      chainId: config.chainId,
+      contracts: manifest.contracts,
+      policy: policySync,
+      journal,
+      store,
+      maxPayloadBytes: config.maxPayloadBytes,
+      ...(parameters.now ? { now: parameters.now } : {}),
+      logger,
+      metrics,
+    });
+    await submissions.resume();
+    const recorder = createContributionRecorder({
+      publicClient,
+      walletClient,
+      contributorRewards: manifest.contracts.contributorRewards,
+      journal,
+      logger,
+      metrics,
+      onFinished: (record) => submissions.finished((record.data.received?.envelope as { dataHash: string }).dataHash),
+    });
+
+    const app = createApiServer({
+      logger,
+      metrics,
+      docsUrl: "https://github.com/dao-governed-ai/dao-governed-ai/blob/main/pipeline-worker/docs/errors.md",
+    });
+    registerHealthRoutes(app, {
+      metrics,
+      checkReady: async () => {
+        policySync.requireFreshPolicy();
+      },
+    });
+    registerPolicyRoutes(app, {
+      chainId: config.chainId,
+      contributorRewards: manifest.contracts.contributorRewards,
+      usageSettlement: manifest.contracts.usageSettlement,
+      policySnapshot: () => policySync.snapshot(),
+    });
+    const flushSoon = () => {
+      recorder
+        .flush()
+        .catch((error: unknown) => logger.warn({ err: error }, "recording contributions failed; will retry"));
+    };
+    registerSubmissionRoutes(app, { submissions, onStored: flushSoon });
+
+    let timer: NodeJS.Timeout | undefined;
+    return {
+      app,
+      policySync,
+      flush: () => recorder.flush(),
+      async listen() {
+        await policySync
+          .poll()
+          .catch((error: unknown) =>
+            logger.warn({ err: error }, "first policy poll failed; refusing requests until one succeeds"),
+          );
+        policySync.start();
+        timer = setInterval(flushSoon, pollingIntervalMs);
+        timer.unref();
+        return app.listen({ host: config.http.host, port: config.http.port });
+      },
+      async close() {
+        clearInterval(timer);
+        await app.close();
+        for (const close of closers.toReversed()) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers.toReversed()) await close().catch(() => {});
+    throw error;
+  }
+}
+
+function readManifest(file: string): Manifest {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Manifest;
+  } catch (cause) {
+    throw new WorkerError("CONFIG_INVALID", `Cannot read the deployment manifest ${file}.`, {
+      cause,
+      hints: ["Deploy first (npm run deploy) or set deploymentManifest to the manifest for this chain."],
+    });
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  BaseError as ViemError,
+  ContractFunctionRevertedError,
+  zeroAddress,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { contributorRewardsAbi } from "../../../deployments/abis.ts";
+import type { Logger } from "../internal/createLogger.ts";
+import type { Metrics } from "../internal/createMetrics.ts";
+import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
+import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
+
+export type CreateContributionRecorderParameters = {
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  contributorRewards: Address;
+  journal: Journal;
+  logger: Logger;
+  metrics: Metrics;
+  /** Most contributions per transaction. Default 20. */
+  batchSize?: number;
+  /** Called when a submission is finished (recorded or rejected). */
+  onFinished?: (record: SubmissionRecord) => void;
+};
+
+/** Errors that say this contribution can never be recorded: the submission is rejected. */
+const PERMANENT = new Set([
+  "RewardsDuplicateContribution",
+  "RewardsSubmitterNotAllowed",
+  "RewardsInvalidContribution",
+  "RewardsAttestationNotFound",
+  "RewardsAttestationWrongSchema",
+  "RewardsAttestationUntrustedAttester",
+  "RewardsAttestationRevoked",
+  "RewardsAttestationExpired",
+  "RewardsAttestationTooOld",
+  "RewardsAttestationWrongRecipient",
+  "RewardsAttestationWrongData",
+  "RewardsInsufficientAttestations",
+]);
+
+/** The worker's code for a contract's refusal, so the API names it as it names its own checks. */
+function workerCodeOf(contractError: string): string {
+  if (contractError === "RewardsDuplicateContribution") return "DUPLICATE_SUBMISSION";
+  if (contractError === "RewardsSubmitterNotAllowed") return "SUBMITTER_NOT_ALLOWED";
+  if (contractError === "RewardsInvalidContribution") return "VALIDATION_FAILED";
+  if (contractError === "RewardsInsufficientAttestations") return "ATTESTATION_INSUFFICIENT";
+  return "ATTESTATION_INVALID";
+}
+
+/**
+ * Records stored submissions on chain (ContributorRewards.recordContributions), in batches.
+ * Crash-safe through the journal: before sending, each submission is checked on chain
+ * (`contributionOf`), so one whose transaction landed before a crash is marked recorded, never
+ * sent twice; the contract refuses duplicates anyway. A batch that would revert is split: the
+ * contributions that fail for good are rejected with the contract's error, the rest retried; a
+ * kill switch or a removed worker leaves them all waiting.
+ */
+export function createContributionRecorder(parameters: CreateContributionRecorderParameters) {
+  const { publicClient, walletClient, journal, logger } = parameters;
+  const batchSize = parameters.batchSize ?? 20;
+  let running: Promise<number> | undefined;
+
+  const toInput = (record: SubmissionRecord) => {
+    const envelope = record.data.received!.envelope as SubmissionEnvelope;
+    return {
+      contributor: envelope.contributor,
+      dataHash: envelope.dataHash,
+      size: BigInt(envelope.size),
+      attestationUIDs: envelope.attestations.onchain,
+    };
+  };
+
+  async function recordedOnChain(dataHash: Hex): Promise<boolean> {
+    const c = await publicClient.readContract({
+      address: parameters.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "contributionOf",
+      args: [dataHash],
+    });
+    return c.contributor !== zeroAddress;
+  }
+
+  async function finish(record: SubmissionRecord, step: "recorded" | "rejected", data: Record<string, unknown>) {
+    const done = await journal.advance(record.id, step, data);
+    parameters.metrics.submissions.inc({ outcome: step });
+    parameters.onFinished?.(done);
+  }
+
+  /** The contract error a single contribution would revert with, or undefined if it would pass. */
+  async function simulateOne(record: SubmissionRecord): Promise<string | undefined> {
+    try {
+      await publicClient.simulateContract({
+        account: walletClient.account,
+        address: parameters.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "recordContributions",
+        args: [[toInput(record)]],
+      });
+      return undefined;
+    } catch (error) {
+      const reverted =
+        error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+      return (reverted as ContractFunctionRevertedError | undefined)?.data?.errorName ?? "unknown";
+    }
+  }
+
+  async function flushOnce(): Promise<number> {
+    const pending = (await journal.listUnfinished()).filter((r) => r.step === "stored" || r.step === "submitted");
+    let recorded = 0;
+    const ready: SubmissionRecord[] = [];
+    for (const record of pending) {
+      const { dataHash } = record.data.received!.envelope as SubmissionEnvelope;
+      if (await recordedOnChain(dataHash)) {
+        // Landed before a crash, or recorded by another worker: the chain is the arbiter.
+        await finish(record, "recorded", {
+          transactionHash: (record.data.submitted as { transactionHash?: string } | undefined)?.transactionHash ?? null,
+        });
+        recorded++;
+      } else {
+        ready.push(record);
+      }
+    }
+    for (let i = 0; i < ready.length; i += batchSize) {
+      let batch = ready.slice(i, i + batchSize);
+      const accepted: SubmissionRecord[] = [];
+      for (const record of batch) {
+        const error = await simulateOne(record);
+        if (error === undefined) accepted.push(record);
+        else if (PERMANENT.has(error))
+          await finish(record, "rejected", {
+            code: "ATTESTATION_INVALID",
+            detail: `The contract refused it: ${error}`,
+          });
+        else logger.warn({ submission: record.id, error }, "contribution cannot be recorded yet; will retry");
+      }
+      batch = accepted;
+      if (batch.length === 0) continue;
+      const hash = await walletClient.writeContract({
+        address: parameters.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "recordContributions",
+        args: [batch.map(toInput)],
+      });
+      for (const record of batch) await journal.advance(record.id, "submitted", { transactionHash: hash });
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== "success") {
+        logger.warn({ transactionHash: hash }, "record transaction reverted; will retry");
+        continue;
+      }
+      for (const record of batch) {
+        await finish(record, "recorded", { transactionHash: hash, blockNumber: receipt.blockNumber.toString() });
+        recorded++;
+      }
+      logger.info(
+        { transactionHash: hash, contributions: batch.length, gasUsed: receipt.gasUsed.toString() },
+        "contributions recorded on chain",
+      );
+    }
+    return recorded;
+  }
+
+  return {
+    /** Records everything stored and not yet recorded; concurrent calls share one run. */
+    flush(): Promise<number> {
+      running ??= flushOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+  };
+}
+
+export type ContributionRecorder = ReturnType<typeof createContributionRecorder>;

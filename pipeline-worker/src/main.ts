@@ -1,0 +1,25 @@
+// The worker's command line: `node pipeline-worker/src/main.ts` (or `npm run worker`).
+// Configuration comes from WORKER_CONFIG (a JSON file) and WORKER_* environment variables; see
+// pipeline-worker/README.md. Prints one line saying what was wrong and what to do, and exits
+// non-zero, when it cannot start.
+import { createWorker } from "./createWorker.ts";
+import { BaseError } from "./internal/BaseError.ts";
+import { createLogger } from "./internal/createLogger.ts";
+import { createShutdown } from "./internal/createShutdown.ts";
+import { loadConfig } from "./internal/loadConfig.ts";
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel, name: "worker" });
+  const worker = await createWorker({ config, logger });
+  const shutdown = createShutdown({ logger });
+  shutdown.register("worker", () => worker.close());
+  shutdown.installSignalHandlers();
+  const url = await worker.listen();
+  logger.info({ url, chainId: config.chainId }, "worker listening");
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof BaseError ? error.message : error);
+  process.exit(1);
+});
