@@ -20,6 +20,7 @@ import {UsageSettlement} from "../../contracts/rewards/UsageSettlement.sol";
 import {ModelCommitments} from "../../contracts/models/ModelCommitments.sol";
 import {IPolicyRegistry} from "../../contracts/interfaces/IPolicyRegistry.sol";
 import {IUsageSettlement} from "../../contracts/interfaces/IUsageSettlement.sol";
+import {Bounds} from "./Bounds.sol";
 import {IVmExtended} from "./IVmExtended.sol";
 
 /// @title SystemDeployer
@@ -421,15 +422,8 @@ abstract contract SystemDeployer is PRBTest {
 
     /// @notice Maps `x` into [`min`, `max`] (forge-std's `bound`, which `@prb/test` lacks).
     function _bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
-        if (min > max) revert SystemDeployerInvalidBound(min, max);
-        if (x >= min && x <= max) return x;
-        uint256 size = max - min + 1;
-        if (size == 0) return x; // [0, 2^256 - 1]: every value is in range.
-        return min + (x % size);
+        return Bounds.bound(x, min, max);
     }
-
-    /// @notice `_bound` was given an empty range.
-    error SystemDeployerInvalidBound(uint256 min, uint256 max);
 
     // ---------------------------------------------------------------------------------------------
     // Internals

@@ -116,13 +116,9 @@ contract ModelCommitmentsTest is SystemDeployer {
         _assertNotCommitted();
     }
 
-    /// @dev The registry documents `setWorker(worker, false)` as removing the right to "commit
-    /// models", but `commitModel` only checks that the run is approved and names the caller: a
-    /// de-authorised (say, compromised) operator can still commit a model for its run, and
-    /// keyholders still see the run as approved. Skipped until the contract is fixed; remove the
-    /// skip to see it fail. See the test report for the proposed fix.
+    /// @dev Removing a worker removes its right to commit models (and keyholders stop seeing its
+    /// runs as approved), so a compromised operator key is stopped by one proposal.
     function test_RevertIf_OperatorNoLongerWorker() public {
-        VM_EXT.skip(true, "known bug: ModelCommitments ignores a removed worker");
         vm.prank(address(_timelock));
         _registry.setWorker(_worker, false);
         assertFalse(_registry.isTrainingRunApproved(RUN_ID));

@@ -340,19 +340,16 @@ contract ContributorRewardsTest is SystemDeployer {
     }
 
     /// @dev Until governance sets an attestation requirement, `attestationRequirement()` is all
-    /// zeros, so `_checkAttestations` asks for 0 distinct attesters: a worker can record any size
-    /// of "data" for an allowlisted submitter with no attestation at all, and grow that
-    /// contributor's share of every pool at will (fail open). Skipped until the contract is fixed;
-    /// remove the skip to see it fail. See the test report for the proposed fix.
+    /// zeros. Recording used to ask for 0 distinct attesters then, so a worker could record any
+    /// size of "data" with no attestation at all (fail open); it must fail closed.
     function test_RevertIf_NoAttestationRequirementSet() public {
-        VM_EXT.skip(true, "known bug: ContributorRewards fails open before a requirement is set");
         _deploySystem(); // A fresh system, with a worker and a submitter but no requirement.
         vm.startPrank(address(_timelock));
         _registry.setWorker(_worker, true);
         _registry.setSubmitter(_contributor, true);
         vm.stopPrank();
         _expectRefused(
-            abi.encodeWithSelector(IContributorRewards.RewardsInsufficientAttestations.selector, 0, 1),
+            abi.encodeWithSelector(IContributorRewards.RewardsNoAttestationRequirement.selector),
             _contributor,
             new bytes32[](0)
         );
