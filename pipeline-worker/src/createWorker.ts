@@ -52,6 +52,8 @@ export type Worker = {
   flush(): Promise<number>;
   close(): Promise<void>;
   policySync: Awaited<ReturnType<typeof createPolicySync>>;
+  /** Where ciphertexts and manifests are kept: for operators' tools and tests. */
+  store: ContentStore;
 };
 
 /**
@@ -159,6 +161,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     return {
       app,
       policySync,
+      store,
       flush: () => recorder.flush(),
       async listen() {
         await policySync

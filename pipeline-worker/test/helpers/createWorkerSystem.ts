@@ -1,0 +1,82 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { toHex, type Hex } from "viem";
+import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
+import { createSystem, type System } from "../../../test/helpers/system.ts";
+import { createWorker, type Worker } from "../../src/createWorker.ts";
+import { generateKeyholderKeyPair, type KeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
+import { createLogger } from "../../src/internal/createLogger.ts";
+import type { WorkerConfig } from "../../src/internal/loadConfig.ts";
+
+export type WorkerSystem = System & {
+  worker: Worker;
+  /** The worker's base URL. */
+  url: string;
+  keyholderKeys: KeyholderKeyPair[];
+  dataDir: string;
+  close(): Promise<void>;
+};
+
+/**
+ * The whole system on Hardhat's in-process chain with a worker in front of it, after governance
+ * passed a first policy: the worker authorised, the contributor allowlisted, an attestation
+ * requirement (one of two trusted attesters), and a committee of three keyholders, threshold two.
+ */
+export async function createWorkerSystem(options: { maxPayloadBytes?: number } = {}): Promise<WorkerSystem> {
+  const system = await createSystem();
+  await system.delegateAll();
+  const { accounts, deployment } = system;
+  const keyholderKeys = [generateKeyholderKeyPair(), generateKeyholderKeyPair(), generateKeyholderKeyPair()];
+  await createGovernance(system).pass([
+    registryAction(system, "setWorker", [accounts.worker.account.address, true]),
+    registryAction(system, "setSubmitter", [accounts.contributor.account.address, true]),
+    registryAction(system, "setAttestationRequirement", [
+      deployment.dataSchema.uid,
+      [accounts.attester.account.address, accounts.attester2.account.address],
+      1,
+      0n,
+    ]),
+    registryAction(system, "setCommittee", [
+      accounts.keyholders.map((k) => k.account.address),
+      keyholderKeys.map((k) => toHex(k.publicKey)),
+      2,
+    ]),
+  ]);
+
+  const dataDir = await mkdtemp(path.join(tmpdir(), "worker-"));
+  const manifest = path.join(dataDir, "deployment.json");
+  await writeFile(manifest, JSON.stringify(deployment));
+  const config: WorkerConfig = {
+    rpcUrl: "http://127.0.0.1:1",
+    chainId: deployment.chainId,
+    deploymentManifest: manifest,
+    dataDir,
+    http: { host: "127.0.0.1", port: 0 },
+    confirmations: 0,
+    stalenessSeconds: 3600,
+    maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
+    storage: { kind: "helia", kuboUrl: undefined },
+    privateKey: `0x${"11".repeat(32)}` as Hex,
+    logLevel: "silent",
+  };
+  const worker = await createWorker({
+    config,
+    logger: createLogger({ level: "silent" }),
+    publicClient: system.publicClient,
+    walletClient: accounts.worker,
+    pollingIntervalMs: 60_000,
+  });
+  const url = await worker.listen();
+  return {
+    ...system,
+    worker,
+    url,
+    keyholderKeys,
+    dataDir,
+    async close() {
+      await worker.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
