@@ -135,7 +135,7 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
         if (error === undefined) accepted.push(record);
         else if (PERMANENT.has(error))
           await finish(record, "rejected", {
-            code: "ATTESTATION_INVALID",
+            code: workerCodeOf(error),
             detail: `The contract refused it: ${error}`,
           });
         else logger.warn({ submission: record.id, error }, "contribution cannot be recorded yet; will retry");
