@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IPolicyRegistry} from "../../contracts/interfaces/IPolicyRegistry.sol";
 import {IUsageSettlement} from "../../contracts/interfaces/IUsageSettlement.sol";
+import {ERC1271Wallet} from "../helpers/ERC1271Wallet.sol";
 import {SystemDeployer} from "../helpers/SystemDeployer.sol";
 
 /// @notice Usage settlement: only the consumer's own, unreplayed, in-quota, paid-for queries settle,
@@ -123,6 +124,21 @@ contract UsageSettlementTest is SystemDeployer {
         _endEpoch();
         _settle(_batch(_signQuery(_consumerKey, INPUT, 1, 1)));
         assertEq(uint256(_settlement.settledUsage(_consumer, 1)), 1);
+    }
+
+    function test_ContractConsumerSettlesWithERC1271() public {
+        (ERC1271Wallet wallet, uint256 ownerKey) = _walletConsumer();
+        _settle(_batch(_signQueryFor(address(wallet), ownerKey, 1)));
+        assertEq(uint256(_settlement.settledUsage(address(wallet), 0)), 1);
+        assertEq(_pool(0), FEE);
+    }
+
+    function test_RevertIf_ContractConsumerDidNotApprove() public {
+        (ERC1271Wallet wallet, ) = _walletConsumer();
+        // Signed by a key the wallet does not accept (its consumer's, not its owner's).
+        IUsageSettlement.SignedQuery memory q = _signQueryFor(address(wallet), _consumerKey, 1);
+        vm.expectRevert(abi.encodeWithSelector(IUsageSettlement.UsageInvalidSignature.selector, address(wallet), 1));
+        _settle(_batch(q));
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -361,6 +377,28 @@ contract UsageSettlementTest is SystemDeployer {
         assertEq(balance, 1 ether);
         (uint256 received, ) = _rewards.totals();
         assertEq(received, 0);
+    }
+
+    /// @notice A contract account with a quota and a deposit, and its owner's key.
+    function _walletConsumer() internal returns (ERC1271Wallet wallet, uint256 ownerKey) {
+        address owner;
+        (owner, ownerKey) = _actor("wallet owner");
+        wallet = new ERC1271Wallet(owner);
+        vm.prank(address(_timelock));
+        _registry.setQuota(address(wallet), QUOTA);
+        _deposit(address(wallet), 1 ether);
+    }
+
+    /// @notice A query of `consumer` in the current epoch, signed with `key`.
+    function _signQueryFor(
+        address consumer,
+        uint256 key,
+        uint64 nonce
+    ) internal view returns (IUsageSettlement.SignedQuery memory q) {
+        q = _signQuery(key, INPUT, nonce, _registry.currentEpoch());
+        q.consumer = consumer;
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(q));
+        q.signature = abi.encodePacked(r, s, v);
     }
 
     function _pool(uint64 epoch) internal view returns (uint256 pool) {
