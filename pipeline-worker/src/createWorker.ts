@@ -41,6 +41,8 @@ export type CreateWorkerParameters = {
   walletClient?: WalletClient<Transport, Chain, Account>;
   /** Milliseconds between policy polls and recorder flushes. Default 2,000. */
   pollingIntervalMs?: number;
+  /** Record stored submissions on chain by itself (after each upload and every interval). Default true; tests turn it off to control when. */
+  autoRecord?: boolean;
   now?: () => number;
 };
 
@@ -150,7 +152,9 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       usageSettlement: manifest.contracts.usageSettlement,
       policySnapshot: () => policySync.snapshot(),
     });
+    const autoRecord = parameters.autoRecord ?? true;
     const flushSoon = () => {
+      if (!autoRecord) return;
       recorder
         .flush()
         .catch((error: unknown) => logger.warn({ err: error }, "recording contributions failed; will retry"));
@@ -177,6 +181,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       async close() {
         clearInterval(timer);
         await app.close();
+        // A flush in flight finishes its journal writes before the journal closes under it.
+        await recorder.settled();
         for (const close of closers.toReversed()) await close();
       },
     };

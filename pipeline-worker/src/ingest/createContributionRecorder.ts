@@ -118,10 +118,11 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
     for (const record of pending) {
       const { dataHash } = record.data.received!.envelope as SubmissionEnvelope;
       if (await recordedOnChain(dataHash)) {
-        // Landed before a crash, or recorded by another worker: the chain is the arbiter.
-        await finish(record, "recorded", {
-          transactionHash: (record.data.submitted as { transactionHash?: string } | undefined)?.transactionHash ?? null,
-        });
+        // Landed before a crash (even before the journal noted the transaction), or recorded by
+        // another worker: the chain is the arbiter.
+        const sent = (record.data.submitted as { transactionHash?: string } | undefined)?.transactionHash ?? null;
+        if (record.step === "stored") await journal.advance(record.id, "submitted", { transactionHash: sent });
+        await finish(record, "recorded", { transactionHash: sent });
         recorded++;
       } else {
         ready.push(record);
@@ -167,6 +168,10 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
   }
 
   return {
+    /** Resolves once a flush in progress (if any) has ended; starts nothing. */
+    async settled(): Promise<void> {
+      await running?.catch(() => {});
+    },
     /** Records everything stored and not yet recorded; concurrent calls share one run. */
     flush(): Promise<number> {
       running ??= flushOnce().finally(() => {

@@ -15,6 +15,11 @@ export type WorkerSystem = System & {
   url: string;
   keyholderKeys: KeyholderKeyPair[];
   dataDir: string;
+  /** Stops the worker without flushing anything, as a crash would, and starts a new one on the same data. */
+  restart(): Promise<void>;
+  /** Stops the worker and keeps its data directory, so a test can work on it before `start`. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -23,7 +28,9 @@ export type WorkerSystem = System & {
  * passed a first policy: the worker authorised, the contributor allowlisted, an attestation
  * requirement (one of two trusted attesters), and a committee of three keyholders, threshold two.
  */
-export async function createWorkerSystem(options: { maxPayloadBytes?: number } = {}): Promise<WorkerSystem> {
+export async function createWorkerSystem(
+  options: { maxPayloadBytes?: number; autoRecord?: boolean } = {},
+): Promise<WorkerSystem> {
   const system = await createSystem();
   await system.delegateAll();
   const { accounts, deployment } = system;
@@ -60,23 +67,36 @@ export async function createWorkerSystem(options: { maxPayloadBytes?: number } =
     privateKey: `0x${"11".repeat(32)}` as Hex,
     logLevel: "silent",
   };
-  const worker = await createWorker({
-    config,
-    logger: createLogger({ level: "silent" }),
-    publicClient: system.publicClient,
-    walletClient: accounts.worker,
-    pollingIntervalMs: 60_000,
-  });
-  const url = await worker.listen();
-  return {
+  const start = async () => {
+    const worker = await createWorker({
+      config,
+      logger: createLogger({ level: "silent" }),
+      publicClient: system.publicClient,
+      walletClient: accounts.worker,
+      pollingIntervalMs: 60_000,
+      autoRecord: options.autoRecord ?? false,
+    });
+    return { worker, url: await worker.listen() };
+  };
+  const self: WorkerSystem = {
     ...system,
-    worker,
-    url,
+    ...(await start()),
     keyholderKeys,
     dataDir,
+    async stop() {
+      await self.worker.close();
+    },
+    async start() {
+      Object.assign(self, await start());
+    },
+    async restart() {
+      await self.stop();
+      await self.start();
+    },
     async close() {
-      await worker.close();
+      await self.worker.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return self;
 }
