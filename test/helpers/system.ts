@@ -1,3 +1,5 @@
+// Brings in hardhat-viem's type augmentation of network connections for projects that do not load hardhat.config.ts.
+import type {} from "@nomicfoundation/hardhat-viem";
 import { network } from "hardhat";
 import {
   encodeFunctionData,
