@@ -14,7 +14,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { createApiServer } from "./api/createApiServer.ts";
-import { registerHealthRoutes } from "./api/routes/registerHealthRoutes.ts";
+import { ERROR_DOCS_PATH, registerHealthRoutes } from "./api/routes/registerHealthRoutes.ts";
 import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
 import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
 import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
@@ -138,7 +138,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     const app = createApiServer({
       logger,
       metrics,
-      docsUrl: "https://github.com/dao-governed-ai/dao-governed-ai/blob/main/pipeline-worker/docs/errors.md",
+      docsUrl: ERROR_DOCS_PATH,
     });
     registerHealthRoutes(app, {
       metrics,
