@@ -16,12 +16,16 @@ import { privateKeyToAccount } from "viem/accounts";
 import { createApiServer } from "./api/createApiServer.ts";
 import { ERROR_DOCS_PATH, registerHealthRoutes } from "./api/routes/registerHealthRoutes.ts";
 import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
+import { registerQueryRoutes } from "./api/routes/registerQueryRoutes.ts";
 import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
 import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
 import { createSubmissionService } from "./ingest/createSubmissionService.ts";
+import { createInference, DEFAULT_INFERENCE_CONFIG, type Inference } from "./inference/createInference.ts";
+import { createUnconfiguredModel } from "./inference/createUnconfiguredModel.ts";
 import { createLogger, type Logger } from "./internal/createLogger.ts";
 import { createMetrics } from "./internal/createMetrics.ts";
 import type { WorkerConfig } from "./internal/loadConfig.ts";
+import type { Model } from "./model/Model.ts";
 import { WorkerError } from "./internal/WorkerError.ts";
 import { createPolicySync } from "./policy/createPolicySync.ts";
 import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
@@ -31,7 +35,10 @@ import { createJournal } from "./storage/createJournal.ts";
 import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
 
 /** The addresses the worker uses, from the deployment manifest. */
-type Manifest = { chainId: number; contracts: { eas: Address; contributorRewards: Address; usageSettlement: Address } };
+type Manifest = {
+  chainId: number;
+  contracts: { eas: Address; contributorRewards: Address; usageSettlement: Address; policyRegistry: Address };
+};
 
 export type CreateWorkerParameters = {
   config: WorkerConfig;
@@ -44,6 +51,10 @@ export type CreateWorkerParameters = {
   /** Record stored submissions on chain by itself (after each upload and every interval). Default true; tests turn it off to control when. */
   autoRecord?: boolean;
   now?: () => number;
+  /** The model queries are answered by. Default: one that refuses every query (MODEL_UNAVAILABLE). */
+  model?: Model;
+  /** Settle served queries on chain by itself. Default true; tests turn it off to control when. */
+  autoSettle?: boolean;
 };
 
 export type Worker = {
@@ -56,6 +67,8 @@ export type Worker = {
   policySync: Awaited<ReturnType<typeof createPolicySync>>;
   /** Where ciphertexts and manifests are kept: for operators' tools and tests. */
   store: ContentStore;
+  /** Queries, their durable usage counts and their settlement on chain. */
+  inference: Inference;
 };
 
 /**
@@ -160,12 +173,35 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
         .catch((error: unknown) => logger.warn({ err: error }, "recording contributions failed; will retry"));
     };
     registerSubmissionRoutes(app, { submissions, onStored: flushSoon });
+    const inferenceConfig = config.inference ?? DEFAULT_INFERENCE_CONFIG;
+    const inference = await createInference({
+      config: inferenceConfig,
+      dataDir: config.dataDir,
+      chainId: config.chainId,
+      contracts: manifest.contracts,
+      publicClient,
+      walletClient,
+      policy: policySync,
+      model: parameters.model ?? createUnconfiguredModel(),
+      ...(parameters.autoSettle === undefined ? {} : { autoSettle: parameters.autoSettle }),
+      pollingIntervalMs,
+      ...(parameters.now ? { now: parameters.now } : {}),
+      logger,
+      metrics,
+    });
+    closers.push(() => inference.close());
+    registerQueryRoutes(app, {
+      queries: inference.queries,
+      maxInputLength: inferenceConfig.maxInputLength,
+      ...(parameters.now ? { now: parameters.now } : {}),
+    });
 
     let timer: NodeJS.Timeout | undefined;
     return {
       app,
       policySync,
       store,
+      inference,
       flush: () => recorder.flush(),
       async listen() {
         await policySync
@@ -176,6 +212,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
         policySync.start();
         timer = setInterval(flushSoon, pollingIntervalMs);
         timer.unref();
+        inference.start();
         return app.listen({ host: config.http.host, port: config.http.port });
       },
       async close() {

@@ -55,6 +55,36 @@ export const configSchema = z
           context.addIssue({ code: "custom", path: ["kuboUrl"], message: "is required when storage.kind is kubo" });
         }
       }),
+    // Several workers serving the same consumers split every quota between them by index, so
+    // that together they never serve more than the quota (see src/inference/workerShare.ts).
+    inference: z
+      .object({
+        workerIndex: wholeNumber("a whole number, 0 or more").min(0, { error: "must be 0 or more" }).default(0),
+        workerCount: wholeNumber("a positive whole number")
+          .positive({ error: "must be a positive whole number" })
+          .default(1),
+        maxInputLength: wholeNumber("a positive whole number of characters")
+          .positive({ error: "must be a positive whole number of characters" })
+          .default(4096),
+        settlementBatchSize: wholeNumber("a whole number from 1 to 500")
+          .min(1, { error: "must be a whole number from 1 to 500" })
+          .max(500, { error: "must be a whole number from 1 to 500" })
+          .default(50),
+        settlementIntervalSeconds: wholeNumber("a positive whole number of seconds")
+          .positive({ error: "must be a positive whole number of seconds" })
+          .default(60),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((inference, context) => {
+        if (inference.workerIndex >= inference.workerCount) {
+          context.addIssue({
+            code: "custom",
+            path: ["workerIndex"],
+            message: `must be less than inference.workerCount (${inference.workerCount})`,
+          });
+        }
+      }),
     privateKey: z
       .string({ error: "must be 0x followed by 64 hex digits" })
       .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x followed by 64 hex digits" }),

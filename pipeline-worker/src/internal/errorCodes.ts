@@ -110,6 +110,27 @@ export const errorCodes = {
     fix: "Ask the DAO to register the address as a consumer with a quota.",
     retryable: false,
   },
+  WRONG_EPOCH: {
+    status: 422,
+    title: "The query is signed for another epoch",
+    why: "A query counts against the quota of the epoch it names, and the worker serves only queries for the current epoch (by its clock, as the PolicyRegistry numbers epochs). The problem's `currentEpoch` and `epochEndsAt` say which epoch that is and when it ends.",
+    fix: "Sign the query again for the current epoch (GET /v1/quota/:consumer reports it). Near an epoch's end, check that your clock is right.",
+    retryable: false,
+  },
+  DEPOSIT_INSUFFICIENT: {
+    status: 402,
+    title: "The consumer's deposit cannot pay the query fee",
+    why: "The policy sets a fee per query, paid from the consumer's deposit in UsageSettlement when the query is settled. What is left of the deposit, after the fees of the consumer's queries this worker served and has not settled yet, is less than one fee.",
+    fix: "Deposit more with UsageSettlement.deposit(consumer) and send the query again (the same signed query may be sent again: it was not counted).",
+    retryable: false,
+  },
+  WORKER_NOT_AUTHORISED: {
+    status: 503,
+    title: "This worker is not authorised by the DAO",
+    why: "The worker's address is not an authorised worker in the PolicyRegistry (never added, or removed by governance), so it may not serve queries: it could not settle them, and its receipts would not be honoured.",
+    fix: "Send the query to an authorised worker. Operators: ask the DAO to authorise this worker's address through a proposal, or stop it.",
+    retryable: false,
+  },
   MODEL_UNAVAILABLE: {
     status: 503,
     title: "The model cannot answer",

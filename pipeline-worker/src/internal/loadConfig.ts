@@ -16,6 +16,8 @@ export type WorkerConfig = {
   stalenessSeconds: number;
   maxPayloadBytes: number;
   storage: { kind: (typeof STORAGE_KINDS)[number]; kuboUrl: string | undefined };
+  /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
+  inference?: InferenceConfig;
   privateKey: `0x${string}`;
   logLevel: (typeof LOG_LEVELS)[number];
 };
@@ -26,6 +28,19 @@ export type LoadConfigParameters = {
   env?: Record<string, string | undefined>;
   /** Relative paths that come from the environment resolve against this; defaults to process.cwd(). */
   cwd?: string;
+};
+
+export type InferenceConfig = {
+  /** This worker's index among the workers that serve the same consumers, from 0. */
+  workerIndex: number;
+  /** How many workers serve the same consumers; each serves its share of every quota. */
+  workerCount: number;
+  /** The longest query input accepted, in characters. */
+  maxInputLength: number;
+  /** Most queries settled per transaction. */
+  settlementBatchSize: number;
+  /** Longest time a served query waits before it is settled on chain. */
+  settlementIntervalSeconds: number;
 };
 
 type FieldSpec = { env: string; type: "string" | "integer"; fix: string; secret?: true };
@@ -87,6 +102,31 @@ const FIELDS: Record<string, FieldSpec> = {
     env: "WORKER_KUBO_URL",
     type: "string",
     fix: "Set it to the Kubo node's RPC API address, e.g. http://127.0.0.1:5001.",
+  },
+  "inference.workerIndex": {
+    env: "WORKER_INDEX",
+    type: "integer",
+    fix: "Set it to this worker's position among the workers serving the same consumers: 0, 1, ... up to inference.workerCount - 1.",
+  },
+  "inference.workerCount": {
+    env: "WORKER_COUNT",
+    type: "integer",
+    fix: "Set it to how many workers serve the same consumers (1 for a single worker); every worker must have the same value.",
+  },
+  "inference.maxInputLength": {
+    env: "WORKER_MAX_INPUT_LENGTH",
+    type: "integer",
+    fix: "Set it to the longest query input accepted, in characters, e.g. 4096.",
+  },
+  "inference.settlementBatchSize": {
+    env: "WORKER_SETTLEMENT_BATCH_SIZE",
+    type: "integer",
+    fix: "Set it to how many queries one settlement transaction carries, from 1 to 500, e.g. 50.",
+  },
+  "inference.settlementIntervalSeconds": {
+    env: "WORKER_SETTLEMENT_INTERVAL_SECONDS",
+    type: "integer",
+    fix: "Set it to the longest a served query waits before it is settled on chain, in seconds, e.g. 60.",
   },
   privateKey: {
     env: "WORKER_PRIVATE_KEY",
@@ -163,6 +203,7 @@ export function loadConfig(parameters: LoadConfigParameters = {}): WorkerConfig 
         : resolve("deploymentManifest", config.deploymentManifest),
     dataDir: resolve("dataDir", config.dataDir),
     storage: { kind: config.storage.kind, kuboUrl: config.storage.kuboUrl },
+    inference: config.inference,
     privateKey: config.privateKey as `0x${string}`,
   };
 }

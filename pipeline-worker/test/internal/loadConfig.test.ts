@@ -39,9 +39,23 @@ describe("loadConfig", () => {
       stalenessSeconds: 60,
       maxPayloadBytes: 256 * 1024 * 1024,
       storage: { kind: "helia", kuboUrl: undefined },
+      inference: {
+        workerIndex: 0,
+        workerCount: 1,
+        maxInputLength: 4096,
+        settlementBatchSize: 50,
+        settlementIntervalSeconds: 60,
+      },
       privateKey: KEY,
       logLevel: "info",
     });
+  });
+
+  it("refuses a worker index outside the worker count", () => {
+    const problems = problemsOf(() => loadConfig({ env: { ...minimalEnv, WORKER_INDEX: "3", WORKER_COUNT: "3" } }));
+    expect(problems).toEqual([
+      "inference.workerIndex (from WORKER_INDEX): must be less than inference.workerCount (3), got 3. Set it to this worker's position among the workers serving the same consumers: 0, 1, ... up to inference.workerCount - 1.",
+    ]);
   });
 
   it("reads the file and lets the environment override it", () => {
@@ -89,7 +103,7 @@ describe("loadConfig", () => {
     const file = writeConfig({ confirmation: 3 });
     const [problem] = problemsOf(() => loadConfig({ configPath: file, env: minimalEnv }));
     expect(problem).toBe(
-      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxPayloadBytes, storage, logLevel.`,
+      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxPayloadBytes, storage, inference, logLevel.`,
     );
   });
 

@@ -1,0 +1,128 @@
+import path from "node:path";
+import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from "viem";
+import type { Logger } from "../internal/createLogger.ts";
+import type { Metrics } from "../internal/createMetrics.ts";
+import type { InferenceConfig } from "../internal/loadConfig.ts";
+import type { Model } from "../model/Model.ts";
+import type { PolicySync } from "../policy/createPolicySync.ts";
+import { createQueryService, type QueryService } from "./createQueryService.ts";
+import { createUsageSettler, type SettlementResult } from "./createUsageSettler.ts";
+import { createUsageStore, type UsageStore } from "./createUsageStore.ts";
+
+export const DEFAULT_INFERENCE_CONFIG: InferenceConfig = {
+  workerIndex: 0,
+  workerCount: 1,
+  maxInputLength: 4096,
+  settlementBatchSize: 50,
+  settlementIntervalSeconds: 60,
+};
+
+export type CreateInferenceParameters = {
+  config: InferenceConfig;
+  /** The worker's data directory; the usage store lives in `<dataDir>/usage`. */
+  dataDir: string;
+  chainId: number;
+  contracts: { usageSettlement: Address; policyRegistry: Address };
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
+  model: Model;
+  /** Settle by itself: when a batch is full, and at the latest `settlementIntervalSeconds` after a query. Default true. */
+  autoSettle?: boolean;
+  /** How often the settlement loop looks at the queue. Default 2,000 ms. */
+  pollingIntervalMs?: number;
+  now?: () => number;
+  logger: Logger;
+  metrics: Metrics;
+};
+
+export type Inference = {
+  queries: QueryService;
+  store: UsageStore;
+  /** Settles everything counted now (the loop does it by itself when `autoSettle`). */
+  settle(): Promise<SettlementResult>;
+  /** Starts the settlement loop. */
+  start(): void;
+  /** Stops the loop, waits for a settlement in flight, closes the store. */
+  close(): Promise<void>;
+};
+
+/**
+ * The inference stage, assembled: the durable usage store, the query service in front of the
+ * model, and the settler with its loop. A query counted when the batch fills triggers a settlement
+ * at once; otherwise the loop settles what waits once the oldest query is
+ * `settlementIntervalSeconds` old, so fees reach the reward pool within that time.
+ */
+export async function createInference(parameters: CreateInferenceParameters): Promise<Inference> {
+  const { config, logger } = parameters;
+  const now = parameters.now ?? Date.now;
+  const autoSettle = parameters.autoSettle ?? true;
+  const store = await createUsageStore({ directory: path.join(parameters.dataDir, "usage") });
+  const settler = createUsageSettler({
+    publicClient: parameters.publicClient,
+    walletClient: parameters.walletClient,
+    usageSettlement: parameters.contracts.usageSettlement,
+    policyRegistry: parameters.contracts.policyRegistry,
+    store,
+    logger,
+    metrics: parameters.metrics,
+    batchSize: config.settlementBatchSize,
+  });
+
+  let waitingSince: number | undefined = store.pendingCount() > 0 ? now() : undefined;
+  let inFlight: Promise<unknown> | undefined;
+  const settleSoon = () => {
+    if (!autoSettle || inFlight !== undefined) return;
+    inFlight = settler
+      .flush()
+      .then(() => {
+        waitingSince = store.pendingCount() > 0 ? now() : undefined;
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, "settling usage failed; will retry"))
+      .finally(() => {
+        inFlight = undefined;
+      });
+  };
+
+  const queries = createQueryService({
+    client: parameters.publicClient,
+    walletClient: parameters.walletClient,
+    chainId: parameters.chainId,
+    usageSettlement: parameters.contracts.usageSettlement,
+    policy: parameters.policy,
+    store,
+    model: parameters.model,
+    workerIndex: config.workerIndex,
+    workerCount: config.workerCount,
+    ...(parameters.now ? { now: parameters.now } : {}),
+    logger,
+    metrics: parameters.metrics,
+    onCounted() {
+      waitingSince ??= now();
+      if (settler.batchReady()) settleSoon();
+    },
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    queries,
+    store,
+    settle: () => settler.flush(),
+    start() {
+      if (!autoSettle || timer !== undefined) return;
+      timer = setInterval(() => {
+        const due = waitingSince !== undefined && now() - waitingSince >= config.settlementIntervalSeconds * 1000;
+        if (settler.batchReady() || due) settleSoon();
+      }, parameters.pollingIntervalMs ?? 2_000);
+      timer.unref();
+    },
+    async close() {
+      clearInterval(timer);
+      queries.close();
+      // A settlement in flight finishes its store writes before the store closes under it.
+      await inFlight;
+      await settler.idle();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,299 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import {
+  BaseError as ViemError,
+  ContractFunctionRevertedError,
+  TransactionNotFoundError,
+  TransactionReceiptNotFoundError,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
+import type { Logger } from "../internal/createLogger.ts";
+import type { Metrics } from "../internal/createMetrics.ts";
+import type { QueryVoucher, UsageStore, VoucherRecord } from "./createUsageStore.ts";
+
+export type CreateUsageSettlerParameters = {
+  publicClient: PublicClient;
+  walletClient: WalletClient<Transport, Chain, Account>;
+  usageSettlement: Address;
+  policyRegistry: Address;
+  store: UsageStore;
+  logger: Logger;
+  metrics: Metrics;
+  /** Most queries per `settle` transaction. Default 50. */
+  batchSize?: number;
+};
+
+export type SettlementResult = {
+  /** Queries whose settlement this flush saw mined (or found already settled on chain). */
+  settled: number;
+  /** Queries the contract refuses for good; they stay in the store, marked with the reason. */
+  dropped: number;
+  /** Queries left for a later flush (kill switch, deposit short, transaction pending or reverted). */
+  waiting: number;
+  transactions: Hex[];
+};
+
+/**
+ * Settles counted queries on chain with `UsageSettlement.settle`, in batches, oldest epoch first
+ * (the contract forwards fees once per run of one epoch), moving each query's fee from the
+ * consumer's deposit to that epoch's contributor reward pool.
+ *
+ * Crash-safe through the usage store: a voucher leaves the store's settlement list only once its
+ * nonce is seen spent on chain. Before any voucher is sent, its nonce is checked on chain
+ * (`isNonceUsed`), so one whose transaction landed before a crash is marked settled, never sent
+ * twice (the contract would refuse the whole batch if it were); a voucher whose transaction is
+ * still pending is left alone until it is mined or forgotten.
+ *
+ * `settle` is all or nothing and works through a batch in order, so a batch that would revert has
+ * a longest prefix that would not: the settler finds it by bisection, sends it, and deals with the
+ * voucher after it on its own. The contract refuses some vouchers for good (a signature it
+ * rejects; a quota lowered below the usage already served, which refuses the rest of that
+ * consumer's epoch too): they are dropped and logged. Others wait for a later flush: a deposit
+ * too small (the consumer's remaining vouchers wait with it), an epoch the chain's clock has not
+ * reached, and, for the whole flush, a kill switch or this worker no longer being authorised.
+ */
+export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
+  const { publicClient, walletClient, store, logger } = parameters;
+  const batchSize = parameters.batchSize ?? 50;
+  const metrics = createSettlementMetrics(parameters.metrics.registry);
+  let running: Promise<SettlementResult> | undefined;
+
+  const read = <T>(functionName: string, args: readonly unknown[] = []) =>
+    publicClient.readContract({
+      address: parameters.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName,
+      args,
+    } as never) as Promise<T>;
+
+  const argsOf = (vouchers: readonly QueryVoucher[]) =>
+    vouchers.map((v) => ({
+      consumer: v.consumer,
+      inputHash: v.inputHash,
+      nonce: v.nonce,
+      epoch: v.epoch,
+      deadline: v.deadline,
+      signature: v.signature,
+    }));
+
+  /** The contract error `settle(vouchers)` would revert with, or undefined if it would pass. */
+  async function simulate(vouchers: readonly QueryVoucher[]): Promise<string | undefined> {
+    try {
+      await publicClient.simulateContract({
+        account: walletClient.account,
+        address: parameters.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "settle",
+        args: [argsOf(vouchers)],
+      });
+      return undefined;
+    } catch (error) {
+      const reverted =
+        error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+      if (reverted === undefined || reverted === null) throw error;
+      return (reverted as ContractFunctionRevertedError).data?.errorName ?? "unknown";
+    }
+  }
+
+  /** Whether a submitted transaction may still be mined: known to the node but without a receipt. */
+  async function stillPending(hash: Hex): Promise<boolean> {
+    try {
+      await publicClient.getTransactionReceipt({ hash });
+      return false;
+    } catch (error) {
+      if (!(error instanceof TransactionReceiptNotFoundError)) throw error;
+    }
+    try {
+      await publicClient.getTransaction({ hash });
+      return true;
+    } catch (error) {
+      if (error instanceof TransactionNotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /** The number of leading vouchers that `settle` accepts together, found by bisection. */
+  async function longestPassingPrefix(vouchers: readonly QueryVoucher[]): Promise<number> {
+    // A prefix fails if any voucher in it fails after those before it, so passing is monotone.
+    let passing = 0;
+    let failing = vouchers.length;
+    while (failing - passing > 1) {
+      const middle = Math.floor((passing + failing) / 2);
+      if ((await simulate(vouchers.slice(0, middle))) === undefined) passing = middle;
+      else failing = middle;
+    }
+    return passing;
+  }
+
+  async function send(batch: readonly QueryVoucher[], result: SettlementResult) {
+    const hash = await walletClient.writeContract({
+      address: parameters.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName: "settle",
+      args: [argsOf(batch)],
+    });
+    await store.markSubmitted(batch, hash);
+    result.transactions.push(hash);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") {
+      logger.warn({ transactionHash: hash }, "settle transaction reverted; will retry");
+      result.waiting += batch.length;
+      return;
+    }
+    await store.markSettled(batch, hash);
+    result.settled += batch.length;
+    metrics.settled.inc(batch.length);
+    logger.info(
+      { transactionHash: hash, queries: batch.length, gasUsed: receipt.gasUsed.toString() },
+      "usage settled on chain",
+    );
+  }
+
+  async function flushOnce(): Promise<SettlementResult> {
+    const result: SettlementResult = { settled: 0, dropped: 0, waiting: 0, transactions: [] };
+    const records = await store.listUnsettled();
+    if (records.length === 0) return result;
+    if (
+      await publicClient.readContract({
+        address: parameters.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName: "killSwitchEngaged",
+      })
+    ) {
+      result.waiting = records.length;
+      return result;
+    }
+    const chainEpoch = await publicClient.readContract({
+      address: parameters.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "currentEpoch",
+    });
+
+    const ready: VoucherRecord[] = [];
+    const alreadySettled: QueryVoucher[] = [];
+    for (const record of records) {
+      const { voucher } = record;
+      if (await read<boolean>("isNonceUsed", [voucher.consumer, voucher.nonce])) {
+        // Landed before a crash, or the consumer sent the same signed query to another worker too.
+        alreadySettled.push(voucher);
+      } else if (voucher.epoch > chainEpoch) {
+        // The worker's clock is ahead of the chain's; the contract refuses future epochs.
+        result.waiting++;
+      } else if (
+        record.state === "submitted" &&
+        record.transactionHash &&
+        (await stillPending(record.transactionHash))
+      ) {
+        result.waiting++;
+      } else {
+        ready.push(record);
+      }
+    }
+    if (alreadySettled.length > 0) {
+      await store.markSettled(alreadySettled, undefined);
+      result.settled += alreadySettled.length;
+    }
+
+    let queue = ready.map((r) => r.voucher);
+    const setAside = (keep: (v: QueryVoucher) => boolean) => {
+      const before = queue.length;
+      queue = queue.filter(keep);
+      return before - queue.length;
+    };
+    while (queue.length > 0) {
+      const chunk = queue.slice(0, batchSize);
+      const error = await simulate(chunk);
+      if (error === undefined) {
+        queue = queue.slice(chunk.length);
+        await send(chunk, result);
+        continue;
+      }
+      const passing = await longestPassingPrefix(chunk);
+      if (passing > 0) {
+        queue = queue.slice(passing);
+        await send(chunk.slice(0, passing), result);
+        continue;
+      }
+      // The first voucher fails on its own, against the state as it is now.
+      const voucher = queue[0]!;
+      const own = (v: QueryVoucher) => v.consumer === voucher.consumer;
+      if (error === "UsageKillSwitchEngaged" || error === "UsageNotWorker") {
+        logger.warn({ error }, "settlement paused");
+        result.waiting += setAside(() => false);
+      } else if (error === "UsageNonceAlreadyUsed") {
+        setAside((v) => v !== voucher);
+        await store.markSettled([voucher], undefined);
+        result.settled++;
+      } else if (error === "UsageInvalidSignature" || error === "UsageExceedsQuota") {
+        const dropped =
+          error === "UsageExceedsQuota" ? queue.filter((v) => own(v) && v.epoch === voucher.epoch) : [voucher];
+        setAside((v) => !dropped.includes(v));
+        await store.markDropped(dropped, error);
+        result.dropped += dropped.length;
+        metrics.dropped.inc({ reason: error }, dropped.length);
+        logger.warn(
+          { consumer: voucher.consumer, epoch: voucher.epoch.toString(), queries: dropped.length, error },
+          "served queries cannot be settled and are dropped",
+        );
+      } else {
+        // A deposit too small, or something unforeseen: the consumer's vouchers wait for a later flush.
+        result.waiting += setAside((v) => !own(v));
+        logger.info({ consumer: voucher.consumer, error }, "settlement of this consumer's queries waits");
+      }
+    }
+    metrics.unsettled.set(store.pendingCount());
+    return result;
+  }
+
+  return {
+    /** Settles everything counted and not yet settled; concurrent calls share one run. */
+    flush(): Promise<SettlementResult> {
+      running ??= flushOnce().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    /** Resolves once no flush is in flight. */
+    async idle(): Promise<void> {
+      await running?.catch(() => undefined);
+    },
+    /** Whether a full batch is waiting. */
+    batchReady: () => store.pendingCount() >= batchSize,
+  };
+}
+
+export type UsageSettler = ReturnType<typeof createUsageSettler>;
+
+function createSettlementMetrics(registry: Registry) {
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
+  return {
+    settled:
+      existing<Counter>("worker_queries_settled_total") ??
+      new Counter({
+        name: "worker_queries_settled_total",
+        help: "Queries this worker settled on chain.",
+        registers: [registry],
+      }),
+    dropped:
+      existing<Counter<"reason">>("worker_queries_dropped_total") ??
+      new Counter({
+        name: "worker_queries_dropped_total",
+        help: "Served queries the contract refuses to settle for good, by contract error.",
+        labelNames: ["reason"] as const,
+        registers: [registry],
+      }),
+    unsettled:
+      existing<Gauge>("worker_queries_unsettled") ??
+      new Gauge({
+        name: "worker_queries_unsettled",
+        help: "Queries counted and not yet settled on chain.",
+        registers: [registry],
+      }),
+  };
+}

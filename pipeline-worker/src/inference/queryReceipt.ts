@@ -1,0 +1,163 @@
+import {
+  encodeAbiParameters,
+  getAddress,
+  hashTypedData,
+  isAddressEqual,
+  keccak256,
+  recoverMessageAddress,
+  toHex,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
+import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { queryDomain, queryTypes } from "../chain/typedData.ts";
+import { WorkerError } from "../internal/WorkerError.ts";
+import type { ModelAnswer } from "../model/Model.ts";
+
+/**
+ * A worker's signed statement that it answered one signed query with one answer, from one model,
+ * and counted it as the consumer's `used`-th query of the epoch. The consumer can check it alone:
+ * recompute the digest from its own query and the answer it got, recover the signer, and check on
+ * chain that the signer is a worker the DAO authorised (`PolicyRegistry.isWorker`). A consumer
+ * holding a receipt can show anyone what the worker answered and counted, which keeps a worker
+ * from charging for answers it did not give or denying answers it did.
+ */
+export type QueryReceipt = {
+  version: 1;
+  /** The worker that answered; its signature is below. */
+  worker: Address;
+  /** The EIP-712 digest of the query the consumer signed (UsageSettlement's `queryDigest`). */
+  queryDigest: Hex;
+  /** keccak256(abi.encode(string label, string score)). */
+  answerHash: Hex;
+  /** The model's id (e.g. the hash of its weights), and its keccak256 as signed. */
+  model: string;
+  modelHash: Hex;
+  epoch: string;
+  /** The consumer's queries this worker counted in the epoch, this one included. */
+  used: string;
+  /** The consumer's quota per epoch when the query was served. */
+  quota: string;
+  /** The digest the worker signed, with EIP-191 (`personal_sign` over these 32 bytes). */
+  digest: Hex;
+  signature: Hex;
+};
+
+/** Separates receipt digests from every other 32-byte value a worker key might sign. */
+export const QUERY_RECEIPT_TAG = keccak256(toHex("DAO AI Query Receipt v1"));
+
+export type QueryFields = {
+  consumer: Address;
+  inputHash: Hex;
+  nonce: bigint;
+  epoch: bigint;
+  deadline: bigint;
+};
+
+export function queryDigestOf(parameters: { chainId: number; usageSettlement: Address; query: QueryFields }): Hex {
+  return hashTypedData({
+    domain: queryDomain(parameters.chainId, parameters.usageSettlement),
+    types: queryTypes,
+    primaryType: "Query",
+    message: parameters.query,
+  });
+}
+
+export function answerHashOf(answer: ModelAnswer): Hex {
+  return keccak256(encodeAbiParameters([{ type: "string" }, { type: "string" }], [answer.label, answer.score]));
+}
+
+export type ReceiptDigestParameters = {
+  queryDigest: Hex;
+  answerHash: Hex;
+  modelHash: Hex;
+  epoch: bigint;
+  used: bigint;
+  quota: bigint;
+};
+
+/** keccak256(abi.encode(tag, queryDigest, answerHash, modelHash, uint64 epoch, uint64 used, uint64 quota)). */
+export function receiptDigestOf(parameters: ReceiptDigestParameters): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [
+        { type: "bytes32" },
+        { type: "bytes32" },
+        { type: "bytes32" },
+        { type: "bytes32" },
+        { type: "uint64" },
+        { type: "uint64" },
+        { type: "uint64" },
+      ],
+      [
+        QUERY_RECEIPT_TAG,
+        parameters.queryDigest,
+        parameters.answerHash,
+        parameters.modelHash,
+        parameters.epoch,
+        parameters.used,
+        parameters.quota,
+      ],
+    ),
+  );
+}
+
+export type VerifyQueryReceiptParameters = {
+  receipt: QueryReceipt;
+  /** The query as the consumer signed it. */
+  query: QueryFields;
+  /** The answer the consumer received. */
+  answer: ModelAnswer;
+  chainId: number;
+  usageSettlement: Address;
+  /** With both, the signer must also be an authorised worker in the registry now. */
+  client?: PublicClient | undefined;
+  policyRegistry?: Address | undefined;
+};
+
+/**
+ * Checks a receipt against the query the consumer signed and the answer it received, and returns
+ * the worker that signed it. Throws SIGNATURE_INVALID when anything differs, and
+ * WORKER_NOT_AUTHORISED when a registry is given and the signer is not an authorised worker.
+ */
+export async function verifyQueryReceipt(parameters: VerifyQueryReceiptParameters): Promise<Address> {
+  const { receipt } = parameters;
+  const invalid = (why: string) =>
+    new WorkerError("SIGNATURE_INVALID", `The receipt does not match: ${why}.`, {
+      hints: ["Keep the query you signed and the answer as received; the receipt binds both."],
+    });
+  const queryDigest = queryDigestOf(parameters);
+  if (receipt.queryDigest !== queryDigest) throw invalid("it is for another query");
+  const answerHash = answerHashOf(parameters.answer);
+  if (receipt.answerHash !== answerHash) throw invalid("it is for another answer");
+  if (receipt.modelHash !== keccak256(toHex(receipt.model))) throw invalid("the model hash is not the model's");
+  const digest = receiptDigestOf({
+    queryDigest,
+    answerHash,
+    modelHash: receipt.modelHash,
+    epoch: BigInt(receipt.epoch),
+    used: BigInt(receipt.used),
+    quota: BigInt(receipt.quota),
+  });
+  if (receipt.digest !== digest) throw invalid("its digest is not the digest of its fields");
+  let signer: Address;
+  try {
+    signer = await recoverMessageAddress({ message: { raw: digest }, signature: receipt.signature });
+  } catch (cause) {
+    throw new WorkerError("SIGNATURE_INVALID", "The receipt's signature does not recover to any address.", { cause });
+  }
+  if (!isAddressEqual(signer, receipt.worker)) throw invalid("it is not signed by the worker it names");
+  if (parameters.client !== undefined && parameters.policyRegistry !== undefined) {
+    const authorised = await parameters.client.readContract({
+      address: parameters.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "isWorker",
+      args: [signer],
+    });
+    if (!authorised) {
+      throw new WorkerError("WORKER_NOT_AUTHORISED", `${signer} signed the receipt but is not an authorised worker.`);
+    }
+  }
+  return getAddress(signer);
+}

@@ -1,0 +1,307 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import {
+  getAddress,
+  keccak256,
+  parseEther,
+  toHex,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type LocalAccount,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { contributorRewardsAbi, policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
+import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
+import { createSnapshots } from "../../../test/helpers/snapshots.ts";
+import { createSystem, type System } from "../../../test/helpers/system.ts";
+import { queryDomain, queryTypes } from "../../src/chain/typedData.ts";
+import { createWorker, type Worker } from "../../src/createWorker.ts";
+import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import { createLogger } from "../../src/internal/createLogger.ts";
+import type { InferenceConfig, WorkerConfig } from "../../src/internal/loadConfig.ts";
+import type { Model } from "../../src/model/Model.ts";
+import { createKeywordModel } from "./createKeywordModel.ts";
+
+type Wallet = WalletClient<Transport, Chain, Account>;
+
+/** Hardhat's development accounts come from this mnemonic; tests sign queries with their keys locally. */
+export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
+export const devAccount = (index: number) => mnemonicToAccount(DEV_MNEMONIC, { addressIndex: index });
+export const devPrivateKey = (index: number): Hex => toHex(devAccount(index).getHdKey().privateKey!);
+
+/** Development account indexes of the workers: the system's `worker` first, then spare accounts. */
+export const WORKER_ACCOUNTS = [8, 14, 15, 16] as const;
+
+export const QUOTA = 5n;
+export const FEE = parseEther("0.001");
+export const DEPOSIT = parseEther("1");
+
+/**
+ * The worker's clock follows the chain's: tests move the chain's time (`increaseTime`) to reach the
+ * next epoch, and the worker must see the epoch the contracts see.
+ */
+export function createChainClock(publicClient: PublicClient) {
+  let offsetMs = 0;
+  return {
+    now: () => Date.now() + offsetMs,
+    get offsetMs() {
+      return offsetMs;
+    },
+    async sync() {
+      const block = await publicClient.getBlock({ blockTag: "latest", cacheTime: 0 } as never);
+      offsetMs = Number(block.timestamp) * 1000 - Date.now();
+    },
+  };
+}
+
+export type InferenceTestWorker = {
+  worker: Worker;
+  dataDir: string;
+  address: Address;
+  /** Stops it (what it counted stays on disk) and starts a new one on the same data directory. */
+  restart(): Promise<InferenceTestWorker>;
+  close(): Promise<void>;
+};
+
+export type StartWorkerOptions = {
+  index?: number;
+  count?: number;
+  model?: Model;
+  /** Which of WORKER_ACCOUNTS signs and settles. Default: the same as `index`. */
+  account?: number;
+  wallet?: Wallet;
+  dataDir?: string;
+  inference?: Partial<InferenceConfig>;
+  /** Skip the first policy poll (the worker stays stale). */
+  noPoll?: boolean;
+};
+
+/**
+ * The system on Hardhat's in-process chain after governance authorised the workers, gave the
+ * consumer (development account 7) a quota and set a query fee; the consumer has a deposit.
+ * Workers are started on demand, each with its own data directory, against that one chain.
+ */
+export async function createInferenceTestSystem(options: { quota?: bigint; fee?: bigint; workers?: number } = {}) {
+  const quota = options.quota ?? QUOTA;
+  const fee = options.fee ?? FEE;
+  const system: System = await createSystem();
+  await system.delegateAll();
+  const governance = createGovernance(system);
+  const wallets = (await system.viem.getWalletClients()) as unknown as Wallet[];
+  const workerWallets = WORKER_ACCOUNTS.slice(0, options.workers ?? 1).map((i) => wallets[i]!);
+  const consumer = devAccount(7);
+  await governance.pass([
+    ...workerWallets.map((w) => registryAction(system, "setWorker", [w.account.address, true])),
+    registryAction(system, "setQuota", [consumer.address, quota]),
+    registryAction(system, "setQueryFee", [fee]),
+  ]);
+  await system.wait(
+    await system.accounts.consumer.writeContract({
+      address: system.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName: "deposit",
+      args: [consumer.address],
+      value: DEPOSIT,
+    }),
+  );
+  const clock = createChainClock(system.publicClient);
+  await clock.sync();
+  const snapshots = createSnapshots(system.testClient);
+  await snapshots.save();
+
+  const root = await mkdtemp(path.join(tmpdir(), "inference-"));
+  const manifest = path.join(root, "deployment.json");
+  await writeFile(manifest, JSON.stringify(system.deployment));
+  const running = new Set<InferenceTestWorker>();
+  let nonces = 0n;
+  let dirs = 0;
+
+  async function startWorker(start: StartWorkerOptions = {}): Promise<InferenceTestWorker> {
+    const index = start.index ?? 0;
+    const wallet = start.wallet ?? workerWallets[start.account ?? index]!;
+    const dataDir = start.dataDir ?? path.join(root, `worker-${++dirs}`);
+    const model = start.model ?? createKeywordModel();
+    const config: WorkerConfig = {
+      rpcUrl: "http://127.0.0.1:1",
+      chainId: system.deployment.chainId,
+      deploymentManifest: manifest,
+      dataDir,
+      http: { host: "127.0.0.1", port: 0 },
+      confirmations: 0,
+      stalenessSeconds: 600,
+      maxPayloadBytes: 1024 * 1024,
+      storage: { kind: "helia", kuboUrl: undefined },
+      inference: {
+        workerIndex: index,
+        workerCount: start.count ?? 1,
+        maxInputLength: 256,
+        settlementBatchSize: 50,
+        settlementIntervalSeconds: 60,
+        ...start.inference,
+      },
+      privateKey: `0x${"11".repeat(32)}`,
+      logLevel: "silent",
+    };
+    const worker = await createWorker({
+      config,
+      logger: createLogger({ level: "silent" }),
+      publicClient: system.publicClient,
+      walletClient: wallet,
+      pollingIntervalMs: 60_000,
+      autoRecord: false,
+      autoSettle: false,
+      model,
+      now: clock.now,
+    });
+    if (!start.noPoll) await worker.policySync.poll();
+    const self: InferenceTestWorker = {
+      worker,
+      dataDir,
+      address: getAddress(wallet.account.address),
+      async restart() {
+        await self.close();
+        return startWorker({ ...start, model, wallet, dataDir });
+      },
+      async close() {
+        running.delete(self);
+        await worker.close();
+      },
+    };
+    running.add(self);
+    return self;
+  }
+
+  /** Signs a query as `signer` would; every field can be overridden to make a bad one. */
+  async function signQuery(
+    fields: {
+      input?: string;
+      nonce?: bigint;
+      epoch?: bigint;
+      deadline?: bigint;
+      signer?: LocalAccount;
+      consumer?: Address;
+      chainId?: number;
+      usageSettlement?: Address;
+      /** Sign this input but send `input`. */
+      signedInput?: string;
+    } = {},
+  ): Promise<QueryRequest> {
+    const signer = fields.signer ?? consumer;
+    const input = fields.input ?? `hello ${nonces}`;
+    const nowSeconds = BigInt(Math.floor(clock.now() / 1000));
+    const message = {
+      consumer: fields.consumer ?? signer.address,
+      inputHash: keccak256(toHex(fields.signedInput ?? input)),
+      nonce: fields.nonce ?? ++nonces,
+      epoch: fields.epoch ?? (await currentEpoch()),
+      deadline: fields.deadline ?? nowSeconds + 600n,
+    };
+    const signature = await signer.signTypedData({
+      domain: queryDomain(
+        fields.chainId ?? system.deployment.chainId,
+        fields.usageSettlement ?? system.deployment.contracts.usageSettlement,
+      ),
+      types: queryTypes,
+      primaryType: "Query",
+      message,
+    });
+    return {
+      consumer: message.consumer,
+      input,
+      nonce: message.nonce.toString(),
+      epoch: message.epoch.toString(),
+      deadline: Number(message.deadline),
+      signature,
+    };
+  }
+
+  async function query(worker: InferenceTestWorker, body: unknown) {
+    const response = await worker.worker.app.inject({ method: "POST", url: "/v1/queries", payload: body as object });
+    return { status: response.statusCode, headers: response.headers, body: response.json() };
+  }
+
+  async function quotaOf(worker: InferenceTestWorker, address: Address = consumer.address) {
+    const response = await worker.worker.app.inject({ method: "GET", url: `/v1/quota/${address}` });
+    return { status: response.statusCode, body: response.json() };
+  }
+
+  function readRegistry<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return system.publicClient.readContract({
+      address: system.deployment.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName,
+      args,
+    } as never) as Promise<T>;
+  }
+
+  function readSettlement<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return system.publicClient.readContract({
+      address: system.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName,
+      args,
+    } as never) as Promise<T>;
+  }
+
+  async function poolOf(epoch: bigint): Promise<bigint> {
+    const [pool] = await system.publicClient.readContract({
+      address: system.deployment.contracts.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "epochTotals",
+      args: [epoch],
+    });
+    return pool;
+  }
+
+  const currentEpoch = () => readRegistry<bigint>("currentEpoch");
+
+  /** Moves the chain (and the workers' clock) `seconds` ahead and lets each running worker see it. */
+  async function advanceTime(seconds: number) {
+    await system.testClient.increaseTime({ seconds });
+    await system.testClient.mine({ blocks: 1 });
+    await clock.sync();
+    for (const worker of running) await worker.worker.policySync.poll();
+  }
+
+  /** Back to the state right after set-up, with every worker stopped. */
+  async function reset() {
+    await Promise.all([...running].map((worker) => worker.close()));
+    await snapshots.restore();
+    await clock.sync();
+  }
+
+  async function cleanUp() {
+    await Promise.all([...running].map((worker) => worker.close()));
+    await rm(root, { recursive: true, force: true });
+  }
+
+  return {
+    ...system,
+    governance,
+    consumer,
+    quota,
+    fee,
+    clock,
+    manifest,
+    workerWallets,
+    startWorker,
+    signQuery,
+    query,
+    quotaOf,
+    readRegistry,
+    readSettlement,
+    poolOf,
+    currentEpoch,
+    advanceTime,
+    reset,
+    cleanUp,
+  };
+}
+
+export type InferenceTestSystem = Awaited<ReturnType<typeof createInferenceTestSystem>>;
