@@ -6292,6 +6292,22 @@ export const contributorRewardsAbi = [
         "type": "bytes32"
       },
       {
+        "internalType": "address",
+        "name": "attester",
+        "type": "address"
+      }
+    ],
+    "name": "RewardsAttestationBadSignature",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "uid",
+        "type": "bytes32"
+      },
+      {
         "internalType": "uint64",
         "name": "expiredAt",
         "type": "uint64"
@@ -6554,6 +6570,22 @@ export const contributorRewardsAbi = [
   {
     "inputs": [],
     "name": "RewardsZeroAmount",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "StringsInsufficientHexLength",
     "type": "error"
   },
   {
@@ -6895,6 +6927,63 @@ export const contributorRewardsAbi = [
             "internalType": "bytes32[]",
             "name": "attestationUIDs",
             "type": "bytes32[]"
+          },
+          {
+            "components": [
+              {
+                "internalType": "address",
+                "name": "attester",
+                "type": "address"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "schema",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "address",
+                "name": "recipient",
+                "type": "address"
+              },
+              {
+                "internalType": "uint64",
+                "name": "time",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint64",
+                "name": "expirationTime",
+                "type": "uint64"
+              },
+              {
+                "internalType": "bool",
+                "name": "revocable",
+                "type": "bool"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "refUID",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "bytes",
+                "name": "data",
+                "type": "bytes"
+              },
+              {
+                "internalType": "bytes32",
+                "name": "salt",
+                "type": "bytes32"
+              },
+              {
+                "internalType": "bytes",
+                "name": "signature",
+                "type": "bytes"
+              }
+            ],
+            "internalType": "struct IContributorRewards.OffchainAttestation[]",
+            "name": "offchainAttestations",
+            "type": "tuple[]"
           }
         ],
         "internalType": "struct IContributorRewards.ContributionInput[]",

@@ -10,16 +10,34 @@ pragma solidity ^0.8.24;
 /// @dev Invariants: the total ever paid out never exceeds the total ever received; a contributor's
 /// payout for an epoch never exceeds its pro-rata share of that epoch's pool.
 interface IContributorRewards {
+    /// @notice An EAS off-chain attestation (version 2, as the EAS SDK signs it), verified on chain:
+    /// its EIP-712 signature in the EAS contract's domain, and its revocation on EAS.
+    /// @dev Its UID is recomputed as the SDK does, from the schema UID's lowercase hex string.
+    struct OffchainAttestation {
+        address attester;
+        bytes32 schema;
+        address recipient;
+        uint64 time;
+        uint64 expirationTime;
+        bool revocable;
+        bytes32 refUID;
+        bytes data;
+        bytes32 salt;
+        bytes signature;
+    }
+
     /// @notice One contribution for `recordContributions`.
     /// @param contributor Who submitted the data (the attestations' recipient).
     /// @param dataHash SHA-256 of the plaintext data, as attested.
     /// @param size The data's size in bytes, as attested: the contribution's weight in its epoch.
     /// @param attestationUIDs On-chain EAS attestations of (dataHash, size) to the contributor.
+    /// @param offchainAttestations Off-chain EAS attestations of the same, checked as strictly.
     struct ContributionInput {
         address contributor;
         bytes32 dataHash;
         uint64 size;
         bytes32[] attestationUIDs;
+        OffchainAttestation[] offchainAttestations;
     }
 
     /// @notice A recorded contribution.
@@ -70,6 +88,8 @@ interface IContributorRewards {
     error RewardsAttestationTooOld(bytes32 uid, uint64 attestedAt, uint64 maxAge);
     /// @notice The attestation is about someone else.
     error RewardsAttestationWrongRecipient(bytes32 uid, address recipient, address contributor);
+    /// @notice The off-chain attestation's signature is not its attester's (or was made for another EAS or chain).
+    error RewardsAttestationBadSignature(bytes32 uid, address attester);
     /// @notice The attestation is about other data (its hash or size differ).
     error RewardsAttestationWrongData(bytes32 uid);
     /// @notice The DAO has not set an attestation requirement yet, so no contribution can be checked.

@@ -4,9 +4,17 @@ pragma solidity ^0.8.24;
 import {IEAS} from "@ethereum-attestation-service/eas-contracts/contracts/IEAS.sol";
 import {Attestation} from "@ethereum-attestation-service/eas-contracts/contracts/Common.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IContributorRewards} from "../interfaces/IContributorRewards.sol";
 import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
+
+/// @dev EAS's `version()` (from its Semver base), part of its off-chain attestations' EIP-712 domain.
+interface ISemverVersion {
+    function version() external view returns (string memory);
+}
 
 /// @title ContributorRewards
 /// @notice Records accepted contributions, checked against EAS and the policy, and pays
@@ -15,8 +23,30 @@ import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
 /// are static ABI types, so they are the first two 32-byte words of the attestation's data and
 /// are read without decoding the rest of the schema.
 contract ContributorRewards is IContributorRewards, ReentrancyGuard {
+    /// @dev EAS's EIP-712 type for version-2 off-chain attestations (the EAS SDK's `Attest`).
+    bytes32 private constant _OFFCHAIN_ATTEST_TYPEHASH = keccak256(
+        "Attest(uint16 version,bytes32 schema,address recipient,uint64 time,uint64 expirationTime,bool revocable,bytes32 refUID,bytes data,bytes32 salt)"
+    );
+    bytes32 private constant _DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    uint16 private constant _OFFCHAIN_VERSION = 2;
+
     IPolicyRegistry public immutable policy;
     IEAS public immutable eas;
+    /// @dev keccak256 of EAS's version string, part of its off-chain domain; EAS cannot change it.
+    bytes32 private immutable _easVersionHash;
+
+    /// @dev The fields every attestation is checked on, whichever way it was made.
+    struct AttestationFacts {
+        bytes32 uid;
+        bytes32 schema;
+        address attester;
+        address recipient;
+        uint64 time;
+        uint64 expirationTime;
+        uint64 revokedAt;
+        bytes data;
+    }
 
     struct EpochTotals {
         uint256 pool;
@@ -46,6 +76,11 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     constructor(IPolicyRegistry policy_, IEAS eas_) {
         policy = policy_;
         eas = eas_;
+        _easVersionHash = keccak256(bytes(_easVersion(address(eas_))));
+    }
+
+    function _easVersion(address eas_) private view returns (string memory) {
+        return ISemverVersion(eas_).version();
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -60,7 +95,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         bytes32[] calldata attestationUIDs
     ) external {
         (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
-        _record(contributor, dataHash, size, attestationUIDs, epoch, requirement);
+        _record(contributor, dataHash, size, attestationUIDs, new OffchainAttestation[](0), epoch, requirement);
     }
 
     /// @inheritdoc IContributorRewards
@@ -68,7 +103,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
         for (uint256 i = 0; i < contributions.length; ++i) {
             ContributionInput calldata c = contributions[i];
-            _record(c.contributor, c.dataHash, c.size, c.attestationUIDs, epoch, requirement);
+            _record(c.contributor, c.dataHash, c.size, c.attestationUIDs, c.offchainAttestations, epoch, requirement);
         }
     }
 
@@ -96,13 +131,14 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         bytes32 dataHash,
         uint64 size,
         bytes32[] calldata uids,
+        OffchainAttestation[] memory offchain,
         uint64 epoch,
         IPolicyRegistry.AttestationRequirement memory requirement
     ) private {
         if (dataHash == bytes32(0) || size == 0) revert RewardsInvalidContribution(dataHash, size);
         if (_contributions[dataHash].contributor != address(0)) revert RewardsDuplicateContribution(dataHash);
         if (!policy.isSubmitter(contributor)) revert RewardsSubmitterNotAllowed(contributor);
-        _checkAttestations(contributor, dataHash, size, uids, requirement);
+        _checkAttestations(contributor, dataHash, size, uids, offchain, requirement);
 
         _contributions[dataHash] = Contribution(contributor, epoch, size, uint64(block.timestamp), msg.sender);
         _epochs[epoch].totalWeight += size;
@@ -117,44 +153,97 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         bytes32 dataHash,
         uint64 size,
         bytes32[] calldata uids,
+        OffchainAttestation[] memory offchain,
         IPolicyRegistry.AttestationRequirement memory requirement
     ) private view {
-        address[] memory seen = new address[](uids.length);
+        address[] memory seen = new address[](uids.length + offchain.length);
         uint256 distinct = 0;
-        for (uint256 i = 0; i < uids.length; ++i) {
-            Attestation memory a = eas.getAttestation(uids[i]);
-            _checkAttestation(a, uids[i], contributor, dataHash, size, requirement);
+        for (uint256 i = 0; i < seen.length; ++i) {
+            AttestationFacts memory facts = i < uids.length
+                ? _onchainFacts(uids[i])
+                : _offchainFacts(offchain[i - uids.length]);
+            _checkFacts(facts, contributor, dataHash, size, requirement);
             bool counted = false;
             for (uint256 j = 0; j < distinct; ++j) {
-                if (seen[j] == a.attester) {
+                if (seen[j] == facts.attester) {
                     counted = true;
                     break;
                 }
             }
-            if (!counted) seen[distinct++] = a.attester;
+            if (!counted) seen[distinct++] = facts.attester;
         }
         if (distinct < requirement.minAttestations) {
             revert RewardsInsufficientAttestations(distinct, requirement.minAttestations);
         }
     }
 
-    function _checkAttestation(
-        Attestation memory a,
-        bytes32 uid,
+    function _onchainFacts(bytes32 uid) private view returns (AttestationFacts memory) {
+        Attestation memory a = eas.getAttestation(uid);
+        if (a.uid == bytes32(0)) revert RewardsAttestationNotFound(uid);
+        return AttestationFacts(uid, a.schema, a.attester, a.recipient, a.time, a.expirationTime, a.revocationTime, a.data);
+    }
+
+    /// @dev Verifies the attester's EIP-712 signature in EAS's off-chain domain (ECDSA refuses
+    /// malleable signatures; ERC-1271 attesters are supported) and reads its revocation from EAS.
+    function _offchainFacts(OffchainAttestation memory a) private view returns (AttestationFacts memory) {
+        bytes32 uid = keccak256(
+            abi.encodePacked(
+                _OFFCHAIN_VERSION,
+                bytes(Strings.toHexString(uint256(a.schema), 32)),
+                a.recipient,
+                address(0),
+                a.time,
+                a.expirationTime,
+                a.revocable,
+                a.refUID,
+                a.data,
+                a.salt,
+                uint32(0)
+            )
+        );
+        bytes32 domainSeparator = keccak256(
+            abi.encode(_DOMAIN_TYPEHASH, keccak256("EAS Attestation"), _easVersionHash, block.chainid, address(eas))
+        );
+        bytes32 structHash = keccak256(
+            abi.encode(
+                _OFFCHAIN_ATTEST_TYPEHASH,
+                _OFFCHAIN_VERSION,
+                a.schema,
+                a.recipient,
+                a.time,
+                a.expirationTime,
+                a.revocable,
+                a.refUID,
+                keccak256(a.data),
+                a.salt
+            )
+        );
+        bytes32 digest = MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
+        if (!SignatureChecker.isValidSignatureNow(a.attester, digest, a.signature)) {
+            revert RewardsAttestationBadSignature(uid, a.attester);
+        }
+        uint64 revokedAt = eas.getRevokeOffchain(a.attester, uid);
+        return AttestationFacts(uid, a.schema, a.attester, a.recipient, a.time, a.expirationTime, revokedAt, a.data);
+    }
+
+    function _checkFacts(
+        AttestationFacts memory a,
         address contributor,
         bytes32 dataHash,
         uint64 size,
         IPolicyRegistry.AttestationRequirement memory requirement
     ) private view {
-        if (a.uid == bytes32(0)) revert RewardsAttestationNotFound(uid);
+        bytes32 uid = a.uid;
         if (a.schema != requirement.schemaUID) {
             revert RewardsAttestationWrongSchema(uid, a.schema, requirement.schemaUID);
         }
         if (!policy.isTrustedAttester(a.attester)) revert RewardsAttestationUntrustedAttester(uid, a.attester);
-        if (a.revocationTime != 0) revert RewardsAttestationRevoked(uid, a.revocationTime);
+        if (a.revokedAt != 0) revert RewardsAttestationRevoked(uid, a.revokedAt);
         if (a.expirationTime != 0 && a.expirationTime <= block.timestamp) {
             revert RewardsAttestationExpired(uid, a.expirationTime);
         }
+        // An off-chain attestation's time is the attester's claim: one from the future is too old to trust.
+        if (a.time > block.timestamp) revert RewardsAttestationTooOld(uid, a.time, requirement.maxAge);
         if (requirement.maxAge != 0 && block.timestamp - a.time > requirement.maxAge) {
             revert RewardsAttestationTooOld(uid, a.time, requirement.maxAge);
         }

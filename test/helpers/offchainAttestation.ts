@@ -1,8 +1,8 @@
 import { createRequire } from "node:module";
 import { parseSignature, toHex, type Address, type Hex, type PublicClient } from "viem";
-import { easAbi } from "../../../deployments/abis.ts";
-import type { Wallet } from "../../../test/helpers/system.ts";
-import type { OffchainAttestation } from "../../src/ingest/checkAttestations.ts";
+import { easAbi } from "../../deployments/abis.ts";
+import type { Wallet } from "./system.ts";
+import type { OffchainAttestation } from "../../pipeline-worker/src/ingest/checkAttestations.ts";
 
 // The SDK's CommonJS build (its ESM build does not load in Node; see checkAttestations.ts).
 const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(

@@ -341,7 +341,13 @@ describe("ContributorRewards recording rules", () => {
     ]);
 
     const fresh = await attested({ size: 50n });
-    const input = { contributor, dataHash: fresh.dataHash, size: fresh.size, attestationUIDs: [fresh.uid] };
+    const input = {
+      contributor,
+      dataHash: fresh.dataHash,
+      size: fresh.size,
+      attestationUIDs: [fresh.uid],
+      offchainAttestations: [],
+    };
     await expectRevert(
       system.accounts.worker.writeContract({
         address: system.deployment.contracts.contributorRewards,

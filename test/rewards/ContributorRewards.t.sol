@@ -59,7 +59,8 @@ contract ContributorRewardsTest is SystemDeployer {
                 who,
                 dataHash,
                 size,
-                _uids(_attest(_attester, who, dataHash, size))
+                _uids(_attest(_attester, who, dataHash, size)),
+                new IContributorRewards.OffchainAttestation[](0)
             );
         }
         vm.prank(_worker);
@@ -262,7 +263,13 @@ contract ContributorRewardsTest is SystemDeployer {
     function test_RevertIf_DataRepeatedInOneBatch() public {
         bytes32 uid = _attest(_attester, _contributor, DATA, SIZE);
         IContributorRewards.ContributionInput[] memory batch = new IContributorRewards.ContributionInput[](2);
-        batch[0] = IContributorRewards.ContributionInput(_contributor, DATA, SIZE, _uids(uid));
+        batch[0] = IContributorRewards.ContributionInput(
+            _contributor,
+            DATA,
+            SIZE,
+            _uids(uid),
+            new IContributorRewards.OffchainAttestation[](0)
+        );
         batch[1] = batch[0];
         vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsDuplicateContribution.selector, DATA));
         vm.prank(_worker);
@@ -277,10 +284,17 @@ contract ContributorRewardsTest is SystemDeployer {
             _contributor,
             good,
             SIZE,
-            _uids(_attest(_attester, _contributor, good, SIZE))
+            _uids(_attest(_attester, _contributor, good, SIZE)),
+            new IContributorRewards.OffchainAttestation[](0)
         );
         bytes32 forged = keccak256("forged uid");
-        batch[1] = IContributorRewards.ContributionInput(_contributor, DATA, SIZE, _uids(forged));
+        batch[1] = IContributorRewards.ContributionInput(
+            _contributor,
+            DATA,
+            SIZE,
+            _uids(forged),
+            new IContributorRewards.OffchainAttestation[](0)
+        );
         vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsAttestationNotFound.selector, forged));
         vm.prank(_worker);
         _rewards.recordContributions(batch);

@@ -84,7 +84,13 @@ async function contribute(entries: [Wallet, bigint][]) {
   for (const [contributor, size] of entries) {
     const data = { dataHash: randomDataHash(), size };
     const uid = await eas.attest({ attester: system.accounts.attester, recipient: contributor.account.address, data });
-    inputs.push({ contributor: contributor.account.address, dataHash: data.dataHash, size, attestationUIDs: [uid] });
+    inputs.push({
+      contributor: contributor.account.address,
+      dataHash: data.dataHash,
+      size,
+      attestationUIDs: [uid],
+      offchainAttestations: [],
+    });
   }
   return system.wait(
     await system.accounts.worker.writeContract({

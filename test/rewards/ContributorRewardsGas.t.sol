@@ -17,7 +17,10 @@ contract ContributorRewardsGasTest is SystemDeployer {
 
     bytes32 internal _single;
     bytes32[] internal _singleUids;
-    IContributorRewards.ContributionInput[] internal _inputs;
+    // Structs holding arrays of structs cannot be copied to storage without viaIR, so the batch is
+    // kept as its parts and assembled in memory by the test.
+    bytes32[] internal _batchHashes;
+    bytes32[] internal _batchUids;
 
     function setUp() public {
         _deploySystem();
@@ -34,14 +37,8 @@ contract ContributorRewardsGasTest is SystemDeployer {
         _singleUids = _uids(_attest(_attester, _contributor, _single, SIZE));
         for (uint256 i = 0; i < BATCH; ++i) {
             bytes32 dataHash = keccak256(abi.encode("batch", i));
-            _inputs.push(
-                IContributorRewards.ContributionInput(
-                    _contributor,
-                    dataHash,
-                    SIZE,
-                    _uids(_attest(_attester, _contributor, dataHash, SIZE))
-                )
-            );
+            _batchHashes.push(dataHash);
+            _batchUids.push(_attest(_attester, _contributor, dataHash, SIZE));
         }
     }
 
@@ -54,7 +51,16 @@ contract ContributorRewardsGasTest is SystemDeployer {
     }
 
     function test_GasRecordContributions10() public {
-        IContributorRewards.ContributionInput[] memory batch = _inputs;
+        IContributorRewards.ContributionInput[] memory batch = new IContributorRewards.ContributionInput[](BATCH);
+        for (uint256 i = 0; i < BATCH; ++i) {
+            batch[i] = IContributorRewards.ContributionInput(
+                _contributor,
+                _batchHashes[i],
+                SIZE,
+                _uids(_batchUids[i]),
+                new IContributorRewards.OffchainAttestation[](0)
+            );
+        }
         _coolSystem();
         vm.prank(_worker);
         _rewards.recordContributions(batch);

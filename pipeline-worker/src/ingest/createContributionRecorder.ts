@@ -1,7 +1,9 @@
 import {
   BaseError as ViemError,
   ContractFunctionRevertedError,
+  serializeSignature,
   zeroAddress,
+  zeroHash,
   type Account,
   type Address,
   type Chain,
@@ -42,8 +44,38 @@ const PERMANENT = new Set([
   "RewardsAttestationTooOld",
   "RewardsAttestationWrongRecipient",
   "RewardsAttestationWrongData",
+  "RewardsAttestationBadSignature",
   "RewardsInsufficientAttestations",
 ]);
+
+/**
+ * A submission as ContributorRewards takes it: on-chain attestation UIDs as they are, off-chain
+ * attestations as the fields and signature the contract verifies against EAS's domain.
+ */
+export function contributionInput(envelope: SubmissionEnvelope) {
+  return {
+    contributor: envelope.contributor,
+    dataHash: envelope.dataHash,
+    size: BigInt(envelope.size),
+    attestationUIDs: envelope.attestations.onchain,
+    offchainAttestations: envelope.attestations.offchain.map(({ attester, attestation }) => {
+      const m = attestation.message;
+      const { r, s, v } = attestation.signature as { r: Hex; s: Hex; v: number };
+      return {
+        attester,
+        schema: m.schema as Hex,
+        recipient: m.recipient as Address,
+        time: BigInt(m.time),
+        expirationTime: BigInt(m.expirationTime),
+        revocable: m.revocable,
+        refUID: m.refUID as Hex,
+        data: m.data as Hex,
+        salt: (m.salt ?? zeroHash) as Hex,
+        signature: serializeSignature({ r, s, v: BigInt(v) }),
+      };
+    }),
+  };
+}
 
 /** The worker's code for a contract's refusal, so the API names it as it names its own checks. */
 function workerCodeOf(contractError: string): string {
@@ -67,15 +99,7 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
   const batchSize = parameters.batchSize ?? 20;
   let running: Promise<number> | undefined;
 
-  const toInput = (record: SubmissionRecord) => {
-    const envelope = record.data.received!.envelope as SubmissionEnvelope;
-    return {
-      contributor: envelope.contributor,
-      dataHash: envelope.dataHash,
-      size: BigInt(envelope.size),
-      attestationUIDs: envelope.attestations.onchain,
-    };
-  };
+  const toInput = (record: SubmissionRecord) => contributionInput(record.data.received!.envelope as SubmissionEnvelope);
 
   async function recordedOnChain(dataHash: Hex): Promise<boolean> {
     const c = await publicClient.readContract({

@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseEventLogs, type Hex } from "viem";
 import { contributorRewardsAbi } from "../../../deployments/abis.ts";
-import type { SubmissionEnvelope } from "../../src/ingest/submissionEnvelope.ts";
+import { contributionInput } from "../../src/ingest/createContributionRecorder.ts";
 import { createJournal } from "../../src/storage/createJournal.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
 import { createSubmitter, randomBytes } from "../helpers/submissions.ts";
@@ -67,7 +67,7 @@ describe("a worker that stops at any point finishes or cleanly rejects each subm
       address: s.deployment.contracts.contributorRewards,
       abi: contributorRewardsAbi,
       functionName: "recordContributions",
-      args: [[toInput(envelope)]],
+      args: [[contributionInput(envelope)]],
     });
     const journal = await createJournal({ directory: path.join(s.dataDir, "journal") });
     await journal.advance(id, "submitted", { transactionHash });
@@ -121,12 +121,3 @@ describe("a worker that stops at any point finishes or cleanly rejects each subm
     expect(await timesRecorded(s, envelope.dataHash)).toBe(1);
   });
 });
-
-function toInput(envelope: SubmissionEnvelope) {
-  return {
-    contributor: envelope.contributor,
-    dataHash: envelope.dataHash,
-    size: BigInt(envelope.size),
-    attestationUIDs: envelope.attestations.onchain,
-  };
-}

@@ -17,7 +17,7 @@ import { decryptStream } from "../../src/crypto/decryptStream.ts";
 import { unwrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
 import { collect, createSubmitter, hexBytes, sha256, type Submitter } from "../helpers/submissions.ts";
-import { signOffchainAttestation } from "../helpers/offchainAttestation.ts";
+import { signOffchainAttestation } from "../../../test/helpers/offchainAttestation.ts";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
@@ -132,6 +132,10 @@ describe("a submission's full path", () => {
     envelope.attestations.offchain = [{ attester: s.accounts.attester2.account.address, attestation }];
     const begun = await post(envelope);
     expect(begun.status).toBe(201);
+    // The contract verifies the same off-chain attestation itself when the worker records it.
+    expect((await put(begun.json.id as string, data)).json.state).toBe("stored");
+    expect(await s.worker.flush()).toBe(1);
+    expect(getAddress(await recordedContributor(dataHash))).toBe(getAddress(s.accounts.contributor.account.address));
 
     // The same attestation claimed by another attester, or altered, is refused.
     const { envelope: forged } = await prepare({ data: randomBytes(10), onchain: [] });
