@@ -1,0 +1,299 @@
+// The guardian Safe's commands: engage the kill switch through the Safe, one owner at a time.
+//
+//   npm run guardian -- propose --reason "why"   an owner proposes engaging the kill switch, and signs
+//   npm run guardian -- sign [FILE]              a second owner signs the proposed transaction
+//   npm run guardian -- execute [FILE]           anyone executes it once enough owners signed
+//   npm run guardian -- status                   the kill switch, the guardian, pending transactions
+//
+// On the local stack (`npm start`) everything comes from the data directory and the owners are
+// development accounts: pick one with --owner 1|2|3. On another chain pass --rpc-url and
+// --manifest, and the acting key in GUARDIAN_PRIVATE_KEY (never a flag, so it stays out of shell
+// history). A proposed transaction is a file; owners on different machines pass it along.
+import { existsSync } from "node:fs";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { createPublicClient, http, isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { policyRegistryAbi } from "../deployments/abis.ts";
+import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import type { SafeContracts, SafeDeployment } from "./lib/deploySafe.ts";
+import type { Deployment } from "./lib/deploySystem.ts";
+import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import {
+  connectGuardian,
+  engageKillSwitchCall,
+  executeGuardianTransaction,
+  listPendingTransactions,
+  proposeGuardianTransaction,
+  readPendingTransaction,
+  signGuardianTransaction,
+  writePendingTransaction,
+  type PendingGuardianTransaction,
+} from "./lib/guardianTransactions.ts";
+import { readManifest } from "./lib/manifest.ts";
+import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+
+const USAGE = `Usage: npm run guardian -- <command> [options]
+
+Commands:
+  propose --reason TEXT   an owner proposes engaging the kill switch through the Safe, and signs it
+  sign [FILE]             another owner adds a signature
+  execute [FILE]          anyone executes it once enough owners have signed
+  status                  the kill switch, the guardian Safe and its pending transactions
+
+Options:
+  --owner N               on the local stack: act as the Safe's owner N (1, 2 or 3)
+  --account N             on the local stack: execute from development account N (default 9, an outsider)
+  --data-dir DIR          the local stack's data directory (default .data)
+  --rpc-url URL           another chain: its JSON-RPC endpoint (with --manifest)
+  --manifest FILE         another chain: its deployment manifest (the guardian Safe is its guardian)
+  --dir DIR               where proposed transactions are kept (default: the data directory's guardian/)
+
+On another chain the acting key comes from GUARDIAN_PRIVATE_KEY. FILE defaults to the only
+transaction pending in --dir.`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    reason: { type: "string" },
+    owner: { type: "string" },
+    account: { type: "string" },
+    "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
+    "rpc-url": { type: "string" },
+    manifest: { type: "string" },
+    dir: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+type Context = {
+  rpcUrl: string;
+  chainId: number;
+  deployment: Deployment;
+  safe: Address;
+  contracts: SafeContracts | undefined;
+  pendingDir: string;
+  local: boolean;
+  publicClient: PublicClient;
+};
+
+const shown = (path: string) => relative(process.cwd(), path) || ".";
+
+function loadContext(): Context {
+  const remote = values["rpc-url"] !== undefined || values.manifest !== undefined;
+  if (remote) {
+    if (!values["rpc-url"] || !values.manifest) {
+      throw new BaseError("--rpc-url and --manifest go together.", {
+        hints: ["Pass the chain's RPC endpoint and the manifest `npm run deploy` wrote for it."],
+      });
+    }
+    const deployment = readManifest(values.manifest);
+    return {
+      rpcUrl: values["rpc-url"],
+      chainId: deployment.chainId,
+      deployment,
+      safe: deployment.guardian,
+      contracts: undefined,
+      pendingDir: values.dir ?? join(process.cwd(), "guardian"),
+      local: false,
+      publicClient: createPublicClient({ transport: http(values["rpc-url"]) }) as PublicClient,
+    };
+  }
+  const paths = stackPaths(values["data-dir"]!);
+  const manifestFile = paths.manifest(LOCAL_CHAIN_ID);
+  const safe = readJson<SafeDeployment>(paths.safe);
+  if (!existsSync(manifestFile) || !safe) {
+    throw new BaseError(`No local stack in ${shown(paths.root)}.`, {
+      hints: [
+        "Start it with `npm start` (or pass the --data-dir it uses).",
+        "For another chain, pass --rpc-url and --manifest.",
+      ],
+    });
+  }
+  const stack = readJson<Partial<StackInfo>>(paths.stack);
+  const rpcUrl = stack?.rpcUrl ?? "http://127.0.0.1:8545";
+  return {
+    rpcUrl,
+    chainId: LOCAL_CHAIN_ID,
+    deployment: readManifest(manifestFile),
+    safe: safe.address,
+    contracts: safe.contracts,
+    pendingDir: values.dir ?? paths.guardian,
+    local: true,
+    publicClient: createPublicClient({ transport: http(rpcUrl) }) as PublicClient,
+  };
+}
+
+/** The key acting: a named owner's or account's on the local stack, GUARDIAN_PRIVATE_KEY elsewhere. */
+function actingKey(context: Context, role: "owner" | "executor", pending?: PendingGuardianTransaction): Hex {
+  const fromEnv = process.env.GUARDIAN_PRIVATE_KEY as Hex | undefined;
+  if (!context.local) {
+    if (!fromEnv) {
+      throw new BaseError("GUARDIAN_PRIVATE_KEY is not set.", {
+        hints: [
+          role === "owner"
+            ? "Export the private key of one of the Safe's owners as GUARDIAN_PRIVATE_KEY."
+            : "Export any funded account's private key as GUARDIAN_PRIVATE_KEY; it pays the gas.",
+        ],
+      });
+    }
+    return fromEnv;
+  }
+  if (role === "executor") {
+    const index = values.account === undefined ? DEV_ROLES.outsider : Number(values.account);
+    return devPrivateKey(index);
+  }
+  const owners = DEV_ROLES.guardianOwners;
+  let n: number;
+  if (values.owner !== undefined) {
+    n = Number(values.owner);
+    if (!Number.isInteger(n) || n < 1 || n > owners.length) {
+      throw new BaseError(`--owner must be 1, 2 or 3; got ${values.owner}.`);
+    }
+  } else {
+    // The first owner who has not signed yet.
+    const signed = (pending?.signatures ?? []).map((s) => s.signer);
+    n =
+      owners.findIndex(
+        (index) => !signed.some((s) => isAddressEqual(s, privateKeyToAccount(devPrivateKey(index)).address)),
+      ) + 1;
+  }
+  return devPrivateKey(owners[n - 1]!);
+}
+
+function pendingFile(context: Context): string {
+  const given = positionals[1];
+  if (given) return given;
+  const pending = listPendingTransactions(context.pendingDir);
+  if (pending.length === 1) return pending[0]!.file;
+  throw new BaseError(
+    pending.length === 0
+      ? `No guardian transaction is pending in ${shown(context.pendingDir)}.`
+      : `${pending.length} guardian transactions are pending in ${shown(context.pendingDir)}; say which.`,
+    {
+      hints:
+        pending.length === 0
+          ? ['Propose one first: npm run guardian -- propose --reason "why"']
+          : pending.map((p) => `${shown(p.file)}: ${p.pending.description}`),
+    },
+  );
+}
+
+async function killSwitch(context: Context) {
+  return context.publicClient.readContract({
+    address: context.deployment.contracts.policyRegistry,
+    abi: policyRegistryAbi,
+    functionName: "killSwitch",
+  });
+}
+
+async function propose(context: Context) {
+  if (!values.reason) {
+    throw new BaseError("--reason is required.", {
+      hints: ['Say why the system must stop, e.g. --reason "Poisoned data found in the last training set".'],
+    });
+  }
+  if ((await killSwitch(context)).engaged) {
+    throw new BaseError("The kill switch is already engaged.", { hints: ["Only a DAO vote can lift it."] });
+  }
+  const call = engageKillSwitchCall(context.deployment.contracts.policyRegistry, values.reason);
+  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "owner") });
+  const pending = await proposeGuardianTransaction({ kit, chainId: context.chainId, ...call });
+  const file = writePendingTransaction(context.pendingDir, pending);
+  const threshold = await kit.getThreshold();
+  console.log(`Owner ${pending.signatures[0]!.signer} proposed: ${pending.description}`);
+  console.log(`  Safe ${pending.safe}, nonce ${pending.transaction.nonce}, safeTxHash ${pending.safeTxHash}`);
+  console.log(`  Signed by 1 of the ${threshold} owners needed. Saved to ${shown(file)}`);
+  console.log(
+    `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${context.local ? " --owner 2" : ""}`,
+  );
+}
+
+async function sign(context: Context) {
+  const file = pendingFile(context);
+  const pending = readPendingTransaction(file);
+  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "owner", pending) });
+  const signed = await signGuardianTransaction(kit, pending);
+  writePendingTransaction(context.pendingDir, signed);
+  const threshold = await kit.getThreshold();
+  const count = signed.signatures.length;
+  console.log(`Owner ${signed.signatures.at(-1)!.signer} signed: ${signed.description}`);
+  console.log(`  Signed by ${count} of the ${threshold} owners needed. Saved to ${shown(file)}`);
+  console.log(
+    count >= threshold
+      ? `Next, anyone executes it:\n  npm run guardian -- execute ${shown(file)}`
+      : `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}`,
+  );
+}
+
+async function execute(context: Context) {
+  const file = pendingFile(context);
+  const pending = readPendingTransaction(file);
+  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "executor") });
+  const executed = await executeGuardianTransaction(kit, context.publicClient, pending);
+  writePendingTransaction(context.pendingDir, executed);
+  console.log(`Executed by ${executed.executed!.by} in transaction ${executed.executed!.transactionHash}.`);
+  const state = await killSwitch(context);
+  if (state.engaged) {
+    console.log(`The kill switch is engaged: "${state.reason}".`);
+    console.log("Workers stop ingest, inference and training as soon as they see it. Only a DAO vote can lift it.");
+  }
+}
+
+async function status(context: Context) {
+  const state = await killSwitch(context);
+  const guardian = await context.publicClient.readContract({
+    address: context.deployment.contracts.policyRegistry,
+    abi: policyRegistryAbi,
+    functionName: "guardian",
+  });
+  console.log(
+    state.engaged
+      ? `The kill switch is ENGAGED since ${new Date(Number(state.engagedAt) * 1000).toISOString()} by ${state.engagedBy}: "${state.reason}".`
+      : "The kill switch is off.",
+  );
+  console.log(`The registry's guardian is ${guardian}.`);
+  if (!isAddressEqual(guardian, context.safe)) {
+    console.log(`  That is not the Safe ${context.safe} this data names: the DAO has replaced the guardian.`);
+  }
+  const pending = listPendingTransactions(context.pendingDir);
+  if (pending.length === 0) console.log(`No guardian transaction is pending in ${shown(context.pendingDir)}.`);
+  for (const p of pending) {
+    console.log(`Pending: ${p.pending.description}`);
+    console.log(`  ${shown(p.file)}, signed by ${p.pending.signatures.map((s) => s.signer).join(", ")}`);
+  }
+}
+
+function connection(context: Context) {
+  return {
+    provider: context.rpcUrl,
+    safe: context.safe,
+    chainId: context.chainId,
+    ...(context.contracts ? { contracts: context.contracts } : {}),
+  };
+}
+
+async function main() {
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    process.exit(values.help ? 0 : 1);
+  }
+  const commands: Record<string, (context: Context) => Promise<void>> = { propose, sign, execute, status };
+  const run = commands[command];
+  if (!run) throw new BaseError(`Unknown command "${command}".`, { hints: ["Use propose, sign, execute or status."] });
+  const context = loadContext();
+  await context.publicClient.getChainId().catch((cause: unknown) => {
+    throw new BaseError(`Cannot reach the chain at ${context.rpcUrl}.`, {
+      cause,
+      hints: context.local ? ["Is the stack running? Start it with `npm start`."] : ["Check --rpc-url."],
+    });
+  });
+  await run(context);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof BaseError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,304 @@
+import {
+  BaseError as ViemError,
+  ContractFunctionRevertedError,
+  encodeFunctionData,
+  keccak256,
+  toHex,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type TestClient,
+  type TransactionReceipt,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { policyGovernorAbi } from "../../deployments/abis.ts";
+import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import type { Deployment } from "./deploySystem.ts";
+
+export type Wallet = WalletClient<Transport, Chain, Account>;
+
+/** One call a proposal makes. */
+export type ProposalAction = {
+  target: Address;
+  /** Wei the timelock sends along, out of the treasury. */
+  value?: bigint;
+  abi: Abi;
+  functionName: string;
+  args: readonly unknown[];
+};
+
+/** A proposal as the Governor identifies it. */
+export type Proposal = {
+  proposalId: bigint;
+  targets: Address[];
+  values: bigint[];
+  calldatas: Hex[];
+  description: string;
+  descriptionHash: Hex;
+};
+
+/** The Governor's ProposalState enum, in order. */
+export const PROPOSAL_STATES = [
+  "Pending",
+  "Active",
+  "Canceled",
+  "Defeated",
+  "Succeeded",
+  "Queued",
+  "Expired",
+  "Executed",
+] as const;
+export type ProposalStateName = (typeof PROPOSAL_STATES)[number];
+
+/** A ballot: 0 against, 1 for, 2 abstain, with the reason the voter gives. */
+export type Ballot = { voter: Wallet; support: 0 | 1 | 2; reason?: string };
+
+export type CreateGovernanceDriverParameters = {
+  publicClient: PublicClient;
+  deployment: Deployment;
+  /**
+   * Mines blocks and moves time on a development chain (Anvil, Hardhat), so a vote takes seconds.
+   * Without it the driver waits for the chain's own blocks and clock.
+   */
+  testClient?: TestClient;
+  /** Proposes and queues. Needs at least the proposal threshold in delegated votes. */
+  proposer: Wallet;
+  /** Executes; anyone may. */
+  executor: Wallet;
+  onProgress?: (message: string) => void;
+};
+
+/**
+ * Drives proposals through the Governor for scripts (seeding a stack, the demo): propose, vote
+ * with reasons, queue, wait out the timelock, execute. `pass` resumes a proposal from whatever
+ * state it is in, so a seed interrupted half-way finishes on the next run instead of failing on a
+ * duplicate proposal.
+ */
+export function createGovernanceDriver(parameters: CreateGovernanceDriverParameters) {
+  const { publicClient, testClient, deployment, proposer, executor } = parameters;
+  const governor = deployment.contracts.governor;
+  const progress = parameters.onProgress ?? (() => {});
+
+  async function wait(hash: Hex, what: string): Promise<TransactionReceipt> {
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new BaseError(`${what} failed in transaction ${hash}.`);
+    return receipt;
+  }
+
+  function build(actions: ProposalAction[], description: string): Omit<Proposal, "proposalId"> {
+    return {
+      targets: actions.map((a) => a.target),
+      values: actions.map((a) => a.value ?? 0n),
+      calldatas: actions.map((a) =>
+        encodeFunctionData({ abi: a.abi, functionName: a.functionName, args: a.args } as never),
+      ),
+      description,
+      descriptionHash: keccak256(toHex(description)),
+    };
+  }
+
+  async function identify(actions: ProposalAction[], description: string): Promise<Proposal> {
+    const p = build(actions, description);
+    const proposalId = await publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "hashProposal",
+      args: [p.targets, p.values, p.calldatas, p.descriptionHash],
+    });
+    return { proposalId, ...p };
+  }
+
+  /** The proposal's state, or undefined if nobody has proposed it. */
+  async function state(proposal: Proposal): Promise<ProposalStateName | undefined> {
+    try {
+      const s = await publicClient.readContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "state",
+        args: [proposal.proposalId],
+      });
+      return PROPOSAL_STATES[s];
+    } catch (error) {
+      const reverted =
+        error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+      if ((reverted as ContractFunctionRevertedError | undefined)?.data?.errorName === "GovernorNonexistentProposal")
+        return undefined;
+      throw error;
+    }
+  }
+
+  async function propose(actions: ProposalAction[], description: string): Promise<Proposal> {
+    const proposal = await identify(actions, description);
+    await wait(
+      await proposer.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "propose",
+        args: [proposal.targets, proposal.values, proposal.calldatas, description],
+      }),
+      "Proposing",
+    );
+    return proposal;
+  }
+
+  /** Waits (or, on a development chain, mines) until the chain is past `block`. */
+  async function reachBlock(block: bigint) {
+    for (;;) {
+      const now = await publicClient.getBlockNumber({ cacheTime: 0 });
+      if (now > block) return;
+      if (testClient) await testClient.mine({ blocks: Number(block - now) + 1 });
+      else await sleep(2_000);
+    }
+  }
+
+  async function openVoting(proposal: Proposal) {
+    const snapshot = await publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "proposalSnapshot",
+      args: [proposal.proposalId],
+    });
+    await reachBlock(snapshot);
+  }
+
+  /** Reads the deadline from the Governor, which extends it when quorum is reached late. */
+  async function closeVoting(proposal: Proposal) {
+    for (;;) {
+      const deadline = await publicClient.readContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "proposalDeadline",
+        args: [proposal.proposalId],
+      });
+      await reachBlock(deadline);
+      if ((await state(proposal)) !== "Active") return;
+    }
+  }
+
+  async function vote(proposal: Proposal, ballot: Ballot) {
+    const voted = await publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "hasVoted",
+      args: [proposal.proposalId, ballot.voter.account.address],
+    });
+    if (voted) return;
+    await wait(
+      await ballot.voter.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "castVoteWithReason",
+        args: [proposal.proposalId, ballot.support, ballot.reason ?? ""],
+      }),
+      "Voting",
+    );
+  }
+
+  async function queue(proposal: Proposal) {
+    await wait(
+      await proposer.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "queue",
+        args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
+      }),
+      "Queueing",
+    );
+  }
+
+  /** Waits (or, on a development chain, moves time) until the queued proposal may execute. */
+  async function waitForTimelock(proposal: Proposal) {
+    const eta = await publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "proposalEta",
+      args: [proposal.proposalId],
+    });
+    for (;;) {
+      const { timestamp } = await publicClient.getBlock();
+      if (timestamp >= eta) return;
+      if (testClient) {
+        await testClient.increaseTime({ seconds: Number(eta - timestamp) });
+        await testClient.mine({ blocks: 1 });
+      } else {
+        await sleep(Math.min(Number(eta - timestamp), 15) * 1000);
+      }
+    }
+  }
+
+  async function execute(proposal: Proposal): Promise<TransactionReceipt> {
+    return wait(
+      await executor.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "execute",
+        args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
+      }),
+      "Executing the proposal",
+    );
+  }
+
+  /**
+   * Takes a proposal from wherever it is to executed: proposes it if nobody has, casts the ballots
+   * not yet cast, closes the vote, queues, waits out the timelock and executes. Fails, saying why,
+   * if the proposal was defeated, cancelled or expired.
+   */
+  async function pass(
+    actions: ProposalAction[],
+    description: string,
+    ballots: Ballot[],
+  ): Promise<{ proposal: Proposal; receipt: TransactionReceipt | undefined }> {
+    let proposal = await identify(actions, description);
+    let current = await state(proposal);
+    let receipt: TransactionReceipt | undefined;
+    for (;;) {
+      switch (current) {
+        case undefined:
+          progress("proposing");
+          proposal = await propose(actions, description);
+          break;
+        case "Pending":
+          progress("waiting for the vote to open");
+          await openVoting(proposal);
+          break;
+        case "Active":
+          for (const ballot of ballots) {
+            progress(`${ballot.voter.account.address} votes ${["against", "for", "abstain"][ballot.support]}`);
+            await vote(proposal, ballot);
+          }
+          progress("closing the vote");
+          await closeVoting(proposal);
+          break;
+        case "Succeeded":
+          progress("queueing in the timelock");
+          await queue(proposal);
+          break;
+        case "Queued":
+          progress("waiting out the timelock delay");
+          await waitForTimelock(proposal);
+          progress("executing");
+          receipt = await execute(proposal);
+          break;
+        case "Executed":
+          return { proposal, receipt };
+        default:
+          throw new BaseError(`The proposal "${description}" is ${current}; it cannot pass any more.`, {
+            hints: ["Propose it again with another description, with enough votes for it."],
+          });
+      }
+      current = await state(proposal);
+    }
+  }
+
+  return { identify, state, propose, openVoting, vote, closeVoting, queue, waitForTimelock, execute, pass };
+}
+
+export type GovernanceDriver = ReturnType<typeof createGovernanceDriver>;
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,108 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { repoRoot } from "./contractArtifacts.ts";
+import { httpReady, rpcReady, type ServiceSpec } from "./createSupervisor.ts";
+import { DEV_ACCOUNT_COUNT, DEV_MNEMONIC } from "./devAccounts.ts";
+import type { StackPaths } from "./stackFiles.ts";
+
+export const LOCAL_CHAIN_ID = 31337;
+
+export type StackPorts = { chain: number; worker: number };
+
+export const DEFAULT_PORTS: StackPorts = { chain: 8545, worker: 8787 };
+
+export type StackServicesParameters = {
+  paths: StackPaths;
+  host: string;
+  ports: StackPorts;
+  /** The worker's account key (a development account on the local stack). */
+  workerPrivateKey: `0x${string}`;
+};
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The Anvil binary itself, not the npm wrapper script: signals then reach Anvil directly, which
+ * must see SIGINT to dump its state.
+ */
+export function anvilBinary(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  const name = process.platform === "win32" ? "anvil.exe" : "anvil";
+  try {
+    const binary = join(
+      dirname(require.resolve(`@foundry-rs/anvil-${process.platform}-${arch}/package.json`)),
+      "bin",
+      name,
+    );
+    if (existsSync(binary)) return binary;
+  } catch {
+    // Fall back to the wrapper, which finds the binary itself.
+  }
+  return join(repoRoot, "node_modules", ".bin", "anvil");
+}
+
+/**
+ * Every process of the local stack, in the order they start, in one table: its name, command,
+ * environment and how to tell it is ready. `npm start` starts the chain first, deploys and seeds,
+ * then starts the rest; it stops them in reverse order.
+ *
+ * Not here yet, because their entry points do not exist yet: the keyholders (the worker in
+ * keyholder mode) and the governance UI. Each becomes one more row when it lands.
+ */
+export function stackServices(parameters: StackServicesParameters): ServiceSpec[] {
+  const { paths, host, ports } = parameters;
+  const rpcUrl = `http://${host}:${ports.chain}`;
+  const workerUrl = `http://${host}:${ports.worker}`;
+  return [
+    {
+      name: "chain",
+      description: "the local chain (Anvil)",
+      command: anvilBinary(),
+      args: [
+        "--host",
+        host,
+        "--port",
+        String(ports.chain),
+        "--chain-id",
+        String(LOCAL_CHAIN_ID),
+        "--accounts",
+        String(DEV_ACCOUNT_COUNT),
+        "--mnemonic",
+        DEV_MNEMONIC,
+        // Loaded at start if it exists, dumped on SIGINT and every few seconds, so a crash loses
+        // at most the last few seconds.
+        "--state",
+        paths.chainState,
+        "--state-interval",
+        "5",
+      ],
+      url: rpcUrl,
+      ready: rpcReady(rpcUrl),
+      stopSignal: "SIGINT",
+    },
+    {
+      name: "worker",
+      description: "the pipeline worker",
+      command: process.execPath,
+      args: [join(repoRoot, "pipeline-worker", "src", "main.ts")],
+      env: {
+        // An operator's own worker configuration must not leak into the local stack's.
+        WORKER_CONFIG: "",
+        WORKER_RPC_URL: rpcUrl,
+        WORKER_CHAIN_ID: String(LOCAL_CHAIN_ID),
+        WORKER_DEPLOYMENT_MANIFEST: paths.manifest(LOCAL_CHAIN_ID),
+        WORKER_DATA_DIR: paths.worker,
+        WORKER_HTTP_HOST: host,
+        WORKER_HTTP_PORT: String(ports.worker),
+        // A local chain does not reorganise.
+        WORKER_CONFIRMATIONS: "0",
+        WORKER_PRIVATE_KEY: parameters.workerPrivateKey,
+        WORKER_LOG_LEVEL: "info",
+      },
+      url: workerUrl,
+      ready: httpReady(`${workerUrl}/readyz`),
+      stopSignal: "SIGTERM",
+    },
+  ];
+}

@@ -1,0 +1,344 @@
+// `npm start`: the whole system on one machine. Starts a local chain (Anvil), deploys everything on
+// a new chain (the guardian Safe, EAS, the token, Governor, timelock, registry, rewards), verifies
+// the deployment, seeds a first policy through governance, starts the pipeline worker, and prints
+// what is where. All state lives in one data directory (.data/ by default): a restart picks up
+// where the last run stopped. Ctrl-C stops every process it started.
+//
+//   npm start [-- --data-dir DIR --host 127.0.0.1 --chain-port 8545 --worker-port 8787]
+import { createServer } from "node:net";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { join, relative } from "node:path";
+import { parseArgs } from "node:util";
+import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { CONTRACT_SOURCES, repoRoot } from "./lib/contractArtifacts.ts";
+import { createReporter } from "./lib/createReporter.ts";
+import { createSupervisor, tail, type RunningService } from "./lib/createSupervisor.ts";
+import { deployLocalStack, findLocalDeployment, HOLDER_ALLOCATIONS } from "./lib/deployLocalStack.ts";
+import type { SafeDeployment } from "./lib/deploySafe.ts";
+import type { Deployment } from "./lib/deploySystem.ts";
+import { DEV_MNEMONIC, DEV_ROLE_DESCRIPTIONS, DEV_ROLES, devAddress, devPrivateKey } from "./lib/devAccounts.ts";
+import { ensureKeyholderKeys } from "./lib/ensureKeyholderKeys.ts";
+import { keepChainTimeMonotonic, localChainClients } from "./lib/localChain.ts";
+import { seedSystem } from "./lib/seedSystem.ts";
+import {
+  DEFAULT_DATA_DIR,
+  readRunningStack,
+  stackPaths,
+  writeJson,
+  type KeyholderInfo,
+  type StackInfo,
+} from "./lib/stackFiles.ts";
+import { DEFAULT_PORTS, stackServices } from "./lib/stackServices.ts";
+import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
+
+/** The consumer's queries per epoch in the first policy. */
+const SEED_QUOTA = 5n;
+
+const { values } = parseArgs({
+  options: {
+    "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
+    host: { type: "string", default: "127.0.0.1" },
+    "chain-port": { type: "string", default: String(DEFAULT_PORTS.chain) },
+    "worker-port": { type: "string", default: String(DEFAULT_PORTS.worker) },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`npm start [-- options]
+
+Runs the whole system on this machine: a local chain, the contracts, the guardian Safe, the
+pipeline worker. State lives in the data directory; a restart picks up where the last run stopped.
+
+  --data-dir DIR      where everything is kept (default .data)
+  --host HOST         the address services listen on (default 127.0.0.1)
+  --chain-port PORT   the local chain's JSON-RPC port (default ${DEFAULT_PORTS.chain})
+  --worker-port PORT  the worker API's port (default ${DEFAULT_PORTS.worker})`);
+  process.exit(0);
+}
+
+const report = createReporter();
+const { style } = report;
+const paths = stackPaths(values["data-dir"]!);
+const host = values.host!;
+const ports = { chain: port("chain-port", values["chain-port"]!), worker: port("worker-port", values["worker-port"]!) };
+const rpcUrl = `http://${host}:${ports.chain}`;
+const shown = (path: string) => relative(process.cwd(), path) || ".";
+
+let shuttingDown = false;
+const supervisor = createSupervisor({
+  logsDir: paths.logs,
+  onUnexpectedExit: (service: RunningService, code, signal) => {
+    if (shuttingDown) return;
+    report.line();
+    report.line(style.red(`${service.spec.description} stopped unexpectedly (${signal ?? `exit code ${code}`}).`));
+    report.line(`Its log (${shown(service.logFile)}) ends with:\n${tail(service.logFile)}`);
+    void shutdown(1);
+  },
+});
+// Whatever happens to this process, no child outlives it.
+process.on("exit", () => supervisor.killAllNow());
+process.on("SIGINT", () => void onSignal());
+process.on("SIGTERM", () => void onSignal());
+
+async function onSignal() {
+  if (shuttingDown) {
+    report.line(style.yellow("Stopping at once."));
+    supervisor.killAllNow();
+    process.exit(130);
+  }
+  await shutdown(0);
+}
+
+async function shutdown(code: number) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  report.line();
+  report.line("Stopping (Ctrl-C again to stop at once)…");
+  await supervisor.stopAll((service) => report.line(style.dim(`    stopping ${service.spec.description}`)));
+  markStopped();
+  report.line(
+    code === 0
+      ? "Stopped. Everything is kept in " + shown(paths.root) + "; `npm start` continues from it."
+      : "Stopped.",
+  );
+  process.exit(code);
+}
+
+let stackInfo: StackInfo | undefined;
+function markStopped() {
+  if (stackInfo) writeJson(paths.stack, { ...stackInfo, status: "stopped" });
+}
+
+function port(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new BaseError(`--${flag} must be a port number from 1 to 65535; got ${value}.`);
+  }
+  return n;
+}
+
+async function assertPortFree(portNumber: number, flag: string) {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new BaseError(`Port ${portNumber} on ${host} is already in use.`, {
+          hints: [
+            `Stop what is using it, or pass another port: npm start -- --${flag} ${portNumber + 1}.`,
+            `Is another stack running? It says so in its terminal; a stack from another data directory needs other ports.`,
+          ],
+          cause: error,
+        }),
+      ),
+    );
+    server.listen(portNumber, host, () => server.close(() => resolve()));
+  });
+}
+
+/** The newest modification time under a folder of Solidity sources. */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Compiles the contracts when an artifact is missing or older than the sources (the first run, or after an edit). */
+async function ensureCompiled(detail: (message: string) => void) {
+  const artifacts = Object.entries(CONTRACT_SOURCES).map(([name, source]) =>
+    join(repoRoot, "artifacts", source, `${name}.json`),
+  );
+  const missing = artifacts.some((a) => !existsSync(a));
+  // Hardhat rewrites the artifacts of what it recompiles, so the newest artifact postdates the last build.
+  const built = missing ? 0 : Math.max(...artifacts.map((a) => statSync(a).mtimeMs));
+  if (built > newestSource(join(repoRoot, "contracts"))) {
+    detail("the compiled contracts are current");
+    return;
+  }
+  detail(missing ? "compiling the contracts (the first time takes a minute)" : "recompiling the changed contracts");
+  const hardhat = createRequire(import.meta.url)
+    .resolve("hardhat/package.json")
+    .replace(/package\.json$/, "");
+  const logFile = join(paths.logs, "build.log");
+  mkdirSync(paths.logs, { recursive: true });
+  const fd = openSync(logFile, "a");
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [join(hardhat, "dist", "src", "cli.js"), "build", "--no-tests"], {
+      cwd: repoRoot,
+      stdio: ["ignore", fd, fd],
+    });
+    child.once("exit", resolve);
+  });
+  closeSync(fd);
+  if (code !== 0) {
+    throw new BaseError(`Compiling the contracts failed. The log (${shown(logFile)}) ends with:\n${tail(logFile)}`);
+  }
+}
+
+async function main() {
+  report.line(style.bold("DAO-governed private AI: starting the whole system"));
+  report.line(style.dim(`data directory ${shown(paths.root)}`));
+  report.line();
+
+  const running = readRunningStack(paths.root);
+  if (running) {
+    throw new BaseError(`A stack is already running from ${shown(paths.root)} (process ${running.pid}).`, {
+      hints: [
+        `Stop it with Ctrl-C in its terminal (or kill -INT ${running.pid}), or use another --data-dir and other ports.`,
+      ],
+    });
+  }
+  mkdirSync(paths.root, { recursive: true });
+  writeJson(paths.stack, { status: "starting", pid: process.pid });
+  await report.step("Checking the contracts are compiled", ensureCompiled);
+
+  const services = stackServices({ paths, host, ports, workerPrivateKey: devPrivateKey(DEV_ROLES.worker) });
+  const [chainService, ...otherServices] = services;
+  const clients = localChainClients(rpcUrl);
+  const chainExisted = existsSync(paths.chainState);
+
+  await report.step(`Starting ${chainService!.description}`, async (detail) => {
+    await assertPortFree(ports.chain, "chain-port");
+    await assertPortFree(ports.worker, "worker-port");
+    mkdirSync(join(paths.chainState, ".."), { recursive: true });
+    detail(chainExisted ? `loading its state from ${shown(paths.chainState)}` : "a new chain");
+    await supervisor.start(chainService!);
+    await keepChainTimeMonotonic(clients);
+    detail(`block ${await clients.publicClient.getBlockNumber()} at ${rpcUrl}`);
+  });
+
+  let deployment: Deployment;
+  let safe: SafeDeployment;
+  const found = await findLocalDeployment(paths, clients);
+  if (found.status === "found") {
+    ({ deployment, safe } = found);
+    report.line(`${style.green("✓")} Picking up the deployment in ${shown(paths.manifest(deployment.chainId))}`);
+  } else {
+    if (found.status === "reset") {
+      report.line();
+      report.line(style.yellow(`The chain was reset: ${found.reason}.`));
+      const aside = `${paths.root}/previous-chain-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+      mkdirSync(aside, { recursive: true });
+      for (const dir of [paths.worker, paths.guardian]) {
+        if (existsSync(dir)) renameSync(dir, join(aside, relative(paths.root, dir)));
+      }
+      report.line(
+        style.yellow(
+          `Everything is deployed again on the new chain. The worker's state from the old chain was moved to ${shown(aside)}.`,
+        ),
+      );
+      report.line();
+    }
+    ({ deployment, safe } = await report.step("Deploying the guardian Safe and the contracts", (detail) =>
+      deployLocalStack(paths, clients, rpcUrl, detail),
+    ));
+  }
+
+  await report.step("Verifying the deployment", async (detail) => {
+    const checks = await verifyDeployment(clients.publicClient, deployment);
+    for (const check of checks.filter((c) => !c.ok)) detail(`FAIL ${check.name}: ${check.detail}`);
+    assertVerified(checks);
+    detail(`${checks.length} checks passed: only proposals change policy, the deployer kept no power`);
+  });
+
+  const keyholders: KeyholderInfo[] = ensureKeyholderKeys(
+    paths.keyholders,
+    DEV_ROLES.keyholders.map((accountIndex) => ({ member: devAddress(accountIndex), accountIndex })),
+  );
+  await report.step("Seeding a first policy through governance", async (detail) => {
+    const { proposed } = await seedSystem({
+      publicClient: clients.publicClient,
+      testClient: clients.testClient,
+      deployment,
+      holders: DEV_ROLES.holders.map((i) => clients.wallet(i)),
+      deployer: clients.wallet(DEV_ROLES.deployer),
+      contributor: devAddress(DEV_ROLES.contributor),
+      attester: devAddress(DEV_ROLES.attester),
+      consumer: devAddress(DEV_ROLES.consumer),
+      worker: devAddress(DEV_ROLES.worker),
+      committee: {
+        members: keyholders.map((k) => k.member),
+        publicKeys: keyholders.map((k) => k.publicKey),
+        threshold: 2,
+      },
+      quota: SEED_QUOTA,
+      onProgress: detail,
+    });
+    detail(proposed ? "the first policy passed" : "already seeded");
+  });
+
+  const started: RunningService[] = [];
+  for (const service of otherServices) {
+    started.push(
+      await report.step(`Starting ${service.description}`, async (detail) => {
+        const s = await supervisor.start(service);
+        detail(`${service.url} (log: ${shown(s.logFile)})`);
+        return s;
+      }),
+    );
+  }
+
+  stackInfo = {
+    status: "running",
+    pid: process.pid,
+    rpcUrl,
+    chainId: deployment.chainId,
+    manifest: paths.manifest(deployment.chainId),
+    safe,
+    keyholders,
+    services: supervisor.running.map((s) => ({ name: s.spec.name, url: s.spec.url, pid: s.pid })),
+    startedAt: new Date().toISOString(),
+  };
+  writeJson(paths.stack, stackInfo);
+  printSummary(deployment, safe, keyholders);
+}
+
+function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: KeyholderInfo[]) {
+  const { line } = report;
+  const pad = (s: string, n: number) => s.padEnd(n);
+  line();
+  line(style.bold(style.green("The system is running.")));
+  line();
+  line(style.bold("Services"));
+  for (const s of supervisor.running)
+    line(`  ${pad(s.spec.name, 22)} ${s.spec.url}   ${style.dim(s.spec.description)}`);
+  const worker = supervisor.running.find((s) => s.spec.name === "worker");
+  if (worker) line(style.dim(`  ${pad("", 22)} try ${worker.spec.url}/v1/policy and ${worker.spec.url}/readyz`));
+  line();
+  line(
+    style.bold(`Contracts on chain ${deployment.chainId}`) +
+      style.dim(`  (manifest: ${shown(paths.manifest(deployment.chainId))})`),
+  );
+  for (const [name, address] of Object.entries(deployment.contracts)) line(`  ${pad(name, 22)} ${address}`);
+  line(
+    `  ${pad("guardian Safe", 22)} ${safe.address}   ${style.dim(`${safe.threshold} of ${safe.owners.length} owners`)}`,
+  );
+  line();
+  line(style.bold("Development accounts") + style.dim(`  (mnemonic "${DEV_MNEMONIC}": never for real funds)`));
+  for (const { index, role } of DEV_ROLE_DESCRIPTIONS) {
+    const holder = (DEV_ROLES.holders as readonly number[]).indexOf(index);
+    const tokens = holder >= 0 ? style.dim(` ${HOLDER_ALLOCATIONS[holder]! / 10n ** 18n} votes`) : "";
+    line(`  #${pad(String(index), 3)} ${devAddress(index)}  ${role}${tokens}`);
+  }
+  line(style.dim(`  keyholder share-wrapping keys: ${keyholders.map((k) => shown(k.keyFile)).join(", ")}`));
+  line(style.dim(`  private keys: the chain's log lists them (${shown(join(paths.logs, "chain.log"))})`));
+  line();
+  line(style.bold("Next"));
+  line("  npm run demo                                   the whole story, narrated, against this stack");
+  line('  npm run guardian -- propose --reason "..."     the guardian Safe engages the kill switch');
+  line("  npm run guardian -- status                     the kill switch and pending guardian transactions");
+  line();
+  line(`Logs in ${shown(paths.logs)}. Press Ctrl-C to stop.`);
+}
+
+main().catch(async (error: unknown) => {
+  if (shuttingDown) return;
+  report.line();
+  report.failure(error);
+  await shutdown(1);
+});
