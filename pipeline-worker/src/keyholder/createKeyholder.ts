@@ -1,0 +1,293 @@
+import { getAddress, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { recoverTypedDataSigner } from "../chain/signatures.ts";
+import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
+import { unwrapKeyShare, wrapKeyShare } from "../crypto/wrapKeyShare.ts";
+import type { Logger } from "../internal/createLogger.ts";
+import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
+import type { ContentStore } from "../storage/ContentStore.ts";
+import { computeCid } from "../storage/computeCid.ts";
+import { decodeRunSpec, runSpecHash, type RunSpec } from "../training/runSpec.ts";
+import { hexToBytes, parseSubmissionManifest } from "../training/submissionManifest.ts";
+import {
+  keyholderDomain,
+  shareReleaseContext,
+  shareRequestTypes,
+  type ShareRelease,
+  type ShareRequest,
+} from "./shareRequest.ts";
+
+export type CreateKeyholderParameters = {
+  /** This keyholder's 32-byte secp256k1 private key: the one whose public key the committee lists. */
+  privateKey: Uint8Array;
+  client: PublicClient;
+  chainId: number;
+  policyRegistry: Address;
+  /**
+   * Blocks an approval must have before it counts (a kill switch counts at once). Default 2. An
+   * approval must hold both at the head and this many blocks back, so a reorg cannot release a
+   * share for a run that the canonical chain never approved.
+   */
+  confirmations?: number;
+  /** How old a request may be, in seconds. Default 300. */
+  maxRequestAgeSeconds?: number;
+  /** Where to fetch manifests that a request does not carry. Optional: a request may carry its manifest. */
+  store?: ContentStore | undefined;
+  /** Milliseconds since the epoch; injected by tests. */
+  now?: () => number;
+  logger?: Logger | undefined;
+};
+
+export type Keyholder = {
+  /** This keyholder's public key, 0x-hex, compressed: as the committee lists it. */
+  readonly publicKey: Hex;
+  /**
+   * Takes a run's spec document. It is kept only if its SHA-256 is the specHash the DAO approved
+   * for the run, so anyone may send it: a wrong one is refused, a right one can only be right.
+   */
+  putSpec(runId: Hex, document: Uint8Array): Promise<{ runId: Hex; specHash: Hex; submissions: number }>;
+  /** Checks a share request against the chain and the spec, and answers with the re-wrapped share. */
+  releaseShare(request: ShareRequest): Promise<ShareRelease>;
+};
+
+/** Spec documents kept, by hash; a training run needs its own for as long as it runs. */
+const MAX_CACHED_SPECS = 32;
+/** How far in the future a request's `issuedAt` may be, for clocks that disagree a little. */
+const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * Keyholder mode: holds one private key of the DAO's keyholder committee and releases its share of
+ * a submission's data key only when all of these hold, checked in this order:
+ *
+ * 1. the request is fresh and addressed to this keyholder, and its EIP-712 signature recovers;
+ * 2. the kill switch is not engaged at the chain head (a kill switch acts at once);
+ * 3. the PolicyRegistry approves the run, at the head and `confirmations` blocks back
+ *    (`isTrainingRunApproved`: approved, not revoked, not expired, operator still a worker);
+ * 4. the signer is the run's operator;
+ * 5. the keyholder holds the run's spec, whose SHA-256 is the run's on-chain specHash, and the
+ *    spec lists this manifest with the data hash the manifest names;
+ * 6. the manifest (verified against its CID) has a share wrapped to this keyholder, which opens.
+ *
+ * The share is then re-wrapped to the request's ephemeral key and sent; it is never written
+ * anywhere, and neither the private key nor any share is ever logged. The chain is read directly,
+ * not through a policy sync: a keyholder keeps no state but its key and a cache of specs, and
+ * fails closed (CHAIN_UNAVAILABLE) when it cannot read the chain.
+ */
+export function createKeyholder(parameters: CreateKeyholderParameters): Keyholder {
+  const { client, logger } = parameters;
+  const privateKey = Uint8Array.from(parameters.privateKey);
+  const ownPublicKey = keyholderPublicKey(privateKey);
+  const publicKey = toHex(ownPublicKey);
+  const confirmations = BigInt(parameters.confirmations ?? 2);
+  const maxAge = parameters.maxRequestAgeSeconds ?? 300;
+  const now = parameters.now ?? Date.now;
+  const domain = keyholderDomain(parameters.chainId, parameters.policyRegistry);
+  const specs = new Map<Hex, { spec: RunSpec; entries: Map<string, Hex> }>();
+
+  async function readRun(runId: Hex) {
+    try {
+      const head = await client.getBlockNumber();
+      const confirmed = head > confirmations ? head - confirmations : 0n;
+      const read = (functionName: "killSwitchEngaged" | "isTrainingRunApproved", blockNumber: bigint) =>
+        client.readContract({
+          address: parameters.policyRegistry,
+          abi: policyRegistryAbi,
+          functionName,
+          args: functionName === "killSwitchEngaged" ? [] : [runId],
+          blockNumber,
+        } as never) as Promise<boolean>;
+      const [killSwitch, approvedAtHead, approvedConfirmed, run] = await Promise.all([
+        read("killSwitchEngaged", head),
+        read("isTrainingRunApproved", head),
+        read("isTrainingRunApproved", confirmed),
+        client.readContract({
+          address: parameters.policyRegistry,
+          abi: policyRegistryAbi,
+          functionName: "trainingRun",
+          args: [runId],
+          blockNumber: head,
+        }),
+      ]);
+      return { killSwitch, approved: approvedAtHead && approvedConfirmed, run };
+    } catch (cause) {
+      throw new WorkerError("CHAIN_UNAVAILABLE", "The keyholder cannot read the PolicyRegistry.", {
+        cause,
+        hints: ["Operators: check the keyholder's RPC URL and the node's health. Nothing is released meanwhile."],
+      });
+    }
+  }
+
+  function requireApproved(runId: Hex, state: Awaited<ReturnType<typeof readRun>>): void {
+    if (state.killSwitch) {
+      throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no key share is released.", {
+        hints: ["Only a governance proposal can lift the kill switch."],
+      });
+    }
+    if (!state.approved) {
+      throw new WorkerError("TRAINING_RUN_NOT_APPROVED", `Training run ${runId} is not approved on chain.`, {
+        hints: [
+          "The run must be approved by a proposal, not revoked, not expired, with an operator that is still an authorised worker.",
+          "A fresh approval counts once it has the keyholder's configured confirmations.",
+        ],
+        extra: { runId },
+      });
+    }
+  }
+
+  return {
+    publicKey,
+
+    async putSpec(runId, document) {
+      const state = await readRun(runId);
+      requireApproved(runId, state);
+      const specHash = runSpecHash(document);
+      if (specHash !== state.run.specHash.toLowerCase()) {
+        throw new WorkerError("RUN_SPEC_MISMATCH", `This spec's SHA-256 is not the one approved for run ${runId}.`, {
+          extra: { runId, specHash, approvedSpecHash: state.run.specHash },
+        });
+      }
+      const spec = decodeRunSpec(document);
+      if (spec.chainId !== parameters.chainId) {
+        throw new WorkerError(
+          "WRONG_CHAIN",
+          `The spec is for chain ${spec.chainId}; this keyholder serves ${parameters.chainId}.`,
+        );
+      }
+      if (!specs.has(specHash)) {
+        if (specs.size >= MAX_CACHED_SPECS) specs.delete(specs.keys().next().value!);
+        specs.set(specHash, { spec, entries: new Map(spec.submissions.map((e) => [e.manifest, e.dataHash])) });
+      }
+      logger?.info({ runId, specHash, submissions: spec.submissions.length }, "run spec accepted");
+      return { runId, specHash, submissions: spec.submissions.length };
+    },
+
+    async releaseShare(request) {
+      const nowSeconds = Math.floor(now() / 1000);
+      if (request.issuedAt < nowSeconds - maxAge) {
+        throw new WorkerError("SIGNATURE_EXPIRED", `The share request is older than ${maxAge} seconds.`, {
+          hints: ["Sign a fresh request; check the operator's clock."],
+        });
+      }
+      if (request.issuedAt > nowSeconds + CLOCK_SKEW_SECONDS) {
+        throw new WorkerError("VALIDATION_FAILED", "The share request is dated in the future.", {
+          hints: ["Check the operator's clock."],
+          extra: { field: "issuedAt" },
+        });
+      }
+      if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
+        throw new WorkerError("VALIDATION_FAILED", "The share request is addressed to another keyholder.", {
+          hints: [`This keyholder's public key is ${publicKey}.`],
+          extra: { field: "keyholder" },
+        });
+      }
+      const ephemeral = hexToBytes(request.ephemeralPublicKey);
+      assertKeyholderPublicKey(ephemeral);
+      const signer = await recoverTypedDataSigner(
+        {
+          domain,
+          types: shareRequestTypes,
+          primaryType: "ShareRequest",
+          message: {
+            runId: request.runId,
+            manifest: request.manifest,
+            keyholder: request.keyholder,
+            ephemeralPublicKey: request.ephemeralPublicKey,
+            issuedAt: BigInt(request.issuedAt),
+          },
+        },
+        request.signature,
+      );
+
+      const state = await readRun(request.runId);
+      requireApproved(request.runId, state);
+      const operator = getAddress(state.run.operator);
+      if (signer !== operator) {
+        throw new WorkerError("NOT_RUN_OPERATOR", `${signer} is not the operator of run ${request.runId}.`, {
+          hints: [`Sign with the operator's key (${operator}).`],
+          extra: { operator },
+        });
+      }
+      const cached = specs.get(state.run.specHash.toLowerCase() as Hex);
+      if (!cached) {
+        throw new WorkerError("RUN_SPEC_UNKNOWN", `This keyholder does not have the spec of run ${request.runId}.`, {
+          hints: [`PUT the spec document to /v1/runs/${request.runId}/spec first.`],
+        });
+      }
+      const listedHash = cached.entries.get(request.manifest);
+      if (listedHash === undefined) {
+        throw new WorkerError(
+          "NOT_IN_RUN_SPEC",
+          `Manifest ${request.manifest} is not in run ${request.runId}'s spec.`,
+          {
+            extra: { runId: request.runId, manifest: request.manifest },
+          },
+        );
+      }
+
+      const manifest = parseSubmissionManifest(await readManifest(request));
+      if (manifest.dataHash.toLowerCase() !== listedHash) {
+        throw new WorkerError("NOT_IN_RUN_SPEC", "The manifest's data hash is not the one the run's spec lists.", {
+          extra: { runId: request.runId, manifest: request.manifest },
+        });
+      }
+      const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
+      if (!mine) {
+        throw new WorkerError(
+          "KEYHOLDER_NOT_IN_COMMITTEE",
+          "The submission's key was not shared with this keyholder.",
+          {
+            hints: [`Ask the keyholders of committee ${manifest.committee.id}, which the manifest lists.`],
+            extra: { committeeId: manifest.committee.id },
+          },
+        );
+      }
+      const share = unwrapKeyShare(hexToBytes(mine.wrappedShare), {
+        privateKey,
+        context: hexToBytes(manifest.associatedData),
+      });
+      try {
+        const wrappedShare = toHex(
+          wrapKeyShare(share, { recipientPublicKey: ephemeral, context: shareReleaseContext(request) }),
+        );
+        logger?.info(
+          { runId: request.runId, manifest: request.manifest, operator, committeeId: manifest.committee.id },
+          "key share released",
+        );
+        return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
+      } finally {
+        share.fill(0);
+      }
+    },
+  };
+
+  async function readManifest(request: ShareRequest): Promise<Uint8Array> {
+    if (request.manifestDocument !== undefined) {
+      const bytes = new TextEncoder().encode(request.manifestDocument);
+      const cid = (await computeCid([bytes])).toString();
+      if (cid !== request.manifest) {
+        throw new WorkerError("CONTENT_INTEGRITY_FAILED", "The manifest sent does not have the CID named.", {
+          extra: { manifest: request.manifest, computed: cid },
+        });
+      }
+      return bytes;
+    }
+    if (!parameters.store) {
+      throw new WorkerError(
+        "VALIDATION_FAILED",
+        "This keyholder has no IPFS node: send the manifest with the request.",
+        {
+          extra: { field: "manifestDocument" },
+        },
+      );
+    }
+    const chunks: Uint8Array[] = [];
+    try {
+      for await (const chunk of parameters.store.get(request.manifest)) chunks.push(chunk);
+    } catch (cause) {
+      throw isWorkerError(cause)
+        ? cause
+        : new WorkerError("STORAGE_UNAVAILABLE", "The keyholder cannot read the manifest.", { cause });
+    }
+    return Buffer.concat(chunks);
+  }
+}

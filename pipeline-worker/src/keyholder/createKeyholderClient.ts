@@ -1,0 +1,71 @@
+import type { Hex } from "viem";
+import { isErrorCode } from "../internal/errorCodes.ts";
+import { WorkerError } from "../internal/WorkerError.ts";
+import type { ShareRelease, ShareRequest } from "./shareRequest.ts";
+
+/** What a training run needs from a keyholder, wherever it runs. */
+export type KeyholderClient = {
+  /** Where it is, for reports. */
+  readonly name: string;
+  publicKey(): Promise<Hex>;
+  putSpec(runId: Hex, document: Uint8Array): Promise<void>;
+  releaseShare(request: ShareRequest): Promise<ShareRelease>;
+};
+
+export type CreateKeyholderClientParameters = {
+  /** The keyholder's base URL, e.g. http://keyholder-1.example:8788. */
+  url: string;
+  /** Milliseconds per request. Default 30,000. */
+  timeoutMs?: number;
+};
+
+/**
+ * Talks to a keyholder's HTTP API. A refusal comes back as the keyholder's own WorkerError (its
+ * code, message and hints from the problem+json), so a training run can tell a refusal that ends
+ * the run (kill switch, run not approved, not the operator) from one about a single submission.
+ */
+export function createKeyholderClient(parameters: CreateKeyholderClientParameters): KeyholderClient {
+  const base = parameters.url.replace(/\/+$/, "");
+  const timeoutMs = parameters.timeoutMs ?? 30_000;
+  let publicKey: Hex | undefined;
+
+  async function call<T>(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: type ? { "content-type": type } : {},
+        ...(body === undefined ? {} : { body }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (cause) {
+      throw new WorkerError("KEY_SHARES_INSUFFICIENT", `Keyholder ${base} cannot be reached.`, {
+        cause,
+        hints: ["Check that the keyholder is running and reachable."],
+        extra: { keyholder: base },
+      });
+    }
+    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (response.ok) return json as T;
+    const code = isErrorCode(json.code) ? json.code : "INTERNAL";
+    throw new WorkerError(code, `Keyholder ${base}: ${String(json.detail ?? `HTTP ${response.status}`)}`, {
+      hints: Array.isArray(json.hints) ? (json.hints as string[]) : [],
+      retryable: json.retryable === true,
+      extra: { keyholder: base },
+    });
+  }
+
+  return {
+    name: base,
+    async publicKey() {
+      publicKey ??= (await call<{ publicKey: Hex }>("GET", "/v1/keyholder")).publicKey.toLowerCase() as Hex;
+      return publicKey;
+    },
+    async putSpec(runId, document) {
+      await call("PUT", `/v1/runs/${runId}/spec`, document, "application/octet-stream");
+    },
+    releaseShare(request) {
+      return call<ShareRelease>("POST", "/v1/shares", JSON.stringify(request), "application/json");
+    },
+  };
+}

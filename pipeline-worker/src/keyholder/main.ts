@@ -1,0 +1,48 @@
+// Keyholder mode: `node pipeline-worker/src/keyholder/main.ts`. Holds one committee key and
+// releases its share of a submission's data key only to the operator of a training run the DAO
+// approved on chain. Configuration from KEYHOLDER_* environment variables (loadKeyholderConfig.ts).
+// Prints one line saying what was wrong and what to do, and exits non-zero, when it cannot start.
+import { createPublicClient, http, type PublicClient } from "viem";
+import { BaseError } from "../internal/BaseError.ts";
+import { createLogger } from "../internal/createLogger.ts";
+import { createShutdown } from "../internal/createShutdown.ts";
+import { readPolicyDeployment } from "../policy/readPolicyDeployment.ts";
+import { createKuboContentStore } from "../storage/createKuboContentStore.ts";
+import { createKeyholderServer } from "./createKeyholderServer.ts";
+import { loadKeyholderConfig } from "./loadKeyholderConfig.ts";
+
+async function main() {
+  const config = loadKeyholderConfig();
+  const logger = createLogger({ level: config.logLevel, name: "keyholder" });
+  const deployment = readPolicyDeployment(config.deploymentManifest);
+  const client = createPublicClient({ transport: http(config.rpcUrl) }) as PublicClient;
+  const chainId = await client.getChainId();
+  if (chainId !== config.chainId || deployment.chainId !== config.chainId) {
+    console.error(
+      `The RPC node is on chain ${chainId} and the manifest for chain ${deployment.chainId}; KEYHOLDER_CHAIN_ID is ${config.chainId}. Point all three at the same chain.`,
+    );
+    process.exit(1);
+  }
+  const store = config.kuboUrl ? createKuboContentStore({ url: config.kuboUrl }) : undefined;
+  const { app, keyholder } = createKeyholderServer({
+    privateKey: config.privateKey,
+    client,
+    chainId,
+    policyRegistry: deployment.policyRegistry,
+    confirmations: config.confirmations,
+    store,
+    logger,
+  });
+  config.privateKey.fill(0);
+  const shutdown = createShutdown({ logger });
+  if (store) shutdown.register("store", () => store.close());
+  shutdown.register("http", () => app.close());
+  shutdown.installSignalHandlers();
+  const url = await app.listen({ host: config.http.host, port: config.http.port });
+  logger.info({ url, chainId, publicKey: keyholder.publicKey }, "keyholder listening");
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof BaseError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from "fastify";
+import type { Hex } from "viem";
+import { WorkerError } from "../internal/WorkerError.ts";
+import { MAX_RUN_SPEC_BYTES } from "../training/runSpec.ts";
+import type { Keyholder } from "./createKeyholder.ts";
+import { shareReleaseSchema, shareRequestSchema, type ShareRequest } from "./shareRequest.ts";
+
+export type RegisterKeyholderRoutesParameters = {
+  keyholder: Keyholder;
+  chainId: number;
+  policyRegistry: string;
+};
+
+const runParams = {
+  type: "object",
+  required: ["runId"],
+  properties: { runId: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
+} as const;
+
+/**
+ * The keyholder's HTTP API:
+ * - `GET /v1/keyholder`: its public key and the chain and registry it enforces.
+ * - `PUT /v1/runs/:runId/spec`: a run's spec document, as raw bytes (kept only if its SHA-256 is
+ *   the approved specHash).
+ * - `POST /v1/shares`: a signed share request; answers the share re-wrapped to the request's
+ *   ephemeral key, or a problem+json refusal with a stable code.
+ */
+export function registerKeyholderRoutes(app: FastifyInstance, parameters: RegisterKeyholderRoutesParameters): void {
+  const { keyholder } = parameters;
+
+  app.get("/v1/keyholder", async () => ({
+    publicKey: keyholder.publicKey,
+    chainId: parameters.chainId,
+    policyRegistry: parameters.policyRegistry,
+  }));
+
+  // The spec travels as its exact bytes (application/octet-stream): their SHA-256 is what was voted on.
+  app.put<{ Params: { runId: Hex } }>(
+    "/v1/runs/:runId/spec",
+    { bodyLimit: Number.MAX_SAFE_INTEGER, schema: { params: runParams } },
+    async (request) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of request.raw as AsyncIterable<Buffer>) {
+        size += chunk.byteLength;
+        if (size > MAX_RUN_SPEC_BYTES) {
+          throw new WorkerError("PAYLOAD_TOO_LARGE", `A run spec is at most ${MAX_RUN_SPEC_BYTES} bytes.`);
+        }
+        chunks.push(chunk);
+      }
+      return keyholder.putSpec(request.params.runId.toLowerCase() as Hex, new Uint8Array(Buffer.concat(chunks)));
+    },
+  );
+
+  app.post<{ Body: ShareRequest }>(
+    "/v1/shares",
+    { schema: { body: shareRequestSchema, response: { 200: shareReleaseSchema } } },
+    async (request) => keyholder.releaseShare({ ...request.body, runId: request.body.runId.toLowerCase() as Hex }),
+  );
+}
