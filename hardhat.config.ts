@@ -33,6 +33,16 @@ export default defineConfig({
     sources: "contracts",
     tests: { solidity: "test" },
   },
+  test: {
+    solidity: {
+      profiles: {
+        // Few fuzz runs with Hardhat's fixed seed, so `npm test` is fast and its gas snapshots stable.
+        default: {},
+        // Many more in CI (`npm run test:fuzz`); the invariant settings matter, Hardhat's own are very slow.
+        ci: { fuzz: { runs: 5000 }, invariant: { runs: 256, depth: 100 } },
+      },
+    },
+  },
   networks: {
     localhost: { type: "http", url: process.env.RPC_URL ?? "http://127.0.0.1:8545" },
   },
