@@ -1,0 +1,655 @@
+// `npm run demo`: the story of the system, end to end, narrated, against the stack `npm start`
+// runs (or one it starts for the occasion and stops afterwards). Every step checks that the
+// system behaved as the story says; the first that does not stops the demo with a non-zero exit.
+//
+//   npm run demo [-- --data-dir DIR --chain-port 8545 --worker-port 8787]
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import {
+  BaseError as ViemError,
+  ContractFunctionRevertedError,
+  formatEther,
+  isAddressEqual,
+  keccak256,
+  parseEther,
+  parseEventLogs,
+  sha256,
+  toHex,
+  type Address,
+  type Hex,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { contributorRewardsAbi, policyRegistryAbi } from "../deployments/abis.ts";
+import { queryTypes } from "../pipeline-worker/src/chain/typedData.ts";
+import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { formatTrainingRecords } from "../pipeline-worker/src/model/trainingRecords.ts";
+import { generateScamMessages } from "../pipeline-worker/src/model/generateScamMessages.ts";
+import { repoRoot } from "./lib/contractArtifacts.ts";
+import { createGovernanceDriver, type Proposal, type ProposalAction } from "./lib/createGovernanceDriver.ts";
+import { createReporter } from "./lib/createReporter.ts";
+import { createWorkerClient, type WorkerClient, type WorkerResponse } from "./lib/createWorkerClient.ts";
+import type { Deployment } from "./lib/deploySystem.ts";
+import { DEV_ROLES, devAddress } from "./lib/devAccounts.ts";
+import { ensureStack } from "./lib/ensureStack.ts";
+import { localChainClients, type LocalChainClients } from "./lib/localChain.ts";
+import { readManifest } from "./lib/manifest.ts";
+import { DEFAULT_DATA_DIR, type StackInfo } from "./lib/stackFiles.ts";
+import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./lib/submitContribution.ts";
+
+const { values } = parseArgs({
+  options: {
+    "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
+    "chain-port": { type: "string" },
+    "worker-port": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`npm run demo [-- options]
+
+Tells the story of the system end to end against the running stack (npm start), or starts one
+for the occasion and stops it afterwards. Exits non-zero if any step does not behave as told.
+
+  --data-dir DIR      the stack's data directory (default .data)
+  --chain-port PORT   when it starts a stack: the chain's port
+  --worker-port PORT  when it starts a stack: the worker's port`);
+  process.exit(0);
+}
+
+const report = createReporter();
+const { line, style, expect } = report;
+
+/** Everything the chapters share. */
+type Demo = {
+  info: StackInfo;
+  deployment: Deployment;
+  clients: LocalChainClients;
+  worker: WorkerClient;
+  governance: ReturnType<typeof createGovernanceDriver>;
+  /** The epoch the story happens in (the chain's). */
+  epoch: bigint;
+  /** Tells this run's proposals and data apart from earlier runs'. */
+  run: string;
+  contributed: { dataHash: Hex; size: bigint }[];
+  submissionDomain: { name: string; version: string; chainId: number; verifyingContract: Address };
+};
+
+const roles = {
+  holders: DEV_ROLES.holders.map((i) => ({ index: i, name: `Holder ${"ABC"[DEV_ROLES.holders.indexOf(i)]}` })),
+  attester: DEV_ROLES.attester,
+  contributor: DEV_ROLES.contributor,
+  consumer: DEV_ROLES.consumer,
+  worker: DEV_ROLES.worker,
+  outsider: DEV_ROLES.outsider,
+  untrustedAttester: DEV_ROLES.untrustedAttester,
+};
+
+let chapterNumber = 0;
+function chapter(title: string, story: string) {
+  line();
+  line(style.bold(`${++chapterNumber}. ${title}`));
+  line(`   ${story}`);
+}
+
+/** What a worker refusal looks like, in a line. */
+function problem(response: WorkerResponse): string {
+  return `${response.status} ${response.body.code ?? ""}: ${response.body.detail ?? ""}`.trim();
+}
+
+async function wait(clients: LocalChainClients, hash: Hex) {
+  const receipt = await clients.publicClient.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new BaseError(`Transaction ${hash} reverted.`);
+  return receipt;
+}
+
+function registry(d: Demo, functionName: string, args: readonly unknown[], value?: bigint): ProposalAction {
+  return { target: d.deployment.contracts.policyRegistry, abi: policyRegistryAbi, functionName, args, value };
+}
+
+async function readRegistry<T>(d: Demo, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  return (await d.clients.publicClient.readContract({
+    address: d.deployment.contracts.policyRegistry,
+    abi: policyRegistryAbi,
+    functionName,
+    args,
+  } as never)) as T;
+}
+
+/** The name of the custom error a call reverts with, from `account`. */
+async function revertOf(
+  d: Demo,
+  call: { address: Address; abi: readonly unknown[]; functionName: string; args: readonly unknown[] },
+  account: Address,
+): Promise<string | undefined> {
+  try {
+    await d.clients.publicClient.simulateContract({ ...call, account } as never);
+    return undefined;
+  } catch (error) {
+    const reverted =
+      error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
+    return (reverted as ContractFunctionRevertedError | undefined)?.data?.errorName ?? "an unknown error";
+  }
+}
+
+/** Waits until the worker holds (at least) the chain's current policy version and is ready to serve. */
+async function waitForWorkerPolicy(d: Demo) {
+  const version = await readRegistry<bigint>(d, "policyVersion");
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const policy = await d.worker.get<{ policyVersion?: string }>("/v1/policy");
+    if (policy.status === 200 && BigInt(policy.body.policyVersion ?? "0") >= version) return version;
+    if (Date.now() > deadline) {
+      throw new BaseError(`The worker did not reach policy version ${version} within 30 s (${problem(policy)}).`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Takes a proposal through every stage, saying what happens and checking the Governor's state at each. */
+async function vote(
+  d: Demo,
+  actions: ProposalAction[],
+  title: string,
+  ballots: { holder: number; support: 0 | 1 | 2; reason: string }[],
+) {
+  const g = d.governance;
+  const description = `# ${title}\n\nDemo run ${d.run}.`;
+  const proposal: Proposal = await g.propose(actions, description);
+  expect((await g.state(proposal)) === "Pending", `Holder A proposes "${title}"; the proposal is pending`);
+  await g.openVoting(proposal);
+  expect((await g.state(proposal)) === "Active", "the voting delay passes; the vote is open");
+  for (const b of ballots) {
+    const holder = roles.holders[b.holder]!;
+    await g.vote(proposal, { voter: d.clients.wallet(holder.index), support: b.support, reason: b.reason });
+    line(style.dim(`    ${holder.name} votes ${["against", "for", "abstain"][b.support]}: "${b.reason}"`));
+  }
+  await g.closeVoting(proposal);
+  expect(
+    (await g.state(proposal)) === "Succeeded",
+    "the vote closes; the proposal passed (quorum, more for than against)",
+  );
+  await g.queue(proposal);
+  expect((await g.state(proposal)) === "Queued", "it is queued in the timelock, where anyone can see it coming");
+  await g.waitForTimelock(proposal);
+  const receipt = await g.execute(proposal);
+  expect((await g.state(proposal)) === "Executed", "the timelock delay passes; anyone executes it");
+  return receipt;
+}
+
+// -------------------------------------------------------------------------------------------------
+// The story
+// -------------------------------------------------------------------------------------------------
+
+async function newEpoch(d: Demo) {
+  chapter(
+    "A new epoch begins",
+    "Quotas and rewards count per epoch. The chain's clock moves to the start of the next one, so this story's rewards are its own.",
+  );
+  const current = await readRegistry<bigint>(d, "currentEpoch");
+  const end = await readRegistry<bigint>(d, "epochEnd", [current]);
+  const { timestamp } = await d.clients.publicClient.getBlock();
+  await d.clients.testClient.increaseTime({ seconds: Number(end - timestamp) });
+  await d.clients.testClient.mine({ blocks: 1 });
+  d.epoch = await readRegistry<bigint>(d, "currentEpoch");
+  expect(d.epoch === current + 1n, `the chain is in epoch ${d.epoch}`);
+  await waitForWorkerPolicy(d);
+}
+
+async function holdersVoteAPolicy(d: Demo): Promise<{ lab: Hex }> {
+  chapter(
+    "Token holders vote a policy in",
+    "Holder A proposes to give a research lab 3 queries per epoch, to charge 0.001 ETH a query, and to grant 1 ETH from the treasury to this epoch's contributors. The holders vote with reasons; the timelock executes.",
+  );
+  const lab = generatePrivateKey();
+  const labAddress = privateKeyToAccount(lab).address;
+  const grant = parseEther("1");
+  const fee = parseEther("0.001");
+  const [poolBefore] = await d.clients.publicClient.readContract({
+    address: d.deployment.contracts.contributorRewards,
+    abi: contributorRewardsAbi,
+    functionName: "epochTotals",
+    args: [d.epoch],
+  });
+  const receipt = await vote(
+    d,
+    [
+      registry(d, "setQuota", [labAddress, 3n]),
+      registry(d, "setQueryFee", [fee]),
+      {
+        target: d.deployment.contracts.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "fund",
+        args: [d.epoch],
+        value: grant,
+      },
+    ],
+    "Research lab access, a query fee, and a grant to contributors",
+    [
+      { holder: 0, support: 1, reason: "The lab's use is worth paying contributors for." },
+      { holder: 1, support: 1, reason: "A fee keeps queries few, as they should be." },
+      { holder: 2, support: 0, reason: "The grant is too generous this early." },
+    ],
+  );
+  const events = parseEventLogs({ abi: policyRegistryAbi, logs: receipt.logs }).map((e) => e.eventName);
+  expect(
+    events.includes("QuotaSet") && events.includes("QueryFeeSet"),
+    `the registry emitted ${events.join(", ")} (each bumps the policy version)`,
+  );
+  expect(
+    (await readRegistry<bigint>(d, "quotaOf", [labAddress])) === 3n,
+    `the lab ${labAddress} may make 3 queries per epoch`,
+  );
+  const [poolAfter] = await d.clients.publicClient.readContract({
+    address: d.deployment.contracts.contributorRewards,
+    abi: contributorRewardsAbi,
+    functionName: "epochTotals",
+    args: [d.epoch],
+  });
+  expect(poolAfter - poolBefore === grant, `epoch ${d.epoch}'s reward pool received 1 ETH from the treasury`);
+  const version = await waitForWorkerPolicy(d);
+  line(style.dim(`    the worker follows the chain: it enforces policy version ${version}`));
+  return { lab };
+}
+
+/** Labelled messages, the kind of data this AI learns from, as JSON Lines. */
+function trainingData(seed: number, count: number): Uint8Array {
+  return new TextEncoder().encode(formatTrainingRecords(generateScamMessages({ seed, count })));
+}
+
+async function contribute(d: Demo, seed: number, story: string): Promise<SubmissionStatus> {
+  const contributor = d.clients.wallet(roles.contributor);
+  const data = trainingData(seed, 40);
+  const dataHash = sha256(data);
+  const uid = await attestData({
+    publicClient: d.clients.publicClient,
+    attester: d.clients.wallet(roles.attester),
+    eas: d.deployment.contracts.eas,
+    schemaUID: d.deployment.dataSchema.uid,
+    recipient: contributor.account.address,
+    dataHash,
+    size: BigInt(data.byteLength),
+    provenance: story,
+  });
+  expect(
+    true,
+    `the attester attests on EAS that ${data.byteLength} bytes with SHA-256 ${dataHash.slice(0, 18)}… are the contributor's, licensed CC-BY-4.0 (attestation ${uid.slice(0, 18)}…)`,
+  );
+  const { begin, upload } = await submitContribution({
+    worker: d.worker,
+    contributor,
+    domain: d.submissionDomain,
+    data,
+    attestations: { onchain: [uid] },
+  });
+  expect(
+    begin.status === 201,
+    `the contributor signs the submission (EIP-712) and sends it: the worker checks the allowlist, signature and attestation and says ${begin.status}`,
+    problem(begin),
+  );
+  expect(
+    upload?.status === 202,
+    `the contributor uploads the data; the worker hashes, encrypts and stores it (${upload?.status})`,
+    upload && problem(upload),
+  );
+  const status = await waitForRecorded(d.worker, begin.body.id);
+  expect(
+    status.state === "recorded",
+    `the worker records the contribution on chain (transaction ${status.transactionHash?.slice(0, 18)}…)`,
+  );
+  const recorded = await d.clients.publicClient.readContract({
+    address: d.deployment.contracts.contributorRewards,
+    abi: contributorRewardsAbi,
+    functionName: "contributionOf",
+    args: [dataHash],
+  });
+  expect(
+    isAddressEqual(recorded.contributor, contributor.account.address) && recorded.epoch === d.epoch,
+    `ContributorRewards checked the attestation itself and credits the contributor in epoch ${recorded.epoch}`,
+  );
+  line(
+    style.dim(
+      `    encrypted with a fresh AES-256-GCM key split 2-of-3 among the keyholders; manifest on IPFS: ${status.manifestCid}`,
+    ),
+  );
+  d.contributed.push({ dataHash, size: BigInt(data.byteLength) });
+  return status;
+}
+
+async function attestAndSubmit(d: Demo) {
+  chapter(
+    "An attester vouches for data and a contributor submits it",
+    "The contributor has 40 labelled messages (scam or legit). A trusted attester attests their hash, size, licence and provenance on EAS; the contributor signs and submits them to the worker.",
+  );
+  await contribute(d, Number(BigInt(`0x${d.run}`) % 1_000_000n), "demo: first batch of labelled messages");
+}
+
+async function refusals(d: Demo) {
+  chapter(
+    "What the policy does not allow is refused",
+    "Someone not on the allowlist tries to submit, and the contributor tries a forged attestation and one from an attester the policy does not trust. The worker refuses each before a byte of data is uploaded.",
+  );
+  const attester = d.clients.wallet(roles.attester);
+  const outsider = d.clients.wallet(roles.outsider);
+  const contributor = d.clients.wallet(roles.contributor);
+
+  const outsiderData = trainingData(7, 10);
+  const outsiderUid = await attestData({
+    publicClient: d.clients.publicClient,
+    attester,
+    eas: d.deployment.contracts.eas,
+    schemaUID: d.deployment.dataSchema.uid,
+    recipient: outsider.account.address,
+    dataHash: sha256(outsiderData),
+    size: BigInt(outsiderData.byteLength),
+  });
+  const notAllowed = await submitContribution({
+    worker: d.worker,
+    contributor: outsider,
+    domain: d.submissionDomain,
+    data: outsiderData,
+    attestations: { onchain: [outsiderUid] },
+  });
+  expect(
+    notAllowed.begin.status === 403 && notAllowed.begin.body.code === "SUBMITTER_NOT_ALLOWED",
+    `an outsider with a genuine attestation: ${problem(notAllowed.begin)}`,
+  );
+
+  const forgedData = trainingData(8, 10);
+  const forgedUid = keccak256(toHex(`an attestation nobody made ${d.run}`));
+  const forged = await submitContribution({
+    worker: d.worker,
+    contributor,
+    domain: d.submissionDomain,
+    data: forgedData,
+    attestations: { onchain: [forgedUid] },
+  });
+  expect(
+    forged.begin.status === 422 && forged.begin.body.code === "ATTESTATION_INVALID",
+    `a forged attestation (a UID that is not on EAS): ${problem(forged.begin)}`,
+  );
+
+  const untrustedUid = await attestData({
+    publicClient: d.clients.publicClient,
+    attester: d.clients.wallet(roles.untrustedAttester),
+    eas: d.deployment.contracts.eas,
+    schemaUID: d.deployment.dataSchema.uid,
+    recipient: contributor.account.address,
+    dataHash: sha256(forgedData),
+    size: BigInt(forgedData.byteLength),
+  });
+  const untrusted = await submitContribution({
+    worker: d.worker,
+    contributor,
+    domain: d.submissionDomain,
+    data: forgedData,
+    attestations: { onchain: [untrustedUid] },
+  });
+  expect(
+    untrusted.begin.status === 422 && untrusted.begin.body.code === "ATTESTATION_INVALID",
+    `a real attestation from an attester the policy does not trust: ${problem(untrusted.begin)}`,
+  );
+
+  const listed = await d.worker.get<{ submissions: unknown[] }>(
+    `/v1/submissions?contributor=${outsider.account.address}`,
+  );
+  expect(listed.status === 200 && listed.body.submissions.length === 0, "nothing of the outsider's was stored");
+}
+
+/** Runs a guardian command as an owner would, showing the command and its output. */
+async function guardianCommand(d: Demo, args: string[]) {
+  const quoted = args.map((a) => (/^[\w./:-]+$/.test(a) ? a : `"${a.replace(/(["\\$`])/g, "\\$1")}"`));
+  line(style.dim(`    $ npm run guardian -- ${quoted.join(" ")}`));
+  const child = spawn(
+    process.execPath,
+    [join(repoRoot, "scripts", "guardian.ts"), ...args, "--data-dir", values["data-dir"]!],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on("line", (l) => {
+      output.push(l);
+      line(style.dim(`      ${l}`));
+    });
+  }
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  if (code !== 0) throw new BaseError(`\`npm run guardian -- ${args.join(" ")}\` failed (exit code ${code}).`);
+  return output.join("\n");
+}
+
+/** A query signed by a consumer, as the API takes it. */
+async function signedQuery(d: Demo, consumerIndex: number, input: string) {
+  const consumer = d.clients.wallet(consumerIndex);
+  const policy = await d.worker.get<{ epochs: { epochLength: string; epochGenesis: string } }>("/v1/policy");
+  const { epochLength, epochGenesis } = policy.body.epochs;
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const epoch = now < BigInt(epochGenesis) ? 0n : (now - BigInt(epochGenesis)) / BigInt(epochLength);
+  const nonce = BigInt(Math.floor(Math.random() * 2 ** 48));
+  const deadline = now + 600n;
+  const eip712 = await d.worker.get<{ query: { domain: typeof d.submissionDomain } }>("/v1/eip712");
+  const signature = await consumer.signTypedData({
+    domain: eip712.body.query.domain,
+    types: queryTypes,
+    primaryType: "Query",
+    message: { consumer: consumer.account.address, inputHash: keccak256(toHex(input)), nonce, epoch, deadline },
+  });
+  return {
+    consumer: consumer.account.address,
+    input,
+    nonce: nonce.toString(),
+    epoch: epoch.toString(),
+    deadline: Number(deadline),
+    signature,
+  };
+}
+
+async function killSwitch(d: Demo) {
+  chapter(
+    "The guardian Safe pulls the kill switch, and everything stops",
+    "Poisoned data is suspected. One owner of the guardian Safe (2 of 3) proposes engaging the kill switch, a second signs, and anyone executes. The worker stops at once; the chain refuses new contributions too.",
+  );
+  const reason = `Suspected poisoned data in demo run ${d.run}; stop until it is checked.`;
+  await guardianCommand(d, ["propose", "--reason", reason, "--owner", "1"]);
+  await guardianCommand(d, ["sign", "--owner", "2"]);
+  await guardianCommand(d, ["execute"]);
+  const state = await readRegistry<{ engaged: boolean; engagedBy: Address; reason: string }>(d, "killSwitch");
+  expect(
+    state.engaged && isAddressEqual(state.engagedBy, d.info.safe.address),
+    `the registry says the kill switch is engaged by the Safe ${d.info.safe.address}`,
+  );
+
+  // The worker acts on an engaged kill switch as soon as it sees it, without waiting for confirmations.
+  const deadline = Date.now() + 30_000;
+  let refused: Awaited<ReturnType<typeof submitContribution>>;
+  for (;;) {
+    refused = await submitContribution({
+      worker: d.worker,
+      contributor: d.clients.wallet(roles.contributor),
+      domain: d.submissionDomain,
+      data: trainingData(9, 10),
+      attestations: { onchain: [keccak256(toHex("any"))] },
+    });
+    if (refused.begin.body.code === "KILL_SWITCH_ENGAGED" || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  expect(
+    refused.begin.status === 503 && refused.begin.body.code === "KILL_SWITCH_ENGAGED",
+    `the worker refuses submissions: ${problem(refused.begin)}`,
+  );
+  const query = await d.worker.post("/v1/queries", await signedQuery(d, roles.consumer, "Is this a scam?"));
+  expect(
+    query.status === 503 && query.body.code === "KILL_SWITCH_ENGAGED",
+    `the worker refuses queries: ${problem(query)}`,
+  );
+  const onChain = await revertOf(
+    d,
+    {
+      address: d.deployment.contracts.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "recordContribution",
+      args: [devAddress(roles.contributor), keccak256(toHex(`late ${d.run}`)), 10n, []],
+    },
+    devAddress(roles.worker),
+  );
+  expect(onChain === "RewardsKillSwitchEngaged", `even the worker's account cannot record on chain: ${onChain}`);
+  const lift = await revertOf(
+    d,
+    {
+      address: d.deployment.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "liftKillSwitch",
+      args: [],
+    },
+    d.info.safe.address,
+  );
+  expect(lift === "PolicyUnauthorized", `the guardian cannot lift it (${lift}): only a vote can`);
+}
+
+async function liftKillSwitch(d: Demo) {
+  chapter(
+    "The DAO votes to lift the kill switch",
+    "The data was checked and found clean. The holders vote to let the system run again; once the timelock executes, the worker takes data again.",
+  );
+  await vote(d, [registry(d, "liftKillSwitch", [])], "Lift the kill switch: the suspected data was clean", [
+    { holder: 0, support: 1, reason: "The audit found nothing wrong." },
+    { holder: 1, support: 1, reason: "Agreed; the guardian did right to stop it." },
+    { holder: 2, support: 2, reason: "I have not read the audit." },
+  ]);
+  expect(!(await readRegistry<boolean>(d, "killSwitchEngaged")), "the registry says the kill switch is off");
+  await waitForWorkerPolicy(d);
+  await contribute(d, Number(BigInt(`0x${d.run}`) % 1_000_000n) + 1, "demo: second batch, after the audit");
+}
+
+async function claimRewards(d: Demo) {
+  chapter(
+    "The epoch ends and the contributor claims its reward",
+    "Each epoch's pool (the treasury's grant and query fees) is shared among that epoch's contributors by the bytes of accepted data. Once the epoch is over, the contributor claims.",
+  );
+  const end = await readRegistry<bigint>(d, "epochEnd", [d.epoch]);
+  const { timestamp } = await d.clients.publicClient.getBlock();
+  if (timestamp < end) await d.clients.testClient.increaseTime({ seconds: Number(end - timestamp) });
+  await d.clients.testClient.mine({ blocks: 1 });
+  expect((await readRegistry<bigint>(d, "currentEpoch")) > d.epoch, `epoch ${d.epoch} is over`);
+
+  const rewards = d.deployment.contracts.contributorRewards;
+  const contributor = d.clients.wallet(roles.contributor);
+  const address = contributor.account.address;
+  const read = <T>(functionName: string, args: readonly unknown[]) =>
+    d.clients.publicClient.readContract({
+      address: rewards,
+      abi: contributorRewardsAbi,
+      functionName,
+      args,
+    } as never) as Promise<T>;
+  const [pool, totalWeight] = await read<readonly [bigint, bigint, bigint]>("epochTotals", [d.epoch]);
+  const [weight] = await read<readonly [bigint, bigint]>("shareOf", [d.epoch, address]);
+  const mine = d.contributed.reduce((sum, c) => sum + c.size, 0n);
+  expect(
+    weight === mine,
+    `the contributor's weight is the ${mine} bytes it contributed, of ${totalWeight} in the epoch`,
+  );
+  const claimable = await read<bigint>("claimable", [d.epoch, address]);
+  expect(
+    claimable === (pool * weight) / totalWeight && claimable > 0n,
+    `it may claim ${formatEther(claimable)} ETH of the ${formatEther(pool)} ETH pool, pro rata`,
+  );
+  const before = await d.clients.publicClient.getBalance({ address });
+  const receipt = await wait(
+    d.clients,
+    await contributor.writeContract({
+      address: rewards,
+      abi: contributorRewardsAbi,
+      functionName: "claim",
+      args: [d.epoch],
+    }),
+  );
+  const after = await d.clients.publicClient.getBalance({ address });
+  const [claimed] = parseEventLogs({ abi: contributorRewardsAbi, eventName: "RewardClaimed", logs: receipt.logs });
+  expect(
+    claimed?.args.amount === claimable && after - before + receipt.gasUsed * receipt.effectiveGasPrice === claimable,
+    `the contributor claims and receives ${formatEther(claimable)} ETH`,
+  );
+  const again = await revertOf(
+    d,
+    { address: rewards, abi: contributorRewardsAbi, functionName: "claim", args: [d.epoch] },
+    address,
+  );
+  expect(again === "RewardsNothingToClaim", `claiming twice is refused (${again})`);
+}
+
+// -------------------------------------------------------------------------------------------------
+
+async function main() {
+  line(style.bold("The story of a DAO that governs a private AI"));
+  const startArgs = [
+    ...(values["chain-port"] ? ["--chain-port", values["chain-port"]] : []),
+    ...(values["worker-port"] ? ["--worker-port", values["worker-port"]] : []),
+  ];
+  const stack = await report.step("Finding the running stack", async (detail) => {
+    const ensured = await ensureStack({
+      dataDir: values["data-dir"]!,
+      startArgs,
+      onOutput: (l) => detail(`│ ${l}`),
+    });
+    detail(
+      ensured.started
+        ? "no stack was running: started one (npm start) for the demo; it stops at the end"
+        : `the stack npm start runs (process ${ensured.info.pid})`,
+    );
+    return ensured;
+  });
+  let failed = false;
+  try {
+    const { info } = stack;
+    const clients = localChainClients(info.rpcUrl);
+    const deployment = readManifest(info.manifest);
+    const workerUrl = info.services.find((s) => s.name === "worker")?.url;
+    if (!workerUrl) throw new BaseError("The stack runs no worker.");
+    const worker = createWorkerClient(workerUrl);
+    const eip712 = await worker.get<{ submission: { domain: Demo["submissionDomain"] } }>("/v1/eip712");
+    const d: Demo = {
+      info,
+      deployment,
+      clients,
+      worker,
+      governance: createGovernanceDriver({
+        publicClient: clients.publicClient,
+        testClient: clients.testClient,
+        deployment,
+        proposer: clients.wallet(roles.holders[0]!.index),
+        executor: clients.wallet(roles.outsider),
+      }),
+      epoch: 0n,
+      run: Date.now().toString(16),
+      contributed: [],
+      submissionDomain: eip712.body.submission.domain,
+    };
+    await newEpoch(d);
+    await holdersVoteAPolicy(d);
+    await attestAndSubmit(d);
+    await refusals(d);
+    await killSwitch(d);
+    await liftKillSwitch(d);
+    await claimRewards(d);
+    line();
+    line(style.bold(style.green("The story went as told.")));
+  } catch (error) {
+    failed = true;
+    line();
+    line(style.red(`The story did not go as told in chapter ${chapterNumber}.`));
+    report.failure(error);
+  } finally {
+    if (stack.started) {
+      line(style.dim("Stopping the stack the demo started…"));
+      await stack.stop();
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((error: unknown) => {
+  report.failure(error);
+  process.exit(1);
+});
