@@ -31,7 +31,7 @@ import { createPolicySync } from "./policy/createPolicySync.ts";
 import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
 import type { ContentStore } from "./storage/ContentStore.ts";
 import { createHeliaContentStore } from "./storage/createHeliaContentStore.ts";
-import { createJournal } from "./storage/createJournal.ts";
+import { createJournal, type Journal } from "./storage/createJournal.ts";
 import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
 
 /** The addresses the worker uses, from the deployment manifest. */
@@ -67,6 +67,8 @@ export type Worker = {
   policySync: Awaited<ReturnType<typeof createPolicySync>>;
   /** Where ciphertexts and manifests are kept: for operators' tools and tests. */
   store: ContentStore;
+  /** The submissions' journal: the training spec builder finds recorded submissions' manifests here. */
+  journal: Journal;
   /** Queries, their durable usage counts and their settlement on chain. */
   inference: Inference;
 };
@@ -201,6 +203,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       app,
       policySync,
       store,
+      journal,
       inference,
       flush: () => recorder.flush(),
       async listen() {

@@ -1,0 +1,290 @@
+import { createHash } from "node:crypto";
+import {
+  getAddress,
+  type Account,
+  type Address,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../../deployments/abis.ts";
+import { createSha256Tap } from "../crypto/createSha256Tap.ts";
+import { decryptStream } from "../crypto/decryptStream.ts";
+import type { Logger } from "../internal/createLogger.ts";
+import type { ErrorCode } from "../internal/errorCodes.ts";
+import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
+import type { KeyholderClient } from "../keyholder/createKeyholderClient.ts";
+import { embeddedWeightsHash, encodeEmbeddedWeights, trainEmbeddedModel } from "../model/createEmbeddedModel.ts";
+import { parseTrainingRecords, type TrainingRecord } from "../model/trainingRecords.ts";
+import type { ContentStore } from "../storage/ContentStore.ts";
+import { modelCommitmentsError } from "./contractRevert.ts";
+import { encryptModelWeights } from "./encryptModelWeights.ts";
+import { gatherDataKey, RUN_ENDING_CODES } from "./gatherDataKey.ts";
+import { decodeRunSpec, runSpecHash, type RunSpecEntry } from "./runSpec.ts";
+import { hexToBytes, parseSubmissionManifest } from "./submissionManifest.ts";
+
+export type RunTrainingParameters = {
+  runId: Hex;
+  /** The exact bytes of the run's spec document (its SHA-256 is the approved specHash). */
+  spec: Uint8Array;
+  publicClient: PublicClient;
+  /** The run's operator: signs share requests and the commitment. */
+  walletClient: WalletClient<Transport, Chain, Account>;
+  chainId: number;
+  contracts: { policyRegistry: Address; contributorRewards: Address; modelCommitments: Address };
+  store: ContentStore;
+  keyholders: readonly KeyholderClient[];
+  /** Submissions decrypted at once. Default 4. */
+  concurrency?: number;
+  /** Milliseconds since the epoch; injected by tests. */
+  now?: () => number;
+  logger?: Logger | undefined;
+};
+
+export type ExcludedSubmission = RunSpecEntry & { code: ErrorCode; detail: string };
+
+export type TrainingReport = {
+  runId: Hex;
+  specHash: Hex;
+  included: (RunSpecEntry & { records: number })[];
+  /** Submissions left out, each with why: a poisoned or unreadable submission never stops a run. */
+  excluded: ExcludedSubmission[];
+  examples: number;
+  labels: string[];
+  /** SHA-256 of the canonical weights: committed on chain, checked at reveal. */
+  weightsHash: Hex;
+  /** SHA-256 over the sorted 32-byte data hashes of the included submissions. */
+  trainingSetHash: Hex;
+  encryptedWeightsUri: string;
+  transactionHash: Hex;
+  /** The plaintext weights, for the operator to keep until the reveal. Never stored unencrypted here. */
+  weights: Uint8Array;
+};
+
+/**
+ * One approved training run, end to end, from the operator's worker:
+ *
+ * 1. checks on chain that the run is approved, that this account is its operator, that the spec
+ *    is the approved one, that the kill switch is off and that nothing is committed yet;
+ * 2. gives the keyholders the spec, then for each submission in it: reads and checks its manifest,
+ *    checks that its contribution is recorded on chain for the same contributor, gathers k key
+ *    shares, decrypts, and checks the plaintext's SHA-256 against the attested data hash. A
+ *    submission that fails any of these is excluded and reported, never fatal; a refusal that
+ *    ends the run (kill switch, approval gone) stops it;
+ * 3. trains the embedded model on the records of the included submissions;
+ * 4. encrypts the weights to the current committee, stores them on IPFS, and commits the hashes
+ *    of the weights and of the training set with ModelCommitments.commitModel.
+ */
+export async function runTraining(parameters: RunTrainingParameters): Promise<TrainingReport> {
+  const { runId, publicClient, walletClient, store, contracts, logger } = parameters;
+  const now = parameters.now ?? Date.now;
+  const operator = getAddress(walletClient.account.address);
+  const specHash = runSpecHash(parameters.spec);
+  const spec = decodeRunSpec(parameters.spec);
+  if (
+    spec.chainId !== parameters.chainId ||
+    getAddress(spec.contributorRewards) !== getAddress(contracts.contributorRewards)
+  ) {
+    throw new WorkerError("WRONG_CHAIN", "The run spec is for another chain or deployment.", {
+      extra: { chainId: spec.chainId, contributorRewards: spec.contributorRewards },
+    });
+  }
+  await checkRunOnChain();
+
+  const keyholders = new Map<string, KeyholderClient>();
+  for (const client of parameters.keyholders) {
+    try {
+      keyholders.set(await client.publicKey(), client);
+      await client.putSpec(runId, parameters.spec);
+    } catch (error) {
+      if (isWorkerError(error) && RUN_ENDING_CODES.has(error.code)) throw error;
+      logger?.warn({ keyholder: client.name, err: error }, "keyholder unavailable; continuing without it");
+    }
+  }
+
+  const included: TrainingReport["included"] = [];
+  const excluded: ExcludedSubmission[] = [];
+  const recordsByHash = new Map<Hex, TrainingRecord[]>();
+  const queue = [...spec.submissions];
+  const concurrency = Math.max(1, parameters.concurrency ?? 4);
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+      for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
+        try {
+          const records = await readSubmission(entry);
+          recordsByHash.set(entry.dataHash, records);
+          included.push({ ...entry, records: records.length });
+        } catch (error) {
+          if (!isWorkerError(error) || RUN_ENDING_CODES.has(error.code)) throw error;
+          excluded.push({ ...entry, code: error.code, detail: error.shortMessage });
+          logger?.warn({ runId, ...entry, code: error.code, detail: error.shortMessage }, "submission excluded");
+        }
+      }
+    }),
+  );
+  included.sort((a, b) => (a.dataHash < b.dataHash ? -1 : 1));
+  excluded.sort((a, b) => (a.dataHash < b.dataHash ? -1 : 1));
+  if (included.length === 0) {
+    throw new WorkerError("TRAINING_DATA_INVALID", "No submission of the run could be used; nothing was trained.", {
+      extra: { excluded },
+    });
+  }
+
+  const records = included.flatMap((entry) => recordsByHash.get(entry.dataHash)!);
+  const weights = encodeEmbeddedWeights(
+    trainEmbeddedModel(records, { dimensions: spec.model.dimensions, ngrams: spec.model.ngrams }),
+  );
+  const weightsHash = embeddedWeightsHash(weights);
+  const trainingSetHash = hashTrainingSet(included.map((entry) => entry.dataHash));
+
+  const [committeeId, members, publicKeys, threshold] = await publicClient.readContract({
+    address: contracts.policyRegistry,
+    abi: policyRegistryAbi,
+    functionName: "committee",
+  });
+  const encrypted = await encryptModelWeights({
+    runId,
+    weights,
+    weightsHash,
+    trainingSetHash,
+    committee: { id: committeeId, members, publicKeys, threshold },
+    store,
+  });
+
+  let transactionHash: Hex;
+  try {
+    const { request } = await publicClient.simulateContract({
+      account: walletClient.account,
+      address: contracts.modelCommitments,
+      abi: modelCommitmentsAbi,
+      functionName: "commitModel",
+      args: [runId, weightsHash, trainingSetHash, encrypted.uri],
+    });
+    transactionHash = await walletClient.writeContract(request);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash: transactionHash });
+    if (receipt.status !== "success")
+      throw new WorkerError("CHAIN_UNAVAILABLE", "The commitment transaction reverted.");
+  } catch (error) {
+    throw isWorkerError(error) ? error : modelCommitmentsError(error, "commit the model");
+  }
+  logger?.info(
+    { runId, weightsHash, trainingSetHash, included: included.length, excluded: excluded.length, transactionHash },
+    "model committed",
+  );
+  const labels = [...new Set(records.map((record) => record.label))].sort();
+  return {
+    runId,
+    specHash,
+    included,
+    excluded,
+    examples: records.length,
+    labels,
+    weightsHash,
+    trainingSetHash,
+    encryptedWeightsUri: encrypted.uri,
+    transactionHash,
+    weights,
+  };
+
+  async function checkRunOnChain(): Promise<void> {
+    const read = <T>(functionName: string, args: readonly unknown[], address: Address = contracts.policyRegistry) =>
+      publicClient.readContract({
+        address,
+        abi: address === contracts.policyRegistry ? policyRegistryAbi : modelCommitmentsAbi,
+        functionName,
+        args,
+      } as never) as Promise<T>;
+    const [killSwitch, approved, run, commitment] = await Promise.all([
+      read<boolean>("killSwitchEngaged", []),
+      read<boolean>("isTrainingRunApproved", [runId]),
+      read<{ specHash: Hex; operator: Address }>("trainingRun", [runId]),
+      read<{ committedAt: bigint }>("commitmentOf", [runId], contracts.modelCommitments),
+    ]);
+    if (killSwitch) throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no training runs.");
+    if (!approved)
+      throw new WorkerError("TRAINING_RUN_NOT_APPROVED", `Training run ${runId} is not approved on chain.`);
+    if (getAddress(run.operator) !== operator) {
+      throw new WorkerError(
+        "NOT_RUN_OPERATOR",
+        `${operator} is not the operator of run ${runId} (${run.operator} is).`,
+      );
+    }
+    if (run.specHash.toLowerCase() !== specHash) {
+      throw new WorkerError(
+        "RUN_SPEC_MISMATCH",
+        `The spec given hashes to ${specHash}, not the approved ${run.specHash}.`,
+      );
+    }
+    if (commitment.committedAt !== 0n) {
+      throw new WorkerError("MODEL_ALREADY_COMMITTED", `Run ${runId} already has a model commitment.`);
+    }
+  }
+
+  async function readSubmission(entry: RunSpecEntry): Promise<TrainingRecord[]> {
+    const manifestBytes = await readAll(store.get(entry.manifest));
+    const manifest = parseSubmissionManifest(manifestBytes);
+    if (manifest.dataHash.toLowerCase() !== entry.dataHash) {
+      throw new WorkerError("NOT_IN_RUN_SPEC", "The manifest's data hash differs from the one the spec lists.");
+    }
+    const contribution = await publicClient.readContract({
+      address: contracts.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "contributionOf",
+      args: [entry.dataHash],
+    });
+    if (getAddress(contribution.contributor) !== getAddress(manifest.contributor)) {
+      throw new WorkerError(
+        "CONTRIBUTION_NOT_RECORDED",
+        `No contribution of ${entry.dataHash} by ${manifest.contributor} is recorded.`,
+      );
+    }
+    const key = await gatherDataKey({
+      runId,
+      manifestCid: entry.manifest,
+      manifest,
+      manifestDocument: new TextDecoder().decode(manifestBytes),
+      keyholders,
+      operator: walletClient,
+      chainId: parameters.chainId,
+      policyRegistry: contracts.policyRegistry,
+      nowSeconds: Math.floor(now() / 1000),
+    });
+    const tap = createSha256Tap();
+    let plaintext: Uint8Array;
+    try {
+      plaintext = await readAll(
+        tap.tap(
+          decryptStream(store.get(manifest.ciphertext, { sha256: hexToBytes(manifest.ciphertextSha256) }), {
+            key,
+            associatedData: hexToBytes(manifest.associatedData),
+          }),
+        ),
+      );
+    } finally {
+      key.fill(0);
+    }
+    const plaintextHash = `0x${Buffer.from(tap.digest()).toString("hex")}`;
+    if (plaintextHash !== entry.dataHash) {
+      throw new WorkerError(
+        "PLAINTEXT_HASH_MISMATCH",
+        `The decrypted data hashes to ${plaintextHash}, not to its attested ${entry.dataHash}.`,
+      );
+    }
+    return parseTrainingRecords(plaintext);
+  }
+}
+
+/** SHA-256 over the sorted 32-byte data hashes: the training set's identity, as IModelCommitments defines it. */
+export function hashTrainingSet(dataHashes: readonly Hex[]): Hex {
+  const hash = createHash("sha256");
+  for (const dataHash of [...dataHashes].map((h) => h.toLowerCase()).sort()) hash.update(hexToBytes(dataHash));
+  return `0x${hash.digest("hex")}`;
+}
+
+async function readAll(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of source) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
