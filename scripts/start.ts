@@ -6,15 +6,13 @@
 //
 //   npm start [-- --data-dir DIR --host 127.0.0.1 --chain-port 8545 --worker-port 8787]
 import { createServer } from "node:net";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync } from "node:fs";
-import { spawn } from "node:child_process";
-import { createRequire } from "node:module";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
-import { CONTRACT_SOURCES, repoRoot } from "./lib/contractArtifacts.ts";
 import { createReporter } from "./lib/createReporter.ts";
 import { createSupervisor, tail, type RunningService } from "./lib/createSupervisor.ts";
+import { ensureCompiled } from "./lib/ensureCompiled.ts";
 import { deployLocalStack, findLocalDeployment, HOLDER_ALLOCATIONS } from "./lib/deployLocalStack.ts";
 import type { SafeDeployment } from "./lib/deploySafe.ts";
 import type { Deployment } from "./lib/deploySystem.ts";
@@ -138,48 +136,6 @@ async function assertPortFree(portNumber: number, flag: string) {
   });
 }
 
-/** The newest modification time under a folder of Solidity sources. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Compiles the contracts when an artifact is missing or older than the sources (the first run, or after an edit). */
-async function ensureCompiled(detail: (message: string) => void) {
-  const artifacts = Object.entries(CONTRACT_SOURCES).map(([name, source]) =>
-    join(repoRoot, "artifacts", source, `${name}.json`),
-  );
-  const missing = artifacts.some((a) => !existsSync(a));
-  // Hardhat rewrites the artifacts of what it recompiles, so the newest artifact postdates the last build.
-  const built = missing ? 0 : Math.max(...artifacts.map((a) => statSync(a).mtimeMs));
-  if (built > newestSource(join(repoRoot, "contracts"))) {
-    detail("the compiled contracts are current");
-    return;
-  }
-  detail(missing ? "compiling the contracts (the first time takes a minute)" : "recompiling the changed contracts");
-  const hardhat = createRequire(import.meta.url)
-    .resolve("hardhat/package.json")
-    .replace(/package\.json$/, "");
-  const logFile = join(paths.logs, "build.log");
-  mkdirSync(paths.logs, { recursive: true });
-  const fd = openSync(logFile, "a");
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [join(hardhat, "dist", "src", "cli.js"), "build", "--no-tests"], {
-      cwd: repoRoot,
-      stdio: ["ignore", fd, fd],
-    });
-    child.once("exit", resolve);
-  });
-  closeSync(fd);
-  if (code !== 0) {
-    throw new BaseError(`Compiling the contracts failed. The log (${shown(logFile)}) ends with:\n${tail(logFile)}`);
-  }
-}
-
 async function main() {
   report.line(style.bold("DAO-governed private AI: starting the whole system"));
   report.line(style.dim(`data directory ${shown(paths.root)}`));
@@ -195,7 +151,9 @@ async function main() {
   }
   mkdirSync(paths.root, { recursive: true });
   writeJson(paths.stack, { status: "starting", pid: process.pid });
-  await report.step("Checking the contracts are compiled", ensureCompiled);
+  await report.step("Checking the contracts are compiled", (detail) =>
+    ensureCompiled({ logFile: join(paths.logs, "build.log"), onProgress: detail }),
+  );
 
   const services = stackServices({ paths, host, ports, workerPrivateKey: devPrivateKey(DEV_ROLES.worker) });
   const [chainService, ...otherServices] = services;

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EthSafeSignature, EthSafeTransaction, type Eip1193Provider } from "@safe-global/protocol-kit";
 import {
+  decodeErrorResult,
   encodeFunctionData,
   getAddress,
   isAddressEqual,
@@ -226,6 +227,17 @@ export async function executeGuardianTransaction(
   }
   const transaction = await rebuild(kit, pending);
   const by = await signerAddress(kit);
+  // The Safe refuses to execute a transaction whose call fails, so say first why it would fail.
+  const failure = await simulateFromSafe(publicClient, pending);
+  if (failure) {
+    throw new BaseError(`The Safe transaction would fail: the call it makes reverted with ${failure}.`, {
+      hints: failure.startsWith("PolicyNotGuardian")
+        ? ["This Safe is no longer the guardian: the DAO replaced it. Check with `npm run guardian -- status`."]
+        : failure.startsWith("PolicyKillSwitchAlreadyEngaged")
+          ? ["The kill switch is already engaged; there is nothing to do."]
+          : ["Check what the transaction calls, and that the Safe may make that call."],
+    });
+  }
   const result = await kit.executeTransaction(transaction);
   const transactionHash = result.hash as Hex;
   const receipt = await publicClient.waitForTransactionReceipt({ hash: transactionHash });
@@ -237,6 +249,37 @@ export async function executeGuardianTransaction(
     });
   }
   return { ...pending, executed: { transactionHash, by, at: new Date().toISOString() } };
+}
+
+/** The error the Safe's call would revert with now (a registry error's name and arguments), if any. */
+async function simulateFromSafe(publicClient: PublicClient, pending: PendingGuardianTransaction) {
+  try {
+    await publicClient.call({
+      account: pending.safe,
+      to: pending.transaction.to,
+      data: pending.transaction.data,
+      value: BigInt(pending.transaction.value),
+    });
+    return undefined;
+  } catch (error) {
+    const data = revertData(error);
+    if (!data) return "an unknown error";
+    try {
+      const decoded = decodeErrorResult({ abi: policyRegistryAbi, data });
+      return `${decoded.errorName}(${(decoded.args ?? []).map(String).join(", ")})`;
+    } catch {
+      return data;
+    }
+  }
+}
+
+function revertData(error: unknown): Hex | undefined {
+  let e = error as { data?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (typeof e.data === "string" && e.data.startsWith("0x")) return e.data as Hex;
+    e = e.cause as typeof e;
+  }
+  return undefined;
 }
 
 export function writePendingTransaction(directory: string, pending: PendingGuardianTransaction): string {

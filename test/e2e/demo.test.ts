@@ -1,0 +1,55 @@
+// `npm run demo` as CI runs it: no stack running, so the demo starts one, tells the whole story,
+// checks every step, and stops the stack again.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
+import { freePort, isListening, npmRun, processesMentioning, type NpmRun } from "./helpers/childProcesses.ts";
+
+const dataDir = mkdtempSync(join(tmpdir(), "dao-ai-demo-"));
+let run: NpmRun | undefined;
+
+afterAll(async () => {
+  if (run && run.child.exitCode === null && run.child.signalCode === null) {
+    run.signal("SIGKILL");
+    await run.exited;
+  }
+  for (const p of processesMentioning(dataDir)) process.kill(p.pid, "SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("npm run demo", () => {
+  test("tells the story end to end, every step as told, and leaves nothing running", async () => {
+    const chainPort = await freePort();
+    const workerPort = await freePort();
+    run = npmRun(
+      ["run", "demo", "--", "--data-dir", dataDir, "--chain-port", `${chainPort}`, "--worker-port", `${workerPort}`],
+      repoRoot,
+    );
+    const { code } = await run.exited;
+    const output = run.output();
+    expect(code, output).toBe(0);
+    for (const chapter of [
+      "A new epoch begins",
+      "Token holders vote a policy in",
+      "An attester vouches for data and a contributor submits it",
+      "What the policy does not allow is refused",
+      "The guardian Safe pulls the kill switch, and everything stops",
+      "The DAO votes to lift the kill switch",
+      "The epoch ends and the contributor claims its reward",
+    ]) {
+      expect(output).toContain(chapter);
+    }
+    // The refusals carry the documented codes.
+    expect(output).toMatch(/an outsider with a genuine attestation: 403 SUBMITTER_NOT_ALLOWED/);
+    expect(output).toMatch(/a forged attestation .*: 422 ATTESTATION_INVALID/);
+    expect(output).toMatch(/the worker refuses submissions: 503 KILL_SWITCH_ENGAGED/);
+    expect(output).toContain("the contributor claims and receives 1 ETH");
+    expect(output).toContain("The story went as told.");
+    expect(output).not.toContain("✗");
+    // It stopped the stack it started.
+    expect(processesMentioning(dataDir)).toEqual([]);
+    for (const port of [chainPort, workerPort]) expect(await isListening(port), `port ${port}`).toBe(false);
+  }, 420_000);
+});

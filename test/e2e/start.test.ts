@@ -1,0 +1,143 @@
+// `npm start` as a user runs it: in a terminal's process group, stopped with Ctrl-C (SIGINT).
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPublicClient, getAddress, http, isAddressEqual, parseAbi, type Address } from "viem";
+import { afterAll, describe, expect, test } from "vitest";
+import { policyRegistryAbi } from "../../deployments/abis.ts";
+import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
+import { DEV_ROLES, devAddress } from "../../scripts/lib/devAccounts.ts";
+import { isAlive, type StackInfo } from "../../scripts/lib/stackFiles.ts";
+import type { Deployment } from "../../scripts/lib/deploySystem.ts";
+import { freePort, isListening, npmRun, processesMentioning, type NpmRun } from "./helpers/childProcesses.ts";
+
+const dataDir = mkdtempSync(join(tmpdir(), "dao-ai-start-"));
+let run: NpmRun | undefined;
+
+afterAll(async () => {
+  // A failed test must not leave a stack behind either.
+  if (run && run.child.exitCode === null && run.child.signalCode === null) {
+    run.signal("SIGKILL");
+    await run.exited;
+  }
+  for (const p of processesMentioning(dataDir)) process.kill(p.pid, "SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function stopWithCtrlC(current: NpmRun, info: StackInfo, ports: number[]) {
+  current.signal("SIGINT");
+  const { code, signal } = await current.exited;
+  // npm, like a shell, ends itself with the signal it forwarded once its script has exited.
+  expect(code === 0 || signal === "SIGINT", current.output()).toBe(true);
+  expect(current.output()).toContain("Stopped. Everything is kept in");
+  for (const pid of [info.pid, ...info.services.map((s) => s.pid!)]) expect(isAlive(pid), `process ${pid}`).toBe(false);
+  for (const port of ports) expect(await isListening(port), `port ${port}`).toBe(false);
+  expect(processesMentioning(dataDir)).toEqual([]);
+  const stack = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
+  expect(stack.status).toBe("stopped");
+}
+
+describe("npm start", () => {
+  test("starts everything, every part answers, Ctrl-C stops it all, and a restart picks up where it stopped", async () => {
+    const chainPort = await freePort();
+    const workerPort = await freePort();
+    const args = [
+      "start",
+      "--",
+      "--data-dir",
+      dataDir,
+      "--chain-port",
+      `${chainPort}`,
+      "--worker-port",
+      `${workerPort}`,
+    ];
+
+    run = npmRun(args, repoRoot);
+    await run.waitFor("Press Ctrl-C to stop.", 240_000);
+    const output = run.output();
+    for (const step of [
+      "Starting the local chain (Anvil)",
+      "Deploying the guardian Safe and the contracts",
+      "Verifying the deployment",
+      "Seeding a first policy through governance",
+      "Starting the pipeline worker",
+      "The system is running.",
+    ]) {
+      expect(output).toContain(step);
+    }
+    const info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
+    expect(info.status).toBe("running");
+    const deployment = JSON.parse(readFileSync(info.manifest, "utf8")) as Deployment;
+    // The summary says what is where: every contract, the Safe, every development account's part.
+    for (const address of [...Object.values(deployment.contracts), info.safe.address])
+      expect(output).toContain(address);
+    expect(output).toContain(`${devAddress(DEV_ROLES.contributor)}  data contributor`);
+    expect(output).toContain(`${devAddress(DEV_ROLES.guardianOwners[0])}  guardian Safe owner 1`);
+
+    // The chain: the contracts are there, and the guardian is a 2-of-3 Safe.
+    const client = createPublicClient({ transport: http(info.rpcUrl) });
+    expect(await client.getChainId()).toBe(31337);
+    const read = (functionName: string, args: readonly unknown[] = []) =>
+      client.readContract({
+        address: deployment.contracts.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName,
+        args,
+      } as never);
+    expect(isAddressEqual((await read("guardian")) as Address, info.safe.address)).toBe(true);
+    const safeAbi = parseAbi([
+      "function getThreshold() view returns (uint256)",
+      "function getOwners() view returns (address[])",
+    ]);
+    expect(await client.readContract({ address: info.safe.address, abi: safeAbi, functionName: "getThreshold" })).toBe(
+      2n,
+    );
+    expect(await client.readContract({ address: info.safe.address, abi: safeAbi, functionName: "getOwners" })).toEqual(
+      DEV_ROLES.guardianOwners.map((i) => getAddress(devAddress(i))),
+    );
+
+    // The worker: alive, ready, and enforcing the seeded policy.
+    const worker = info.services.find((s) => s.name === "worker")!;
+    expect((await fetch(`${worker.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+    const policy = (await (await fetch(`${worker.url}/v1/policy`)).json()) as {
+      policy: {
+        submitters: string[];
+        workers: string[];
+        quotas: Record<string, string>;
+        committee: { members: string[]; threshold: number };
+        attestation: { attesters: string[]; minAttestations: number; schemaUID: string };
+        killSwitch: { engaged: boolean };
+      };
+    };
+    expect(policy.policy.submitters).toEqual([devAddress(DEV_ROLES.contributor)]);
+    expect(policy.policy.workers).toEqual([devAddress(DEV_ROLES.worker)]);
+    expect(policy.policy.quotas).toEqual({ [devAddress(DEV_ROLES.consumer)]: "5" });
+    expect(policy.policy.committee.members).toEqual(DEV_ROLES.keyholders.map(devAddress));
+    expect(policy.policy.committee.threshold).toBe(2);
+    expect(policy.policy.attestation).toMatchObject({
+      schemaUID: deployment.dataSchema.uid,
+      attesters: [devAddress(DEV_ROLES.attester)],
+      minAttestations: 1,
+    });
+    expect(policy.policy.killSwitch.engaged).toBe(false);
+    // Every service in the stack file answers (a service added to the table is checked here too).
+    for (const service of info.services) {
+      const answered = service.name === "chain" ? await client.getBlockNumber() : (await fetch(service.url)).status;
+      expect(answered, service.name).toBeDefined();
+    }
+
+    await stopWithCtrlC(run, info, [chainPort, workerPort]);
+
+    // A restart keeps the chain and the deployment, and skips the seed.
+    run = npmRun(args, repoRoot);
+    await run.waitFor("Press Ctrl-C to stop.", 120_000);
+    expect(run.output()).toContain("Picking up the deployment");
+    expect(run.output()).toContain("already seeded");
+    expect(run.output()).not.toContain("The chain was reset");
+    const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
+    expect(again.safe.address).toBe(info.safe.address);
+    expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+    await stopWithCtrlC(run, again, [chainPort, workerPort]);
+  }, 420_000);
+});
