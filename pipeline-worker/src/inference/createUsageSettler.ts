@@ -58,6 +58,9 @@ export type SettlementResult = {
  * too small (the consumer's remaining vouchers wait with it), an epoch the chain's clock has not
  * reached, and, for the whole flush, a kill switch or this worker no longer being authorised.
  */
+/** Reads of `isNonceUsed` in flight at once when a flush starts. */
+const CHAIN_READS_IN_FLIGHT = 16;
+
 export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   const { publicClient, walletClient, store, logger } = parameters;
   const batchSize = parameters.batchSize ?? 50;
@@ -177,9 +180,12 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
 
     const ready: VoucherRecord[] = [];
     const alreadySettled: QueryVoucher[] = [];
-    for (const record of records) {
+    const spent = await mapBounded(records, CHAIN_READS_IN_FLIGHT, (record) =>
+      read<boolean>("isNonceUsed", [record.voucher.consumer, record.voucher.nonce]),
+    );
+    for (const [i, record] of records.entries()) {
       const { voucher } = record;
-      if (await read<boolean>("isNonceUsed", [voucher.consumer, voucher.nonce])) {
+      if (spent[i]) {
         // Landed before a crash, or the consumer sent the same signed query to another worker too.
         alreadySettled.push(voucher);
       } else if (voucher.epoch > chainEpoch) {
@@ -269,6 +275,20 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
 }
 
 export type UsageSettler = ReturnType<typeof createUsageSettler>;
+
+/** `map` with at most `limit` calls of `f` in flight; results in input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await f(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
 
 function createSettlementMetrics(registry: Registry) {
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;

@@ -2,6 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
+  createWalletClient,
+  custom,
   getAddress,
   keccak256,
   parseEther,
@@ -16,6 +18,7 @@ import {
   type WalletClient,
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
+import { hardhat } from "viem/chains";
 import { contributorRewardsAbi, policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
@@ -93,8 +96,10 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
   const system: System = await createSystem();
   await system.delegateAll();
   const governance = createGovernance(system);
-  const wallets = (await system.viem.getWalletClients()) as unknown as Wallet[];
-  const workerWallets = WORKER_ACCOUNTS.slice(0, options.workers ?? 1).map((i) => wallets[i]!);
+  // Workers sign with local keys, as in production (privateKeyToAccount), over the in-process chain.
+  const workerWallets: Wallet[] = WORKER_ACCOUNTS.slice(0, options.workers ?? 1).map((i) =>
+    createWalletClient({ account: devAccount(i), chain: hardhat, transport: custom(system.connection.provider) }),
+  );
   const consumer = devAccount(7);
   await governance.pass([
     ...workerWallets.map((w) => registryAction(system, "setWorker", [w.account.address, true])),
