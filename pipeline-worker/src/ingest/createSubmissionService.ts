@@ -287,6 +287,8 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }));
       const dataHash = toHex(hash.digest());
       if (BigInt(hash.bytes) !== BigInt(envelope.size) || dataHash !== envelope.dataHash.toLowerCase()) {
+        // Nothing of a refused submission is kept, not even its ciphertext.
+        await store.remove(ciphertext.cid);
         throw new WorkerError("VALIDATION_FAILED", "The data does not match the signed and attested hash and size.", {
           hints: ["Upload exactly the bytes whose SHA-256 and size you signed."],
           extra: { receivedSize: hash.bytes, receivedHash: dataHash },

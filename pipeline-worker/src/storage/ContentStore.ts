@@ -37,5 +37,11 @@ export type ContentStore = {
   get(cid: CID | string, options?: GetOptions): AsyncGenerator<Uint8Array>;
   /** Whether the content is pinned here, i.e. held whole and kept. */
   has(cid: CID | string): Promise<boolean>;
+  /**
+   * Unpins the content so it is not kept: the embedded store deletes blocks no other pin holds at
+   * once; a Kubo node reclaims them at its next garbage collection. Unpinning what is not pinned
+   * is not an error.
+   */
+  remove(cid: CID | string): Promise<void>;
   close(): Promise<void>;
 };

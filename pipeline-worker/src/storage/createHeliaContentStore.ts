@@ -54,6 +54,9 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
         // collection, and an add of content already pinned is not an error.
         if (!(await helia.pins.isPinned(cid))) for await (const _ of helia.pins.add(cid, { signal: options.signal }));
       } catch (cause) {
+        // Blocks of a put that failed half-way (a refused or broken upload) are pinned by nothing:
+        // collect them, so nothing of it is kept.
+        await helia.gc().catch(() => {});
         throw isWorkerError(cause) ? cause : storageFailed("store content", cause);
       }
       return { cid, size: tap.bytes, sha256: tap.digest() };
@@ -86,6 +89,17 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
         return await helia.pins.isPinned(parsed);
       } catch (cause) {
         throw storageFailed("check a pin", cause);
+      }
+    },
+
+    async remove(cid) {
+      const parsed = parseCid(cid);
+      try {
+        if (await helia.pins.isPinned(parsed)) for await (const _ of helia.pins.rm(parsed));
+        // Deletes every block no pin holds; content shared with a pinned DAG stays.
+        await helia.gc();
+      } catch (cause) {
+        throw storageFailed("remove content", cause);
       }
     },
 

@@ -23,7 +23,7 @@ export type CreateKuboContentStoreParameters = {
  * proxy), through ipfs-http-client. The node is not trusted with integrity: the worker computes
  * each CID itself while uploading and checks it against the node's answer, and reads raw blocks
  * (/api/v0/block/get) and verifies each against its CID instead of taking /api/v0/cat's bytes on
- * faith. The RPC endpoints used: add, block/get, pin/ls.
+ * faith. The RPC endpoints used: add, block/get, pin/ls, pin/rm.
  */
 export function createKuboContentStore(parameters: CreateKuboContentStoreParameters): ContentStore {
   // An agent of our own, so close() can end its keep-alive sockets; otherwise they hold the
@@ -121,6 +121,16 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
         // Kubo answers "path '<cid>' is not pinned" with HTTP 500 for content it does not hold.
         if (cause instanceof Error && /is not pinned/.test(cause.message)) return false;
         throw unavailable("list pins", cause);
+      }
+    },
+
+    async remove(cid) {
+      const parsed = parseCid(cid);
+      try {
+        await client.pin.rm(parsed);
+      } catch (cause) {
+        if (cause instanceof Error && /not pinned/.test(cause.message)) return;
+        throw unavailable("unpin content", cause);
       }
     },
 

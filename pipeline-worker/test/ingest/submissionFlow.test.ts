@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   getAddress,
@@ -230,7 +232,10 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     const begun = await post(envelope);
     const tampered = Uint8Array.from(data);
     tampered[0]! ^= 1;
+    const blocks = () => countFiles(path.join(s.dataDir, "ipfs", "blocks"));
+    const blocksBefore = blocks();
     const uploaded = await put(begun.json.id as string, tampered);
+    expect(blocks()).toBe(blocksBefore);
     expect(uploaded.json.code).toBe("VALIDATION_FAILED");
     const status = (await (await fetch(`${s.url}/v1/submissions/${begun.json.id as string}`)).json()) as Record<
       string,
@@ -245,6 +250,7 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     const begunLonger = await post(longer.envelope);
     const tooLong = await put(begunLonger.json.id as string, Buffer.concat([longer.data, Buffer.from("x")]));
     expect(tooLong.json.code).toBe("PAYLOAD_TOO_LARGE");
+    expect(blocks()).toBe(blocksBefore);
   });
 
   it("refuses everything once the guardian engages the kill switch", async () => {
@@ -262,3 +268,7 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     expect(json.detail).toContain("test: stop ingest");
   });
 });
+
+function countFiles(directory: string): number {
+  return readdirSync(directory, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile()).length;
+}

@@ -58,6 +58,33 @@ describe("createHeliaContentStore", () => {
     expect((await collect(second.get(cid))).equals(bytes)).toBe(true);
   });
 
+  it("removes content: unpinned and its blocks deleted, while other content stays", async () => {
+    const directory = freshDir();
+    const store = await openStore(directory);
+    const kept = await store.put([randomPlaintext(700_000)]);
+    const blocksBefore = countFiles(path.join(directory, "blocks"));
+    const removed = await store.put([randomPlaintext(900_000)]);
+    expect(countFiles(path.join(directory, "blocks"))).toBeGreaterThan(blocksBefore);
+    await store.remove(removed.cid);
+    expect(await store.has(removed.cid)).toBe(false);
+    expect(countFiles(path.join(directory, "blocks"))).toBe(blocksBefore);
+    await expect(collect(store.get(removed.cid))).rejects.toMatchObject({ code: "NOT_FOUND" });
+    expect(await store.has(kept.cid)).toBe(true);
+    await store.remove(removed.cid);
+  });
+
+  it("keeps nothing of a put that failed half-way", async () => {
+    const directory = freshDir();
+    const store = await openStore(directory);
+    const blocksBefore = countFiles(path.join(directory, "blocks"));
+    async function* breaksOff() {
+      yield randomPlaintext(800_000);
+      throw new Error("connection reset");
+    }
+    await expect(store.put(breaksOff())).rejects.toThrow();
+    expect(countFiles(path.join(directory, "blocks"))).toBe(blocksBefore);
+  });
+
   it("says content it does not hold is not found", async () => {
     const store = await openStore(freshDir());
     const absent = CID.parse("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
@@ -94,4 +121,10 @@ function listFiles(dir: string): string[] {
     const file = path.join(dir, name);
     return statSync(file).isDirectory() ? listFiles(file) : [file];
   });
+}
+
+function countFiles(directory: string): number {
+  let count = 0;
+  for (const entry of readdirSync(directory, { withFileTypes: true, recursive: true })) if (entry.isFile()) count++;
+  return count;
 }

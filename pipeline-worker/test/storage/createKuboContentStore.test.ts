@@ -54,6 +54,15 @@ describe("createKuboContentStore (against a fake Kubo RPC server, not a real Kub
     expect(await store.has(put.cid)).toBe(true);
   });
 
+  it("unpins removed content through /api/v0/pin/rm", async () => {
+    const { kubo, store } = await setup();
+    const put = await store.put([randomPlaintext(300_000)]);
+    await store.remove(put.cid);
+    expect(kubo.calls).toContain("/api/v0/pin/rm");
+    expect(await store.has(put.cid)).toBe(false);
+    await store.remove(put.cid);
+  });
+
   it("gives the same CID as the embedded Helia store for the same bytes", async () => {
     const { store } = await setup();
     const helia = await createHeliaContentStore({ directory: mkdtempSync(path.join(tmpdir(), "helia-cmp-")) });

@@ -1,6 +1,6 @@
 // NOT A KUBO NODE. No Kubo daemon can run on the machines this project is tested on (no Debian
 // package; the npm `kubo` package downloads its binary at install). This is a small HTTP server
-// that speaks the subset of Kubo's RPC API (/api/v0/add, /api/v0/block/get, /api/v0/pin/ls) the
+// that speaks the subset of Kubo's RPC API (/api/v0/add, /api/v0/block/get, /api/v0/pin/ls, /api/v0/pin/rm) the
 // Kubo adapter uses, with the same request and response shapes, backed by an in-memory Helia
 // node. It shows that the adapter sends what Kubo expects and verifies what comes back; it
 // cannot show that a real Kubo answers exactly so.
@@ -60,6 +60,13 @@ export async function startFakeKubo(options: FakeKuboOptions = {}) {
         if (!(await helia.pins.isPinned(CID.parse(arg)))) return fail(response, `path '${arg}' is not pinned`);
         response.writeHead(200, { "content-type": "application/json" });
         return response.end(`${JSON.stringify({ Cid: arg, Type: "recursive" })}\n`);
+      }
+      case "/api/v0/pin/rm": {
+        const arg = url.searchParams.get("arg") ?? "";
+        if (!(await helia.pins.isPinned(CID.parse(arg)))) return fail(response, "not pinned or pinned indirectly");
+        for await (const _ of helia.pins.rm(CID.parse(arg)));
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(`${JSON.stringify({ Pins: [arg] })}\n`);
       }
       default:
         return fail(response, `unknown command ${url.pathname}`, 404);
