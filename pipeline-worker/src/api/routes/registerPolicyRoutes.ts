@@ -1,6 +1,79 @@
 import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
+import { z } from "zod";
 import { queryDomain, queryTypes, submissionDomain, submissionTypes } from "../../chain/typedData.ts";
+import { policyJsonSchema } from "../../policy/policyJson.ts";
+
+const decimal = { type: "string", pattern: "^[0-9]+$" } as const;
+const hash = { type: ["string", "null"], pattern: "^0x[0-9a-fA-F]{64}$" } as const;
+
+/** The response of `GET /v1/policy` (PolicySync's PolicySnapshot); the policy part comes from its zod schema. */
+const policySnapshotSchema = {
+  type: "object",
+  required: [
+    "chainId",
+    "registry",
+    "policy",
+    "blockNumber",
+    "blockHash",
+    "policyVersion",
+    "head",
+    "confirmations",
+    "killSwitchUnconfirmed",
+    "epochs",
+    "syncedAt",
+  ],
+  properties: {
+    chainId: { type: "integer" },
+    registry: { type: "string" },
+    policy: z.toJSONSchema(policyJsonSchema, { target: "draft-7", io: "input" }),
+    blockNumber: decimal,
+    blockHash: hash,
+    policyVersion: decimal,
+    head: {
+      type: "object",
+      required: ["blockNumber", "blockHash", "policyVersion"],
+      properties: { blockNumber: decimal, blockHash: hash, policyVersion: decimal },
+    },
+    confirmations: { type: "integer" },
+    killSwitchUnconfirmed: { type: "boolean" },
+    epochs: {
+      type: "object",
+      required: ["epochLength", "epochGenesis"],
+      properties: { epochLength: decimal, epochGenesis: decimal },
+    },
+    syncedAt: { type: "string" },
+  },
+};
+
+const typedDataSchema = {
+  type: "object",
+  required: ["domain", "types", "primaryType"],
+  properties: {
+    domain: {
+      type: "object",
+      required: ["name", "version", "chainId", "verifyingContract"],
+      properties: {
+        name: { type: "string" },
+        version: { type: "string" },
+        chainId: { type: "integer" },
+        verifyingContract: { type: "string" },
+      },
+    },
+    types: {
+      type: "object",
+      additionalProperties: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["name", "type"],
+          properties: { name: { type: "string" }, type: { type: "string" } },
+        },
+      },
+    },
+    primaryType: { type: "string" },
+  },
+} as const;
 
 export type RegisterPolicyRoutesParameters = {
   chainId: number;
@@ -15,7 +88,9 @@ export type RegisterPolicyRoutesParameters = {
  * types that clients must sign, so no client hard-codes them.
  */
 export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterPolicyRoutesParameters): void {
-  app.get("/v1/policy", async () => parameters.policySnapshot());
+  app.get("/v1/policy", { schema: { response: { 200: policySnapshotSchema } } }, async () =>
+    parameters.policySnapshot(),
+  );
 
   const eip712 = {
     submission: {
@@ -29,5 +104,19 @@ export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterP
       primaryType: "Query",
     },
   };
-  app.get("/v1/eip712", async () => eip712);
+  app.get(
+    "/v1/eip712",
+    {
+      schema: {
+        response: {
+          200: {
+            type: "object",
+            required: ["submission", "query"],
+            properties: { submission: typedDataSchema, query: typedDataSchema },
+          },
+        },
+      },
+    },
+    async () => eip712,
+  );
 }
