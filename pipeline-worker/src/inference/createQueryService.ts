@@ -192,7 +192,8 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
         hints: ["Send the query to an authorised worker (PolicyRegistry.isWorker)."],
       });
     }
-    const consumer = getAddress(request.consumer);
+    // Any letter case is accepted: the signature, not a checksum, says whose query it is.
+    const consumer = getAddress(request.consumer.toLowerCase());
     const nonce = uint64(request.nonce, "nonce");
     const epoch = uint64(request.epoch, "epoch");
     const deadline = BigInt(request.deadline);
@@ -322,17 +323,18 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       const voucher: QueryVoucher = { ...message, signature: request.signature };
       const { used: counted } = await store.record(voucher, { answerHash });
       release();
+      let receipt: QueryReceipt;
       try {
-        const receipt = await signReceipt(message, answerHash, epoch, counted, quota);
+        receipt = await signReceipt(message, answerHash, epoch, counted, quota);
         // The last point at which the answer can still be withheld: a kill switch seen before it
         // refuses the query, and the query is uncounted.
         signal.throwIfAborted();
-        parameters.onCounted?.();
-        return { answer, usage: usageOf(quota, counted, epoch, epochEndsAt), receipt };
       } catch (error) {
         await store.release(consumer, nonce);
         throw error;
       }
+      parameters.onCounted?.();
+      return { answer, usage: usageOf(quota, counted, epoch, epochEndsAt), receipt };
     } finally {
       release?.();
       inFlightNonces.delete(nonceKey);
@@ -406,7 +408,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
 
   async function quotaStatus(consumerAddress: string): Promise<QuotaStatus> {
     const view = parameters.policy.requireFreshPolicy();
-    const consumer = getAddress(consumerAddress);
+    const consumer = getAddress(consumerAddress.toLowerCase());
     const { epoch, epochEndsAt } = epochInfo(view.epochs);
     const used = await store.used(consumer, epoch);
     return { consumer, ...usageOf(quotaOf(view.policy, consumer), used, epoch, epochEndsAt) };
