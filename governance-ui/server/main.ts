@@ -1,0 +1,51 @@
+// Serves the built governance UI against a deployment:
+//
+//   node governance-ui/server/main.ts --manifest deployments/31337.json \
+//     [--rpc-url http://127.0.0.1:8545] [--worker-url http://127.0.0.1:8787] [--port 5173] [--host 127.0.0.1]
+//
+// The browser talks to this server only: it proxies /rpc to the chain and /worker/* to the worker.
+// Build the app first with `npm run build -w governance-ui`.
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { createUiServer } from "./createUiServer.ts";
+import { createRuntimeConfig, readDeployment } from "./runtimeConfigFromEnv.ts";
+
+const { values } = parseArgs({
+  options: {
+    manifest: { type: "string", default: process.env.UI_MANIFEST },
+    "rpc-url": { type: "string", default: process.env.UI_RPC_URL ?? "http://127.0.0.1:8545" },
+    "worker-url": { type: "string", default: process.env.UI_WORKER_URL ?? "http://127.0.0.1:8787" },
+    "no-worker": { type: "boolean", default: false },
+    port: { type: "string", default: process.env.UI_PORT ?? "5173" },
+    host: { type: "string", default: process.env.UI_HOST ?? "127.0.0.1" },
+    dist: { type: "string", default: path.resolve(import.meta.dirname, "../dist") },
+  },
+});
+
+async function main() {
+  const manifest = values.manifest ?? path.resolve(import.meta.dirname, "../../deployments/31337.json");
+  const distDir = values.dist!;
+  if (!existsSync(path.join(distDir, "index.html"))) {
+    throw new BaseError(`No built app in ${distDir}.`, { hints: ["Build it first: npm run build -w governance-ui."] });
+  }
+  const deployment = readDeployment(manifest);
+  const server = await createUiServer({
+    distDir,
+    runtimeConfig: createRuntimeConfig({ deployment, workerUrl: values["no-worker"] ? null : "/worker" }),
+    rpcUpstream: values["rpc-url"]!,
+    workerUpstream: values["no-worker"] ? undefined : values["worker-url"],
+    host: values.host!,
+    port: Number(values.port),
+  });
+  console.log(`Governance UI for chain ${deployment.chainId} at ${server.url}`);
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof BaseError ? error.message : error);
+  process.exit(1);
+});

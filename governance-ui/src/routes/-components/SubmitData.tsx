@@ -1,0 +1,308 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useId, useState } from "react";
+import {
+  bytesToHex,
+  createWalletClient,
+  encodeAbiParameters,
+  http,
+  parseAbiParameters,
+  parseEventLogs,
+  type Address,
+  type Hex,
+} from "viem";
+import { AddressText } from "../../components/AddressText.tsx";
+import { ErrorNotice } from "../../components/ErrorNotice.tsx";
+import { easAbi } from "../../lib/abis.ts";
+import { useApp } from "../../lib/AppContext.tsx";
+import { decodeError, type DecodedError } from "../../lib/decodeError.ts";
+import { devAccounts } from "../../lib/devAccounts.ts";
+import { plural, shortHex } from "../../lib/format.ts";
+import { usePolicy, useWorkerApi } from "../../lib/queries.ts";
+import { LOCAL_CHAIN_ID } from "../../lib/RuntimeConfig.ts";
+import type { SubmissionStatus } from "../../lib/workerApi.ts";
+import { useWallet } from "../../lib/WalletContext.tsx";
+
+type Digest = { hash: Hex; size: bigint; blob: Blob };
+type Step = { label: string; state: "active" | "done" | "failed" };
+
+/** Submit data through the worker: hash it here, gather attestations, sign, send the envelope, upload. */
+export function SubmitData({ account }: { account: Address }) {
+  const { config, chain, rpcUrl, contracts, publicClient } = useApp();
+  const { wallet } = useWallet();
+  const { data: policy } = usePolicy();
+  const api = useWorkerApi();
+  const queryClient = useQueryClient();
+  const ids = { text: useId(), file: useId(), license: useId(), provenance: useId(), uids: useId() };
+  const [text, setText] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const [license, setLicense] = useState("CC-BY-4.0");
+  const [provenance, setProvenance] = useState("written by the contributor");
+  const [digest, setDigest] = useState<Digest | null>(null);
+  const [uids, setUids] = useState("");
+  const [steps, setSteps] = useState<Step[]>([]);
+  const [error, setError] = useState<DecodedError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<SubmissionStatus | null>(null);
+  const [devAttesters, setDevAttesters] = useState<{ index: number; address: Address }[]>([]);
+
+  // Hash what will be sent, as the worker and the attesters will.
+  useEffect(() => {
+    let cancelled = false;
+    const blob = file ?? (text === "" ? null : new Blob([new TextEncoder().encode(text)]));
+    if (!blob) {
+      setDigest(null);
+      return;
+    }
+    void blob.arrayBuffer().then(async (buffer) => {
+      const hash = bytesToHex(new Uint8Array(await crypto.subtle.digest("SHA-256", buffer)));
+      if (!cancelled) setDigest({ hash, size: BigInt(buffer.byteLength), blob });
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [file, text]);
+
+  // On the local chain, trusted attesters that are development accounts can attest from here.
+  const attesters = policy?.attestation.attesters;
+  useEffect(() => {
+    if (!config.devAccounts || config.chainId !== LOCAL_CHAIN_ID || !attesters) return;
+    let cancelled = false;
+    void devAccounts().then((list) => {
+      if (cancelled) return;
+      const trusted = new Set(attesters.map((a) => a.toLowerCase()));
+      setDevAttesters(
+        list.flatMap((a, index) => (trusted.has(a.address.toLowerCase()) ? [{ index, address: a.address }] : [])),
+      );
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [config.devAccounts, config.chainId, attesters]);
+
+  const uidList = uids
+    .split(/[\s,]+/)
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const uidsValid = uidList.every((u) => /^0x[0-9a-fA-F]{64}$/.test(u));
+
+  async function attestAsDev(index: number) {
+    if (!digest) return;
+    setError(null);
+    setBusy(true);
+    try {
+      const attesterAccount = (await devAccounts())[index]!;
+      const attester = createWalletClient({ account: attesterAccount, chain, transport: http(rpcUrl) });
+      const data = encodeAbiParameters(parseAbiParameters(config.deployment.dataSchema.definition), [
+        digest.hash,
+        digest.size,
+        license,
+        provenance,
+      ]);
+      const hash = await attester.writeContract({
+        address: contracts.eas,
+        abi: easAbi,
+        functionName: "attest",
+        args: [
+          {
+            schema: config.deployment.dataSchema.uid,
+            data: {
+              recipient: account,
+              expirationTime: 0n,
+              revocable: true,
+              refUID: `0x${"00".repeat(32)}`,
+              data,
+              value: 0n,
+            },
+          },
+        ],
+      });
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      const [attested] = parseEventLogs({ abi: easAbi, eventName: "Attested", logs: receipt.logs });
+      if (attested) setUids((current) => [current.trim(), attested.args.uid].filter(Boolean).join("\n"));
+    } catch (cause) {
+      setError(decodeError(cause));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function submit() {
+    if (!api || !wallet || !digest) return;
+    setError(null);
+    setResult(null);
+    setBusy(true);
+    const progress: Step[] = [];
+    const step = (label: string) => {
+      progress.forEach((s) => (s.state = "done"));
+      progress.push({ label, state: "active" });
+      setSteps([...progress]);
+    };
+    try {
+      step("Reading the signing format from the worker");
+      const { submission } = await api.eip712();
+      step("Signing the submission in your wallet");
+      const nonce = randomNonce();
+      const deadline = Math.floor(Date.now() / 1000) + 3600;
+      const message = {
+        contributor: account,
+        dataHash: digest.hash,
+        size: digest.size,
+        nonce,
+        deadline: BigInt(deadline),
+      };
+      const signature = await wallet.client.signTypedData({
+        account: wallet.client.account,
+        domain: submission.domain,
+        types: submission.types,
+        primaryType: submission.primaryType,
+        message,
+      } as never);
+      step("Sending the signed envelope (the worker checks it before any data moves)");
+      const begun = await api.beginSubmission({
+        contributor: account,
+        dataHash: digest.hash,
+        size: digest.size.toString(),
+        nonce: nonce.toString(),
+        deadline,
+        chainId: config.chainId,
+        signature,
+        attestations: { onchain: uidList as Hex[], offchain: [] },
+      });
+      step(`Uploading ${plural(digest.size, "byte")} (encrypted by the worker as it arrives)`);
+      const stored = await api.uploadSubmission(begun.id, digest.blob);
+      progress.forEach((s) => (s.state = "done"));
+      setSteps([...progress]);
+      setResult(stored);
+      void queryClient.invalidateQueries({ queryKey: ["worker", "submissions"] });
+    } catch (cause) {
+      const last = progress.at(-1);
+      if (last) last.state = "failed";
+      setSteps([...progress]);
+      setError(decodeError(cause));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const required = policy?.attestation.minAttestations ?? 0;
+  const killed = policy?.killSwitch.engaged ?? false;
+  return (
+    <section className="card" aria-labelledby="submit-title">
+      <h2 id="submit-title">Submit data</h2>
+      <div className="form-grid">
+        <div className="field field-wide">
+          <label htmlFor={ids.text}>Data (text)</label>
+          <textarea
+            id={ids.text}
+            rows={4}
+            value={text}
+            disabled={file !== null}
+            onChange={(e) => setText(e.target.value)}
+            placeholder="Paste the training text here, or choose a file below."
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.file}>Or a file</label>
+          <input id={ids.file} type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.license}>Licence (attested)</label>
+          <input id={ids.license} value={license} onChange={(e) => setLicense(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor={ids.provenance}>Provenance (attested)</label>
+          <input id={ids.provenance} value={provenance} onChange={(e) => setProvenance(e.target.value)} />
+        </div>
+      </div>
+      {digest ? (
+        <p className="small" data-testid="data-digest">
+          SHA-256 <code title={digest.hash}>{shortHex(digest.hash, 8)}</code>, {plural(digest.size, "byte")}.
+        </p>
+      ) : null}
+
+      <h3>Attestations</h3>
+      {required === 0 ? (
+        <p className="notice notice-warn">
+          The DAO has not set an attestation requirement yet: no data can be recorded.
+        </p>
+      ) : (
+        <p className="small">
+          The policy needs {plural(required, "attestation")} of this data's hash and size, to you, from{" "}
+          {required === attesters?.length ? "each of" : "any of"}:{" "}
+          {attesters?.map((a, i) => (
+            <span key={a}>
+              {i > 0 ? ", " : ""}
+              <AddressText address={a} />
+            </span>
+          ))}
+          . Give the attesters the hash and size above; they attest with the EAS schema{" "}
+          <code title={config.deployment.dataSchema.uid}>{shortHex(config.deployment.dataSchema.uid)}</code>.
+        </p>
+      )}
+      {devAttesters.length > 0 ? (
+        <div className="button-row">
+          {devAttesters.map((a) => (
+            <button
+              key={a.address}
+              type="button"
+              className="button-secondary"
+              disabled={!digest || busy || !wallet}
+              onClick={() => void attestAsDev(a.index)}
+            >
+              Attest as #{a.index} (development attester)
+            </button>
+          ))}
+        </div>
+      ) : null}
+      <div className="field field-wide">
+        <label htmlFor={ids.uids}>On-chain attestation UIDs</label>
+        <textarea
+          id={ids.uids}
+          rows={2}
+          value={uids}
+          onChange={(e) => setUids(e.target.value)}
+          placeholder="0x… (one per line)"
+          aria-invalid={!uidsValid ? true : undefined}
+        />
+        {!uidsValid ? (
+          <p className="field-error" role="alert">
+            Each UID is 0x followed by 64 hex digits.
+          </p>
+        ) : null}
+      </div>
+
+      <div className="button-row">
+        <button
+          type="button"
+          disabled={busy || !digest || !uidsValid || uidList.length === 0 || !api || killed}
+          onClick={() => void submit()}
+        >
+          Sign and submit
+        </button>
+      </div>
+      {killed ? <p className="small muted">Submitting is disabled while the kill switch is engaged.</p> : null}
+      {steps.length > 0 ? (
+        <ol className="steps" aria-live="polite">
+          {steps.map((s, i) => (
+            <li key={i} data-state={s.state}>
+              {s.state === "done" ? "✓ " : s.state === "failed" ? "✗ " : "… "}
+              {s.label}
+            </li>
+          ))}
+        </ol>
+      ) : null}
+      {result ? (
+        <p className="notice notice-ok" data-testid="submission-result">
+          Stored as <code>{shortHex(result.id)}</code>: the worker records it on chain shortly.
+        </p>
+      ) : null}
+      {error ? <ErrorNotice error={error} title="The submission was refused" /> : null}
+    </section>
+  );
+}
+
+/** A random uint64-sized nonce: the worker refuses a nonce it has seen for this contributor. */
+function randomNonce(): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return BigInt(bytesToHex(bytes));
+}

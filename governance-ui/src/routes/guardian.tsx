@@ -1,0 +1,401 @@
+import { createFileRoute, Link } from "@tanstack/react-router";
+import { useEffect, useId, useState } from "react";
+import { encodeFunctionData, getAddress, type Address, type Hex } from "viem";
+import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { AddressText } from "../components/AddressText.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { Loaded } from "../components/Loading.tsx";
+import { TxStatus } from "../components/TxStatus.tsx";
+import { policyRegistryAbi, safeAbi } from "../lib/abis.ts";
+import { useApp } from "../lib/AppContext.tsx";
+import { useChainQuery } from "../lib/ChainHead.tsx";
+import { decodeError, type DecodedError } from "../lib/decodeError.ts";
+import { describeChange } from "../lib/describeChange.ts";
+import { formatTime, shortHex } from "../lib/format.ts";
+import { useGovernorSettings, usePolicy } from "../lib/queries.ts";
+import {
+  loadPending,
+  packSignatures,
+  safeCall,
+  safeTransactionHash,
+  safeTypedData,
+  savePending,
+  type PendingSafeTransaction,
+} from "../lib/safeTransactions.ts";
+import { useWallet } from "../lib/WalletContext.tsx";
+import { useWrite } from "../lib/useWrite.ts";
+
+export const Route = createFileRoute("/guardian")({ component: GuardianPage });
+
+type GuardianInfo =
+  | { kind: "account"; address: Address }
+  | { kind: "safe"; address: Address; owners: readonly Address[]; threshold: bigint; nonce: bigint; version: string }
+  | { kind: "contract"; address: Address };
+
+function GuardianPage() {
+  const policy = usePolicy();
+  const settings = useGovernorSettings();
+  const guardian = useChainQuery(
+    ["guardian", policy.data?.guardian],
+    async ({ publicClient }, head): Promise<GuardianInfo> => {
+      const address = policy.data!.guardian;
+      const code = await publicClient.getCode({ address, blockNumber: head.number });
+      if (!code || code === "0x") return { kind: "account", address };
+      try {
+        const safe = { address, abi: safeAbi, blockNumber: head.number } as const;
+        const [owners, threshold, nonce, version] = await Promise.all([
+          publicClient.readContract({ ...safe, functionName: "getOwners" }),
+          publicClient.readContract({ ...safe, functionName: "getThreshold" }),
+          publicClient.readContract({ ...safe, functionName: "nonce" }),
+          publicClient.readContract({ ...safe, functionName: "VERSION" }),
+        ]);
+        return { kind: "safe", address, owners, threshold, nonce, version };
+      } catch {
+        return { kind: "contract", address };
+      }
+    },
+    { enabled: policy.data !== undefined },
+  );
+  const ks = policy.data?.killSwitch;
+  const killHistory = (policy.data?.history ?? []).filter((c) => c.eventName.startsWith("KillSwitch"));
+
+  return (
+    <section className="page" aria-labelledby="guardian-title">
+      <div className="page-head">
+        <h1 id="guardian-title">Guardian</h1>
+        <p className="lede">
+          The guardian can stop the AI at once by engaging the kill switch, without a vote. It cannot lift the switch or
+          change anything else: lifting takes a proposal.
+        </p>
+      </div>
+      <div className="card-grid">
+        <section className="card" aria-labelledby="who-title">
+          <h2 id="who-title">Who guards</h2>
+          <Loaded query={guardian} what="the guardian">
+            {(g) => (
+              <dl className="kv">
+                <div>
+                  <dt>Guardian</dt>
+                  <dd>
+                    <AddressText address={g.address} full />
+                  </dd>
+                </div>
+                {g.kind === "safe" ? (
+                  <>
+                    <div>
+                      <dt>Kind</dt>
+                      <dd>Safe {g.version}</dd>
+                    </div>
+                    <div>
+                      <dt>Owners</dt>
+                      <dd>
+                        <ul className="plain-list" data-testid="safe-owners">
+                          {g.owners.map((o) => (
+                            <li key={o}>
+                              <AddressText address={o} />
+                            </li>
+                          ))}
+                        </ul>
+                      </dd>
+                    </div>
+                    <div>
+                      <dt>Threshold</dt>
+                      <dd data-testid="safe-threshold">
+                        {g.threshold.toString()} of {g.owners.length} owners must sign
+                      </dd>
+                    </div>
+                  </>
+                ) : (
+                  <div>
+                    <dt>Kind</dt>
+                    <dd>
+                      {g.kind === "account"
+                        ? "A single account. Fine for a demo; in production the guardian should be a Safe."
+                        : "A contract that is not a Safe this page understands."}
+                    </dd>
+                  </div>
+                )}
+                {settings.data ? (
+                  <div>
+                    <dt>Proposal guardian</dt>
+                    <dd>
+                      <AddressText address={settings.data.proposalGuardian} /> (may cancel any proposal, from its page)
+                    </dd>
+                  </div>
+                ) : null}
+              </dl>
+            )}
+          </Loaded>
+        </section>
+        <section className="card" aria-labelledby="switch-title">
+          <h2 id="switch-title">Kill switch</h2>
+          {ks?.engaged ? (
+            <>
+              <p className="notice notice-error" data-testid="guardian-kill-state">
+                Engaged by <AddressText address={ks.engagedBy} /> on {formatTime(ks.engagedAt)}: “{ks.reason}”
+              </p>
+              <p>
+                Only a proposal can lift it.{" "}
+                <Link to="/proposals/new" search={{ preset: "liftKillSwitch" }}>
+                  Propose lifting it
+                </Link>
+                .
+              </p>
+            </>
+          ) : (
+            <p className="notice notice-ok" data-testid="guardian-kill-state">
+              Off: the AI runs within policy.
+            </p>
+          )}
+          {killHistory.length > 0 ? (
+            <ul className="small">
+              {killHistory.map((c) => (
+                <li key={c.transactionHash}>
+                  {describeChange(c)} ({c.timestamp !== undefined ? formatTime(c.timestamp) : `block ${c.blockNumber}`})
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </section>
+      </div>
+      {guardian.data && ks && !ks.engaged ? (
+        guardian.data.kind === "safe" ? (
+          <SafeFlow safe={guardian.data} />
+        ) : guardian.data.kind === "account" ? (
+          <DirectEngage guardian={guardian.data.address} />
+        ) : null
+      ) : null}
+    </section>
+  );
+}
+
+function ReasonField({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  const id = useId();
+  const bytes = new TextEncoder().encode(value).length;
+  return (
+    <div className="field field-wide">
+      <label htmlFor={id}>Reason (shown to every user)</label>
+      <input id={id} value={value} onChange={(e) => onChange(e.target.value)} maxLength={280} />
+      <p className="field-help">{bytes} of 280 bytes</p>
+    </div>
+  );
+}
+
+/** The guardian is one account: it engages the switch itself. */
+function DirectEngage({ guardian }: { guardian: Address }) {
+  const { contracts } = useApp();
+  const { wallet } = useWallet();
+  const tx = useWrite();
+  const [reason, setReason] = useState("");
+  const isGuardian = wallet?.address.toLowerCase() === guardian.toLowerCase();
+  return (
+    <section className="card" aria-labelledby="engage-title">
+      <h2 id="engage-title">Engage the kill switch</h2>
+      {!isGuardian ? <p className="muted">Only the guardian's account can do this. Connect it to act.</p> : null}
+      <ReasonField value={reason} onChange={setReason} />
+      <button
+        type="button"
+        className="button-danger"
+        disabled={!isGuardian || tx.busy || reason.trim() === ""}
+        onClick={() =>
+          void tx.write({
+            label: "Engage the kill switch",
+            address: contracts.policyRegistry,
+            abi: policyRegistryAbi,
+            functionName: "engageKillSwitch",
+            args: [reason.trim()],
+          })
+        }
+      >
+        Engage the kill switch
+      </button>
+      <TxStatus state={tx.state} />
+    </section>
+  );
+}
+
+/** The guardian is a Safe: one owner proposes, owners sign, anyone executes once enough have signed. */
+function SafeFlow({ safe }: { safe: Extract<GuardianInfo, { kind: "safe" }> }) {
+  const { contracts, config } = useApp();
+  const { wallet } = useWallet();
+  const tx = useWrite();
+  const [reason, setReason] = useState("");
+  const [pending, setPending] = useState<PendingSafeTransaction | null>(() => loadPending(safe.address));
+  const [error, setError] = useState<DecodedError | null>(null);
+  const [shared, setShared] = useState("");
+  const sharedId = useId();
+
+  useEffect(() => savePending(pending, safe.address), [pending, safe.address]);
+
+  const owner = wallet ? safe.owners.find((o) => o.toLowerCase() === wallet.address.toLowerCase()) : undefined;
+  const stale = pending !== null && BigInt(pending.transaction.nonce) < safe.nonce;
+  const signed = pending ? Object.keys(pending.signatures).length : 0;
+  const ready = pending !== null && !stale && BigInt(signed) >= safe.threshold;
+  const hasSigned =
+    pending !== null &&
+    owner !== undefined &&
+    Object.keys(pending.signatures).some((a) => a.toLowerCase() === owner.toLowerCase());
+
+  function propose() {
+    const data = encodeFunctionData({
+      abi: policyRegistryAbi,
+      functionName: "engageKillSwitch",
+      args: [reason.trim()],
+    });
+    setPending({
+      safe: safe.address,
+      chainId: config.chainId,
+      summary: `Engage the kill switch: “${reason.trim()}”`,
+      transaction: safeCall(contracts.policyRegistry, data, safe.nonce),
+      signatures: {},
+    });
+  }
+
+  async function sign() {
+    if (!pending || !wallet || !owner) return;
+    setError(null);
+    try {
+      const signature = await wallet.client.signTypedData({
+        account: wallet.client.account,
+        ...safeTypedData(pending.safe, pending.chainId, pending.transaction),
+      } as never);
+      setPending({ ...pending, signatures: { ...pending.signatures, [getAddress(owner)]: signature as Hex } });
+    } catch (cause) {
+      setError(decodeError(cause));
+    }
+  }
+
+  async function execute() {
+    if (!pending) return;
+    const t = pending.transaction;
+    const receipt = await tx.write({
+      label: "Execute the Safe transaction",
+      address: safe.address,
+      abi: safeAbi,
+      functionName: "execTransaction",
+      args: [
+        t.to,
+        BigInt(t.value),
+        t.data,
+        t.operation,
+        BigInt(t.safeTxGas),
+        BigInt(t.baseGas),
+        BigInt(t.gasPrice),
+        t.gasToken,
+        t.refundReceiver,
+        packSignatures(pending.signatures),
+      ],
+    });
+    if (receipt?.status === "success") setPending(null);
+  }
+
+  return (
+    <section className="card" aria-labelledby="safe-flow-title">
+      <h2 id="safe-flow-title">Engage the kill switch through the Safe</h2>
+      <ol className="flow">
+        <li data-done={pending !== null}>
+          <h3>1. Propose</h3>
+          {pending === null ? (
+            <>
+              <ReasonField value={reason} onChange={setReason} />
+              <button type="button" className="button-danger" disabled={reason.trim() === ""} onClick={propose}>
+                Propose to the Safe's owners
+              </button>
+            </>
+          ) : (
+            <div data-testid="safe-pending">
+              <p>
+                <strong>{pending.summary}</strong>
+              </p>
+              <p className="small muted">
+                Safe transaction {shortHex(safeTransactionHash(pending))}, nonce {pending.transaction.nonce}
+                {stale ? " — already executed or replaced: discard it." : ""}
+              </p>
+              <button type="button" className="button-link" onClick={() => setPending(null)}>
+                Discard
+              </button>
+            </div>
+          )}
+        </li>
+        <li data-done={ready}>
+          <h3>2. Sign</h3>
+          <p data-testid="safe-signatures">
+            {signed} of {safe.threshold.toString()} signatures
+            {pending && signed > 0 ? (
+              <>
+                {" "}
+                (
+                {Object.keys(pending.signatures).map((a, i) => (
+                  <span key={a}>
+                    {i > 0 ? ", " : ""}
+                    <AddressText address={a} />
+                  </span>
+                ))}
+                )
+              </>
+            ) : null}
+          </p>
+          {pending && !stale ? (
+            owner ? (
+              <button type="button" disabled={hasSigned} onClick={() => void sign()}>
+                {hasSigned ? "You have signed" : "Sign as owner"}
+              </button>
+            ) : (
+              <p className="muted small">Connect an owner's account to sign.</p>
+            )
+          ) : null}
+        </li>
+        <li>
+          <h3>3. Execute</h3>
+          <p className="small muted">Anyone may send it once enough owners have signed.</p>
+          <button
+            type="button"
+            className="button-danger"
+            disabled={!ready || tx.busy || !wallet}
+            onClick={() => void execute()}
+          >
+            Execute: engage the kill switch
+          </button>
+          <TxStatus state={tx.state} />
+        </li>
+      </ol>
+      {error ? <ErrorNotice error={error} title="Signing failed" /> : null}
+      <details>
+        <summary>Share with owners on other machines</summary>
+        <p className="small">
+          Copy this to the next owner, who pastes it here. It holds the transaction and the signatures so far, nothing
+          secret.
+        </p>
+        <label htmlFor={sharedId}>Pending transaction (JSON)</label>
+        <textarea
+          id={sharedId}
+          rows={4}
+          value={shared || (pending ? JSON.stringify(pending) : "")}
+          onChange={(e) => setShared(e.target.value)}
+        />
+        <button
+          type="button"
+          className="button-secondary"
+          onClick={() => {
+            try {
+              const imported = JSON.parse(shared) as PendingSafeTransaction;
+              if (imported.safe.toLowerCase() !== safe.address.toLowerCase())
+                throw new BaseError("it is for another Safe");
+              setPending({ ...imported, signatures: { ...pending?.signatures, ...imported.signatures } });
+              setShared("");
+              setError(null);
+            } catch (cause) {
+              setError({
+                name: "InvalidTransaction",
+                meaning: `This is not a pending transaction for this Safe (${cause instanceof BaseError ? cause.shortMessage : "not valid JSON"}).`,
+                args: [],
+              });
+            }
+          }}
+        >
+          Import
+        </button>
+      </details>
+    </section>
+  );
+}

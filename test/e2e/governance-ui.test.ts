@@ -1,0 +1,257 @@
+// Browser tests of the governance UI: the built app in Debian's Chromium (playwright-core), against
+// Anvil, the deployed contracts, a guardian Safe and the pipeline worker, all started here. The
+// chain's blocks and clock are advanced over its RPC between steps, as time would pass. The tests
+// share one stack and run in order; each sets up the policy it needs.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { actAs, launchBrowser, navigate, poll, screenshot, type TestBrowser } from "./helpers/browser.ts";
+import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
+import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { parseEther } from "viem";
+
+let stack: Stack;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+describe("governance from the UI", () => {
+  test("delegate, propose a quota change with the typed builder, vote, queue, execute, see the policy change", async () => {
+    const { page } = await browser.open(stack.uiUrl);
+    const consumer = devAccount(ROLES.consumer).address;
+    await actAs(page, ROLES.holders[0]);
+
+    // Delegate to oneself: tokens vote only once delegated.
+    await navigate(page, "Delegate");
+    await poll(() => page.getByTestId("current-delegate").textContent()).toContain("not delegated");
+    await page.getByRole("button", { name: "Delegate to myself" }).click();
+    await page.getByText("Delegate to yourself: confirmed").waitFor();
+    await poll(() => page.getByTestId("current-delegate").textContent()).toContain("You delegate to yourself");
+    await poll(() => page.getByTestId("votes").textContent()).toBe("400,000");
+    // A delegation counts for proposals from the next block on.
+    await stack.mine(1);
+    await screenshot(page, "delegate");
+
+    // Build the proposal with the typed builder.
+    await navigate(page, "New proposal");
+    await page.getByLabel("Title").fill("Give the research lab 5 queries per epoch");
+    await page
+      .getByLabel("Description (Markdown)")
+      .fill(
+        "The lab asked for **a few queries** to evaluate the model.\n\n- 5 queries per epoch\n- paid at the usual fee",
+      );
+    await page.getByLabel("Add an action").selectOption({ label: "Set a consumer's quota" });
+    await page.getByRole("button", { name: "Add action" }).click();
+    await page.getByLabel("Consumer").fill(consumer);
+    await page.getByLabel("Queries per epoch").fill("5");
+
+    const preview = page.getByTestId("action-list");
+    await poll(() => preview.textContent()).toContain("make 5 queries per epoch");
+    await poll(() => preview.textContent()).toMatch(/Quota of 0x\w{4}…\w{4}none5 queries per epoch/);
+
+    await page.getByRole("button", { name: "Simulate" }).click();
+    await poll(() => page.getByTestId("simulation").textContent()).toContain("All 1 action(s) succeed as the timelock");
+    await poll(() => page.getByTestId("simulation").textContent()).toContain("Set the quota of");
+    await screenshot(page, "new-proposal");
+
+    await page.getByRole("button", { name: "Submit proposal" }).click();
+    await page.waitForURL(/\/proposals\/\d+$/);
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("pending");
+    await poll(() => page.getByTestId("proposal-timing").textContent()).toMatch(/Voting opens in \d+ blocks?/);
+
+    // Let the voting delay pass, then vote with a reason.
+    await stack.mine(stack.deployment.settings.votingDelay + 1);
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("active");
+    await page.getByLabel("Reason (optional, public)").fill("The lab's evaluation helps everyone.");
+    await page.getByRole("button", { name: "Cast vote" }).click();
+    await page.getByTestId("already-voted").waitFor();
+    await poll(() => page.getByTestId("vote-list").textContent()).toContain("The lab's evaluation helps everyone.");
+    await poll(() => page.getByTestId("quorum").textContent()).toContain("reached");
+    await screenshot(page, "proposal-active");
+
+    // The list shows it with its votes against quorum and the blocks left.
+    await page.getByRole("link", { name: "All proposals" }).click();
+    await poll(() => page.getByTestId("proposal-list").textContent()).toMatch(/blocks? left to vote/);
+    await screenshot(page, "proposals");
+    await page.getByRole("link", { name: "Give the research lab 5 queries per epoch" }).click();
+
+    // Close the vote, queue, wait out the timelock, execute.
+    await stack.mine(stack.deployment.settings.votingPeriod + 1);
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("succeeded");
+    await page.getByRole("button", { name: "Queue" }).click();
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("queued");
+    await poll(() => page.getByTestId("proposal-timing").textContent()).toMatch(/Executable in/);
+    await stack.warp(Number(stack.deployment.settings.timelockMinDelay) + 1);
+    const execute = page.getByRole("button", { name: "Execute" });
+    await poll(() => execute.isEnabled()).toBe(true);
+    await execute.click();
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("executed");
+    await screenshot(page, "proposal-executed");
+
+    // The chain has the new quota, and the policy page shows it with the proposal that made it.
+    const quota = await stack.publicClient.readContract({
+      address: stack.deployment.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "quotaOf",
+      args: [consumer],
+    });
+    expect(quota).toBe(5n);
+    await navigate(page, "Policy");
+    await poll(() => page.getByTestId("quotas").textContent()).toMatch(/0x\w{4}…\w{4}5$/);
+    const history = page.getByTestId("policy-history");
+    await poll(() => history.locator("li").first().textContent()).toContain("Set the quota of");
+    await poll(() => history.locator("li").first().textContent()).toContain("proposal");
+    await screenshot(page, "policy");
+  }, 180_000);
+
+  test("a contribution through the worker, recorded on chain, and its reward claimed after the epoch", async () => {
+    const { page } = await browser.open(stack.uiUrl);
+    await actAs(page, ROLES.contributor);
+    await navigate(page, "Contribute");
+    await page
+      .getByLabel("Data (text)")
+      .fill(
+        "legit: your parcel is ready for pickup at the post office\nscam: URGENT verify your wallet seed phrase now",
+      );
+    await page.getByTestId("data-digest").waitFor();
+    await page.getByRole("button", { name: /Attest as #5/ }).click();
+    await poll(() => page.getByLabel("On-chain attestation UIDs").inputValue()).toMatch(/^0x[0-9a-f]{64}$/);
+    await page.getByRole("button", { name: "Sign and submit" }).click();
+    await page.getByTestId("submission-result").waitFor();
+    await poll(() => page.getByTestId("contribution-state").first().textContent()).toBe("recorded");
+    await poll(() => page.getByTestId("reward-status").first().textContent()).toMatch(/running: claimable in/);
+
+    // Someone funds the epoch's pool; once the epoch is over the contributor claims all of it.
+    const epoch = await stack.publicClient.readContract({
+      address: stack.deployment.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "currentEpoch",
+    });
+    await stack.send(ROLES.outsider, {
+      address: stack.deployment.contracts.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "fund",
+      args: [epoch],
+      value: parseEther("1"),
+    });
+    await stack.warp(Number(stack.deployment.settings.epochLength));
+    const claim = page.getByRole("button", { name: "Claim 1 ETH" });
+    await claim.waitFor();
+    await claim.click();
+    await page.getByText(`Claim epoch ${epoch}: confirmed`).waitFor();
+    await poll(() => page.getByTestId("reward-status").first().textContent()).toBe("claimed");
+    const [, claimed] = await stack.publicClient.readContract({
+      address: stack.deployment.contracts.contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "shareOf",
+      args: [epoch, devAccount(ROLES.contributor).address],
+    });
+    expect(claimed).toBe(parseEther("1"));
+    await screenshot(page, "contribute");
+  }, 120_000);
+
+  test("queries until the quota is spent", async () => {
+    const consumer = devAccount(ROLES.consumer).address;
+    await stack.asTimelock("setQuota", [consumer, 3n]);
+    await stack.asTimelock("setQueryFee", [parseEther("0.001")]);
+    const { page } = await browser.open(stack.uiUrl);
+    await actAs(page, ROLES.consumer);
+    await navigate(page, "Consume");
+    await poll(() => page.getByTestId("quota-meter").textContent()).toContain("0 of 3 used");
+
+    await page.getByLabel("Amount (ETH)").fill("0.01");
+    await page.getByRole("button", { name: "Deposit", exact: true }).click();
+    await page.getByText("Deposit: confirmed").waitFor();
+    await poll(() => page.getByTestId("deposit").textContent()).toBe("0.01 ETH");
+
+    const messages = [
+      "URGENT: verify your wallet seed phrase to claim your prize",
+      "Your parcel is ready for pickup at the post office",
+      "Congratulations, you won a gift card, send your password to claim it",
+    ];
+    for (const [i, message] of messages.entries()) {
+      await page.getByLabel("Your query").fill(message);
+      await page.getByRole("button", { name: "Sign and ask" }).click();
+      await poll(() => page.getByTestId("answer-label").count()).toBe(i + 1);
+      await poll(() => page.getByTestId("queries-used").textContent()).toBe(String(i + 1));
+    }
+    await poll(() => page.getByTestId("answer-label").first().textContent()).toMatch(/scam|legit/);
+    await page.getByLabel("Your query").fill("One more, please");
+    await page.getByRole("button", { name: "Sign and ask" }).click();
+    const refusal = page.getByRole("alert").filter({ hasText: "The query was refused" });
+    await poll(() => refusal.textContent()).toContain("QUOTA_EXHAUSTED");
+    await screenshot(page, "consume");
+  }, 120_000);
+
+  test("the guardian Safe engages the kill switch, shown everywhere it matters", async () => {
+    const reason = "Answers leak training data: stopping until fixed";
+    const { page } = await browser.open(stack.uiUrl);
+    const [first, second] = ROLES.guardianOwners;
+    await actAs(page, first);
+    await navigate(page, "Guardian");
+    await poll(() => page.getByTestId("safe-threshold").textContent()).toBe("2 of 3 owners must sign");
+    await page.getByLabel("Reason (shown to every user)").fill(reason);
+    await page.getByRole("button", { name: "Propose to the Safe's owners" }).click();
+    await page.getByRole("button", { name: "Sign as owner" }).click();
+    await poll(() => page.getByTestId("safe-signatures").textContent()).toMatch(/^1 of 2 signatures/);
+    await screenshot(page, "guardian");
+
+    // The second owner signs in the same browser (the pending transaction waits there) and executes.
+    await actAs(page, second);
+    await page.getByRole("button", { name: "Sign as owner" }).click();
+    await poll(() => page.getByTestId("safe-signatures").textContent()).toMatch(/^2 of 2 signatures/);
+    await page.getByRole("button", { name: "Execute: engage the kill switch" }).click();
+    await poll(() => page.getByTestId("guardian-kill-state").textContent()).toContain(reason);
+
+    const killSwitch = await stack.publicClient.readContract({
+      address: stack.deployment.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "killSwitch",
+    });
+    expect(killSwitch.engaged).toBe(true);
+    expect(killSwitch.engagedBy).toBe(stack.guardian);
+
+    // Every page carries the banner; the pages that act on the AI say it is stopped and disable it.
+    for (const [link, marker] of [
+      ["Policy", "policy-kill-switch"],
+      ["Proposals", "proposal-list"],
+      ["Contribute", "contribute-kill-switch"],
+      ["Consume", "consume-kill-switch"],
+    ] as const) {
+      await navigate(page, link);
+      await page.getByTestId(marker).waitFor();
+      await poll(() => page.getByTestId("kill-switch-banner").textContent()).toContain(reason);
+    }
+    await poll(() => page.getByTestId("consume-kill-switch").isVisible()).toBe(true);
+    expect(await page.getByRole("button", { name: "Sign and ask" }).isDisabled()).toBe(true);
+    await navigate(page, "Contribute");
+    expect(await page.getByRole("button", { name: "Sign and submit" }).isDisabled()).toBe(true);
+    await navigate(page, "Policy");
+    await poll(() => page.getByTestId("policy-kill-switch").textContent()).toContain("Engaged");
+    await screenshot(page, "kill-switch");
+
+    // The worker acts on it too.
+    const snapshot = (await (await fetch(`${stack.workerUrl}/v1/policy`)).json()) as {
+      policy: { killSwitch: { engaged: boolean; reason: string } };
+    };
+    expect(snapshot.policy.killSwitch).toMatchObject({ engaged: true, reason });
+
+    // Lifting takes a proposal: the banner leads to a builder with the action filled in.
+    await page.getByTestId("kill-switch-banner").getByRole("link", { name: "Propose lifting it" }).click();
+    await poll(() => page.getByTestId("action-list").textContent()).toContain("Lift the kill switch");
+    await poll(() => page.getByTestId("action-list").textContent()).toMatch(/Kill switch\s*engaged\s*off/);
+
+    const phone = await browser.open(stack.uiUrl, { phone: true });
+    await phone.page.getByTestId("kill-switch-banner").waitFor();
+    await poll(() => phone.page.getByTestId("policy-version").textContent()).toMatch(/\d+/);
+    await screenshot(phone.page, "phone-policy");
+    await phone.page.goto(`${stack.uiUrl}/proposals/new?preset=liftKillSwitch`);
+    await phone.page.getByTestId("action-list").waitFor();
+    await screenshot(phone.page, "phone-new-proposal");
+  }, 120_000);
+});
