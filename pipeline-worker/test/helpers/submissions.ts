@@ -31,11 +31,13 @@ export function createSubmitter(s: WorkerSystem) {
       chainId?: number;
       domainChainId?: number;
       size?: bigint;
+      /** For data too large to hold: the hash of bytes the caller streams itself. */
+      dataHash?: Hex;
     } = {},
   ): Promise<Prepared> {
     const data = options.data ?? randomBytes(1000 + Math.floor(Math.random() * 4000));
     const contributor = options.contributor ?? s.accounts.contributor;
-    const dataHash = sha256(data);
+    const dataHash = options.dataHash ?? sha256(data);
     const size = options.size ?? BigInt(data.byteLength);
     const onchain =
       options.onchain ??
