@@ -150,6 +150,16 @@ describe("POST /v1/queries: within quota", () => {
     expect(outsider.body).toMatchObject({ quota: "0", used: "0", remaining: "0" });
     expect((await worker.worker.app.inject({ url: "/v1/quota/0x1234" })).json().code).toBe("VALIDATION_FAILED");
   });
+
+  it("counts queries by outcome in the metrics", async () => {
+    const worker = await t.startWorker();
+    await t.query(worker, await t.signQuery());
+    await t.query(worker, await t.signQuery({ epoch: 999n }));
+    const metrics = (await worker.worker.app.inject({ url: "/metrics" })).body;
+    expect(metrics).toContain('worker_queries_total{outcome="served"} 1');
+    expect(metrics).toContain('worker_queries_total{outcome="WRONG_EPOCH"} 1');
+    expect(metrics).toContain("worker_query_seconds_count 1");
+  });
 });
 
 describe("POST /v1/queries: refusals", () => {
