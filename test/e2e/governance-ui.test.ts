@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { actAs, launchBrowser, navigate, poll, screenshot, type TestBrowser } from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
-import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { parseEther } from "viem";
+import { contributorRewardsAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { encodeFunctionData, parseEther } from "viem";
 
 let stack: Stack;
 let browser: TestBrowser;
@@ -205,7 +205,7 @@ describe("governance from the UI", () => {
     await actAs(page, second);
     await page.getByRole("button", { name: "Sign as owner" }).click();
     await poll(() => page.getByTestId("safe-signatures").textContent()).toMatch(/^2 of 2 signatures/);
-    await page.getByRole("button", { name: "Execute: engage the kill switch" }).click();
+    await page.getByRole("button", { name: "Execute the Safe transaction" }).click();
     await poll(() => page.getByTestId("guardian-kill-state").textContent()).toContain(reason);
 
     const killSwitch = await stack.publicClient.readContract({
@@ -251,7 +251,36 @@ describe("governance from the UI", () => {
     await poll(() => phone.page.getByTestId("policy-version").textContent()).toMatch(/\d+/);
     await screenshot(phone.page, "phone-policy");
     await phone.page.goto(`${stack.uiUrl}/proposals/new?preset=liftKillSwitch`);
-    await phone.page.getByTestId("action-list").waitFor();
+    await phone.page.getByTestId("kill-switch-banner").waitFor();
+    await poll(() => phone.page.getByTestId("action-list").textContent()).toMatch(/Kill switch\s*engaged\s*off/);
     await screenshot(phone.page, "phone-new-proposal");
   }, 120_000);
+
+  test("the guardian Safe cancels a proposal", async () => {
+    const title = "Remove the research lab";
+    const consumer = devAccount(ROLES.consumer).address;
+    const calldata = encodeFunctionData({ abi: policyRegistryAbi, functionName: "setQuota", args: [consumer, 0n] });
+    await stack.send(ROLES.holders[0], {
+      address: stack.deployment.contracts.governor,
+      abi: policyGovernorAbi,
+      functionName: "propose",
+      args: [[stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
+    });
+    const { page } = await browser.open(stack.uiUrl);
+    const [first, , third] = ROLES.guardianOwners;
+    await actAs(page, first);
+    await navigate(page, "Guardian");
+    await page.getByLabel("What").selectOption("cancel");
+    await page.getByLabel("Proposal to cancel").selectOption({ label: `${title} (pending)` });
+    await page.getByRole("button", { name: "Propose to the Safe's owners" }).click();
+    await page.getByRole("button", { name: "Sign as owner" }).click();
+    await actAs(page, third);
+    await page.getByRole("button", { name: "Sign as owner" }).click();
+    await page.getByRole("button", { name: "Execute the Safe transaction" }).click();
+    await page.getByText("Execute the Safe transaction: confirmed").waitFor();
+
+    await navigate(page, "Proposals");
+    await page.getByRole("link", { name: title }).click();
+    await poll(() => page.getByTestId("proposal-state").textContent()).toBe("canceled");
+  }, 60_000);
 });

@@ -40,20 +40,26 @@ export type Proposal = {
   quorumIsEstimate: boolean;
   createdBlock: bigint | undefined;
   createdAt: bigint | undefined;
+  /** When it was queued, executed or canceled, from the Governor's events. */
+  milestones: { event: "queued" | "executed" | "canceled"; blockNumber: bigint; timestamp: bigint | undefined }[];
 };
 
 const proposalCreated = getAbiItem({ abi: policyGovernorAbi, name: "ProposalCreated" }) as AbiEvent;
+const lifecycleEvents = (["ProposalQueued", "ProposalExecuted", "ProposalCanceled"] as const).map(
+  (name) => getAbiItem({ abi: policyGovernorAbi, name }) as AbiEvent,
+);
 
 /** Every proposal the Governor stores, newest first, read at `head`. */
 export async function readProposals(app: App, head: ChainHead): Promise<Proposal[]> {
   const { publicClient, contracts, logCache } = app;
   const governor = { address: contracts.governor, abi: policyGovernorAbi, blockNumber: head.number } as const;
-  const [count, created] = await Promise.all([
+  const [count, created, lifecycle] = await Promise.all([
     publicClient.readContract({ ...governor, functionName: "proposalCount" }),
     logCache.logs(contracts.governor, [proposalCreated], head.number),
+    logCache.logs(contracts.governor, lifecycleEvents, head.number),
   ]);
   const byId = new Map(created.map((log) => [log.args.proposalId as bigint, log]));
-  const times = await logCache.blockTimes(created.map((l) => l.blockNumber));
+  const times = await logCache.blockTimes([...created, ...lifecycle].map((l) => l.blockNumber));
   const indices = Array.from({ length: Number(count) }, (_, i) => Number(count) - 1 - i);
   return Promise.all(
     indices.map(async (index) => {
@@ -98,6 +104,13 @@ export async function readProposals(app: App, head: ChainHead): Promise<Proposal
         quorumIsEstimate,
         createdBlock: log?.blockNumber,
         createdAt: log ? times.get(log.blockNumber) : undefined,
+        milestones: lifecycle
+          .filter((l) => l.args.proposalId === id)
+          .map((l) => ({
+            event: l.eventName.replace("Proposal", "").toLowerCase() as "queued" | "executed" | "canceled",
+            blockNumber: l.blockNumber,
+            timestamp: times.get(l.blockNumber),
+          })),
       } satisfies Proposal;
     }),
   );

@@ -6,13 +6,13 @@ import { AddressText } from "../components/AddressText.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
-import { policyRegistryAbi, safeAbi } from "../lib/abis.ts";
+import { policyGovernorAbi, policyRegistryAbi, safeAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
 import { decodeError, type DecodedError } from "../lib/decodeError.ts";
 import { describeChange } from "../lib/describeChange.ts";
 import { formatTime, shortHex } from "../lib/format.ts";
-import { useGovernorSettings, usePolicy } from "../lib/queries.ts";
+import { useGovernorSettings, usePolicy, useProposals } from "../lib/queries.ts";
 import {
   loadPending,
   packSignatures,
@@ -158,12 +158,10 @@ function GuardianPage() {
           ) : null}
         </section>
       </div>
-      {guardian.data && ks && !ks.engaged ? (
-        guardian.data.kind === "safe" ? (
-          <SafeFlow safe={guardian.data} />
-        ) : guardian.data.kind === "account" ? (
-          <DirectEngage guardian={guardian.data.address} />
-        ) : null
+      {guardian.data?.kind === "safe" && ks ? (
+        <SafeFlow safe={guardian.data} killSwitchEngaged={ks.engaged} />
+      ) : guardian.data?.kind === "account" && ks && !ks.engaged ? (
+        <DirectEngage guardian={guardian.data.address} />
       ) : null}
     </section>
   );
@@ -215,11 +213,27 @@ function DirectEngage({ guardian }: { guardian: Address }) {
 }
 
 /** The guardian is a Safe: one owner proposes, owners sign, anyone executes once enough have signed. */
-function SafeFlow({ safe }: { safe: Extract<GuardianInfo, { kind: "safe" }> }) {
+function SafeFlow({
+  safe,
+  killSwitchEngaged,
+}: {
+  safe: Extract<GuardianInfo, { kind: "safe" }>;
+  killSwitchEngaged: boolean;
+}) {
   const { contracts, config } = useApp();
   const { wallet } = useWallet();
+  const settings = useGovernorSettings();
+  const proposals = useProposals();
   const tx = useWrite();
   const [reason, setReason] = useState("");
+  const isProposalGuardian = settings.data?.proposalGuardian.toLowerCase() === safe.address.toLowerCase();
+  const cancellable = isProposalGuardian
+    ? (proposals.data ?? []).filter((p) => ["pending", "active", "succeeded", "queued"].includes(p.state))
+    : [];
+  const [intent, setIntent] = useState<"engage" | "cancel">(killSwitchEngaged ? "cancel" : "engage");
+  const [toCancel, setToCancel] = useState("");
+  const intentId = useId();
+  const cancelId = useId();
   const [pending, setPending] = useState<PendingSafeTransaction | null>(() => loadPending(safe.address));
   const [error, setError] = useState<DecodedError | null>(null);
   const [shared, setShared] = useState("");
@@ -237,16 +251,29 @@ function SafeFlow({ safe }: { safe: Extract<GuardianInfo, { kind: "safe" }> }) {
     Object.keys(pending.signatures).some((a) => a.toLowerCase() === owner.toLowerCase());
 
   function propose() {
-    const data = encodeFunctionData({
-      abi: policyRegistryAbi,
-      functionName: "engageKillSwitch",
-      args: [reason.trim()],
-    });
+    if (intent === "engage") {
+      const data = encodeFunctionData({
+        abi: policyRegistryAbi,
+        functionName: "engageKillSwitch",
+        args: [reason.trim()],
+      });
+      setPending({
+        safe: safe.address,
+        chainId: config.chainId,
+        summary: `Engage the kill switch: “${reason.trim()}”`,
+        transaction: safeCall(contracts.policyRegistry, data, safe.nonce),
+        signatures: {},
+      });
+      return;
+    }
+    const proposal = cancellable.find((p) => p.id.toString() === toCancel);
+    if (!proposal) return;
+    const data = encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.id] });
     setPending({
       safe: safe.address,
       chainId: config.chainId,
-      summary: `Engage the kill switch: “${reason.trim()}”`,
-      transaction: safeCall(contracts.policyRegistry, data, safe.nonce),
+      summary: `Cancel the proposal “${proposal.title}”`,
+      transaction: safeCall(contracts.governor, data, safe.nonce),
       signatures: {},
     });
   }
@@ -291,14 +318,44 @@ function SafeFlow({ safe }: { safe: Extract<GuardianInfo, { kind: "safe" }> }) {
 
   return (
     <section className="card" aria-labelledby="safe-flow-title">
-      <h2 id="safe-flow-title">Engage the kill switch through the Safe</h2>
+      <h2 id="safe-flow-title">Act through the Safe</h2>
       <ol className="flow">
         <li data-done={pending !== null}>
           <h3>1. Propose</h3>
           {pending === null ? (
             <>
-              <ReasonField value={reason} onChange={setReason} />
-              <button type="button" className="button-danger" disabled={reason.trim() === ""} onClick={propose}>
+              <div className="field">
+                <label htmlFor={intentId}>What</label>
+                <select id={intentId} value={intent} onChange={(e) => setIntent(e.target.value as "engage" | "cancel")}>
+                  <option value="engage" disabled={killSwitchEngaged}>
+                    Engage the kill switch{killSwitchEngaged ? " (already engaged)" : ""}
+                  </option>
+                  <option value="cancel" disabled={!isProposalGuardian}>
+                    Cancel a proposal{isProposalGuardian ? "" : " (the Safe is not the proposal guardian)"}
+                  </option>
+                </select>
+              </div>
+              {intent === "engage" ? (
+                <ReasonField value={reason} onChange={setReason} />
+              ) : (
+                <div className="field">
+                  <label htmlFor={cancelId}>Proposal to cancel</label>
+                  <select id={cancelId} value={toCancel} onChange={(e) => setToCancel(e.target.value)}>
+                    <option value="">{cancellable.length === 0 ? "no open proposal" : "choose…"}</option>
+                    {cancellable.map((p) => (
+                      <option key={p.id.toString()} value={p.id.toString()}>
+                        {p.title} ({p.state})
+                      </option>
+                    ))}
+                  </select>
+                </div>
+              )}
+              <button
+                type="button"
+                className="button-danger"
+                disabled={intent === "engage" ? reason.trim() === "" || killSwitchEngaged : toCancel === ""}
+                onClick={propose}
+              >
                 Propose to the Safe's owners
               </button>
             </>
@@ -354,7 +411,7 @@ function SafeFlow({ safe }: { safe: Extract<GuardianInfo, { kind: "safe" }> }) {
             disabled={!ready || tx.busy || !wallet}
             onClick={() => void execute()}
           >
-            Execute: engage the kill switch
+            Execute the Safe transaction
           </button>
           <TxStatus state={tx.state} />
         </li>

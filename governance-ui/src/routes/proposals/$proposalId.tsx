@@ -108,6 +108,14 @@ function ProposalView({ proposal }: { proposal: Proposal }) {
                   <dd>{formatTime(proposal.eta)}</dd>
                 </div>
               ) : null}
+              {proposal.milestones.map((m) => (
+                <div key={m.event}>
+                  <dt className="capitalize">{m.event}</dt>
+                  <dd>
+                    {m.timestamp !== undefined ? `${formatTime(m.timestamp)}, ` : ""}block {m.blockNumber.toString()}
+                  </dd>
+                </div>
+              ))}
               <div>
                 <dt>Proposal id</dt>
                 <dd>

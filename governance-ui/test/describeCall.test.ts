@@ -1,0 +1,82 @@
+import { encodeFunctionData, getAddress, parseEther, type Address } from "viem";
+import { describe, expect, test } from "vitest";
+import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { describeCall } from "../src/lib/describeCall.ts";
+import type { Policy } from "../src/lib/readPolicy.ts";
+import type { Deployment } from "../src/lib/RuntimeConfig.ts";
+
+const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
+const contracts = {
+  schemaRegistry: address(1),
+  eas: address(2),
+  token: address(3),
+  timelock: address(4),
+  governor: address(5),
+  policyRegistry: address(6),
+  contributorRewards: address(7),
+  usageSettlement: address(8),
+  modelCommitments: address(9),
+} satisfies Deployment["contracts"];
+const consumer = getAddress("0xabcdef0000000000000000000000000000001234");
+
+const policy = {
+  feePerQuery: parseEther("0.001"),
+  quotas: new Map<Address, bigint>([[consumer, 10n]]),
+  submitters: [] as Address[],
+  workers: [] as Address[],
+  killSwitch: { engaged: true, engagedBy: address(10), engagedAt: 1n, reason: "test" },
+} as unknown as Policy;
+
+const registry = (functionName: string, args: readonly unknown[]) => ({
+  target: contracts.policyRegistry,
+  value: 0n,
+  data: encodeFunctionData({ abi: policyRegistryAbi, functionName, args } as never),
+});
+
+describe("describeCall", () => {
+  test("says what a registry call does in plain words, and what it changes", () => {
+    const described = describeCall(registry("setQuota", [consumer, 100n]), contracts, policy);
+    expect(described.summary).toBe("Let 0xABcD…1234 make 100 queries per epoch");
+    expect(described.signature).toBe("PolicyRegistry.setQuota");
+    expect(described.changes).toEqual([
+      { label: "Quota of 0xABcD…1234", before: "10 queries per epoch", after: "100 queries per epoch" },
+    ]);
+    expect(described.known).toBe(true);
+  });
+
+  test("a quota of zero removes the consumer", () => {
+    expect(describeCall(registry("setQuota", [consumer, 0n]), contracts).summary).toBe(
+      "Remove consumer 0xABcD…1234 (no more queries)",
+    );
+  });
+
+  test("allowing several submitters names each", () => {
+    const described = describeCall(registry("setSubmitters", [[consumer, address(11)], true]), contracts, policy);
+    expect(described.summary).toBe("Allow 2 accounts to submit training data: 0xABcD…1234, 0x0000…000b");
+    expect(described.changes.map((c) => c.after)).toEqual(["yes", "yes"]);
+  });
+
+  test("lifting the kill switch shows the switch going off", () => {
+    const described = describeCall(registry("liftKillSwitch", []), contracts, policy);
+    expect(described.summary).toBe("Lift the kill switch: ingest, inference and training resume");
+    expect(described.changes).toEqual([{ label: "Kill switch", before: "engaged", after: "off" }]);
+  });
+
+  test("funding the reward pool names the epoch and the amount from the treasury", () => {
+    const call = {
+      target: contracts.contributorRewards,
+      value: parseEther("1.5"),
+      data: encodeFunctionData({ abi: contributorRewardsAbi, functionName: "fund", args: [3n] }),
+    };
+    expect(describeCall(call, contracts).summary).toBe(
+      "Fund the reward pool of epoch 3 with 1.5 ETH from the treasury",
+    );
+  });
+
+  test("an unknown call is flagged, with its raw target and calldata", () => {
+    const described = describeCall({ target: address(99), value: 0n, data: "0x12345678abcd" }, contracts);
+    expect(described.known).toBe(false);
+    expect(described.summary).toBe("Raw call to 0x0000…0063 (function 0x12345678)");
+    expect(described.fields.find((f) => f.label === "calldata")?.value).toBe("0x12345678abcd");
+  });
+});
