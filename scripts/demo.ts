@@ -2,8 +2,9 @@
 // runs (or one it starts for the occasion and stops afterwards). Every step checks that the
 // system behaved as the story says; the first that does not stops the demo with a non-zero exit.
 //
-//   npm run demo [-- --data-dir DIR --chain-port 8545 --worker-port 8787]
+//   npm run demo [-- --data-dir DIR --chain-port 8545 --worker-port 8787 --keyholder-ports 8801,8802,8803]
 import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -21,7 +22,7 @@ import {
   type Hex,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { contributorRewardsAbi, policyRegistryAbi } from "../deployments/abis.ts";
+import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../deployments/abis.ts";
 import { queryTypes } from "../pipeline-worker/src/chain/typedData.ts";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { formatTrainingRecords } from "../pipeline-worker/src/model/trainingRecords.ts";
@@ -31,11 +32,13 @@ import { createGovernanceDriver, type Proposal, type ProposalAction } from "./li
 import { createReporter } from "./lib/createReporter.ts";
 import { createWorkerClient, type WorkerClient, type WorkerResponse } from "./lib/createWorkerClient.ts";
 import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_ROLES, devAddress } from "./lib/devAccounts.ts";
+import { DEV_ROLES, devAddress, devPrivateKey } from "./lib/devAccounts.ts";
 import { ensureStack } from "./lib/ensureStack.ts";
 import { localChainClients, type LocalChainClients } from "./lib/localChain.ts";
 import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR, type StackInfo } from "./lib/stackFiles.ts";
+import { DEFAULT_DATA_DIR, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { sendStackCommand } from "./lib/stackControl.ts";
+import { stackServices } from "./lib/stackServices.ts";
 import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./lib/submitContribution.ts";
 
 const { values } = parseArgs({
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
     "chain-port": { type: "string" },
     "worker-port": { type: "string" },
+    "keyholder-ports": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -55,7 +59,9 @@ for the occasion and stops it afterwards. Exits non-zero if any step does not be
 
   --data-dir DIR      the stack's data directory (default .data)
   --chain-port PORT   when it starts a stack: the chain's port
-  --worker-port PORT  when it starts a stack: the worker's port`);
+  --worker-port PORT  when it starts a stack: the worker's port
+  --keyholder-ports P1,P2,P3
+                      when it starts a stack: the keyholders' ports`);
   process.exit(0);
 }
 
@@ -398,25 +404,44 @@ async function refusals(d: Demo) {
   expect(listed.status === 200 && listed.body.submissions.length === 0, "nothing of the outsider's was stored");
 }
 
-/** Runs a guardian command as an owner would, showing the command and its output. */
-async function guardianCommand(d: Demo, args: string[]) {
-  const quoted = args.map((a) => (/^[\w./:-]+$/.test(a) ? a : `"${a.replace(/(["\\$`])/g, "\\$1")}"`));
-  line(style.dim(`    $ npm run guardian -- ${quoted.join(" ")}`));
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot, "scripts", "guardian.ts"), ...args, "--data-dir", values["data-dir"]!],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
+/**
+ * Runs one of the project's commands as its user would, showing the command and its output.
+ * `shown` is how the user types it; `script` and `args` what runs.
+ */
+async function command(shown: string, script: string, args: string[], env: Record<string, string> = {}) {
+  const quoted = args.map((a) => (/^[\w./:,-]+$/.test(a) ? a : `"${a.replace(/(["\\$`])/g, "\\$1")}"`));
+  line(style.dim(`    $ ${shown} ${quoted.join(" ")}`));
+  const child = spawn(process.execPath, [join(repoRoot, script), ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   const output: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on("line", (l) => {
       output.push(l);
-      line(style.dim(`      ${l}`));
+      line(style.dim(`      ${logLine(l) ?? l}`));
     });
   }
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  if (code !== 0) throw new BaseError(`\`npm run guardian -- ${args.join(" ")}\` failed (exit code ${code}).`);
+  if (code !== 0) throw new BaseError(`\`${shown} ${args.join(" ")}\` failed (exit code ${code}).`);
   return output.join("\n");
+}
+
+/** A structured log record (pino's JSON) as one short line: its level, message and what it is about. */
+function logLine(text: string): string | undefined {
+  if (!text.startsWith('{"level"')) return undefined;
+  try {
+    const record = JSON.parse(text) as { level: string; msg: string; keyholder?: string };
+    return `[${record.level}] ${record.msg}${record.keyholder ? ` (${record.keyholder})` : ""}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A guardian command, run as an owner would. */
+function guardianCommand(args: string[]) {
+  return command("npm run guardian --", "scripts/guardian.ts", [...args, "--data-dir", values["data-dir"]!]);
 }
 
 /** A query signed by a consumer, as the API takes it. */
@@ -445,15 +470,129 @@ async function signedQuery(d: Demo, consumerIndex: number, input: string) {
   };
 }
 
+/** The JSON a command printed last (the training command prints its report as JSON). */
+function lastJson<T>(output: string): T {
+  const start = output.lastIndexOf("\n{");
+  return JSON.parse(output.slice(start < 0 ? output.indexOf("{") : start + 1)) as T;
+}
+
+async function train(d: Demo) {
+  chapter(
+    "A training run is approved, the keyholders release their shares, and the model is trained",
+    "The operator lists the recorded submissions in a run spec; the holders approve a run of exactly that spec. The keyholders check the approval on chain and each releases its share of every data key; two of three suffice. The worker decrypts, checks every plaintext against its attested hash, trains, and commits the weights' hash on chain.",
+  );
+  const paths = stackPaths(values["data-dir"]!);
+  const training = join(paths.root, "training");
+  mkdirSync(training, { recursive: true });
+  const env = stackServices({
+    paths,
+    host: d.info.host,
+    ports: d.info.ports,
+    workerPrivateKey: devPrivateKey(roles.worker),
+    keyholderKeyFiles: d.info.keyholders.map((k) => k.keyFile),
+  }).find((s) => s.name === "worker")!.env!;
+  const runId = keccak256(toHex(`demo training run ${d.run}`));
+  const specFile = join(training, `spec-${d.run}.json`);
+  const weightsFile = join(training, `weights-${d.run}.json`);
+  const trainingCommand = "node pipeline-worker/src/training/main.ts";
+  const script = "pipeline-worker/src/training/main.ts";
+
+  // The embedded IPFS repository is the worker's and one process opens it at a time: the
+  // operator pauses the worker while training, as the training command asks.
+  await sendStackCommand(paths.control, { command: "pause", service: "worker" });
+  line(style.dim("    the operator pauses the worker: the training command opens its IPFS repository"));
+  try {
+    const built = lastJson<{ specHash: Hex; submissions: number }>(
+      await command(trainingCommand, script, ["spec", "--out", specFile], env),
+    );
+    expect(
+      built.submissions >= d.contributed.length,
+      `the spec lists the ${built.submissions} submission${built.submissions === 1 ? "" : "s"} recorded on chain so far`,
+    );
+
+    const { timestamp } = await d.clients.publicClient.getBlock();
+    await vote(
+      d,
+      [registry(d, "approveTrainingRun", [runId, built.specHash, devAddress(roles.worker), timestamp + 7n * 86_400n])],
+      "Approve a training run of the scam classifier on the recorded data",
+      [
+        { holder: 0, support: 1, reason: "The data is attested and the spec is public." },
+        { holder: 1, support: 1, reason: "Train it." },
+        { holder: 2, support: 1, reason: "Agreed." },
+      ],
+    );
+    expect(await readRegistry<boolean>(d, "isTrainingRunApproved", [runId]), `run ${runId.slice(0, 18)}… is approved`);
+
+    await sendStackCommand(paths.control, { command: "pause", service: "keyholder-3" });
+    line(style.dim("    keyholder 3 goes offline: two of the three shares are enough"));
+    const keyholderUrls = d.info.services.filter((s) => s.name.startsWith("keyholder-")).map((s) => s.url);
+    const report = lastJson<{
+      included: unknown[];
+      excluded: unknown[];
+      examples: number;
+      labels: string[];
+      weightsHash: Hex;
+      trainingSetHash: Hex;
+      transactionHash: Hex;
+    }>(
+      await command(
+        trainingCommand,
+        script,
+        [
+          "run",
+          "--run-id",
+          runId,
+          "--spec",
+          specFile,
+          "--keyholders",
+          keyholderUrls.join(","),
+          "--weights-out",
+          weightsFile,
+        ],
+        env,
+      ),
+    );
+    expect(
+      report.included.length === built.submissions && report.excluded.length === 0,
+      `every submission decrypted and matched its attested hash (${report.examples} examples, labels ${report.labels.join(", ")})`,
+    );
+    const commitment = await d.clients.publicClient.readContract({
+      address: d.deployment.contracts.modelCommitments,
+      abi: modelCommitmentsAbi,
+      functionName: "commitmentOf",
+      args: [runId],
+    });
+    expect(
+      commitment.weightsHash === report.weightsHash,
+      `ModelCommitments holds the weights' hash ${report.weightsHash.slice(0, 18)}… (revealed after the delay)`,
+    );
+    const weights = new Uint8Array(readFileSync(weightsFile));
+    expect(
+      await d.clients.publicClient.readContract({
+        address: d.deployment.contracts.modelCommitments,
+        abi: modelCommitmentsAbi,
+        functionName: "verifyWeightsHash",
+        args: [runId, sha256(weights)],
+      }),
+      "the operator's weights file matches the commitment; it stays private until the reveal",
+    );
+  } finally {
+    await sendStackCommand(paths.control, { command: "resume", service: "keyholder-3" }).catch(() => {});
+    await sendStackCommand(paths.control, { command: "resume", service: "worker" });
+    line(style.dim("    the worker and keyholder 3 are back"));
+  }
+  await waitForWorkerPolicy(d);
+}
+
 async function killSwitch(d: Demo) {
   chapter(
     "The guardian Safe pulls the kill switch, and everything stops",
     "Poisoned data is suspected. One owner of the guardian Safe (2 of 3) proposes engaging the kill switch, a second signs, and anyone executes. The worker stops at once; the chain refuses new contributions too.",
   );
   const reason = `Suspected poisoned data in demo run ${d.run}; stop until it is checked.`;
-  await guardianCommand(d, ["propose", "--reason", reason, "--owner", "1"]);
-  await guardianCommand(d, ["sign", "--owner", "2"]);
-  await guardianCommand(d, ["execute"]);
+  await guardianCommand(["propose", "--reason", reason, "--owner", "1"]);
+  await guardianCommand(["sign", "--owner", "2"]);
+  await guardianCommand(["execute"]);
   const state = await readRegistry<{ engaged: boolean; engagedBy: Address; reason: string }>(d, "killSwitch");
   expect(
     state.engaged && isAddressEqual(state.engagedBy, d.info.safe.address),
@@ -586,6 +725,7 @@ async function main() {
   const startArgs = [
     ...(values["chain-port"] ? ["--chain-port", values["chain-port"]] : []),
     ...(values["worker-port"] ? ["--worker-port", values["worker-port"]] : []),
+    ...(values["keyholder-ports"] ? ["--keyholder-ports", values["keyholder-ports"]] : []),
   ];
   const stack = await report.step("Finding the running stack", async (detail) => {
     const ensured = await ensureStack({
@@ -630,6 +770,7 @@ async function main() {
     await holdersVoteAPolicy(d);
     await attestAndSubmit(d);
     await refusals(d);
+    await train(d);
     await killSwitch(d);
     await liftKillSwitch(d);
     await claimRewards(d);

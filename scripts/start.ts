@@ -6,7 +6,7 @@
 //
 //   npm start [-- --data-dir DIR --host 127.0.0.1 --chain-port 8545 --worker-port 8787]
 import { createServer } from "node:net";
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
@@ -28,7 +28,8 @@ import {
   type KeyholderInfo,
   type StackInfo,
 } from "./lib/stackFiles.ts";
-import { DEFAULT_PORTS, stackServices } from "./lib/stackServices.ts";
+import { createControlServer } from "./lib/stackControl.ts";
+import { DEFAULT_PORTS, stackServices, type StackPorts } from "./lib/stackServices.ts";
 import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
 
 /** The consumer's queries per epoch in the first policy. */
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     "chain-port": { type: "string", default: String(DEFAULT_PORTS.chain) },
     "worker-port": { type: "string", default: String(DEFAULT_PORTS.worker) },
+    "keyholder-ports": { type: "string", default: DEFAULT_PORTS.keyholders.join(",") },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -53,7 +55,9 @@ pipeline worker. State lives in the data directory; a restart picks up where the
   --data-dir DIR      where everything is kept (default .data)
   --host HOST         the address services listen on (default 127.0.0.1)
   --chain-port PORT   the local chain's JSON-RPC port (default ${DEFAULT_PORTS.chain})
-  --worker-port PORT  the worker API's port (default ${DEFAULT_PORTS.worker})`);
+  --worker-port PORT  the worker API's port (default ${DEFAULT_PORTS.worker})
+  --keyholder-ports P1,P2,P3
+                      the three keyholders' ports (default ${DEFAULT_PORTS.keyholders.join(",")})`);
   process.exit(0);
 }
 
@@ -61,7 +65,14 @@ const report = createReporter();
 const { style } = report;
 const paths = stackPaths(values["data-dir"]!);
 const host = values.host!;
-const ports = { chain: port("chain-port", values["chain-port"]!), worker: port("worker-port", values["worker-port"]!) };
+const ports: StackPorts = {
+  chain: port("chain-port", values["chain-port"]!),
+  worker: port("worker-port", values["worker-port"]!),
+  keyholders: values["keyholder-ports"]!.split(",").map((p) => port("keyholder-ports", p.trim())),
+};
+if (ports.keyholders.length !== DEV_ROLES.keyholders.length) {
+  throw new BaseError(`--keyholder-ports takes ${DEV_ROLES.keyholders.length} ports, one per keyholder.`);
+}
 const rpcUrl = `http://${host}:${ports.chain}`;
 const shown = (path: string) => relative(process.cwd(), path) || ".";
 
@@ -97,6 +108,7 @@ async function shutdown(code: number) {
   report.line("Stopping (Ctrl-C again to stop at once)…");
   await supervisor.stopAll((service) => report.line(style.dim(`    stopping ${service.spec.description}`)));
   markStopped();
+  rmSync(paths.control, { force: true });
   report.line(
     code === 0
       ? "Stopped. Everything is kept in " + shown(paths.root) + "; `npm start` continues from it."
@@ -106,6 +118,7 @@ async function shutdown(code: number) {
 }
 
 let stackInfo: StackInfo | undefined;
+let serviceOrder: string[] = [];
 function markStopped() {
   if (stackInfo) writeJson(paths.stack, { ...stackInfo, status: "stopped" });
 }
@@ -155,14 +168,28 @@ async function main() {
     ensureCompiled({ logFile: join(paths.logs, "build.log"), onProgress: detail }),
   );
 
-  const services = stackServices({ paths, host, ports, workerPrivateKey: devPrivateKey(DEV_ROLES.worker) });
+  // The committee's keys exist before anything else: the seed puts their public halves on chain,
+  // and each keyholder service reads its private half.
+  const keyholders: KeyholderInfo[] = ensureKeyholderKeys(
+    paths.keyholders,
+    DEV_ROLES.keyholders.map((accountIndex) => ({ member: devAddress(accountIndex), accountIndex })),
+  );
+  const services = stackServices({
+    paths,
+    host,
+    ports,
+    workerPrivateKey: devPrivateKey(DEV_ROLES.worker),
+    keyholderKeyFiles: keyholders.map((k) => k.keyFile),
+  });
   const [chainService, ...otherServices] = services;
+  serviceOrder = services.map((s) => s.name);
   const clients = localChainClients(rpcUrl);
   const chainExisted = existsSync(paths.chainState);
 
   await report.step(`Starting ${chainService!.description}`, async (detail) => {
     await assertPortFree(ports.chain, "chain-port");
     await assertPortFree(ports.worker, "worker-port");
+    for (const p of ports.keyholders) await assertPortFree(p, "keyholder-ports");
     mkdirSync(join(paths.chainState, ".."), { recursive: true });
     detail(chainExisted ? `loading its state from ${shown(paths.chainState)}` : "a new chain");
     await supervisor.start(chainService!);
@@ -204,10 +231,6 @@ async function main() {
     detail(`${checks.length} checks passed: only proposals change policy, the deployer kept no power`);
   });
 
-  const keyholders: KeyholderInfo[] = ensureKeyholderKeys(
-    paths.keyholders,
-    DEV_ROLES.keyholders.map((accountIndex) => ({ member: devAddress(accountIndex), accountIndex })),
-  );
   await report.step("Seeding a first policy through governance", async (detail) => {
     const { proposed } = await seedSystem({
       publicClient: clients.publicClient,
@@ -230,30 +253,53 @@ async function main() {
     detail(proposed ? "the first policy passed" : "already seeded");
   });
 
-  const started: RunningService[] = [];
-  for (const service of otherServices) {
-    started.push(
-      await report.step(`Starting ${service.description}`, async (detail) => {
+  // They need only the chain and the deployment, not each other: started together.
+  await report.step(`Starting ${otherServices.map((s) => s.description).join(", ")}`, (detail) =>
+    Promise.all(
+      otherServices.map(async (service) => {
         const s = await supervisor.start(service);
-        detail(`${service.url} (log: ${shown(s.logFile)})`);
-        return s;
+        detail(`${service.description} at ${service.url} (log: ${shown(s.logFile)})`);
       }),
-    );
-  }
+    ),
+  );
 
+  await createControlServer({
+    socketPath: paths.control,
+    handle: async ({ command, service }) => {
+      const spec = services.find((s) => s.name === service && s !== chainService);
+      if (!spec) throw new BaseError(`There is no service ${service} to ${command}.`);
+      if (command === "pause") {
+        report.line(style.dim(`Pausing ${spec.description} (asked through ${shown(paths.control)})`));
+        await supervisor.stop(service);
+      } else {
+        report.line(style.dim(`Resuming ${spec.description}`));
+        await supervisor.start(spec);
+      }
+      writeJson(paths.stack, { ...stackInfo, services: runningServices() });
+    },
+  });
   stackInfo = {
     status: "running",
     pid: process.pid,
+    host,
+    ports,
     rpcUrl,
     chainId: deployment.chainId,
     manifest: paths.manifest(deployment.chainId),
     safe,
     keyholders,
-    services: supervisor.running.map((s) => ({ name: s.spec.name, url: s.spec.url, pid: s.pid })),
+    services: runningServices(),
     startedAt: new Date().toISOString(),
   };
   writeJson(paths.stack, stackInfo);
   printSummary(deployment, safe, keyholders);
+}
+
+/** The running services in the table's order. */
+function runningServices() {
+  return [...supervisor.running]
+    .sort((a, b) => serviceOrder.indexOf(a.spec.name) - serviceOrder.indexOf(b.spec.name))
+    .map((s) => ({ name: s.spec.name, url: s.spec.url, pid: s.pid }));
 }
 
 function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: KeyholderInfo[]) {
@@ -263,10 +309,12 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
   line(style.bold(style.green("The system is running.")));
   line();
   line(style.bold("Services"));
-  for (const s of supervisor.running)
+  for (const name of serviceOrder) {
+    const s = supervisor.running.find((r) => r.spec.name === name);
+    if (!s) continue;
     line(`  ${pad(s.spec.name, 22)} ${s.spec.url}   ${style.dim(s.spec.description)}`);
-  const worker = supervisor.running.find((s) => s.spec.name === "worker");
-  if (worker) line(style.dim(`  ${pad("", 22)} try ${worker.spec.url}/v1/policy and ${worker.spec.url}/readyz`));
+    if (name === "worker") line(style.dim(`  ${pad("", 22)} try ${s.spec.url}/v1/policy and ${s.spec.url}/readyz`));
+  }
   line();
   line(
     style.bold(`Contracts on chain ${deployment.chainId}`) +
@@ -283,7 +331,7 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
     const tokens = holder >= 0 ? style.dim(` ${HOLDER_ALLOCATIONS[holder]! / 10n ** 18n} votes`) : "";
     line(`  #${pad(String(index), 3)} ${devAddress(index)}  ${role}${tokens}`);
   }
-  line(style.dim(`  keyholder share-wrapping keys: ${keyholders.map((k) => shown(k.keyFile)).join(", ")}`));
+  line(style.dim(`  keyholder share-unwrapping keys (private): ${keyholders.map((k) => shown(k.keyFile)).join(", ")}`));
   line(style.dim(`  private keys: the chain's log lists them (${shown(join(paths.logs, "chain.log"))})`));
   line();
   line(style.bold("Next"));

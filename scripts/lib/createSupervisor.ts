@@ -23,7 +23,14 @@ export type ServiceSpec = {
   readyTimeoutMs?: number;
 };
 
-export type RunningService = { spec: ServiceSpec; child: ChildProcess; pid: number; logFile: string };
+export type RunningService = {
+  spec: ServiceSpec;
+  child: ChildProcess;
+  pid: number;
+  logFile: string;
+  /** Set when the supervisor stops it, so its exit is not taken for a crash. */
+  stopRequested: boolean;
+};
 
 export type CreateSupervisorParameters = {
   logsDir: string;
@@ -101,7 +108,7 @@ export function createSupervisor(parameters: CreateSupervisorParameters) {
       const error = await spawnError;
       throw new BaseError(`Cannot start ${spec.description}: ${error.message}.`, { cause: error });
     }
-    const service: RunningService = { spec, child, pid: child.pid, logFile };
+    const service: RunningService = { spec, child, pid: child.pid, logFile, stopRequested: false };
     running.push(service);
 
     const deadline = Date.now() + (spec.readyTimeoutMs ?? 60_000);
@@ -125,13 +132,14 @@ export function createSupervisor(parameters: CreateSupervisorParameters) {
     void exited.then(({ code, signal }) => {
       const index = running.indexOf(service);
       if (index >= 0) running.splice(index, 1);
-      if (!stopping) parameters.onUnexpectedExit(service, code, signal);
+      if (!stopping && !service.stopRequested) parameters.onUnexpectedExit(service, code, signal);
     });
     return service;
   }
 
   async function stopOne(service: RunningService, timeoutMs = 15_000) {
     const { child } = service;
+    service.stopRequested = true;
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     signalGroup(service.pid, service.spec.stopSignal ?? "SIGTERM");
@@ -150,13 +158,22 @@ export function createSupervisor(parameters: CreateSupervisorParameters) {
     running.length = 0;
   }
 
+  /** Stops one service (to pause it); `start` with its spec starts it again. */
+  async function stop(name: string) {
+    const service = running.find((s) => s.spec.name === name);
+    if (!service) throw new BaseError(`No service named ${name} is running.`);
+    await stopOne(service);
+    const index = running.indexOf(service);
+    if (index >= 0) running.splice(index, 1);
+  }
+
   /** For `process.on("exit")`: nothing asynchronous runs there, so whatever is left is killed at once. */
   function killAllNow() {
     stopping = true;
     for (const service of running) signalGroup(service.pid, "SIGKILL");
   }
 
-  return { start, stopAll, killAllNow, running: running as readonly RunningService[] };
+  return { start, stop, stopAll, killAllNow, running: running as readonly RunningService[] };
 }
 
 export type Supervisor = ReturnType<typeof createSupervisor>;

@@ -5,13 +5,12 @@ import { generateKeyholderKeyPair, keyholderPublicKey } from "../../pipeline-wor
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import type { KeyholderInfo } from "./stackFiles.ts";
 
-/** A keyholder's key file: its account, and the key that unwraps the data-key shares wrapped to it. */
-export type KeyholderKeyFile = { member: Address; accountIndex: number; publicKey: Hex; privateKey: Hex };
-
 /**
- * The local committee's share-wrapping keys, one file per keyholder (readable by the owner only),
- * made once and kept: the data submitted so far is wrapped to them, so they must outlive restarts
- * and even a reset chain.
+ * The local committee's share-wrapping keys, made once and kept: the data submitted so far is
+ * wrapped to them, so they must outlive restarts and even a reset chain. For keyholder N,
+ * `keyholder-N.key` holds the private key alone (hex, readable by the owner only: what the
+ * keyholder's KEYHOLDER_PRIVATE_KEY_FILE reads) and `keyholder-N.json` what is public (its
+ * account and public key).
  */
 export function ensureKeyholderKeys(
   directory: string,
@@ -19,36 +18,35 @@ export function ensureKeyholderKeys(
 ): KeyholderInfo[] {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   return members.map(({ member, accountIndex }, i) => {
-    const keyFile = join(directory, `keyholder-${i + 1}.json`);
+    const keyFile = join(directory, `keyholder-${i + 1}.key`);
+    const infoFile = join(directory, `keyholder-${i + 1}.json`);
     if (!existsSync(keyFile)) {
       const pair = generateKeyholderKeyPair();
-      const file: KeyholderKeyFile = {
-        member,
-        accountIndex,
-        publicKey: bytesToHex(pair.publicKey),
-        privateKey: bytesToHex(pair.privateKey),
-      };
-      writeFileSync(keyFile, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+      writeFileSync(keyFile, `${bytesToHex(pair.privateKey)}\n`, { mode: 0o600 });
       chmodSync(keyFile, 0o600);
     }
-    const file = readKeyholderKeyFile(keyFile);
-    return { member: file.member, accountIndex: file.accountIndex, publicKey: file.publicKey, keyFile };
+    const publicKey = bytesToHex(keyholderPublicKey(readKeyholderKey(keyFile)));
+    const info: KeyholderInfo = { member, accountIndex, publicKey, keyFile };
+    writeFileSync(infoFile, `${JSON.stringify({ member, accountIndex, publicKey }, null, 2)}\n`);
+    return info;
   });
 }
 
-export function readKeyholderKeyFile(keyFile: string): KeyholderKeyFile {
-  let file: KeyholderKeyFile;
+/** A keyholder's private key from its key file. */
+export function readKeyholderKey(keyFile: string): Uint8Array {
+  let text: string;
   try {
-    file = JSON.parse(readFileSync(keyFile, "utf8")) as KeyholderKeyFile;
+    text = readFileSync(keyFile, "utf8").trim();
   } catch (cause) {
     throw new BaseError(`Cannot read the keyholder key ${keyFile}.`, {
       cause,
       hints: ["Restore it from a backup: the data wrapped to this key cannot be decrypted without it."],
     });
   }
-  // A public key that does not match the private key would wrap shares nobody can unwrap.
-  if (bytesToHex(keyholderPublicKey(hexToBytes(file.privateKey))) !== file.publicKey.toLowerCase()) {
-    throw new BaseError(`The keyholder key ${keyFile} is corrupt: its public key is not its private key's.`);
+  if (!/^0x[0-9a-fA-F]{64}$/.test(text)) {
+    throw new BaseError(`The keyholder key ${keyFile} is not 0x and 64 hex digits.`, {
+      hints: ["Restore it from a backup: the data wrapped to this key cannot be decrypted without it."],
+    });
   }
-  return file;
+  return hexToBytes(text as Hex);
 }

@@ -5,6 +5,7 @@ import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { repoRoot } from "./contractArtifacts.ts";
 import type { SafeDeployment } from "./deploySafe.ts";
 import { manifestPath } from "./manifest.ts";
+import type { StackPorts } from "./stackServices.ts";
 
 /** The default data directory of the local stack: everything `npm start` keeps lives under it. */
 export const DEFAULT_DATA_DIR = join(repoRoot, ".data");
@@ -29,6 +30,8 @@ export function stackPaths(dataDir: string) {
     logs: join(root, "logs"),
     /** What is running now, where, with which process ids: written by `npm start`, read by the demo. */
     stack: join(root, "stack.json"),
+    /** The running stack's control socket (pause and resume a service). */
+    control: join(root, "control.sock"),
   };
 }
 
@@ -50,6 +53,8 @@ export type StackInfo = {
   status: "starting" | "running" | "stopped";
   /** The `npm start` process. */
   pid: number;
+  host: string;
+  ports: StackPorts;
   rpcUrl: string;
   chainId: number;
   manifest: string;

@@ -8,9 +8,9 @@ import type { StackPaths } from "./stackFiles.ts";
 
 export const LOCAL_CHAIN_ID = 31337;
 
-export type StackPorts = { chain: number; worker: number };
+export type StackPorts = { chain: number; worker: number; keyholders: number[] };
 
-export const DEFAULT_PORTS: StackPorts = { chain: 8545, worker: 8787 };
+export const DEFAULT_PORTS: StackPorts = { chain: 8545, worker: 8787, keyholders: [8801, 8802, 8803] };
 
 export type StackServicesParameters = {
   paths: StackPaths;
@@ -18,6 +18,8 @@ export type StackServicesParameters = {
   ports: StackPorts;
   /** The worker's account key (a development account on the local stack). */
   workerPrivateKey: `0x${string}`;
+  /** Each keyholder's key file, in committee order (one port each in `ports.keyholders`). */
+  keyholderKeyFiles: string[];
 };
 
 const require = createRequire(import.meta.url);
@@ -47,8 +49,8 @@ export function anvilBinary(): string {
  * environment and how to tell it is ready. `npm start` starts the chain first, deploys and seeds,
  * then starts the rest; it stops them in reverse order.
  *
- * Not here yet, because their entry points do not exist yet: the keyholders (the worker in
- * keyholder mode) and the governance UI. Each becomes one more row when it lands.
+ * Not here yet, because its server is not in the repository yet: the governance UI. It becomes
+ * one more row when it lands.
  */
 export function stackServices(parameters: StackServicesParameters): ServiceSpec[] {
   const { paths, host, ports } = parameters;
@@ -104,5 +106,30 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
       ready: httpReady(`${workerUrl}/readyz`),
       stopSignal: "SIGTERM",
     },
+    ...parameters.keyholderKeyFiles.map((keyFile, i): ServiceSpec => {
+      const url = `http://${host}:${ports.keyholders[i]}`;
+      return {
+        name: `keyholder-${i + 1}`,
+        description: `keyholder ${i + 1} of the committee`,
+        command: process.execPath,
+        args: [join(repoRoot, "pipeline-worker", "src", "keyholder", "main.ts")],
+        env: {
+          KEYHOLDER_PRIVATE_KEY: "",
+          // The key stays in its file (readable by the owner only), out of the environment.
+          KEYHOLDER_PRIVATE_KEY_FILE: keyFile,
+          KEYHOLDER_RPC_URL: rpcUrl,
+          KEYHOLDER_CHAIN_ID: String(LOCAL_CHAIN_ID),
+          KEYHOLDER_DEPLOYMENT_MANIFEST: paths.manifest(LOCAL_CHAIN_ID),
+          KEYHOLDER_HTTP_HOST: host,
+          KEYHOLDER_HTTP_PORT: String(ports.keyholders[i]),
+          KEYHOLDER_CONFIRMATIONS: "0",
+          KEYHOLDER_KUBO_URL: "",
+          KEYHOLDER_LOG_LEVEL: "info",
+        },
+        url,
+        ready: httpReady(`${url}/v1/keyholder`),
+        stopSignal: "SIGTERM",
+      };
+    }),
   ];
 }

@@ -23,8 +23,21 @@ describe("npm run demo", () => {
   test("tells the story end to end, every step as told, and leaves nothing running", async () => {
     const chainPort = await freePort();
     const workerPort = await freePort();
+    const keyholderPorts = [await freePort(), await freePort(), await freePort()];
     run = npmRun(
-      ["run", "demo", "--", "--data-dir", dataDir, "--chain-port", `${chainPort}`, "--worker-port", `${workerPort}`],
+      [
+        "run",
+        "demo",
+        "--",
+        "--data-dir",
+        dataDir,
+        "--chain-port",
+        `${chainPort}`,
+        "--worker-port",
+        `${workerPort}`,
+        "--keyholder-ports",
+        keyholderPorts.join(","),
+      ],
       repoRoot,
     );
     const { code } = await run.exited;
@@ -35,6 +48,7 @@ describe("npm run demo", () => {
       "Token holders vote a policy in",
       "An attester vouches for data and a contributor submits it",
       "What the policy does not allow is refused",
+      "A training run is approved, the keyholders release their shares, and the model is trained",
       "The guardian Safe pulls the kill switch, and everything stops",
       "The DAO votes to lift the kill switch",
       "The epoch ends and the contributor claims its reward",
@@ -45,11 +59,14 @@ describe("npm run demo", () => {
     expect(output).toMatch(/an outsider with a genuine attestation: 403 SUBMITTER_NOT_ALLOWED/);
     expect(output).toMatch(/a forged attestation .*: 422 ATTESTATION_INVALID/);
     expect(output).toMatch(/the worker refuses submissions: 503 KILL_SWITCH_ENGAGED/);
+    expect(output).toContain("[warn] keyholder unavailable; continuing without it");
+    expect(output).toContain("every submission decrypted and matched its attested hash");
     expect(output).toContain("the contributor claims and receives 1 ETH");
     expect(output).toContain("The story went as told.");
     expect(output).not.toContain("✗");
     // It stopped the stack it started.
     expect(processesMentioning(dataDir)).toEqual([]);
-    for (const port of [chainPort, workerPort]) expect(await isListening(port), `port ${port}`).toBe(false);
+    for (const port of [chainPort, workerPort, ...keyholderPorts])
+      expect(await isListening(port), `port ${port}`).toBe(false);
   }, 420_000);
 });

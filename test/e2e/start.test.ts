@@ -41,6 +41,8 @@ describe("npm start", () => {
   test("starts everything, every part answers, Ctrl-C stops it all, and a restart picks up where it stopped", async () => {
     const chainPort = await freePort();
     const workerPort = await freePort();
+    const keyholderPorts = [await freePort(), await freePort(), await freePort()];
+    const ports = [chainPort, workerPort, ...keyholderPorts];
     const args = [
       "start",
       "--",
@@ -50,6 +52,8 @@ describe("npm start", () => {
       `${chainPort}`,
       "--worker-port",
       `${workerPort}`,
+      "--keyholder-ports",
+      keyholderPorts.join(","),
     ];
 
     run = npmRun(args, repoRoot);
@@ -60,7 +64,7 @@ describe("npm start", () => {
       "Deploying the guardian Safe and the contracts",
       "Verifying the deployment",
       "Seeding a first policy through governance",
-      "Starting the pipeline worker",
+      "Starting the pipeline worker, keyholder 1 of the committee, keyholder 2 of the committee, keyholder 3 of the committee",
       "The system is running.",
     ]) {
       expect(output).toContain(step);
@@ -121,13 +125,22 @@ describe("npm start", () => {
       minAttestations: 1,
     });
     expect(policy.policy.killSwitch.engaged).toBe(false);
+    // The keyholders: each serves the public key the committee on chain has for it.
+    const keyholders = info.services.filter((s) => s.name.startsWith("keyholder-"));
+    expect(keyholders.map((k) => k.url)).toEqual(keyholderPorts.map((p) => `http://127.0.0.1:${p}`));
+    const onChain = (await read("committee")) as readonly [bigint, Address[], `0x${string}`[], number];
+    for (const [i, keyholder] of keyholders.entries()) {
+      const answer = (await (await fetch(`${keyholder.url}/v1/keyholder`)).json()) as { publicKey: string };
+      expect(answer.publicKey).toBe(onChain[2][i]);
+    }
+
     // Every service in the stack file answers (a service added to the table is checked here too).
     for (const service of info.services) {
       const answered = service.name === "chain" ? await client.getBlockNumber() : (await fetch(service.url)).status;
       expect(answered, service.name).toBeDefined();
     }
 
-    await stopWithCtrlC(run, info, [chainPort, workerPort]);
+    await stopWithCtrlC(run, info, ports);
 
     // A restart keeps the chain and the deployment, and skips the seed.
     run = npmRun(args, repoRoot);
@@ -138,6 +151,6 @@ describe("npm start", () => {
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
-    await stopWithCtrlC(run, again, [chainPort, workerPort]);
+    await stopWithCtrlC(run, again, ports);
   }, 420_000);
 });
