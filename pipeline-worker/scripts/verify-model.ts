@@ -16,8 +16,6 @@ import { BaseError } from "../src/internal/BaseError.ts";
 import { WorkerError } from "../src/internal/WorkerError.ts";
 import { computeCid } from "../src/storage/computeCid.ts";
 import type { ContentStore } from "../src/storage/ContentStore.ts";
-import { createHeliaContentStore } from "../src/storage/createHeliaContentStore.ts";
-import { createKuboContentStore } from "../src/storage/createKuboContentStore.ts";
 import { verifyRevealedModel } from "../src/training/verifyRevealedModel.ts";
 
 const USAGE =
@@ -71,8 +69,15 @@ if (values["model-commitments"] !== undefined) {
 let store: ContentStore | undefined;
 try {
   const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 1 }) }) as PublicClient;
-  if (values["kubo-url"] !== undefined) store = createKuboContentStore({ url: values["kubo-url"] });
-  if (values["ipfs-dir"] !== undefined) store = await createHeliaContentStore({ directory: values["ipfs-dir"] });
+  // Each store is loaded only when chosen: their clients are most of the command's start-up time.
+  if (values["kubo-url"] !== undefined) {
+    const { createKuboContentStore } = await import("../src/storage/createKuboContentStore.ts");
+    store = createKuboContentStore({ url: values["kubo-url"] });
+  }
+  if (values["ipfs-dir"] !== undefined) {
+    const { createHeliaContentStore } = await import("../src/storage/createHeliaContentStore.ts");
+    store = await createHeliaContentStore({ directory: values["ipfs-dir"] });
+  }
   const result = await verifyRevealedModel({
     runId: runId as Hex,
     publicClient: client,

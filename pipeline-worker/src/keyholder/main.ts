@@ -7,7 +7,6 @@ import { BaseError } from "../internal/BaseError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { createShutdown } from "../internal/createShutdown.ts";
 import { readPolicyDeployment } from "../policy/readPolicyDeployment.ts";
-import { createKuboContentStore } from "../storage/createKuboContentStore.ts";
 import { createKeyholderServer } from "./createKeyholderServer.ts";
 import { loadKeyholderConfig } from "./loadKeyholderConfig.ts";
 
@@ -23,7 +22,10 @@ async function main() {
     );
     process.exit(1);
   }
-  const store = config.kuboUrl ? createKuboContentStore({ url: config.kuboUrl }) : undefined;
+  // Loaded only when configured: the Kubo client is most of a keyholder's start-up time.
+  const store = config.kuboUrl
+    ? (await import("../storage/createKuboContentStore.ts")).createKuboContentStore({ url: config.kuboUrl })
+    : undefined;
   const { app, keyholder } = createKeyholderServer({
     privateKey: config.privateKey,
     client,

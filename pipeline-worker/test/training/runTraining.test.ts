@@ -26,6 +26,7 @@ import { hashTrainingSet, runTraining, type TrainingReport } from "../../src/tra
 import { verifyRevealedModel } from "../../src/training/verifyRevealedModel.ts";
 import { collect, hexBytes } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "./createTrainingSystem.ts";
+import { serveChainOverHttp } from "./serveChainOverHttp.ts";
 
 // A training run end to end on the real chain, the worker's Helia node and three keyholders over
 // HTTP: honest submissions of demo data, one poisoned (its stored ciphertext holds label-flipped
@@ -227,7 +228,7 @@ describe("delayed publication", () => {
   });
 
   describe("the verify-model command, as anyone runs it (RPC and an IPFS gateway over HTTP)", () => {
-    let rpc: Server;
+    let chain: Awaited<ReturnType<typeof serveChainOverHttp>>;
     let gateway: Server;
     let rpcUrl: string;
     let gatewayUrl: string;
@@ -236,27 +237,8 @@ describe("delayed publication", () => {
     beforeAll(async () => {
       // JSON-RPC over HTTP in front of the in-process chain, and a read-only IPFS gateway in front
       // of the worker's node: what a member of the public would point the command at.
-      rpc = createServer((request, response) => {
-        const chunks: Buffer[] = [];
-        request.on("data", (chunk: Buffer) => chunks.push(chunk));
-        request.on("end", () => {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as { id: number; method: string; params: unknown };
-          t.connection.provider
-            .request({ method: body.method, params: body.params as never })
-            .then(
-              (result) => ({ jsonrpc: "2.0", id: body.id, result }),
-              (error: { code?: number; message: string }) => ({
-                jsonrpc: "2.0",
-                id: body.id,
-                error: { code: error.code ?? -32000, message: error.message },
-              }),
-            )
-            .then((answer) => {
-              response.writeHead(200, { "content-type": "application/json" });
-              response.end(JSON.stringify(answer, (_k, v: unknown) => (typeof v === "bigint" ? toHex(v) : v)));
-            });
-        });
-      });
+      chain = await serveChainOverHttp(t.connection.provider);
+      rpcUrl = chain.url;
       gateway = createServer((request, response) => {
         const cid = request.url?.replace("/ipfs/", "") ?? "";
         collect(t.s.worker.store.get(cid)).then(
@@ -264,15 +246,13 @@ describe("delayed publication", () => {
           () => response.writeHead(404).end(),
         );
       });
-      for (const server of [rpc, gateway]) await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-      rpcUrl = `http://127.0.0.1:${(rpc.address() as AddressInfo).port}`;
+      await new Promise<void>((r) => gateway.listen(0, "127.0.0.1", r));
       gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
     });
     afterAll(async () => {
-      for (const server of [rpc, gateway]) {
-        server.closeAllConnections();
-        await new Promise((r) => server.close(r));
-      }
+      await chain.close();
+      gateway.closeAllConnections();
+      await new Promise((r) => gateway.close(r));
     });
 
     const verify = (run: Hex) =>
