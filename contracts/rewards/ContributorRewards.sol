@@ -27,8 +27,9 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     bytes32 private constant _OFFCHAIN_ATTEST_TYPEHASH = keccak256(
         "Attest(uint16 version,bytes32 schema,address recipient,uint64 time,uint64 expirationTime,bool revocable,bytes32 refUID,bytes data,bytes32 salt)"
     );
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant _DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
     uint16 private constant _OFFCHAIN_VERSION = 2;
 
     IPolicyRegistry public immutable policy;
@@ -159,9 +160,8 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         address[] memory seen = new address[](uids.length + offchain.length);
         uint256 distinct = 0;
         for (uint256 i = 0; i < seen.length; ++i) {
-            AttestationFacts memory facts = i < uids.length
-                ? _onchainFacts(uids[i])
-                : _offchainFacts(offchain[i - uids.length]);
+            AttestationFacts memory facts =
+                i < uids.length ? _onchainFacts(uids[i]) : _offchainFacts(offchain[i - uids.length]);
             _checkFacts(facts, contributor, dataHash, size, requirement);
             bool counted = false;
             for (uint256 j = 0; j < distinct; ++j) {
@@ -180,7 +180,17 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     function _onchainFacts(bytes32 uid) private view returns (AttestationFacts memory) {
         Attestation memory a = eas.getAttestation(uid);
         if (a.uid == bytes32(0)) revert RewardsAttestationNotFound(uid);
-        return AttestationFacts(uid, a.schema, a.attester, a.recipient, a.time, a.expirationTime, a.revocationTime, a.data);
+        return
+            AttestationFacts(
+                uid,
+                a.schema,
+                a.attester,
+                a.recipient,
+                a.time,
+                a.expirationTime,
+                a.revocationTime,
+                a.data
+            );
     }
 
     /// @dev Verifies the attester's EIP-712 signature in EAS's off-chain domain (ECDSA refuses
