@@ -1,7 +1,9 @@
 // Serves the built governance UI against a deployment:
 //
-//   node governance-ui/server/main.ts --manifest deployments/31337.json \
+//   npm run start -w governance-ui -- [--manifest deployments/31337.json] \
 //     [--rpc-url http://127.0.0.1:8545] [--worker-url http://127.0.0.1:8787] [--port 5173] [--host 127.0.0.1]
+//
+// Without --manifest it uses the local chain's: deployments/31337.json, else .data/deployments/31337.json.
 //
 // The browser talks to this server only: it proxies /rpc to the chain and /worker/* to the worker.
 // Build the app first with `npm run build -w governance-ui`.
@@ -10,7 +12,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { createUiServer } from "./createUiServer.ts";
-import { createRuntimeConfig, readDeployment } from "./runtimeConfigFromEnv.ts";
+import { createRuntimeConfig, defaultManifestPath, readDeployment } from "./runtimeConfigFromEnv.ts";
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +27,11 @@ const { values } = parseArgs({
 });
 
 async function main() {
-  const manifest = values.manifest ?? path.resolve(import.meta.dirname, "../../deployments/31337.json");
-  const distDir = values.dist!;
+  // Under `npm run -w`, the working directory is the workspace; paths given on the command line
+  // are relative to where the person typed them (npm's INIT_CWD).
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const manifest = values.manifest ? path.resolve(cwd, values.manifest) : defaultManifestPath();
+  const distDir = path.resolve(cwd, values.dist!);
   if (!existsSync(path.join(distDir, "index.html"))) {
     throw new BaseError(`No built app in ${distDir}.`, { hints: ["Build it first: npm run build -w governance-ui."] });
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import type { Deployment, RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
@@ -38,8 +38,14 @@ export function readDeployment(file: string): Deployment {
   }
 }
 
-/** For Vite's dev and preview servers: the manifest from UI_MANIFEST, else deployments/31337.json. */
+/** The local chain's manifest: where `npm run deploy` writes it, else where `npm start` keeps it. */
+export function defaultManifestPath(): string {
+  const root = path.resolve(import.meta.dirname, "../..");
+  const candidates = [path.join(root, "deployments/31337.json"), path.join(root, ".data/deployments/31337.json")];
+  return candidates.find((file) => existsSync(file)) ?? candidates[0]!;
+}
+
+/** For Vite's dev and preview servers: the manifest from UI_MANIFEST, else the local chain's. */
 export function runtimeConfigFromEnv(): RuntimeConfig {
-  const file = process.env.UI_MANIFEST ?? path.resolve(import.meta.dirname, "../../deployments/31337.json");
-  return createRuntimeConfig({ deployment: readDeployment(file) });
+  return createRuntimeConfig({ deployment: readDeployment(process.env.UI_MANIFEST ?? defaultManifestPath()) });
 }

@@ -3,7 +3,15 @@
 // chain's blocks and clock are advanced over its RPC between steps, as time would pass. The tests
 // share one stack and run in order; each sets up the policy it needs.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { actAs, launchBrowser, navigate, poll, screenshot, type TestBrowser } from "./helpers/browser.ts";
+import {
+  actAs,
+  injectedWalletScript,
+  launchBrowser,
+  navigate,
+  poll,
+  screenshot,
+  type TestBrowser,
+} from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
 import { contributorRewardsAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { encodeFunctionData, parseEther } from "viem";
@@ -188,6 +196,28 @@ describe("governance from the UI", () => {
     await screenshot(page, "consume");
   }, 120_000);
 
+  test("reverts show the decoded error's name and meaning, before anything is signed", async () => {
+    const { page } = await browser.open(stack.uiUrl);
+    await actAs(page, ROLES.outsider);
+    await navigate(page, "New proposal");
+    await page.getByLabel("Title").fill("Revoke a run that does not exist");
+    await page.getByLabel("Add an action").selectOption({ label: "Revoke a training run" });
+    await page.getByRole("button", { name: "Add action" }).click();
+    await page.getByLabel("Run id").fill("no-such-run");
+    await page.getByRole("button", { name: "Simulate" }).click();
+    const simulation = page.getByTestId("simulation");
+    await poll(() => simulation.textContent()).toContain("1 of 1 action(s) would fail at execution");
+    await poll(() => simulation.textContent()).toContain("PolicyUnknownTrainingRun");
+    await poll(() => simulation.textContent()).toContain("No training run with this id exists.");
+    await poll(() => simulation.textContent()).toContain("GovernorInsufficientProposerVotes");
+
+    await page.getByRole("button", { name: "Submit proposal" }).click();
+    const failure = page.locator(".tx-status[data-status=failed]");
+    await poll(() => failure.textContent()).toContain("Submit proposal failed: GovernorInsufficientProposerVotes");
+    await poll(() => failure.textContent()).toContain("You need 1 votes to propose; you had 0");
+    await screenshot(page, "decoded-revert");
+  }, 60_000);
+
   test("the guardian Safe engages the kill switch, shown everywhere it matters", async () => {
     const reason = "Answers leak training data: stopping until fixed";
     const { page } = await browser.open(stack.uiUrl);
@@ -282,5 +312,16 @@ describe("governance from the UI", () => {
     await navigate(page, "Proposals");
     await page.getByRole("link", { name: title }).click();
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("canceled");
+  }, 60_000);
+
+  test("a browser wallet (EIP-1193) connects and delegates", async () => {
+    const holder = devAccount(ROLES.holders[1]).address;
+    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript(holder) });
+    await page.getByLabel("Act as").selectOption("injected");
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(holder);
+    await navigate(page, "Delegate");
+    await page.getByRole("button", { name: "Delegate to myself" }).click();
+    await page.getByText("Delegate to yourself: confirmed").waitFor();
+    await poll(() => page.getByTestId("votes").textContent()).toBe("250,000");
   }, 60_000);
 });

@@ -242,7 +242,12 @@ function describeKnown(
       }
       case "revokeTrainingRun":
         if (policy) {
-          changes.push({ label: `Training run ${shortHex(a(0) as Hex)}`, before: "approved", after: "revoked" });
+          const existing = policy.trainingRuns.find((r) => r.runId.toLowerCase() === (a(0) as Hex).toLowerCase());
+          changes.push({
+            label: `Training run ${shortHex(a(0) as Hex)}`,
+            before: existing ? (existing.revoked ? "revoked" : "approved") : "does not exist",
+            after: "revoked",
+          });
         }
         return { summary: `Withdraw the approval of training run ${shortHex(a(0) as Hex)}`, changes };
       case "setWorker": {

@@ -72,54 +72,76 @@ function Contributions({ account }: { account: Address }) {
   return (
     <section className="card" aria-labelledby="contributions-title">
       <h2 id="contributions-title">Your contributions</h2>
-      {api === null ? <p className="muted">No worker is configured: only on-chain records are shown.</p> : null}
-      <Loaded query={submissions} what="your submissions">
-        {({ submissions: list }) =>
-          list.length === 0 ? (
-            <p className="muted">None yet.</p>
-          ) : (
-            <div className="table-scroll">
-              <table className="table" data-testid="contributions">
-                <thead>
-                  <tr>
-                    <th scope="col">Data</th>
-                    <th scope="col" className="num">
-                      Size
-                    </th>
-                    <th scope="col">State</th>
-                    <th scope="col">Epoch</th>
-                    <th scope="col">Submitted</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {[...list].reverse().map((s) => {
-                    const record = onChain.get(s.dataHash.toLowerCase());
-                    return (
-                      <tr key={s.id}>
-                        <td>
-                          <code title={s.dataHash}>{shortHex(s.dataHash)}</code>
-                        </td>
-                        <td className="num">{plural(BigInt(s.size), "byte")}</td>
-                        <td data-testid="contribution-state">
-                          <span className={`state state-${s.state}`}>{s.state.replace("_", " ")}</span>
-                          {s.rejection ? (
-                            <span className="small">
-                              {" "}
-                              <code>{s.rejection.code}</code> {s.rejection.detail}
-                            </span>
-                          ) : null}
-                        </td>
-                        <td>{record ? record.epoch.toString() : "—"}</td>
-                        <td className="small">{formatTime(Date.parse(s.createdAt) / 1000)}</td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
-      </Loaded>
+      {api === null ? (
+        <>
+          <p className="muted">No worker is configured: only what the chain recorded is shown.</p>
+          <Loaded query={recorded} what="your recorded contributions">
+            {(list) =>
+              list.length === 0 ? (
+                <p className="muted">None recorded yet.</p>
+              ) : (
+                <ul className="plain-list">
+                  {list.map((c) => (
+                    <li key={c.dataHash}>
+                      <code title={c.dataHash}>{shortHex(c.dataHash)}</code>: {plural(c.size, "byte")} in epoch{" "}
+                      {c.epoch.toString()}
+                    </li>
+                  ))}
+                </ul>
+              )
+            }
+          </Loaded>
+        </>
+      ) : null}
+      {api === null ? null : (
+        <Loaded query={submissions} what="your submissions">
+          {({ submissions: list }) =>
+            list.length === 0 ? (
+              <p className="muted">None yet.</p>
+            ) : (
+              <div className="table-scroll">
+                <table className="table" data-testid="contributions">
+                  <thead>
+                    <tr>
+                      <th scope="col">Data</th>
+                      <th scope="col" className="num">
+                        Size
+                      </th>
+                      <th scope="col">State</th>
+                      <th scope="col">Epoch</th>
+                      <th scope="col">Submitted</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {[...list].reverse().map((s) => {
+                      const record = onChain.get(s.dataHash.toLowerCase());
+                      return (
+                        <tr key={s.id}>
+                          <td>
+                            <code title={s.dataHash}>{shortHex(s.dataHash)}</code>
+                          </td>
+                          <td className="num">{plural(BigInt(s.size), "byte")}</td>
+                          <td data-testid="contribution-state">
+                            <span className={`state state-${s.state}`}>{s.state.replace("_", " ")}</span>
+                            {s.rejection ? (
+                              <span className="small">
+                                {" "}
+                                <code>{s.rejection.code}</code> {s.rejection.detail}
+                              </span>
+                            ) : null}
+                          </td>
+                          <td>{record ? record.epoch.toString() : "—"}</td>
+                          <td className="small">{formatTime(Date.parse(s.createdAt) / 1000)}</td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+      )}
     </section>
   );
 }

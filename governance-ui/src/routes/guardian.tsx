@@ -77,7 +77,7 @@ function GuardianPage() {
                 <div>
                   <dt>Guardian</dt>
                   <dd>
-                    <AddressText address={g.address} full />
+                    <AddressText address={g.address} />
                   </dd>
                 </div>
                 {g.kind === "safe" ? (
@@ -119,7 +119,7 @@ function GuardianPage() {
                   <div>
                     <dt>Proposal guardian</dt>
                     <dd>
-                      <AddressText address={settings.data.proposalGuardian} /> (may cancel any proposal, from its page)
+                      <AddressText address={settings.data.proposalGuardian} /> (may cancel any proposal)
                     </dd>
                   </div>
                 ) : null}

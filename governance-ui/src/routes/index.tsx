@@ -2,9 +2,19 @@ import { createFileRoute, Link } from "@tanstack/react-router";
 import { AddressText } from "../components/AddressText.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import { useApp } from "../lib/AppContext.tsx";
-import { useChainHead } from "../lib/ChainHead.tsx";
+import { useChainHead, useChainQuery } from "../lib/ChainHead.tsx";
+import { governanceTokenAbi } from "../lib/abis.ts";
 import { describeChange } from "../lib/describeChange.ts";
-import { formatDuration, formatEth, formatRelative, formatTime, plural, shortHex } from "../lib/format.ts";
+import {
+  formatBalance,
+  formatDuration,
+  formatEth,
+  formatRelative,
+  formatTime,
+  formatTokens,
+  plural,
+  shortHex,
+} from "../lib/format.ts";
 import { usePolicy } from "../lib/queries.ts";
 import type { Policy } from "../lib/readPolicy.ts";
 
@@ -59,6 +69,7 @@ function PolicyView({ policy }: { policy: Policy }) {
           <span className="stat-value">{formatEth(policy.feePerQuery)}</span>
           <span className="stat-note">paid into the contributors' reward pool</span>
         </div>
+        <Treasury />
         <div className="stat">
           <span className="stat-label">Epoch</span>
           <span className="stat-value">{policy.currentEpoch.toString()}</span>
@@ -279,5 +290,32 @@ function PolicyView({ policy }: { policy: Policy }) {
         )}
       </section>
     </>
+  );
+}
+
+/** What the timelock holds: the treasury that proposals spend from. */
+function Treasury() {
+  const treasury = useChainQuery(["treasury"], async ({ publicClient, contracts }, head) => {
+    const [eth, tokens] = await Promise.all([
+      publicClient.getBalance({ address: contracts.timelock, blockNumber: head.number }),
+      publicClient.readContract({
+        address: contracts.token,
+        abi: governanceTokenAbi,
+        functionName: "balanceOf",
+        args: [contracts.timelock],
+        blockNumber: head.number,
+      }),
+    ]);
+    return { eth, tokens };
+  });
+  return (
+    <div className="stat">
+      <span className="stat-label">Treasury</span>
+      <span className="stat-value">{treasury.data ? formatBalance(treasury.data.eth) : "…"}</span>
+      <span className="stat-note">
+        {treasury.data ? `and ${formatTokens(treasury.data.tokens, { compact: true })} governance tokens; ` : ""}
+        held by the timelock, spent only by proposals
+      </span>
+    </div>
   );
 }

@@ -21,7 +21,10 @@ const FLAGS = [
 export type TestBrowser = {
   browser: Browser;
   /** A fresh context (no stored wallet choice) and page at `url`, wide or phone-sized. */
-  open(url: string, options?: { phone?: boolean }): Promise<{ context: BrowserContext; page: Page }>;
+  open(
+    url: string,
+    options?: { phone?: boolean; initScript?: string },
+  ): Promise<{ context: BrowserContext; page: Page }>;
   close(): Promise<void>;
 };
 
@@ -37,6 +40,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
           ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
           : { viewport: { width: 1280, height: 900 } },
       );
+      if (options.initScript) await context.addInitScript({ content: options.initScript });
       const page = await context.newPage();
       await page.goto(url);
       return { context, page };
@@ -63,4 +67,29 @@ export function poll<T>(read: () => Promise<T> | T) {
 /** Follows a link of the main navigation. */
 export async function navigate(page: Page, label: string) {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: label, exact: true }).click();
+}
+
+/**
+ * A stand-in for a browser wallet: an EIP-1193 provider that shares one account and passes every
+ * other request to the chain through the page's own /rpc proxy. Anvil holds the development
+ * accounts unlocked, so it signs and sends for them as a wallet would.
+ */
+export function injectedWalletScript(account: string): string {
+  return `
+    window.ethereum = {
+      isTestWallet: true,
+      async request({ method, params }) {
+        if (method === "eth_requestAccounts" || method === "eth_accounts") return [${JSON.stringify(account)}];
+        const response = await fetch("/rpc", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+        });
+        const body = await response.json();
+        if (body.error) throw Object.assign(new Error(body.error.message), body.error);
+        return body.result;
+      },
+      on() {},
+      removeListener() {},
+    };`;
 }
