@@ -47,6 +47,7 @@ const { values } = parseArgs({
     "chain-port": { type: "string" },
     "worker-port": { type: "string" },
     "keyholder-ports": { type: "string" },
+    "ui-port": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -61,7 +62,8 @@ for the occasion and stops it afterwards. Exits non-zero if any step does not be
   --chain-port PORT   when it starts a stack: the chain's port
   --worker-port PORT  when it starts a stack: the worker's port
   --keyholder-ports P1,P2,P3
-                      when it starts a stack: the keyholders' ports`);
+                      when it starts a stack: the keyholders' ports
+  --ui-port PORT      when it starts a stack: the UI's port`);
   process.exit(0);
 }
 
@@ -726,6 +728,7 @@ async function main() {
     ...(values["chain-port"] ? ["--chain-port", values["chain-port"]] : []),
     ...(values["worker-port"] ? ["--worker-port", values["worker-port"]] : []),
     ...(values["keyholder-ports"] ? ["--keyholder-ports", values["keyholder-ports"]] : []),
+    ...(values["ui-port"] ? ["--ui-port", values["ui-port"]] : []),
   ];
   const stack = await report.step("Finding the running stack", async (detail) => {
     const ensured = await ensureStack({

@@ -13,6 +13,7 @@ import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { createReporter } from "./lib/createReporter.ts";
 import { createSupervisor, tail, type RunningService } from "./lib/createSupervisor.ts";
 import { ensureCompiled } from "./lib/ensureCompiled.ts";
+import { ensureUiBuilt } from "./lib/ensureUiBuilt.ts";
 import { deployLocalStack, findLocalDeployment, HOLDER_ALLOCATIONS } from "./lib/deployLocalStack.ts";
 import type { SafeDeployment } from "./lib/deploySafe.ts";
 import type { Deployment } from "./lib/deploySystem.ts";
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     "chain-port": { type: "string", default: String(DEFAULT_PORTS.chain) },
     "worker-port": { type: "string", default: String(DEFAULT_PORTS.worker) },
     "keyholder-ports": { type: "string", default: DEFAULT_PORTS.keyholders.join(",") },
+    "ui-port": { type: "string", default: String(DEFAULT_PORTS.ui) },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -57,7 +59,8 @@ pipeline worker. State lives in the data directory; a restart picks up where the
   --chain-port PORT   the local chain's JSON-RPC port (default ${DEFAULT_PORTS.chain})
   --worker-port PORT  the worker API's port (default ${DEFAULT_PORTS.worker})
   --keyholder-ports P1,P2,P3
-                      the three keyholders' ports (default ${DEFAULT_PORTS.keyholders.join(",")})`);
+                      the three keyholders' ports (default ${DEFAULT_PORTS.keyholders.join(",")})
+  --ui-port PORT      the governance UI's port (default ${DEFAULT_PORTS.ui})`);
   process.exit(0);
 }
 
@@ -69,6 +72,7 @@ const ports: StackPorts = {
   chain: port("chain-port", values["chain-port"]!),
   worker: port("worker-port", values["worker-port"]!),
   keyholders: values["keyholder-ports"]!.split(",").map((p) => port("keyholder-ports", p.trim())),
+  ui: port("ui-port", values["ui-port"]!),
 };
 if (ports.keyholders.length !== DEV_ROLES.keyholders.length) {
   throw new BaseError(`--keyholder-ports takes ${DEV_ROLES.keyholders.length} ports, one per keyholder.`);
@@ -167,6 +171,9 @@ async function main() {
   await report.step("Checking the contracts are compiled", (detail) =>
     ensureCompiled({ logFile: join(paths.logs, "build.log"), onProgress: detail }),
   );
+  // Built while the chain starts and the contracts deploy; awaited before the UI starts.
+  const uiBuild = ensureUiBuilt({ outDir: paths.ui, logFile: join(paths.logs, "ui-build.log") });
+  uiBuild.catch(() => {});
 
   // The committee's keys exist before anything else: the seed puts their public halves on chain,
   // and each keyholder service reads its private half.
@@ -190,6 +197,7 @@ async function main() {
     await assertPortFree(ports.chain, "chain-port");
     await assertPortFree(ports.worker, "worker-port");
     for (const p of ports.keyholders) await assertPortFree(p, "keyholder-ports");
+    await assertPortFree(ports.ui, "ui-port");
     mkdirSync(join(paths.chainState, ".."), { recursive: true });
     detail(chainExisted ? `loading its state from ${shown(paths.chainState)}` : "a new chain");
     await supervisor.start(chainService!);
@@ -253,8 +261,12 @@ async function main() {
     detail(proposed ? "the first policy passed" : "already seeded");
   });
 
+  await report.step("Building the governance UI", async (detail) => {
+    detail((await uiBuild) === "current" ? "the build is current" : `built into ${shown(paths.ui)}`);
+  });
+
   // They need only the chain and the deployment, not each other: started together.
-  await report.step(`Starting ${otherServices.map((s) => s.description).join(", ")}`, (detail) =>
+  await report.step(`Starting the services: ${otherServices.map((s) => s.name).join(", ")}`, (detail) =>
     Promise.all(
       otherServices.map(async (service) => {
         const s = await supervisor.start(service);
@@ -335,6 +347,8 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
   line(style.dim(`  private keys: the chain's log lists them (${shown(join(paths.logs, "chain.log"))})`));
   line();
   line(style.bold("Next"));
+  const ui = supervisor.running.find((s) => s.spec.name === "ui");
+  if (ui) line(`  open ${ui.spec.url.padEnd(43)}the governance UI: act as any development account`);
   line("  npm run demo                                   the whole story, narrated, against this stack");
   line('  npm run guardian -- propose --reason "..."     the guardian Safe engages the kill switch');
   line("  npm run guardian -- status                     the kill switch and pending guardian transactions");

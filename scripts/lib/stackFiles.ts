@@ -28,6 +28,8 @@ export function stackPaths(dataDir: string) {
     worker: join(root, "worker"),
     guardian: join(root, "guardian"),
     logs: join(root, "logs"),
+    /** The governance UI, built for this stack. */
+    ui: join(root, "ui"),
     /** What is running now, where, with which process ids: written by `npm start`, read by the demo. */
     stack: join(root, "stack.json"),
     /** The running stack's control socket (pause and resume a service). */

@@ -8,9 +8,9 @@ import type { StackPaths } from "./stackFiles.ts";
 
 export const LOCAL_CHAIN_ID = 31337;
 
-export type StackPorts = { chain: number; worker: number; keyholders: number[] };
+export type StackPorts = { chain: number; worker: number; keyholders: number[]; ui: number };
 
-export const DEFAULT_PORTS: StackPorts = { chain: 8545, worker: 8787, keyholders: [8801, 8802, 8803] };
+export const DEFAULT_PORTS: StackPorts = { chain: 8545, worker: 8787, keyholders: [8801, 8802, 8803], ui: 5173 };
 
 export type StackServicesParameters = {
   paths: StackPaths;
@@ -48,14 +48,12 @@ export function anvilBinary(): string {
  * Every process of the local stack, in the order they start, in one table: its name, command,
  * environment and how to tell it is ready. `npm start` starts the chain first, deploys and seeds,
  * then starts the rest; it stops them in reverse order.
- *
- * Not here yet, because its server is not in the repository yet: the governance UI. It becomes
- * one more row when it lands.
  */
 export function stackServices(parameters: StackServicesParameters): ServiceSpec[] {
   const { paths, host, ports } = parameters;
   const rpcUrl = `http://${host}:${ports.chain}`;
   const workerUrl = `http://${host}:${ports.worker}`;
+  const uiUrl = `http://${host}:${ports.ui}`;
   return [
     {
       name: "chain",
@@ -131,5 +129,28 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
         stopSignal: "SIGTERM",
       };
     }),
+    {
+      name: "ui",
+      description: "the governance UI",
+      command: process.execPath,
+      args: [
+        join(repoRoot, "governance-ui", "server", "main.ts"),
+        "--manifest",
+        paths.manifest(LOCAL_CHAIN_ID),
+        "--rpc-url",
+        rpcUrl,
+        "--worker-url",
+        workerUrl,
+        "--dist",
+        paths.ui,
+        "--host",
+        host,
+        "--port",
+        String(ports.ui),
+      ],
+      url: uiUrl,
+      ready: httpReady(`${uiUrl}/config.json`),
+      stopSignal: "SIGTERM",
+    },
   ];
 }

@@ -24,6 +24,7 @@ describe("npm run demo", () => {
     const chainPort = await freePort();
     const workerPort = await freePort();
     const keyholderPorts = [await freePort(), await freePort(), await freePort()];
+    const uiPort = await freePort();
     run = npmRun(
       [
         "run",
@@ -37,6 +38,8 @@ describe("npm run demo", () => {
         `${workerPort}`,
         "--keyholder-ports",
         keyholderPorts.join(","),
+        "--ui-port",
+        `${uiPort}`,
       ],
       repoRoot,
     );
@@ -66,7 +69,7 @@ describe("npm run demo", () => {
     expect(output).not.toContain("✗");
     // It stopped the stack it started.
     expect(processesMentioning(dataDir)).toEqual([]);
-    for (const port of [chainPort, workerPort, ...keyholderPorts])
+    for (const port of [chainPort, workerPort, ...keyholderPorts, uiPort])
       expect(await isListening(port), `port ${port}`).toBe(false);
   }, 420_000);
 });

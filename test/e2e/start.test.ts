@@ -42,7 +42,8 @@ describe("npm start", () => {
     const chainPort = await freePort();
     const workerPort = await freePort();
     const keyholderPorts = [await freePort(), await freePort(), await freePort()];
-    const ports = [chainPort, workerPort, ...keyholderPorts];
+    const uiPort = await freePort();
+    const ports = [chainPort, workerPort, ...keyholderPorts, uiPort];
     const args = [
       "start",
       "--",
@@ -54,6 +55,8 @@ describe("npm start", () => {
       `${workerPort}`,
       "--keyholder-ports",
       keyholderPorts.join(","),
+      "--ui-port",
+      `${uiPort}`,
     ];
 
     run = npmRun(args, repoRoot);
@@ -64,7 +67,8 @@ describe("npm start", () => {
       "Deploying the guardian Safe and the contracts",
       "Verifying the deployment",
       "Seeding a first policy through governance",
-      "Starting the pipeline worker, keyholder 1 of the committee, keyholder 2 of the committee, keyholder 3 of the committee",
+      "Building the governance UI",
+      "Starting the services: worker, keyholder-1, keyholder-2, keyholder-3, ui",
       "The system is running.",
     ]) {
       expect(output).toContain(step);
@@ -133,6 +137,21 @@ describe("npm start", () => {
       const answer = (await (await fetch(`${keyholder.url}/v1/keyholder`)).json()) as { publicKey: string };
       expect(answer.publicKey).toBe(onChain[2][i]);
     }
+
+    // The UI: the app, its configuration for this deployment, and its proxies to the chain and the worker.
+    const ui = info.services.find((s) => s.name === "ui")!;
+    expect(ui.url).toBe(`http://127.0.0.1:${uiPort}`);
+    expect(await (await fetch(ui.url)).text()).toContain("<!doctype html>");
+    const config = (await (await fetch(`${ui.url}/config.json`)).json()) as { chainId: number; deployment: Deployment };
+    expect(config.chainId).toBe(31337);
+    expect(config.deployment.contracts).toEqual(deployment.contracts);
+    expect((await fetch(`${ui.url}/worker/readyz`)).status).toBe(200);
+    const rpc = await fetch(`${ui.url}/rpc`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    });
+    expect(((await rpc.json()) as { result: string }).result).toBe("0x7a69");
 
     // Every service in the stack file answers (a service added to the table is checked here too).
     for (const service of info.services) {
