@@ -100,6 +100,9 @@ describe("governance from the UI", () => {
     await execute.click();
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("executed");
     await screenshot(page, "proposal-executed");
+    const phone = await browser.open(page.url(), { phone: true });
+    await poll(() => phone.page.getByTestId("vote-list").textContent()).toContain("The lab's evaluation");
+    await screenshot(phone.page, "phone-proposal");
 
     // The chain has the new quota, and the policy page shows it with the proposal that made it.
     const quota = await stack.publicClient.readContract({

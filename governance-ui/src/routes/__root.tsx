@@ -1,4 +1,4 @@
-import { createRootRoute, Link, Outlet } from "@tanstack/react-router";
+import { createRootRoute, Link, Outlet, useRouterState } from "@tanstack/react-router";
 import { KillSwitchBanner } from "../components/KillSwitchBanner.tsx";
 import { WalletMenu } from "../components/WalletMenu.tsx";
 import { useApp } from "../lib/AppContext.tsx";
@@ -36,6 +36,9 @@ const NAV = [
 ] as const;
 
 function Layout() {
+  const pathname = useRouterState({ select: (state) => state.location.pathname });
+  // A proposal's page belongs to Proposals; the builder has its own tab.
+  const inProposals = pathname.startsWith("/proposals") && pathname !== "/proposals/new";
   return (
     <>
       <a className="skip-link" href="#main">
@@ -59,6 +62,7 @@ function Layout() {
                   to={item.to}
                   activeOptions={{ exact: item.to === "/" || item.to === "/proposals" }}
                   activeProps={{ "aria-current": "page", className: "active" }}
+                  {...(item.to === "/proposals" && inProposals ? { className: "active" } : {})}
                 >
                   {item.label}
                 </Link>

@@ -102,20 +102,25 @@ function ProposalView({ proposal }: { proposal: Proposal }) {
                 <dt>Voting ends</dt>
                 <dd>block {proposal.deadline.toString()}</dd>
               </div>
-              {proposal.eta > 0n ? (
-                <div>
-                  <dt>Executable from</dt>
-                  <dd>{formatTime(proposal.eta)}</dd>
-                </div>
-              ) : null}
-              {proposal.milestones.map((m) => (
-                <div key={m.event}>
-                  <dt className="capitalize">{m.event}</dt>
-                  <dd>
-                    {m.timestamp !== undefined ? `${formatTime(m.timestamp)}, ` : ""}block {m.blockNumber.toString()}
-                  </dd>
-                </div>
-              ))}
+              {(["queued", "executable", "executed", "canceled"] as const).map((event) => {
+                if (event === "executable") {
+                  return proposal.eta > 0n ? (
+                    <div key={event}>
+                      <dt>Executable from</dt>
+                      <dd>{formatTime(proposal.eta)}</dd>
+                    </div>
+                  ) : null;
+                }
+                const m = proposal.milestones.find((x) => x.event === event);
+                return m ? (
+                  <div key={event}>
+                    <dt className="capitalize">{event}</dt>
+                    <dd>
+                      {m.timestamp !== undefined ? `${formatTime(m.timestamp)}, ` : ""}block {m.blockNumber.toString()}
+                    </dd>
+                  </div>
+                ) : null;
+              })}
               <div>
                 <dt>Proposal id</dt>
                 <dd>

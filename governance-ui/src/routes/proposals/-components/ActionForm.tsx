@@ -57,7 +57,7 @@ function Field({
     placeholder: field.placeholder,
     onChange: (event: { target: { value: string } }) => onChange(event.target.value),
   };
-  const wide = field.type === "addresses" || field.type === "textarea" || field.type === "hex";
+  const wide = ["address", "addresses", "textarea", "hex"].includes(field.type);
   return (
     <div className={wide ? "field field-wide" : "field"}>
       <label htmlFor={id}>{field.label}</label>

@@ -50,7 +50,9 @@ export function ProposalControls({ proposal }: { proposal: Proposal }) {
   return (
     <section className="card controls" aria-labelledby="controls-title">
       <h2 id="controls-title">Act</h2>
-      {!wallet ? <p className="muted">Connect a wallet or pick an account to act on this proposal.</p> : null}
+      {!wallet && ["active", "succeeded", "queued"].includes(proposal.state) ? (
+        <p className="muted">Connect a wallet or pick an account to act on this proposal.</p>
+      ) : null}
 
       {proposal.state === "pending" ? (
         <p>Voting has not opened yet. Voting power is counted at block {proposal.snapshot.toString()}.</p>
