@@ -7,16 +7,19 @@ import { BaseError } from "./internal/BaseError.ts";
 import { createLogger } from "./internal/createLogger.ts";
 import { createShutdown } from "./internal/createShutdown.ts";
 import { loadConfig } from "./internal/loadConfig.ts";
+import { loadModel } from "./model/loadModel.ts";
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: "worker" });
-  const worker = await createWorker({ config, logger });
+  // The model comes from WORKER_MODEL_* variables (src/model/loadModel.ts); without one, queries are refused.
+  const model = await loadModel({ rpcUrl: config.rpcUrl, deploymentManifest: config.deploymentManifest });
+  const worker = await createWorker({ config, logger, ...(model ? { model } : {}) });
   const shutdown = createShutdown({ logger });
   shutdown.register("worker", () => worker.close());
   shutdown.installSignalHandlers();
   const url = await worker.listen();
-  logger.info({ url, chainId: config.chainId }, "worker listening");
+  logger.info({ url, chainId: config.chainId, model: model?.id ?? null }, "worker listening");
 }
 
 main().catch((error: unknown) => {

@@ -58,20 +58,23 @@ async function startKeyholderProcess(index: number): Promise<{ process: ChildPro
 }
 
 function trainingCommand(args: string[]) {
+  return run(process.execPath, [path.join(root, "src/training/main.ts"), ...args], { env: trainingEnv() });
+}
+
+/** The worker's configuration, which the training command shares. */
+function trainingEnv(): NodeJS.ProcessEnv {
   // The worker's account: index 8 of the development mnemonic, as in test/helpers/system.ts.
   const worker = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 8 });
   expect(getAddress(worker.address)).toBe(getAddress(t.accounts.worker.account.address));
-  return run(process.execPath, [path.join(root, "src/training/main.ts"), ...args], {
-    env: {
-      PATH: process.env.PATH,
-      WORKER_RPC_URL: chain.url,
-      WORKER_CHAIN_ID: String(t.deployment.chainId),
-      WORKER_DEPLOYMENT_MANIFEST: path.join(t.s.dataDir, "deployment.json"),
-      WORKER_DATA_DIR: t.s.dataDir,
-      WORKER_PRIVATE_KEY: bytesToHex(worker.getHdKey().privateKey!),
-      WORKER_LOG_LEVEL: "silent",
-    },
-  });
+  return {
+    PATH: process.env.PATH,
+    WORKER_RPC_URL: chain.url,
+    WORKER_CHAIN_ID: String(t.deployment.chainId),
+    WORKER_DEPLOYMENT_MANIFEST: path.join(t.s.dataDir, "deployment.json"),
+    WORKER_DATA_DIR: t.s.dataDir,
+    WORKER_PRIVATE_KEY: bytesToHex(worker.getHdKey().privateKey!),
+    WORKER_LOG_LEVEL: "silent",
+  };
 }
 
 beforeAll(async () => {
@@ -162,5 +165,31 @@ describe("the operator's commands, as separate processes", () => {
     expect(verified.stdout).toContain(
       `OK: the revealed weights of run ${runId} match the committed hash ${report.weightsHash}`,
     );
+
+    // The worker serves the trained model, checked against the run's commitment as it starts.
+    const worker = spawn(process.execPath, [path.join(root, "src/main.ts")], {
+      env: {
+        ...trainingEnv(),
+        WORKER_HTTP_PORT: "0",
+        WORKER_CONFIRMATIONS: "0",
+        WORKER_LOG_LEVEL: "info",
+        WORKER_MODEL_WEIGHTS: weightsFile,
+        WORKER_MODEL_RUN_ID: runId,
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const listening = await new Promise<{ model: string }>((resolve, reject) => {
+        worker.once("exit", (code) => reject(new Error(`worker exited with ${code}`)));
+        createInterface({ input: worker.stdout! }).on("line", (line) => {
+          const entry = JSON.parse(line) as { msg?: string; model: string };
+          if (entry.msg === "worker listening") resolve(entry);
+        });
+      });
+      expect(listening.model).toBe(report.weightsHash);
+    } finally {
+      worker.kill("SIGTERM");
+      await new Promise((resolve) => worker.once("exit", resolve));
+    }
   }, 120_000);
 });
