@@ -1,14 +1,28 @@
 // Deploys the whole system to any EVM chain, verifies it, and writes deployments/<chainId>.json.
 //
 //   npm run deploy -- --rpc-url https://rpc.example --guardian 0xSafe... [--eas 0x.. --schema-registry 0x..]
+//   npm run deploy -- --rpc-url https://rpc.example --guardian-owners 0xA,0xB,0xC [--guardian-threshold 2]
 //
 // The deployer key comes from DEPLOYER_PRIVATE_KEY (never a flag, so it stays out of shell history).
 // Without --rpc-url it deploys to a local node at http://127.0.0.1:8545 with its first development
-// account. Where the chain already has EAS, pass its addresses to reuse it.
+// account. Where the chain already has EAS, pass its addresses to reuse it. The guardian is an
+// existing Safe (--guardian), or a new one created here from the chain's canonical Safe 1.4.1
+// contracts (--guardian-owners; --safe-contracts FILE where they are elsewhere, or
+// --deploy-safe-contracts on a chain that has none).
+import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { createPublicClient, createWalletClient, http, isAddress, type Address, type Hex } from "viem";
+import {
+  createPublicClient,
+  createWalletClient,
+  http,
+  isAddress,
+  type Address,
+  type Hex,
+  type PublicClient,
+} from "viem";
 import { privateKeyToAccount, mnemonicToAccount } from "viem/accounts";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { deploySafe, type SafeContracts, type SafeDeployment } from "./lib/deploySafe.ts";
 import { deploySystem } from "./lib/deploySystem.ts";
 import { manifestPath, writeManifest } from "./lib/manifest.ts";
 import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
@@ -25,6 +39,10 @@ const { values } = parseArgs({
     out: { type: "string" },
     "timelock-delay": { type: "string" },
     "epoch-length": { type: "string" },
+    "guardian-owners": { type: "string" },
+    "guardian-threshold": { type: "string" },
+    "safe-contracts": { type: "string" },
+    "deploy-safe-contracts": { type: "boolean", default: false },
   },
 });
 
@@ -62,12 +80,21 @@ async function main() {
   };
   const walletClient = createWalletClient({ account, chain, transport });
 
+  if (values.guardian && values["guardian-owners"]) {
+    throw new BaseError("Pass --guardian or --guardian-owners, not both.", {
+      hints: ["--guardian names an existing Safe; --guardian-owners creates one."],
+    });
+  }
+  const safe = values["guardian-owners"] ? await createGuardianSafe(rpcUrl, publicClient, walletClient) : undefined;
   const guardian =
+    safe?.address ??
     address("guardian", values.guardian) ??
     (local ? mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 4 }).address : undefined);
   if (!guardian) {
-    throw new BaseError("--guardian is required on a public chain.", {
-      hints: ["Pass the guardian Safe's address; it may engage the kill switch and cancel proposals."],
+    throw new BaseError("--guardian or --guardian-owners is required on a public chain.", {
+      hints: [
+        "Pass the guardian Safe's address, or its owners to create one; it may engage the kill switch and cancel proposals.",
+      ],
     });
   }
   const eas = address("eas", values.eas);
@@ -94,6 +121,64 @@ async function main() {
   assertVerified(checks);
   const path = writeManifest(deployment, values.out ?? manifestPath(chainId));
   console.log(`Wrote ${path}`);
+  if (safe) {
+    // The guardian commands need the Safe's contracts where they are not the canonical ones.
+    const safeFile = path.replace(/\.json$/, ".guardian-safe.json");
+    writeFileSync(safeFile, `${JSON.stringify(safe, null, 2)}\n`);
+    console.log(`Wrote ${safeFile}`);
+  }
+}
+
+/** Creates the guardian Safe from --guardian-owners and --guardian-threshold. */
+async function createGuardianSafe(
+  rpcUrl: string,
+  publicClient: PublicClient,
+  walletClient: Parameters<typeof deploySafe>[0]["walletClient"],
+): Promise<SafeDeployment> {
+  const owners = values["guardian-owners"]!.split(",").map((o, i) =>
+    address(`guardian-owners (owner ${i + 1})`, o.trim())!,
+  );
+  const threshold = Number(values["guardian-threshold"] ?? Math.min(2, owners.length));
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > owners.length) {
+    throw new BaseError(`--guardian-threshold must be between 1 and the ${owners.length} owners.`);
+  }
+  let contracts: SafeContracts | undefined;
+  if (values["safe-contracts"]) {
+    try {
+      contracts = JSON.parse(readFileSync(values["safe-contracts"], "utf8")) as SafeContracts;
+    } catch (cause) {
+      throw new BaseError(`Cannot read the Safe contracts file ${values["safe-contracts"]}.`, {
+        cause,
+        hints: [
+          "It is a JSON object with protocol-kit's field names: safeSingletonAddress, safeProxyFactoryAddress, ...",
+        ],
+      });
+    }
+  }
+  console.log(`Creating a ${threshold}-of-${owners.length} guardian Safe`);
+  try {
+    const safe = await deploySafe({
+      provider: rpcUrl,
+      publicClient,
+      walletClient,
+      owners,
+      threshold,
+      deployContracts: values["deploy-safe-contracts"]!,
+      ...(contracts ? { contracts } : {}),
+      onProgress: (step) => console.log(`  ${step}`),
+    });
+    console.log(`  the guardian Safe is ${safe.address}`);
+    return safe;
+  } catch (cause) {
+    if (cause instanceof BaseError) throw cause;
+    throw new BaseError("Creating the guardian Safe failed.", {
+      cause,
+      hints: [
+        "protocol-kit knows the canonical Safe 1.4.1 contracts of most chains; where they are elsewhere, pass --safe-contracts FILE.",
+        "On a chain without Safe contracts (a new devnet), pass --deploy-safe-contracts.",
+      ],
+    });
+  }
 }
 
 main().catch((error: unknown) => {

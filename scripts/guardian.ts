@@ -48,6 +48,8 @@ Options:
   --data-dir DIR          the local stack's data directory (default .data)
   --rpc-url URL           another chain: its JSON-RPC endpoint (with --manifest)
   --manifest FILE         another chain: its deployment manifest (the guardian Safe is its guardian)
+  --safe-contracts FILE   another chain: where its Safe contracts are, if not at the canonical addresses
+                          (default: the FILE.guardian-safe.json npm run deploy wrote next to the manifest)
   --dir DIR               where proposed transactions are kept (default: the data directory's guardian/)
 
 On another chain the acting key comes from GUARDIAN_PRIVATE_KEY. FILE defaults to the only
@@ -62,6 +64,7 @@ const { values, positionals } = parseArgs({
     "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
     "rpc-url": { type: "string" },
     manifest: { type: "string" },
+    "safe-contracts": { type: "string" },
     dir: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -89,12 +92,18 @@ function loadContext(): Context {
       });
     }
     const deployment = readManifest(values.manifest);
+    // Written by `npm run deploy -- --guardian-owners ...` next to the manifest; absent, the Safe
+    // is taken to be made from the chain's canonical contracts.
+    const safeFile = values["safe-contracts"] ?? values.manifest.replace(/\.json$/, ".guardian-safe.json");
+    const described = existsSync(safeFile) ? readJson<SafeDeployment | SafeContracts>(safeFile) : undefined;
+    // Either a Safe's description (with its contracts, if not canonical) or the contracts alone.
+    const contracts = described && "address" in described ? described.contracts : described;
     return {
       rpcUrl: values["rpc-url"],
       chainId: deployment.chainId,
       deployment,
       safe: deployment.guardian,
-      contracts: undefined,
+      contracts,
       pendingDir: values.dir ?? join(process.cwd(), "guardian"),
       local: false,
       publicClient: createPublicClient({ transport: http(values["rpc-url"]) }) as PublicClient,
@@ -206,7 +215,7 @@ async function propose(context: Context) {
   console.log(`  Safe ${pending.safe}, nonce ${pending.transaction.nonce}, safeTxHash ${pending.safeTxHash}`);
   console.log(`  Signed by 1 of the ${threshold} owners needed. Saved to ${shown(file)}`);
   console.log(
-    `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${context.local ? " --owner 2" : ""}`,
+    `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${where(context, " --owner 2")}`,
   );
 }
 
@@ -222,8 +231,8 @@ async function sign(context: Context) {
   console.log(`  Signed by ${count} of the ${threshold} owners needed. Saved to ${shown(file)}`);
   console.log(
     count >= threshold
-      ? `Next, anyone executes it:\n  npm run guardian -- execute ${shown(file)}`
-      : `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}`,
+      ? `Next, anyone executes it:\n  npm run guardian -- execute ${shown(file)}${where(context, "")}`
+      : `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${where(context, "")}`,
   );
 }
 
@@ -263,6 +272,14 @@ async function status(context: Context) {
     console.log(`Pending: ${p.pending.description}`);
     console.log(`  ${shown(p.file)}, signed by ${p.pending.signatures.map((s) => s.signer).join(", ")}`);
   }
+}
+
+/** The options the next command needs to reach the same Safe (with the next owner's key in the environment elsewhere). */
+function where(context: Context, local: string): string {
+  if (context.local) {
+    return `${local}${values["data-dir"] === DEFAULT_DATA_DIR ? "" : ` --data-dir ${shown(values["data-dir"]!)}`}`;
+  }
+  return ` --rpc-url ${context.rpcUrl} --manifest ${shown(values.manifest!)}${values.dir ? ` --dir ${shown(values.dir)}` : ""}`;
 }
 
 function connection(context: Context) {

@@ -113,9 +113,13 @@ export type CreateSafeParameters = {
   saltNonce?: bigint;
   /** Undefined: the chain's canonical Safe deployment. */
   contracts?: SafeContracts;
+  onProgress?: (message: string) => void;
 };
 
-/** Creates a Safe with protocol-kit and waits until it is on chain. */
+/**
+ * Creates a Safe with protocol-kit and waits until it is on chain. The same owners, threshold and
+ * salt always give the same address: if that Safe exists already, it is reused.
+ */
 export async function createSafe(parameters: CreateSafeParameters): Promise<SafeDeployment> {
   const { publicClient, walletClient, owners, threshold } = parameters;
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > owners.length) {
@@ -136,7 +140,10 @@ export async function createSafe(parameters: CreateSafeParameters): Promise<Safe
   });
   const address = getAddress(await kit.getAddress());
   const existing = await publicClient.getCode({ address });
-  if (!existing || existing === "0x") {
+  if (existing && existing !== "0x") {
+    parameters.onProgress?.(`a Safe with these owners and threshold already exists at ${address}: reusing it`);
+  } else {
+    parameters.onProgress?.(`creating a ${threshold}-of-${owners.length} Safe at ${address}`);
     const transaction = await kit.createSafeDeploymentTransaction();
     const hash = await walletClient.sendTransaction({
       to: transaction.to as Address,
@@ -177,6 +184,5 @@ export async function deploySafe(parameters: DeploySafeParameters): Promise<Safe
         ...(parameters.onProgress ? { onProgress: parameters.onProgress } : {}),
       })
     : parameters.contracts;
-  parameters.onProgress?.(`creating a ${parameters.threshold}-of-${parameters.owners.length} Safe`);
   return createSafe({ ...parameters, ...(contracts ? { contracts } : {}) });
 }
