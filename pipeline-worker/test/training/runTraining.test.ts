@@ -119,6 +119,25 @@ describe("runTraining", () => {
     expect((await commitmentOf(runId)).committedAt).toBe(0n);
   });
 
+  it("stops, committing nothing, when the kill switch is engaged in the middle of a run", async () => {
+    await snapshots.restore();
+    let released = 0;
+    // The guardian pulls the switch after the keyholders have released a few shares.
+    const watched = t.keyholders.map((keyholder) => ({
+      ...keyholder,
+      name: keyholder.name,
+      publicKey: () => keyholder.publicKey(),
+      putSpec: (run: Hex, document: Uint8Array) => keyholder.putSpec(run, document),
+      async releaseShare(request: Parameters<typeof keyholder.releaseShare>[0]) {
+        if (++released === 4) await t.engageKillSwitch("mid-run");
+        return keyholder.releaseShare(request);
+      },
+    }));
+    await expect(train({ keyholders: watched, concurrency: 1 })).rejects.toMatchObject({ code: "KILL_SWITCH_ENGAGED" });
+    expect((await commitmentOf(runId)).committedAt).toBe(0n);
+    await snapshots.restore();
+  });
+
   it("excludes and reports the poisoned and the malformed submission, trains on the rest, commits the hashes", async () => {
     await snapshots.restore();
     report = await train();
