@@ -23,10 +23,12 @@ import { keepChainTimeMonotonic, localChainClients } from "./lib/localChain.ts";
 import { seedSystem } from "./lib/seedSystem.ts";
 import {
   DEFAULT_DATA_DIR,
+  readJson,
   readRunningStack,
   stackPaths,
   writeJson,
   type KeyholderInfo,
+  type ModelRecord,
   type StackInfo,
 } from "./lib/stackFiles.ts";
 import { createControlServer } from "./lib/stackControl.ts";
@@ -181,13 +183,16 @@ async function main() {
     paths.keyholders,
     DEV_ROLES.keyholders.map((accountIndex) => ({ member: devAddress(accountIndex), accountIndex })),
   );
-  const services = stackServices({
-    paths,
-    host,
-    ports,
-    workerPrivateKey: devPrivateKey(DEV_ROLES.worker),
-    keyholderKeyFiles: keyholders.map((k) => k.keyFile),
-  });
+  // Built again where a service restarts, so that it starts with what changed meanwhile (a model).
+  const table = () =>
+    stackServices({
+      paths,
+      host,
+      ports,
+      workerPrivateKey: devPrivateKey(DEV_ROLES.worker),
+      keyholderKeyFiles: keyholders.map((k) => k.keyFile),
+    });
+  const services = table();
   const [chainService, ...otherServices] = services;
   serviceOrder = services.map((s) => s.name);
   const clients = localChainClients(rpcUrl);
@@ -217,7 +222,7 @@ async function main() {
       report.line(style.yellow(`The chain was reset: ${found.reason}.`));
       const aside = `${paths.root}/previous-chain-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       mkdirSync(aside, { recursive: true });
-      for (const dir of [paths.worker, paths.guardian]) {
+      for (const dir of [paths.worker, paths.guardian, paths.training, join(paths.model, "..")]) {
         if (existsSync(dir)) renameSync(dir, join(aside, relative(paths.root, dir)));
       }
       report.line(
@@ -278,7 +283,7 @@ async function main() {
   await createControlServer({
     socketPath: paths.control,
     handle: async ({ command, service }) => {
-      const spec = services.find((s) => s.name === service && s !== chainService);
+      const spec = table().find((s) => s.name === service && s.name !== chainService!.name);
       if (!spec) throw new BaseError(`There is no service ${service} to ${command}.`);
       if (command === "pause") {
         report.line(style.dim(`Pausing ${spec.description} (asked through ${shown(paths.control)})`));
@@ -349,6 +354,9 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
   line(style.bold("Next"));
   const ui = supervisor.running.find((s) => s.spec.name === "ui");
   if (ui) line(`  open ${ui.spec.url.padEnd(43)}the governance UI: act as any development account`);
+  const model = readJson<ModelRecord>(paths.model);
+  if (!model) line("  (no trained model yet: queries are refused until a training run; `npm run demo` makes one)");
+  else line(style.dim(`  the worker serves the model of training run ${model.runId}`));
   line("  npm run demo                                   the whole story, narrated, against this stack");
   line('  npm run guardian -- propose --reason "..."     the guardian Safe engages the kill switch');
   line("  npm run guardian -- status                     the kill switch and pending guardian transactions");

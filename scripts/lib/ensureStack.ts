@@ -5,6 +5,9 @@ import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { repoRoot } from "./contractArtifacts.ts";
 import { isAlive, readJson, readRunningStack, stackPaths, type StackInfo } from "./stackFiles.ts";
 
+/** The last line `npm start` prints once everything runs. */
+const READY_LINE = "Press Ctrl-C to stop.";
+
 export type EnsureStackParameters = {
   dataDir: string;
   /** Passed to `npm start` when a stack has to be started. */
@@ -38,12 +41,23 @@ export async function ensureStack(parameters: EnsureStackParameters): Promise<En
     [join(repoRoot, "scripts", "start.ts"), "--data-dir", paths.root, ...(parameters.startArgs ?? [])],
     { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
   );
+  // Its output is relayed while it starts and while it stops; in between, the caller has the terminal.
+  let relay = true;
+  let summaryPrinted = false;
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on("line", (line) => parameters.onOutput?.(line));
+    createInterface({ input: stream }).on("line", (line) => {
+      if (line.includes(READY_LINE)) summaryPrinted = true;
+      if (relay) parameters.onOutput?.(line);
+    });
   }
-  const stop = () => stopChild(child);
+  const stop = () => {
+    relay = true;
+    return stopChild(child);
+  };
   try {
     const info = await waitForRunning(paths.stack, child.pid!, timeoutMs, child);
+    for (let i = 0; i < 40 && !summaryPrinted; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    relay = false;
     return { info, started: true, stop };
   } catch (error) {
     await stop();

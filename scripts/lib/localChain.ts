@@ -3,6 +3,7 @@ import {
   createTestClient,
   createWalletClient,
   http,
+  type Account,
   type Chain,
   type PublicClient,
   type TestClient,
@@ -27,7 +28,9 @@ export function localChainClients(rpcUrl: string) {
     }
     return w;
   };
-  return { chain, publicClient, testClient, wallet };
+  /** A wallet for any other account (one made up for the occasion, say). */
+  const walletOf = (account: Account): Wallet => createWalletClient({ chain, transport, account });
+  return { chain, publicClient, testClient, wallet, walletOf };
 }
 
 export type LocalChainClients = ReturnType<typeof localChainClients>;

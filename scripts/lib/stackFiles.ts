@@ -30,6 +30,10 @@ export function stackPaths(dataDir: string) {
     logs: join(root, "logs"),
     /** The governance UI, built for this stack. */
     ui: join(root, "ui"),
+    /** Training run specs and the operator's (private) weights files. */
+    training: join(root, "training"),
+    /** Which trained model the worker serves: `{ runId, weights }`, written after a training run. */
+    model: join(root, "model", "current.json"),
     /** What is running now, where, with which process ids: written by `npm start`, read by the demo. */
     stack: join(root, "stack.json"),
     /** The running stack's control socket (pause and resume a service). */
@@ -49,6 +53,9 @@ export type ChainRecord = { chainId: number; block: { number: string; hash: Hex 
 export type KeyholderInfo = { member: Address; accountIndex: number; publicKey: Hex; keyFile: string };
 
 export type StackService = { name: string; url: string; pid?: number };
+
+/** The trained model the stack's worker serves: its run, and the weights file the run wrote. */
+export type ModelRecord = { runId: Hex; weights: string };
 
 /** What `npm start` tells other tools (the demo, the tests, the guardian script) about the running stack. */
 export type StackInfo = {

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { repoRoot } from "./contractArtifacts.ts";
 import { httpReady, rpcReady, type ServiceSpec } from "./createSupervisor.ts";
 import { DEV_ACCOUNT_COUNT, DEV_MNEMONIC } from "./devAccounts.ts";
-import type { StackPaths } from "./stackFiles.ts";
+import { readJson, type ModelRecord, type StackPaths } from "./stackFiles.ts";
 
 export const LOCAL_CHAIN_ID = 31337;
 
@@ -23,6 +23,19 @@ export type StackServicesParameters = {
 };
 
 const require = createRequire(import.meta.url);
+
+/**
+ * The worker serves the last model a training run committed (checked against the commitment on
+ * chain when it starts), once there is one; until then it refuses queries with MODEL_UNAVAILABLE.
+ */
+function modelEnvironment(paths: StackPaths): Record<string, string> {
+  const record = readJson<ModelRecord>(paths.model);
+  return {
+    WORKER_MODEL_WEIGHTS: record?.weights ?? "",
+    WORKER_MODEL_RUN_ID: record?.runId ?? "",
+    WORKER_MODEL_OPENAI_URL: "",
+  };
+}
 
 /**
  * The Anvil binary itself, not the npm wrapper script: signals then reach Anvil directly, which
@@ -99,6 +112,9 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
         WORKER_CONFIRMATIONS: "0",
         WORKER_PRIVATE_KEY: parameters.workerPrivateKey,
         WORKER_LOG_LEVEL: "info",
+        // Settled every few seconds, so usage shows on chain while one watches.
+        WORKER_SETTLEMENT_INTERVAL_SECONDS: "5",
+        ...modelEnvironment(paths),
       },
       url: workerUrl,
       ready: httpReady(`${workerUrl}/readyz`),

@@ -47,11 +47,12 @@ describe("npm run demo", () => {
     const output = run.output();
     expect(code, output).toBe(0);
     for (const chapter of [
-      "A new epoch begins",
+      "An epoch to tell the story in",
       "Token holders vote a policy in",
       "An attester vouches for data and a contributor submits it",
       "What the policy does not allow is refused",
       "A training run is approved, the keyholders release their shares, and the model is trained",
+      "A consumer queries the model until its quota is spent",
       "The guardian Safe pulls the kill switch, and everything stops",
       "The DAO votes to lift the kill switch",
       "The epoch ends and the contributor claims its reward",
@@ -64,7 +65,10 @@ describe("npm run demo", () => {
     expect(output).toMatch(/the worker refuses submissions: 503 KILL_SWITCH_ENGAGED/);
     expect(output).toContain("[warn] keyholder unavailable; continuing without it");
     expect(output).toContain("every submission decrypted and matched its attested hash");
-    expect(output).toContain("the contributor claims and receives 1 ETH");
+    expect(output).toMatch(/a fourth query: 429 QUOTA_EXHAUSTED/);
+    expect(output).toContain("the worker settled the 3 queries on chain");
+    // A fresh stack: the grant and the query fees are in the story's epoch, and all its data is the contributor's.
+    expect(output).toContain("the contributor claims and receives 1.003 ETH");
     expect(output).toContain("The story went as told.");
     expect(output).not.toContain("✗");
     // It stopped the stack it started.
