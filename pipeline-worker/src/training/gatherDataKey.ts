@@ -34,23 +34,38 @@ export type GatherDataKeyParameters = {
   nowSeconds: number;
 };
 
+/** The most key combinations tried when released shares do not open the data. */
+const MAX_COMBINATIONS = 64;
+
 /**
- * Reconstructs one submission's data key from its committee's keyholders: asks them in the
- * manifest's order, each with a signed request and the same fresh ephemeral key, until the
- * threshold of shares is in. A refusal that ends the run is thrown at once; anything else about
- * one keyholder (down, not in this committee) only moves on to the next, and too few shares in
- * the end is KEY_SHARES_INSUFFICIENT listing what each keyholder answered.
+ * Reconstructs one submission's data key from its committee's keyholders and hands it to `use`
+ * (which decrypts). Keyholders are asked in the manifest's order, each with a signed request and
+ * the same fresh ephemeral key, until the threshold of shares is in. A refusal that ends the run
+ * is thrown at once; anything else about one keyholder (down, not in this committee) only moves on
+ * to the next, and too few shares in the end is KEY_SHARES_INSUFFICIENT listing what each
+ * keyholder answered.
+ *
+ * A keyholder that answers with a wrong share (broken or lying) gives a wrong key, which the
+ * authenticated decryption refuses (CIPHERTEXT_INVALID). Then the remaining keyholders are asked
+ * too and every threshold-sized combination of the shares is tried (at most 64), so one bad
+ * keyholder cannot keep data out of a run while enough honest ones answer.
  */
-export async function gatherDataKey(parameters: GatherDataKeyParameters): Promise<Uint8Array> {
+export async function recoverDataKey<T>(
+  parameters: GatherDataKeyParameters,
+  use: (key: Uint8Array) => Promise<T>,
+): Promise<T> {
   const { manifest, operator } = parameters;
+  const threshold = manifest.committee.threshold;
   const ephemeral = generateKeyholderKeyPair();
   const ephemeralPublicKey = toHex(ephemeral.publicKey);
   const domain = keyholderDomain(parameters.chainId, parameters.policyRegistry);
   const shares: Uint8Array[] = [];
   const refusals: { keyholder: string; code: string; detail: string }[] = [];
-  try {
-    for (const entry of manifest.committee.shares) {
-      if (shares.length >= manifest.committee.threshold) break;
+  const pending = [...manifest.committee.shares];
+
+  /** Asks the next keyholders until `wanted` shares in all are in, or none is left to ask. */
+  async function gather(wanted: number): Promise<void> {
+    for (let entry = pending.shift(); entry !== undefined; entry = pending.shift()) {
       const keyholder = entry.publicKey.toLowerCase() as Hex;
       const client = parameters.keyholders.get(keyholder);
       if (!client) {
@@ -92,17 +107,67 @@ export async function gatherDataKey(parameters: GatherDataKeyParameters): Promis
           detail: isWorkerError(error) ? error.shortMessage : String(error),
         });
       }
+      if (shares.length >= wanted) return;
     }
-    if (shares.length < manifest.committee.threshold) {
+  }
+
+  async function attempt(
+    combination: readonly Uint8Array[],
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+    let key: Uint8Array;
+    try {
+      key = await combineKeyShares(combination);
+    } catch (error) {
+      // A malformed share (a repeated x coordinate, say) is as wrong as a wrong one.
+      return { ok: false, error };
+    }
+    try {
+      return { ok: true, value: await use(key) };
+    } catch (error) {
+      if (!isWorkerError(error, "CIPHERTEXT_INVALID")) throw error;
+      return { ok: false, error };
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  try {
+    await gather(threshold);
+    if (shares.length < threshold) {
       throw new WorkerError(
         "KEY_SHARES_INSUFFICIENT",
-        `${shares.length} of the ${manifest.committee.threshold} key shares needed were released.`,
-        { extra: { refusals } },
+        `${shares.length} of the ${threshold} key shares needed were released.`,
+        {
+          extra: { refusals },
+        },
       );
     }
-    return await combineKeyShares(shares);
+    const first = await attempt(shares);
+    if (first.ok) return first.value;
+    await gather(Infinity);
+    let tried = 1;
+    for (const combination of combinations(shares.length, threshold)) {
+      if (combination.every((index, i) => index === i)) continue;
+      if (++tried > MAX_COMBINATIONS) break;
+      const next = await attempt(combination.map((index) => shares[index]!));
+      if (next.ok) return next.value;
+    }
+    throw first.error;
   } finally {
     for (const share of shares) share.fill(0);
     ephemeral.privateKey.fill(0);
+  }
+}
+
+/** Every way of choosing `k` of `0..n-1`, in lexicographic order. */
+function* combinations(n: number, k: number): Generator<number[]> {
+  const chosen = Array.from({ length: k }, (_, i) => i);
+  while (true) {
+    yield [...chosen];
+    let i = k - 1;
+    while (i >= 0 && chosen[i] === n - k + i) i--;
+    if (i < 0) return;
+    chosen[i]!++;
+    for (let j = i + 1; j < k; j++) chosen[j] = chosen[j - 1]! + 1;
   }
 }

@@ -21,7 +21,7 @@ import { parseTrainingRecords, type TrainingRecord } from "../model/trainingReco
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { modelCommitmentsError } from "./contractRevert.ts";
 import { encryptModelWeights } from "./encryptModelWeights.ts";
-import { gatherDataKey, RUN_ENDING_CODES } from "./gatherDataKey.ts";
+import { recoverDataKey, RUN_ENDING_CODES } from "./gatherDataKey.ts";
 import { decodeRunSpec, runSpecHash, type RunSpecEntry } from "./runSpec.ts";
 import { hexToBytes, parseSubmissionManifest } from "./submissionManifest.ts";
 
@@ -240,32 +240,31 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         `No contribution of ${entry.dataHash} by ${manifest.contributor} is recorded.`,
       );
     }
-    const key = await gatherDataKey({
-      runId,
-      manifestCid: entry.manifest,
-      manifest,
-      manifestDocument: new TextDecoder().decode(manifestBytes),
-      keyholders,
-      operator: walletClient,
-      chainId: parameters.chainId,
-      policyRegistry: contracts.policyRegistry,
-      nowSeconds: Math.floor(now() / 1000),
-    });
-    const tap = createSha256Tap();
-    let plaintext: Uint8Array;
-    try {
-      plaintext = await readAll(
-        tap.tap(
-          decryptStream(store.get(manifest.ciphertext, { sha256: hexToBytes(manifest.ciphertextSha256) }), {
-            key,
-            associatedData: hexToBytes(manifest.associatedData),
-          }),
-        ),
-      );
-    } finally {
-      key.fill(0);
-    }
-    const plaintextHash = `0x${Buffer.from(tap.digest()).toString("hex")}`;
+    const { plaintext, plaintextHash } = await recoverDataKey(
+      {
+        runId,
+        manifestCid: entry.manifest,
+        manifest,
+        manifestDocument: new TextDecoder().decode(manifestBytes),
+        keyholders,
+        operator: walletClient,
+        chainId: parameters.chainId,
+        policyRegistry: contracts.policyRegistry,
+        nowSeconds: Math.floor(now() / 1000),
+      },
+      async (key) => {
+        const tap = createSha256Tap();
+        const bytes = await readAll(
+          tap.tap(
+            decryptStream(store.get(manifest.ciphertext, { sha256: hexToBytes(manifest.ciphertextSha256) }), {
+              key,
+              associatedData: hexToBytes(manifest.associatedData),
+            }),
+          ),
+        );
+        return { plaintext: bytes, plaintextHash: `0x${Buffer.from(tap.digest()).toString("hex")}` };
+      },
+    );
     if (plaintextHash !== entry.dataHash) {
       throw new WorkerError(
         "PLAINTEXT_HASH_MISMATCH",

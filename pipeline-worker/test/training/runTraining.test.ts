@@ -11,7 +11,8 @@ import { createGovernance, registryAction } from "../../../test/helpers/governan
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
-import { unwrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
+import { unwrapKeyShare, wrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
+import { shareReleaseContext } from "../../src/keyholder/shareRequest.ts";
 import {
   createEmbeddedModel,
   decodeEmbeddedWeights,
@@ -135,6 +136,30 @@ describe("runTraining", () => {
     }));
     await expect(train({ keyholders: watched, concurrency: 1 })).rejects.toMatchObject({ code: "KILL_SWITCH_ENGAGED" });
     expect((await commitmentOf(runId)).committedAt).toBe(0n);
+    await snapshots.restore();
+  });
+
+  it("a keyholder that releases wrong shares cannot keep data out while k honest ones answer", async () => {
+    await snapshots.restore();
+    const liar = t.keyholders[0]!;
+    const honestKeyholders = t.keyholders.slice(1);
+    const lying = {
+      ...liar,
+      name: liar.name,
+      publicKey: () => liar.publicKey(),
+      putSpec: (run: Hex, document: Uint8Array) => liar.putSpec(run, document),
+      async releaseShare(request: Parameters<typeof liar.releaseShare>[0]) {
+        const release = await liar.releaseShare(request);
+        const garbage = wrapKeyShare(randomBytes(33), {
+          recipientPublicKey: hexBytes(request.ephemeralPublicKey),
+          context: shareReleaseContext(request),
+        });
+        return { ...release, wrappedShare: toHex(garbage) };
+      },
+    };
+    const lied = await train({ keyholders: [lying, ...honestKeyholders] });
+    expect(lied.included.map((e) => e.manifest).sort()).toEqual(honest.map((h) => h.manifest).sort());
+    expect(lied.excluded.map((e) => e.code).sort()).toEqual(["PLAINTEXT_HASH_MISMATCH", "TRAINING_DATA_INVALID"]);
     await snapshots.restore();
   });
 
