@@ -70,15 +70,7 @@ const report = createReporter();
 const { style } = report;
 const paths = stackPaths(values["data-dir"]!);
 const host = values.host!;
-const ports: StackPorts = {
-  chain: port("chain-port", values["chain-port"]!),
-  worker: port("worker-port", values["worker-port"]!),
-  keyholders: values["keyholder-ports"]!.split(",").map((p) => port("keyholder-ports", p.trim())),
-  ui: port("ui-port", values["ui-port"]!),
-};
-if (ports.keyholders.length !== DEV_ROLES.keyholders.length) {
-  throw new BaseError(`--keyholder-ports takes ${DEV_ROLES.keyholders.length} ports, one per keyholder.`);
-}
+const ports = parsePorts();
 const rpcUrl = `http://${host}:${ports.chain}`;
 const shown = (path: string) => relative(process.cwd(), path) || ".";
 
@@ -127,6 +119,29 @@ let stackInfo: StackInfo | undefined;
 let serviceOrder: string[] = [];
 function markStopped() {
   if (stackInfo) writeJson(paths.stack, { ...stackInfo, status: "stopped" });
+}
+
+/** The ports from the command line; a mistake ends the command with one line saying which. */
+function parsePorts(): StackPorts {
+  try {
+    const parsed: StackPorts = {
+      chain: port("chain-port", values["chain-port"]!),
+      worker: port("worker-port", values["worker-port"]!),
+      keyholders: values["keyholder-ports"]!.split(",").map((p) => port("keyholder-ports", p.trim())),
+      ui: port("ui-port", values["ui-port"]!),
+    };
+    if (parsed.keyholders.length !== DEV_ROLES.keyholders.length) {
+      throw new BaseError(`--keyholder-ports takes ${DEV_ROLES.keyholders.length} ports, one per keyholder.`, {
+        hints: [`For example --keyholder-ports ${DEFAULT_PORTS.keyholders.join(",")}.`],
+      });
+    }
+    const all = [parsed.chain, parsed.worker, ...parsed.keyholders, parsed.ui];
+    if (new Set(all).size !== all.length) throw new BaseError("Each service needs its own port.");
+    return parsed;
+  } catch (error) {
+    report.failure(error);
+    process.exit(1);
+  }
 }
 
 function port(flag: string, value: string): number {
@@ -198,11 +213,14 @@ async function main() {
   const clients = localChainClients(rpcUrl);
   const chainExisted = existsSync(paths.chainState);
 
-  await report.step(`Starting ${chainService!.description}`, async (detail) => {
+  await report.step("Checking the ports are free", async (detail) => {
     await assertPortFree(ports.chain, "chain-port");
     await assertPortFree(ports.worker, "worker-port");
     for (const p of ports.keyholders) await assertPortFree(p, "keyholder-ports");
     await assertPortFree(ports.ui, "ui-port");
+    detail(`${host}: ${[ports.chain, ports.worker, ...ports.keyholders, ports.ui].join(", ")}`);
+  });
+  await report.step(`Starting ${chainService!.description}`, async (detail) => {
     mkdirSync(join(paths.chainState, ".."), { recursive: true });
     detail(chainExisted ? `loading its state from ${shown(paths.chainState)}` : "a new chain");
     await supervisor.start(chainService!);
