@@ -684,9 +684,13 @@ async function killSwitch(d: Demo) {
     "Poisoned data is suspected. One owner of the guardian Safe (2 of 3) proposes engaging the kill switch, a second signs, and anyone executes. The worker stops at once; the chain refuses new contributions too.",
   );
   const reason = `Suspected poisoned data in demo run ${d.run}; stop until it is checked.`;
-  await guardianCommand(["propose", "--reason", reason, "--owner", "1"]);
-  await guardianCommand(["sign", "--owner", "2"]);
-  await guardianCommand(["execute"]);
+  const proposed = await guardianCommand(["propose", "--reason", reason, "--owner", "1"]);
+  // The file the proposal was saved to, as the command says: named explicitly from here on, so
+  // that a transaction left pending by an earlier, interrupted run is not picked up instead.
+  const file = /Saved to (\S+)/.exec(proposed)?.[1];
+  if (!file) throw new BaseError("The guardian's propose command did not say where it saved the transaction.");
+  await guardianCommand(["sign", file, "--owner", "2"]);
+  await guardianCommand(["execute", file]);
   const state = await readRegistry<{ engaged: boolean; engagedBy: Address; reason: string }>(d, "killSwitch");
   expect(
     state.engaged && isAddressEqual(state.engagedBy, d.info.safe.address),
@@ -865,6 +869,15 @@ async function main() {
       contributed: [],
       submissionDomain: eip712.body.submission.domain,
     };
+    const state = await readRegistry<{ engaged: boolean; reason: string }>(d, "killSwitch");
+    if (state.engaged) {
+      throw new BaseError(`The kill switch is engaged on this stack: "${state.reason}".`, {
+        hints: [
+          "Lift it by a vote (the governance UI, or a proposal calling liftKillSwitch) and run the demo again.",
+          "Or run the demo on a fresh stack: npm run demo -- --data-dir /tmp/dao-ai-demo (with other ports if one is running).",
+        ],
+      });
+    }
     await oneEpoch(d);
     const { lab } = await holdersVoteAPolicy(d);
     await attestAndSubmit(d);
@@ -879,7 +892,13 @@ async function main() {
   } catch (error) {
     failed = true;
     line();
-    line(style.red(`The story did not go as told in chapter ${chapterNumber}.`));
+    line(
+      style.red(
+        chapterNumber === 0
+          ? "The story cannot be told on this stack."
+          : `The story did not go as told in chapter ${chapterNumber}.`,
+      ),
+    );
     report.failure(error);
   } finally {
     if (stack.started) {
