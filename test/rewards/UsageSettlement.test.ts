@@ -15,7 +15,7 @@ import { contributorRewardsAbi, policyRegistryAbi, usageSettlementAbi } from "..
 import { queryDomain, queryTypes } from "../../pipeline-worker/src/chain/typedData.ts";
 import { createGovernance, registryAction } from "../helpers/governance.ts";
 import { createQueries, type SignedQuery } from "../helpers/queries.ts";
-import { QUERY_TYPES, queryTypedData, type QueryMessage } from "../helpers/queryTypedData.ts";
+import { queryTypedData, type QueryMessage } from "../helpers/queryTypedData.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";
 import { createSystem, type System, type Wallet } from "../helpers/system.ts";
@@ -89,13 +89,10 @@ describe("Query typed data (EIP-712 parity with UsageSettlement)", () => {
     });
   });
 
-  it("hashes every query to the digest queryDigest returns, in this module and in the worker's", async () => {
+  it("hashes every query to the digest queryDigest returns, with the worker's definition", async () => {
     const { chainId, contracts } = system.deployment;
     for (const message of messages(address(system.accounts.consumer))) {
       const onChain = await queryDigest(message);
-      expect(hashTypedData(queryTypedData({ chainId, usageSettlement: contracts.usageSettlement, message }))).toBe(
-        onChain,
-      );
       expect(
         hashTypedData({
           domain: queryDomain(chainId, contracts.usageSettlement),
@@ -105,7 +102,6 @@ describe("Query typed data (EIP-712 parity with UsageSettlement)", () => {
         }),
       ).toBe(onChain);
     }
-    expect(queryTypes).toEqual(QUERY_TYPES);
   });
 
   it("settles a query signed in TypeScript with viem's signTypedData", async () => {

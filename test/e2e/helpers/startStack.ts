@@ -31,7 +31,7 @@ import { generateKeyholderKeyPair } from "../../../pipeline-worker/src/crypto/ke
 import { createLogger } from "../../../pipeline-worker/src/internal/createLogger.ts";
 import { createEmbeddedModel, trainEmbeddedModel } from "../../../pipeline-worker/src/model/createEmbeddedModel.ts";
 import { generateScamMessages } from "../../../pipeline-worker/src/model/generateScamMessages.ts";
-import { deployGuardianSafe } from "./deployGuardianSafe.ts";
+import { deploySafe } from "../../../scripts/lib/deploySafe.ts";
 import { deploySystem, type Deployment } from "../../../scripts/lib/deploySystem.ts";
 import { repoRoot } from "../../../scripts/lib/contractArtifacts.ts";
 
@@ -116,11 +116,13 @@ export async function startStack(): Promise<Stack> {
     const wallet = (index: number) =>
       createWalletClient({ account: devAccount(index), chain, transport: http(rpcUrl) });
 
-    const guardian = await deployGuardianSafe({
+    const { address: guardian } = await deploySafe({
+      provider: rpcUrl,
       publicClient,
       walletClient: wallet(ROLES.deployer),
       owners: ROLES.guardianOwners.map((i) => devAccount(i).address),
       threshold: 2,
+      deployContracts: true,
     });
     const deployment = await deploySystem({
       publicClient,
