@@ -11,6 +11,7 @@
 // query route gives, with the per-consumer quota of `--quota` queries per epoch, over `--epochs`
 // epochs, and once with no quota. It calls the Model in process rather than over HTTP: signing,
 // nonces and settlement change nothing about what the answers reveal, only what they cost.
+// extract-model-api.ts runs the same attack over a worker's HTTP query route, signed queries and all.
 // The default quota, 5 per epoch, is the first policy's (scripts/start.ts); epochs last a day.
 import { parseArgs } from "node:util";
 import { createEmbeddedModel, trainEmbeddedModel } from "../src/model/createEmbeddedModel.ts";

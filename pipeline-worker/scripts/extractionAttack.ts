@@ -27,9 +27,34 @@ import { isWorkerError } from "../src/internal/WorkerError.ts";
  */
 export type ExtractionStrategy = "uniform" | "adaptive";
 
+/** What an oracle says when it will answer no more (the quota is used up). */
+export const REFUSED = "refused" as const;
+
+/**
+ * The target as the attacker reaches it: the label it answers for an input, or REFUSED once the
+ * quota is spent. `modelOracle` wraps a Model in process; `createApiOracle` (apiOracle.ts) asks a
+ * worker's query route over HTTP.
+ */
+export type Oracle = (input: string) => Promise<string | typeof REFUSED>;
+
+/** An oracle over a Model called in process; its QUOTA_EXHAUSTED (createQuotaLimitedModel) is a refusal. */
+export function modelOracle(model: Pick<Model, "classify">): Oracle {
+  return async (input) => {
+    try {
+      return (await model.classify(input)).label;
+    } catch (error) {
+      if (isWorkerError(error, "QUOTA_EXHAUSTED")) return REFUSED;
+      throw error;
+    }
+  };
+}
+
 export type ExtractModelParameters = {
-  /** The target as the attacker reaches it, e.g. behind a quota (createQuotaLimitedModel). */
-  target: Model;
+  /**
+   * The target as the attacker reaches it: a Model in process, e.g. behind a quota
+   * (createQuotaLimitedModel), or any oracle, e.g. a worker's query route (createApiOracle).
+   */
+  target: Pick<Model, "classify"> | Oracle;
   /** The attacker's unlabelled messages. */
   pool: readonly string[];
   /** Queries the attacker will make at most (the quota may stop it sooner); Infinity for all of the pool. */
@@ -63,21 +88,19 @@ export async function extractModel(parameters: ExtractModelParameters): Promise<
   const asked = new Set<number>();
   let stoppedByQuota = false;
 
+  const oracle = typeof parameters.target === "function" ? parameters.target : modelOracle(parameters.target);
+
   /** Queries these pool entries; false once the quota refuses. */
   async function query(indices: readonly number[]): Promise<boolean> {
     for (const index of indices) {
       if (answered.length >= budget) return false;
-      try {
-        const answer = await parameters.target.classify(parameters.pool[index]!);
-        answered.push({ text: parameters.pool[index]!, label: answer.label });
-        asked.add(index);
-      } catch (error) {
-        if (isWorkerError(error, "QUOTA_EXHAUSTED")) {
-          stoppedByQuota = true;
-          return false;
-        }
-        throw error;
+      const label = await oracle(parameters.pool[index]!);
+      if (label === REFUSED) {
+        stoppedByQuota = true;
+        return false;
       }
+      answered.push({ text: parameters.pool[index]!, label });
+      asked.add(index);
     }
     return true;
   }
