@@ -1,7 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import {
-  BaseError as ViemError,
-  ContractFunctionRevertedError,
   TransactionNotFoundError,
   TransactionReceiptNotFoundError,
   type Account,
@@ -12,6 +10,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
+import { revertErrorName } from "../chain/revertErrorName.ts";
 import { policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
@@ -97,10 +96,9 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
       });
       return undefined;
     } catch (error) {
-      const reverted =
-        error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
-      if (reverted === undefined || reverted === null) throw error;
-      return (reverted as ContractFunctionRevertedError).data?.errorName ?? "unknown";
+      const name = revertErrorName(error);
+      if (name === undefined) throw error;
+      return name;
     }
   }
 

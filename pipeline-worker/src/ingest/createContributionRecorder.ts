@@ -1,6 +1,4 @@
 import {
-  BaseError as ViemError,
-  ContractFunctionRevertedError,
   serializeSignature,
   zeroAddress,
   zeroHash,
@@ -12,6 +10,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
+import { revertErrorName } from "../chain/revertErrorName.ts";
 import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
@@ -129,9 +128,7 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
       });
       return undefined;
     } catch (error) {
-      const reverted =
-        error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
-      return (reverted as ContractFunctionRevertedError | undefined)?.data?.errorName ?? "unknown";
+      return revertErrorName(error) ?? "unknown";
     }
   }
 

@@ -1,13 +1,6 @@
-import { BaseError as ViemError, ContractFunctionRevertedError } from "viem";
+import { revertErrorName } from "../chain/revertErrorName.ts";
 import type { ErrorCode } from "../internal/errorCodes.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
-
-/** The name of the custom error a contract call reverted with, if that is what happened. */
-export function revertErrorName(error: unknown): string | undefined {
-  const reverted =
-    error instanceof ViemError ? error.walk((e) => e instanceof ContractFunctionRevertedError) : undefined;
-  return (reverted as ContractFunctionRevertedError | undefined)?.data?.errorName;
-}
 
 const CODES: Record<string, ErrorCode> = {
   ModelKillSwitchEngaged: "KILL_SWITCH_ENGAGED",
