@@ -1,24 +1,10 @@
-import {
-  encodeFunctionData,
-  keccak256,
-  parseEventLogs,
-  toHex,
-  type Address,
-  type Hex,
-  type TransactionReceipt,
-} from "viem";
+import { encodeFunctionData, keccak256, parseEventLogs, toHex, type Hex, type TransactionReceipt } from "viem";
 import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import type { Proposal } from "../../scripts/lib/createGovernanceDriver.ts";
 import type { ProposalAction, System, Wallet } from "./system.ts";
 
-/** A proposal as the Governor identifies it, with everything needed to queue, execute or cancel it. */
-export type Proposal = {
-  proposalId: bigint;
-  targets: Address[];
-  values: bigint[];
-  calldatas: Hex[];
-  description: string;
-  descriptionHash: Hex;
-};
+// The scripts' governance driver defines the proposal type for the demo and `npm start`.
+export type { Proposal };
 
 /** The Governor's ProposalState enum, in order. */
 export const ProposalState = {

@@ -1,34 +1,13 @@
 // Brings in hardhat-viem's type augmentation of network connections for projects that do not load hardhat.config.ts.
 import type {} from "@nomicfoundation/hardhat-viem";
 import { network } from "hardhat";
-import {
-  encodeFunctionData,
-  keccak256,
-  parseEther,
-  toHex,
-  type Abi,
-  type Account,
-  type Address,
-  type Chain,
-  type Hex,
-  type PublicClient,
-  type TestClient,
-  type Transport,
-  type WalletClient,
-} from "viem";
+import { encodeFunctionData, keccak256, parseEther, toHex, type Hex, type PublicClient, type TestClient } from "viem";
 import { governanceTokenAbi, policyGovernorAbi } from "../../deployments/abis.ts";
+import type { ProposalAction, Wallet } from "../../scripts/lib/createGovernanceDriver.ts";
 import { deploySystem, type Deployment, type DeploySystemParameters } from "../../scripts/lib/deploySystem.ts";
 
-export type Wallet = WalletClient<Transport, Chain, Account>;
-
-/** One call a proposal makes. */
-export type ProposalAction = {
-  target: Address;
-  value?: bigint;
-  abi: Abi;
-  functionName: string;
-  args: readonly unknown[];
-};
+// The scripts' governance driver defines these for the demo and `npm start`; tests share them.
+export type { ProposalAction, Wallet };
 
 /** Token allocations at genesis: three holders; together they clear the 4% quorum many times over. */
 export const HOLDER_BALANCES = [parseEther("400000"), parseEther("250000"), parseEther("100000")] as const;

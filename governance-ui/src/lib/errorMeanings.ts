@@ -118,7 +118,7 @@ export const errorMeanings: Record<string, Meaning> = {
   InvalidExpirationTime: "The attestation's expiry is in the past.",
 };
 
-/** What Safe's short revert strings mean (Safe reverts with "GSxxx" strings, not custom errors). */
+/** What Safe's short revert strings mean (Safe reverts with strings such as "GS013", not custom errors). */
 export const safeErrorMeanings: Record<string, string> = {
   GS013: "The Safe transaction failed (its call reverted) and no gas price was set.",
   GS020: "Signatures data is too short for the Safe's threshold: more owners must sign.",
