@@ -207,8 +207,29 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     return submissionStatus(verified);
   }
 
+  /**
+   * Rejects a submission that can never get its data: interrupted before it was verified, or still
+   * awaiting data after its signature expired. Its data hash is free again; its nonce stays spent.
+   */
+  async function expireIfAbandoned(record: SubmissionRecord): Promise<boolean> {
+    const envelope = record.data.received?.envelope as SubmissionEnvelope | undefined;
+    const expired = envelope !== undefined && BigInt(envelope.deadline) < BigInt(Math.floor(now() / 1000));
+    if (record.step === "received" || (record.step === "verified" && expired)) {
+      await journal.advance(record.id, "rejected", {
+        code: "SIGNATURE_EXPIRED",
+        detail: "The data did not arrive before the signature's deadline; sign a new submission.",
+      });
+      if (envelope) inFlight.delete(envelope.dataHash.toLowerCase());
+      metrics.submissions.inc({ outcome: "rejected" });
+      return true;
+    }
+    return false;
+  }
+
   async function refuseDuplicate(dataHash: Hex): Promise<void> {
-    const pending = inFlight.get(dataHash.toLowerCase());
+    let pending = inFlight.get(dataHash.toLowerCase());
+    const pendingRecord = pending === undefined ? undefined : await journal.get(pending);
+    if (pendingRecord && (await expireIfAbandoned(pendingRecord))) pending = undefined;
     const onChain = await client.readContract({
       address: parameters.contracts.contributorRewards,
       abi: contributorRewardsAbi,
@@ -347,8 +368,9 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     for (const record of unfinished) {
       const envelope = record.data.received?.envelope as SubmissionEnvelope | undefined;
       if (envelope) inFlight.set(envelope.dataHash.toLowerCase(), record.id);
+      await expireIfAbandoned(record);
     }
-    return unfinished;
+    return journal.listUnfinished();
   }
 
   /** Forgets a finished submission's data hash (the recorder calls this). */

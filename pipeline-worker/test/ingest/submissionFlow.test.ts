@@ -219,6 +219,23 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     expect(response.json.code).toBe("DUPLICATE_SUBMISSION");
   });
 
+  it("frees data whose submission never got its bytes before the deadline", async () => {
+    const { data, envelope } = await prepare({ deadline: Math.floor(Date.now() / 1000) + 1 });
+    const abandoned = await post(envelope);
+    expect(abandoned.status).toBe(201);
+    const again = await prepare({ data });
+    expect((await post(again.envelope)).json.code).toBe("DUPLICATE_SUBMISSION");
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const retried = await post((await prepare({ data })).envelope);
+    expect(retried.status).toBe(201);
+    const status = (await (await fetch(`${s.url}/v1/submissions/${abandoned.json.id as string}`)).json()) as {
+      state: string;
+      rejection: { code: string };
+    };
+    expect(status.state).toBe("rejected");
+    expect(status.rejection.code).toBe("SIGNATURE_EXPIRED");
+  });
+
   it("refuses malformed requests with VALIDATION_FAILED", async () => {
     for (const body of ["{not json", JSON.stringify({ contributor: "0x12" }), JSON.stringify([])]) {
       const response = await post(body);
