@@ -1,139 +1,58 @@
-// `npm run bench`: figures users care about, each as a ratio against a baseline measured in the same
-// run (these machines are noisy), printed as a table and written to bench/results.md.
-// A first slice of issue 7: the ingest path against raw AES-256-GCM, and signature recovery.
-// Gas against a plain OpenZeppelin Governor is in snapshots/ (npm run gas:snapshot).
-import { createCipheriv, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// `npm run bench [-- section ...]`: figures users care about, each against a baseline measured in
+// the same run where one exists (these machines are noisy), printed as tables and written to
+// bench/results.md. Each section lives in scripts/bench/; naming sections runs only those and
+// keeps the others' last figures (bench/results.json holds them, with the date they were taken).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { keccak256, recoverTypedDataAddress, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { recoverTypedDataSigner } from "../pipeline-worker/src/chain/signatures.ts";
-import { submissionDomain, submissionTypes } from "../pipeline-worker/src/chain/typedData.ts";
-import { createSha256Tap } from "../pipeline-worker/src/crypto/createSha256Tap.ts";
-import { encryptStream } from "../pipeline-worker/src/crypto/encryptStream.ts";
-import { generateDataKey } from "../pipeline-worker/src/crypto/generateDataKey.ts";
-import { generateKeyholderKeyPair } from "../pipeline-worker/src/crypto/keyholderKeys.ts";
-import { splitDataKey } from "../pipeline-worker/src/crypto/splitDataKey.ts";
-import { wrapKeyShare } from "../pipeline-worker/src/crypto/wrapKeyShare.ts";
-import { createHeliaContentStore } from "../pipeline-worker/src/storage/createHeliaContentStore.ts";
 import { repoRoot } from "./lib/contractArtifacts.ts";
+import { benchIngest } from "./bench/ingest.ts";
+import type { BenchContext, BenchSection } from "./bench/measure.ts";
+import { benchSignatures } from "./bench/signatures.ts";
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const sections: Record<string, (context: BenchContext) => Promise<BenchSection>> = {
+  ingest: benchIngest,
+  signatures: benchSignatures,
+};
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+type Stored = { section: BenchSection; takenOn: string; machine: string };
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in sections));
+if (unknown.length > 0) {
+  console.error(`Unknown bench section(s): ${unknown.join(", ")}. Sections: ${Object.keys(sections).join(", ")}.`);
+  process.exit(2);
+}
+const names = requested.length > 0 ? requested : Object.keys(sections);
+const repeats = Number(process.env.BENCH_REPEATS ?? 5);
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "unknown CPU"}, node ${process.version}`;
+
+const jsonPath = path.join(repoRoot, "bench", "results.json");
+const stored: Record<string, Stored> = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, "utf8")) : {};
+
+for (const name of names) {
+  const started = Date.now();
+  console.log(`› ${name}`);
+  const section = await sections[name]!({ repeats, progress: (message) => console.log(`    ${message}`) });
+  stored[name] = { section, takenOn: new Date().toISOString().slice(0, 10), machine };
+  console.log(`${renderSection(stored[name])}\n  ✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
 }
 
-async function time(run: () => Promise<void>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await run();
-  return Number(process.hrtime.bigint() - start) / 1e9;
+function renderSection({ section, takenOn, machine }: Stored): string {
+  const lines = [section.columns, section.columns.map(() => "---"), ...section.rows].map((r) => `| ${r.join(" | ")} |`);
+  const notes = (section.notes ?? []).map((note) => `- ${note}`);
+  return [
+    `## ${section.title}`,
+    "",
+    `Taken on ${takenOn}, ${machine}.`,
+    "",
+    ...lines,
+    ...(notes.length ? ["", ...notes] : []),
+  ].join("\n");
 }
 
-function* chunks(payload: Buffer): Generator<Uint8Array> {
-  for (let offset = 0; offset < payload.byteLength; offset += MiB) yield payload.subarray(offset, offset + MiB);
-}
-
-/** The baseline: one AES-256-GCM pass over the payload, 1 MiB updates, nothing else. */
-async function rawAes(payload: Buffer): Promise<void> {
-  const cipher = createCipheriv("aes-256-gcm", randomBytes(32), randomBytes(12));
-  for (const chunk of chunks(payload)) cipher.update(chunk);
-  cipher.final();
-}
-
-const committee = [generateKeyholderKeyPair(), generateKeyholderKeyPair(), generateKeyholderKeyPair()];
-
-/** What the worker does to every submission's bytes: hash, encrypt, split and wrap the key, store. */
-async function ingest(payload: Buffer, store: Awaited<ReturnType<typeof createHeliaContentStore>>): Promise<string> {
-  const key = generateDataKey();
-  const associatedData = Buffer.from("bench submission");
-  const hash = createSha256Tap();
-  const put = await store.put(encryptStream(hash.tap(chunks(payload)), { key, associatedData }));
-  const shares = await splitDataKey(key, { threshold: 2, shares: committee.length });
-  shares.forEach((share, i) =>
-    wrapKeyShare(share, { recipientPublicKey: committee[i]!.publicKey, context: associatedData }),
-  );
-  return put.cid.toString();
-}
-
-async function benchIngest(rows: string[][]) {
-  const directory = mkdtempSync(path.join(tmpdir(), "bench-ingest-"));
-  const store = await createHeliaContentStore({ directory });
-  try {
-    for (const [label, size] of [
-      ["1 KiB", KiB],
-      ["1 MiB", MiB],
-      ["64 MiB", 64 * MiB],
-    ] as const) {
-      const payload = randomBytes(size);
-      const raw: number[] = [];
-      const full: number[] = [];
-      for (let i = 0; i < REPEATS; i++) {
-        raw.push(await time(() => rawAes(payload)));
-        let cid = "";
-        full.push(await time(async () => void (cid = await ingest(payload, store))));
-        await store.remove(cid); // cleanup, not timed
-      }
-      const rate = (seconds: number) => `${(size / seconds / 1e6).toFixed(1)} MB/s`;
-      const ratio = median(raw) / median(full);
-      rows.push([
-        `ingest ${label} (hash, encrypt, split, wrap, store)`,
-        rate(median(full)),
-        `raw AES-256-GCM ${rate(median(raw))}`,
-        ratio.toFixed(3),
-      ]);
-      process.stdout.write(".");
-    }
-  } finally {
-    await store.close();
-    rmSync(directory, { recursive: true, force: true });
-  }
-}
-
-async function benchSignatures(rows: string[][]) {
-  const account = privateKeyToAccount(`0x${"42".repeat(32)}`);
-  const domain = submissionDomain(31337, `0x${"11".repeat(20)}`);
-  const message = { contributor: account.address, dataHash: keccak256("0x01"), size: 1n, nonce: 1n, deadline: 1n };
-  const definition = { domain, types: submissionTypes, primaryType: "Submission", message } as const;
-  const signature: Hex = await account.signTypedData(definition);
-  const count = 200;
-  const viemOnly: number[] = [];
-  const worker: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    viemOnly.push(
-      await time(async () => {
-        for (let n = 0; n < count; n++) await recoverTypedDataAddress({ ...definition, signature });
-      }),
-    );
-    worker.push(
-      await time(async () => {
-        for (let n = 0; n < count; n++) await recoverTypedDataSigner(definition, signature);
-      }),
-    );
-    process.stdout.write(".");
-  }
-  const perSecond = (seconds: number) => `${Math.round(count / seconds)} /s`;
-  rows.push([
-    "EIP-712 signer recovery with the worker's checks (low-s)",
-    perSecond(median(worker)),
-    `viem alone ${perSecond(median(viemOnly))}`,
-    (median(viemOnly) / median(worker)).toFixed(3),
-  ]);
-}
-
-const rows: string[][] = [];
-process.stdout.write(`benchmarking (median of ${REPEATS})`);
-await benchIngest(rows);
-await benchSignatures(rows);
-process.stdout.write("\n");
-
-const header = ["what", "measured", "baseline, same run", "ratio to baseline"];
-const table = [header, header.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
-const text = `# Benchmarks\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, node ${process.version}, median of ${REPEATS} runs. Ratios compare with a baseline measured in the same run.\n\n${table}\n`;
-console.log(table);
+const ordered = Object.keys(sections).filter((name) => stored[name] !== undefined);
+const text = `# Benchmarks\n\nWritten by \`npm run bench\` (median of ${repeats} runs where a figure repeats). Ratios compare with a baseline measured in the same run. Regenerate one section with \`npm run bench -- <section>\`; sections: ${Object.keys(sections).join(", ")}.\n\n${ordered.map((name) => renderSection(stored[name]!)).join("\n\n")}\n`;
+writeFileSync(jsonPath, `${JSON.stringify(stored, null, 2)}\n`);
 writeFileSync(path.join(repoRoot, "bench", "results.md"), text);
-console.log("wrote bench/results.md");
+console.log(`wrote bench/results.md (${ordered.join(", ")})`);
