@@ -6,11 +6,13 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./lib/contractArtifacts.ts";
+import { benchGas } from "./bench/gas.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import type { BenchContext, BenchSection } from "./bench/measure.ts";
 import { benchSignatures } from "./bench/signatures.ts";
 
 const sections: Record<string, (context: BenchContext) => Promise<BenchSection>> = {
+  gas: benchGas,
   ingest: benchIngest,
   signatures: benchSignatures,
 };

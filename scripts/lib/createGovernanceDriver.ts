@@ -54,6 +54,16 @@ export const PROPOSAL_STATES = [
 ] as const;
 export type ProposalStateName = (typeof PROPOSAL_STATES)[number];
 
+/** OpenZeppelin's Governor signs ballots (`castVoteBySig`) with this EIP-712 type. */
+export const BALLOT_TYPES = {
+  Ballot: [
+    { name: "proposalId", type: "uint256" },
+    { name: "support", type: "uint8" },
+    { name: "voter", type: "address" },
+    { name: "nonce", type: "uint256" },
+  ],
+} as const;
+
 /** A ballot: 0 against, 1 for, 2 abstain, with the reason the voter gives. */
 export type Ballot = { voter: Wallet; support: 0 | 1 | 2; reason?: string };
 

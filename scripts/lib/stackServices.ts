@@ -57,6 +57,22 @@ export function anvilBinary(): string {
   return join(repoRoot, "node_modules", ".bin", "anvil");
 }
 
+/** Anvil on `host:port` as the local chain: its chain id and the funded development accounts. */
+export function anvilArguments(host: string, port: number): string[] {
+  return [
+    "--host",
+    host,
+    "--port",
+    String(port),
+    "--chain-id",
+    String(LOCAL_CHAIN_ID),
+    "--accounts",
+    String(DEV_ACCOUNT_COUNT),
+    "--mnemonic",
+    DEV_MNEMONIC,
+  ];
+}
+
 /**
  * Every process of the local stack, in the order they start, in one table: its name, command,
  * environment and how to tell it is ready. `npm start` starts the chain first, deploys and seeds,
@@ -73,16 +89,7 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
       description: "the local chain (Anvil)",
       command: anvilBinary(),
       args: [
-        "--host",
-        host,
-        "--port",
-        String(ports.chain),
-        "--chain-id",
-        String(LOCAL_CHAIN_ID),
-        "--accounts",
-        String(DEV_ACCOUNT_COUNT),
-        "--mnemonic",
-        DEV_MNEMONIC,
+        ...anvilArguments(host, ports.chain),
         // Loaded at start if it exists, dumped on SIGINT and every few seconds, so a crash loses
         // at most the last few seconds.
         "--state",

@@ -1,9 +1,10 @@
 import { encodeFunctionData, keccak256, parseEventLogs, toHex, type Hex, type TransactionReceipt } from "viem";
 import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import type { Proposal } from "../../scripts/lib/createGovernanceDriver.ts";
+import { BALLOT_TYPES, type Proposal } from "../../scripts/lib/createGovernanceDriver.ts";
 import type { ProposalAction, System, Wallet } from "./system.ts";
 
-// The scripts' governance driver defines the proposal type for the demo and `npm start`.
+// The scripts' governance driver defines the proposal and ballot types for the demo and `npm start`.
+export { BALLOT_TYPES };
 export type { Proposal };
 
 /** The Governor's ProposalState enum, in order. */
@@ -16,16 +17,6 @@ export const ProposalState = {
   Queued: 5,
   Expired: 6,
   Executed: 7,
-} as const;
-
-/** OpenZeppelin's Governor signs ballots with this EIP-712 type. */
-export const BALLOT_TYPES = {
-  Ballot: [
-    { name: "proposalId", type: "uint256" },
-    { name: "support", type: "uint8" },
-    { name: "voter", type: "address" },
-    { name: "nonce", type: "uint256" },
-  ],
 } as const;
 
 /** A registry call for a proposal. */
