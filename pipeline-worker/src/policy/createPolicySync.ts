@@ -6,6 +6,7 @@ import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { createPolicyStore, type PolicyCheckpoint, type PolicyStore } from "./createPolicyStore.ts";
+import type { PolicyEvent } from "./decodePolicyLog.ts";
 import { diffPolicies, type PolicyField } from "./diffPolicies.ts";
 import { fetchPolicyEvents } from "./fetchPolicyEvents.ts";
 import { mostRestrictivePolicy } from "./mostRestrictivePolicy.ts";
@@ -222,6 +223,10 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   let chainChecked = false;
   let verified = false;
   let latestHead: bigint | undefined;
+  // The highest head any poll saw. It is an invariant that the published policy comes from a head
+  // no lower than this: a node that answers with a lower one is behind (a lagging replica behind a
+  // load balancer), and its older view could lift a kill switch already seen engaged.
+  let highestHead: bigint | undefined;
   let lastSuccessAt: number | undefined;
   let lastFailure: { at: number; error: BaseError } | undefined;
   let inconsistency: BaseError | undefined;
@@ -328,6 +333,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       }
       const after = await headerAt(toBlock);
       if (after?.hash !== before.hash) throw new ChainMovedError(`Block ${toBlock} changed while its logs were read.`);
+      await checkEventBlocks(events, before);
       let policy: Policy;
       try {
         policy = reducePolicy(confirmed.policy, events);
@@ -352,6 +358,26 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     return applied;
   }
 
+  /**
+   * Every event must come from the block now canonical at its height. A node can answer
+   * `eth_getLogs` from a fork that is gone (a replica that has not seen the reorg), and the policy
+   * versions alone do not show it: both forks number their events alike. Blocks holding registry
+   * events are few, so this costs one header per such block.
+   */
+  async function checkEventBlocks(events: readonly PolicyEvent[], known: Header) {
+    const canonical = new Map<bigint, Hex | undefined>([[known.number, known.hash]]);
+    for (const event of events) {
+      if (!canonical.has(event.blockNumber))
+        canonical.set(event.blockNumber, (await headerAt(event.blockNumber))?.hash);
+      const hash = canonical.get(event.blockNumber);
+      if (hash !== event.blockHash) {
+        throw new ChainMovedError(
+          `A registry event of block ${event.blockNumber} came from block ${event.blockHash}, not the canonical ${hash ?? "(none)"}.`,
+        );
+      }
+    }
+  }
+
   /** Reads the blocks above the confirmed cursor and derives the tip policy from scratch. */
   async function readTip(head: Header): Promise<Policy> {
     const events =
@@ -366,6 +392,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         : [];
     const again = await headerAt(head.number);
     if (again?.hash !== head.hash) throw new ChainMovedError(`The head block ${head.number} changed while read.`);
+    await checkEventBlocks(events, head);
     let tip: Policy;
     try {
       tip = reducePolicy(confirmed.policy, events);
@@ -526,6 +553,19 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
           const target = await rollBackIfReorganised();
           if (target !== undefined) rolledBackTo = target;
           head = await latestHeader();
+          if (highestHead !== undefined && head.number < highestHead) {
+            throw new WorkerError(
+              "CHAIN_UNAVAILABLE",
+              `The RPC node's head is block ${head.number}, behind block ${highestHead} it reported before: it is lagging or answering from a stale replica.`,
+              {
+                hints: [
+                  "The sync polls again and serves once the node is back at the head.",
+                  "Operators: if this persists, point rpcUrl at a node that is in sync (not a load balancer over lagging replicas).",
+                ],
+              },
+            );
+          }
+          highestHead = head.number;
           latestHead = head.number;
           metrics?.headBlock.set(Number(head.number));
           eventsApplied += await catchUp(head.number - BigInt(confirmations));
