@@ -4,7 +4,7 @@ import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { createGovernanceDriver, type Ballot, type ProposalAction } from "./createGovernanceDriver.ts";
 import { deploySystem, type DeploySystemParameters } from "./deploySystem.ts";
 import { DEV_ROLES } from "./devAccounts.ts";
-import { startAnvil, type StartAnvilParameters } from "./startAnvil.ts";
+import { startDevChain, type StartDevChainParameters } from "./startDevChain.ts";
 
 /** The holders' genesis allocations: together far above the 4% quorum, each alone above it too. */
 export const BENCH_HOLDER_BALANCES = [parseEther("400000"), parseEther("250000"), parseEther("100000")] as const;
@@ -13,14 +13,14 @@ export const BENCH_HOLDER_BALANCES = [parseEther("400000"), parseEther("250000")
 export const BENCH_GUARDIAN = 4;
 
 /**
- * The whole system on a throwaway Anvil for the benchmarks: deployed through the one deploy
+ * The whole system on a throwaway development chain for the benchmarks: deployed through the one deploy
  * module, the holders' votes delegated, and a governance driver that passes proposals with every
  * holder voting for. `stop` ends the chain.
  */
 export async function createBenchSystem(
-  parameters: StartAnvilParameters & { deploy?: Partial<DeploySystemParameters> } = {},
+  parameters: StartDevChainParameters & { deploy?: Partial<DeploySystemParameters> } = {},
 ) {
-  const chain = await startAnvil(parameters);
+  const chain = await startDevChain(parameters);
   try {
     const { publicClient, testClient, wallet } = chain;
     const holders = DEV_ROLES.holders.map((index) => wallet(index));

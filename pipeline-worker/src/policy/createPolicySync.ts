@@ -162,6 +162,8 @@ const SCALAR_FIELDS: readonly PolicyField[] = [
 // Above this many accounts or runs, the start-up check against the views reads only the scalars.
 const MAX_VERIFIED_ENTRIES = 64;
 const CHAIN_MOVED_ATTEMPTS = 3;
+// Block headers requested at once when checking that events come from canonical blocks.
+const HEADER_CONCURRENCY = 8;
 
 /**
  * Follows the PolicyRegistry's events and keeps the policy every request is checked against, in
@@ -366,9 +368,15 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
    */
   async function checkEventBlocks(events: readonly PolicyEvent[], known: Header) {
     const canonical = new Map<bigint, Hex | undefined>([[known.number, known.hash]]);
+    const unknown = [...new Set(events.map((event) => event.blockNumber))].filter((n) => !canonical.has(n));
+    // A few requests at a time: one after the other, a catch-up over thousands of event blocks
+    // spends most of its time waiting for the node.
+    for (let i = 0; i < unknown.length; i += HEADER_CONCURRENCY) {
+      const batch = unknown.slice(i, i + HEADER_CONCURRENCY);
+      const headers = await Promise.all(batch.map((blockNumber) => headerAt(blockNumber)));
+      batch.forEach((blockNumber, n) => canonical.set(blockNumber, headers[n]?.hash));
+    }
     for (const event of events) {
-      if (!canonical.has(event.blockNumber))
-        canonical.set(event.blockNumber, (await headerAt(event.blockNumber))?.hash);
       const hash = canonical.get(event.blockNumber);
       if (hash !== event.blockHash) {
         throw new ChainMovedError(

@@ -209,6 +209,21 @@ describe("policyJson", () => {
     expect(back.trainingRuns.get(runId)?.expiresAt).toBe(2_000_000_000n);
   });
 
+  it("reads addresses written in one case as checksummed, so they still grant", () => {
+    const json = toPolicyJson(
+      apply(
+        genesis,
+        ["SubmitterSet", { submitter: alice, allowed: true }],
+        ["QuotaSet", { consumer: bob, queriesPerEpoch: 7n }],
+      ),
+    );
+    const lowered = JSON.parse(JSON.stringify(json).replace(/0x[0-9a-fA-F]{40}/g, (a) => a.toLowerCase()));
+    const back = fromPolicyJson(lowered);
+    expect([...back.submitters]).toEqual([alice]);
+    expect(isSubmitter(back, alice)).toBe(true);
+    expect(quotaOf(back, bob)).toBe(7n);
+  });
+
   it("rejects malformed JSON", () => {
     const json = { ...toPolicyJson(genesis), feePerQuery: "-1" };
     expect(() => fromPolicyJson(json)).toThrow(/non-negative decimal integer/);
