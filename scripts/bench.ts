@@ -9,14 +9,12 @@ import { repoRoot } from "./lib/contractArtifacts.ts";
 import { benchGas } from "./bench/gas.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import type { BenchContext, BenchSection } from "./bench/measure.ts";
-import { benchQueries } from "./bench/queries.ts";
 import { benchSignatures } from "./bench/signatures.ts";
 import { benchSync } from "./bench/sync.ts";
 
 const sections: Record<string, (context: BenchContext) => Promise<BenchSection>> = {
   gas: benchGas,
   ingest: benchIngest,
-  queries: benchQueries,
   signatures: benchSignatures,
   sync: benchSync,
 };
