@@ -55,6 +55,8 @@ export type CreateWorkerParameters = {
   model?: Model;
   /** Settle served queries on chain by itself. Default true; tests turn it off to control when. */
   autoSettle?: boolean;
+  /** The content store to use instead of the configured one (tests wrap one to inject faults); closed with the worker. */
+  store?: ContentStore;
 };
 
 export type Worker = {
@@ -122,9 +124,10 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     const journal = await createJournal({ directory: path.join(config.dataDir, "journal") });
     closers.push(() => journal.close());
     const store: ContentStore =
-      config.storage.kind === "kubo"
+      parameters.store ??
+      (config.storage.kind === "kubo"
         ? createKuboContentStore({ url: config.storage.kuboUrl! })
-        : await createHeliaContentStore({ directory: path.join(config.dataDir, "ipfs") });
+        : await createHeliaContentStore({ directory: path.join(config.dataDir, "ipfs") }));
     closers.push(() => store.close());
 
     const submissions = createSubmissionService({

@@ -21,7 +21,7 @@ import type { Metrics } from "../internal/createMetrics.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { isSubmitter, type Policy } from "../policy/Policy.ts";
 import type { PolicyView } from "../policy/createPolicySync.ts";
-import type { ContentStore } from "../storage/ContentStore.ts";
+import type { ContentStore, PutResult } from "../storage/ContentStore.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import { checkAttestations } from "./checkAttestations.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
@@ -334,7 +334,14 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
         associatedData: toHex(associatedData),
         committee: { id: committee.id.toString(), threshold: committee.threshold, shares: wrapped },
       };
-      const stored = await store.put([new TextEncoder().encode(JSON.stringify(manifest))]);
+      let stored: PutResult;
+      try {
+        stored = await store.put([new TextEncoder().encode(JSON.stringify(manifest))]);
+      } catch (error) {
+        // A ciphertext without its manifest can never be read: keep nothing of a failed upload.
+        await store.remove(ciphertext.cid).catch(() => undefined);
+        throw error;
+      }
       const next = await journal.advance(record.id, "stored", {
         manifest: stored.cid.toString(),
         ciphertext: ciphertext.cid.toString(),
