@@ -1,0 +1,354 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeFunctionData, parseEther, type Address, type EIP1193RequestFn, type Hex } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { usageSettlementAbi } from "../../../deployments/abis.ts";
+import { registryAction } from "../../../test/helpers/governance.ts";
+import { workerShare } from "../../src/inference/workerShare.ts";
+import { errorCodes } from "../../src/internal/errorCodes.ts";
+import type { EpochSchedule } from "../../src/policy/Policy.ts";
+import { residentMemoryBytes, spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
+import {
+  createInferenceTestSystem,
+  DEV_MNEMONIC,
+  devPrivateKey,
+  WORKER_ACCOUNTS,
+  type InferenceTestSystem,
+} from "../inference/createInferenceTestSystem.ts";
+import { serveProvider } from "../inference/serveProvider.ts";
+import { runConsumers, type LoadTally } from "./runConsumers.ts";
+
+// Many consumers querying three worker processes at once, with settlement on, for a while: what
+// each consumer was answered is what the chain charges, exactly once; no consumer gets more than
+// its quota in any epoch (the documented bound with quota shares is 0, docs/queries.md); every
+// refusal is a documented code; the workers' memory stays flat. The epoch turns in the middle of
+// the load, so quotas are restored and past epochs settled while queries keep coming.
+// `npm test` runs 25 s of load; `npm run test:soak` (SOAK=1) runs SOAK_MINUTES (default 5).
+const SOAK = process.env.SOAK === "1";
+const LOAD_MS = SOAK ? Number(process.env.SOAK_MINUTES ?? "5") * 60_000 : 25_000;
+const WORKERS = 3;
+const CONSUMERS = 50;
+/** Requests each consumer keeps in flight: its own queries race for the same share. */
+const LANES = 2;
+/**
+ * The first consumers ask for more than these quotas: the load goes on until each has been turned
+ * away by every worker (QUOTA_EXHAUSTED) in some epoch, however slow the machine.
+ */
+const SMALL_QUOTAS = [3n, 4n, 5n, 7n, 12n];
+const LARGE_QUOTA = 10_000_000n;
+const FEE = parseEther("0.0001");
+const DEPOSIT = parseEther("10");
+const SETTLEMENT_BATCH_SIZE = 50;
+/**
+ * About what starting three workers takes here: the epoch is set to turn this long plus half the
+ * load after the workers start, and the load waits for the rest if they were quicker.
+ */
+const START_ESTIMATE_MS = 10_000;
+/** RSS after warm-up may grow by at most this much, however long the load (see the last test). */
+const RSS_GROWTH_BOUND = 64 * 1024 * 1024;
+const WARM_UP_MS = Math.min(LOAD_MS / 3, 60_000);
+const SETTLE_TIMEOUT_MS = SOAK ? 300_000 : 90_000;
+const MiB = 1024 * 1024;
+
+/** One worker at one moment of the load: its resident memory and its queries waiting to be settled. */
+type RssSample = { atMs: number; bytes: number; unsettled: number };
+
+let t: InferenceTestSystem;
+let rpc: Awaited<ReturnType<typeof serveProvider>>;
+let root: string;
+const workers: WorkerProcess[] = [];
+const rss: RssSample[][] = Array.from({ length: WORKERS }, () => []);
+const consumers = Array.from({ length: CONSUMERS }, (_, i) =>
+  mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 100 + i }),
+);
+const quotaOf = (consumer: Address) => {
+  const i = consumers.findIndex((c) => c.address === consumer);
+  return SMALL_QUOTAS[i] ?? LARGE_QUOTA;
+};
+let schedule: EpochSchedule;
+let firstBlock: bigint;
+let firstEpoch: bigint;
+const poolsBefore = new Map<bigint, bigint>();
+let tally: LoadTally;
+/** Wall-clock phases, for the summary line only. */
+const phases = { setUpMs: 0, startMs: 0, drainMs: 0 };
+
+beforeAll(async () => {
+  const setUpStarted = Date.now();
+  t = await createInferenceTestSystem({ workers: WORKERS, fee: FEE });
+  await t.pass(consumers.map((c) => registryAction(t, "setQuota", [c.address, quotaOf(c.address)])));
+  for (const consumer of consumers) {
+    await t.wait(
+      await t.accounts.deployer.writeContract({
+        address: t.deployment.contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "deposit",
+        args: [consumer.address],
+        value: DEPOSIT,
+      }),
+    );
+  }
+  schedule = {
+    epochGenesis: await t.readRegistry<bigint>("epochGenesis"),
+    epochLength: await t.readRegistry<bigint>("epochLength"),
+  };
+  // Move the chain so that the epoch ends halfway through the load, then give the workers its clock.
+  await t.clock.sync();
+  const nowSeconds = BigInt(Math.floor(t.clock.now() / 1000));
+  const boundary =
+    schedule.epochGenesis + ((nowSeconds - schedule.epochGenesis) / schedule.epochLength + 1n) * schedule.epochLength;
+  const wanted = BigInt(Math.ceil((START_ESTIMATE_MS + LOAD_MS / 2) / 1000));
+  const jump = (boundary - nowSeconds - wanted + schedule.epochLength) % schedule.epochLength;
+  await t.testClient.increaseTime({ seconds: Number(jump) });
+  await t.testClient.mine({ blocks: 1 });
+  // A block every second besides those of transactions, as on a live chain: the contracts' clock
+  // (the latest block's timestamp) must pass the turn of the epoch even when no one transacts,
+  // or the workers rightly keep the new epoch's queries waiting (the chain has not reached it).
+  await t.testClient.setIntervalMining({ interval: 1 });
+  await t.clock.sync();
+  firstEpoch = await t.currentEpoch();
+  for (const epoch of [firstEpoch, firstEpoch + 1n]) poolsBefore.set(epoch, await t.poolOf(epoch));
+  firstBlock = await t.publicClient.getBlockNumber();
+
+  phases.setUpMs = Date.now() - setUpStarted;
+  const provider = t.connection.provider;
+  rpc = await serveProvider(provider.request.bind(provider) as EIP1193RequestFn);
+  root = await mkdtemp(path.join(tmpdir(), "load-"));
+  workers.push(
+    ...(await Promise.all(
+      Array.from({ length: WORKERS }, (_, index) =>
+        spawnWorkerProcess({
+          index,
+          count: WORKERS,
+          rpcUrl: rpc.url,
+          chainId: t.deployment.chainId,
+          manifest: t.manifest,
+          dataDir: path.join(root, `worker-${index}`),
+          privateKey: devPrivateKey(WORKER_ACCOUNTS[index]!),
+          clockOffsetMs: t.clock.offsetMs,
+          env: {
+            WORKER_SETTLEMENT_BATCH_SIZE: String(SETTLEMENT_BATCH_SIZE),
+            WORKER_SETTLEMENT_INTERVAL_SECONDS: "1",
+          },
+        }),
+      ),
+    )),
+  );
+
+  phases.startMs = Date.now() - setUpStarted - phases.setUpMs;
+  await new Promise((resolve) => setTimeout(resolve, Number(boundary) * 1000 - LOAD_MS / 2 - t.clock.now()));
+  const sampler = setInterval(() => {
+    for (const [i, worker] of workers.entries()) {
+      void Promise.all([residentMemoryBytes(worker.pid), unsettledQueries(worker.url)]).then(([bytes, unsettled]) => {
+        if (bytes !== undefined) rss[i]!.push({ atMs: Date.now() - loadStarted, bytes, unsettled });
+      });
+    }
+  }, 1_000);
+  const loadStarted = Date.now();
+  try {
+    tally = await runConsumers({
+      consumers,
+      workers,
+      lanesPerConsumer: LANES,
+      durationMs: LOAD_MS,
+      chainId: t.deployment.chainId,
+      usageSettlement: t.deployment.contracts.usageSettlement,
+      schedule,
+      now: t.clock.now,
+      until: (sofar) =>
+        consumers
+          .slice(0, SMALL_QUOTAS.length)
+          .every((c) => [...sofar.exhaustedAt].some(([key, by]) => key.startsWith(c.address) && by.size === WORKERS)),
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+}, LOAD_MS + 180_000);
+
+afterAll(async () => {
+  await t?.testClient.setIntervalMining({ interval: 0 });
+  await Promise.all(workers.map((w) => w.stop()));
+  await rpc?.close();
+  await t?.cleanUp();
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+});
+
+/** The worker's `worker_queries_unsettled` gauge: counted queries not yet seen settled on chain. */
+async function unsettledQueries(url: string) {
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
+  return Number(text.match(/^worker_queries_unsettled (\d+)$/m)?.[1] ?? Number.NaN);
+}
+
+const keyOf = (consumer: Address, epoch: bigint) => `${consumer}!${epoch}`;
+
+function countBy<T>(items: T[], key: (item: T) => string) {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return counts;
+}
+
+describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, settlement on`, () => {
+  it("answers every query or refuses it with a documented code: no 5xx, no dropped connection", () => {
+    expect(tally.failures).toEqual([]);
+    expect(tally.answered.length).toBeGreaterThan(0);
+    const codes = countBy(tally.refused, (r) => `${r.code} ${r.status}`);
+    // Under load with ample deposits, only the quota and the turn of the epoch refuse anything.
+    for (const [codeAndStatus] of codes) {
+      const [code, status] = codeAndStatus.split(" ");
+      expect(["QUOTA_EXHAUSTED", "WRONG_EPOCH"]).toContain(code);
+      expect(Number(status)).toBe(errorCodes[code as keyof typeof errorCodes].status);
+    }
+    // The consumers with small quotas met them.
+    expect(codes.get("QUOTA_EXHAUSTED 429")).toBeGreaterThan(0);
+  });
+
+  it("never serves a consumer more than its quota in an epoch, nor a worker more than its share", () => {
+    for (const [key, served] of countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch))) {
+      const consumer = key.split("!")[0] as Address;
+      expect(BigInt(served), key).toBeLessThanOrEqual(quotaOf(consumer));
+    }
+    // Each worker numbers a consumer's queries of the epoch 1, 2, 3 … in its receipts, each number once.
+    const byWorker = new Map<string, bigint[]>();
+    for (const a of tally.answered) {
+      const key = `${keyOf(a.consumer, a.epoch)}!${a.worker}`;
+      byWorker.set(key, [...(byWorker.get(key) ?? []), a.used]);
+    }
+    for (const [key, used] of byWorker) {
+      const [consumer, , index] = key.split("!");
+      const share = workerShare({
+        quota: quotaOf(consumer as Address),
+        workerIndex: Number(index),
+        workerCount: WORKERS,
+      });
+      const sorted = [...used].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      expect(sorted, key).toEqual(sorted.map((_, i) => BigInt(i + 1)));
+      expect(BigInt(used.length), key).toBeLessThanOrEqual(share);
+    }
+    // A consumer every worker turned away had been served its whole quota, not one query less.
+    const served = countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch));
+    const turnedAway = [...tally.exhaustedAt].filter(([, by]) => by.size === WORKERS).map(([key]) => key);
+    for (const key of turnedAway) {
+      expect(BigInt(served.get(key) ?? 0), key).toBe(quotaOf(key.split("!")[0] as Address));
+    }
+    expect(turnedAway.length).toBeGreaterThanOrEqual(SMALL_QUOTAS.length);
+  });
+
+  it(
+    "settles every answered query on chain exactly once, and nothing that was not answered",
+    async () => {
+      const answered = countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch));
+      const settledUsage = (key: string) => {
+        const [consumer, epoch] = key.split("!");
+        return t.readSettlement<bigint>("settledUsage", [consumer, BigInt(epoch!)]);
+      };
+      const behind = async () => {
+        const late: string[] = [];
+        for (const [key, count] of answered) {
+          const settled = await settledUsage(key);
+          if (settled !== BigInt(count)) late.push(`${key}: ${settled} settled of ${count} answered`);
+        }
+        return late;
+      };
+      const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+      let late = await behind();
+      while (late.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        late = await behind();
+      }
+      phases.drainMs = late.length === 0 ? Date.now() + SETTLE_TIMEOUT_MS - deadline : Number.NaN;
+      // Two more settlement intervals: nothing else arrives.
+      if (late.length === 0) await new Promise((resolve) => setTimeout(resolve, 2_500));
+
+      // Which queries the chain settled, read from the settle transactions themselves.
+      const events = await t.publicClient.getContractEvents({
+        address: t.deployment.contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        eventName: "UsageSettled",
+        fromBlock: firstBlock,
+      });
+      const settled = new Map<string, number>();
+      for (const hash of new Set(events.map((e) => e.transactionHash as Hex))) {
+        const transaction = await t.publicClient.getTransaction({ hash });
+        const { functionName, args } = decodeFunctionData({ abi: usageSettlementAbi, data: transaction.input });
+        expect(functionName).toBe("settle");
+        for (const query of (args as unknown as [{ consumer: Address; nonce: bigint }[]])[0]) {
+          const key = `${query.consumer}!${query.nonce}`;
+          settled.set(key, (settled.get(key) ?? 0) + 1);
+        }
+      }
+      const answeredNonces = new Set(tally.answered.map((a) => `${a.consumer}!${a.nonce}`));
+      const lost = [...answeredNonces].filter((key) => !settled.has(key));
+      printSummary(settled.size, lost.length);
+      expect(late).toEqual([]);
+      expect([...settled].filter(([, times]) => times !== 1)).toEqual([]);
+      expect(lost).toEqual([]);
+      expect([...settled.keys()].filter((key) => !answeredNonces.has(key))).toEqual([]);
+      for (const [key, count] of answered) expect(await settledUsage(key), key).toBe(BigInt(count));
+
+      // Each consumer paid the fee of each answer, once; each epoch's pool got them.
+      const answeredBy = countBy(tally.answered, (a) => a.consumer);
+      for (const consumer of consumers) {
+        const [balance] = await t.readSettlement<readonly bigint[]>("accountOf", [consumer.address]);
+        expect(balance, consumer.address).toBe(DEPOSIT - BigInt(answeredBy.get(consumer.address) ?? 0) * FEE);
+      }
+      const answeredIn = countBy(tally.answered, (a) => a.epoch.toString());
+      for (const [epoch, before] of poolsBefore) {
+        expect(await t.poolOf(epoch)).toBe(before + BigInt(answeredIn.get(epoch.toString()) ?? 0) * FEE);
+      }
+    },
+    SETTLE_TIMEOUT_MS + 60_000,
+  );
+
+  it("keeps each worker's memory flat once warmed up", () => {
+    for (const [index, samples] of rss.entries()) {
+      const warm = samples.filter((s) => s.atMs >= WARM_UP_MS);
+      expect(warm.length, `worker ${index} RSS samples`).toBeGreaterThan(3);
+      const growth = Math.max(...warm.map((s) => s.bytes)) - warm[0]!.bytes;
+      expect(growth, `worker ${index}: RSS grew ${(growth / MiB).toFixed(1)} MiB after warm-up`).toBeLessThan(
+        RSS_GROWTH_BOUND,
+      );
+    }
+  });
+});
+
+function printSummary(settled: number, lost: number) {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const mib = (sample: RssSample | undefined) => (sample === undefined ? "?" : (sample.bytes / MiB).toFixed(0));
+  const refused = [...countBy(tally.refused, (r) => r.code)].map(([code, n]) => `${code} ${n}`).join(", ");
+  const epochs = new Set(tally.answered.map((a) => a.epoch)).size;
+  const memory = rss
+    .map(
+      (samples, i) =>
+        `w${i} ${mib(samples[0])}→${mib(samples.find((s) => s.atMs >= WARM_UP_MS))}→${mib(samples.at(-1))}`,
+    )
+    .join(", ");
+  const backlog = Math.max(
+    ...rss
+      .flat()
+      .map((s) => s.unsettled)
+      .filter(Number.isFinite),
+  );
+  console.log(
+    `LOAD ${CONSUMERS} consumers × ${LANES} lanes, ${WORKERS} workers, ${seconds(tally.durationMs)}, ${epochs} epochs: ` +
+      `sent ${tally.sent}, answered ${tally.answered.length} (${(tally.answered.length / (tally.durationMs / 1000)).toFixed(0)}/s), ` +
+      `refused ${tally.refused.length} (${refused}), failed ${tally.failures.length}; ` +
+      `settled ${settled}, lost ${lost}, at most ${backlog} unsettled on a worker, ${Number.isNaN(phases.drainMs) ? "NOT all settled" : `all settled ${seconds(phases.drainMs)}`} after the load; ` +
+      `RSS MiB start→warm→end ${memory}; set-up ${seconds(phases.setUpMs)}, workers up in ${seconds(phases.startMs)}`,
+  );
+  if (LOAD_MS >= 120_000) {
+    // Minute by minute, so that a slow climb shows.
+    for (const [i, samples] of rss.entries()) {
+      const perMinute = samples.filter(
+        (s, j) => j === 0 || Math.floor(s.atMs / 60_000) > Math.floor(samples[j - 1]!.atMs / 60_000),
+      );
+      console.log(
+        `LOAD RSS MiB per minute w${i}: ${perMinute.map(mib).join(" ")}; unsettled: ${perMinute.map((s) => s.unsettled).join(" ")}`,
+      );
+    }
+  }
+}
