@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther, type EIP1193RequestFn } from "viem";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
 import type { QueryRequest } from "../../src/inference/createQueryService.ts";
 import { workerShare } from "../../src/inference/workerShare.ts";
+import { spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
 import {
   createInferenceTestSystem,
   devAccount,
@@ -26,9 +25,8 @@ const CRASH_QUOTA = 60n; // shares 20, 20, 20
 // Long enough that queries are caught inside the model when a worker is killed.
 const MODEL_DELAY_MS = 25;
 const LANES = 4;
-const WORKER_SCRIPT = path.join(import.meta.dirname, "workerProcess.ts");
 
-type Child = { index: number; url: string; process: ChildProcess; dataDir: string; log: string[] };
+type Child = WorkerProcess;
 
 let t: InferenceTestSystem;
 let rpc: Awaited<ReturnType<typeof serveProvider>>;
@@ -64,50 +62,26 @@ afterAll(async () => {
   await t?.cleanUp();
 });
 
-async function spawnWorker(index: number, dataDir: string): Promise<Child> {
-  const child = spawn(process.execPath, [WORKER_SCRIPT], {
+function spawnWorker(index: number, dataDir: string): Promise<Child> {
+  return spawnWorkerProcess({
+    index,
+    count: WORKERS,
+    rpcUrl: rpc.url,
+    chainId: t.deployment.chainId,
+    manifest: t.manifest,
+    dataDir,
+    privateKey: devPrivateKey(WORKER_ACCOUNTS[index]!),
+    clockOffsetMs: t.clock.offsetMs,
     env: {
-      ...process.env,
-      WORKER_RPC_URL: rpc.url,
-      WORKER_CHAIN_ID: String(t.deployment.chainId),
-      WORKER_DEPLOYMENT_MANIFEST: t.manifest,
-      WORKER_DATA_DIR: dataDir,
-      WORKER_HTTP_PORT: "0",
-      WORKER_CONFIRMATIONS: "0",
-      WORKER_STALENESS_SECONDS: "600",
-      WORKER_PRIVATE_KEY: devPrivateKey(WORKER_ACCOUNTS[index]!),
-      WORKER_INDEX: String(index),
-      WORKER_COUNT: String(WORKERS),
       WORKER_SETTLEMENT_BATCH_SIZE: "8",
       WORKER_SETTLEMENT_INTERVAL_SECONDS: "1",
-      WORKER_LOG_LEVEL: "warn",
-      TEST_CLOCK_OFFSET_MS: String(t.clock.offsetMs),
       TEST_MODEL_DELAY_MS: String(MODEL_DELAY_MS),
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  const log: string[] = [];
-  child.stderr!.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${index} did not start:\n${log.join("")}`)), 60_000);
-    child.once("exit", (code) => reject(new Error(`worker ${index} exited with ${code}:\n${log.join("")}`)));
-    lines.on("line", (line) => {
-      if (!line.startsWith("{")) return log.push(line);
-      const parsed = JSON.parse(line) as { url?: string };
-      if (parsed.url === undefined) return log.push(line);
-      clearTimeout(timer);
-      resolve(parsed.url);
-    });
-  });
-  return { index, url, process: child, dataDir, log };
 }
 
 async function stopWorker(child: Child | undefined, signal: NodeJS.Signals = "SIGTERM") {
-  if (child === undefined || child.process.exitCode !== null || child.process.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.process.once("exit", resolve));
-  child.process.kill(signal);
-  await exited;
+  await child?.stop(signal);
 }
 
 async function post(child: Child, body: QueryRequest) {
