@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./lib/contractArtifacts.ts";
+import { benchEnforcement } from "./bench/enforcement.ts";
 import { benchGas } from "./bench/gas.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import type { BenchContext, BenchSection } from "./bench/measure.ts";
@@ -13,6 +14,7 @@ import { benchSignatures } from "./bench/signatures.ts";
 import { benchSync } from "./bench/sync.ts";
 
 const sections: Record<string, (context: BenchContext) => Promise<BenchSection>> = {
+  enforcement: benchEnforcement,
   gas: benchGas,
   ingest: benchIngest,
   signatures: benchSignatures,
