@@ -32,6 +32,8 @@ export type GatherDataKeyParameters = {
   policyRegistry: Address;
   /** Unix seconds. */
   nowSeconds: number;
+  /** The run's spec document, given again to a keyholder that lost it (one restarted mid-run). */
+  spec?: Uint8Array | undefined;
 };
 
 /** The most key combinations tried when released shares do not open the data. */
@@ -60,7 +62,7 @@ export async function recoverDataKey<T>(
   const ephemeralPublicKey = toHex(ephemeral.publicKey);
   const domain = keyholderDomain(parameters.chainId, parameters.policyRegistry);
   const shares: Uint8Array[] = [];
-  const refusals: { keyholder: string; code: string; detail: string }[] = [];
+  const refusals: { keyholder: string; code: string; detail: string; retryable?: boolean }[] = [];
   const pending = [...manifest.committee.shares];
 
   /** Asks the next keyholders until `wanted` shares in all are in, or none is left to ask. */
@@ -86,13 +88,22 @@ export async function recoverDataKey<T>(
         primaryType: "ShareRequest",
         message,
       });
+      const request = {
+        ...message,
+        issuedAt: parameters.nowSeconds,
+        signature,
+        manifestDocument: parameters.manifestDocument,
+      };
       try {
-        const release = await client.releaseShare({
-          ...message,
-          issuedAt: parameters.nowSeconds,
-          signature,
-          manifestDocument: parameters.manifestDocument,
-        });
+        let release;
+        try {
+          release = await client.releaseShare(request);
+        } catch (error) {
+          // A keyholder restarted since the run began holds no spec: give it again and ask once more.
+          if (!isWorkerError(error, "RUN_SPEC_UNKNOWN") || parameters.spec === undefined) throw error;
+          await client.putSpec(parameters.runId, parameters.spec);
+          release = await client.releaseShare(request);
+        }
         shares.push(
           unwrapKeyShare(hexToBytes(release.wrappedShare), {
             privateKey: ephemeral.privateKey,
@@ -105,6 +116,7 @@ export async function recoverDataKey<T>(
           keyholder: client.name,
           code: isWorkerError(error) ? error.code : "INTERNAL",
           detail: isWorkerError(error) ? error.shortMessage : String(error),
+          retryable: !isWorkerError(error) || error.retryable,
         });
       }
       if (shares.length >= wanted) return;
@@ -134,10 +146,18 @@ export async function recoverDataKey<T>(
   try {
     await gather(threshold);
     if (shares.length < threshold) {
+      // Retryable only when some keyholder was down or could not check the request now: asking
+      // again later may then succeed. Refusals that would be the same again are not.
+      const transient = refusals.filter((refusal) => refusal.retryable).map((refusal) => refusal.keyholder);
       throw new WorkerError(
         "KEY_SHARES_INSUFFICIENT",
         `${shares.length} of the ${threshold} key shares needed were released.`,
         {
+          hints:
+            transient.length > 0
+              ? [`Retry the run once ${transient.join(", ")} can be reached and answer.`]
+              : ["The keyholders refused; see each refusal."],
+          retryable: transient.length > 0,
           extra: { refusals },
         },
       );

@@ -117,7 +117,10 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
           recordsByHash.set(entry.dataHash, records);
           included.push({ ...entry, records: records.length });
         } catch (error) {
-          if (!isWorkerError(error) || RUN_ENDING_CODES.has(error.code)) throw error;
+          // A retryable failure (the content store or enough keyholders unreachable for now) ends
+          // the run before anything is committed: excluding the submission would leave its
+          // contributor out of a commitment that cannot be made again, for a fault that passes.
+          if (!isWorkerError(error) || RUN_ENDING_CODES.has(error.code) || error.retryable) throw error;
           excluded.push({ ...entry, code: error.code, detail: error.shortMessage });
           logger?.warn({ runId, ...entry, code: error.code, detail: error.shortMessage }, "submission excluded");
         }
@@ -251,6 +254,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         chainId: parameters.chainId,
         policyRegistry: contracts.policyRegistry,
         nowSeconds: Math.floor(now() / 1000),
+        spec: parameters.spec,
       },
       async (key) => {
         const tap = createSha256Tap();

@@ -10,6 +10,8 @@ export type ContentStoreFault = {
   afterChunks?: number;
   /** Only the n-th `put` from now on fails (1 = the next), as a node failing between two writes. */
   onlyPut?: number;
+  /** Only reads from the n-th on fail (1 = all), as a node failing in the middle of a run. */
+  fromGet?: number;
   /** Every chunk written or read waits this long: a slow disk or a congested node. */
   delayMs?: number;
 };
@@ -22,6 +24,7 @@ export type ContentStoreFault = {
 export function createFaultyContentStore(inner: ContentStore) {
   let fault: ContentStoreFault = {};
   let puts = 0;
+  let gets = 0;
   const kept = new Set<string>();
   const injected = { put: 0, get: 0, slowed: 0 };
 
@@ -61,7 +64,8 @@ export function createFaultyContentStore(inner: ContentStore) {
       return result;
     },
     async *get(cid: CID | string, options?: GetOptions) {
-      if (fault.fail === "get" || fault.fail === "all") {
+      gets++;
+      if ((fault.fail === "get" || fault.fail === "all") && gets >= (fault.fromGet ?? 1)) {
         injected.get++;
         throw unavailable("return a block");
       }
@@ -84,10 +88,11 @@ export function createFaultyContentStore(inner: ContentStore) {
   return {
     store,
     injected,
-    /** Sets the fault from now on (`{}` heals it); `onlyPut` counts from this call. */
+    /** Sets the fault from now on (`{}` heals it); `onlyPut` and `fromGet` count from this call. */
     set(next: ContentStoreFault) {
       fault = next;
       puts = 0;
+      gets = 0;
     },
     /** CIDs stored through this wrapper and not removed since. */
     kept: () => [...kept],
