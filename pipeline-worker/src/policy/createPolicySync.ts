@@ -162,6 +162,8 @@ const SCALAR_FIELDS: readonly PolicyField[] = [
 // Above this many accounts or runs, the start-up check against the views reads only the scalars.
 const MAX_VERIFIED_ENTRIES = 64;
 const CHAIN_MOVED_ATTEMPTS = 3;
+// The longest a catch-up goes without persisting its cursor (its last range is always persisted).
+const PERSIST_INTERVAL_MS = 1_000;
 // Block headers requested at once when checking that events come from canonical blocks.
 const HEADER_CONCURRENCY = 8;
 
@@ -261,8 +263,18 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     return { number: block.number, hash: block.hash };
   }
 
-  async function commit(next: Confirmed & { blockHash: Hex }) {
-    await store.commit(next as PolicyCheckpoint);
+  let persistedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Moves the confirmed state to `next`, persisting it when `persist` is set or a second has passed
+   * since the last write. Each write serialises the whole policy, so persisting every range of a
+   * long catch-up would cost more than reading it; a crash in between only re-reads from the last
+   * checkpoint written.
+   */
+  async function commit(next: Confirmed & { blockHash: Hex }, persist: boolean) {
+    if (persist || performance.now() - persistedAt >= PERSIST_INTERVAL_MS) {
+      await store.commit(next as PolicyCheckpoint);
+      persistedAt = performance.now();
+    }
     confirmed = next;
   }
 
@@ -317,7 +329,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     }
   }
 
-  /** Brings the confirmed state up to `target`, one bounded range at a time, persisting each. */
+  /** Brings the confirmed state up to `target`, one bounded range at a time, persisting it as it goes and at the end. */
   async function catchUp(target: bigint): Promise<number> {
     let applied = 0;
     const backlog = target - confirmed.blockNumber;
@@ -343,7 +355,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         if (error instanceof PolicyVersionGapError) return repairMissingLogs(error);
         throw error;
       }
-      await commit({ blockNumber: toBlock, blockHash: before.hash, policy });
+      await commit({ blockNumber: toBlock, blockHash: before.hash, policy }, toBlock === target);
       applied += events.length;
       metrics?.eventsApplied.inc(events.length);
       metrics?.confirmedBlock.set(Number(toBlock));
