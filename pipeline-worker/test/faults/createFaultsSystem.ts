@@ -88,6 +88,9 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
       ...(start.store ? { store: start.store } : {}),
     });
     const url = await worker.listen();
+    // `listen` starts the polling loop, whose first poll is now under way: let it end, so that a
+    // test's own `poll()` reads the chain afresh instead of joining a poll begun before its fault.
+    await worker.policySync.poll().catch(() => undefined);
     running.add(worker);
     // What the submitter helper needs of a worker system.
     const submitter = createSubmitter({ ...t, url } as unknown as WorkerSystem);

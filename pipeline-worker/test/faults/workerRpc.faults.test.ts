@@ -1,12 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import type { QueryRequest } from "../../src/inference/createQueryService.ts";
 import { describeInjected, type RpcFault } from "../helpers/createFaultyRpcProxy.ts";
 import { createFaultsSystem, type FaultsSystem } from "./createFaultsSystem.ts";
 
-// The worker's own transactions (recordContributions, settle) when the RPC loses or holds their
-// answers: the transaction may have landed or not, and the worker cannot tell from the error. What
-// the chain ends up with is compared with what the worker served and accepted: nothing lost, and
-// nothing doubled.
+// A worker built from its configuration, whose rpcUrl is a faulty proxy. While it cannot confirm
+// its policy, every query and submission is refused with POLICY_STALE saying why, and it serves
+// again once the RPC heals. Its own transactions (recordContributions, settle) when the RPC loses
+// their answers: the transaction may have landed or not, and the worker cannot tell from the
+// error. What the chain ends up with is compared with what the worker served and accepted:
+// nothing lost, and nothing doubled.
 
 const ROUNDS = process.env.SOAK ? 5 : 1;
 const QUERIES = 4;
@@ -15,6 +18,7 @@ let f: FaultsSystem;
 let answered = 0;
 let contributions = 0;
 const results: string[] = [];
+const refusals: string[] = [];
 
 beforeAll(async () => {
   f = await createFaultsSystem();
@@ -23,10 +27,11 @@ afterEach(async () => {
   await f.reset();
 });
 afterAll(async () => {
-  console.info(`faulty flush outcomes: ${[...new Set(results)].join("; ")}`);
   console.info(
-    `faults: rpc/transactions: ${describeInjected(f.proxy.injected)} injected on the worker's transactions; ` +
-      `${answered} answered queries all settled once, ${contributions} contributions all recorded once; ${results.length} faulty flushes ended in a clear error or a retry`,
+    `faults: rpc/worker: ${describeInjected(f.proxy.injected)} injected; while its policy could not be confirmed every ` +
+      `request was refused (${[...new Set(refusals)].join(", ")}); under lost transaction answers ${answered} answered ` +
+      `queries were all settled once and ${contributions} contributions all recorded once (faulty flushes ended: ` +
+      `${[...new Set(results)].join("; ")})`,
   );
   await f?.closeAll();
 });
@@ -42,12 +47,63 @@ for (const method of ["eth_sendRawTransaction", "eth_getTransactionReceipt"]) {
     for (const when of ["before", "after"] as const) {
       const fast =
         method === "eth_sendRawTransaction"
-          ? when === "after" || kind === "close"
-          : when === "after" && kind !== "reset";
+          ? (kind === "close" && when === "before") || (kind !== "close" && when === "after")
+          : kind === "close" && when === "after";
       if (fast || process.env.SOAK) CASES.push([method, `${kind} ${when}`, { kind, when }]);
     }
   }
 }
+
+describe("requests while the worker cannot confirm its policy", () => {
+  it("refuses queries and submissions with POLICY_STALE while the RPC is down, and serves once it is back", async () => {
+    const w = await f.startWorker();
+    expect((await f.query(w.url, await f.signQuery())).status).toBe(200);
+    for (let round = 0; round < ROUNDS; round++) {
+      f.proxy.inject({ fault: { kind: round % 2 === 0 ? "close" : "502", when: "before" } });
+      await expect(w.worker.policySync.poll()).rejects.toMatchObject({ code: "CHAIN_UNAVAILABLE" });
+      const refused = await f.query(w.url, await f.signQuery());
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ code: "POLICY_STALE", reason: "sync-failed", retryable: true });
+      expect(String(refused.body.detail)).toMatch(/the last poll of the chain failed/);
+      const ready = await fetch(`${w.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { code: string }).code).toBe("POLICY_STALE");
+      const { envelope } = await w.submitter.prepare();
+      f.proxy.clear();
+      f.proxy.inject({ fault: { kind: "reset", when: "before" } });
+      const submission = await w.submitter.post(envelope);
+      expect(submission.status).toBe(503);
+      expect(submission.json.code).toBe("POLICY_STALE");
+      refusals.push("POLICY_STALE");
+
+      f.proxy.clear();
+      await w.worker.policySync.poll();
+      expect((await f.query(w.url, await f.signQuery())).status).toBe(200);
+      expect((await w.submitter.post(envelope)).status).toBe(201);
+    }
+  });
+
+  it("keeps refusing after a kill switch even when a lagging replica answers from before it", async () => {
+    const w = await f.startWorker();
+    f.proxy.freeze();
+    await f.wait(
+      await f.accounts.guardian.writeContract({
+        address: f.deployment.contracts.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName: "engageKillSwitch",
+        args: ["incident"],
+      }),
+    );
+    await w.worker.policySync.poll();
+    expect((await f.query(w.url, await f.signQuery())).body.code).toBe("KILL_SWITCH_ENGAGED");
+    f.proxy.inject({ fault: { kind: "stale" } });
+    await w.worker.policySync.poll().catch(() => undefined);
+    const refused = await f.query(w.url, await f.signQuery());
+    expect(refused.status).not.toBe(200);
+    expect(["KILL_SWITCH_ENGAGED", "POLICY_STALE"]).toContain(refused.body.code);
+    refusals.push(String(refused.body.code));
+  });
+});
 
 describe("settling usage while the RPC loses answers", () => {
   it.each(CASES)("%s, %s: every answered query is settled exactly once", async (method, _name, fault) => {
@@ -62,8 +118,8 @@ describe("settling usage while the RPC loses answers", () => {
       }
       f.proxy.inject({ methods: [method], fault, times: 4 });
       const outcome = await w.worker.inference.settle().then(
-        (result) => `settled ${result.settled}, waiting ${result.waiting}`,
-        (error: unknown) => (error as Error).name,
+        (result) => `settle went through (viem's retries absorbed it): ${result.settled} settled`,
+        (error: unknown) => `settle threw ${(error as Error).name}`,
       );
       results.push(outcome);
       f.proxy.clear();
@@ -114,7 +170,12 @@ describe("recording contributions while the RPC loses answers", () => {
       expect((await w.submitter.put(id, data)).json.state).toBe("stored");
       stored.push({ id, dataHash: envelope.dataHash });
       f.proxy.inject({ methods: [method], fault, times: 4 });
-      results.push(await w.worker.flush().then(String, (error: unknown) => (error as Error).name));
+      results.push(
+        await w.worker.flush().then(
+          (recorded) => `record went through (viem's retries absorbed it): ${recorded} recorded`,
+          (error: unknown) => `record threw ${(error as Error).name}`,
+        ),
+      );
       f.proxy.clear();
       for (let attempt = 0; attempt < 3; attempt++) await w.worker.flush();
     }
