@@ -186,6 +186,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       contracts: manifest.contracts,
       publicClient,
       walletClient,
+      // The worker holds the key of the wallet it made, and signs receipts with it in process.
+      ...(parameters.walletClient === undefined ? { receiptKey: config.privateKey } : {}),
       policy: policySync,
       model: parameters.model ?? createUnconfiguredModel(),
       ...(parameters.autoSettle === undefined ? {} : { autoSettle: parameters.autoSettle }),

@@ -1,5 +1,5 @@
-import type { Address, Hex } from "viem";
-import { queryDomain, queryTypes } from "../../pipeline-worker/src/chain/typedData.ts";
+import type { Address } from "viem";
+import { queryDomain, queryTypes, type QueryMessage } from "../../pipeline-worker/src/chain/typedData.ts";
 
 /*
  * The EIP-712 typed data a consumer signs for one query, as UsageSettlement verifies it, built
@@ -10,13 +10,7 @@ import { queryDomain, queryTypes } from "../../pipeline-worker/src/chain/typedDa
 /** Mirrors `QUERY_TYPEHASH` in UsageSettlement.sol. */
 export const QUERY_TYPES = queryTypes;
 
-export type QueryMessage = {
-  consumer: Address;
-  inputHash: Hex;
-  nonce: bigint;
-  epoch: bigint;
-  deadline: bigint;
-};
+export type { QueryMessage };
 
 export type QueryTypedDataParameters = {
   chainId: number;

@@ -1,5 +1,6 @@
 import path from "node:path";
-import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from "viem";
+import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
+import { createDigestSigner } from "../chain/signatures.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { InferenceConfig } from "../internal/loadConfig.ts";
@@ -25,6 +26,8 @@ export type CreateInferenceParameters = {
   contracts: { usageSettlement: Address; policyRegistry: Address };
   publicClient: PublicClient;
   walletClient: WalletClient<Transport, Chain, Account>;
+  /** The wallet client's private key, when the worker holds it: receipts are then signed in process (createDigestSigner). */
+  receiptKey?: Hex;
   policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
   model: Model;
   /** Settle by itself: when a batch is full, and at the latest `settlementIntervalSeconds` after a query. Default true. */
@@ -87,6 +90,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
   const queries = createQueryService({
     client: parameters.publicClient,
     walletClient: parameters.walletClient,
+    ...(parameters.receiptKey === undefined ? {} : { receiptSigner: createDigestSigner(parameters.receiptKey) }),
     chainId: parameters.chainId,
     usageSettlement: parameters.contracts.usageSettlement,
     policy: parameters.policy,

@@ -42,6 +42,11 @@ export type UsageStore = {
   usedNow(consumer: Address, epoch: bigint): bigint;
   /** Queries of `consumer` counted and not yet settled (or dropped), in every epoch. */
   unsettled(consumer: Address): bigint;
+  /**
+   * How many of `consumer`'s queries left the unsettled list (settled, dropped or released) since
+   * the store opened: it changes whenever `unsettled` drops, so a cache keyed on it notices.
+   */
+  settledCount(consumer: Address): bigint;
   /** Queries counted and not yet settled (or dropped), all consumers. */
   pendingCount(): number;
   get(consumer: Address, nonce: bigint): Promise<VoucherRecord | undefined>;
@@ -51,7 +56,18 @@ export type UsageStore = {
    * consumer's nonce twice is refused with NONCE_REPLAYED. `used` is the count right after this
    * query, so concurrent queries get distinct positions.
    */
-  record(voucher: QueryVoucher, parameters: { answerHash: Hex }): Promise<{ record: VoucherRecord; used: bigint }>;
+  record(
+    voucher: QueryVoucher,
+    parameters: {
+      answerHash: Hex;
+      /**
+       * The caller looked the nonce up with `get`, found nothing, and no other call can record it
+       * until this one ends (the query service holds the nonce in flight): the store skips its own
+       * look-up, one LevelDB read per query.
+       */
+      checkedUnused?: boolean;
+    },
+  ): Promise<{ record: VoucherRecord; used: bigint }>;
   /** Uncounts a query that was recorded but whose answer was withheld (the kill switch came first). */
   release(consumer: Address, nonce: bigint): Promise<void>;
   /** Vouchers waiting for settlement (pending or submitted), oldest epoch first. */
@@ -120,6 +136,7 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
   const counts = new Map<string, bigint>();
   const loading = new Map<string, Promise<bigint>>();
   const unsettled = new Map<string, bigint>();
+  const left = new Map<string, bigint>();
   let pending = 0;
   for await (const key of db.keys({ gt: "p!", lt: "p!\xff" })) {
     const consumer = key.split("!")[2]!;
@@ -190,6 +207,7 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
     const next = (unsettled.get(key) ?? 0n) + delta;
     if (next <= 0n) unsettled.delete(key);
     else unsettled.set(key, next);
+    if (delta < 0n) left.set(key, (left.get(key) ?? 0n) - delta);
     pending += Number(delta);
   }
 
@@ -237,10 +255,11 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
     used,
     usedNow: (consumer, epoch) => counts.get(countKey(consumer, epoch)) ?? 0n,
     unsettled: (consumer) => unsettled.get(lower(consumer)) ?? 0n,
+    settledCount: (consumer) => left.get(lower(consumer)) ?? 0n,
     pendingCount: () => pending,
     get: (consumer, nonce) => read(voucherKey(consumer, nonce)),
 
-    async record(voucher, { answerHash }) {
+    async record(voucher, { answerHash, checkedUnused }) {
       const key = voucherKey(voucher.consumer, voucher.nonce);
       const replayed = () =>
         new WorkerError("NONCE_REPLAYED", `Nonce ${voucher.nonce} of ${voucher.consumer} was already used.`);
@@ -248,7 +267,7 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
       recording.add(key);
       try {
         await used(voucher.consumer, voucher.epoch);
-        if ((await db.get(key)) !== undefined) throw replayed();
+        if (!checkedUnused && (await db.get(key)) !== undefined) throw replayed();
         return await recordNew(voucher, answerHash);
       } finally {
         recording.delete(key);

@@ -1,4 +1,5 @@
 import {
+  bytesToHex,
   encodeAbiParameters,
   getAddress,
   hashTypedData,
@@ -11,7 +12,7 @@ import {
   type PublicClient,
 } from "viem";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
-import { queryDomain, queryTypes } from "../chain/typedData.ts";
+import { queryDomain, queryTypes, type QueryMessage } from "../chain/typedData.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import type { ModelAnswer } from "../model/Model.ts";
 
@@ -47,15 +48,7 @@ export type QueryReceipt = {
 /** Separates receipt digests from every other 32-byte value a worker key might sign. */
 export const QUERY_RECEIPT_TAG = keccak256(toHex("DAO AI Query Receipt v1"));
 
-export type QueryFields = {
-  consumer: Address;
-  inputHash: Hex;
-  nonce: bigint;
-  epoch: bigint;
-  deadline: bigint;
-};
-
-export function queryDigestOf(parameters: { chainId: number; usageSettlement: Address; query: QueryFields }): Hex {
+export function queryDigestOf(parameters: { chainId: number; usageSettlement: Address; query: QueryMessage }): Hex {
   return hashTypedData({
     domain: queryDomain(parameters.chainId, parameters.usageSettlement),
     types: queryTypes,
@@ -64,8 +57,19 @@ export function queryDigestOf(parameters: { chainId: number; usageSettlement: Ad
   });
 }
 
+/** Answers seen lately and their hashes: a model gives few distinct answers, and each costs an ABI encoding. */
+const answerHashes = new Map<string, Hex>();
+const MAX_KEPT_ANSWERS = 1024;
+
 export function answerHashOf(answer: ModelAnswer): Hex {
-  return keccak256(encodeAbiParameters([{ type: "string" }, { type: "string" }], [answer.label, answer.score]));
+  const key = `${answer.score}\n${answer.label}`;
+  let hash = answerHashes.get(key);
+  if (hash === undefined) {
+    hash = keccak256(encodeAbiParameters([{ type: "string" }, { type: "string" }], [answer.label, answer.score]));
+    if (answerHashes.size >= MAX_KEPT_ANSWERS) answerHashes.clear();
+    answerHashes.set(key, hash);
+  }
+  return hash;
 }
 
 export type ReceiptDigestParameters = {
@@ -79,34 +83,26 @@ export type ReceiptDigestParameters = {
 
 /** keccak256(abi.encode(tag, queryDigest, answerHash, modelHash, uint64 epoch, uint64 used, uint64 quota)). */
 export function receiptDigestOf(parameters: ReceiptDigestParameters): Hex {
-  return keccak256(
-    encodeAbiParameters(
-      [
-        { type: "bytes32" },
-        { type: "bytes32" },
-        { type: "bytes32" },
-        { type: "bytes32" },
-        { type: "uint64" },
-        { type: "uint64" },
-        { type: "uint64" },
-      ],
-      [
-        QUERY_RECEIPT_TAG,
-        parameters.queryDigest,
-        parameters.answerHash,
-        parameters.modelHash,
-        parameters.epoch,
-        parameters.used,
-        parameters.quota,
-      ],
-    ),
-  );
+  return bytesToHex(receiptDigestBytes(parameters));
+}
+
+/** `receiptDigestOf` as bytes, encoded by hand (seven 32-byte words): the worker computes one per query. */
+export function receiptDigestBytes(parameters: ReceiptDigestParameters): Uint8Array {
+  const words = Buffer.alloc(7 * 32);
+  words.write(QUERY_RECEIPT_TAG.slice(2), 0, 32, "hex");
+  words.write(parameters.queryDigest.slice(2), 32, 32, "hex");
+  words.write(parameters.answerHash.slice(2), 64, 32, "hex");
+  words.write(parameters.modelHash.slice(2), 96, 32, "hex");
+  words.writeBigUInt64BE(parameters.epoch, 128 + 24);
+  words.writeBigUInt64BE(parameters.used, 160 + 24);
+  words.writeBigUInt64BE(parameters.quota, 192 + 24);
+  return keccak256(words, "bytes");
 }
 
 export type VerifyQueryReceiptParameters = {
   receipt: QueryReceipt;
   /** The query as the consumer signed it. */
-  query: QueryFields;
+  query: QueryMessage;
   /** The answer the consumer received. */
   answer: ModelAnswer;
   chainId: number;
