@@ -185,6 +185,10 @@ const HEADER_CONCURRENCY = 8;
  * event carries the next policy version, and each poll compares the version at the head with the
  * registry's, so missed logs are detected and the range read again.
  *
+ * A node is not trusted to be consistent across requests (a load balancer can send each to
+ * another replica): a head lower than one already seen fails the poll, and each event must come
+ * from the block canonical at its height, not from a fork the node has not forgotten.
+ *
  * It fails closed: `requireFreshPolicy` throws POLICY_STALE before the first poll, after a failed
  * poll, when the last good poll is older than `stalenessMs`, and when the confirmed cursor is
  * more than `maxLagBlocks` behind the head.
