@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
+import { createDecipheriv, createHash, hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
-import { encryptStream } from "../../src/crypto/encryptStream.ts";
+import { encryptStream, SEGMENTS_IN_FLIGHT } from "../../src/crypto/encryptStream.ts";
 import { generateDataKey } from "../../src/crypto/generateDataKey.ts";
 import { HEADER_BYTES, TAG_BYTES } from "../../src/crypto/streamFormat.ts";
 import { WorkerError } from "../../src/internal/WorkerError.ts";
@@ -47,6 +47,30 @@ describe("encryptStream / decryptStream", () => {
     const ciphertext = await collect(encryptStream([plaintext], { key, associatedData: aad }));
     const decrypted = await collect(decryptStream([ciphertext], { key, associatedData: aad }));
     expect(decrypted.equals(plaintext)).toBe(true);
+  });
+
+  it("writes the format docs/crypto-formats.md specifies, segment by segment", async () => {
+    // An independent reader built from the document alone, with Node's plain AES-GCM.
+    const key = generateDataKey();
+    const plaintext = randomPlaintext(2 * SEGMENT + 9);
+    const ciphertext = await encrypt(plaintext, key);
+    const header = ciphertext.subarray(0, HEADER_BYTES);
+    expect(header[0]).toBe(0x01);
+    expect(header.readUInt32BE(1)).toBe(SEGMENT);
+    const segmentKey = Buffer.from(hkdfSync("sha256", key, header.subarray(5, 37), "dao-ai/stream/v1/key", 32));
+    const segmentAad = createHash("sha256").update("dao-ai/stream/v1/aad").update(header).update(aad).digest();
+    const opened: Buffer[] = [];
+    let offset = HEADER_BYTES;
+    for (let i = 0; offset < ciphertext.byteLength; i++) {
+      const end = Math.min(ciphertext.byteLength, offset + SEGMENT + TAG_BYTES);
+      const last = end === ciphertext.byteLength;
+      const nonce = Buffer.concat([header.subarray(37, 44), Buffer.from([0, 0, 0, i, last ? 1 : 0])]);
+      const decipher = createDecipheriv("aes-256-gcm", segmentKey, nonce).setAAD(segmentAad);
+      decipher.setAuthTag(ciphertext.subarray(end - TAG_BYTES, end));
+      opened.push(decipher.update(ciphertext.subarray(offset, end - TAG_BYTES)), decipher.final());
+      offset = end;
+    }
+    expect(Buffer.concat(opened).equals(plaintext)).toBe(true);
   });
 
   it("never encrypts the same plaintext to the same ciphertext", async () => {
@@ -159,7 +183,8 @@ describe("encryptStream / decryptStream", () => {
     expect(outputBytes).toBe(total * MiB);
     expect(outputHash.digest("hex")).toBe(inputHash.digest("hex"));
     // Plaintext comes out while the input is still being read: nothing waits for the whole stream.
-    expect(producedWhenFirstPlaintextCameOut).toBeLessThanOrEqual(4);
+    // The encryption holds one segment until the next byte arrives, and seals a few at once.
+    expect(producedWhenFirstPlaintextCameOut).toBeLessThanOrEqual(2 + SEGMENTS_IN_FLIGHT);
     // Holding the stream whole would take at least 256 MiB more.
     expect(rssPeak - rssBefore).toBeLessThan(64 * MiB);
   });

@@ -85,6 +85,37 @@ describe("createHeliaContentStore", () => {
     expect(countFiles(path.join(directory, "blocks"))).toBe(blocksBefore);
   });
 
+  it("leaves alone the blocks of a put in flight when another put of the same bytes fails", async () => {
+    const store = await openStore(freshDir());
+    const leaf = 256 * 1024;
+    const bytes = randomPlaintext(13 * leaf);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Twelve leaves: the importer writes blocks ten at a time, so ten are on disk, not yet pinned,
+    // when each stream stops.
+    async function* paused() {
+      yield bytes.subarray(0, 12 * leaf);
+      await gate;
+      yield bytes.subarray(12 * leaf);
+    }
+    async function* breaksOff() {
+      yield bytes.subarray(0, 12 * leaf);
+      throw new Error("connection reset");
+    }
+    const whole = store.put(paused());
+    const broken = store.put(breaksOff()).then(
+      () => "stored",
+      () => "failed",
+    );
+    // Give the failed put every chance to clean up before the first put goes on: it has finished,
+    // or (as it should) it is waiting for the first put to pin its blocks.
+    await Promise.race([broken, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    release();
+    const { cid } = await whole;
+    expect(await broken).toBe("failed");
+    expect((await collect(store.get(cid))).equals(bytes)).toBe(true);
+  });
+
   it("says content it does not hold is not found", async () => {
     const store = await openStore(freshDir());
     const absent = CID.parse("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
