@@ -86,7 +86,9 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
 
   async function readRun(runId: Hex) {
     try {
-      const head = await client.getBlockNumber();
+      // Never viem's cached head (kept for its polling interval, 4 s over HTTP): a kill switch
+      // engaged since would be read at a block from before it.
+      const head = await client.getBlockNumber({ cacheTime: 0 });
       const confirmed = head > confirmations ? head - confirmations : 0n;
       const read = (functionName: "killSwitchEngaged" | "isTrainingRunApproved", blockNumber: bigint) =>
         client.readContract({

@@ -30,7 +30,7 @@ let spec: Uint8Array;
 let runId: Hex;
 let snapshots: ReturnType<typeof createSnapshots>;
 let keyholder: KeyholderProcess;
-const summary = { kills: 0, restarts: 0, storeFaults: 0, retryableFailures: 0, completed: 0 };
+const summary = { kills: 0, restarts: 0, storeFaults: 0, retryableFailures: 0, completed: 0, killSwitchRefusals: 0 };
 
 beforeAll(async () => {
   t = await createTrainingSystem();
@@ -68,7 +68,7 @@ afterAll(async () => {
   console.info(
     `faults: keyholder/ipfs during training: ${summary.kills} keyholders killed (SIGKILL), ${summary.restarts} restarted, ` +
       `${summary.storeFaults} content store read failures; ${summary.retryableFailures} runs ended retryable with nothing committed, ` +
-      `${summary.completed} runs completed with all ${SUBMISSIONS} submissions`,
+      `${summary.completed} runs completed with all ${SUBMISSIONS} submissions; ${summary.killSwitchRefusals} keyholder refusals right after a kill switch`,
   );
   await keyholder?.kill();
   await chain?.close();
@@ -152,6 +152,17 @@ describe("a keyholder killed while a training run gathers key shares", () => {
       summary.restarts++;
     });
     await expectCompleteRetry([restarting, t.keyholders[1]!]);
+  });
+});
+
+describe("a keyholder's view of the chain", () => {
+  it("refuses at once after a kill switch, though its RPC client caches the head", async () => {
+    // The keyholder process reads the chain over HTTP, with viem's default client as main.ts makes it.
+    const client = createKeyholderClient({ url: keyholder.url });
+    await client.putSpec(runId, spec);
+    await t.engageKillSwitch("stop training");
+    await expect(client.putSpec(runId, spec)).rejects.toMatchObject({ code: "KILL_SWITCH_ENGAGED" });
+    summary.killSwitchRefusals++;
   });
 });
 
