@@ -105,37 +105,62 @@ describe("requests while the worker cannot confirm its policy", () => {
   });
 });
 
-describe("settling usage while the RPC loses answers", () => {
-  it.each(CASES)("%s, %s: every answered query is settled exactly once", async (method, _name, fault) => {
-    const w = await f.startWorker();
-    const served: QueryRequest[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < QUERIES; i++) {
-        const body = await f.signQuery();
-        const response = await f.query(w.url, body);
-        expect(response.status).toBe(200);
-        served.push(body);
+describe("the worker's transactions while the RPC loses their answers", () => {
+  // One worker per fault settles usage and records a contribution: a transaction of each kind.
+  it.each(CASES)(
+    "%s, %s: every answered query is settled and every stored submission recorded, exactly once",
+    async (method, _name, fault) => {
+      const w = await f.startWorker();
+      const served: QueryRequest[] = [];
+      const stored: { id: string; dataHash: `0x${string}` }[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < QUERIES; i++) {
+          const body = await f.signQuery();
+          expect((await f.query(w.url, body)).status).toBe(200);
+          served.push(body);
+        }
+        const { data, envelope } = await w.submitter.prepare();
+        const id = (await w.submitter.post(envelope)).json.id as string;
+        expect((await w.submitter.put(id, data)).json.state).toBe("stored");
+        stored.push({ id, dataHash: envelope.dataHash });
+
+        f.proxy.inject({ methods: [method], fault, times: 4 });
+        results.push(
+          await w.worker.inference.settle().then(
+            (result) => `settle went through (viem's retries absorbed it): ${result.settled} settled`,
+            (error: unknown) => `settle threw ${(error as Error).name}`,
+          ),
+        );
+        f.proxy.clear();
+        f.proxy.inject({ methods: [method], fault, times: 4 });
+        results.push(
+          await w.worker.flush().then(
+            (recorded) => `record went through (viem's retries absorbed it): ${recorded} recorded`,
+            (error: unknown) => `record threw ${(error as Error).name}`,
+          ),
+        );
+        f.proxy.clear();
+        // The next flushes find out what happened and finish the job without sending anything twice.
+        for (let attempt = 0; attempt < 3 && w.worker.inference.store.pendingCount() > 0; attempt++) {
+          await w.worker.inference.settle();
+        }
+        expect(w.worker.inference.store.pendingCount()).toBe(0);
+        for (let attempt = 0; attempt < 3; attempt++) await w.worker.flush();
       }
-      f.proxy.inject({ methods: [method], fault, times: 4 });
-      const outcome = await w.worker.inference.settle().then(
-        (result) => `settle went through (viem's retries absorbed it): ${result.settled} settled`,
-        (error: unknown) => `settle threw ${(error as Error).name}`,
+      expect(await f.settledEvents()).toBe(BigInt(served.length));
+      expect(await f.readSettlement<bigint>("settledUsage", [f.consumer.address, await f.currentEpoch()])).toBe(
+        BigInt(served.length),
       );
-      results.push(outcome);
-      f.proxy.clear();
-      // The next flush finds out what happened and finishes the job without sending anything twice.
-      for (let attempt = 0; attempt < 3 && w.worker.inference.store.pendingCount() > 0; attempt++) {
-        await w.worker.inference.settle();
+      for (const body of served) expect(await f.nonceUsed(body.nonce)).toBe(true);
+      for (const { id, dataHash } of stored) {
+        expect(await f.timesRecorded(dataHash)).toBe(1);
+        const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
+        expect(status.state).toBe("recorded");
       }
-      expect(w.worker.inference.store.pendingCount()).toBe(0);
-    }
-    expect(await f.settledEvents()).toBe(BigInt(served.length));
-    expect(await f.readSettlement<bigint>("settledUsage", [f.consumer.address, await f.currentEpoch()])).toBe(
-      BigInt(served.length),
-    );
-    for (const body of served) expect(await f.nonceUsed(body.nonce)).toBe(true);
-    answered += served.length;
-  });
+      answered += served.length;
+      contributions += stored.length;
+    },
+  );
 
   it("a worker restarted after its settle transaction's answer was lost settles nothing twice", async () => {
     const w = await f.startWorker();
@@ -157,33 +182,5 @@ describe("settling usage while the RPC loses answers", () => {
     expect(await f.publicClient.getTransactionCount({ address })).toBe(nonce);
     expect(await f.settledEvents()).toBe(BigInt(QUERIES));
     answered += served.length;
-  });
-});
-
-describe("recording contributions while the RPC loses answers", () => {
-  it.each(CASES)("%s, %s: every stored submission is recorded exactly once", async (method, _name, fault) => {
-    const w = await f.startWorker();
-    const stored: { id: string; dataHash: `0x${string}` }[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const { data, envelope } = await w.submitter.prepare();
-      const id = (await w.submitter.post(envelope)).json.id as string;
-      expect((await w.submitter.put(id, data)).json.state).toBe("stored");
-      stored.push({ id, dataHash: envelope.dataHash });
-      f.proxy.inject({ methods: [method], fault, times: 4 });
-      results.push(
-        await w.worker.flush().then(
-          (recorded) => `record went through (viem's retries absorbed it): ${recorded} recorded`,
-          (error: unknown) => `record threw ${(error as Error).name}`,
-        ),
-      );
-      f.proxy.clear();
-      for (let attempt = 0; attempt < 3; attempt++) await w.worker.flush();
-    }
-    for (const { id, dataHash } of stored) {
-      expect(await f.timesRecorded(dataHash)).toBe(1);
-      const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
-      expect(status.state).toBe("recorded");
-    }
-    contributions += stored.length;
   });
 });
