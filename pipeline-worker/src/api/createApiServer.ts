@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import type { Socket } from "node:net";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import { PROBLEM_CONTENT_TYPE, renderProblem } from "../internal/renderProblem.ts";
@@ -21,24 +28,31 @@ export type CreateApiServerParameters = {
  * the stages that own them.
  */
 export function createApiServer(parameters: CreateApiServerParameters): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: parameters.logger as FastifyBaseLogger,
-    bodyLimit: parameters.jsonBodyLimit ?? 1024 * 1024,
-    genReqId: () => randomUUID(),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
-
-  // Upload bodies are streams: the route reads `request.raw` itself, so nothing is buffered here.
-  app.addContentTypeParser("application/octet-stream", (_request, _payload, done) => done(null));
-
-  app.setErrorHandler((error: FastifyError | WorkerError, request, reply) => {
+  const sendProblem = (error: FastifyError | WorkerError, request: FastifyRequest, reply: FastifyReply) => {
     const workerError = toWorkerError(error);
     const problem = renderProblem(workerError, { docsUrl: parameters.docsUrl, instance: `urn:request:${request.id}` });
     parameters.metrics.errors.inc({ code: problem.code });
     if (problem.status >= 500 && problem.code === "INTERNAL") request.log.error({ err: error }, "request failed");
     else request.log.info({ code: problem.code, detail: problem.detail }, "request refused");
     void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+  };
+
+  const app = Fastify({
+    loggerInstance: parameters.logger as FastifyBaseLogger,
+    bodyLimit: parameters.jsonBodyLimit ?? 1024 * 1024,
+    genReqId: () => randomUUID(),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Fastify answers a URL that does not decode, or a path parameter over its length limit, before
+    // any route or error handler runs; without these two handlers those answers would be Fastify's
+    // own JSON, not problem+json with a documented code.
+    frameworkErrors: (error, request, reply) => sendProblem(error, request, reply),
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, parameters),
   });
+
+  // Upload bodies are streams: the route reads `request.raw` itself, so nothing is buffered here.
+  app.addContentTypeParser("application/octet-stream", (_request, _payload, done) => done(null));
+
+  app.setErrorHandler(sendProblem);
 
   app.setNotFoundHandler((request, reply) => {
     const problem = renderProblem(
@@ -53,7 +67,47 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
   return app;
 }
 
-/** Maps Fastify's own errors (schema validation, body limits, bad JSON) onto stable codes. */
+/**
+ * Answers what Node's HTTP parser refuses before Fastify sees a request (a malformed request line
+ * or header, a bad Content-Length or chunk, headers over the size limit, headers that never
+ * finish) with a problem+json like every other refusal, then closes the connection, which cannot
+ * be trusted to carry another request.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Socket, parameters: CreateApiServerParameters) {
+  // The client is gone: there is no one to answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  const workerError =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? new WorkerError(
+          "HEADERS_TOO_LARGE",
+          "The request's headers (or its URL) are larger than this server accepts.",
+          {
+            hints: ["Send shorter headers and a shorter URL; no route of this API needs long ones."],
+          },
+        )
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new WorkerError("REQUEST_TIMEOUT", "The request's headers did not arrive in time.")
+        : new WorkerError("VALIDATION_FAILED", "The request is not valid HTTP/1.1.", {
+            hints: ["Check the request line, the headers, Content-Length and the chunked encoding of the body."],
+            extra: { reason: error.code ?? "unknown" },
+          });
+  const problem = renderProblem(workerError, {
+    docsUrl: parameters.docsUrl,
+    instance: `urn:request:${randomUUID()}`,
+  });
+  parameters.metrics.errors.inc({ code: problem.code });
+  parameters.logger.info({ code: problem.code, reason: error.code }, "connection refused");
+  if (socket.writable) {
+    const body = JSON.stringify(problem);
+    socket.write(
+      `HTTP/1.1 ${problem.status} ${problem.title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** Maps Fastify's own errors (schema validation, body limits, bad JSON, bad URLs) onto stable codes. */
 function toWorkerError(error: FastifyError | WorkerError): WorkerError {
   if (error instanceof WorkerError) return error;
   if (error.validation) {
@@ -71,11 +125,23 @@ function toWorkerError(error: FastifyError | WorkerError): WorkerError {
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return new WorkerError("VALIDATION_FAILED", `The request body is not acceptable: ${error.message}.`);
+    case "FST_ERR_BAD_URL":
+      return new WorkerError("VALIDATION_FAILED", "The URL is not valid: a percent-escape in it does not decode.", {
+        hints: ["Percent-encode the URL's path and query as UTF-8 (encodeURIComponent)."],
+      });
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new WorkerError("VALIDATION_FAILED", "A path parameter is longer than any this API takes.", {
+        hints: ["Check the id or address in the URL."],
+      });
   }
-  if (error.statusCode === 400 || error instanceof SyntaxError) {
+  if (error instanceof SyntaxError || error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
     return new WorkerError("VALIDATION_FAILED", "The request body is not valid JSON.", {
       hints: ["Send a JSON object with Content-Type: application/json."],
     });
+  }
+  // Any other refusal Fastify raises about the request itself is the client's to fix.
+  if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
+    return new WorkerError("VALIDATION_FAILED", `The request is not acceptable: ${error.message}.`);
   }
   return new WorkerError("INTERNAL", "The worker failed unexpectedly.", { cause: error });
 }

@@ -106,8 +106,10 @@ const malformed = (cause?: unknown) =>
 /**
  * The address that signed a 32-byte digest, refusing malformed and malleable (high-s) signatures,
  * so each authorisation has exactly one valid encoding and cannot be replayed in another shape.
- * Accepts what viem's `recoverAddress` accepts (r and s in [1, n), `v` 27 or 28, or the parity 0
- * or 1), less the high-s copies. Returns the lower-case address: compare it with `sameAddress`.
+ * Accepts what viem's `recoverAddress` accepts (r and s in [1, n), `v` 27 or 28), less the high-s
+ * copies and less `v` written as a parity bit (0 or 1), which viem takes but the contracts'
+ * OpenZeppelin ECDSA refuses: a query accepted in that shape could never be settled. Returns the
+ * lower-case address: compare it with `sameAddress`.
  */
 export function recoverDigestSigner(
   digest: Uint8Array,
@@ -118,7 +120,7 @@ export function recoverDigestSigner(
   const r = BigInt(`0x${signature.slice(2, 66)}`);
   const s = BigInt(`0x${signature.slice(66, 130)}`);
   const v = Number.parseInt(signature.slice(130), 16);
-  const parity = v === 0 || v === 27 ? 0 : v === 1 || v === 28 ? 1 : undefined;
+  const parity = v === 27 ? 0 : v === 28 ? 1 : undefined;
   if (r === 0n || r >= SECP256K1_N || s === 0n || s >= SECP256K1_N || parity === undefined) throw malformed();
   if (s > SECP256K1_HALF_N) {
     throw new WorkerError("SIGNATURE_INVALID", "The signature has a high s value (a malleable signature).", {
@@ -135,9 +137,6 @@ export function recoverDigestSigner(
 /** Recovers the signer of EIP-712 typed data, with the checks of `recoverDigestSigner`. */
 export async function recoverTypedDataSigner(definition: TypedDataDefinition, signature: Hex): Promise<Address> {
   if (signature.length !== 132 || !SIGNATURE_PATTERN.test(signature)) throw malformed();
-  // v must be 27 or 28: the contracts check signatures with OpenZeppelin's ECDSA, which refuses v
-  // written as a parity bit, so an authorisation accepted here in that shape could never settle.
-  if (!/^(1b|1c)$/i.test(signature.slice(130))) throw malformed();
   const digest = hashTypedData(definition as Parameters<typeof hashTypedData>[0]);
   return getAddress(recoverDigestSigner(hexToBytes(digest), signature));
 }

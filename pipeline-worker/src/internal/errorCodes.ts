@@ -145,6 +145,20 @@ export const errorCodes = {
     fix: "Correct the fields named in the response and send the request again.",
     retryable: false,
   },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    title: "The request headers are too large",
+    why: "The request line and headers together (a very long URL counts) are larger than the HTTP server accepts, so the request was not read and the connection was closed.",
+    fix: "Send shorter headers and a shorter URL; no route of this API needs long ones.",
+    retryable: false,
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    title: "The request did not arrive in time",
+    why: "The request's headers did not finish arriving within the HTTP server's timeout, so the connection was closed.",
+    fix: "Send the whole request promptly; check the network between the client and the worker.",
+    retryable: true,
+  },
   NOT_FOUND: {
     status: 404,
     title: "Not found",
