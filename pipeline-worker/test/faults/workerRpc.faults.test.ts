@@ -52,6 +52,22 @@ for (const method of ["eth_sendRawTransaction", "eth_getTransactionReceipt"]) {
       if (fast || process.env.SOAK) CASES.push([method, `${kind} ${when}`, { kind, when }]);
     }
   }
+  // Held a moment and then let through: late, but not lost.
+  for (const when of ["before", "after"] as const) {
+    if (when === "after" || process.env.SOAK) CASES.push([method, `stall ${when}`, { kind: "stall", when }]);
+  }
+}
+
+/** Runs `action` under `fault`; a stalled request is let go after a moment, as a slow network does. */
+async function underFault<T>(method: string, fault: RpcFault, action: () => Promise<T>): Promise<T> {
+  f.proxy.inject({ methods: [method], fault, times: 4 });
+  const releasing = setInterval(() => f.proxy.release(), 300);
+  try {
+    return await action();
+  } finally {
+    clearInterval(releasing);
+    f.proxy.clear();
+  }
 }
 
 describe("requests while the worker cannot confirm its policy", () => {
@@ -124,22 +140,18 @@ describe("the worker's transactions while the RPC loses their answers", () => {
         expect((await w.submitter.put(id, data)).json.state).toBe("stored");
         stored.push({ id, dataHash: envelope.dataHash });
 
-        f.proxy.inject({ methods: [method], fault, times: 4 });
         results.push(
-          await w.worker.inference.settle().then(
-            (result) => `settle went through (viem's retries absorbed it): ${result.settled} settled`,
+          await underFault(method, fault, () => w.worker.inference.settle()).then(
+            (result) => `settle went through (late, or viem's retries absorbed it): ${result.settled} settled`,
             (error: unknown) => `settle threw ${(error as Error).name}`,
           ),
         );
-        f.proxy.clear();
-        f.proxy.inject({ methods: [method], fault, times: 4 });
         results.push(
-          await w.worker.flush().then(
-            (recorded) => `record went through (viem's retries absorbed it): ${recorded} recorded`,
+          await underFault(method, fault, () => w.worker.flush()).then(
+            (recorded) => `record went through (late, or viem's retries absorbed it): ${recorded} recorded`,
             (error: unknown) => `record threw ${(error as Error).name}`,
           ),
         );
-        f.proxy.clear();
         // The next flushes find out what happened and finish the job without sending anything twice.
         for (let attempt = 0; attempt < 3 && w.worker.inference.store.pendingCount() > 0; attempt++) {
           await w.worker.inference.settle();
