@@ -10,6 +10,7 @@ import { benchEnforcement } from "./bench/enforcement.ts";
 import { benchGas } from "./bench/gas.ts";
 import { benchIngest } from "./bench/ingest.ts";
 import type { BenchContext, BenchSection } from "./bench/measure.ts";
+import { benchQueries } from "./bench/queries.ts";
 import { benchSignatures } from "./bench/signatures.ts";
 import { benchSync } from "./bench/sync.ts";
 
@@ -17,6 +18,7 @@ const sections: Record<string, (context: BenchContext) => Promise<BenchSection>>
   enforcement: benchEnforcement,
   gas: benchGas,
   ingest: benchIngest,
+  queries: benchQueries,
   signatures: benchSignatures,
   sync: benchSync,
 };

@@ -3,8 +3,8 @@ import { encodeAbiParameters, hexToBigInt, keccak256, numberToHex, type Address,
 /**
  * The storage slot of UsageSettlement's `_nonces` mapping: slots 0 and 1 hold EIP712's name and
  * version fallbacks, 2 `_accounts`, 3 `_settled` (ReentrancyGuard keeps its state in a namespaced
- * slot). A test settles a query and compares this reading with `isNonceUsed`, so a change to the
- * contract's storage fails it.
+ * slot). queries.test.ts settles a query and has a second worker, which only this reading can
+ * tell, refuse it; a change to the contract's storage layout fails that test.
  */
 export const USAGE_SETTLEMENT_NONCES_SLOT = 4n;
 

@@ -5,7 +5,13 @@ import { registryAction } from "../../../test/helpers/governance.ts";
 import { verifyQueryReceipt } from "../../src/inference/queryReceipt.ts";
 import { createUnconfiguredModel } from "../../src/inference/createUnconfiguredModel.ts";
 import { createKeywordModel } from "./createKeywordModel.ts";
-import { createInferenceTestSystem, devAccount, QUOTA, type InferenceTestSystem } from "./createInferenceTestSystem.ts";
+import {
+  createInferenceTestSystem,
+  DEPOSIT,
+  devAccount,
+  QUOTA,
+  type InferenceTestSystem,
+} from "./createInferenceTestSystem.ts";
 
 let t: InferenceTestSystem;
 
@@ -286,6 +292,60 @@ describe("POST /v1/queries: refusals", () => {
     expect((await t.query(worker, await t.signQuery({ signer: poor }))).status).toBe(200);
     expect((await t.query(worker, await t.signQuery({ signer: poor }))).status).toBe(200);
     expect((await refusal(await t.signQuery({ signer: poor }), worker)).code).toBe("DEPOSIT_INSUFFICIENT");
+  });
+
+  it("counts a withdrawal as gone once it could be taken, before it is taken", async () => {
+    const worker = await t.startWorker();
+    expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    // All but two fees: while the withdrawal is locked the whole deposit still pays.
+    await t.wait(
+      await t.accounts.consumer.writeContract({
+        address: t.deployment.contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "requestWithdrawal",
+        args: [DEPOSIT - 2n * t.fee],
+      }),
+    );
+    await worker.worker.policySync.poll();
+    expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    // Unlocked (two epochs on) but not withdrawn: two fees are left, and two queries are unsettled.
+    await t.advanceTime(2 * Number(t.deployment.settings.epochLength));
+    expect(await refusal(await t.signQuery(), worker)).toMatchObject({
+      code: "DEPOSIT_INSUFFICIENT",
+      balance: (2n * t.fee).toString(),
+      owed: (3n * t.fee).toString(),
+    });
+  });
+
+  it("reads deposits and spent nonces once per block it has seen: a nonce another worker settled since is served once, within this worker's share, and refused once the block is seen", async () => {
+    const first = await t.startWorker();
+    const other = await t.startWorker();
+    // `other` reads the consumer's word of the nonce bitmap (nonces 5,120 to 5,375) at this head.
+    expect((await t.query(other, await t.signQuery({ nonce: 5_120n }))).status).toBe(200);
+    const a = await t.signQuery({ nonce: 5_121n });
+    const b = await t.signQuery({ nonce: 5_122n });
+    expect((await t.query(first, a)).status).toBe(200);
+    expect((await t.query(first, b)).status).toBe(200);
+    expect((await first.worker.inference.settle()).settled).toBe(2);
+    // Within the bound: `other` has not seen the block that settled `a`; it serves it and counts
+    // it against its own share, so the consumer's quota still holds.
+    const served = await t.query(other, a);
+    expect(served.status).toBe(200);
+    expect(served.body.usage.used).toBe("2");
+    // Once `other` has polled, `b` is known spent.
+    await other.worker.policySync.poll();
+    expect(await refusal(b, other)).toMatchObject({ status: 409, code: "NONCE_REPLAYED" });
+    // Nothing is paid twice: `other` settles its own query, and finds `a` already settled.
+    expect(await other.worker.inference.settle()).toMatchObject({ settled: 2, dropped: 0, waiting: 0 });
+    const epoch = await t.currentEpoch();
+    expect(
+      await t.publicClient.readContract({
+        address: t.deployment.contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "settledUsage",
+        args: [t.consumer.address, epoch],
+      }),
+    ).toBe(3n);
   });
 
   it("refuses when the kill switch is engaged, when the policy is stale, and when the worker is not authorised", async () => {

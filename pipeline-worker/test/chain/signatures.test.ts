@@ -1,0 +1,206 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  bytesToHex,
+  encodeAbiParameters,
+  hashTypedData,
+  hexToBytes,
+  keccak256,
+  recoverAddress,
+  toHex,
+  type Address,
+  type Hex,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import {
+  createDigestSigner,
+  ethMessageDigest,
+  nativeSecp256k1,
+  recoverDigestSigner,
+  wasmSecp256k1,
+  type Secp256k1,
+} from "../../src/chain/signatures.ts";
+import { createQueryHasher, queryDomain, queryTypes } from "../../src/chain/typedData.ts";
+import { isWorkerError } from "../../src/internal/WorkerError.ts";
+import { QUERY_RECEIPT_TAG, receiptDigestOf } from "../../src/inference/queryReceipt.ts";
+
+// The worker checks and makes signatures with libsecp256k1 and builds the query digest by hand;
+// viem is the reference for all of it. Every property runs on both builds of the curve (the native
+// one only where its package loads).
+const curves: Secp256k1[] = [wasmSecp256k1, ...(nativeSecp256k1 ? [nativeSecp256k1] : [])];
+const RUNS = process.env.SOAK ? 2_000 : 100;
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const HALF_N = N >> 1n;
+
+const privateKey = fc.bigInt({ min: 1n, max: N - 1n }).map((k) => toHex(k, { size: 32 }));
+const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesToHex(b));
+const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b) as Address);
+const uint64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+const query = fc.record({ consumer: address, inputHash: bytes32, nonce: uint64, epoch: uint64, deadline: uint64 });
+const word = (value: bigint) => value.toString(16).padStart(64, "0");
+
+/** What viem says of a signature over `digest`: the signer, or that there is none. */
+async function viemVerdict(digest: Hex, signature: Hex): Promise<string> {
+  try {
+    return (await recoverAddress({ hash: digest, signature })).toLowerCase();
+  } catch {
+    return "invalid";
+  }
+}
+
+/** The worker's verdict: the signer, "high-s", or "invalid". */
+function workerVerdict(digest: Hex, signature: string, curve: Secp256k1): string {
+  try {
+    return recoverDigestSigner(hexToBytes(digest), signature, curve);
+  } catch (error) {
+    if (!isWorkerError(error, "SIGNATURE_INVALID")) throw error;
+    return error.message.includes("high s") ? "high-s" : "invalid";
+  }
+}
+
+describe("EIP-712 query digest", () => {
+  it("is viem's hashTypedData of the Query, for any fields, chain and contract", () => {
+    fc.assert(
+      fc.property(query, fc.integer({ min: 1, max: 2 ** 40 }), address, (message, chainId, usageSettlement) => {
+        const expected = hashTypedData({
+          domain: queryDomain(chainId, usageSettlement),
+          types: queryTypes,
+          primaryType: "Query",
+          message,
+        });
+        expect(bytesToHex(createQueryHasher(chainId, usageSettlement)(message))).toBe(expected);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("is refused for a nonce, epoch or deadline beyond uint64, as the ABI encoder refuses it", () => {
+    const hash = createQueryHasher(31337, `0x${"11".repeat(20)}`);
+    const message = {
+      consumer: `0x${"22".repeat(20)}`,
+      inputHash: `0x${"33".repeat(32)}`,
+      epoch: 1n,
+      deadline: 1n,
+    } as const;
+    expect(() => hash({ ...message, nonce: 2n ** 64n })).toThrow(RangeError);
+  });
+});
+
+describe.each(curves.map((curve) => [curve.name, curve] as const))("signatures with libsecp256k1 (%s)", (_, curve) => {
+  it("recovers what viem recovers from valid signatures", async () => {
+    await fc.assert(
+      fc.asyncProperty(privateKey, query, async (key, message) => {
+        const account = privateKeyToAccount(key);
+        const definition = {
+          domain: queryDomain(1, message.consumer),
+          types: queryTypes,
+          primaryType: "Query",
+          message,
+        } as const;
+        const signature = await account.signTypedData(definition);
+        expect(recoverDigestSigner(hexToBytes(hashTypedData(definition)), signature, curve)).toBe(
+          account.address.toLowerCase(),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("agrees with viem on mutated and arbitrary signatures, and refuses the high-s copies viem accepts", async () => {
+    const mutated = fc.record({
+      key: privateKey,
+      digest: bytes32,
+      position: fc.nat({ max: 64 }),
+      value: fc.nat({ max: 255 }),
+      r: fc.constantFrom(undefined, 0n, N - 1n, N, 2n ** 256n - 1n),
+      s: fc.constantFrom(undefined, 0n, 1n, HALF_N, HALF_N + 1n, N - 1n, N, 2n ** 256n - 1n),
+    });
+    await fc.assert(
+      fc.asyncProperty(mutated, async ({ key, digest, position, value, r, s }) => {
+        const valid = await privateKeyToAccount(key).sign({ hash: digest });
+        const bytes = hexToBytes(valid);
+        bytes[position] = value;
+        let signature = bytesToHex(bytes);
+        if (r !== undefined) signature = `0x${word(r)}${signature.slice(66)}`;
+        if (s !== undefined) signature = `0x${signature.slice(2, 66)}${word(s)}${signature.slice(130)}`;
+        const expected = await viemVerdict(digest, signature);
+        const actual = workerVerdict(digest, signature, curve);
+        const high = BigInt(`0x${signature.slice(66, 130)}`) > HALF_N;
+        // Whatever viem refuses, the worker refuses; whatever viem accepts, the worker accepts as
+        // the same signer unless s is high or v is a parity bit (which the contracts refuse).
+        const parityV = ["00", "01"].includes(signature.slice(130));
+        if (expected === "invalid") expect(["invalid", "high-s"]).toContain(actual);
+        else if (parityV) expect(["invalid", "high-s"]).toContain(actual);
+        else expect(actual).toBe(high ? "high-s" : expected);
+      }),
+      { numRuns: RUNS * 3 },
+    );
+  });
+
+  it("refuses signatures of the wrong length or with characters that are not hex", () => {
+    const digest = keccak256("0x01");
+    for (const signature of [
+      "0x",
+      `0x${"ab".repeat(64)}`,
+      `0x${"ab".repeat(66)}`,
+      `0x${"zz".repeat(65)}`,
+      `${"ab".repeat(66)}`,
+    ]) {
+      expect(workerVerdict(digest, signature, curve)).toBe("invalid");
+    }
+  });
+
+  it("signs digests and receipts (EIP-191) byte for byte as viem's local account does", async () => {
+    await fc.assert(
+      fc.asyncProperty(privateKey, bytes32, async (key, digest) => {
+        const account = privateKeyToAccount(key);
+        const signer = createDigestSigner(key, curve);
+        expect(signer.address).toBe(account.address);
+        expect(signer.sign(hexToBytes(digest))).toBe(await account.sign({ hash: digest }));
+        expect(signer.sign(ethMessageDigest(hexToBytes(digest)))).toBe(
+          await account.signMessage({ message: { raw: digest } }),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("refuses a private key that is not one", () => {
+    for (const key of [`0x${"00".repeat(32)}`, toHex(N, { size: 32 }), "0x1234"] as Hex[]) {
+      expect(() => createDigestSigner(key, curve)).toThrow("not a valid secp256k1 key");
+    }
+  });
+});
+
+describe("receipt digest", () => {
+  it("is keccak256 of the ABI encoding it documents", () => {
+    fc.assert(
+      fc.property(
+        bytes32,
+        bytes32,
+        bytes32,
+        uint64,
+        uint64,
+        uint64,
+        (queryDigest, answerHash, modelHash, epoch, used, quota) => {
+          const expected = keccak256(
+            encodeAbiParameters(
+              [
+                { type: "bytes32" },
+                { type: "bytes32" },
+                { type: "bytes32" },
+                { type: "bytes32" },
+                { type: "uint64" },
+                { type: "uint64" },
+                { type: "uint64" },
+              ],
+              [QUERY_RECEIPT_TAG, queryDigest, answerHash, modelHash, epoch, used, quota],
+            ),
+          );
+          expect(receiptDigestOf({ queryDigest, answerHash, modelHash, epoch, used, quota })).toBe(expected);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
