@@ -96,3 +96,13 @@ export async function residentMemoryBytes(pid: number): Promise<number | undefin
   const match = status?.match(/^VmRSS:\s+(\d+)\s+kB$/m);
   return match === undefined || match === null ? undefined : Number(match[1]) * 1024;
 }
+
+/** CPU time (user and system) a process has used, in seconds, from `/proc/<pid>/stat` (Linux). */
+export async function cpuSeconds(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  // The fields after the command name, which is in parentheses and may itself hold spaces.
+  const fields = stat?.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields === undefined) return undefined;
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 a second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

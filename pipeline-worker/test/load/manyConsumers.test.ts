@@ -9,7 +9,7 @@ import { registryAction } from "../../../test/helpers/governance.ts";
 import { workerShare } from "../../src/inference/workerShare.ts";
 import { errorCodes } from "../../src/internal/errorCodes.ts";
 import type { EpochSchedule } from "../../src/policy/Policy.ts";
-import { residentMemoryBytes, spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
+import { cpuSeconds, residentMemoryBytes, spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
 import {
   createInferenceTestSystem,
   DEV_MNEMONIC,
@@ -46,10 +46,20 @@ const SETTLEMENT_BATCH_SIZE = 50;
  * load after the workers start, and the load waits for the rest if they were quicker.
  */
 const START_ESTIMATE_MS = 10_000;
-/** RSS after warm-up may grow by at most this much, however long the load (see the last test). */
-const RSS_GROWTH_BOUND = 64 * 1024 * 1024;
-const WARM_UP_MS = Math.min(LOAD_MS / 3, 60_000);
-const SETTLE_TIMEOUT_MS = SOAK ? 300_000 : 90_000;
+/**
+ * The most a worker's RSS may rise from the middle third of the load to the last third, comparing
+ * each third's peak (peaks, so that where a garbage collection falls does not matter): a resource
+ * bound, whatever the duration. Measured here: the first third warms up (V8's heap and LevelDB's
+ * caches grow, 10 to 60 MiB); from then on peaks moved by at most 20 MiB, in 25 s and in 5 minutes.
+ */
+const RSS_GROWTH_BOUND = 48 * 1024 * 1024;
+/**
+ * Settlement may lag the answers under load (the settler is one sequence of transactions per
+ * worker); the test waits as long as it keeps settling, and fails when nothing more is settled
+ * in this long.
+ */
+const SETTLE_STALL_MS = 60_000;
+const SETTLE_TIMEOUT_MS = SOAK ? 2 * LOAD_MS + 300_000 : 150_000;
 const MiB = 1024 * 1024;
 
 /** One worker at one moment of the load: its resident memory and its queries waiting to be settled. */
@@ -74,6 +84,8 @@ const poolsBefore = new Map<bigint, bigint>();
 let tally: LoadTally;
 /** Wall-clock phases, for the summary line only. */
 const phases = { setUpMs: 0, startMs: 0, drainMs: 0 };
+/** CPU seconds used during the load: each worker, then this process (the chain and the consumers). */
+const cpuDuringLoad: number[] = [];
 
 beforeAll(async () => {
   const setUpStarted = Date.now();
@@ -147,6 +159,7 @@ beforeAll(async () => {
     }
   }, 1_000);
   const loadStarted = Date.now();
+  const cpuBefore = [...(await Promise.all(workers.map((w) => cpuSeconds(w.pid)))), ownCpuSeconds()];
   try {
     tally = await runConsumers({
       consumers,
@@ -165,6 +178,8 @@ beforeAll(async () => {
   } finally {
     clearInterval(sampler);
   }
+  const cpuAfter = [...(await Promise.all(workers.map((w) => cpuSeconds(w.pid)))), ownCpuSeconds()];
+  cpuDuringLoad.push(...cpuAfter.map((after, i) => (after ?? Number.NaN) - (cpuBefore[i] ?? Number.NaN)));
 }, LOAD_MS + 180_000);
 
 afterAll(async () => {
@@ -175,6 +190,11 @@ afterAll(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
+function ownCpuSeconds() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
 /** The worker's `worker_queries_unsettled` gauge: counted queries not yet seen settled on chain. */
 async function unsettledQueries(url: string) {
   const text = await fetch(`${url}/metrics`).then(
@@ -183,6 +203,13 @@ async function unsettledQueries(url: string) {
   );
   return Number(text.match(/^worker_queries_unsettled (\d+)$/m)?.[1] ?? Number.NaN);
 }
+
+/** The samples of the first, middle and last third of the load. */
+const thirds = (samples: RssSample[]) =>
+  [0, 1, 2].map((i) =>
+    samples.filter((s) => s.atMs >= (i * tally.durationMs) / 3 && s.atMs < ((i + 1) * tally.durationMs) / 3),
+  );
+const peak = (samples: RssSample[]) => Math.max(...samples.map((s) => s.bytes));
 
 const keyOf = (consumer: Address, epoch: bigint) => `${consumer}!${epoch}`;
 
@@ -254,13 +281,16 @@ describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, s
         }
         return late;
       };
-      const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+      const drainStarted = Date.now();
+      let progressAt = Date.now();
       let late = await behind();
-      while (late.length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
+      while (late.length > 0 && Date.now() - progressAt < SETTLE_STALL_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const before = late.join();
         late = await behind();
+        if (late.join() !== before) progressAt = Date.now();
       }
-      phases.drainMs = late.length === 0 ? Date.now() + SETTLE_TIMEOUT_MS - deadline : Number.NaN;
+      phases.drainMs = late.length === 0 ? Date.now() - drainStarted : Number.NaN;
       // Two more settlement intervals: nothing else arrives.
       if (late.length === 0) await new Promise((resolve) => setTimeout(resolve, 2_500));
 
@@ -301,15 +331,15 @@ describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, s
         expect(await t.poolOf(epoch)).toBe(before + BigInt(answeredIn.get(epoch.toString()) ?? 0) * FEE);
       }
     },
-    SETTLE_TIMEOUT_MS + 60_000,
+    SETTLE_TIMEOUT_MS,
   );
 
   it("keeps each worker's memory flat once warmed up", () => {
     for (const [index, samples] of rss.entries()) {
-      const warm = samples.filter((s) => s.atMs >= WARM_UP_MS);
-      expect(warm.length, `worker ${index} RSS samples`).toBeGreaterThan(3);
-      const growth = Math.max(...warm.map((s) => s.bytes)) - warm[0]!.bytes;
-      expect(growth, `worker ${index}: RSS grew ${(growth / MiB).toFixed(1)} MiB after warm-up`).toBeLessThan(
+      const [, middle, last] = thirds(samples);
+      expect(middle!.length, `worker ${index} RSS samples`).toBeGreaterThan(2);
+      const growth = peak(last!) - peak(middle!);
+      expect(growth, `worker ${index}: RSS peak rose ${(growth / MiB).toFixed(1)} MiB in the last third`).toBeLessThan(
         RSS_GROWTH_BOUND,
       );
     }
@@ -324,7 +354,14 @@ function printSummary(settled: number, lost: number) {
   const memory = rss
     .map(
       (samples, i) =>
-        `w${i} ${mib(samples[0])}→${mib(samples.find((s) => s.atMs >= WARM_UP_MS))}→${mib(samples.at(-1))}`,
+        `w${i} ${mib(samples[0])}, ${thirds(samples)
+          .map((third) => (peak(third) / MiB).toFixed(0))
+          .join(", ")}`,
+    )
+    .join("; ");
+  const cpu = cpuDuringLoad
+    .map(
+      (s, i) => `${i < WORKERS ? `w${i}` : "chain+consumers"} ${((100 * s) / (tally.durationMs / 1000)).toFixed(0)}%`,
     )
     .join(", ");
   const backlog = Math.max(
@@ -338,7 +375,7 @@ function printSummary(settled: number, lost: number) {
       `sent ${tally.sent}, answered ${tally.answered.length} (${(tally.answered.length / (tally.durationMs / 1000)).toFixed(0)}/s), ` +
       `refused ${tally.refused.length} (${refused}), failed ${tally.failures.length}; ` +
       `settled ${settled}, lost ${lost}, at most ${backlog} unsettled on a worker, ${Number.isNaN(phases.drainMs) ? "NOT all settled" : `all settled ${seconds(phases.drainMs)}`} after the load; ` +
-      `RSS MiB start→warm→end ${memory}; set-up ${seconds(phases.setUpMs)}, workers up in ${seconds(phases.startMs)}`,
+      `RSS MiB at the start and each third's peak: ${memory}; CPU during the load ${cpu}; set-up ${seconds(phases.setUpMs)}, workers up in ${seconds(phases.startMs)}`,
   );
   if (LOAD_MS >= 120_000) {
     // Minute by minute, so that a slow climb shows.
