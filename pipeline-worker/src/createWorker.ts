@@ -150,6 +150,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       journal,
       logger,
       metrics,
+      // A record or settle transaction counts once it has the confirmations a policy change needs.
+      confirmations: config.confirmations,
       onFinished: (record) => submissions.finished((record.data.received?.envelope as { dataHash: string }).dataHash),
     });
 
@@ -192,6 +194,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       model: parameters.model ?? createUnconfiguredModel(),
       ...(parameters.autoSettle === undefined ? {} : { autoSettle: parameters.autoSettle }),
       pollingIntervalMs,
+      confirmations: config.confirmations,
       ...(parameters.now ? { now: parameters.now } : {}),
       logger,
       metrics,

@@ -34,6 +34,8 @@ export type CreateInferenceParameters = {
   autoSettle?: boolean;
   /** How often the settlement loop looks at the queue. Default 2,000 ms. */
   pollingIntervalMs?: number;
+  /** Blocks a settle transaction must have before its queries leave the store (see createUsageSettler). Default 0. */
+  confirmations?: number;
   now?: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -70,6 +72,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     logger,
     metrics: parameters.metrics,
     batchSize: config.settlementBatchSize,
+    confirmations: parameters.confirmations ?? 0,
   });
 
   let waitingSince: number | undefined = store.pendingCount() > 0 ? now() : undefined;

@@ -26,6 +26,11 @@ export type CreateUsageSettlerParameters = {
   metrics: Metrics;
   /** Most queries per `settle` transaction. Default 50. */
   batchSize?: number;
+  /**
+   * Blocks a settle transaction must have before its queries leave the store. Default 0: at once.
+   * With more, a reorg that drops the transaction leaves them in the store, to be sent again.
+   */
+  confirmations?: number;
 };
 
 export type SettlementResult = {
@@ -63,6 +68,7 @@ const CHAIN_READS_IN_FLIGHT = 16;
 export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   const { publicClient, walletClient, store, logger } = parameters;
   const batchSize = parameters.batchSize ?? 50;
+  const confirmations = BigInt(parameters.confirmations ?? 0);
   const metrics = createSettlementMetrics(parameters.metrics.registry);
   let running: Promise<SettlementResult> | undefined;
 
@@ -119,6 +125,27 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     }
   }
 
+  /**
+   * Of the transactions these records were sent in, those mined fewer than `confirmations` blocks
+   * deep. One whose receipt is gone is not among them: its nonce was spent by another transaction.
+   */
+  async function unconfirmedTransactions(records: readonly VoucherRecord[]): Promise<Set<Hex>> {
+    const unconfirmed = new Set<Hex>();
+    if (confirmations === 0n) return unconfirmed;
+    const hashes = new Set(records.flatMap((record) => (record.transactionHash ? [record.transactionHash] : [])));
+    if (hashes.size === 0) return unconfirmed;
+    const head = await publicClient.getBlockNumber({ cacheTime: 0 });
+    for (const hash of hashes) {
+      try {
+        const receipt = await publicClient.getTransactionReceipt({ hash });
+        if (head - receipt.blockNumber < confirmations) unconfirmed.add(hash);
+      } catch (error) {
+        if (!(error instanceof TransactionReceiptNotFoundError)) throw error;
+      }
+    }
+    return unconfirmed;
+  }
+
   /** The number of leading vouchers that `settle` accepts together, found by bisection. */
   async function longestPassingPrefix(vouchers: readonly QueryVoucher[]): Promise<number> {
     // A prefix fails if any voucher in it fails after those before it, so passing is monotone.
@@ -147,7 +174,8 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
       result.waiting += batch.length;
       return;
     }
-    await store.markSettled(batch, hash);
+    // Mined but not yet confirmed: a later flush marks them settled once the block is deep enough.
+    if (confirmations === 0n) await store.markSettled(batch, hash);
     result.settled += batch.length;
     metrics.settled.inc(batch.length);
     logger.info(
@@ -187,9 +215,13 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
         ? read<boolean>("isNonceUsed", [record.voucher.consumer, record.voucher.nonce])
         : false,
     );
+    const unconfirmed = await unconfirmedTransactions(records.filter((_, i) => spent[i]));
     for (const [i, record] of records.entries()) {
       const { voucher } = record;
-      if (spent[i]) {
+      if (spent[i] && record.transactionHash !== undefined && unconfirmed.has(record.transactionHash)) {
+        // Mined by this worker, not yet `confirmations` deep: a reorg could still drop it.
+        result.waiting++;
+      } else if (spent[i]) {
         // Landed before a crash, or the consumer sent the same signed query to another worker too.
         alreadySettled.push(voucher);
       } else if (voucher.epoch > chainEpoch) {

@@ -1,5 +1,6 @@
 import {
   serializeSignature,
+  TransactionReceiptNotFoundError,
   zeroAddress,
   zeroHash,
   type Account,
@@ -26,6 +27,11 @@ export type CreateContributionRecorderParameters = {
   metrics: Metrics;
   /** Most contributions per transaction. Default 20. */
   batchSize?: number;
+  /**
+   * Blocks a record transaction must have before its submissions are marked recorded. Default 0:
+   * at once. With more, a reorg that drops the transaction leaves them to be sent again.
+   */
+  confirmations?: number;
   /** Called when a submission is finished (recorded or rejected). */
   onFinished?: (record: SubmissionRecord) => void;
 };
@@ -96,6 +102,7 @@ function workerCodeOf(contractError: string): string {
 export function createContributionRecorder(parameters: CreateContributionRecorderParameters) {
   const { publicClient, walletClient, journal, logger } = parameters;
   const batchSize = parameters.batchSize ?? 20;
+  const confirmations = BigInt(parameters.confirmations ?? 0);
   let running: Promise<number> | undefined;
 
   const toInput = (record: SubmissionRecord) => contributionInput(record.data.received!.envelope as SubmissionEnvelope);
@@ -108,6 +115,19 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
       args: [dataHash],
     });
     return c.contributor !== zeroAddress;
+  }
+
+  /** Whether this worker's transaction is mined but fewer than `confirmations` blocks deep. */
+  async function unconfirmed(transactionHash: Hex | null | undefined): Promise<boolean> {
+    if (confirmations === 0n || !transactionHash) return false;
+    try {
+      const receipt = await publicClient.getTransactionReceipt({ hash: transactionHash });
+      return (await publicClient.getBlockNumber({ cacheTime: 0 })) - receipt.blockNumber < confirmations;
+    } catch (error) {
+      // Recorded by another transaction (another worker, or one sent before a crash): final.
+      if (error instanceof TransactionReceiptNotFoundError) return false;
+      throw error;
+    }
   }
 
   async function finish(record: SubmissionRecord, step: "recorded" | "rejected", data: Record<string, unknown>) {
@@ -142,6 +162,8 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
         // Landed before a crash (even before the journal noted the transaction), or recorded by
         // another worker: the chain is the arbiter.
         const sent = (record.data.submitted as { transactionHash?: string } | undefined)?.transactionHash ?? null;
+        // Mined by this worker but not yet deep enough: a reorg could still drop it.
+        if (await unconfirmed(sent as Hex | null)) continue;
         if (record.step === "stored") await journal.advance(record.id, "submitted", { transactionHash: sent });
         await finish(record, "recorded", { transactionHash: sent });
         recorded++;
@@ -176,6 +198,8 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
         logger.warn({ transactionHash: hash }, "record transaction reverted; will retry");
         continue;
       }
+      // Mined but not yet confirmed: a later flush marks them recorded once the block is deep enough.
+      if (confirmations > 0n) continue;
       for (const record of batch) {
         await finish(record, "recorded", { transactionHash: hash, blockNumber: receipt.blockNumber.toString() });
         recorded++;

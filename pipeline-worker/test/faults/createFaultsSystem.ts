@@ -51,14 +51,14 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
   let dirs = 0;
 
   /** The worker's configuration, as `loadConfig` would give it, against the proxy. */
-  function configOf(dataDir: string): WorkerConfig {
+  function configOf(dataDir: string, confirmations = 0): WorkerConfig {
     return {
       rpcUrl: proxy.url,
       chainId: t.deployment.chainId,
       deploymentManifest: t.manifest,
       dataDir,
       http: { host: "127.0.0.1", port: 0 },
-      confirmations: 0,
+      confirmations,
       stalenessSeconds: 600,
       maxPayloadBytes: 1024 * 1024,
       storage: { kind: "helia", kuboUrl: undefined },
@@ -75,10 +75,10 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
   }
 
   /** A worker against the proxy, listening; nothing is recorded or settled until the test says. */
-  async function startWorker(start: { dataDir?: string; store?: ContentStore } = {}) {
+  async function startWorker(start: { dataDir?: string; store?: ContentStore; confirmations?: number } = {}) {
     const dataDir = start.dataDir ?? path.join(root, `worker-${++dirs}`);
     const worker = await createWorker({
-      config: configOf(dataDir),
+      config: configOf(dataDir, start.confirmations),
       logger: createLogger({ level: "silent" }),
       pollingIntervalMs: 60_000,
       autoRecord: false,

@@ -19,6 +19,7 @@ let answered = 0;
 let contributions = 0;
 const results: string[] = [];
 const refusals: string[] = [];
+let reorged = 0;
 
 beforeAll(async () => {
   f = await createFaultsSystem();
@@ -31,7 +32,8 @@ afterAll(async () => {
     `faults: rpc/worker: ${describeInjected(f.proxy.injected)} injected; while its policy could not be confirmed every ` +
       `request was refused (${[...new Set(refusals)].join(", ")}); under lost transaction answers ${answered} answered ` +
       `queries were all settled once and ${contributions} contributions all recorded once (faulty flushes ended: ` +
-      `${[...new Set(results)].join("; ")})`,
+      `${[...new Set(results)].join("; ")}); a reorg that dropped the settle and record transactions: ${reorged} queries ` +
+      `and 1 contribution sent again and settled or recorded once`,
   );
   await f?.closeAll();
 });
@@ -118,6 +120,48 @@ describe("requests while the worker cannot confirm its policy", () => {
     expect(refused.status).not.toBe(200);
     expect(["KILL_SWITCH_ENGAGED", "POLICY_STALE"]).toContain(refused.body.code);
     refusals.push(String(refused.body.code));
+  });
+});
+
+describe("a reorg that drops the worker's transactions", () => {
+  it("with confirmations, settles and records again what the reorg took away; nothing is lost", async () => {
+    // The set-up's last grants (the contributor, the committee) get their two confirmations.
+    await f.testClient.mine({ blocks: 2 });
+    const w = await f.startWorker({ confirmations: 2 });
+    const served: QueryRequest[] = [];
+    for (let i = 0; i < QUERIES; i++) {
+      const body = await f.signQuery();
+      expect((await f.query(w.url, body)).status).toBe(200);
+      served.push(body);
+    }
+    const { data, envelope } = await w.submitter.prepare();
+    const id = (await w.submitter.post(envelope)).json.id as string;
+    expect((await w.submitter.put(id, data)).json.state).toBe("stored");
+
+    // Both transactions are mined, then a reorg replaces their blocks with others.
+    const fork = await f.testClient.snapshot();
+    expect(await w.worker.inference.settle()).toMatchObject({ settled: QUERIES });
+    expect(await w.worker.flush()).toBe(0);
+    expect(await f.timesRecorded(envelope.dataHash)).toBe(1);
+    await f.testClient.revert({ id: fork });
+    await f.testClient.mine({ blocks: 3 });
+    expect(await f.settledEvents()).toBe(0n);
+    expect(await f.timesRecorded(envelope.dataHash)).toBe(0);
+    expect(w.worker.inference.store.pendingCount()).toBe(QUERIES);
+
+    // Sent again, and final once deep enough.
+    await w.worker.inference.settle();
+    await w.worker.flush();
+    await f.testClient.mine({ blocks: 2 });
+    expect(await w.worker.inference.settle()).toMatchObject({ settled: QUERIES, transactions: [] });
+    expect(await w.worker.flush()).toBe(1);
+    expect(w.worker.inference.store.pendingCount()).toBe(0);
+    expect(await f.settledEvents()).toBe(BigInt(QUERIES));
+    for (const body of served) expect(await f.nonceUsed(body.nonce)).toBe(true);
+    expect(await f.timesRecorded(envelope.dataHash)).toBe(1);
+    const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
+    expect(status.state).toBe("recorded");
+    reorged += QUERIES;
   });
 });
 
