@@ -60,6 +60,17 @@ for (const method of ["eth_sendRawTransaction", "eth_getTransactionReceipt"]) {
   }
 }
 
+/** Sends QUERIES signed queries, one at a time, each answered; returns them. */
+async function serve(url: string): Promise<QueryRequest[]> {
+  const served: QueryRequest[] = [];
+  for (let i = 0; i < QUERIES; i++) {
+    const body = await f.signQuery();
+    expect((await f.query(url, body)).status).toBe(200);
+    served.push(body);
+  }
+  return served;
+}
+
 /** Runs `action` under `fault`; a stalled request is let go after a moment, as a slow network does. */
 async function underFault<T>(method: string, fault: RpcFault, action: () => Promise<T>): Promise<T> {
   f.proxy.inject({ methods: [method], fault, times: 4 });
@@ -129,11 +140,7 @@ describe("a reorg that drops the worker's transactions", () => {
     await f.testClient.mine({ blocks: 2 });
     const w = await f.startWorker({ confirmations: 2 });
     const served: QueryRequest[] = [];
-    for (let i = 0; i < QUERIES; i++) {
-      const body = await f.signQuery();
-      expect((await f.query(w.url, body)).status).toBe(200);
-      served.push(body);
-    }
+    served.push(...(await serve(w.url)));
     const { data, envelope } = await w.submitter.prepare();
     const id = (await w.submitter.post(envelope)).json.id as string;
     expect((await w.submitter.put(id, data)).json.state).toBe("stored");
@@ -174,11 +181,7 @@ describe("the worker's transactions while the RPC loses their answers", () => {
       const served: QueryRequest[] = [];
       const stored: { id: string; dataHash: `0x${string}` }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        for (let i = 0; i < QUERIES; i++) {
-          const body = await f.signQuery();
-          expect((await f.query(w.url, body)).status).toBe(200);
-          served.push(body);
-        }
+        served.push(...(await serve(w.url)));
         const { data, envelope } = await w.submitter.prepare();
         const id = (await w.submitter.post(envelope)).json.id as string;
         expect((await w.submitter.put(id, data)).json.state).toBe("stored");
@@ -221,11 +224,7 @@ describe("the worker's transactions while the RPC loses their answers", () => {
   it("a worker restarted after its settle transaction's answer was lost settles nothing twice", async () => {
     const w = await f.startWorker();
     const served: QueryRequest[] = [];
-    for (let i = 0; i < QUERIES; i++) {
-      const body = await f.signQuery();
-      expect((await f.query(w.url, body)).status).toBe(200);
-      served.push(body);
-    }
+    served.push(...(await serve(w.url)));
     // The transaction lands; its hash never reaches the worker, which then stops.
     f.proxy.inject({ methods: ["eth_sendRawTransaction"], fault: { kind: "close", when: "after" } });
     await expect(w.worker.inference.settle()).rejects.toThrow();
