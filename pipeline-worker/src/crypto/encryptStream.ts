@@ -30,22 +30,20 @@ export async function* encryptStream(
   const queue = new ByteQueue();
   let index = 0;
 
-  // A segment goes out as its body and then its tag, two chunks: joining them would copy every
-  // byte once more for nothing, since the consumer (the IPFS importer) re-chunks the stream anyway.
-  function* seal(plaintext: Buffer, last: boolean): Generator<Buffer> {
+  const seal = (plaintext: Buffer, last: boolean): Buffer => {
     const cipher = createCipheriv("aes-256-gcm", key, segmentNonce(header, index++, last));
     cipher.setAAD(aad);
-    yield cipher.update(plaintext);
+    const body = cipher.update(plaintext);
     cipher.final();
-    yield cipher.getAuthTag();
-  }
+    return Buffer.concat([body, cipher.getAuthTag()]);
+  };
 
   yield header.bytes;
   for await (const chunk of source) {
     queue.push(chunk);
     // Strictly more than a segment: a segment is only known not to be the last once a byte
     // after it has arrived.
-    while (queue.length > header.segmentBytes) yield* seal(queue.take(header.segmentBytes), false);
+    while (queue.length > header.segmentBytes) yield seal(queue.take(header.segmentBytes), false);
   }
-  yield* seal(queue.take(queue.length), true);
+  yield seal(queue.take(queue.length), true);
 }

@@ -1,6 +1,5 @@
 import { fixedSize } from "ipfs-unixfs-importer/chunker";
 import { balanced } from "ipfs-unixfs-importer/layout";
-import { createRawLeafImporter } from "./createRawLeafImporter.ts";
 
 /**
  * How content becomes a DAG. These are Kubo's `ipfs add --cid-version=1` defaults (CIDv1, raw
@@ -17,8 +16,6 @@ export const heliaImportOptions = {
   reduceSingleLeafToSelf: true,
   chunker: fixedSize({ chunkSize: CHUNK_BYTES }),
   layout: balanced({ maxChildrenPerNode: MAX_CHILDREN_PER_NODE }),
-  // Changes where the leaves are hashed (off the event loop), not what they are: see the importer.
-  bufferImporter: createRawLeafImporter(),
 } as const;
 
 /** The same settings as Kubo's /api/v0/add query options (ipfs-http-client kebab-cases them). */
