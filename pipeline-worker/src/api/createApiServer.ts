@@ -34,6 +34,10 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
     parameters.metrics.errors.inc({ code: problem.code });
     if (problem.status >= 500 && problem.code === "INTERNAL") request.log.error({ err: error }, "request failed");
     else request.log.info({ code: problem.code, detail: problem.detail }, "request refused");
+    // A refusal sent before the body was read whole (an upload cut off at its limit) leaves the
+    // rest of the body unread on the connection; a client that sent another request on it would
+    // wait forever behind those bytes, so the connection is closed after this answer.
+    if (!request.raw.complete) void reply.header("connection", "close");
     void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
   };
 

@@ -267,8 +267,11 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
       const bytes = new TextEncoder().encode(request.manifestDocument);
       const cid = (await computeCid([bytes])).toString();
       if (cid !== request.manifest) {
-        throw new WorkerError("CONTENT_INTEGRITY_FAILED", "The manifest sent does not have the CID named.", {
-          extra: { manifest: request.manifest, computed: cid },
+        // The bytes came from the requester, not from a store: a mismatch is the request's fault (a
+        // 4xx), never the keyholder's, so a forged manifest cannot make it answer with a 5xx.
+        throw new WorkerError("VALIDATION_FAILED", "The manifestDocument sent does not have the CID named.", {
+          hints: ["Send the manifest's exact bytes as stored on IPFS under the CID named in `manifest`."],
+          extra: { field: "manifestDocument", manifest: request.manifest, computed: cid },
         });
       }
       return bytes;

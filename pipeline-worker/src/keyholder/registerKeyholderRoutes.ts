@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
+import { requireOctetStream } from "../api/requireOctetStream.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { MAX_RUN_SPEC_BYTES } from "../training/runSpec.ts";
 import type { Keyholder } from "./createKeyholder.ts";
@@ -37,7 +38,7 @@ export function registerKeyholderRoutes(app: FastifyInstance, parameters: Regist
   // The spec travels as its exact bytes (application/octet-stream): their SHA-256 is what was voted on.
   app.put<{ Params: { runId: Hex } }>(
     "/v1/runs/:runId/spec",
-    { bodyLimit: Number.MAX_SAFE_INTEGER, schema: { params: runParams } },
+    { bodyLimit: Number.MAX_SAFE_INTEGER, onRequest: requireOctetStream, schema: { params: runParams } },
     async (request) => {
       const chunks: Buffer[] = [];
       let size = 0;

@@ -204,13 +204,14 @@ describe("keyholder: refusals (problem+json, stable codes)", () => {
   it("refuses a stale request, a forged manifest and a manifest of another submission", async () => {
     await expectRefused(ask({ issuedAt: Math.floor(Date.now() / 1000) - 3600 }), 401, "SIGNATURE_EXPIRED");
     const honest = new TextDecoder().decode(await collect(t.s.worker.store.get(listed[0]!.manifest)));
+    // The manifest comes from the requester: one that does not match its CID is the request's fault.
     await expectRefused(
       ask({ manifestDocument: honest.replace('"version":1', '"version": 1') }),
-      502,
-      "CONTENT_INTEGRITY_FAILED",
+      400,
+      "VALIDATION_FAILED",
     );
     const second = new TextDecoder().decode(await collect(t.s.worker.store.get(listed[1]!.manifest)));
-    await expectRefused(ask({ manifestDocument: second }), 502, "CONTENT_INTEGRITY_FAILED");
+    await expectRefused(ask({ manifestDocument: second }), 400, "VALIDATION_FAILED");
   });
 
   it("refuses a malformed request before any check (VALIDATION_FAILED)", async () => {

@@ -3,6 +3,7 @@ import type { Address } from "viem";
 import type { SubmissionService } from "../../ingest/createSubmissionService.ts";
 import { submissionEnvelopeSchema, type SubmissionEnvelope } from "../../ingest/submissionEnvelope.ts";
 import { submissionStatusSchema } from "../../ingest/submissionStatus.ts";
+import { requireOctetStream } from "../requireOctetStream.ts";
 
 export type RegisterSubmissionRoutesParameters = {
   submissions: SubmissionService;
@@ -40,6 +41,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
     {
       // The service bounds the stream by the signed size; Fastify's own limit must not cut it first.
       bodyLimit: Number.MAX_SAFE_INTEGER,
+      onRequest: requireOctetStream,
       schema: { params: idParams, response: { 202: submissionStatusSchema } },
     },
     async (request, reply) => {
