@@ -23,6 +23,7 @@ const CONSUMERS = 16;
 const QUOTA = 10_000_000n;
 const FEE = 1_000_000_000n; // 1 gwei: the deposit check runs, and never refuses.
 const CONCURRENCY = 32;
+const SETTLEMENT_BATCH_SIZE = 500;
 const SECONDS_PER_RUN = Number(process.env.BENCH_QUERY_SECONDS ?? 4);
 const LATENCY_SAMPLES = 1_000;
 const WORKER_ENTRY = path.join(repoRoot, "scripts", "lib", "noopModelWorker.ts");
@@ -138,6 +139,9 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
         WORKER_CONFIRMATIONS: "0",
         WORKER_PRIVATE_KEY: workerKey,
         WORKER_LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? "warn",
+        // Each settlement is a transaction, and Anvil mines a block for each: larger batches keep
+        // the chain from making blocks faster than the policy sync can follow.
+        WORKER_SETTLEMENT_BATCH_SIZE: String(SETTLEMENT_BATCH_SIZE),
       },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -188,6 +192,7 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
       // Throughput: CONCURRENCY lanes, each sending its next query as soon as the last is answered.
       const rates: number[] = [];
       const perCpuSecond: number[] = [];
+      const cpuUse: number[] = [];
       const refusals = new Map<string, number>();
       const refuse = (sent: Sent) => {
         const code = sent.body ? String((JSON.parse(sent.body) as { code?: string }).code) : `HTTP ${sent.status}`;
@@ -210,8 +215,11 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
             }
           }),
         );
-        rates.push(served / ((performance.now() - start) / 1000));
-        perCpuSecond.push(served / (cpuSeconds(child.pid!) - cpuBefore));
+        const elapsed = (performance.now() - start) / 1000;
+        const used = cpuSeconds(child.pid!) - cpuBefore;
+        rates.push(served / elapsed);
+        perCpuSecond.push(served / used);
+        cpuUse.push(used / elapsed);
       }
 
       // Latency at concurrency 1, the gateway and the bare route alternating in blocks.
@@ -252,10 +260,7 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
         fsync.push(performance.now() - started);
       }
       await store.close();
-      if (refusals.size > 0) {
-        const counts = [...refusals].map(([code, n]) => `${n} ${code}`).join(", ");
-        throw new Error(`Queries were refused (${counts}): the bench measures served queries only.`);
-      }
+      const refused = [...refusals].map(([code, n]) => `${n} ${code}`).join(", ");
 
       const rate = median(rates);
       const p = (values: number[], q: number) => percentile(values, q);
@@ -291,9 +296,11 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
           ],
         ],
         notes: [
-          `Each query is checked in full: policy, EIP-712 signature (low s), deadline, epoch, nonce, quota share and deposit, counted durably (LevelDB, fsync'd, group commit), receipt signed; ${CONSUMERS} consumers, fee on, settlement running (batches of 50).`,
+          `Each query is checked in full: policy, EIP-712 signature (low s), deadline, epoch, nonce, quota share and deposit, counted durably (LevelDB, fsync'd, group commit), receipt signed; ${CONSUMERS} consumers, fee on, settlement running (batches of ${SETTLEMENT_BATCH_SIZE}).`,
           `Signatures are cheap because libsecp256k1 does the curve work (${secp256k1.name} build here: ${secp256k1.name === "native" ? "N-API" : "WebAssembly"}) and the EIP-712 digest is built by hand with the domain separator and type hash computed once; the same digest is the receipt's queryDigest.`,
           "Chain state is not read per query: a consumer's deposit and its 256-nonce word of UsageSettlement's nonce bitmap are read once per head block the policy sync has seen (docs/queries.md gives the bounds).",
+          `The worker used ${Math.round(median(cpuUse) * 100)}% of its core during the throughput runs: below 100%, the load generator (sharing CPU 1 with the chain and anything else running) or the fsync wait limited the rate, and queries per CPU-second is the worker's own capacity.`,
+          `Refused during the runs (not counted as served): ${refused || "none"}.`,
           `Worker pinned to CPU 0 (taskset), load generator and chain to CPU 1; throughput is the median of ${repeats} runs of ${SECONDS_PER_RUN} s; latency from ${LATENCY_SAMPLES} sequential queries of each kind, alternating in blocks of ${block}.`,
         ],
       };
@@ -305,7 +312,7 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
     if (child && child.exitCode === null) {
       const gone = new Promise((resolve) => child!.once("exit", resolve));
       child.kill("SIGTERM");
-      await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 15_000))]);
       if (child.exitCode === null) child.kill("SIGKILL");
     }
     await system.stop();
