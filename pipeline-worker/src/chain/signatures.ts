@@ -137,7 +137,17 @@ export function recoverDigestSigner(
 /** Recovers the signer of EIP-712 typed data, with the checks of `recoverDigestSigner`. */
 export async function recoverTypedDataSigner(definition: TypedDataDefinition, signature: Hex): Promise<Address> {
   if (signature.length !== 132 || !SIGNATURE_PATTERN.test(signature)) throw malformed();
-  const digest = hashTypedData(definition as Parameters<typeof hashTypedData>[0]);
+  let digest: Hex;
+  try {
+    digest = hashTypedData(definition as Parameters<typeof hashTypedData>[0]);
+  } catch (cause) {
+    // viem refuses a message whose fields do not fit their types (a nonce beyond uint256): that is
+    // the request's fault, and nothing can have signed it.
+    throw new WorkerError("VALIDATION_FAILED", "A signed field is out of the range of its EIP-712 type.", {
+      cause,
+      hints: ["Check the numbers against the types GET /v1/eip712 publishes (uint64, uint256)."],
+    });
+  }
   return getAddress(recoverDigestSigner(hexToBytes(digest), signature));
 }
 

@@ -39,6 +39,9 @@ export function propertyRuns(soakRuns = 5_000): number {
   return process.env.SOAK ? soakRuns : 100;
 }
 
+/** The time one test may take: the default in `npm test`, half an hour for a soak's thousands of runs. */
+export const HOSTILE_TEST_TIMEOUT_MS = process.env.SOAK ? 30 * 60_000 : 60_000;
+
 export type Problem = { type: string; title: string; status: number; code: ErrorCode; detail: string };
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { keccak256, toHex, type Hex } from "viem";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import type { ErrorCode } from "../../src/internal/errorCodes.ts";
@@ -8,7 +8,13 @@ import { keyholderDomain, shareRequestTypes, type ShareRequest } from "../../src
 import { encodeRunSpec, MAX_RUN_SPEC_BYTES, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
 import { collect, createSubmitter, type Submitter } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
-import { createInputTally, expectNoServerError, expectRefusal, propertyRuns } from "./expectRefusal.ts";
+import {
+  createInputTally,
+  expectNoServerError,
+  expectRefusal,
+  HOSTILE_TEST_TIMEOUT_MS,
+  propertyRuns,
+} from "./expectRefusal.ts";
 import { hostileJsonBodies, mutateSignatureByte, otherEncodings, signatureByteMutation } from "./hostileBodies.ts";
 import { createHostileClient, exchangeRaw, type HostileClient } from "./hostileHttp.ts";
 import { readWorkerState, type WorkerState } from "./readWorkerState.ts";
@@ -27,6 +33,7 @@ let listed: Submitted;
 let runId: Hex;
 const tally = createInputTally("worker submission routes, keyholder routes, raw HTTP");
 const runs = propertyRuns();
+vi.setConfig({ testTimeout: HOSTILE_TEST_TIMEOUT_MS });
 
 beforeAll(async () => {
   t = await createTrainingSystem();
@@ -112,6 +119,13 @@ describe("POST /v1/submissions under hostile input", () => {
   it("refuses a submission with any signed field changed after signing", async () => {
     const { envelope } = await submitter.prepare();
     const nowSeconds = Math.floor(Date.now() / 1000);
+    // Numbers the schema's digit patterns let through but the EIP-712 types do not hold.
+    for (const nonce of [2n ** 256n, 10n ** 78n - 1n]) {
+      tally.add();
+      expectRefusal(await postSubmission(JSON.stringify({ ...envelope, nonce: nonce.toString() })), [
+        "VALIDATION_FAILED",
+      ]);
+    }
     const changed = fc.oneof(
       fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => ({ contributor: toHex(b) })),
       fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => ({ dataHash: toHex(b) })),
@@ -371,6 +385,8 @@ async function expectKeyholderUnharmed() {
   const good = await postShare(JSON.stringify(await signShareRequest()));
   expect(good.status, good.body.toString()).toBe(200);
   expect(await state()).toEqual(before);
+  // Nothing the keyholder met was an error it did not expect (it would count as INTERNAL).
+  expect((await keyholder.get("/metrics")).body.toString()).not.toMatch(/^worker_errors_total\{code="INTERNAL"\}/m);
 }
 
 const SIGNED_REFUSALS: ErrorCode[] = [

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { keccak256, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
@@ -16,6 +16,7 @@ import {
   createInputTally,
   expectNoServerError,
   expectRefusal,
+  HOSTILE_TEST_TIMEOUT_MS,
   propertyRuns,
 } from "./expectRefusal.ts";
 import { readWorkerState, type WorkerState } from "./readWorkerState.ts";
@@ -30,6 +31,7 @@ let client: HostileClient;
 let before: WorkerState;
 const tally = createInputTally("worker query routes");
 const runs = propertyRuns();
+vi.setConfig({ testTimeout: HOSTILE_TEST_TIMEOUT_MS });
 
 beforeAll(async () => {
   t = await createInferenceTestSystem({ quota: 1_000n });
