@@ -651,4 +651,19 @@ describe("raw HTTP/1.1 abuse of both servers", () => {
       await expectKeyholderUnharmed();
     },
   );
+
+  // Node looks for stalled headers every 30 seconds, so this one runs in the soak only.
+  it.runIf(process.env.SOAK)("answers headers that never finish with REQUEST_TIMEOUT and keeps serving", async () => {
+    const server = t.s.worker.app.server;
+    const headersTimeout = server.headersTimeout;
+    server.headersTimeout = 1_000;
+    try {
+      tally.add();
+      const exchange = await exchangeRaw(t.s.url, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a", { waitMs: 70_000 });
+      expectRefusal(exchange.response!, ["REQUEST_TIMEOUT"]);
+      expect((await worker.get("/healthz")).status).toBe(200);
+    } finally {
+      server.headersTimeout = headersTimeout;
+    }
+  });
 });
