@@ -13,8 +13,15 @@ export type AnsweredQuery = {
   used: bigint;
 };
 
-/** A refusal as the consumer saw it: the HTTP status and the problem's `code`. */
-export type RefusedQuery = { consumer: Address; nonce: bigint; worker: number; status: number; code: string };
+/** A refusal as the consumer saw it: the HTTP status, the problem's `code` and, if it has one, its `reason`. */
+export type RefusedQuery = {
+  consumer: Address;
+  nonce: bigint;
+  worker: number;
+  status: number;
+  code: string;
+  reason?: string;
+};
 
 export type LoadTally = {
   sent: number;
@@ -111,7 +118,7 @@ export async function runConsumers(parameters: RunConsumersParameters): Promise<
       const body = await sign(consumer, epoch);
       tally.sent++;
       let status: number;
-      let json: { code?: string; receipt?: { used: string }; epoch?: string };
+      let json: { code?: string; reason?: string; receipt?: { used: string }; epoch?: string };
       try {
         const response = await fetch(`${worker.url}/v1/queries`, {
           method: "POST",
@@ -141,6 +148,7 @@ export async function runConsumers(parameters: RunConsumersParameters): Promise<
         worker: worker.index,
         status,
         code: json.code ?? `HTTP ${status}`,
+        reason: json.reason,
       });
       if (json.code === "QUOTA_EXHAUSTED") {
         const refusedKey = `${consumer.address}!${json.epoch ?? epoch}`;
