@@ -52,7 +52,8 @@ const START_ESTIMATE_MS = 5_000;
  * bound, whatever the duration. Measured on a shared 2-core machine: the first third warms up
  * (V8's heap, LevelDB's caches: 10 to 60 MiB); after it peaks rose by at most 20 MiB, in 20 s and
  * in 2 minutes. RSS also grows with the settlement backlog (each flush holds every unsettled
- * query): in a 5-minute run where settlement fell 16k queries behind on a worker, by 51 MiB.
+ * query): in 5-minute runs where settlement fell 10k to 16k queries behind on a worker, by 51
+ * and 65 MiB, and this test fails there.
  */
 const RSS_GROWTH_BOUND = 48 * 1024 * 1024;
 /**
@@ -81,7 +82,6 @@ const quotaOf = (consumer: Address) => {
 };
 let schedule: EpochSchedule;
 let firstBlock: bigint;
-let firstEpoch: bigint;
 const poolsBefore = new Map<bigint, bigint>();
 let tally: LoadTally;
 /** Wall-clock phases, for the summary line only. */
@@ -122,7 +122,7 @@ beforeAll(async () => {
   // or the workers rightly keep the new epoch's queries waiting (the chain has not reached it).
   await t.testClient.setIntervalMining({ interval: 1 });
   await t.clock.sync();
-  firstEpoch = await t.currentEpoch();
+  const firstEpoch = await t.currentEpoch();
   for (const epoch of [firstEpoch, firstEpoch + 1n]) poolsBefore.set(epoch, await t.poolOf(epoch));
   firstBlock = await t.publicClient.getBlockNumber();
 
@@ -225,13 +225,16 @@ describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, s
   it("answers every query or refuses it with a documented code: no 5xx, no dropped connection", () => {
     expect(tally.failures).toEqual([]);
     expect(tally.answered.length).toBeGreaterThan(0);
+    // Each refusal has its documented status; under load with ample deposits, only the quota and
+    // the turn of the epoch refuse anything (a POLICY_STALE here would be a 503 the load caused).
+    const expected = new Set(
+      (["QUOTA_EXHAUSTED", "WRONG_EPOCH"] as const).map((code) => `${code} ${errorCodes[code].status}`),
+    );
     const codes = countBy(tally.refused, (r) => `${r.code} ${r.status}`);
-    // Under load with ample deposits, only the quota and the turn of the epoch refuse anything.
-    for (const [codeAndStatus] of codes) {
-      const [code, status] = codeAndStatus.split(" ");
-      expect(["QUOTA_EXHAUSTED", "WRONG_EPOCH"]).toContain(code);
-      expect(Number(status)).toBe(errorCodes[code as keyof typeof errorCodes].status);
-    }
+    const unexpected = tally.refused.filter((r) => !expected.has(`${r.code} ${r.status}`));
+    expect([
+      ...countBy(unexpected, (r) => `${r.code} ${r.status}${r.reason === undefined ? "" : ` (${r.reason})`}`),
+    ]).toEqual([]);
     // The consumers with small quotas met them.
     expect(codes.get("QUOTA_EXHAUSTED 429")).toBeGreaterThan(0);
   });
