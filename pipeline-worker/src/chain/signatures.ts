@@ -59,7 +59,9 @@ export const wasmSecp256k1: Secp256k1 = {
 export const nativeSecp256k1: Secp256k1 | undefined = (() => {
   let native: NativeSecp256k1;
   try {
-    native = createRequire(import.meta.url)("secp256k1") as NativeSecp256k1;
+    // The bindings alone: the package's own entry falls back to elliptic (pure JavaScript,
+    // slower than the WebAssembly build) when the addon does not load.
+    native = createRequire(import.meta.url)("secp256k1/bindings") as NativeSecp256k1;
   } catch {
     return undefined;
   }
