@@ -14,7 +14,7 @@ export const DEFAULT_INFERENCE_CONFIG: InferenceConfig = {
   workerIndex: 0,
   workerCount: 1,
   maxInputLength: 4096,
-  settlementBatchSize: 50,
+  settlementBatchSize: 200,
   settlementIntervalSeconds: 60,
 };
 

@@ -70,8 +70,11 @@ export type UsageStore = {
   ): Promise<{ record: VoucherRecord; used: bigint }>;
   /** Uncounts a query that was recorded but whose answer was withheld (the kill switch came first). */
   release(consumer: Address, nonce: bigint): Promise<void>;
-  /** Vouchers waiting for settlement (pending or submitted), oldest epoch first. */
-  listUnsettled(options?: { limit?: number }): Promise<VoucherRecord[]>;
+  /**
+   * Vouchers waiting for settlement (pending or submitted), oldest epoch first; at most `limit`,
+   * and only those after `after` in that order (to read a long backlog a page at a time).
+   */
+  listUnsettled(options?: { limit?: number; after?: QueryVoucher }): Promise<VoucherRecord[]>;
   markSubmitted(vouchers: readonly QueryVoucher[], transactionHash: Hex): Promise<void>;
   markSettled(vouchers: readonly QueryVoucher[], transactionHash: Hex | undefined): Promise<void>;
   markDropped(vouchers: readonly QueryVoucher[], reason: string): Promise<void>;
@@ -295,7 +298,8 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
 
     async listUnsettled(options = {}) {
       const records: VoucherRecord[] = [];
-      for await (const key of db.keys({ gt: "p!", lt: "p!\xff", limit: options.limit ?? -1 })) {
+      const gt = options.after === undefined ? "p!" : pendingKey(options.after);
+      for await (const key of db.keys({ gt, lt: "p!\xff", limit: options.limit ?? -1 })) {
         const [, , consumer, nonce] = key.split("!");
         const record = await read(`v!${consumer}!${nonce}`);
         if (record !== undefined) records.push(record);

@@ -69,7 +69,7 @@ export const configSchema = z
         settlementBatchSize: wholeNumber("a whole number from 1 to 500")
           .min(1, { error: "must be a whole number from 1 to 500" })
           .max(500, { error: "must be a whole number from 1 to 500" })
-          .default(50),
+          .default(200),
         settlementIntervalSeconds: wholeNumber("a positive whole number of seconds")
           .positive({ error: "must be a positive whole number of seconds" })
           .default(60),

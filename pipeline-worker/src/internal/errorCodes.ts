@@ -274,8 +274,8 @@ export const errorCodes = {
   KEY_SHARES_INSUFFICIENT: {
     status: 503,
     title: "Too few key shares were released",
-    why: "Fewer keyholders than the committee's threshold released their share of a data key, so the key cannot be reconstructed: some keyholders are down, refused, or are not in the submission's committee.",
-    fix: "Operators: check that enough keyholders are running and reachable, and the refusals they answered with.",
+    why: "Fewer keyholders than the committee's threshold released their share of a data key, so the key cannot be reconstructed: some keyholders are down, refused, or are not in the submission's committee. It is retryable when at least one keyholder could not be reached or could not check the request then; when every missing share was refused for a reason that asking again will not change, the problem says `retryable: false` and lists the refusals.",
+    fix: "Operators: check that enough keyholders are running and reachable, and the refusals they answered with (the problem's `refusals`).",
     retryable: true,
   },
   PLAINTEXT_HASH_MISMATCH: {

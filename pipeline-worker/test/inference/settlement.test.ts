@@ -66,6 +66,25 @@ describe("settlement on chain", () => {
     expect(records).toEqual([]);
   });
 
+  it("works through a backlog longer than a page in one flush, never holding more than a page", async () => {
+    // Batches of one: a page is four vouchers, so six queries take two pages.
+    const worker = await t.startWorker({ inference: { settlementBatchSize: 1 } });
+    for (let i = 0n; i < QUOTA; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    const { store } = worker.worker.inference;
+    const pages: number[] = [];
+    const listUnsettled = store.listUnsettled.bind(store);
+    store.listUnsettled = async (options) => {
+      const page = await listUnsettled(options);
+      pages.push(page.length);
+      return page;
+    };
+    const result = await worker.worker.inference.settle();
+    expect(result).toMatchObject({ settled: 6, dropped: 0, waiting: 0 });
+    expect(result.transactions).toHaveLength(6);
+    expect(pages).toEqual([4, 2]);
+    expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(QUOTA);
+  });
+
   it("settles queries of a past epoch into that epoch's pool", async () => {
     const worker = await t.startWorker();
     const epoch = await t.currentEpoch();

@@ -43,7 +43,7 @@ describe("loadConfig", () => {
         workerIndex: 0,
         workerCount: 1,
         maxInputLength: 4096,
-        settlementBatchSize: 50,
+        settlementBatchSize: 200,
         settlementIntervalSeconds: 60,
       },
       privateKey: KEY,
