@@ -24,8 +24,8 @@ export type CreateUsageSettlerParameters = {
   store: UsageStore;
   logger: Logger;
   metrics: Metrics;
-  /** Most queries per `settle` transaction. Default 200. */
-  batchSize?: number;
+  /** Most queries per `settle` transaction (the worker's `inference.settlementBatchSize`). */
+  batchSize: number;
   /**
    * Blocks a settle transaction must have before its queries leave the store. Default 0: at once.
    * With more, a reorg that drops the transaction leaves them in the store, to be sent again.
@@ -69,7 +69,7 @@ const BATCHES_PER_PAGE = 4;
 
 export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   const { publicClient, walletClient, store, logger } = parameters;
-  const batchSize = parameters.batchSize ?? 200;
+  const { batchSize } = parameters;
   const pageSize = batchSize * BATCHES_PER_PAGE;
   const confirmations = BigInt(parameters.confirmations ?? 0);
   const metrics = createSettlementMetrics(parameters.metrics.registry);
