@@ -91,17 +91,15 @@ export async function spawnWorkerProcess(options: WorkerProcessOptions): Promise
 }
 
 /**
- * A process's resident memory in bytes, from `/proc/<pid>/status` (Linux); undefined once it has
- * exited. `anonymous` is what the process allocated (V8's heap, native buffers, LevelDB's caches);
+ * A process's resident memory in bytes, by kind, from `/proc/<pid>/status` (Linux); undefined once
+ * it has exited. `anonymous` is what the process allocated (V8's heap, native buffers, LevelDB's caches);
  * `files` is mapped files' pages (the executable, libraries, and LevelDB's tables, which it maps to
  * read them): the kernel's page cache, shared and reclaimable, growing as the stores grow.
  */
-export async function residentMemory(
-  pid: number,
-): Promise<{ total: number; anonymous: number; files: number } | undefined> {
+export async function residentMemory(pid: number): Promise<{ anonymous: number; files: number } | undefined> {
   const status = await readFile(`/proc/${pid}/status`, "utf8").catch(() => undefined);
   const kB = (field: string) => Number(status?.match(new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, "m"))?.[1]) * 1024;
-  const memory = { total: kB("VmRSS"), anonymous: kB("RssAnon"), files: kB("RssFile") };
+  const memory = { anonymous: kB("RssAnon"), files: kB("RssFile") };
   return Object.values(memory).every(Number.isFinite) ? memory : undefined;
 }
 

@@ -72,13 +72,11 @@ const SETTLE_TIMEOUT_MS = SOAK ? 2 * LOAD_MS + 300_000 : 150_000;
 const MiB = 1024 * 1024;
 
 /**
- * One worker at one moment of the load: its resident memory (all of it, anonymous, mapped files),
- * V8's live heap (in use after the last full garbage collection), and its queries waiting to be
- * settled.
+ * One worker at one moment of the load: its resident memory (anonymous, mapped files), V8's live
+ * heap (in use after the last full garbage collection), and its queries waiting to be settled.
  */
-type RssSample = {
+type MemorySample = {
   atMs: number;
-  total: number;
   anonymous: number;
   files: number;
   live: number;
@@ -91,7 +89,7 @@ let t: InferenceTestSystem;
 let rpc: Awaited<ReturnType<typeof serveProvider>>;
 let root: string;
 const workers: WorkerProcess[] = [];
-const rss: RssSample[][] = Array.from({ length: WORKERS }, () => []);
+const rss: MemorySample[][] = Array.from({ length: WORKERS }, () => []);
 const consumers = Array.from({ length: CONSUMERS }, (_, i) =>
   createDigestSigner(toHex(mnemonicToAccount(DEV_MNEMONIC, { addressIndex: 100 + i }).getHdKey().privateKey!)),
 );
@@ -232,11 +230,11 @@ async function workerGauges(url: string) {
 }
 
 /** The samples of the first, middle and last third of the load. */
-const thirds = (samples: RssSample[]) =>
+const thirds = (samples: MemorySample[]) =>
   [0, 1, 2].map((i) =>
     samples.filter((s) => s.atMs >= (i * tally.durationMs) / 3 && s.atMs < ((i + 1) * tally.durationMs) / 3),
   );
-const peak = (samples: RssSample[], of: "total" | "anonymous" | "files" | "live" | "heapTotal") =>
+const peak = (samples: MemorySample[], of: "anonymous" | "files" | "live" | "heapTotal") =>
   Math.max(...samples.map((s) => s[of]).filter(Number.isFinite));
 
 const keyOf = (consumer: Address, epoch: bigint) => `${consumer}!${epoch}`;
