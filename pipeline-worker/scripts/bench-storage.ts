@@ -34,9 +34,7 @@ try {
 
   start = process.hrtime.bigint();
   const readTap = createSha256Tap();
-  for await (const _ of readTap.tap(
-    decryptStream(store.get(put.cid, { sha256: put.sha256 }), { key, associatedData }),
-  ));
+  for await (const _ of readTap.tap(decryptStream(store.get(put.cid), { key, associatedData })));
   const getSeconds = Number(process.hrtime.bigint() - start) / 1e9;
   clearInterval(sampler);
 

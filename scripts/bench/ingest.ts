@@ -18,7 +18,6 @@ import { toHex, zeroAddress, type Address, type Hex, type PublicClient } from "v
 import { privateKeyToAccount } from "viem/accounts";
 import { createApiServer } from "../../pipeline-worker/src/api/createApiServer.ts";
 import { registerSubmissionRoutes } from "../../pipeline-worker/src/api/routes/registerSubmissionRoutes.ts";
-import { createSha256Tap } from "../../pipeline-worker/src/crypto/createSha256Tap.ts";
 import { encryptStream } from "../../pipeline-worker/src/crypto/encryptStream.ts";
 import { generateDataKey } from "../../pipeline-worker/src/crypto/generateDataKey.ts";
 import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
@@ -145,10 +144,6 @@ async function stages(payload: Uint8Array, directory: string): Promise<[string, 
       () => drain(encryptStream(chunks(payload), { key: generateDataKey(), associatedData: new Uint8Array(32) })),
     ],
     [
-      "SHA-256 of the ciphertext (the manifest's ciphertextSha256)",
-      () => drain(createSha256Tap().tap(chunks(payload))),
-    ],
-    [
       "UnixFS import: 256 KiB leaves hashed into CIDs, nothing written",
       async () =>
         void (await importFile({ content: chunks(payload) }, { put: async (cid) => cid }, heliaImportOptions)),
@@ -266,7 +261,7 @@ export async function benchIngest({ repeats, progress }: BenchContext): Promise<
 
   notes.push(
     "The ingest rows time `upload` of the worker's submission service (createSubmissionService) on a real journal and Helia store: everything after `begin`'s per-submission checks (signature, allowlist, chain reads), which do not depend on the data's size.",
-    "The whole path must make three SHA-256 passes (the plaintext's data hash, the ciphertext's hash in the manifest, the 256 KiB blocks' CIDs), one AES-GCM pass and the disk writes; the ceilings add up those stages as measured alone, once one after another and once halved for two cores, so the ingest ratio reads against what the hardware allows, not against AES alone.",
+    "The whole path must make two SHA-256 passes (the plaintext's data hash, which the contributor signed, and the 256 KiB blocks' CIDs), one AES-GCM pass and the disk writes; the ceilings add up those stages as measured alone, once one after another and once halved for two cores, so the ingest ratio reads against what the hardware allows, not against AES alone. SHA-256 runs at well under AES-GCM's speed even with the CPU's SHA extensions, so the two hashes alone keep the path under half of raw AES on one core.",
     "Wall-clock ratios swing with other processes on a shared machine, more for the long ingest than for the short AES pass; the CPU-time rows compare the work itself (all threads summed, so they understate what a second core gains).",
     "Block writes go to libuv's thread pool and are written behind (16 in flight), so on a second core they overlap with the hashing and AES-GCM on the event loop. Moving more to the thread pool was tried and dropped: WebCrypto copies each input (on the event loop, by the CPU profile) and frees the copy only at a later GC, so AES-GCM there raised an upload's peak memory by about half, and block hashing there used as much CPU in all (copies included) and gained no measurable time.",
     "The memory rows run a worker HTTP server (createApiServer with the submission routes) and a node:http client streaming with backpressure in a fresh process per size, after a 1 MiB warm-up upload; a ratio near 1 means memory flat in the payload size. What growth there is is garbage (socket chunks, segments, ciphertext) awaiting V8's next collection, which V8 lets reach about 64 MiB of external memory; an upload held whole would add its own size.",

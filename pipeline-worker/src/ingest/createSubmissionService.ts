@@ -324,13 +324,12 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
         return { member: committee.members[i]!, publicKey: committee.publicKeys[i]!, wrappedShare };
       });
       const manifest = {
-        version: 1,
+        version: 2,
         submissionId: record.id,
         contributor: getAddress(envelope.contributor),
         dataHash: envelope.dataHash.toLowerCase(),
         size: envelope.size,
         ciphertext: ciphertext.cid.toString(),
-        ciphertextSha256: toHex(ciphertext.sha256),
         associatedData: toHex(associatedData),
         committee: { id: committee.id.toString(), threshold: committee.threshold, shares: wrapped },
       };

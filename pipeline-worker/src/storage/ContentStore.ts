@@ -7,12 +7,14 @@ export type PutResult = {
   cid: CID;
   /** Bytes stored. */
   size: number;
-  /** SHA-256 of the bytes stored. */
-  sha256: Uint8Array;
 };
 
 export type GetOptions = {
-  /** When given, the bytes read back must also hash to this, or the stream ends in an error. */
+  /**
+   * When given, the bytes read back must also hash to this, or the stream ends in an error. The
+   * CID already binds the bytes; this is for a hash recorded elsewhere, such as the
+   * ciphertextSha256 of version 1 submission manifests.
+   */
   sha256?: Uint8Array | undefined;
   signal?: AbortSignal | undefined;
 };

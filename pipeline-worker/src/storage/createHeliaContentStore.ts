@@ -5,7 +5,6 @@ import { LevelDatastore } from "datastore-level";
 import { createHeliaLight, type GraphWalkerFactory } from "helia";
 import { importFile } from "ipfs-unixfs-importer";
 import { CID } from "multiformats/cid";
-import { createSha256Tap } from "../crypto/createSha256Tap.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { ContentStore } from "./ContentStore.ts";
 import { parseCid, readVerified } from "./readVerified.ts";
@@ -55,13 +54,19 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
     kind: "helia",
 
     async put(source, options = {}) {
-      const tap = createSha256Tap();
+      let size = 0;
       const writer = createBlockWriter(blockstore, options.signal);
       let cid: CID;
       try {
         cid = await lock.shared(async () => {
           // The importer takes no signal; an abort stops the put at its next block write.
-          const imported = await importFile({ content: tap.tap(source) }, writer, heliaImportOptions);
+          const counted = async function* () {
+            for await (const chunk of source) {
+              size += chunk.byteLength;
+              yield chunk;
+            }
+          };
+          const imported = await importFile({ content: counted() }, writer, heliaImportOptions);
           await writer.flush();
           // The importer's CID comes from its own copy of multiformats; this store hands out ours.
           const root = CID.parse(imported.cid.toString());
@@ -80,7 +85,7 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
         await lock.exclusive(() => deleteUnpinned(writer.written)).catch(() => {});
         throw isWorkerError(cause) ? cause : storageFailed("store content", cause);
       }
-      return { cid, size: tap.bytes, sha256: tap.digest() };
+      return { cid, size };
     },
 
     get(cid, options = {}) {

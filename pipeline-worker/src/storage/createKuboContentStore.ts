@@ -4,7 +4,6 @@ import { Agent as HttpsAgent } from "node:https";
 import { PassThrough } from "node:stream";
 import { create } from "ipfs-http-client";
 import type { CID } from "multiformats/cid";
-import { createSha256Tap } from "../crypto/createSha256Tap.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import { computeCid } from "./computeCid.ts";
 import type { ContentStore } from "./ContentStore.ts";
@@ -44,13 +43,14 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
     kind: "kubo",
 
     async put(source, options = {}) {
-      const tap = createSha256Tap();
+      let size = 0;
       // One pass over the source feeds both the local CID computation and the upload. The
       // upload buffer is bounded: when the node reads slower than we hash, hashing waits.
       const upload = new PassThrough({ highWaterMark: 4 * CHUNK_BYTES });
       async function* feed() {
         try {
-          for await (const chunk of tap.tap(source)) {
+          for await (const chunk of source) {
+            size += chunk.byteLength;
             if (!upload.write(chunk)) await once(upload, "drain");
             yield chunk;
           }
@@ -86,7 +86,7 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
           },
         );
       }
-      return { cid: expected, size: tap.bytes, sha256: tap.digest() };
+      return { cid: expected, size };
     },
 
     get(cid, options = {}) {

@@ -7,7 +7,8 @@ import type { Committee } from "../policy/Policy.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { hexToBytes } from "./submissionManifest.ts";
 
-export const MODEL_MANIFEST_FORMAT = "dao-ai/encrypted-model/v1";
+// v2 dropped v1's ciphertextSha256, which the ciphertext's CID already binds.
+export const MODEL_MANIFEST_FORMAT = "dao-ai/encrypted-model/v2";
 
 /**
  * The manifest of a model's encrypted weights, on IPFS; `ipfs://<its CID>` is the
@@ -21,7 +22,6 @@ export type ModelManifest = {
   trainingSetHash: Hex;
   size: string;
   ciphertext: string;
-  ciphertextSha256: Hex;
   associatedData: Hex;
   committee: { id: string; threshold: number; shares: { member: string; publicKey: Hex; wrappedShare: Hex }[] };
 };
@@ -76,7 +76,6 @@ export async function encryptModelWeights(
       trainingSetHash: parameters.trainingSetHash,
       size: String(parameters.weights.byteLength),
       ciphertext: ciphertext.cid.toString(),
-      ciphertextSha256: toHex(ciphertext.sha256),
       associatedData: toHex(associatedData),
       committee: { id: committee.id.toString(), threshold: committee.threshold, shares: wrapped },
     };

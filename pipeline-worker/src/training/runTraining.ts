@@ -260,10 +260,15 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         const tap = createSha256Tap();
         const bytes = await readAll(
           tap.tap(
-            decryptStream(store.get(manifest.ciphertext, { sha256: hexToBytes(manifest.ciphertextSha256) }), {
-              key,
-              associatedData: hexToBytes(manifest.associatedData),
-            }),
+            decryptStream(
+              store.get(manifest.ciphertext, {
+                sha256: manifest.ciphertextSha256 === undefined ? undefined : hexToBytes(manifest.ciphertextSha256),
+              }),
+              {
+                key,
+                associatedData: hexToBytes(manifest.associatedData),
+              },
+            ),
           ),
         );
         return { plaintext: bytes, plaintextHash: `0x${Buffer.from(tap.digest()).toString("hex")}` };

@@ -7,15 +7,20 @@ import { WorkerError } from "../internal/WorkerError.ts";
  * The JSON manifest the submission service stores on IPFS next to each encrypted submission
  * (createSubmissionService's `storeData`): what was submitted, where its ciphertext is, and the
  * data key's shares wrapped to the committee then in force. Its CID is what run specs list.
+ *
+ * Version 2 is what the worker writes. Version 1 also carried the ciphertext's SHA-256, which the
+ * ciphertext's CID already binds; it is still read, and its hash still checked, so that
+ * submissions stored before the change can be trained on.
  */
 export type SubmissionManifest = {
-  version: 1;
+  version: 1 | 2;
   submissionId: Hex;
   contributor: Address;
   dataHash: Hex;
   size: string;
   ciphertext: string;
-  ciphertextSha256: Hex;
+  /** Version 1 only. */
+  ciphertextSha256?: Hex;
   associatedData: Hex;
   committee: { id: string; threshold: number; shares: { member: Address; publicKey: Hex; wrappedShare: Hex }[] };
 };
@@ -23,14 +28,12 @@ export type SubmissionManifest = {
 const hex = (bytes?: number) =>
   z.string().regex(bytes === undefined ? /^0x([0-9a-fA-F]{2})*$/ : new RegExp(`^0x[0-9a-fA-F]{${bytes * 2}}$`));
 
-const manifestSchema = z.object({
-  version: z.literal(1),
+const manifestFields = {
   submissionId: hex(32),
   contributor: hex(20),
   dataHash: hex(32),
   size: z.string().regex(/^[1-9][0-9]*$/),
   ciphertext: z.string().min(10).max(128),
-  ciphertextSha256: hex(32),
   associatedData: hex(),
   committee: z.object({
     id: z.string().regex(/^[0-9]+$/),
@@ -40,7 +43,12 @@ const manifestSchema = z.object({
       .min(1)
       .max(255),
   }),
-});
+};
+
+const manifestSchema = z.discriminatedUnion("version", [
+  z.object({ version: z.literal(2), ...manifestFields }),
+  z.object({ version: z.literal(1), ...manifestFields, ciphertextSha256: hex(32) }),
+]);
 
 /**
  * Parses a submission manifest and checks that it is self-consistent: its associated data (what

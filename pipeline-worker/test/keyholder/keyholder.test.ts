@@ -206,7 +206,7 @@ describe("keyholder: refusals (problem+json, stable codes)", () => {
     const honest = new TextDecoder().decode(await collect(t.s.worker.store.get(listed[0]!.manifest)));
     // The manifest comes from the requester: one that does not match its CID is the request's fault.
     await expectRefused(
-      ask({ manifestDocument: honest.replace('"version":1', '"version": 1') }),
+      ask({ manifestDocument: honest.replace('"version":2', '"version": 2') }),
       400,
       "VALIDATION_FAILED",
     );

@@ -24,15 +24,18 @@ function freshDir() {
 }
 
 describe("createHeliaContentStore", () => {
-  it("stores a stream and reads the same bytes back, with its size and SHA-256", async () => {
+  it("stores a stream and reads the same bytes back, with its size, checked against an expected SHA-256", async () => {
     const store = await openStore(freshDir());
     const bytes = randomPlaintext(1_000_000);
     const put = await store.put(irregularChunks(bytes));
     expect(put.size).toBe(1_000_000);
-    expect(Buffer.from(put.sha256).toString("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
     expect(put.cid.version).toBe(1);
     expect((await collect(store.get(put.cid))).equals(bytes)).toBe(true);
-    expect((await collect(store.get(put.cid.toString(), { sha256: put.sha256 }))).equals(bytes)).toBe(true);
+    expect(
+      (await collect(store.get(put.cid.toString(), { sha256: createHash("sha256").update(bytes).digest() }))).equals(
+        bytes,
+      ),
+    ).toBe(true);
     expect(await store.has(put.cid)).toBe(true);
   });
 

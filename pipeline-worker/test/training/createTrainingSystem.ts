@@ -82,7 +82,6 @@ export async function createTrainingSystem() {
     const poisoned: SubmissionManifest = {
       ...manifest,
       ciphertext: ciphertext.cid.toString(),
-      ciphertextSha256: toHex(ciphertext.sha256),
       committee: {
         ...manifest.committee,
         shares: manifest.committee.shares.map((entry, i) => ({

@@ -215,6 +215,44 @@ describe("runTraining", () => {
     expect(Buffer.from(ciphertext).includes(Buffer.from(weights.subarray(0, 64)))).toBe(false);
   });
 
+  it("still trains on version 1 manifests (stored before v2), checking the ciphertext hash they carry", async () => {
+    // The run committed above stays for the tests of its reveal below: this one reverts only itself.
+    const before = await t.testClient.snapshot();
+    // What the worker wrote before version 2: the same manifest plus the ciphertext's SHA-256.
+    async function asVersion1(submitted: Submitted, ciphertextSha256?: Hex): Promise<Submitted> {
+      const manifest = await t.readManifest(submitted.manifest);
+      expect(manifest.version).toBe(2);
+      expect(manifest).not.toHaveProperty("ciphertextSha256");
+      const stored = await t.s.worker.store.put([
+        new TextEncoder().encode(
+          JSON.stringify({
+            ...manifest,
+            version: 1,
+            ciphertextSha256: ciphertextSha256 ?? sha256(await collect(t.s.worker.store.get(manifest.ciphertext))),
+          }),
+        ),
+      ]);
+      return { ...submitted, manifest: stored.cid.toString() };
+    }
+    const intact = await asVersion1(honest[0]!);
+    const wrongHash = await asVersion1(honest[1]!, toHex(randomBytes(32)));
+    const oldSpec = encodeRunSpec({
+      format: RUN_SPEC_FORMAT,
+      chainId: t.deployment.chainId,
+      contributorRewards: t.contracts.contributorRewards,
+      model: { kind: "embedded", dimensions: DIMENSIONS, ngrams: 2 },
+      submissions: [intact, wrongHash, honest[2]!].map(({ manifest, dataHash }) => ({ manifest, dataHash })),
+    });
+    const oldRun = await t.approveRun(runSpecHash(oldSpec));
+    const trained = await train({ runId: oldRun, spec: oldSpec });
+    expect(trained.included.map((e) => e.manifest).sort()).toEqual([intact.manifest, honest[2]!.manifest].sort());
+    expect(trained.excluded.map(({ manifest, code }) => ({ manifest, code }))).toEqual([
+      { manifest: wrongHash.manifest, code: "CONTENT_INTEGRITY_FAILED" },
+    ]);
+    expect(trained.examples).toBe(600);
+    await t.testClient.revert({ id: before });
+  });
+
   it("builds a spec from the worker's recorded submissions, for governance to approve", async () => {
     const manifests = await listRecordedManifests({
       publicClient: t.publicClient,
