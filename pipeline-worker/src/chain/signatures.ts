@@ -26,14 +26,25 @@ export type Secp256k1 = {
   recover(digest: Uint8Array, signature: Uint8Array, parity: 0 | 1): Uint8Array | null;
   /** A low-s, RFC 6979 signature and its recovery id. */
   sign(digest: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recoveryId: number };
-  /** The uncompressed public key of a private key, or null when it is not one. */
-  publicKey(privateKey: Uint8Array): Uint8Array | null;
+  /** The public key of a private key (uncompressed unless asked), or null when it is not one. */
+  publicKey(privateKey: Uint8Array, compressed?: boolean): Uint8Array | null;
+  /**
+   * ECDH: the point privateKey × publicKey, compressed (33 bytes), as @noble/curves'
+   * getSharedSecret gives it; null when either key is not one. Key shares are wrapped with it.
+   */
+  sharedPoint(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | null;
 };
 
 type NativeSecp256k1 = {
   ecdsaRecover(signature: Uint8Array, recid: number, message: Uint8Array, compressed: boolean): Uint8Array;
   ecdsaSign(message: Uint8Array, privateKey: Uint8Array): { signature: Uint8Array; recid: number };
   publicKeyCreate(privateKey: Uint8Array, compressed: boolean): Uint8Array;
+  ecdh(
+    publicKey: Uint8Array,
+    privateKey: Uint8Array,
+    options: { hashfn: (x: Uint8Array, y: Uint8Array) => Uint8Array },
+    output: Uint8Array,
+  ): Uint8Array;
 };
 
 export const wasmSecp256k1: Secp256k1 = {
@@ -47,8 +58,12 @@ export const wasmSecp256k1: Secp256k1 = {
     }
   },
   sign: (digest, privateKey) => tinySecp256k1.signRecoverable(digest, privateKey),
-  publicKey: (privateKey) =>
-    tinySecp256k1.isPrivate(privateKey) ? tinySecp256k1.pointFromScalar(privateKey, false) : null,
+  publicKey: (privateKey, compressed = false) =>
+    tinySecp256k1.isPrivate(privateKey) ? tinySecp256k1.pointFromScalar(privateKey, compressed) : null,
+  sharedPoint(privateKey, publicKey) {
+    if (!tinySecp256k1.isPrivate(privateKey) || !tinySecp256k1.isPoint(publicKey)) return null;
+    return tinySecp256k1.pointMultiply(publicKey, privateKey, true);
+  },
 };
 
 /**
@@ -78,9 +93,24 @@ export const nativeSecp256k1: Secp256k1 | undefined = (() => {
       const { signature, recid } = native.ecdsaSign(digest, privateKey);
       return { signature, recoveryId: recid };
     },
-    publicKey(privateKey) {
+    publicKey(privateKey, compressed = false) {
       try {
-        return native.publicKeyCreate(privateKey, false);
+        return native.publicKeyCreate(privateKey, compressed);
+      } catch {
+        return null;
+      }
+    },
+    sharedPoint(privateKey, publicKey) {
+      try {
+        // libsecp256k1 hands the point's coordinates to a hash function of the caller's; this one
+        // hashes nothing and writes the compressed point.
+        const compress = (x: Uint8Array, y: Uint8Array) => {
+          const point = new Uint8Array(33);
+          point[0] = 0x02 | (y[31]! & 1);
+          point.set(x, 1);
+          return point;
+        };
+        return native.ecdh(publicKey, privateKey, { hashfn: compress }, new Uint8Array(33));
       } catch {
         return null;
       }

