@@ -159,6 +159,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       logger,
       metrics,
       docsUrl: ERROR_DOCS_PATH,
+      bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,
     });
     registerHealthRoutes(app, {
       metrics,

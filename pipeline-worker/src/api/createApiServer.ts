@@ -7,10 +7,12 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from "fastify";
+import { DEFAULT_BODY_IDLE_TIMEOUT_MS } from "../internal/configSchema.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import { PROBLEM_CONTENT_TYPE, renderProblem } from "../internal/renderProblem.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { withIdleTimeout } from "./withIdleTimeout.ts";
 
 export type CreateApiServerParameters = {
   logger: Logger;
@@ -19,6 +21,8 @@ export type CreateApiServerParameters = {
   docsUrl: string;
   /** Largest request body accepted on JSON routes, in bytes. Upload routes stream and set their own. */
   jsonBodyLimit?: number;
+  /** Longest pause in a request body, in milliseconds, before it is refused with REQUEST_TIMEOUT. */
+  bodyIdleTimeoutMs?: number | undefined;
 };
 
 /**
@@ -53,8 +57,18 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
     clientErrorHandler: (error, socket) => answerClientError(error, socket, parameters),
   });
 
-  // Upload bodies are streams: the route reads `request.raw` itself, so nothing is buffered here.
-  app.addContentTypeParser("application/octet-stream", (_request, _payload, done) => done(null));
+  // Fastify turns Node's requestTimeout off, since a large upload over a slow link may rightly take
+  // many minutes; but then a client that sends part of a body and stops would hold its connection
+  // for ever. So every body, the JSON that Fastify buffers and the streams that upload routes read,
+  // is read through an idle guard, and one that pauses too long is answered 408. Node's socket
+  // timeout (Fastify's connectionTimeout) would not do: it also cuts a request that the worker is
+  // slow to answer, and it destroys the socket without an answer.
+  const bodyIdleTimeoutMs = parameters.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS;
+  app.addHook("preParsing", async (_request, _reply, payload) => withIdleTimeout(payload, bodyIdleTimeoutMs));
+
+  // Upload bodies are streams: the route reads the guarded stream, `request.body`, itself, so
+  // nothing is buffered here.
+  app.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(sendProblem);
 

@@ -254,8 +254,10 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
   }
 
   /**
-   * Streams the data in. Any refusal rejects the submission for good (its nonce stays spent), since
-   * a half-read upload cannot be resumed over HTTP; the contributor signs a new one.
+   * Streams the data in. A refusal of the data rejects the submission for good (its nonce stays
+   * spent), since a half-read upload cannot be resumed over HTTP; the contributor signs a new one.
+   * A retryable failure (a stale policy, a storage outage, a body that stopped arriving) keeps
+   * nothing of the upload and leaves the submission awaiting its data, to be PUT again whole.
    */
   async function upload(id: string, source: AsyncIterable<Uint8Array>): Promise<SubmissionStatus> {
     const record = await journal.get(id);

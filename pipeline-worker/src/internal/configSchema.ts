@@ -9,6 +9,14 @@ import { z } from "zod";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const STORAGE_KINDS = ["helia", "kubo"] as const;
+/**
+ * How long a request body may pause before it is refused, for the worker and the keyholder alike.
+ * A contributor on a poor link gets this long to recover; a client that stopped holds a connection
+ * no longer than this.
+ */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
+/** Node's timers cannot wait longer than 2^31 - 1 ms (they fire at once instead); an hour is ample. */
+export const MAX_BODY_IDLE_TIMEOUT_MS = 3_600_000;
 
 const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
 
@@ -32,6 +40,12 @@ export const configSchema = z
           .min(0, { error: "must be a port number from 0 to 65535" })
           .max(65535, { error: "must be a port number from 0 to 65535" })
           .default(8787),
+        bodyIdleTimeoutMs: wholeNumber(`a whole number of milliseconds from 1 to ${MAX_BODY_IDLE_TIMEOUT_MS}`)
+          .min(1, { error: `must be a whole number of milliseconds from 1 to ${MAX_BODY_IDLE_TIMEOUT_MS}` })
+          .max(MAX_BODY_IDLE_TIMEOUT_MS, {
+            error: `must be a whole number of milliseconds from 1 to ${MAX_BODY_IDLE_TIMEOUT_MS}`,
+          })
+          .default(DEFAULT_BODY_IDLE_TIMEOUT_MS),
       })
       .strict()
       .prefault({}),

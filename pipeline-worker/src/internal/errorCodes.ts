@@ -155,8 +155,8 @@ export const errorCodes = {
   REQUEST_TIMEOUT: {
     status: 408,
     title: "The request did not arrive in time",
-    why: "The request's headers did not finish arriving within the HTTP server's timeout, so the connection was closed.",
-    fix: "Send the whole request promptly; check the network between the client and the worker.",
+    why: "The request stopped arriving, so the connection was closed: its headers did not finish within the HTTP server's timeout, or its body paused for longer than the server allows (30 s by default: the worker's `http.bodyIdleTimeoutMs`, a keyholder's `KEYHOLDER_HTTP_BODY_IDLE_TIMEOUT_MS`). A body may arrive slowly, but not stop.",
+    fix: "Send the request again and check the network between the client and the worker. An upload refused this way stored nothing: its submission still awaits its data, and the same PUT can be sent again before the signature's deadline.",
     retryable: true,
   },
   NOT_FOUND: {

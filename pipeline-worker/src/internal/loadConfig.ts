@@ -11,7 +11,8 @@ export type WorkerConfig = {
   deploymentManifest: string;
   /** Absolute path. */
   dataDir: string;
-  http: { host: string; port: number };
+  /** `bodyIdleTimeoutMs` is optional so that hand-built configurations (tests) need not spell it out. */
+  http: { host: string; port: number; bodyIdleTimeoutMs?: number };
   confirmations: number;
   stalenessSeconds: number;
   maxPayloadBytes: number;
@@ -77,6 +78,11 @@ const FIELDS: Record<string, FieldSpec> = {
     env: "WORKER_HTTP_PORT",
     type: "integer",
     fix: "Set it to a free port, e.g. 8787 (0 picks any free port).",
+  },
+  "http.bodyIdleTimeoutMs": {
+    env: "WORKER_HTTP_BODY_IDLE_TIMEOUT_MS",
+    type: "integer",
+    fix: "Set it to the longest pause in a request body before it is refused, in milliseconds, e.g. 30000.",
   },
   confirmations: {
     env: "WORKER_CONFIRMATIONS",

@@ -10,6 +10,8 @@ import { registerKeyholderRoutes } from "./registerKeyholderRoutes.ts";
 export type CreateKeyholderServerParameters = CreateKeyholderParameters & {
   logger: Logger;
   policyRegistry: Address;
+  /** Longest pause in a request body, in milliseconds; see createApiServer. */
+  bodyIdleTimeoutMs?: number | undefined;
 };
 
 /**
@@ -26,6 +28,7 @@ export function createKeyholderServer(parameters: CreateKeyholderServerParameter
     logger: parameters.logger,
     metrics,
     docsUrl: "https://github.com/dao-governed-ai/dao-governed-ai/blob/main/pipeline-worker/docs/errors.md",
+    bodyIdleTimeoutMs: parameters.bodyIdleTimeoutMs,
   });
   registerHealthRoutes(app, {
     metrics,

@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { WorkerError } from "../internal/WorkerError.ts";
-import { LOG_LEVELS } from "../internal/configSchema.ts";
+import { DEFAULT_BODY_IDLE_TIMEOUT_MS, LOG_LEVELS, MAX_BODY_IDLE_TIMEOUT_MS } from "../internal/configSchema.ts";
 
 export type KeyholderConfig = {
   rpcUrl: string;
   chainId: number;
   /** Absolute path. */
   deploymentManifest: string;
-  http: { host: string; port: number };
+  http: { host: string; port: number; bodyIdleTimeoutMs: number };
   confirmations: number;
   /** A Kubo node to fetch manifests from when requests do not carry them; optional. */
   kuboUrl: string | undefined;
@@ -28,6 +28,7 @@ export type KeyholderConfig = {
  * | KEYHOLDER_CHAIN_ID | the chain's id | required |
  * | KEYHOLDER_DEPLOYMENT_MANIFEST | the deploy script's manifest | deployments/<chainId>.json |
  * | KEYHOLDER_HTTP_HOST, KEYHOLDER_HTTP_PORT | where to listen | 127.0.0.1, 8788 |
+ * | KEYHOLDER_HTTP_BODY_IDLE_TIMEOUT_MS | a request body that pauses longer is refused (REQUEST_TIMEOUT) | 30000 |
  * | KEYHOLDER_CONFIRMATIONS | blocks an approval needs | 2 |
  * | KEYHOLDER_KUBO_URL | a Kubo RPC API to read manifests from | none |
  * | KEYHOLDER_LOG_LEVEL | fatal ... trace, silent | info |
@@ -62,6 +63,12 @@ export function loadKeyholderConfig(
   }
   const chainId = integer("KEYHOLDER_CHAIN_ID", undefined, 1, Number.MAX_SAFE_INTEGER);
   const port = integer("KEYHOLDER_HTTP_PORT", 8788, 0, 65535);
+  const bodyIdleTimeoutMs = integer(
+    "KEYHOLDER_HTTP_BODY_IDLE_TIMEOUT_MS",
+    DEFAULT_BODY_IDLE_TIMEOUT_MS,
+    1,
+    MAX_BODY_IDLE_TIMEOUT_MS,
+  );
   const confirmations = integer("KEYHOLDER_CONFIRMATIONS", 2, 0, 10_000);
   const logLevel = (get("KEYHOLDER_LOG_LEVEL") ?? "info") as KeyholderConfig["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYHOLDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}.`);
@@ -102,7 +109,7 @@ export function loadKeyholderConfig(
     rpcUrl: rpcUrl!,
     chainId,
     deploymentManifest: path.resolve(cwd, manifest ?? path.join("deployments", `${chainId}.json`)),
-    http: { host: get("KEYHOLDER_HTTP_HOST") ?? "127.0.0.1", port },
+    http: { host: get("KEYHOLDER_HTTP_HOST") ?? "127.0.0.1", port, bodyIdleTimeoutMs },
     confirmations,
     kuboUrl: get("KEYHOLDER_KUBO_URL"),
     privateKey,

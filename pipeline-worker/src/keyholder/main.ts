@@ -34,6 +34,7 @@ async function main() {
     confirmations: config.confirmations,
     store,
     logger,
+    bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,
   });
   config.privateKey.fill(0);
   const shutdown = createShutdown({ logger });

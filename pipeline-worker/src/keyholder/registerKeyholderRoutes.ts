@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Hex } from "viem";
 import { requireOctetStream } from "../api/requireOctetStream.ts";
@@ -36,13 +37,13 @@ export function registerKeyholderRoutes(app: FastifyInstance, parameters: Regist
   }));
 
   // The spec travels as its exact bytes (application/octet-stream): their SHA-256 is what was voted on.
-  app.put<{ Params: { runId: Hex } }>(
+  app.put<{ Params: { runId: Hex }; Body: Readable }>(
     "/v1/runs/:runId/spec",
     { bodyLimit: Number.MAX_SAFE_INTEGER, onRequest: requireOctetStream, schema: { params: runParams } },
     async (request) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of request.raw as AsyncIterable<Buffer>) {
+      for await (const chunk of request.body as AsyncIterable<Buffer>) {
         size += chunk.byteLength;
         if (size > MAX_RUN_SPEC_BYTES) {
           throw new WorkerError("PAYLOAD_TOO_LARGE", `A run spec is at most ${MAX_RUN_SPEC_BYTES} bytes.`);

@@ -29,7 +29,7 @@ export type WorkerSystem = System & {
  * requirement (one of two trusted attesters), and a committee of three keyholders, threshold two.
  */
 export async function createWorkerSystem(
-  options: { maxPayloadBytes?: number; autoRecord?: boolean } = {},
+  options: { maxPayloadBytes?: number; autoRecord?: boolean; bodyIdleTimeoutMs?: number } = {},
 ): Promise<WorkerSystem> {
   const system = await createSystem();
   await system.delegateAll();
@@ -59,7 +59,7 @@ export async function createWorkerSystem(
     chainId: deployment.chainId,
     deploymentManifest: manifest,
     dataDir,
-    http: { host: "127.0.0.1", port: 0 },
+    http: { host: "127.0.0.1", port: 0, bodyIdleTimeoutMs: options.bodyIdleTimeoutMs },
     confirmations: 0,
     stalenessSeconds: 3600,
     maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,

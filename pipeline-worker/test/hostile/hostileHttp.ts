@@ -78,23 +78,27 @@ export type RawExchange = {
  * Writes `bytes` to a fresh TCP connection, exactly as given (a malformed request line, a lying
  * Content-Length, half a body), then either half-closes the connection (`end: true`, the client
  * is gone) or keeps it open, and collects whatever the server answers until it closes the socket,
- * sends one whole response, or `waitMs` passes.
+ * sends one whole response (or, with `untilClosed`, closes the socket after it), or `waitMs`
+ * passes. Given several parts, it writes them `gapMs` apart, as a slow client would.
  */
 export function exchangeRaw(
   baseUrl: string,
-  bytes: Uint8Array | string,
-  options: { end?: boolean; destroy?: boolean; waitMs?: number } = {},
+  bytes: Uint8Array | string | readonly (Uint8Array | string)[],
+  options: { end?: boolean; destroy?: boolean; waitMs?: number; gapMs?: number; untilClosed?: boolean } = {},
 ): Promise<RawExchange> {
   const url = new URL(baseUrl);
   const waitMs = options.waitMs ?? 2_000;
+  const parts = (Array.isArray(bytes) ? bytes : [bytes]) as readonly (Uint8Array | string)[];
   return new Promise((resolve) => {
     const socket = connect({ host: url.hostname, port: Number(url.port) });
     const chunks: Buffer[] = [];
     let done = false;
+    let writer: NodeJS.Timeout | undefined;
     const finish = (closedByServer: boolean) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearTimeout(writer);
       socket.destroy();
       const raw = Buffer.concat(chunks);
       resolve({ response: parseResponse(raw), raw, closedByServer });
@@ -102,18 +106,22 @@ export function exchangeRaw(
     const timer = setTimeout(() => finish(false), waitMs);
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
-      if (parseResponse(Buffer.concat(chunks))) finish(false);
+      if (!options.untilClosed && parseResponse(Buffer.concat(chunks))) finish(false);
     });
     socket.on("end", () => finish(true));
     socket.on("close", () => finish(true));
     socket.on("error", () => finish(true));
-    socket.on("connect", () => {
-      socket.write(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes);
-      if (options.destroy) {
+    const write = (index: number) => {
+      const part = parts[index]!;
+      socket.write(typeof part === "string" ? Buffer.from(part, "latin1") : part);
+      if (index + 1 < parts.length) {
+        writer = setTimeout(() => write(index + 1), options.gapMs ?? 0);
+      } else if (options.destroy) {
         // The client vanishes mid-request: nothing more is read from or written to this socket.
         setTimeout(() => finish(false), 50);
       } else if (options.end) socket.end();
-    });
+    };
+    socket.on("connect", () => write(0));
   });
 }
 

@@ -34,7 +34,7 @@ describe("loadConfig", () => {
       chainId: 31337,
       deploymentManifest: "/srv/worker/deployments/31337.json",
       dataDir: "/srv/worker/.data/worker",
-      http: { host: "127.0.0.1", port: 8787 },
+      http: { host: "127.0.0.1", port: 8787, bodyIdleTimeoutMs: 30_000 },
       confirmations: 2,
       stalenessSeconds: 60,
       maxPayloadBytes: 256 * 1024 * 1024,
@@ -73,7 +73,7 @@ describe("loadConfig", () => {
     });
     expect(config.rpcUrl).toBe("http://file:8545");
     expect(config.chainId).toBe(8453);
-    expect(config.http).toEqual({ host: "0.0.0.0", port: 9000 });
+    expect(config.http).toEqual({ host: "0.0.0.0", port: 9000, bodyIdleTimeoutMs: 30_000 });
     expect(config.storage).toEqual({ kind: "kubo", kuboUrl: "http://127.0.0.1:5001" });
     expect(config.logLevel).toBe("debug");
     // A path written in the file is relative to the file, wherever the worker is started from.
@@ -96,6 +96,18 @@ describe("loadConfig", () => {
       'chainId (from WORKER_CHAIN_ID): must be a positive whole number, got "abc". Set it to the id of the chain the contracts are deployed on, e.g. 31337 for a local Hardhat or Anvil chain.',
       "http.port (from WORKER_HTTP_PORT): must be a port number from 0 to 65535, got 70000. Set it to a free port, e.g. 8787 (0 picks any free port).",
       'logLevel (from WORKER_LOG_LEVEL): must be one of fatal, error, warn, info, debug, trace, silent, got "loud". Use one of fatal, error, warn, info, debug, trace, silent.',
+    ]);
+  });
+
+  it("takes the body idle timeout from the environment, in milliseconds up to an hour", () => {
+    const env = { ...minimalEnv, WORKER_HTTP_BODY_IDLE_TIMEOUT_MS: "120000" };
+    expect(loadConfig({ env }).http.bodyIdleTimeoutMs).toBe(120_000);
+    // Node's timers fire at once past 2^31 - 1 ms: a huge timeout would refuse every upload.
+    const problems = problemsOf(() =>
+      loadConfig({ env: { ...minimalEnv, WORKER_HTTP_BODY_IDLE_TIMEOUT_MS: "3000000000" } }),
+    );
+    expect(problems).toEqual([
+      "http.bodyIdleTimeoutMs (from WORKER_HTTP_BODY_IDLE_TIMEOUT_MS): must be a whole number of milliseconds from 1 to 3600000, got 3000000000. Set it to the longest pause in a request body before it is refused, in milliseconds, e.g. 30000.",
     ]);
   });
 

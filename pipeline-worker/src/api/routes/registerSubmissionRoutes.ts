@@ -1,3 +1,4 @@
+import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
 import type { SubmissionService } from "../../ingest/createSubmissionService.ts";
@@ -36,7 +37,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
     },
   );
 
-  app.put<{ Params: { id: string } }>(
+  app.put<{ Params: { id: string }; Body: Readable }>(
     "/v1/submissions/:id/data",
     {
       // The service bounds the stream by the signed size; Fastify's own limit must not cut it first.
@@ -45,7 +46,8 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
       schema: { params: idParams, response: { 202: submissionStatusSchema } },
     },
     async (request, reply) => {
-      const status = await submissions.upload(request.params.id.toLowerCase(), request.raw);
+      // The body is the socket's byte stream, refused with REQUEST_TIMEOUT if it stops arriving.
+      const status = await submissions.upload(request.params.id.toLowerCase(), request.body);
       parameters.onStored();
       void reply.status(202);
       return status;
