@@ -92,8 +92,8 @@ describe("a slow content store", () => {
     const w = await startWorker();
     const { data, envelope } = await w.submitter.prepare({ data: randomBytes(1024 * 1024) });
     const id = (await w.submitter.post(envelope)).json.id as string;
-    // Each chunk the store takes waits, so the upload lasts about a second.
-    w.faulty.set({ delayMs: 400 });
+    // The store takes a MiB a second, so the upload lasts about a second.
+    w.faulty.set({ msPerMiB: 1000 });
     let done = false;
     const upload = w.submitter.put(id, data).finally(() => {
       done = true;

@@ -12,8 +12,11 @@ export type ContentStoreFault = {
   onlyPut?: number;
   /** Only reads from the n-th on fail (1 = all), as a node failing in the middle of a run. */
   fromGet?: number;
-  /** Every chunk written or read waits this long: a slow disk or a congested node. */
-  delayMs?: number;
+  /**
+   * Every MiB written or read takes this long, each chunk its share: a slow disk or a congested
+   * node. By size rather than per chunk, since how a stream is cut is not the node's doing.
+   */
+  msPerMiB?: number;
 };
 
 /**
@@ -33,6 +36,12 @@ export function createFaultyContentStore(inner: ContentStore) {
       hints: ["Retry later."],
     });
 
+  async function slowDown(chunk: Uint8Array) {
+    if (!fault.msPerMiB) return;
+    injected.slowed++;
+    await sleep((fault.msPerMiB * chunk.byteLength) / (1024 * 1024));
+  }
+
   async function* pace(source: ByteSource, failAfter: number | undefined): AsyncGenerator<Uint8Array> {
     let chunks = 0;
     for await (const chunk of source) {
@@ -40,10 +49,7 @@ export function createFaultyContentStore(inner: ContentStore) {
         injected.put++;
         throw unavailable("store content");
       }
-      if (fault.delayMs) {
-        injected.slowed++;
-        await sleep(fault.delayMs);
-      }
+      await slowDown(chunk);
       chunks++;
       yield chunk;
     }
@@ -70,10 +76,7 @@ export function createFaultyContentStore(inner: ContentStore) {
         throw unavailable("return a block");
       }
       for await (const chunk of inner.get(cid, options)) {
-        if (fault.delayMs) {
-          injected.slowed++;
-          await sleep(fault.delayMs);
-        }
+        await slowDown(chunk);
         yield chunk;
       }
     },
