@@ -93,21 +93,27 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
       signature: v.signature,
     }));
 
-  /** The contract error `settle(vouchers)` would revert with, or undefined if it would pass. */
-  async function simulate(vouchers: readonly QueryVoucher[]): Promise<string | undefined> {
+  /**
+   * The gas `settle(vouchers)` needs, or the contract error it would revert with. Estimating is
+   * the check: the node runs the call either way, and the estimate is then sent with the
+   * transaction, so each batch is executed twice (estimate, transaction) rather than three times
+   * (a simulation, then writeContract's own estimate, then the transaction).
+   */
+  async function estimate(vouchers: readonly QueryVoucher[]): Promise<{ gas: bigint } | { error: string }> {
     try {
-      await publicClient.simulateContract({
+      const gas = await publicClient.estimateContractGas({
         account: walletClient.account,
         address: parameters.usageSettlement,
         abi: usageSettlementAbi,
         functionName: "settle",
         args: [argsOf(vouchers)],
       });
-      return undefined;
+      // A margin, since the state may move between the estimate and the block; unused gas is not paid.
+      return { gas: (gas * 6n) / 5n };
     } catch (error) {
       const name = revertErrorName(error);
       if (name === undefined) throw error;
-      return name;
+      return { error: name };
     }
   }
 
@@ -156,18 +162,19 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     let failing = vouchers.length;
     while (failing - passing > 1) {
       const middle = Math.floor((passing + failing) / 2);
-      if ((await simulate(vouchers.slice(0, middle))) === undefined) passing = middle;
+      if ("gas" in (await estimate(vouchers.slice(0, middle)))) passing = middle;
       else failing = middle;
     }
     return passing;
   }
 
-  async function send(batch: readonly QueryVoucher[], result: SettlementResult) {
+  async function send(batch: readonly QueryVoucher[], result: SettlementResult, gas?: bigint) {
     const hash = await walletClient.writeContract({
       address: parameters.usageSettlement,
       abi: usageSettlementAbi,
       functionName: "settle",
       args: [argsOf(batch)],
+      gas,
     });
     await store.markSubmitted(batch, hash);
     result.transactions.push(hash);
@@ -231,7 +238,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     const alreadySettled: QueryVoucher[] = [];
     // Only a voucher this worker already sent can have landed unseen (before a crash). One that
     // another worker settled (the consumer sent the same signed query to both) is found by the
-    // simulation below (UsageNonceAlreadyUsed), so vouchers never sent cost no read here: at
+    // gas estimate below (UsageNonceAlreadyUsed), so vouchers never sent cost no read here: at
     // thousands of queries a second, a read per voucher per flush was most of the worker's CPU.
     const spent = await mapBounded(records, CHAIN_READS_IN_FLIGHT, async (record) =>
       record.state === "submitted"
@@ -273,12 +280,13 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     };
     while (queue.length > 0) {
       const chunk = queue.slice(0, batchSize);
-      const error = await simulate(chunk);
-      if (error === undefined) {
+      const estimated = await estimate(chunk);
+      if ("gas" in estimated) {
         queue = queue.slice(chunk.length);
-        await send(chunk, result);
+        await send(chunk, result, estimated.gas);
         continue;
       }
+      const { error } = estimated;
       const passing = await longestPassingPrefix(chunk);
       if (passing > 0) {
         queue = queue.slice(passing);
