@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { createDigestSigner } from "../chain/signatures.ts";
+import { inferenceConfigSchema } from "../internal/configSchema.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { InferenceConfig } from "../internal/loadConfig.ts";
@@ -10,13 +11,8 @@ import { createQueryService, type QueryService } from "./createQueryService.ts";
 import { createUsageSettler, type SettlementResult } from "./createUsageSettler.ts";
 import { createUsageStore, type UsageStore } from "./createUsageStore.ts";
 
-export const DEFAULT_INFERENCE_CONFIG: InferenceConfig = {
-  workerIndex: 0,
-  workerCount: 1,
-  maxInputLength: 4096,
-  settlementBatchSize: 200,
-  settlementIntervalSeconds: 60,
-};
+/** What a worker configured without an `inference` section runs with: the schema's defaults. */
+export const DEFAULT_INFERENCE_CONFIG: InferenceConfig = inferenceConfigSchema.parse({});
 
 export type CreateInferenceParameters = {
   config: InferenceConfig;

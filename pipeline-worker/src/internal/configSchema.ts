@@ -20,6 +20,39 @@ export const MAX_BODY_IDLE_TIMEOUT_MS = 3_600_000;
 
 const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
 
+/**
+ * The inference settings. Several workers serving the same consumers split every quota between
+ * them by index, so that together they never serve more than the quota (see
+ * src/inference/workerShare.ts). Parsing `{}` gives the defaults.
+ */
+export const inferenceConfigSchema = z
+  .object({
+    workerIndex: wholeNumber("a whole number, 0 or more").min(0, { error: "must be 0 or more" }).default(0),
+    workerCount: wholeNumber("a positive whole number")
+      .positive({ error: "must be a positive whole number" })
+      .default(1),
+    maxInputLength: wholeNumber("a positive whole number of characters")
+      .positive({ error: "must be a positive whole number of characters" })
+      .default(4096),
+    settlementBatchSize: wholeNumber("a whole number from 1 to 500")
+      .min(1, { error: "must be a whole number from 1 to 500" })
+      .max(500, { error: "must be a whole number from 1 to 500" })
+      .default(200),
+    settlementIntervalSeconds: wholeNumber("a positive whole number of seconds")
+      .positive({ error: "must be a positive whole number of seconds" })
+      .default(60),
+  })
+  .strict()
+  .superRefine((inference, context) => {
+    if (inference.workerIndex >= inference.workerCount) {
+      context.addIssue({
+        code: "custom",
+        path: ["workerIndex"],
+        message: `must be less than inference.workerCount (${inference.workerCount})`,
+      });
+    }
+  });
+
 export const configSchema = z
   .object({
     rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
@@ -69,36 +102,7 @@ export const configSchema = z
           context.addIssue({ code: "custom", path: ["kuboUrl"], message: "is required when storage.kind is kubo" });
         }
       }),
-    // Several workers serving the same consumers split every quota between them by index, so
-    // that together they never serve more than the quota (see src/inference/workerShare.ts).
-    inference: z
-      .object({
-        workerIndex: wholeNumber("a whole number, 0 or more").min(0, { error: "must be 0 or more" }).default(0),
-        workerCount: wholeNumber("a positive whole number")
-          .positive({ error: "must be a positive whole number" })
-          .default(1),
-        maxInputLength: wholeNumber("a positive whole number of characters")
-          .positive({ error: "must be a positive whole number of characters" })
-          .default(4096),
-        settlementBatchSize: wholeNumber("a whole number from 1 to 500")
-          .min(1, { error: "must be a whole number from 1 to 500" })
-          .max(500, { error: "must be a whole number from 1 to 500" })
-          .default(200),
-        settlementIntervalSeconds: wholeNumber("a positive whole number of seconds")
-          .positive({ error: "must be a positive whole number of seconds" })
-          .default(60),
-      })
-      .strict()
-      .prefault({})
-      .superRefine((inference, context) => {
-        if (inference.workerIndex >= inference.workerCount) {
-          context.addIssue({
-            code: "custom",
-            path: ["workerIndex"],
-            message: `must be less than inference.workerCount (${inference.workerCount})`,
-          });
-        }
-      }),
+    inference: inferenceConfigSchema.prefault({}),
     privateKey: z
       .string({ error: "must be 0x followed by 64 hex digits" })
       .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x followed by 64 hex digits" }),
