@@ -314,8 +314,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     });
     const key = generateDataKey();
     try {
-      const hash =
-        BigInt(envelope.size) >= OFF_THREAD_HASH_BYTES ? createOffThreadSha256Tap() : createSha256Tap();
+      const hash = BigInt(envelope.size) >= OFF_THREAD_HASH_BYTES ? createOffThreadSha256Tap() : createSha256Tap();
       const limited = limitBytes(source, BigInt(envelope.size));
       const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }));
       const dataHash = toHex(hash.digest());
