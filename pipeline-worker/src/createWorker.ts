@@ -24,6 +24,7 @@ import { createInference, DEFAULT_INFERENCE_CONFIG, type Inference } from "./inf
 import { createUnconfiguredModel } from "./inference/createUnconfiguredModel.ts";
 import { createLogger, type Logger } from "./internal/createLogger.ts";
 import { createMetrics } from "./internal/createMetrics.ts";
+import { maxHeadAgeSecondsFor } from "./internal/configSchema.ts";
 import type { WorkerConfig } from "./internal/loadConfig.ts";
 import type { Model } from "./model/Model.ts";
 import { WorkerError } from "./internal/WorkerError.ts";
@@ -115,6 +116,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       directory: path.join(config.dataDir, "policy"),
       confirmations: config.confirmations,
       stalenessMs: config.stalenessSeconds * 1000,
+      maxHeadAgeSeconds: config.maxHeadAgeSeconds ?? maxHeadAgeSecondsFor(config.chainId),
       pollingIntervalMs,
       ...(parameters.now ? { now: parameters.now } : {}),
       logger,

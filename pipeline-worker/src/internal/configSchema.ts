@@ -53,6 +53,19 @@ export const inferenceConfigSchema = z
     }
   });
 
+/** The id local Hardhat and Anvil chains use. */
+export const LOCAL_CHAIN_ID = 31337;
+
+/**
+ * How old a chain's latest block may be before the worker and keyholders stop trusting their RPC
+ * node, when the operator has not said: off on a local chain, whose blocks come only with
+ * transactions, and five minutes elsewhere, where blocks come every few seconds whatever happens,
+ * so a head that old means the node has stopped following the network.
+ */
+export function maxHeadAgeSecondsFor(chainId: number): number {
+  return chainId === LOCAL_CHAIN_ID ? 0 : 300;
+}
+
 export const configSchema = z
   .object({
     rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
@@ -87,6 +100,10 @@ export const configSchema = z
     stalenessSeconds: wholeNumber("a positive whole number of seconds")
       .positive({ error: "must be a positive whole number of seconds" })
       .default(60),
+    // Left out, it depends on the chain (maxHeadAgeSecondsFor): a local chain mines only on demand.
+    maxHeadAgeSeconds: wholeNumber("a whole number of seconds, 0 or more")
+      .min(0, { error: "must be 0 or more" })
+      .optional(),
     maxPayloadBytes: wholeNumber("a positive whole number of bytes")
       .positive({ error: "must be a positive whole number of bytes" })
       .default(256 * 1024 * 1024),

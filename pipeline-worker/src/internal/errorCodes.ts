@@ -78,7 +78,7 @@ export const errorCodes = {
   POLICY_STALE: {
     status: 503,
     title: "The policy cannot be confirmed fresh",
-    why: "The worker could not confirm that the policy it holds is current: the RPC node is down or the worker is further behind the chain head than the configured staleness bound. It fails closed rather than act on an old policy.",
+    why: "The worker could not confirm that the policy it holds is current: the RPC node is down, its latest block is older than the configured bound (the node has fallen behind the network), or the worker is further behind the chain head than the configured staleness bound. It fails closed rather than act on an old policy.",
     fix: "Retry later. Operators: check the RPC node and the worker's sync lag (the `worker_policy_lag_seconds` metric).",
     retryable: true,
   },

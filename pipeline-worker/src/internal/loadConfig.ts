@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { configSchema, LOG_LEVELS, STORAGE_KINDS } from "./configSchema.ts";
+import { configSchema, LOG_LEVELS, maxHeadAgeSecondsFor, STORAGE_KINDS } from "./configSchema.ts";
 import { WorkerError } from "./WorkerError.ts";
 
 export type WorkerConfig = {
@@ -15,6 +15,8 @@ export type WorkerConfig = {
   http: { host: string; port: number; bodyIdleTimeoutMs?: number };
   confirmations: number;
   stalenessSeconds: number;
+  /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
+  maxHeadAgeSeconds?: number;
   maxPayloadBytes: number;
   storage: { kind: (typeof STORAGE_KINDS)[number]; kuboUrl: string | undefined };
   /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
@@ -93,6 +95,11 @@ const FIELDS: Record<string, FieldSpec> = {
     env: "WORKER_STALENESS_SECONDS",
     type: "integer",
     fix: "Set it to how many seconds the policy may lag the chain head before the worker fails closed, e.g. 60.",
+  },
+  maxHeadAgeSeconds: {
+    env: "WORKER_MAX_HEAD_AGE_SECONDS",
+    type: "integer",
+    fix: "Set it to how old, in seconds, the RPC node's latest block may be before the worker fails closed, e.g. 300 (0 turns the check off, as on a local chain).",
   },
   maxPayloadBytes: {
     env: "WORKER_MAX_PAYLOAD_BYTES",
@@ -208,6 +215,7 @@ export function loadConfig(parameters: LoadConfigParameters = {}): WorkerConfig 
         ? path.resolve(cwd, "deployments", `${config.chainId}.json`)
         : resolve("deploymentManifest", config.deploymentManifest),
     dataDir: resolve("dataDir", config.dataDir),
+    maxHeadAgeSeconds: config.maxHeadAgeSeconds ?? maxHeadAgeSecondsFor(config.chainId),
     storage: { kind: config.storage.kind, kuboUrl: config.storage.kuboUrl },
     inference: config.inference,
     privateKey: config.privateKey as `0x${string}`,

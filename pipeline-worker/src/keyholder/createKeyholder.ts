@@ -29,6 +29,12 @@ export type CreateKeyholderParameters = {
    * share for a run that the canonical chain never approved.
    */
   confirmations?: number;
+  /**
+   * How old the RPC node's latest block may be, by its timestamp, before the keyholder refuses
+   * (CHAIN_UNAVAILABLE): a node stuck behind the network would not show a kill switch engaged or
+   * an approval revoked since. 0, the default, turns the check off (a local chain mines on demand).
+   */
+  maxHeadAgeSeconds?: number;
   /** How old a request may be, in seconds. Default 300. */
   maxRequestAgeSeconds?: number;
   /** Where to fetch manifests that a request does not carry. Optional: a request may carry its manifest. */
@@ -80,15 +86,34 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
   const publicKey = toHex(ownPublicKey);
   const confirmations = BigInt(parameters.confirmations ?? 2);
   const maxAge = parameters.maxRequestAgeSeconds ?? 300;
+  const maxHeadAge = parameters.maxHeadAgeSeconds ?? 0;
   const now = parameters.now ?? Date.now;
   const domain = keyholderDomain(parameters.chainId, parameters.policyRegistry);
   const specs = new Map<Hex, { spec: RunSpec; entries: Map<string, Hex> }>();
 
   async function readRun(runId: Hex) {
+    let head: bigint;
+    let headTimestamp: bigint;
     try {
-      // Never viem's cached head (kept for its polling interval, 4 s over HTTP): a kill switch
-      // engaged since would be read at a block from before it.
-      const head = await client.getBlockNumber({ cacheTime: 0 });
+      // The latest block itself, never viem's cached head number (kept for its polling interval,
+      // 4 s over HTTP): a kill switch engaged since would be read at a block from before it.
+      ({ number: head, timestamp: headTimestamp } = await client.getBlock({ blockTag: "latest" }));
+    } catch (cause) {
+      throw chainUnavailable(cause);
+    }
+    const headAge = now() / 1000 - Number(headTimestamp);
+    if (maxHeadAge > 0 && headAge > maxHeadAge) {
+      throw new WorkerError(
+        "CHAIN_UNAVAILABLE",
+        `The keyholder's RPC node's latest block is ${Math.round(headAge)} s old, more than the ${maxHeadAge} s allowed: the node has fallen behind the network.`,
+        {
+          hints: [
+            "Operators: check that the node at KEYHOLDER_RPC_URL is in sync with the network, or point it at one that is. Nothing is released meanwhile.",
+          ],
+        },
+      );
+    }
+    try {
       const confirmed = head > confirmations ? head - confirmations : 0n;
       const read = (functionName: "killSwitchEngaged" | "isTrainingRunApproved", blockNumber: bigint) =>
         client.readContract({
@@ -112,10 +137,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
       ]);
       return { killSwitch, approved: approvedAtHead && approvedConfirmed, run };
     } catch (cause) {
-      throw new WorkerError("CHAIN_UNAVAILABLE", "The keyholder cannot read the PolicyRegistry.", {
-        cause,
-        hints: ["Operators: check the keyholder's RPC URL and the node's health. Nothing is released meanwhile."],
-      });
+      throw chainUnavailable(cause);
     }
   }
 
@@ -295,4 +317,11 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     }
     return Buffer.concat(chunks);
   }
+}
+
+function chainUnavailable(cause: unknown): WorkerError {
+  return new WorkerError("CHAIN_UNAVAILABLE", "The keyholder cannot read the PolicyRegistry.", {
+    cause,
+    hints: ["Operators: check the keyholder's RPC URL and the node's health. Nothing is released meanwhile."],
+  });
 }

@@ -1,7 +1,12 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { WorkerError } from "../internal/WorkerError.ts";
-import { DEFAULT_BODY_IDLE_TIMEOUT_MS, LOG_LEVELS, MAX_BODY_IDLE_TIMEOUT_MS } from "../internal/configSchema.ts";
+import {
+  DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  LOG_LEVELS,
+  MAX_BODY_IDLE_TIMEOUT_MS,
+  maxHeadAgeSecondsFor,
+} from "../internal/configSchema.ts";
 
 export type KeyholderConfig = {
   rpcUrl: string;
@@ -10,6 +15,8 @@ export type KeyholderConfig = {
   deploymentManifest: string;
   http: { host: string; port: number; bodyIdleTimeoutMs: number };
   confirmations: number;
+  /** How old the RPC node's latest block may be before the keyholder refuses; 0: no limit. */
+  maxHeadAgeSeconds: number;
   /** A Kubo node to fetch manifests from when requests do not carry them; optional. */
   kuboUrl: string | undefined;
   privateKey: Uint8Array;
@@ -30,6 +37,7 @@ export type KeyholderConfig = {
  * | KEYHOLDER_HTTP_HOST, KEYHOLDER_HTTP_PORT | where to listen | 127.0.0.1, 8788 |
  * | KEYHOLDER_HTTP_BODY_IDLE_TIMEOUT_MS | a request body that pauses longer is refused (REQUEST_TIMEOUT) | 30000 |
  * | KEYHOLDER_CONFIRMATIONS | blocks an approval needs | 2 |
+ * | KEYHOLDER_MAX_HEAD_AGE_SECONDS | an RPC node whose latest block is older is not trusted (0: no limit) | 0 on chain 31337, else 300 |
  * | KEYHOLDER_KUBO_URL | a Kubo RPC API to read manifests from | none |
  * | KEYHOLDER_LOG_LEVEL | fatal ... trace, silent | info |
  *
@@ -70,6 +78,12 @@ export function loadKeyholderConfig(
     MAX_BODY_IDLE_TIMEOUT_MS,
   );
   const confirmations = integer("KEYHOLDER_CONFIRMATIONS", 2, 0, 10_000);
+  const maxHeadAgeSeconds = integer(
+    "KEYHOLDER_MAX_HEAD_AGE_SECONDS",
+    maxHeadAgeSecondsFor(chainId),
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
   const logLevel = (get("KEYHOLDER_LOG_LEVEL") ?? "info") as KeyholderConfig["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYHOLDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}.`);
 
@@ -111,6 +125,7 @@ export function loadKeyholderConfig(
     deploymentManifest: path.resolve(cwd, manifest ?? path.join("deployments", `${chainId}.json`)),
     http: { host: get("KEYHOLDER_HTTP_HOST") ?? "127.0.0.1", port, bodyIdleTimeoutMs },
     confirmations,
+    maxHeadAgeSeconds,
     kuboUrl: get("KEYHOLDER_KUBO_URL"),
     privateKey,
     logLevel,

@@ -32,6 +32,7 @@ async function main() {
     chainId,
     policyRegistry: deployment.policyRegistry,
     confirmations: config.confirmations,
+    maxHeadAgeSeconds: config.maxHeadAgeSeconds,
     store,
     logger,
     bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,

@@ -32,6 +32,12 @@ export type CreatePolicySyncParameters = {
   stalenessMs?: number;
   /** How far the confirmed cursor may be behind the head before the policy is refused. Default confirmations + 16. */
   maxLagBlocks?: number;
+  /**
+   * How old the node's latest block may be, by its timestamp, before the policy is refused: a node
+   * stuck behind the network answers quickly and consistently, but a kill switch engaged since is
+   * not in its blocks. 0 turns the check off, for local chains that mine only on demand. Default 0.
+   */
+  maxHeadAgeSeconds?: number;
   /** Checkpoints of the confirmed state kept for reorgs. Default 8. */
   checkpoints?: number;
   /** The fewest blocks between kept checkpoints. Default 16. */
@@ -93,7 +99,7 @@ export type KillSwitchChange = {
   policyVersion: bigint;
 };
 
-export type StaleReason = "not-synced" | "sync-failed" | "too-old" | "too-far-behind" | "inconsistent";
+export type StaleReason = "not-synced" | "sync-failed" | "too-old" | "too-far-behind" | "head-too-old" | "inconsistent";
 
 /** The JSON body of `GET /v1/policy`. */
 export type PolicySnapshot = {
@@ -190,8 +196,9 @@ const HEADER_CONCURRENCY = 8;
  * from the block canonical at its height, not from a fork the node has not forgotten.
  *
  * It fails closed: `requireFreshPolicy` throws POLICY_STALE before the first poll, after a failed
- * poll, when the last good poll is older than `stalenessMs`, and when the confirmed cursor is
- * more than `maxLagBlocks` behind the head.
+ * poll, when the last good poll is older than `stalenessMs`, when the confirmed cursor is
+ * more than `maxLagBlocks` behind the head, and when the head itself is older than
+ * `maxHeadAgeSeconds` (the node has fallen behind the network).
  */
 export async function createPolicySync(parameters: CreatePolicySyncParameters): Promise<PolicySync> {
   const { client, deployment, logger, onProgress } = parameters;
@@ -201,6 +208,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   const pollingIntervalMs = wholeNumber("pollingIntervalMs", parameters.pollingIntervalMs ?? 2000, 1);
   const stalenessMs = wholeNumber("stalenessMs", parameters.stalenessMs ?? 60_000, 1);
   const maxLagBlocks = wholeNumber("maxLagBlocks", parameters.maxLagBlocks ?? confirmations + 16, confirmations);
+  const maxHeadAgeSeconds = wholeNumber("maxHeadAgeSeconds", parameters.maxHeadAgeSeconds ?? 0, 0);
   const now = parameters.now ?? Date.now;
   const metrics = parameters.metrics === undefined ? undefined : createSyncMetrics(parameters.metrics.registry);
 
@@ -231,6 +239,8 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   let chainChecked = false;
   let verified = false;
   let latestHead: bigint | undefined;
+  /** The latest head's timestamp, in seconds, as its block says. */
+  let latestHeadTimestamp: bigint | undefined;
   // The highest head any poll saw. It is an invariant that the published policy comes from a head
   // no lower than this: a node that answers with a lower one is behind (a lagging replica behind a
   // load balancer), and its older view could lift a kill switch already seen engaged.
@@ -262,9 +272,9 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     }
   }
 
-  async function latestHeader(): Promise<Header> {
+  async function latestHeader(): Promise<Header & { timestamp: bigint }> {
     const block = await client.getBlock({ blockTag: "latest" });
-    return { number: block.number, hash: block.hash };
+    return { number: block.number, hash: block.hash, timestamp: block.timestamp };
   }
 
   let persistedAt = Number.NEGATIVE_INFINITY;
@@ -571,7 +581,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       let rolledBackTo: bigint | undefined;
       let eventsApplied = 0;
       for (let attempt = 1; ; attempt++) {
-        let head: Header;
+        let head: Header & { timestamp: bigint };
         let tip: Policy;
         try {
           const target = await rollBackIfReorganised();
@@ -591,6 +601,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
           }
           highestHead = head.number;
           latestHead = head.number;
+          latestHeadTimestamp = head.timestamp;
           metrics?.headBlock.set(Number(head.number));
           eventsApplied += await catchUp(head.number - BigInt(confirmations));
           tip = await readTip(head);
@@ -725,6 +736,17 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         [
           "Retry later.",
           "Operators: the sync has stopped polling or its polls hang; check the worker's log and the RPC node.",
+        ],
+      );
+    }
+    const headAge = latestHeadTimestamp === undefined ? 0 : at / 1000 - Number(latestHeadTimestamp);
+    if (maxHeadAgeSeconds > 0 && headAge > maxHeadAgeSeconds) {
+      return stale(
+        "head-too-old",
+        `The RPC node's latest block is ${Math.round(headAge)} s old, more than the ${maxHeadAgeSeconds} s allowed: the node has fallen behind the network, and a change made since would not be seen.`,
+        [
+          "Retry later.",
+          "Operators: check that the node at rpcUrl is in sync with the network (its peers, its sync status), or point rpcUrl at one that is.",
         ],
       );
     }

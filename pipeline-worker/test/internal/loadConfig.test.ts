@@ -37,6 +37,8 @@ describe("loadConfig", () => {
       http: { host: "127.0.0.1", port: 8787, bodyIdleTimeoutMs: 30_000 },
       confirmations: 2,
       stalenessSeconds: 60,
+      // A local chain (31337) mines only on demand: its head's age says nothing.
+      maxHeadAgeSeconds: 0,
       maxPayloadBytes: 256 * 1024 * 1024,
       storage: { kind: "helia", kuboUrl: undefined },
       inference: {
@@ -111,11 +113,24 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("bounds the RPC head's age by default on a public chain, not on a local one, and takes the operator's bound", () => {
+    expect(loadConfig({ env: { ...minimalEnv, WORKER_CHAIN_ID: "8453" } }).maxHeadAgeSeconds).toBe(300);
+    expect(loadConfig({ env: minimalEnv }).maxHeadAgeSeconds).toBe(0);
+    expect(loadConfig({ env: { ...minimalEnv, WORKER_MAX_HEAD_AGE_SECONDS: "30" } }).maxHeadAgeSeconds).toBe(30);
+    expect(
+      loadConfig({ env: { ...minimalEnv, WORKER_CHAIN_ID: "8453", WORKER_MAX_HEAD_AGE_SECONDS: "0" } })
+        .maxHeadAgeSeconds,
+    ).toBe(0);
+    expect(problemsOf(() => loadConfig({ env: { ...minimalEnv, WORKER_MAX_HEAD_AGE_SECONDS: "-1" } }))).toEqual([
+      expect.stringMatching(/^maxHeadAgeSeconds \(from WORKER_MAX_HEAD_AGE_SECONDS\): must be/),
+    ]);
+  });
+
   it("catches a misspelt field in the file instead of ignoring it", () => {
     const file = writeConfig({ confirmation: 3 });
     const [problem] = problemsOf(() => loadConfig({ configPath: file, env: minimalEnv }));
     expect(problem).toBe(
-      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxPayloadBytes, storage, inference, logLevel.`,
+      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxHeadAgeSeconds, maxPayloadBytes, storage, inference, logLevel.`,
     );
   });
 

@@ -8,6 +8,7 @@ import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import { unwrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
+import type { KeyholderClient } from "../../src/keyholder/createKeyholderClient.ts";
 import {
   keyholderDomain,
   shareReleaseContext,
@@ -50,7 +51,7 @@ afterAll(async () => {
 });
 
 type Ask = {
-  keyholder?: number;
+  keyholder?: number | (KeyholderClient & { url: string });
   submission?: Submitted;
   signer?: Wallet;
   run?: Hex;
@@ -62,7 +63,7 @@ type Ask = {
 /** Signs a share request as `signer` (the run's operator by default) and sends it. */
 async function ask(options: Ask = {}) {
   const submission = options.submission ?? listed[0]!;
-  const client = t.keyholders[options.keyholder ?? 0]!;
+  const client = typeof options.keyholder === "object" ? options.keyholder : t.keyholders[options.keyholder ?? 0]!;
   const ephemeral = options.ephemeral ?? generateKeyholderKeyPair();
   const message = {
     runId: options.run ?? runId,
@@ -173,6 +174,30 @@ describe("keyholder: refusals (problem+json, stable codes)", () => {
 
   it("refuses a submission that is not in the run's spec", async () => {
     await expectRefused(ask({ submission: unlisted }), 403, "NOT_IN_RUN_SPEC");
+  });
+
+  it("refuses while its RPC node's latest block is older than its bound (a node fallen behind), and releases once it catches up", async () => {
+    await snapshots.restore();
+    const head = await t.publicClient.getBlock({ blockTag: "latest" });
+    // The keyholder's clock is two minutes past the head: its node has made no block since.
+    const clock = Number(head.timestamp) * 1000 + 120_000;
+    const keyholder = await t.startKeyholder(t.s.keyholderKeys[0]!.privateKey, {
+      maxHeadAgeSeconds: 60,
+      now: () => clock,
+    });
+    // Neither a spec is taken nor a share released on what such a node says.
+    await expect(keyholder.putSpec(runId, spec)).rejects.toMatchObject({ code: "CHAIN_UNAVAILABLE" });
+    const issuedAt = Math.floor(clock / 1000);
+    const refused = await ask({ keyholder, issuedAt });
+    await expectRefused(Promise.resolve(refused), 503, "CHAIN_UNAVAILABLE");
+    expect(refused.json.detail).toBe(
+      "The keyholder's RPC node's latest block is 120 s old, more than the 60 s allowed: the node has fallen behind the network.",
+    );
+    await t.testClient.setNextBlockTimestamp({ timestamp: BigInt(issuedAt) });
+    await t.testClient.mine({ blocks: 1 });
+    await keyholder.putSpec(runId, spec);
+    expect((await ask({ keyholder, issuedAt })).status).toBe(200);
+    await snapshots.restore();
   });
 
   it("refuses while the kill switch is engaged, and again releases once governance lifts it", async () => {

@@ -390,6 +390,42 @@ describe("createPolicySync: failing closed", () => {
     expect(() => sync.requireFreshPolicy()).not.toThrow();
   });
 
+  it("refuses while the node's latest block is older than maxHeadAgeSeconds (a node stuck behind the network)", async () => {
+    await chain.testClient.mine({ blocks: 1 });
+    const latest = await chain.publicClient.getBlock({ blockTag: "latest" });
+    // The worker's clock, in ms, set against the head's timestamp rather than the wall clock.
+    let clock = Number(latest.timestamp) * 1000 + 10_000;
+    const { sync } = await createSync({ maxHeadAgeSeconds: 60, stalenessMs: 3_600_000, now: () => clock });
+    await sync.poll();
+    expect(() => sync.requireFreshPolicy()).not.toThrow();
+
+    // Two minutes on, the node still answers every poll at once, with the same head.
+    clock += 120_000;
+    await sync.poll();
+    const behind = staleError(sync);
+    expect(behind.extra.reason).toBe("head-too-old");
+    expect(behind.shortMessage).toBe(
+      "The RPC node's latest block is 130 s old, more than the 60 s allowed: the node has fallen behind the network, and a change made since would not be seen.",
+    );
+    expect(behind.retryable).toBe(true);
+
+    // The node catches up: a block of now.
+    await chain.testClient.setNextBlockTimestamp({ timestamp: BigInt(Math.floor(clock / 1000)) });
+    await chain.testClient.mine({ blocks: 1 });
+    await sync.poll();
+    expect(() => sync.requireFreshPolicy()).not.toThrow();
+  });
+
+  it("does not look at the head's age when maxHeadAgeSeconds is 0 (a local chain mining on demand)", async () => {
+    const latest = await chain.publicClient.getBlock({ blockTag: "latest" });
+    const { sync } = await createSync({
+      stalenessMs: 3_600_000,
+      now: () => Number(latest.timestamp) * 1000 + 86_400_000,
+    });
+    await sync.poll();
+    expect(() => sync.requireFreshPolicy()).not.toThrow();
+  });
+
   it("refuses a policy that differs from the registry's views (a wrong manifest)", async () => {
     const deployment = { ...policyDeploymentOf(chain.deployment), revealDelay: 1n };
     const { sync } = await createSync({ deployment });

@@ -28,7 +28,10 @@ export async function createTrainingSystem() {
   const servers: { close(): Promise<void> }[] = [];
 
   /** Starts a keyholder for one private key; returns a client of its HTTP API. */
-  async function startKeyholder(privateKey: Uint8Array): Promise<KeyholderClient & { url: string }> {
+  async function startKeyholder(
+    privateKey: Uint8Array,
+    options: { maxHeadAgeSeconds?: number; now?: () => number } = {},
+  ): Promise<KeyholderClient & { url: string }> {
     const { app } = createKeyholderServer({
       privateKey,
       client: s.publicClient,
@@ -36,6 +39,7 @@ export async function createTrainingSystem() {
       policyRegistry: s.deployment.contracts.policyRegistry,
       confirmations: 0,
       logger,
+      ...options,
     });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     servers.push(app);
