@@ -85,6 +85,47 @@ describe("settlement on chain", () => {
     expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(QUOTA);
   });
 
+  it("estimates gas once, then checks each later batch with one call at a limit taken from that estimate", async () => {
+    // A node's eth_estimateGas runs the call many times over; a call at a given limit runs once.
+    const worker = await t.startWorker({ inference: { settlementBatchSize: 2 } });
+    for (let i = 0; i < 4; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    const client = t.publicClient;
+    const { estimateContractGas, simulateContract } = client;
+    const calls = { estimates: 0, checks: [] as (bigint | undefined)[] };
+    let failNextCheck = false;
+    client.estimateContractGas = (async (...args: Parameters<typeof estimateContractGas>) => {
+      calls.estimates++;
+      return estimateContractGas(...args);
+    }) as unknown as typeof estimateContractGas;
+    client.simulateContract = (async (...args: Parameters<typeof simulateContract>) => {
+      calls.checks.push(args[0].gas);
+      if (failNextCheck) {
+        failNextCheck = false;
+        throw new Error("out of gas (as a node words it)");
+      }
+      return simulateContract(...args);
+    }) as unknown as typeof simulateContract;
+    try {
+      const first = await worker.worker.inference.settle();
+      expect(first).toMatchObject({ settled: 4, dropped: 0, waiting: 0 });
+      expect(first.transactions).toHaveLength(2);
+      expect(calls.estimates).toBe(1);
+      expect(calls.checks).toHaveLength(1);
+      expect(calls.checks[0]).toBeGreaterThan(0n);
+      const sent = await client.getTransaction({ hash: first.transactions[1]! });
+      expect(sent.gas).toBe(calls.checks[0]);
+
+      // A check that fails at its limit (or for any other reason) is settled by a new estimate.
+      failNextCheck = true;
+      for (let i = 0; i < 2; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+      expect(await worker.worker.inference.settle()).toMatchObject({ settled: 2, dropped: 0, waiting: 0 });
+      expect(calls.estimates).toBe(2);
+    } finally {
+      client.estimateContractGas = estimateContractGas;
+      client.simulateContract = simulateContract;
+    }
+  });
+
   it("settles queries of a past epoch into that epoch's pool", async () => {
     const worker = await t.startWorker();
     const epoch = await t.currentEpoch();
