@@ -23,8 +23,9 @@ const SIGNAL = 3; // bumped on every write and at the end: what the hashing thre
 /**
  * The hashing thread's whole program. It runs in a worker thread as a script built from this
  * function's source, so it may use nothing from this module (the slots above are spelled as
- * numbers) and takes what it needs from process.getBuiltinModule. For each job it is sent (a ring and its counters), it hashes bytes
- * as they are published until the stream ends, then posts the digest.
+ * numbers) and takes what it needs from process.getBuiltinModule. For each job it is sent (a
+ * ring and its counters), it hashes bytes as they are published until the stream ends, then
+ * posts the digest.
  */
 function hashingThread(): void {
   const { parentPort } = process.getBuiltinModule("node:worker_threads");
@@ -99,15 +100,25 @@ export function createOffThreadSha256Tap(): Sha256Tap {
       digest.catch(() => {});
       thread.worker.postMessage({ ring: thread.ring, counters: thread.counters });
       let written = 0;
+      const freeSpace = () => RING_BYTES - ((written - Atomics.load(state, READ)) | 0);
+      // Wakes the hashing thread for what was just published: bytes, or the end.
+      const signal = () => {
+        Atomics.add(state, SIGNAL, 1);
+        Atomics.notify(state, SIGNAL);
+      };
+      const end = () => {
+        Atomics.store(state, ENDED, 1);
+        signal();
+      };
       try {
         for await (const chunk of source) {
           for (let offset = 0; offset < chunk.byteLength;) {
-            let free = RING_BYTES - ((written - Atomics.load(state, READ)) | 0);
+            let free = freeSpace();
             while (free === 0) {
               if (failure) throw failure;
               const wait = Atomics.waitAsync(state, READ, Atomics.load(state, READ), LIVENESS_CHECK_MS);
               if (wait.async) await wait.value;
-              free = RING_BYTES - ((written - Atomics.load(state, READ)) | 0);
+              free = freeSpace();
             }
             const start = written & (RING_BYTES - 1);
             const count = Math.min(free, chunk.byteLength - offset, RING_BYTES - start);
@@ -115,23 +126,18 @@ export function createOffThreadSha256Tap(): Sha256Tap {
             written = (written + count) | 0;
             offset += count;
             Atomics.store(state, WRITTEN, written);
-            Atomics.add(state, SIGNAL, 1);
-            Atomics.notify(state, SIGNAL);
+            signal();
           }
           bytes += chunk.byteLength;
           yield chunk;
         }
-        Atomics.store(state, ENDED, 1);
-        Atomics.add(state, SIGNAL, 1);
-        Atomics.notify(state, SIGNAL);
+        end();
         result = await digest;
       } finally {
         if (result === undefined && !failure) {
           // Stopped early (the upload failed or was refused): let the thread finish the job, so
           // that it can take the next one.
-          Atomics.store(state, ENDED, 1);
-          Atomics.add(state, SIGNAL, 1);
-          Atomics.notify(state, SIGNAL);
+          end();
           await digest.catch(() => {});
         }
         if (failure || idle.length >= MAX_IDLE_THREADS) void thread.worker.terminate();

@@ -188,13 +188,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   }
 
   async function send(batch: readonly QueryVoucher[], result: SettlementResult, gas?: bigint) {
-    const hash = await walletClient.writeContract({
-      address: parameters.usageSettlement,
-      abi: usageSettlementAbi,
-      functionName: "settle",
-      args: [argsOf(batch)],
-      gas,
-    });
+    const hash = await walletClient.writeContract({ ...settleCall(batch), gas });
     await store.markSubmitted(batch, hash);
     result.transactions.push(hash);
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
