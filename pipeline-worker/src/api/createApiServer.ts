@@ -38,10 +38,6 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
     parameters.metrics.errors.inc({ code: problem.code });
     if (problem.status >= 500 && problem.code === "INTERNAL") request.log.error({ err: error }, "request failed");
     else request.log.info({ code: problem.code, detail: problem.detail }, "request refused");
-    // A refusal sent before the body was read whole (an upload cut off at its limit) leaves the
-    // rest of the body unread on the connection; a client that sent another request on it would
-    // wait forever behind those bytes, so the connection is closed after this answer.
-    if (!request.raw.complete) void reply.header("connection", "close");
     void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
   };
 
@@ -71,6 +67,16 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
   app.addContentTypeParser("application/octet-stream", (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(sendProblem);
+
+  // An answer sent before the request's body has arrived whole (a refusal that cut an upload off,
+  // or a GET, HEAD or unknown route, which never reads a body) leaves the rest of it to come on the
+  // connection. Node would then wait for those bytes before the next request, with no timeout (the
+  // idle guard only watches bodies that are read): a client that stopped would hold the connection
+  // for ever, and one that sent another request would wait behind them. So such a connection is
+  // closed after the answer.
+  app.addHook("onSend", async (request, reply) => {
+    if (!request.raw.complete) void reply.header("connection", "close");
+  });
 
   app.setNotFoundHandler((request, reply) => {
     const problem = renderProblem(

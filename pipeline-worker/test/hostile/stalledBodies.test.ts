@@ -190,3 +190,32 @@ describe("JSON and spec bodies that stop arriving", () => {
     },
   );
 });
+
+describe("bodies that no route reads and that stop arriving", () => {
+  // A GET or HEAD is answered without its body being read; Node then discards the rest of the
+  // body to reach the next request, and would wait for it for ever.
+  const cases: [string, () => string, () => HostileClient, string, number][] = [
+    ["worker GET /healthz", () => s.url, () => worker, "GET /healthz", 200],
+    ["worker HEAD /v1/policy", () => s.url, () => worker, "HEAD /v1/policy", 200],
+    ["worker GET /v1/nowhere", () => s.url, () => worker, "GET /v1/nowhere", 404],
+    ["keyholder GET /healthz", () => keyholderUrl, () => keyholder, "GET /healthz", 200],
+  ];
+
+  it.each(cases)("%s: answers, then closes the connection", async (label, url, client, requestLine, status) => {
+    tally.add();
+    const started = performance.now();
+    const exchange = await exchangeRaw(url(), `${requestLine} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc`, {
+      untilClosed: true,
+      waitMs: 20 * BODY_IDLE_TIMEOUT_MS,
+    });
+    // Read from the raw bytes: a HEAD answer has a Content-Length but no body.
+    const head = exchange.raw.toString("latin1").split("\r\n\r\n")[0]!.toLowerCase();
+    expect(head, `${label}: the answer`).toMatch(new RegExp(`^http/1\\.1 ${status} `));
+    expect(head, label).toContain("\r\nconnection: close");
+    expect(exchange.closedByServer, label).toBe(true);
+    // Answered at once, not after the idle timeout: nothing waits on the body.
+    expect(performance.now() - started, label).toBeLessThan(BODY_IDLE_TIMEOUT_MS);
+    expect((await client().get("/healthz")).status, label).toBe(200);
+    expect(await state()).toEqual(before);
+  });
+});
