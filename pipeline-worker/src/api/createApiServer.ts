@@ -74,8 +74,11 @@ export function createApiServer(parameters: CreateApiServerParameters): FastifyI
   // idle guard only watches bodies that are read): a client that stopped would hold the connection
   // for ever, and one that sent another request would wait behind them. So such a connection is
   // closed after the answer.
-  app.addHook("onSend", async (request, reply) => {
+  // (A callback hook, not an async one: this runs for every answer, and a promise per query
+  // showed in the queries bench.)
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (!request.raw.complete) void reply.header("connection", "close");
+    done(null, payload);
   });
 
   app.setNotFoundHandler((request, reply) => {
