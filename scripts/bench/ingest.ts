@@ -322,7 +322,7 @@ async function uploadInChild(mib: number): Promise<UploadMemory> {
   return JSON.parse(line) as UploadMemory;
 }
 
-/** The child: a worker HTTP server and a client streaming `mib` MiB to it; prints the peak RSS growth. */
+/** The child: a worker HTTP server and a client streaming `mib` MiB to it; prints its UploadMemory as JSON. */
 async function uploadChild(mib: number): Promise<void> {
   const size = mib * MiB;
   // The same pseudo-random bytes twice (an AES-CTR keystream), made as they are sent, never held whole.
