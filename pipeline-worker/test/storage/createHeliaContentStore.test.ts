@@ -119,6 +119,67 @@ describe("createHeliaContentStore", () => {
     expect((await collect(store.get(cid))).equals(bytes)).toBe(true);
   });
 
+  it("a stalled upload and a refused upload cannot freeze the store: an honest upload completes while the stalled one is open", async () => {
+    const directory = freshDir();
+    const blocks = path.join(directory, "blocks");
+    const store = await openStore(directory);
+    const blocksBefore = countFiles(blocks);
+    const leaf = 256 * 1024;
+    // A client that sends twelve leaves (ten of them reach the disk) and then nothing, until it hangs up.
+    let hangUp!: (cause: Error) => void;
+    const hungUp = new Promise<never>((_, reject) => (hangUp = reject));
+    async function* stalls() {
+      yield randomPlaintext(12 * leaf);
+      await hungUp;
+    }
+    const stalled = store.put(stalls()).then(
+      () => "stored",
+      () => "failed",
+    );
+    await until(() => countFiles(blocks) > blocksBefore);
+
+    // A refused upload: stored, then removed, as the worker does when the bytes do not match the signed hash.
+    const refused = await within(2000, store.put([randomPlaintext(900_000)]));
+    await within(2000, store.remove(refused.cid));
+    // An honest upload, while the stalled one is still open.
+    const bytes = randomPlaintext(700_000);
+    const honest = await within(2000, store.put(irregularChunks(bytes)));
+
+    expect((await collect(store.get(honest.cid))).equals(bytes)).toBe(true);
+    expect(await store.has(refused.cid)).toBe(false);
+    await expect(collect(store.get(refused.cid))).rejects.toMatchObject({ code: "NOT_FOUND" });
+    const whileStalled = countFiles(blocks);
+    hangUp(new Error("connection reset"));
+    expect(await stalled).toBe("failed");
+    // The stalled upload's blocks went when it ended; only the honest upload's remain.
+    expect(countFiles(blocks)).toBeLessThan(whileStalled);
+    await store.remove(honest.cid);
+    expect(countFiles(blocks)).toBe(blocksBefore);
+  });
+
+  it("removing content leaves alone the blocks of a put of the same bytes still in flight", async () => {
+    const store = await openStore(freshDir());
+    const leaf = 256 * 1024;
+    const bytes = randomPlaintext(13 * leaf);
+    const first = await store.put([bytes]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The same bytes again, paused with ten of their blocks written (the same blocks as the first put's).
+    async function* paused() {
+      yield bytes.subarray(0, 12 * leaf);
+      await gate;
+      yield bytes.subarray(12 * leaf);
+    }
+    const second = store.put(paused());
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await within(2000, store.remove(first.cid));
+    release();
+    const { cid } = await second;
+    expect(cid.toString()).toBe(first.cid.toString());
+    expect(await store.has(cid)).toBe(true);
+    expect((await collect(store.get(cid))).equals(bytes)).toBe(true);
+  });
+
   it("says content it does not hold is not found", async () => {
     const store = await openStore(freshDir());
     const absent = CID.parse("bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq");
@@ -149,6 +210,27 @@ describe("createHeliaContentStore", () => {
     );
   });
 });
+
+/** `promise`, or a failure if it takes longer than `ms`: what a client would see as a hung request. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Still waiting after ${ms} ms.`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${ms} ms.`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
