@@ -16,6 +16,7 @@ import { createSha256Tap } from "../crypto/createSha256Tap.ts";
 import { encryptStream } from "../crypto/encryptStream.ts";
 import { generateDataKey } from "../crypto/generateDataKey.ts";
 import { splitDataKey } from "../crypto/splitDataKey.ts";
+import { assertValidCommittee } from "../crypto/validateCommittee.ts";
 import { wrapKeyShare } from "../crypto/wrapKeyShare.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
@@ -98,6 +99,10 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
         extra: { reason: policy.killSwitch.reason, engagedBy: policy.killSwitch.engagedBy },
       });
     }
+    // A registry may hold a committee with a key listed twice (its holder could open data alone)
+    // or a key that is no point (every upload would fail after storing): take nothing under it.
+    // Checked here, before a byte is stored, for `begin` and `upload` alike (id 0: none set yet).
+    if (policy.committee.id !== 0n) assertValidCommittee(policy.committee);
     return policy;
   }
 

@@ -271,6 +271,13 @@ export const errorCodes = {
     fix: "Ask the keyholders of the committee named in the submission's manifest.",
     retryable: false,
   },
+  COMMITTEE_INVALID: {
+    status: 503,
+    title: "The keyholder committee is invalid",
+    why: "The keyholder committee lists a public key or a member twice, has a key that is not a 33-byte compressed secp256k1 point, or a threshold of 0 or above its member count. With a key listed twice its holder would get two shares and could open data alone; with an invalid key no share can be wrapped. The worker takes no data and stores nothing under such a committee, and a keyholder releases no share of a manifest that names one (for a keyholder this is final: the manifest cannot change).",
+    fix: "Nothing on the contributor's side: retry once the DAO has set a valid committee (distinct valid keys, 1 <= threshold <= members) through a proposal; a submission awaiting its data can then be uploaded again.",
+    retryable: true,
+  },
   KEY_SHARES_INSUFFICIENT: {
     status: 503,
     title: "Too few key shares were released",
