@@ -28,10 +28,17 @@ export type ValidateCommitteeParameters = {
  * checks the committee it is handed. Keys are compared as bytes (case-insensitive hex): a
  * compressed point has one encoding.
  */
-export function assertValidCommittee(committee: ValidateCommitteeParameters): void {
+export function assertValidCommittee(
+  committee: ValidateCommitteeParameters,
+  options: {
+    /** Default true (the DAO may set a valid committee); false where the committee can never change, as in a stored manifest. */
+    retryable?: boolean;
+  } = {},
+): void {
   const { members, publicKeys, threshold } = committee;
   const invalid = (problem: string) =>
     new WorkerError("COMMITTEE_INVALID", `Committee ${committee.id} is invalid: ${problem}.`, {
+      retryable: options.retryable ?? true,
       hints: [
         "The DAO must set a committee of distinct, valid keys with 1 <= threshold <= members (PolicyRegistry.setCommittee); until then nothing is encrypted to this one.",
       ],

@@ -2,6 +2,7 @@ import { getAddress, toHex, type Address, type Hex, type PublicClient } from "vi
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
+import { assertValidCommittee } from "../crypto/validateCommittee.ts";
 import { unwrapKeyShare, wrapKeyShare } from "../crypto/wrapKeyShare.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
@@ -254,6 +255,18 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           extra: { runId: request.runId, manifest: request.manifest },
         });
       }
+      // A committee with a key listed twice gave its holder two shares (enough to open the data
+      // alone when the threshold is 2), and one with a key that is no point was never the DAO's
+      // k-of-n: release nothing of it. Final for this manifest, which cannot change.
+      assertValidCommittee(
+        {
+          id: manifest.committee.id,
+          members: manifest.committee.shares.map((share) => share.member),
+          publicKeys: manifest.committee.shares.map((share) => share.publicKey),
+          threshold: manifest.committee.threshold,
+        },
+        { retryable: false },
+      );
       const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
       if (!mine) {
         throw new WorkerError(

@@ -2,6 +2,7 @@ import { toHex, type Hex } from "viem";
 import { encryptStream } from "../crypto/encryptStream.ts";
 import { generateDataKey } from "../crypto/generateDataKey.ts";
 import { splitDataKey } from "../crypto/splitDataKey.ts";
+import { assertValidCommittee } from "../crypto/validateCommittee.ts";
 import { wrapKeyShare } from "../crypto/wrapKeyShare.ts";
 import type { Committee } from "../policy/Policy.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
@@ -57,6 +58,9 @@ export async function encryptModelWeights(
   parameters: EncryptModelWeightsParameters,
 ): Promise<{ manifestCid: string; uri: string; manifest: ModelManifest }> {
   const { committee, store } = parameters;
+  // As for submissions: no model is encrypted to a committee whose key is listed twice or is no
+  // point, and nothing is stored first.
+  assertValidCommittee(committee);
   const associatedData = modelAssociatedData({ ...parameters, committeeId: committee.id });
   const key = generateDataKey();
   try {

@@ -15,6 +15,7 @@ import {
   shareRequestTypes,
   type ShareRequest,
 } from "../../src/keyholder/shareRequest.ts";
+import { computeCid } from "../../src/storage/computeCid.ts";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
 import { collect, hexBytes } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
@@ -295,5 +296,38 @@ describe("keyholder: committee changes", () => {
     // ... and the old committee still opens the old one.
     const old = [open(await ask({ run, keyholder: 1 })), open(await ask({ run, keyholder: 2 }))];
     expect(Buffer.from(await decrypt(listed[0]!, await combineKeyShares(old))).equals(data[0]!)).toBe(true);
+  });
+});
+
+describe("keyholder: manifests made under an invalid committee", () => {
+  it("releases no share of a manifest whose committee lists its key twice, which would give its holder the data alone (COMMITTEE_INVALID)", async () => {
+    await snapshots.restore();
+    // What a worker following an older registry, whose committee was [K0, K0, K2], would have
+    // written: two of the three shares wrapped to keyholder 0's key.
+    const honest = await t.readManifest(listed[0]!.manifest);
+    const [first, second, third] = honest.committee.shares;
+    const forged = {
+      ...honest,
+      committee: {
+        ...honest.committee,
+        shares: [first!, { ...second!, publicKey: first!.publicKey, wrappedShare: first!.wrappedShare }, third!],
+      },
+    };
+    const manifestDocument = JSON.stringify(forged);
+    const manifest = (await computeCid([new TextEncoder().encode(manifestDocument)])).toString();
+    const doubled = encodeRunSpec({
+      format: RUN_SPEC_FORMAT,
+      chainId: t.deployment.chainId,
+      contributorRewards: t.contracts.contributorRewards,
+      model: { kind: "embedded", dimensions: 1024, ngrams: 2 },
+      submissions: [{ manifest, dataHash: listed[0]!.dataHash }],
+    });
+    const run = await t.approveRun(runSpecHash(doubled));
+    await t.keyholders[0]!.putSpec(run, doubled);
+    const refused = await ask({ run, submission: { ...listed[0]!, manifest }, manifestDocument });
+    await expectRefused(Promise.resolve(refused), 503, "COMMITTEE_INVALID");
+    expect(refused.json.retryable).toBe(false);
+    expect(refused.json.detail).toContain("is listed twice");
+    await snapshots.restore();
   });
 });
