@@ -27,6 +27,11 @@ export type GetOptions = {
  *
  * Both adapters build the same DAG (unixfsImportOptions.ts), so the same bytes get the same CID
  * whichever one stores them, and a CID recorded on chain does not depend on the operator's choice.
+ *
+ * Puts and removes run concurrently: a put is paced by whoever feeds it (an upload's client), so
+ * nothing else waits for it, and a remove never deletes what a put in flight has written and still
+ * needs. Waits inside a store are bounded: past them a call fails with a retryable
+ * STORAGE_UNAVAILABLE rather than hanging.
  */
 export type ContentStore = {
   readonly kind: "helia" | "kubo";
