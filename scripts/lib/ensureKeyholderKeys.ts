@@ -1,8 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex, hexToBytes, type Address, type Hex } from "viem";
 import { generateKeyholderKeyPair, keyholderPublicKey } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { readSecretFile } from "../../pipeline-worker/src/internal/readSecretFile.ts";
+import { writeSecretFileSync } from "../../pipeline-worker/src/internal/writeSecretFile.ts";
 import type { KeyholderInfo } from "./stackFiles.ts";
 
 /**
@@ -22,8 +24,8 @@ export function ensureKeyholderKeys(
     const infoFile = join(directory, `keyholder-${i + 1}.json`);
     if (!existsSync(keyFile)) {
       const pair = generateKeyholderKeyPair();
-      writeFileSync(keyFile, `${bytesToHex(pair.privateKey)}\n`, { mode: 0o600 });
-      chmodSync(keyFile, 0o600);
+      // By a new 0600 file renamed into place: never through a symlink left at the name.
+      writeSecretFileSync(keyFile, `${bytesToHex(pair.privateKey)}\n`);
     }
     const publicKey = bytesToHex(keyholderPublicKey(readKeyholderKey(keyFile)));
     const info: KeyholderInfo = { member, accountIndex, publicKey, keyFile };
@@ -36,8 +38,10 @@ export function ensureKeyholderKeys(
 export function readKeyholderKey(keyFile: string): Uint8Array {
   let text: string;
   try {
-    text = readFileSync(keyFile, "utf8").trim();
+    // Refused, as ssh refuses a key, when group or others may read it (the error says chmod 600).
+    text = readSecretFile(keyFile).trim();
   } catch (cause) {
+    if (cause instanceof BaseError && cause.cause === undefined) throw cause;
     throw new BaseError(`Cannot read the keyholder key ${keyFile}.`, {
       cause,
       hints: ["Restore it from a backup: the data wrapped to this key cannot be decrypted without it."],

@@ -1,6 +1,6 @@
-import { readFileSync } from "node:fs";
 import path from "node:path";
-import { WorkerError } from "../internal/WorkerError.ts";
+import { readSecretFile } from "../internal/readSecretFile.ts";
+import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import {
   DEFAULT_BODY_IDLE_TIMEOUT_MS,
   LOG_LEVELS,
@@ -30,7 +30,7 @@ export type KeyholderConfig = {
  * | variable | meaning | default |
  * | --- | --- | --- |
  * | KEYHOLDER_PRIVATE_KEY | the committee key, 32 bytes hex | (this or the file) |
- * | KEYHOLDER_PRIVATE_KEY_FILE | a file holding it (preferred: the environment leaks to child processes) | |
+ * | KEYHOLDER_PRIVATE_KEY_FILE | a file holding it (preferred: the environment leaks to child processes); refused if group or others may read it (chmod 600) | |
  * | KEYHOLDER_RPC_URL | the chain's JSON-RPC endpoint | required |
  * | KEYHOLDER_CHAIN_ID | the chain's id | required |
  * | KEYHOLDER_DEPLOYMENT_MANIFEST | the deploy script's manifest | deployments/<chainId>.json |
@@ -92,10 +92,16 @@ export function loadKeyholderConfig(
   if (keyText !== undefined && keyFile !== undefined) {
     problems.push("Set KEYHOLDER_PRIVATE_KEY or KEYHOLDER_PRIVATE_KEY_FILE, not both.");
   } else if (keyFile !== undefined) {
+    const file = path.resolve(cwd, keyFile);
     try {
-      keyText = readFileSync(path.resolve(cwd, keyFile), "utf8").trim();
-    } catch {
-      problems.push(`KEYHOLDER_PRIVATE_KEY_FILE (${keyFile}) cannot be read.`);
+      keyText = readSecretFile(file).trim();
+    } catch (error) {
+      // Unreadable, or readable by others (ssh's rule): one line that says which and what to do.
+      problems.push(
+        isWorkerError(error)
+          ? `KEYHOLDER_PRIVATE_KEY_FILE: ${error.shortMessage}`
+          : `KEYHOLDER_PRIVATE_KEY_FILE (${keyFile}) cannot be read.`,
+      );
     }
   }
   let privateKey = new Uint8Array();

@@ -27,6 +27,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "../internal/BaseError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { loadConfig } from "../internal/loadConfig.ts";
+import { writeSecretFile } from "../internal/writeSecretFile.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { createKeyholderClient } from "../keyholder/createKeyholderClient.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
@@ -145,8 +146,9 @@ async function main(): Promise<void> {
         logger,
       });
       const weightsOut = values["weights-out"] ?? `weights-${report.runId}.json`;
-      // The plaintext weights stay with the operator until the reveal; keep this file private.
-      await writeFile(weightsOut, report.weights, { mode: 0o600 });
+      // The plaintext weights stay with the operator until the reveal: 0600 even over an existing
+      // file, and never through a symlink planted at the name (writeSecretFile says how).
+      await writeSecretFile(weightsOut, report.weights);
       const { weights: _weights, ...summary } = report;
       console.log(JSON.stringify({ ...summary, weightsFile: weightsOut }, null, 2));
     } else {
