@@ -3,6 +3,7 @@ import type { EAS, SignedOffchainAttestation } from "@ethereum-attestation-servi
 import { decodeAbiParameters, getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
 import { easAbi } from "../../../deployments/abis.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { offchainAttestationUID } from "./offchainAttestationUID.ts";
 
 // The EAS SDK's ESM build imports lodash by named export, which Node's ESM loader refuses; its
 // CommonJS build loads fine.
@@ -73,7 +74,9 @@ export async function checkAttestations(params: CheckAttestationsParameters): Pr
     });
   }
   const facts: AttestationFacts[] = [];
-  for (const uid of params.attestations.onchain) {
+  for (const given of params.attestations.onchain) {
+    // A UID is 32 bytes: however the client spelt it, it is named in lower case from here on.
+    const uid = given.toLowerCase() as Hex;
     const a = await client.readContract({ address: eas, abi: easAbi, functionName: "getAttestation", args: [uid] });
     if (a.uid === zeroHash) invalid(uid, "no such attestation on EAS (forged or on another chain)");
     facts.push({
@@ -90,8 +93,10 @@ export async function checkAttestations(params: CheckAttestationsParameters): Pr
   if (params.attestations.offchain.length > 0) {
     const version = await client.readContract({ address: eas, abi: easAbi, functionName: "version" });
     // The EAS instance is only used when signing with on-chain simulation, never to verify.
+    // Checksummed, as the attestations' domains are normalised below: the SDK compares the signed
+    // domain with this one as exact strings.
     const verifier = new Offchain(
-      { address: eas, version, chainId: BigInt(params.chainId) },
+      { address: getAddress(eas), version, chainId: BigInt(params.chainId) },
       OffchainAttestationVersion.Version2,
       undefined as unknown as EAS,
     );
@@ -142,31 +147,70 @@ async function offchainFacts(
   { attester, attestation }: OffchainAttestation,
 ): Promise<AttestationFacts> {
   const m = attestation.message;
-  const uid = attestation.uid as Hex;
+  const given = (typeof attestation.uid === "string" ? attestation.uid : zeroHash) as Hex;
   const signer = getAddress(attester);
+  let uids: Hex[] = [];
   let valid = false;
   try {
-    valid = verifier.verifyOffchainAttestationSignature(signer, attestation);
+    uids = uidsOf(m);
+    valid = verifier.verifyOffchainAttestationSignature(signer, normalised(attestation));
   } catch {
     valid = false;
   }
   if (!valid)
-    invalid(uid, "its signature or UID is not the attester's, or it was signed for another chain or EAS contract");
-  const revokedAt = await client.readContract({
-    address: eas,
-    abi: easAbi,
-    functionName: "getRevokeOffchain",
-    args: [signer, uid],
-  });
+    invalid(given, "its signature or UID is not the attester's, or it was signed for another chain or EAS contract");
+  // The UID is not signed and EAS derives it from the schema's spelling (see offchainAttestationUID):
+  // the attester may have revoked it under the spelling it signed with, the one the contract checks
+  // (lower case) or the upper-case one some tools print, and whoever sends it may have re-spelt it.
+  // A revocation under any of them refuses it.
+  let revoked = false;
+  for (const uid of uids) {
+    const revokedAt = await client.readContract({
+      address: eas,
+      abi: easAbi,
+      functionName: "getRevokeOffchain",
+      args: [signer, uid],
+    });
+    revoked ||= revokedAt !== 0n;
+  }
   return {
-    uid,
+    // Named as ContributorRewards names it, so the worker and the chain speak of the same UID.
+    uid: uids[0]!,
     schema: m.schema as Hex,
     attester: signer,
     recipient: m.recipient as Address,
     time: BigInt(m.time),
     expirationTime: BigInt(m.expirationTime),
-    revoked: revokedAt !== 0n,
+    revoked,
     data: m.data as Hex,
+  };
+}
+
+/**
+ * The UIDs an off-chain attestation may be known by: first the one ContributorRewards computes
+ * (the schema in lower case), then the upper-case spelling and the spelling it was sent with.
+ */
+function uidsOf(m: SignedOffchainAttestation["message"]): Hex[] {
+  const schema = String(m.schema);
+  if (!/^0x[0-9a-fA-F]{64}$/.test(schema)) throw new TypeError("the schema is not a 32-byte hex string");
+  const spellings = new Set([schema.toLowerCase(), `0x${schema.slice(2).toUpperCase()}`, schema]);
+  return [...spellings].map((spelt) => offchainAttestationUID({ ...m, schema: spelt }));
+}
+
+/**
+ * The attestation as the EAS SDK's verifier needs it to judge only what was signed: the SDK
+ * compares the signed domain's `verifyingContract` with its own configuration as exact strings
+ * (lodash `isEqual`), so an attestation signed with `new EAS(checksummedAddress)` would fail
+ * against a lower-case configuration, though an address's letter case is not part of what
+ * EIP-712 signs. Both sides are checksummed; the UID is compared in lower case, as keccak256
+ * prints it.
+ */
+function normalised(attestation: SignedOffchainAttestation): SignedOffchainAttestation {
+  const domain = attestation.domain;
+  return {
+    ...attestation,
+    uid: String(attestation.uid).toLowerCase(),
+    domain: { ...domain, verifyingContract: getAddress(domain.verifyingContract) },
   };
 }
 
