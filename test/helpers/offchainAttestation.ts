@@ -5,7 +5,7 @@ import type { Wallet } from "./system.ts";
 import type { OffchainAttestation } from "../../pipeline-worker/src/ingest/checkAttestations.ts";
 
 // The SDK's CommonJS build (its ESM build does not load in Node; see checkAttestations.ts).
-const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(
+export const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(
   "@ethereum-attestation-service/eas-sdk",
 ) as typeof import("@ethereum-attestation-service/eas-sdk");
 

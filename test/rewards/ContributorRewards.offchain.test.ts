@@ -3,7 +3,8 @@ import { getAddress, serializeSignature, type Address, type Hex } from "viem";
 import { contributorRewardsAbi, easAbi } from "../../deployments/abis.ts";
 import { encodeDataAttestation, randomDataHash } from "../helpers/attestations.ts";
 import { createGovernance, registryAction } from "../helpers/governance.ts";
-import { signOffchainAttestation } from "../helpers/offchainAttestation.ts";
+import { offchainAttestationUID } from "../../pipeline-worker/src/ingest/offchainAttestationUID.ts";
+import { Offchain, OffchainAttestationVersion, signOffchainAttestation } from "../helpers/offchainAttestation.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";
 import { createSystem, type System, type Wallet } from "../helpers/system.ts";
@@ -122,6 +123,40 @@ describe("ContributorRewards with off-chain EAS attestations", () => {
       attester: system.accounts.attester,
     });
     await expectRevert(record(dataHash, [input]), "RewardsAttestationBadSignature", [uid, input.attester]);
+  });
+
+  it("names an off-chain attestation by the UID the worker and the EAS SDK give it (the schema in lower case)", async () => {
+    const dataHash = randomDataHash();
+    const { input } = await offchain({
+      dataHash,
+      signer: system.accounts.outsider,
+      attester: system.accounts.attester,
+    });
+    // Spelt as a client may send them: the contract sees bytes, so only the schema's text matters to EAS.
+    const spelt = {
+      ...input,
+      recipient: input.recipient.toLowerCase() as Address,
+      refUID: `0x${"AB".repeat(32)}` as Hex,
+    };
+    const lower = { ...spelt, schema: spelt.schema.toLowerCase() };
+    const ours = offchainAttestationUID(lower);
+    const sdkUID = (schema: string) =>
+      Offchain.getOffchainUID(
+        OffchainAttestationVersion.Version2,
+        schema,
+        getAddress(spelt.recipient),
+        spelt.time,
+        spelt.expirationTime,
+        spelt.revocable,
+        spelt.refUID,
+        spelt.data,
+        spelt.salt,
+      );
+    expect(ours).toBe(sdkUID(lower.schema));
+    expect(offchainAttestationUID({ ...spelt, schema: `0x${spelt.schema.slice(2).toUpperCase()}` })).toBe(
+      sdkUID(`0x${spelt.schema.slice(2).toUpperCase()}`),
+    );
+    await expectRevert(record(dataHash, [spelt]), "RewardsAttestationBadSignature", [ours, input.attester]);
   });
 
   it("refuses one signed for another chain", async () => {
