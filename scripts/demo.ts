@@ -319,7 +319,7 @@ async function contribute(d: Demo, seed: number, story: string): Promise<Submiss
   );
   expect(
     upload?.status === 202,
-    `the contributor uploads the data; the worker hashes, encrypts and stores it (${upload?.status})`,
+    `the contributor uploads the data with the upload token the worker answered with (no one else can); the worker hashes, encrypts and stores it (${upload?.status})`,
     upload && problem(upload),
   );
   const status = await waitForRecorded(d.worker, begin.body.id);

@@ -140,10 +140,12 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       journal,
       store,
       maxPayloadBytes: config.maxPayloadBytes,
+      ...(config.maxConcurrentUploads === undefined ? {} : { maxConcurrentUploads: config.maxConcurrentUploads }),
       ...(parameters.now ? { now: parameters.now } : {}),
       logger,
       metrics,
     });
+    closers.push(async () => submissions.close());
     await submissions.resume();
     const recorder = createContributionRecorder({
       publicClient,

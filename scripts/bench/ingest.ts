@@ -23,6 +23,7 @@ import { generateDataKey } from "../../pipeline-worker/src/crypto/generateDataKe
 import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
 import { createSubmissionService, submissionId } from "../../pipeline-worker/src/ingest/createSubmissionService.ts";
 import type { SubmissionEnvelope } from "../../pipeline-worker/src/ingest/submissionEnvelope.ts";
+import { issueUploadToken } from "../../pipeline-worker/src/ingest/uploadToken.ts";
 import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
 import { createMetrics } from "../../pipeline-worker/src/internal/createMetrics.ts";
 import { createGenesisPolicy, type Policy } from "../../pipeline-worker/src/policy/Policy.ts";
@@ -75,7 +76,7 @@ async function createIngestHarness(directory: string) {
     client: undefined as unknown as PublicClient,
     chainId: 31337,
     contracts: { eas: zeroAddress, contributorRewards: zeroAddress },
-    policy: { requireFreshPolicy: () => ({ policy }) as PolicyView },
+    policy: { requireFreshPolicy: () => ({ policy }) as PolicyView, onKillSwitch: () => () => true },
     journal,
     store,
     maxPayloadBytes: Number.MAX_SAFE_INTEGER,
@@ -83,6 +84,8 @@ async function createIngestHarness(directory: string) {
     metrics: createMetrics({ defaultMetrics: false }),
   });
   let nonce = 0n;
+  /** Every prepared submission takes this upload token, as a contributor's client would send it. */
+  const upload = issueUploadToken();
 
   async function prepare(dataHash: Hex, size: number): Promise<string> {
     const id = submissionId(contributor, ++nonce);
@@ -96,7 +99,10 @@ async function createIngestHarness(directory: string) {
       signature: "0x",
       attestations: { onchain: [], offchain: [] },
     };
-    await journal.begin(id, { contributor: contributor.toLowerCase(), data: { envelope, digest: "0x" } });
+    await journal.begin(id, {
+      contributor: contributor.toLowerCase(),
+      data: { envelope, digest: "0x", uploadTokenHash: upload.tokenHash },
+    });
     await journal.advance(id, "verified", { policyVersion: "0", committeeId: "1", attestations: [] });
     return id;
   }
@@ -105,6 +111,7 @@ async function createIngestHarness(directory: string) {
     service,
     store,
     prepare,
+    uploadToken: upload.token,
     async close() {
       await store.close();
       await journal.close();
@@ -189,7 +196,10 @@ export async function benchIngest({ repeats, progress }: BenchContext): Promise<
         rawCpu.push(await cpuTime(async () => raw.push(await time(() => rawAes(payload)))));
         const id = await harness.prepare(dataHash, size);
         let state = "";
-        const upload = async () => void ({ state } = await harness.service.upload(id, asyncChunks(payload)));
+        const upload = async () =>
+          void ({ state } = await harness.service.upload(id, asyncChunks(payload), {
+            uploadToken: harness.uploadToken,
+          }));
         fullCpu.push(await cpuTime(async () => full.push(await time(upload))));
         if (state !== "stored") throw new Error(`The bench submission ended ${state}, not stored.`);
       }
@@ -353,7 +363,7 @@ async function uploadChild(mib: number): Promise<void> {
           port: address.port,
           path: `/v1/submissions/${id}/data`,
           method: "PUT",
-          headers: { "content-type": "application/octet-stream" },
+          headers: { "content-type": "application/octet-stream", authorization: `Bearer ${harness.uploadToken}` },
         },
         (response) => {
           const parts: Buffer[] = [];

@@ -8,14 +8,19 @@ export type WorkerResponse<T = Record<string, unknown>> = {
 
 /** A thin HTTP client for the pipeline worker's API, for scripts: it never throws on an error status. */
 export function createWorkerClient(baseUrl: string) {
-  async function request<T>(method: string, path: string, body?: unknown): Promise<WorkerResponse<T>> {
+  async function request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<WorkerResponse<T>> {
     const init: RequestInit = { method, signal: AbortSignal.timeout(30_000) };
     if (body instanceof Uint8Array) {
       init.body = body as Uint8Array<ArrayBuffer>;
-      init.headers = { "content-type": "application/octet-stream" };
+      init.headers = { "content-type": "application/octet-stream", ...headers };
     } else if (body !== undefined) {
       init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
+      init.headers = { "content-type": "application/json", ...headers };
     }
     let response: Response;
     try {
@@ -42,7 +47,9 @@ export function createWorkerClient(baseUrl: string) {
     url: baseUrl,
     get: <T = Record<string, unknown>>(path: string) => request<T>("GET", path),
     post: <T = Record<string, unknown>>(path: string, body: unknown) => request<T>("POST", path, body),
-    put: <T = Record<string, unknown>>(path: string, body: Uint8Array) => request<T>("PUT", path, body),
+    /** An upload; `headers` carries its `authorization` (the submission's upload token). */
+    put: <T = Record<string, unknown>>(path: string, body: Uint8Array, headers: Record<string, string> = {}) =>
+      request<T>("PUT", path, body, headers),
   };
 }
 

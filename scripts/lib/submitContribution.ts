@@ -69,6 +69,8 @@ export type SubmissionStatus = {
   ciphertextCid: string | null;
   transactionHash: string | null;
   rejection: { code: string; detail: string } | null;
+  /** Only in the answer to the POST that began the submission: the capability to upload its data. */
+  uploadToken?: string;
 };
 
 export type SubmitContributionParameters = {
@@ -84,7 +86,7 @@ export type SubmitContributionParameters = {
 
 /**
  * What a contributor's client does: signs the submission (EIP-712), sends the envelope, and, if
- * the worker accepts it, uploads the data. Returns the worker's answers as they are, refusals
+ * the worker accepts it, uploads the data with the upload token its answer carried. Returns the worker's answers as they are, refusals
  * included, so callers can check the codes.
  */
 export async function submitContribution(parameters: SubmitContributionParameters): Promise<{
@@ -114,8 +116,10 @@ export async function submitContribution(parameters: SubmitContributionParameter
     signature,
     attestations: { onchain: parameters.attestations.onchain, offchain: [] },
   });
-  if (begin.status !== 201 || !begin.body.uploadUrl) return { begin, dataHash };
-  const upload = await worker.put<SubmissionStatus>(begin.body.uploadUrl, data);
+  if (begin.status !== 201 || !begin.body.uploadUrl || !begin.body.uploadToken) return { begin, dataHash };
+  const upload = await worker.put<SubmissionStatus>(begin.body.uploadUrl, data, {
+    authorization: `Bearer ${begin.body.uploadToken}`,
+  });
   return { begin, upload, dataHash };
 }
 

@@ -38,6 +38,9 @@ export type SubmissionStatus = {
   updatedAt: string;
 };
 
+/** The answer to an accepted submission: its status, and the capability to upload its data (shown once). */
+export type BegunSubmission = SubmissionStatus & { uploadToken: string };
+
 export type SubmissionEnvelope = {
   contributor: Address;
   dataHash: Hex;
@@ -128,11 +131,12 @@ export function createWorkerApi(baseUrl: string) {
     policy: () => request<Record<string, unknown>>("/v1/policy"),
     eip712: () => request<Eip712Spec>("/v1/eip712"),
     beginSubmission: (envelope: SubmissionEnvelope) =>
-      request<SubmissionStatus>("/v1/submissions", json("POST", envelope)),
-    uploadSubmission: (id: Hex, data: Blob) =>
-      request<SubmissionStatus>(`/v1/submissions/${id}/data`, {
+      request<BegunSubmission>("/v1/submissions", json("POST", envelope)),
+    /** Uploads the data with the upload token that `beginSubmission` returned: only its holder can. */
+    uploadSubmission: (begun: Pick<BegunSubmission, "id" | "uploadToken">, data: Blob) =>
+      request<SubmissionStatus>(`/v1/submissions/${begun.id}/data`, {
         method: "PUT",
-        headers: { "content-type": "application/octet-stream" },
+        headers: { "content-type": "application/octet-stream", authorization: `Bearer ${begun.uploadToken}` },
         body: data,
       }),
     submission: (id: Hex) => request<SubmissionStatus>(`/v1/submissions/${id}`),

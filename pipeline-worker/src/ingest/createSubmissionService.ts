@@ -18,16 +18,19 @@ import { generateDataKey } from "../crypto/generateDataKey.ts";
 import { splitDataKey } from "../crypto/splitDataKey.ts";
 import { assertValidCommittee } from "../crypto/validateCommittee.ts";
 import { wrapKeyShare } from "../crypto/wrapKeyShare.ts";
+import { DEFAULT_MAX_CONCURRENT_UPLOADS } from "../internal/configSchema.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
-import { WorkerError } from "../internal/WorkerError.ts";
+import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
+import type { ErrorCode } from "../internal/errorCodes.ts";
 import { isSubmitter, type Policy } from "../policy/Policy.ts";
-import type { PolicyView } from "../policy/createPolicySync.ts";
+import type { PolicySync } from "../policy/createPolicySync.ts";
 import type { ContentStore, PutResult } from "../storage/ContentStore.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import { checkAttestations } from "./checkAttestations.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
 import { submissionStatus, type SubmissionStatus } from "./submissionStatus.ts";
+import { isUploadToken, issueUploadToken } from "./uploadToken.ts";
 
 /**
  * Payloads at least this large have their hash computed on another thread, beside the encryption
@@ -37,14 +40,28 @@ import { submissionStatus, type SubmissionStatus } from "./submissionStatus.ts";
  */
 const OFF_THREAD_HASH_BYTES = 4n * 1024n * 1024n;
 
+/** What UPLOADS_BUSY tells a client to wait before it tries again (the Retry-After header). */
+export const UPLOAD_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The refusals of an upload that end its submission for good: they are about the submission (its
+ * contributor was removed from the allowlist, its signature expired), so no upload can ever
+ * succeed. Every other refusal, wrong bytes included, leaves it awaiting its data: a stranger
+ * cannot upload at all, and a contributor's client that sent the wrong file may send the right one.
+ */
+const ENDS_SUBMISSION: ReadonlySet<ErrorCode> = new Set(["SUBMITTER_NOT_ALLOWED", "SIGNATURE_EXPIRED"]);
+
 export type CreateSubmissionServiceParameters = {
   client: PublicClient;
   chainId: number;
   contracts: { eas: Address; contributorRewards: Address };
-  policy: { requireFreshPolicy(): PolicyView };
+  /** The kill switch aborts uploads in flight the moment the policy sync sees it. */
+  policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
   journal: Journal;
   store: ContentStore;
   maxPayloadBytes: number;
+  /** Uploads read at once; one more is refused UPLOADS_BUSY before its body is read. */
+  maxConcurrentUploads?: number;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
   logger: Logger;
@@ -52,6 +69,9 @@ export type CreateSubmissionServiceParameters = {
 };
 
 export type SubmissionService = ReturnType<typeof createSubmissionService>;
+
+/** The answer to an accepted POST: the submission, and the capability to upload its data (shown once). */
+export type BegunSubmission = SubmissionStatus & { uploadToken: string };
 
 /** The bytes every ciphertext and wrapped share of a submission is bound to (AEAD associated data). */
 export function submissionAssociatedData(record: {
@@ -85,20 +105,40 @@ export function submissionId(contributor: Address, nonce: bigint): Hex {
  * SHA-256 and the encryption straight into the content store, then checks the hash and size
  * against what was signed and attested, splits the data key k-of-n and wraps each share to one
  * keyholder, and stores the manifest. The plaintext and the whole key are never written anywhere.
+ *
+ * Only the client that began a submission can upload its data: `begin` returns a random upload
+ * token and journals only its hash, and `upload` takes the token back. A submission takes one
+ * upload at a time, only while it awaits its data, so no upload can undo another's or move a
+ * stored submission back.
  */
 export function createSubmissionService(parameters: CreateSubmissionServiceParameters) {
   const { client, journal, store, logger, metrics } = parameters;
   const now = parameters.now ?? Date.now;
+  const maxConcurrentUploads = parameters.maxConcurrentUploads ?? DEFAULT_MAX_CONCURRENT_UPLOADS;
   /** Data hashes with a submission in flight in this worker (rebuilt at start by `resume`). */
   const inFlight = new Map<string, string>();
+  /**
+   * Data hashes that a `begin` is checking now. A hash is claimed here in the same synchronous
+   * step that finds it free, before anything is awaited, so two concurrent POSTs of the same data
+   * cannot both pass the duplicate check; the claim ends when that `begin` does.
+   */
+  const claimed = new Set<string>();
+  /**
+   * Uploads being read, by submission id. It is an invariant that a submission has at most one
+   * entry, taken before anything about it is awaited and held until its upload has ended; only
+   * the holder moves the submission from `verified`, and nothing expires it meanwhile.
+   */
+  const uploads = new Map<string, AbortController>();
+
+  const unsubscribe = parameters.policy.onKillSwitch((change) => {
+    if (!change.engaged) return;
+    if (uploads.size > 0) logger.warn({ inFlight: uploads.size }, "Kill switch: aborting uploads in flight.");
+    for (const controller of uploads.values()) controller.abort(killSwitchError(change.killSwitch.reason));
+  });
 
   function freshPolicy(): Policy {
     const policy = parameters.policy.requireFreshPolicy().policy;
-    if (policy.killSwitch.engaged) {
-      throw new WorkerError("KILL_SWITCH_ENGAGED", `The kill switch is engaged: ${policy.killSwitch.reason}`, {
-        extra: { reason: policy.killSwitch.reason, engagedBy: policy.killSwitch.engagedBy },
-      });
-    }
+    if (policy.killSwitch.engaged) throw killSwitchError(policy.killSwitch.reason, policy.killSwitch.engagedBy);
     // A registry may hold a committee with a key listed twice (its holder could open data alone)
     // or a key that is no point (every upload would fail after storing): take nothing under it.
     // Checked here, before a byte is stored, for `begin` and `upload` alike (id 0: none set yet).
@@ -111,7 +151,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     throw error;
   }
 
-  async function begin(envelope: SubmissionEnvelope): Promise<SubmissionStatus> {
+  async function begin(envelope: SubmissionEnvelope): Promise<BegunSubmission> {
     try {
       return await beginChecked(envelope);
     } catch (error) {
@@ -120,7 +160,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     }
   }
 
-  async function beginChecked(envelope: SubmissionEnvelope): Promise<SubmissionStatus> {
+  async function beginChecked(envelope: SubmissionEnvelope): Promise<BegunSubmission> {
     const policy = freshPolicy();
     if (envelope.chainId !== parameters.chainId) {
       throw new WorkerError(
@@ -173,6 +213,31 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
         hints: ["Ask the DAO to allow this address through a proposal."],
       });
     }
+    // Claimed only once the signature and the allowlist hold, so that a stranger's bogus POSTs
+    // naming someone's data hash cannot hold that data back.
+    const dataKey = envelope.dataHash.toLowerCase();
+    if (claimed.has(dataKey)) throw duplicateSubmission(inFlight.get(dataKey));
+    claimed.add(dataKey);
+    try {
+      return await beginClaimed(envelope, policy, { contributor, nonce, size, nowSeconds, domain, message });
+    } finally {
+      claimed.delete(dataKey);
+    }
+  }
+
+  async function beginClaimed(
+    envelope: SubmissionEnvelope,
+    policy: Policy,
+    signed: {
+      contributor: Address;
+      nonce: bigint;
+      size: bigint;
+      nowSeconds: bigint;
+      domain: ReturnType<typeof submissionDomain>;
+      message: { contributor: Address; dataHash: Hex; size: bigint; nonce: bigint; deadline: bigint };
+    },
+  ): Promise<BegunSubmission> {
+    const { contributor, nonce, size, nowSeconds, domain, message } = signed;
     const id = submissionId(contributor, nonce);
     if (await journal.get(id)) {
       throw new WorkerError("NONCE_REPLAYED", `Nonce ${nonce} of ${contributor} was already used.`, {
@@ -202,9 +267,14 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       now: nowSeconds,
     });
 
+    const { token, tokenHash } = issueUploadToken();
     const { record, created } = await journal.begin(id, {
       contributor: contributor.toLowerCase(),
-      data: { envelope, digest: hashTypedData({ domain, types: submissionTypes, primaryType: "Submission", message }) },
+      data: {
+        envelope,
+        digest: hashTypedData({ domain, types: submissionTypes, primaryType: "Submission", message }),
+        uploadTokenHash: tokenHash,
+      },
     });
     if (!created)
       throw new WorkerError("NONCE_REPLAYED", `Nonce ${nonce} of ${contributor} was already used.`, {
@@ -218,7 +288,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     });
     metrics.submissions.inc({ outcome: "accepted" });
     logger.info({ submission: id, contributor, size: envelope.size }, "submission accepted, awaiting data");
-    return submissionStatus(verified);
+    return { ...submissionStatus(verified), uploadToken: token };
   }
 
   /**
@@ -226,6 +296,8 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
    * awaiting data after its signature expired. Its data hash is free again; its nonce stays spent.
    */
   async function expireIfAbandoned(record: SubmissionRecord): Promise<boolean> {
+    // An upload in flight began before the deadline and may finish: it decides the submission's fate.
+    if (uploads.has(record.id)) return false;
     const envelope = record.data.received?.envelope as SubmissionEnvelope | undefined;
     const expired = envelope !== undefined && BigInt(envelope.deadline) < BigInt(Math.floor(now() / 1000));
     if (record.step === "received" || (record.step === "verified" && expired)) {
@@ -251,25 +323,72 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       args: [dataHash],
     });
     if (pending !== undefined || onChain.contributor !== "0x0000000000000000000000000000000000000000") {
-      throw new WorkerError("DUPLICATE_SUBMISSION", "This data was already submitted.", {
-        hints: ["Each piece of data is accepted once; check GET /v1/submissions?contributor=... for its state."],
-        extra: pending ? { submissionId: pending } : {},
-      });
+      throw duplicateSubmission(pending);
     }
   }
 
+  function duplicateSubmission(pending: string | undefined): WorkerError {
+    return new WorkerError("DUPLICATE_SUBMISSION", "This data was already submitted.", {
+      hints: ["Each piece of data is accepted once; check GET /v1/submissions?contributor=... for its state."],
+      extra: pending ? { submissionId: pending } : {},
+    });
+  }
+
   /**
-   * Streams the data in. A refusal of the data rejects the submission for good (its nonce stays
-   * spent), since a half-read upload cannot be resumed over HTTP; the contributor signs a new one.
-   * A retryable failure (a stale policy, a storage outage, a body that stopped arriving) keeps
-   * nothing of the upload and leaves the submission awaiting its data, to be PUT again whole.
+   * Streams the data in, for the client that holds the submission's upload token. Everything that
+   * can refuse an upload without reading it (the token, another upload in flight, the cap on
+   * concurrent uploads, the kill switch, the allowlist, the deadline) is checked first. Only a
+   * refusal about the submission itself ends it (ENDS_SUBMISSION); any other failure, data that is
+   * not what was signed included, keeps nothing of the upload and leaves the submission awaiting
+   * its data, to be PUT again whole, since a half-read upload cannot be resumed over HTTP.
    */
-  async function upload(id: string, source: AsyncIterable<Uint8Array>): Promise<SubmissionStatus> {
-    const record = await journal.get(id);
-    if (!record)
+  async function upload(
+    id: string,
+    source: AsyncIterable<Uint8Array>,
+    options: { uploadToken: string | undefined },
+  ): Promise<SubmissionStatus> {
+    const found = await journal.get(id);
+    if (!found)
       throw new WorkerError("NOT_FOUND", `There is no submission ${id}.`, {
         hints: ["POST the envelope to /v1/submissions first."],
       });
+    if (!isUploadToken(options.uploadToken, found.data.received?.uploadTokenHash)) {
+      throw new WorkerError(
+        "UPLOAD_UNAUTHORISED",
+        options.uploadToken === undefined
+          ? `Uploading to submission ${id} needs its upload token.`
+          : `That is not the upload token of submission ${id}.`,
+        {
+          hints: [
+            "Send Authorization: Bearer <uploadToken>, with the uploadToken of the POST /v1/submissions answer that began it.",
+          ],
+        },
+      );
+    }
+    // From here to taking the slot nothing is awaited: two uploads cannot both find it free.
+    if (uploads.has(id)) {
+      throw new WorkerError("UPLOAD_IN_PROGRESS", `Another upload of submission ${id} is in progress.`, {
+        hints: ["Wait for its answer; PUT again only if the submission still awaits its data after it."],
+      });
+    }
+    if (uploads.size >= maxConcurrentUploads) {
+      throw new WorkerError("UPLOADS_BUSY", `The worker is already taking ${uploads.size} uploads.`, {
+        hints: [`Send the upload again in ${UPLOAD_RETRY_AFTER_SECONDS} seconds.`],
+        extra: { retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS, limit: maxConcurrentUploads },
+      });
+    }
+    const controller = new AbortController();
+    uploads.set(id, controller);
+    try {
+      return await uploadHeld(id, source, controller.signal);
+    } finally {
+      uploads.delete(id);
+    }
+  }
+
+  async function uploadHeld(id: string, source: AsyncIterable<Uint8Array>, signal: AbortSignal) {
+    // Read again now that this upload holds the submission: one that ended just before may have stored it.
+    const record = (await journal.get(id))!;
     if (record.step !== "verified") {
       throw new WorkerError(
         "DUPLICATE_SUBMISSION",
@@ -278,6 +397,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     }
     const envelope = record.data.received!.envelope as SubmissionEnvelope;
     try {
+      signal.throwIfAborted();
       const policy = freshPolicy();
       if (!isSubmitter(policy, envelope.contributor)) {
         throw new WorkerError("SUBMITTER_NOT_ALLOWED", `${envelope.contributor} was removed from the allowlist.`);
@@ -289,14 +409,15 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       }
       // The data is encrypted to the committee in force now, which may be newer than at `begin`;
       // the manifest names the committee it used.
-      return await storeData(record, envelope, policy, source);
+      return await storeData(record, envelope, policy, source, signal);
     } catch (error) {
-      const workerError =
-        error instanceof WorkerError
-          ? error
-          : new WorkerError("STORAGE_UNAVAILABLE", "Storing the data failed.", { cause: error });
-      // A stale policy or a storage outage says nothing about the data: let the contributor retry.
-      if (!workerError.retryable) {
+      // An abort shows up wherever the stream was (the store, the hash, the encryption) in that
+      // part's own words; the caller is told why it was aborted.
+      const reason: unknown = signal.aborted ? signal.reason : error;
+      const workerError = isWorkerError(reason)
+        ? reason
+        : new WorkerError("STORAGE_UNAVAILABLE", "Storing the data failed.", { cause: error });
+      if (ENDS_SUBMISSION.has(workerError.code)) {
         await journal.advance(id, "rejected", { code: workerError.code, detail: workerError.shortMessage });
         inFlight.delete(envelope.dataHash.toLowerCase());
         metrics.submissions.inc({ outcome: "rejected" });
@@ -310,6 +431,7 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     envelope: SubmissionEnvelope,
     policy: Policy,
     source: AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
   ): Promise<SubmissionStatus> {
     const committee = policy.committee;
     const associatedData = submissionAssociatedData({
@@ -320,14 +442,15 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     const key = generateDataKey();
     try {
       const hash = BigInt(envelope.size) >= OFF_THREAD_HASH_BYTES ? createOffThreadSha256Tap() : createSha256Tap();
-      const limited = limitBytes(source, BigInt(envelope.size));
-      const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }));
+      const limited = limitBytes(abortable(source, signal), BigInt(envelope.size));
+      const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }), { signal });
       const dataHash = toHex(hash.digest());
       if (BigInt(hash.bytes) !== BigInt(envelope.size) || dataHash !== envelope.dataHash.toLowerCase()) {
-        // Nothing of a refused submission is kept, not even its ciphertext.
+        // Nothing of a refused upload is kept, not even its ciphertext; the submission still
+        // awaits the bytes it was signed for.
         await store.remove(ciphertext.cid);
         throw new WorkerError("VALIDATION_FAILED", "The data does not match the signed and attested hash and size.", {
-          hints: ["Upload exactly the bytes whose SHA-256 and size you signed."],
+          hints: ["Upload exactly the bytes whose SHA-256 and size you signed; the submission still awaits them."],
           extra: { receivedSize: hash.bytes, receivedHash: dataHash },
         });
       }
@@ -352,6 +475,12 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       let stored: PutResult;
       try {
         stored = await store.put([new TextEncoder().encode(JSON.stringify(manifest))]);
+        // The last point at which the upload can still be withheld: a kill switch seen before the
+        // journal says `stored` leaves nothing behind.
+        if (signal.aborted) {
+          await store.remove(stored.cid).catch(() => undefined);
+          signal.throwIfAborted();
+        }
       } catch (error) {
         // A ciphertext without its manifest can never be read: keep nothing of a failed upload.
         await store.remove(ciphertext.cid).catch(() => undefined);
@@ -384,6 +513,41 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     }
   }
 
+  /**
+   * Passes the source on until `signal` aborts, then throws its reason at once, even while waiting
+   * for a client that sends nothing; the source is closed either way.
+   */
+  async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+    const iterator = source[Symbol.asyncIterator]();
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_resolve, reject) => {
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    try {
+      for (;;) {
+        signal.throwIfAborted();
+        const next = iterator.next();
+        // Left behind by an abort, its outcome no longer matters.
+        next.catch(() => undefined);
+        const result = await Promise.race([next, aborted]);
+        if (result.done) return;
+        yield result.value;
+      }
+    } finally {
+      signal.removeEventListener("abort", onAbort!);
+      if (signal.aborted) {
+        // A read is still pending, and an async iterator's `return` waits behind it, i.e. for a
+        // client that may send nothing more: destroy the body instead, which ends that read.
+        (source as { destroy?: () => void }).destroy?.();
+        void iterator.return?.()?.catch(() => undefined);
+      } else {
+        await iterator.return?.()?.catch(() => undefined);
+      }
+    }
+  }
+
   /** Rebuilds the in-flight index after a restart. */
   async function resume(): Promise<SubmissionRecord[]> {
     const unfinished = await journal.listUnfinished();
@@ -405,6 +569,11 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     upload,
     resume,
     finished,
+    /** Uploads being read now. */
+    uploadsInFlight: () => uploads.size,
+    close() {
+      unsubscribe();
+    },
     async get(id: string): Promise<SubmissionStatus> {
       const record = await journal.get(id);
       if (!record) throw new WorkerError("NOT_FOUND", `There is no submission ${id}.`);
@@ -414,6 +583,13 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       return (await journal.listByContributor(contributor.toLowerCase())).map(submissionStatus);
     },
   };
+}
+
+function killSwitchError(reason: string, engagedBy?: string): WorkerError {
+  return new WorkerError("KILL_SWITCH_ENGAGED", `The kill switch is engaged: ${reason}`, {
+    hints: ["Nothing of the upload was kept. Only a governance proposal can lift the switch."],
+    extra: { reason, ...(engagedBy === undefined ? {} : { engagedBy }) },
+  });
 }
 
 function hexBytes(value: Hex): Uint8Array {

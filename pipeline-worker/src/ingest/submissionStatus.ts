@@ -9,6 +9,7 @@ export type SubmissionStatus = {
   size: string;
   /** awaiting_data -> stored -> recording -> recorded, or rejected. */
   state: "awaiting_data" | "stored" | "recording" | "recorded" | "rejected";
+  /** Where the data goes while the submission awaits it (PUT, with the POST's upload token). */
   uploadUrl: string | null;
   manifestCid: string | null;
   ciphertextCid: string | null;
@@ -89,4 +90,15 @@ export const submissionStatusSchema = {
     createdAt: { type: "string" },
     updatedAt: { type: "string" },
   },
+} as const;
+
+/**
+ * JSON schema of the answer to an accepted POST: the status and the upload token. Only this
+ * answer has the token; every other route answers with `submissionStatusSchema`, whose serialiser
+ * drops any member it does not list.
+ */
+export const begunSubmissionSchema = {
+  ...submissionStatusSchema,
+  required: [...submissionStatusSchema.required, "uploadToken"],
+  properties: { ...submissionStatusSchema.properties, uploadToken: { type: "string" } },
 } as const;

@@ -17,6 +17,13 @@ export const STORAGE_KINDS = ["helia", "kubo"] as const;
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
 /** Node's timers cannot wait longer than 2^31 - 1 ms (they fire at once instead); an hour is ample. */
 export const MAX_BODY_IDLE_TIMEOUT_MS = 3_600_000;
+/**
+ * How many uploads the worker reads at once. Each holds a connection, encryption and import
+ * buffers and a share of the hashing pool while its client paces it; past this many, an upload
+ * is refused (UPLOADS_BUSY, with Retry-After) before its body is read, so that many slow or
+ * stalled connections cannot exhaust the worker's memory.
+ */
+export const DEFAULT_MAX_CONCURRENT_UPLOADS = 32;
 
 const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
 
@@ -107,6 +114,9 @@ export const configSchema = z
     maxPayloadBytes: wholeNumber("a positive whole number of bytes")
       .positive({ error: "must be a positive whole number of bytes" })
       .default(256 * 1024 * 1024),
+    maxConcurrentUploads: wholeNumber("a positive whole number of uploads")
+      .positive({ error: "must be a positive whole number of uploads" })
+      .default(DEFAULT_MAX_CONCURRENT_UPLOADS),
     storage: z
       .object({
         kind: z.enum(STORAGE_KINDS, { error: `must be one of ${STORAGE_KINDS.join(", ")}` }).default("helia"),

@@ -18,6 +18,8 @@ export type WorkerConfig = {
   /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
   maxHeadAgeSeconds?: number;
   maxPayloadBytes: number;
+  /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
+  maxConcurrentUploads?: number;
   storage: { kind: (typeof STORAGE_KINDS)[number]; kuboUrl: string | undefined };
   /** Optional so that hand-built configurations (tests) need not spell it out; loadConfig always sets it. */
   inference?: InferenceConfig;
@@ -105,6 +107,11 @@ const FIELDS: Record<string, FieldSpec> = {
     env: "WORKER_MAX_PAYLOAD_BYTES",
     type: "integer",
     fix: "Set it to the largest submission the API accepts, in bytes, e.g. 268435456 for 256 MiB.",
+  },
+  maxConcurrentUploads: {
+    env: "WORKER_MAX_CONCURRENT_UPLOADS",
+    type: "integer",
+    fix: "Set it to how many uploads the worker reads at once before it answers UPLOADS_BUSY, e.g. 32.",
   },
   "storage.kind": {
     env: "WORKER_STORAGE_KIND",

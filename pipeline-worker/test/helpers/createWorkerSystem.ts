@@ -29,7 +29,12 @@ export type WorkerSystem = System & {
  * requirement (one of two trusted attesters), and a committee of three keyholders, threshold two.
  */
 export async function createWorkerSystem(
-  options: { maxPayloadBytes?: number; autoRecord?: boolean; bodyIdleTimeoutMs?: number } = {},
+  options: {
+    maxPayloadBytes?: number;
+    autoRecord?: boolean;
+    bodyIdleTimeoutMs?: number;
+    maxConcurrentUploads?: number;
+  } = {},
 ): Promise<WorkerSystem> {
   const system = await createSystem();
   await system.delegateAll();
@@ -63,6 +68,7 @@ export async function createWorkerSystem(
     confirmations: 0,
     stalenessSeconds: 3600,
     maxPayloadBytes: options.maxPayloadBytes ?? 8 * 1024 * 1024,
+    ...(options.maxConcurrentUploads === undefined ? {} : { maxConcurrentUploads: options.maxConcurrentUploads }),
     storage: { kind: "helia", kuboUrl: undefined },
     privateKey: `0x${"11".repeat(32)}` as Hex,
     logLevel: "silent",

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import type { Address, Hex } from "viem";
 import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import { createAttestations } from "../../../test/helpers/attestations.ts";
@@ -13,8 +14,25 @@ export const sha256 = (data: Uint8Array): Hex => `0x${createHash("sha256").updat
 
 let nonce = BigInt(Date.now()) * 1000n;
 
+/** Who sends an upload: the contributor with its capability (the default), none, or another token. */
+export type UploadAs = { token?: string | null };
+
 /** A contributor's client of the worker's submission API, over real HTTP. */
 export function createSubmitter(s: WorkerSystem) {
+  /**
+   * The upload capability each accepted POST returned, by submission id: only the client that
+   * began a submission holds it, as a contributor's own client would.
+   */
+  const uploadTokens = new Map<string, string>();
+
+  /** The headers of an upload of submission `id`, with its capability unless `as` says otherwise. */
+  function uploadHeaders(id: string, as: UploadAs = {}): Record<string, string> {
+    const token = as.token === undefined ? uploadTokens.get(id) : as.token;
+    return {
+      "content-type": "application/octet-stream",
+      ...(token === null || token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    };
+  }
   async function chainNow(): Promise<bigint> {
     return (await s.publicClient.getBlock()).timestamp;
   }
@@ -84,15 +102,15 @@ export function createSubmitter(s: WorkerSystem) {
       headers: { "content-type": "application/json" },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
-    return {
-      status: response.status,
-      json: (await response.json()) as Record<string, unknown>,
-      type: response.headers.get("content-type"),
-    };
+    const json = (await response.json()) as Record<string, unknown>;
+    if (response.status === 201 && typeof json.uploadToken === "string") {
+      uploadTokens.set(json.id as string, json.uploadToken);
+    }
+    return { status: response.status, json, type: response.headers.get("content-type") };
   }
 
   /** Uploads as a stream in small chunks, as a client with a large file would. */
-  async function put(id: string, data: Uint8Array) {
+  async function put(id: string, data: Uint8Array, as: UploadAs = {}) {
     let offset = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
@@ -103,7 +121,7 @@ export function createSubmitter(s: WorkerSystem) {
     });
     const response = await fetch(`${s.url}/v1/submissions/${id}/data`, {
       method: "PUT",
-      headers: { "content-type": "application/octet-stream" },
+      headers: uploadHeaders(id, as),
       body,
       duplex: "half",
     } as RequestInit);
@@ -125,7 +143,68 @@ export function createSubmitter(s: WorkerSystem) {
     return c.contributor;
   }
 
-  return { chainNow, prepare, post, put, submissionsOf, recordedContributor };
+  /**
+   * Starts an upload over a raw connection and sends only its headers and `first` bytes; the
+   * caller sends the rest when it likes. `answer` resolves when the worker answers (or closes).
+   */
+  function openUpload(id: string, size: number, first: Uint8Array, as: UploadAs = {}) {
+    const url = new URL(s.url);
+    const socket = connect({ host: url.hostname, port: Number(url.port) });
+    const head =
+      `PUT /v1/submissions/${id}/data HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n` +
+      Object.entries(uploadHeaders(id, as))
+        .map(([name, value]) => `${name}: ${value}\r\n`)
+        .join("") +
+      "\r\n";
+    const chunks: Buffer[] = [];
+    const answer = new Promise<{ status: number; json: Record<string, unknown> } | undefined>((resolve) => {
+      const finish = () => resolve(parseAnswer(Buffer.concat(chunks)));
+      socket.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        const parsed = parseAnswer(Buffer.concat(chunks));
+        if (parsed) resolve(parsed);
+      });
+      socket.on("close", finish);
+      socket.on("error", finish);
+    });
+    socket.write(Buffer.concat([Buffer.from(head, "latin1"), first]));
+    return {
+      answer,
+      /** Sends more of the body; a socket the worker closed takes nothing, and that is not an error. */
+      send(bytes: Uint8Array) {
+        if (!socket.destroyed && socket.writable) socket.write(bytes);
+      },
+      close() {
+        socket.destroy();
+      },
+    };
+  }
+
+  return {
+    chainNow,
+    prepare,
+    post,
+    put,
+    openUpload,
+    submissionsOf,
+    recordedContributor,
+    /** The upload capability the worker returned for submission `id`, if this client began it. */
+    uploadToken: (id: string) => uploadTokens.get(id),
+  };
+}
+
+/** One whole HTTP/1.1 answer with a Content-Length, parsed; undefined until it is whole. */
+function parseAnswer(raw: Buffer): { status: number; json: Record<string, unknown> } | undefined {
+  const end = raw.indexOf("\r\n\r\n");
+  if (end < 0) return undefined;
+  const head = raw.subarray(0, end).toString("latin1");
+  const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+  const body = raw.subarray(end + 4);
+  if (body.byteLength < length) return undefined;
+  return {
+    status: Number(head.slice(9, 12)),
+    json: JSON.parse(body.subarray(0, length).toString("utf8") || "{}") as Record<string, unknown>,
+  };
 }
 
 export async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

@@ -228,7 +228,54 @@ describe("PUT /v1/submissions/:id/data under hostile input", () => {
     await expectWorkerUnharmed();
   });
 
-  it("refuses data that is not what was signed (other bytes, shorter, longer, JSON, text) and keeps no block of it", async () => {
+  it("refuses uploads by anyone without the submission's upload token, before reading a byte, and changes nothing", async () => {
+    const { id, data } = await begin();
+    const other = await begin();
+    before = await state();
+    const authorization = fc.oneof(
+      fc.constant(undefined),
+      fc.string({ maxLength: 80 }).map((v) => v.replace(/[^\x20-\x7e]/g, "")),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => `Bearer ${Buffer.from(b).toString("base64url")}`),
+      fc.constantFrom(
+        `Bearer ${submitter.uploadToken(other.id)!}`,
+        `Basic ${submitter.uploadToken(id)!}`,
+        `Bearer ${submitter.uploadToken(id)!}x`,
+        `Bearer ${submitter.uploadToken(id)!.slice(1)}`,
+        "Bearer",
+        `Bearer ${"A".repeat(43)}`,
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(authorization, fc.uint8Array({ maxLength: 4000 }), async (header, body) => {
+        tally.add();
+        const refusal = expectRefusal(
+          await worker.send({
+            method: "PUT",
+            path: `/v1/submissions/${id}/data`,
+            headers: {
+              "content-type": "application/octet-stream",
+              ...(header === undefined ? {} : { authorization: header }),
+            },
+            body,
+          }),
+          ["UPLOAD_UNAUTHORISED", "VALIDATION_FAILED"],
+        );
+        expect(refusal.code).toBe("UPLOAD_UNAUTHORISED");
+      }),
+      { numRuns: runs },
+    );
+    expect(await state()).toEqual(before);
+    const status = (await (await fetch(`${t.s.url}/v1/submissions/${id}`)).json()) as { state: string };
+    expect(status.state).toBe("awaiting_data");
+    // The contributor's own upload is taken after all that.
+    expect((await submitter.put(id, data)).status).toBe(202);
+    expect((await submitter.put(other.id, other.data)).status).toBe(202);
+    await t.s.worker.flush();
+    before = await state();
+    await expectWorkerUnharmed();
+  });
+
+  it("refuses data that is not what was signed (other bytes, shorter, longer, empty), keeps no block of it, and then takes the signed bytes", async () => {
     const variants: [string, (data: Uint8Array) => Uint8Array, string, ErrorCode][] = [
       ["other bytes", (d) => randomBytes(d.byteLength), "application/octet-stream", "VALIDATION_FAILED"],
       [
@@ -254,18 +301,18 @@ describe("PUT /v1/submissions/:id/data under hostile input", () => {
       const response = await worker.send({
         method: "PUT",
         path: `/v1/submissions/${id}/data`,
-        headers: { "content-type": contentType },
+        headers: { "content-type": contentType, authorization: `Bearer ${submitter.uploadToken(id)!}` },
         body: change(data),
       });
       const refusal = expectRefusal(response);
       expect(refusal.code, label).toBe(code);
-      const after = await state();
-      // The refused submission is finished (rejected, its nonce spent) and nothing of it is kept.
-      expect({ ...after, unfinishedSubmissions: before.unfinishedSubmissions }, label).toEqual(before);
-      expect(after.unfinishedSubmissions, label).toBe(before.unfinishedSubmissions - 1);
+      // Nothing of the refused upload is kept, and the submission still awaits the signed bytes.
+      expect(await state(), label).toEqual(before);
       const status = (await (await fetch(`${t.s.url}/v1/submissions/${id}`)).json()) as { state: string };
-      expect(status.state, label).toBe("rejected");
-      before = after;
+      expect(status.state, label).toBe("awaiting_data");
+      expect((await submitter.put(id, data)).status, label).toBe(202);
+      await t.s.worker.flush();
+      before = await state();
     }
     await expectWorkerUnharmed();
   });
@@ -309,7 +356,7 @@ describe("PUT /v1/submissions/:id/data under hostile input", () => {
       tally.add();
       const head =
         `PUT /v1/submissions/${id}/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
-        `Content-Length: ${data.byteLength}\r\n\r\n`;
+        `Authorization: Bearer ${submitter.uploadToken(id)!}\r\nContent-Length: ${data.byteLength}\r\n\r\n`;
       const exchange = await exchangeRaw(t.s.url, Buffer.concat([Buffer.from(head), data.subarray(0, 700)]), {
         [end]: true,
       });

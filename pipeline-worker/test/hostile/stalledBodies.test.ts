@@ -70,9 +70,10 @@ async function begin(data?: Uint8Array) {
   return { id: begun.json.id as string, data: prepared.data };
 }
 
+/** The head of the contributor's upload of submission `id`, with its upload token. */
 const uploadHead = (id: string, size: number) =>
   `PUT /v1/submissions/${id}/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
-  `Content-Length: ${size}\r\n\r\n`;
+  `Authorization: Bearer ${submitter.uploadToken(id)!}\r\nContent-Length: ${size}\r\n\r\n`;
 
 const submissionState = async (id: string) =>
   (await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as { state: string; manifestCid: string | null };

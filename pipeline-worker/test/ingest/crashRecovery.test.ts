@@ -104,7 +104,7 @@ describe("a worker that stops at any point finishes or cleanly rejects each subm
     await expect(
       fetch(`${s.url}/v1/submissions/${id}/data`, {
         method: "PUT",
-        headers: { "content-type": "application/octet-stream" },
+        headers: { "content-type": "application/octet-stream", authorization: `Bearer ${client.uploadToken(id)!}` },
         body,
         duplex: "half",
         signal: aborted.signal,

@@ -53,7 +53,7 @@ describe("a large submission", () => {
             port: url.port,
             path: url.pathname,
             method: "PUT",
-            headers: { "content-type": "application/octet-stream" },
+            headers: { "content-type": "application/octet-stream", authorization: `Bearer ${client.uploadToken(id)!}` },
           },
           (response) => {
             const parts: Buffer[] = [];

@@ -244,7 +244,7 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     }
   });
 
-  it("rejects an upload whose bytes differ from what was signed, and keeps nothing", async () => {
+  it("refuses an upload whose bytes differ from what was signed, keeps nothing, and still takes the right bytes", async () => {
     const { data, envelope } = await prepare();
     const begun = await post(envelope);
     const tampered = Uint8Array.from(data);
@@ -258,7 +258,7 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
       string,
       unknown
     >;
-    expect(status.state).toBe("rejected");
+    expect(status.state).toBe("awaiting_data");
     expect(status.manifestCid).toBeNull();
     await s.worker.flush();
     expect(await recordedContributor(envelope.dataHash)).toBe(zeroAddress);
@@ -268,6 +268,9 @@ describe("refusals: each has its code, and nothing is stored or recorded", () =>
     const tooLong = await put(begunLonger.json.id as string, Buffer.concat([longer.data, Buffer.from("x")]));
     expect(tooLong.json.code).toBe("PAYLOAD_TOO_LARGE");
     expect(blocks()).toBe(blocksBefore);
+
+    // The contributor's client sends the right bytes after all.
+    expect((await put(begun.json.id as string, data)).json.state).toBe("stored");
   });
 
   it("refuses everything once the guardian engages the kill switch", async () => {

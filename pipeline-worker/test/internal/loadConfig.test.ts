@@ -40,6 +40,7 @@ describe("loadConfig", () => {
       // A local chain (31337) mines only on demand: its head's age says nothing.
       maxHeadAgeSeconds: 0,
       maxPayloadBytes: 256 * 1024 * 1024,
+      maxConcurrentUploads: 32,
       storage: { kind: "helia", kuboUrl: undefined },
       inference: {
         workerIndex: 0,
@@ -130,7 +131,7 @@ describe("loadConfig", () => {
     const file = writeConfig({ confirmation: 3 });
     const [problem] = problemsOf(() => loadConfig({ configPath: file, env: minimalEnv }));
     expect(problem).toBe(
-      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxHeadAgeSeconds, maxPayloadBytes, storage, inference, logLevel.`,
+      `confirmation (in ${file}): unknown field. Remove it or correct its spelling; known fields here: rpcUrl, chainId, deploymentManifest, dataDir, http, confirmations, stalenessSeconds, maxHeadAgeSeconds, maxPayloadBytes, maxConcurrentUploads, storage, inference, logLevel.`,
     );
   });
 

@@ -169,7 +169,8 @@ export function SubmitData({ account }: { account: Address }) {
         attestations: { onchain: uidList as Hex[], offchain: [] },
       });
       step(`Uploading ${plural(digest.size, "byte")} (encrypted by the worker as it arrives)`);
-      const stored = await api.uploadSubmission(begun.id, digest.blob);
+      // The upload token is in this answer only, and is kept nowhere: it lives as long as this upload.
+      const stored = await api.uploadSubmission(begun, digest.blob);
       progress.forEach((s) => (s.state = "done"));
       setSteps([...progress]);
       setResult(stored);

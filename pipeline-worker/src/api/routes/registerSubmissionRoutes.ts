@@ -3,7 +3,9 @@ import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
 import type { SubmissionService } from "../../ingest/createSubmissionService.ts";
 import { submissionEnvelopeSchema, type SubmissionEnvelope } from "../../ingest/submissionEnvelope.ts";
-import { submissionStatusSchema } from "../../ingest/submissionStatus.ts";
+import { begunSubmissionSchema, submissionStatusSchema } from "../../ingest/submissionStatus.ts";
+import { bearerToken } from "../../ingest/uploadToken.ts";
+import { isWorkerError } from "../../internal/WorkerError.ts";
 import { requireOctetStream } from "../requireOctetStream.ts";
 
 export type RegisterSubmissionRoutesParameters = {
@@ -22,14 +24,15 @@ const idParams = {
  * Submissions in two steps: `POST /v1/submissions` with the signed envelope (every check that
  * needs no data runs here, so a refused submission never uploads a byte), then
  * `PUT /v1/submissions/:id/data` with the data as a raw octet stream, read from the socket as it
- * arrives and never buffered whole.
+ * arrives and never buffered whole. The POST's `201` carries the submission's upload token, the
+ * only place it is ever shown; the PUT must send it back as `Authorization: Bearer <token>`.
  */
 export function registerSubmissionRoutes(app: FastifyInstance, parameters: RegisterSubmissionRoutesParameters): void {
   const { submissions } = parameters;
 
   app.post<{ Body: SubmissionEnvelope }>(
     "/v1/submissions",
-    { schema: { body: submissionEnvelopeSchema, response: { 201: submissionStatusSchema } } },
+    { schema: { body: submissionEnvelopeSchema, response: { 201: begunSubmissionSchema } } },
     async (request, reply) => {
       const status = await submissions.begin(request.body);
       void reply.status(201).header("location", `/v1/submissions/${status.id}`);
@@ -47,10 +50,20 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
     },
     async (request, reply) => {
       // The body is the socket's byte stream, refused with REQUEST_TIMEOUT if it stops arriving.
-      const status = await submissions.upload(request.params.id.toLowerCase(), request.body);
-      parameters.onStored();
-      void reply.status(202);
-      return status;
+      // Every refusal that needs none of it comes before a byte of it is read.
+      try {
+        const status = await submissions.upload(request.params.id.toLowerCase(), request.body, {
+          uploadToken: bearerToken(request.headers.authorization),
+        });
+        parameters.onStored();
+        void reply.status(202);
+        return status;
+      } catch (error) {
+        if (isWorkerError(error, "UPLOADS_BUSY") && typeof error.extra.retryAfterSeconds === "number") {
+          void reply.header("retry-after", String(error.extra.retryAfterSeconds));
+        }
+        throw error;
+      }
     },
   );
 
