@@ -3247,6 +3247,11 @@ export const policyGovernorAbi = [
             "internalType": "address",
             "name": "proposalGuardian",
             "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "policyRegistry",
+            "type": "address"
           }
         ],
         "internalType": "struct PolicyGovernor.Params",
@@ -4402,6 +4407,25 @@ export const policyGovernorAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "proposalId",
+        "type": "uint256"
+      }
+    ],
+    "name": "isGuardianRoleChange",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "lateQuorumVoteExtension",
     "outputs": [
@@ -4556,6 +4580,19 @@ export const policyGovernorAbi = [
       }
     ],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "policyRegistry",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -5203,6 +5240,22 @@ export const policyRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "member",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "firstMember",
+        "type": "address"
+      }
+    ],
+    "name": "PolicyDuplicatePublicKey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint8",
         "name": "minAttestations",
         "type": "uint8"
@@ -5262,6 +5315,22 @@ export const policyRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint64",
+        "name": "revealDelay",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "maxRevealDelay",
+        "type": "uint64"
+      }
+    ],
+    "name": "PolicyInvalidRevealDelay",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "runId",
         "type": "bytes32"
@@ -5273,6 +5342,22 @@ export const policyRegistryAbi = [
   {
     "inputs": [],
     "name": "PolicyKillSwitchAlreadyEngaged",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "engagementId",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "currentEngagementId",
+        "type": "uint64"
+      }
+    ],
+    "name": "PolicyKillSwitchEngagementMismatch",
     "type": "error"
   },
   {
@@ -5459,6 +5544,12 @@ export const policyRegistryAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint64",
+        "name": "engagementId",
+        "type": "uint64"
+      },
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "by",
         "type": "address"
@@ -5482,6 +5573,12 @@ export const policyRegistryAbi = [
   {
     "anonymous": false,
     "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "engagementId",
+        "type": "uint64"
+      },
       {
         "indexed": true,
         "internalType": "address",
@@ -5943,6 +6040,11 @@ export const policyRegistryAbi = [
             "type": "bool"
           },
           {
+            "internalType": "uint64",
+            "name": "engagementId",
+            "type": "uint64"
+          },
+          {
             "internalType": "address",
             "name": "engagedBy",
             "type": "address"
@@ -5980,7 +6082,13 @@ export const policyRegistryAbi = [
     "type": "function"
   },
   {
-    "inputs": [],
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "engagementId",
+        "type": "uint64"
+      }
+    ],
     "name": "liftKillSwitch",
     "outputs": [],
     "stateMutability": "nonpayable",
@@ -6253,7 +6361,7 @@ export const policyRegistryAbi = [
           }
         ],
         "internalType": "struct IPolicyRegistry.TrainingRun",
-        "name": "",
+        "name": "run",
         "type": "tuple"
       }
     ],
@@ -6439,6 +6547,33 @@ export const contributorRewardsAbi = [
         "internalType": "bytes32",
         "name": "dataHash",
         "type": "bytes32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "RewardsContributionClaimed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "dataHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RewardsContributionVoided",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "dataHash",
+        "type": "bytes32"
       }
     ],
     "name": "RewardsDuplicateContribution",
@@ -6519,6 +6654,22 @@ export const contributorRewardsAbi = [
         "internalType": "address",
         "name": "caller",
         "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "timelock",
+        "type": "address"
+      }
+    ],
+    "name": "RewardsNotTimelock",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
       }
     ],
     "name": "RewardsNotWorker",
@@ -6565,6 +6716,17 @@ export const contributorRewardsAbi = [
       }
     ],
     "name": "RewardsTransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "dataHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RewardsUnknownContribution",
     "type": "error"
   },
   {
@@ -6623,6 +6785,37 @@ export const contributorRewardsAbi = [
       }
     ],
     "name": "ContributionRecorded",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "dataHash",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "contributor",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "size",
+        "type": "uint64"
+      }
+    ],
+    "name": "ContributionVoided",
     "type": "event"
   },
   {
@@ -6798,6 +6991,11 @@ export const contributorRewardsAbi = [
             "internalType": "address",
             "name": "worker",
             "type": "address"
+          },
+          {
+            "internalType": "bool",
+            "name": "voided",
+            "type": "bool"
           }
         ],
         "internalType": "struct IContributorRewards.Contribution",
@@ -7054,6 +7252,19 @@ export const contributorRewardsAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "dataHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "voidContribution",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   }
 ] as const;
@@ -7742,6 +7953,17 @@ export const modelCommitmentsAbi = [
       }
     ],
     "name": "ModelRunNotApproved",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "runId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ModelRunRevoked",
     "type": "error"
   },
   {

@@ -12,6 +12,7 @@ import {GovernorStorage} from "@openzeppelin/contracts/governance/extensions/Gov
 import {GovernorProposalGuardian} from "@openzeppelin/contracts/governance/extensions/GovernorProposalGuardian.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
+import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
 
 /// @title PolicyGovernor
 /// @notice The DAO's Governor: stock OpenZeppelin extensions, composed, never forked. Proposals
@@ -19,7 +20,8 @@ import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 /// @dev Voting power is read at each proposal's snapshot (GovernorVotes), so tokens bought or
 /// borrowed after it carry no weight. GovernorStorage keeps proposals enumerable on chain, so
 /// the UI lists them without an indexer. The proposal guardian (a Safe in production) can
-/// cancel any proposal; it is replaced only by governance.
+/// cancel any proposal but those that only change guardian roles (see {isGuardianRoleChange}):
+/// it can stop things, never entrench itself, so the DAO can always replace it by a vote.
 contract PolicyGovernor is
     Governor,
     GovernorSettings,
@@ -37,7 +39,9 @@ contract PolicyGovernor is
     /// @param proposalThreshold Votes needed to propose.
     /// @param quorumNumerator Quorum as a percentage of the total supply at the snapshot.
     /// @param lateQuorumExtension Blocks the vote is extended by when quorum is reached late.
-    /// @param proposalGuardian Who may cancel any proposal (the guardian Safe).
+    /// @param proposalGuardian Who may cancel proposals (the guardian Safe).
+    /// @param policyRegistry The PolicyRegistry whose guardian and kill switch the guardian-role
+    /// calls of {isGuardianRoleChange} change.
     struct Params {
         uint48 votingDelay;
         uint32 votingPeriod;
@@ -45,7 +49,11 @@ contract PolicyGovernor is
         uint256 quorumNumerator;
         uint48 lateQuorumExtension;
         address proposalGuardian;
+        address policyRegistry;
     }
+
+    /// @notice The PolicyRegistry whose guardian and kill switch this Governor's votes govern.
+    address public immutable policyRegistry;
 
     constructor(
         IVotes token,
@@ -60,6 +68,28 @@ contract PolicyGovernor is
         GovernorPreventLateQuorum(params.lateQuorumExtension)
     {
         _setProposalGuardian(params.proposalGuardian);
+        policyRegistry = params.policyRegistry;
+    }
+
+    /// @notice Whether proposal `proposalId` only changes guardian roles: each of its calls, with no
+    /// value, is this Governor's `setProposalGuardian`, or the registry's `setGuardian` or
+    /// `liftKillSwitch`. The proposal guardian cannot cancel such a proposal (its proposer still may
+    /// while it is pending). One other call in it makes it an ordinary proposal, so that bundling
+    /// a replacement with other changes puts nothing beyond the guardian's veto.
+    function isGuardianRoleChange(uint256 proposalId) public view returns (bool) {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas, ) = proposalDetails(proposalId);
+        for (uint256 i = 0; i < targets.length; ++i) {
+            if (values[i] != 0 || calldatas[i].length < 4) return false;
+            bytes4 selector = bytes4(calldatas[i]);
+            bool guardianRole =
+                targets[i] == address(this)
+                    ? selector == this.setProposalGuardian.selector
+                    : targets[i] == policyRegistry &&
+                        (selector == IPolicyRegistry.setGuardian.selector ||
+                            selector == IPolicyRegistry.liftKillSwitch.selector);
+            if (!guardianRole) return false;
+        }
+        return targets.length != 0;
     }
 
     // The overrides below only resolve Solidity's multiple inheritance; each defers to super.
@@ -143,6 +173,10 @@ contract PolicyGovernor is
         uint256 proposalId,
         address caller
     ) internal view override(Governor, GovernorProposalGuardian) returns (bool) {
+        // The guardian is left with the rights of any account (a proposer's, while pending).
+        if (caller == proposalGuardian() && isGuardianRoleChange(proposalId)) {
+            return Governor._validateCancel(proposalId, caller);
+        }
         return super._validateCancel(proposalId, caller);
     }
 

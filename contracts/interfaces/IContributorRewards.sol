@@ -41,12 +41,15 @@ interface IContributorRewards {
     }
 
     /// @notice A recorded contribution.
+    /// @param voided Whether a vote voided it (poisoned data, say): it is never paid, its weight
+    /// is gone from its epoch, and its data hash stays taken.
     struct Contribution {
         address contributor;
         uint64 epoch;
         uint64 size;
         uint64 recordedAt;
         address worker;
+        bool voided;
     }
 
     /// @notice A contribution was accepted and counts in `epoch`'s rewards.
@@ -61,6 +64,9 @@ interface IContributorRewards {
     event PoolFunded(uint64 indexed epoch, address indexed from, uint256 amount);
     /// @notice An epoch that ended with no contributions passed its pool on to a later epoch.
     event PoolRolledOver(uint64 indexed fromEpoch, uint64 indexed toEpoch, uint256 amount);
+    /// @notice A vote voided the contribution of `dataHash`: its `size` no longer counts in `epoch`,
+    /// so its share of the pool goes to the epoch's other contributions.
+    event ContributionVoided(bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size);
     /// @notice `contributor` was paid `amount` wei from `epoch`'s pool.
     event RewardClaimed(uint64 indexed epoch, address indexed contributor, uint256 amount);
 
@@ -104,6 +110,15 @@ interface IContributorRewards {
     error RewardsNothingToClaim(uint64 epoch, address contributor);
     /// @notice Funding must be more than zero.
     error RewardsZeroAmount();
+    /// @notice Only the timelock (a passed proposal) may void a contribution.
+    error RewardsNotTimelock(address caller, address timelock);
+    /// @notice No contribution was recorded for this data hash.
+    error RewardsUnknownContribution(bytes32 dataHash);
+    /// @notice This contribution was already voided.
+    error RewardsContributionVoided(bytes32 dataHash);
+    /// @notice The contributor already claimed from this contribution's epoch: what was paid cannot
+    /// be taken back, so the contribution can no longer be voided.
+    error RewardsContributionClaimed(bytes32 dataHash, uint64 epoch);
     /// @notice Sending `amount` wei to `to` failed.
     error RewardsTransferFailed(address to, uint256 amount);
 
@@ -118,6 +133,11 @@ interface IContributorRewards {
     function recordContributions(ContributionInput[] calldata contributions) external;
     /// @notice The recorded contribution for `dataHash` (a zero contributor: none).
     function contributionOf(bytes32 dataHash) external view returns (Contribution memory);
+    /// @notice Void a contribution whose contributor has not claimed from its epoch yet (poisoned
+    /// data, say). Timelock only. It is never paid; the epoch's pool is shared by its other
+    /// contributions (or rolls over if none is left), so nothing is lost and no more is paid out
+    /// than was received. The epoch's earlier claimants can claim the difference.
+    function voidContribution(bytes32 dataHash) external;
 
     /// @notice Add the sent value to `epoch`'s pool. The treasury does this through proposals, and
     /// the usage settlement contract with the query fees it collects.

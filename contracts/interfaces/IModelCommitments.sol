@@ -50,8 +50,11 @@ interface IModelCommitments {
     error ModelAlreadyRevealed(bytes32 runId);
     /// @notice A hash or URI given was empty.
     error ModelEmptyValue();
-    /// @notice The kill switch is engaged: no model is committed.
+    /// @notice The kill switch is engaged: no model is committed or revealed.
     error ModelKillSwitchEngaged();
+    /// @notice The DAO withdrew the run after its model was committed (it revoked the run, or
+    /// removed its operator): the model is not revealed.
+    error ModelRunRevoked(bytes32 runId);
 
     /// @notice Commit the model of an approved run. The run's operator only.
     function commitModel(
@@ -60,7 +63,10 @@ interface IModelCommitments {
         bytes32 trainingSetHash,
         string calldata encryptedWeightsURI
     ) external;
-    /// @notice Reveal where the plaintext weights are, once the delay has passed. The run's operator only.
+    /// @notice Reveal where the plaintext weights are, once the delay has passed. The run's operator
+    /// only, while the kill switch is not engaged and the run is not revoked (its approval may
+    /// have expired: runs are short, reveal delays long). Simulate it before publishing the
+    /// weights anywhere: a refused reveal must leave them unpublished.
     function revealModel(bytes32 runId, string calldata revealedURI) external;
     /// @notice The commitment for `runId` (zero `committedAt`: none).
     function commitmentOf(bytes32 runId) external view returns (Commitment memory);

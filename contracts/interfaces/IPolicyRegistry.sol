@@ -27,7 +27,9 @@ interface IPolicyRegistry {
     /// @param specHash Hash of the run's specification (the data set it may read and its settings).
     /// @param operator The worker that may run it and commit the resulting model.
     /// @param expiresAt After this time the approval no longer counts.
-    /// @param revoked Whether governance withdrew the approval.
+    /// @param revoked Whether governance withdrew the approval: by revoking the run, or by removing
+    /// its operator from the workers since the run was approved (authorising that worker again does
+    /// not restore the run; the DAO approves a new one).
     struct TrainingRun {
         bytes32 specHash;
         address operator;
@@ -36,8 +38,11 @@ interface IPolicyRegistry {
     }
 
     /// @notice Who engaged the kill switch, when, and why.
+    /// @param engagementId Numbers engagements from 1, so that a lift names the one it lifts; 0
+    /// while not engaged.
     struct KillSwitch {
         bool engaged;
+        uint64 engagementId;
         address engagedBy;
         uint64 engagedAt;
         string reason;
@@ -86,9 +91,10 @@ interface IPolicyRegistry {
     /// @notice The guardian (who may engage the kill switch) changed.
     event GuardianSet(address indexed previousGuardian, address indexed newGuardian, uint256 policyVersion);
     /// @notice The kill switch was engaged: workers stop ingest, inference and training at once.
-    event KillSwitchEngaged(address indexed by, string reason, uint256 policyVersion);
-    /// @notice The kill switch was lifted by governance.
-    event KillSwitchLifted(address indexed by, uint256 policyVersion);
+    /// `engagementId` numbers engagements from 1; the lift must name it.
+    event KillSwitchEngaged(uint64 indexed engagementId, address indexed by, string reason, uint256 policyVersion);
+    /// @notice Engagement `engagementId` of the kill switch was lifted by governance.
+    event KillSwitchLifted(uint64 indexed engagementId, address indexed by, uint256 policyVersion);
 
     // ---------------------------------------------------------------------------------------------
     // Errors: `<Component><Problem>`, with context.
@@ -102,6 +108,9 @@ interface IPolicyRegistry {
     error PolicyKillSwitchAlreadyEngaged();
     /// @notice The kill switch is not engaged, so there is nothing to lift.
     error PolicyKillSwitchNotEngaged();
+    /// @notice The lift names another engagement than the current one (a stale proposal, voted on
+    /// an earlier incident): lifting the current engagement takes its own vote.
+    error PolicyKillSwitchEngagementMismatch(uint64 engagementId, uint64 currentEngagementId);
     /// @notice An address given was zero where a real account is required.
     error PolicyZeroAddress();
     /// @notice Two arrays that go together have different lengths.
@@ -110,8 +119,15 @@ interface IPolicyRegistry {
     error PolicyInvalidAttestationRequirement(uint8 minAttestations, uint256 attesterCount);
     /// @notice A committee's threshold must be between 1 and its size, its members distinct.
     error PolicyInvalidCommittee(uint8 threshold, uint256 size);
-    /// @notice A committee member's public key is empty or too long.
+    /// @notice A committee member's public key is not a 33-byte compressed secp256k1 point (0x02 or
+    /// 0x03, then an x coordinate on the curve), so no keyholder could open the shares wrapped to it.
     error PolicyInvalidPublicKey(address member);
+    /// @notice Two committee members share a public key: its holder would open both members'
+    /// shares, one fewer than the threshold intends.
+    error PolicyDuplicatePublicKey(address member, address firstMember);
+    /// @notice The reveal delay is longer than the registry allows (a year), which would make
+    /// committing a model overflow or publishing it meaningless.
+    error PolicyInvalidRevealDelay(uint64 revealDelay, uint64 maxRevealDelay);
     /// @notice The same address appears twice where each must be unique.
     error PolicyDuplicateAddress(address account);
     /// @notice A training run with this id already exists.
@@ -185,7 +201,8 @@ interface IPolicyRegistry {
     /// @notice Replace the keyholder committee. Timelock only. New submissions split their data
     /// key `threshold`-of-`members.length` and wrap one share to each member's key.
     /// @param members The keyholders' addresses (distinct, non-zero), which authenticate them.
-    /// @param publicKeys Each member's encryption public key, in the same order.
+    /// @param publicKeys Each member's encryption public key, in the same order: distinct 33-byte
+    /// compressed secp256k1 points.
     /// @param threshold How many shares recover a data key.
     function setCommittee(address[] calldata members, bytes[] calldata publicKeys, uint8 threshold) external;
     /// @notice The current committee.
@@ -212,8 +229,8 @@ interface IPolicyRegistry {
     function revokeTrainingRun(bytes32 runId) external;
     /// @notice A training run, approved or not (a zero operator means it does not exist).
     function trainingRun(bytes32 runId) external view returns (TrainingRun memory);
-    /// @notice Whether `runId` is approved now: approved, not revoked, not expired, and its operator
-    /// still an authorised worker.
+    /// @notice Whether `runId` is approved now: approved, not revoked, not expired, its operator
+    /// authorised without interruption since the approval, and the kill switch not engaged.
     function isTrainingRunApproved(bytes32 runId) external view returns (bool);
 
     // ---------------------------------------------------------------------------------------------
@@ -224,7 +241,8 @@ interface IPolicyRegistry {
     function setWorker(address worker, bool authorised) external;
     /// @notice Whether `worker` is authorised.
     function isWorker(address worker) external view returns (bool);
-    /// @notice Set how long after a model's commitment its weights may be revealed. Timelock only.
+    /// @notice Set how long after a model's commitment its weights may be revealed (at most 365
+    /// days). Timelock only.
     function setRevealDelay(uint64 revealDelay) external;
     /// @notice How long after a model's commitment its weights may be revealed, in seconds.
     function revealDelay() external view returns (uint64);
@@ -239,11 +257,16 @@ interface IPolicyRegistry {
     function guardian() external view returns (address);
     /// @notice The timelock: the only account that may change policy.
     function timelock() external view returns (address);
-    /// @notice Stop ingest, inference and training at once. Guardian or timelock.
+    /// @notice Stop ingest, inference and training at once. Guardian or timelock. Each engagement
+    /// gets the next engagement id. A timelock engagement executed late (after a lift) is a new
+    /// engagement like any other: stopping is the safe direction, and lifting it takes a vote
+    /// naming it (the guardian may also cancel such a stale proposal before it executes).
     /// @param reason Why, in words (1 to 280 bytes), shown to every user.
     function engageKillSwitch(string calldata reason) external;
-    /// @notice Let the system run again. Timelock only: lifting takes a vote.
-    function liftKillSwitch() external;
+    /// @notice Let the system run again. Timelock only: lifting takes a vote, and the vote names
+    /// the engagement it lifts, so a stale lift proposal cannot lift a later engagement.
+    /// @param engagementId The current engagement's id (`killSwitch().engagementId`).
+    function liftKillSwitch(uint64 engagementId) external;
     /// @notice Whether the kill switch is engaged.
     function killSwitchEngaged() external view returns (bool);
     /// @notice The kill switch's state, with who engaged it, when and why.

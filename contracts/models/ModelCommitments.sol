@@ -53,6 +53,9 @@ contract ModelCommitments is IModelCommitments {
         if (c.committedAt == 0) revert ModelNotCommitted(runId);
         if (msg.sender != c.operator) revert ModelNotOperator(runId, msg.sender, c.operator);
         if (bytes(c.revealedURI).length != 0) revert ModelAlreadyRevealed(runId);
+        if (policy.killSwitchEngaged()) revert ModelKillSwitchEngaged();
+        // `revoked` also reads true once the operator was removed since the run's approval.
+        if (policy.trainingRun(runId).revoked) revert ModelRunRevoked(runId);
         if (block.timestamp < c.revealableAt) revert ModelRevealTooEarly(runId, c.revealableAt);
         if (bytes(revealedURI).length == 0) revert ModelEmptyValue();
         c.revealedURI = revealedURI;

@@ -7,11 +7,19 @@ import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
 /// @notice The AI's policy. See {IPolicyRegistry}.
 /// @dev There is no owner and no upgrade path: the timelock is fixed at deployment, and only it
 /// (that is, a passed proposal) changes policy. The guardian can only engage the kill switch.
+// The registry is the whole policy, one mapping or value per kind of rule: more state than a
+// contract usually holds, and splitting it would split the one policy version.
+// solhint-disable-next-line max-states-count
 contract PolicyRegistry is IPolicyRegistry {
     /// @dev The longest kill switch reason accepted, in bytes (a tweet).
     uint256 private constant _MAX_REASON_LENGTH = 280;
-    /// @dev The longest keyholder public key accepted, in bytes.
-    uint256 private constant _MAX_PUBLIC_KEY_LENGTH = 256;
+    /// @dev A keyholder public key is a compressed secp256k1 point: 0x02 or 0x03, then x.
+    uint256 private constant _PUBLIC_KEY_LENGTH = 33;
+    /// @dev secp256k1's field prime.
+    uint256 private constant _SECP256K1_P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F;
+    /// @dev The longest reveal delay accepted: long enough for any embargo, short enough that
+    /// `block.timestamp + revealDelay` never overflows a uint64.
+    uint64 private constant _MAX_REVEAL_DELAY = 365 days;
 
     address public immutable override timelock;
     uint64 public immutable override epochLength;
@@ -28,6 +36,11 @@ contract PolicyRegistry is IPolicyRegistry {
     mapping(address consumer => uint64 queriesPerEpoch) private _quotas;
     mapping(address worker => bool authorised) private _workers;
     mapping(bytes32 runId => TrainingRun) private _trainingRuns;
+    /// @dev Invariant: only ever incremented, by one each time an authorised worker is removed.
+    mapping(address worker => uint64 removals) private _workerRemovals;
+    /// @dev The operator's removal count when the run was approved: a run stands only while they
+    /// are equal, so removing its operator withdraws it for good, even if the worker comes back.
+    mapping(bytes32 runId => uint64 operatorRemovals) private _runOperatorRemovals;
 
     AttestationRequirement private _requirement;
     /// @dev Mirrors `_requirement.attesters` for O(1) lookups; cleared whenever the requirement changes.
@@ -39,6 +52,8 @@ contract PolicyRegistry is IPolicyRegistry {
     uint8 private _committeeThreshold;
 
     KillSwitch private _killSwitch;
+    /// @dev The id of the latest engagement, engaged or lifted; only ever incremented.
+    uint64 private _lastEngagementId;
 
     modifier onlyTimelock() {
         if (msg.sender != timelock) revert PolicyUnauthorized(msg.sender, timelock);
@@ -52,6 +67,7 @@ contract PolicyRegistry is IPolicyRegistry {
     constructor(address timelock_, address guardian_, uint64 epochLength_, uint64 revealDelay_) {
         if (timelock_ == address(0)) revert PolicyZeroAddress();
         if (epochLength_ == 0) revert PolicyInvalidEpochLength();
+        if (revealDelay_ > _MAX_REVEAL_DELAY) revert PolicyInvalidRevealDelay(revealDelay_, _MAX_REVEAL_DELAY);
         timelock = timelock_;
         guardian = guardian_;
         epochLength = epochLength_;
@@ -170,11 +186,12 @@ contract PolicyRegistry is IPolicyRegistry {
         if (threshold == 0 || threshold > members.length) revert PolicyInvalidCommittee(threshold, members.length);
         for (uint256 i = 0; i < members.length; ++i) {
             if (members[i] == address(0)) revert PolicyZeroAddress();
-            uint256 keyLength = publicKeys[i].length;
-            if (keyLength == 0 || keyLength > _MAX_PUBLIC_KEY_LENGTH) revert PolicyInvalidPublicKey(members[i]);
-            // Committees are small (a handful of keyholders), so the quadratic check is cheap.
+            if (!_isCompressedSecp256k1Point(publicKeys[i])) revert PolicyInvalidPublicKey(members[i]);
+            bytes32 keyHash = keccak256(publicKeys[i]);
+            // Committees are small (a handful of keyholders), so the quadratic checks are cheap.
             for (uint256 j = 0; j < i; ++j) {
                 if (members[j] == members[i]) revert PolicyDuplicateAddress(members[i]);
+                if (keccak256(publicKeys[j]) == keyHash) revert PolicyDuplicatePublicKey(members[i], members[j]);
             }
         }
         _committeeMembers = members;
@@ -185,6 +202,21 @@ contract PolicyRegistry is IPolicyRegistry {
         _committeeThreshold = threshold;
         uint64 id = ++_committeeId;
         emit CommitteeSet(id, members, publicKeys, threshold, _bump());
+    }
+
+    /// @dev Whether `key` is a point on secp256k1 in SEC 1 compressed form: y^2 = x^3 + 7 has a
+    /// solution exactly when x^3 + 7 is a square modulo p (Euler's criterion, by the modexp
+    /// precompile). Either y then fits the prefix, so x alone decides.
+    function _isCompressedSecp256k1Point(bytes calldata key) private view returns (bool) {
+        if (key.length != _PUBLIC_KEY_LENGTH || (key[0] != 0x02 && key[0] != 0x03)) return false;
+        uint256 x = uint256(bytes32(key[1:]));
+        if (x >= _SECP256K1_P) return false;
+        uint256 rhs = addmod(mulmod(mulmod(x, x, _SECP256K1_P), x, _SECP256K1_P), 7, _SECP256K1_P);
+        (bool ok, bytes memory result) = address(0x05).staticcall(
+            abi.encode(32, 32, 32, rhs, (_SECP256K1_P - 1) / 2, _SECP256K1_P)
+        );
+        // A failed precompile call refuses the key: fail closed.
+        return ok && result.length == 32 && abi.decode(result, (uint256)) == 1;
     }
 
     /// @inheritdoc IPolicyRegistry
@@ -211,6 +243,7 @@ contract PolicyRegistry is IPolicyRegistry {
         if (operator == address(0)) revert PolicyZeroAddress();
         if (expiresAt <= block.timestamp || !_workers[operator]) revert PolicyInvalidTrainingRun(runId);
         _trainingRuns[runId] = TrainingRun(specHash, operator, expiresAt, false);
+        _runOperatorRemovals[runId] = _workerRemovals[operator];
         emit TrainingRunApproved(runId, specHash, operator, expiresAt, _bump());
     }
 
@@ -223,15 +256,28 @@ contract PolicyRegistry is IPolicyRegistry {
     }
 
     /// @inheritdoc IPolicyRegistry
-    function trainingRun(bytes32 runId) external view returns (TrainingRun memory) {
-        return _trainingRuns[runId];
+    /// @dev `revoked` reads true once the operator has been removed since the approval.
+    function trainingRun(bytes32 runId) external view returns (TrainingRun memory run) {
+        run = _trainingRuns[runId];
+        run.revoked = _isWithdrawn(runId, run);
     }
 
     /// @inheritdoc IPolicyRegistry
     function isTrainingRunApproved(bytes32 runId) external view returns (bool) {
-        TrainingRun storage run = _trainingRuns[runId];
-        // A worker the DAO has removed loses its runs with it: keyholders and ModelCommitments rely on this.
-        return run.operator != address(0) && !run.revoked && block.timestamp < run.expiresAt && _workers[run.operator];
+        TrainingRun memory run = _trainingRuns[runId];
+        // A worker the DAO has removed loses its runs with it, and an engaged kill switch stops
+        // training: keyholders and ModelCommitments rely on both.
+        return
+            run.operator != address(0) &&
+            !_isWithdrawn(runId, run) &&
+            block.timestamp < run.expiresAt &&
+            !_killSwitch.engaged;
+    }
+
+    /// @dev Revoked, or its operator removed since the approval (which implies it is not a worker
+    /// now, or was authorised again after the approval).
+    function _isWithdrawn(bytes32 runId, TrainingRun memory run) private view returns (bool) {
+        return run.revoked || _runOperatorRemovals[runId] != _workerRemovals[run.operator];
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -241,6 +287,7 @@ contract PolicyRegistry is IPolicyRegistry {
     /// @inheritdoc IPolicyRegistry
     function setWorker(address worker, bool authorised) external onlyTimelock {
         if (worker == address(0)) revert PolicyZeroAddress();
+        if (!authorised && _workers[worker]) ++_workerRemovals[worker];
         _workers[worker] = authorised;
         emit WorkerSet(worker, authorised, _bump());
     }
@@ -252,6 +299,7 @@ contract PolicyRegistry is IPolicyRegistry {
 
     /// @inheritdoc IPolicyRegistry
     function setRevealDelay(uint64 revealDelay_) external onlyTimelock {
+        if (revealDelay_ > _MAX_REVEAL_DELAY) revert PolicyInvalidRevealDelay(revealDelay_, _MAX_REVEAL_DELAY);
         revealDelay = revealDelay_;
         emit RevealDelaySet(revealDelay_, _bump());
     }
@@ -272,15 +320,18 @@ contract PolicyRegistry is IPolicyRegistry {
         if (_killSwitch.engaged) revert PolicyKillSwitchAlreadyEngaged();
         uint256 length = bytes(reason).length;
         if (length == 0 || length > _MAX_REASON_LENGTH) revert PolicyInvalidReason(length);
-        _killSwitch = KillSwitch(true, msg.sender, uint64(block.timestamp), reason);
-        emit KillSwitchEngaged(msg.sender, reason, _bump());
+        uint64 engagementId = ++_lastEngagementId;
+        _killSwitch = KillSwitch(true, engagementId, msg.sender, uint64(block.timestamp), reason);
+        emit KillSwitchEngaged(engagementId, msg.sender, reason, _bump());
     }
 
     /// @inheritdoc IPolicyRegistry
-    function liftKillSwitch() external onlyTimelock {
+    function liftKillSwitch(uint64 engagementId) external onlyTimelock {
         if (!_killSwitch.engaged) revert PolicyKillSwitchNotEngaged();
+        uint64 current = _killSwitch.engagementId;
+        if (engagementId != current) revert PolicyKillSwitchEngagementMismatch(engagementId, current);
         delete _killSwitch;
-        emit KillSwitchLifted(msg.sender, _bump());
+        emit KillSwitchLifted(engagementId, msg.sender, _bump());
     }
 
     /// @inheritdoc IPolicyRegistry

@@ -113,6 +113,24 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         return _contributions[dataHash];
     }
 
+    /// @inheritdoc IContributorRewards
+    /// @dev Only an unclaimed share may shrink: every other share only grows when the epoch's total
+    /// weight falls, so `claimed <= pool * weight / totalWeight` holds for all of them after.
+    function voidContribution(bytes32 dataHash) external {
+        address timelock = policy.timelock();
+        if (msg.sender != timelock) revert RewardsNotTimelock(msg.sender, timelock);
+        Contribution storage c = _contributions[dataHash];
+        if (c.contributor == address(0)) revert RewardsUnknownContribution(dataHash);
+        if (c.voided) revert RewardsContributionVoided(dataHash);
+        uint64 epoch = c.epoch;
+        Share storage share = _shares[epoch][c.contributor];
+        if (share.claimed != 0) revert RewardsContributionClaimed(dataHash, epoch);
+        c.voided = true;
+        share.weight -= c.size;
+        _epochs[epoch].totalWeight -= c.size;
+        emit ContributionVoided(dataHash, c.contributor, epoch, c.size);
+    }
+
     /// @dev Checks shared by a whole batch, and the policy it is checked against, read once.
     function _beforeRecording()
         private
@@ -141,7 +159,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         if (!policy.isSubmitter(contributor)) revert RewardsSubmitterNotAllowed(contributor);
         _checkAttestations(contributor, dataHash, size, uids, offchain, requirement);
 
-        _contributions[dataHash] = Contribution(contributor, epoch, size, uint64(block.timestamp), msg.sender);
+        _contributions[dataHash] = Contribution(contributor, epoch, size, uint64(block.timestamp), msg.sender, false);
         _epochs[epoch].totalWeight += size;
         _shares[epoch][contributor].weight += size;
         emit ContributionRecorded(dataHash, contributor, epoch, size, msg.sender);

@@ -1,5 +1,6 @@
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import {
+  encodeDeployData,
   encodePacked,
   keccak256,
   parseEther,
@@ -24,6 +25,25 @@ export const DATA_SCHEMA = "bytes32 dataHash,uint64 size,string license,string p
 /** EAS computes a schema's UID from its definition, resolver and revocability. */
 export function schemaUID(schema: string, resolver: Address = zeroAddress, revocable = true): Hex {
   return keccak256(encodePacked(["string", "address", "bool"], [schema, resolver, revocable]));
+}
+
+/**
+ * The governance token's EIP-6372 CLOCK_MODE (block numbers or timestamps), which the Governor's
+ * delay, period and late-quorum extension count in. Read before anything is deployed, by a
+ * deployless call of the token's creation code, so that deploy checks the timings in the right
+ * unit without spending gas.
+ */
+export async function governanceTokenClockMode(publicClient: PublicClient): Promise<string> {
+  const { abi, bytecode } = readArtifact("GovernanceToken");
+  return publicClient.readContract({
+    abi: governanceTokenAbi,
+    code: encodeDeployData({
+      abi,
+      bytecode,
+      args: ["clock", "CLOCK", "0x000000000000000000000000000000000000dEaD", 1n],
+    }),
+    functionName: "CLOCK_MODE",
+  });
 }
 
 export type GovernorSettings = {
@@ -163,6 +183,9 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
   const token = await deploy("GovernanceToken", ["DAO AI Governance", "DAIG", deployer, supply]);
   // No proposer yet: the Governor's address is known only once it is deployed. Executor zero: anyone.
   const timelock = await deploy("TimelockController", [timelockMinDelay, [], [zeroAddress], deployer]);
+  const policyRegistry = await deploy("PolicyRegistry", [timelock, params.guardian, epochLength, revealDelay]);
+  // After the registry: the Governor keeps its address to tell the guardian-role calls (replacing
+  // the guardian, lifting the kill switch) that its proposal guardian may not cancel.
   const governorAddress = await deploy("PolicyGovernor", [
     token,
     timelock,
@@ -173,9 +196,9 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
       quorumNumerator: governor.quorumNumerator,
       lateQuorumExtension: governor.lateQuorumExtension,
       proposalGuardian: params.guardian,
+      policyRegistry,
     },
   ]);
-  const policyRegistry = await deploy("PolicyRegistry", [timelock, params.guardian, epochLength, revealDelay]);
   const contributorRewards = await deploy("ContributorRewards", [policyRegistry, eas]);
   const usageSettlement = await deploy("UsageSettlement", [policyRegistry, contributorRewards]);
   const modelCommitments = await deploy("ModelCommitments", [policyRegistry]);

@@ -78,12 +78,12 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
     faults.executors ?? [zeroAddress],
     deployer.account.address,
   ]);
+  const policyRegistry = await deploy("PolicyRegistry", [faults.registryTimelock ?? timelock, guardian, 3600n, 600n]);
   const governor = await deploy("PolicyGovernor", [
     token,
     timelock,
-    { ...DEFAULT_GOVERNOR_SETTINGS, proposalGuardian: guardian },
+    { ...DEFAULT_GOVERNOR_SETTINGS, proposalGuardian: guardian, policyRegistry },
   ]);
-  const policyRegistry = await deploy("PolicyRegistry", [faults.registryTimelock ?? timelock, guardian, 3600n, 600n]);
   const contributorRewards = await deploy("ContributorRewards", [policyRegistry, faults.rewardsEas ?? eas]);
   const usageSettlement = await deploy("UsageSettlement", [policyRegistry, contributorRewards]);
   const modelCommitments = await deploy("ModelCommitments", [policyRegistry]);

@@ -339,6 +339,77 @@ contract PolicyGovernorTest is SystemDeployer {
         _assertState(otherId, IGovernor.ProposalState.Canceled);
     }
 
+    /// @dev The issue-19 attack: a guardian engages the kill switch, then cancels the vote that
+    /// replaces it and lifts the switch, for ever. A proposal made only of guardian-role calls
+    /// (replacing either guardian, lifting the current engagement) is beyond its veto.
+    function test_RevertIf_guardianCancelsItsOwnReplacement() public {
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("guardian entrenches itself");
+        Proposal memory p = _replaceGuardianAndLift(_outsider, 1);
+        uint256 proposalId = _succeed(p);
+        _queue(p);
+
+        vm.expectRevert(abi.encodeWithSelector(IGovernor.GovernorUnableToCancel.selector, proposalId, _guardian));
+        _cancelAsGuardian(p);
+        _assertState(proposalId, IGovernor.ProposalState.Queued);
+
+        _warpPastTimelock(p);
+        _execute(p);
+        assertEq(_registry.guardian(), _outsider);
+        assertEq(_governor.proposalGuardian(), _outsider);
+        assertFalse(_registry.killSwitchEngaged());
+    }
+
+    /// @dev `stage`: 0 pending, 1 active, 2 succeeded, 3 queued.
+    function testFuzz_RevertIf_guardianCancelsItsReplacementAtAnyStage(uint8 stage) public {
+        stage = uint8(_bound(stage, 0, 3));
+        Proposal memory p = _replaceGuardianAndLift(_outsider, 0);
+        uint256 proposalId = _propose(p);
+        if (stage >= 1) _rollToVoting(proposalId);
+        if (stage >= 2) {
+            _voteAll(proposalId, 1);
+            _rollPastVoting(proposalId);
+        }
+        if (stage >= 3) _queue(p);
+        IGovernor.ProposalState before = _governor.state(proposalId);
+
+        vm.expectRevert(abi.encodeWithSelector(IGovernor.GovernorUnableToCancel.selector, proposalId, _guardian));
+        _cancelAsGuardian(p);
+        _assertState(proposalId, before);
+    }
+
+    /// @dev Otherwise a hostile majority would put any change beyond the guardian's veto by
+    /// bundling a guardian replacement with it.
+    function test_GuardianCancelsAProposalThatBundlesItsReplacementWithOtherCalls() public {
+        Proposal memory p = _replaceGuardianAndLift(_outsider, 0);
+        p.targets = _append(p.targets, address(_registry));
+        p.values = _append(p.values, 0);
+        p.calldatas = _append(p.calldatas, abi.encodeCall(IPolicyRegistry.setWorker, (_worker, true)));
+        uint256 proposalId = _succeed(p);
+        _queue(p);
+        _cancelAsGuardian(p);
+        _assertState(proposalId, IGovernor.ProposalState.Canceled);
+    }
+
+    /// @dev A call that looks like a guardian-role call but pays ether, or goes to another
+    /// contract, is an ordinary call the guardian may cancel.
+    function test_GuardianCancelsLookalikeGuardianCalls() public {
+        bytes memory setGuardian = abi.encodeCall(IPolicyRegistry.setGuardian, (_outsider));
+        Proposal memory toOther = _proposal(address(_rewards), setGuardian);
+        Proposal memory paying = _proposal(address(_registry), setGuardian);
+        paying.values[0] = 1;
+        Proposal memory wrongTarget = _proposal(
+            address(_registry),
+            abi.encodeWithSignature("setProposalGuardian(address)", _outsider)
+        );
+        Proposal[3] memory proposals = [toOther, paying, wrongTarget];
+        for (uint256 i = 0; i < proposals.length; ++i) {
+            uint256 proposalId = _propose(proposals[i]);
+            _cancelAsGuardian(proposals[i]);
+            _assertState(proposalId, IGovernor.ProposalState.Canceled);
+        }
+    }
+
     function test_RevertIf_ProposalGuardianReplacedOutsideGovernance() public {
         vm.expectRevert(abi.encodeWithSelector(IGovernor.GovernorOnlyExecutor.selector, _guardian));
         vm.prank(_guardian);
@@ -412,6 +483,35 @@ contract PolicyGovernorTest is SystemDeployer {
         _rollToVoting(proposalId);
         _voteAll(proposalId, 1);
         _rollPastVoting(proposalId);
+    }
+
+    /// @notice A proposal that replaces both guardians (the registry's and the Governor's) with
+    /// `newGuardian`, and lifts kill switch engagement `engagementId` unless it is 0.
+    function _replaceGuardianAndLift(address newGuardian, uint64 engagementId) internal returns (Proposal memory p) {
+        uint256 count = engagementId == 0 ? 2 : 3;
+        p = _proposal(address(_registry), new bytes[](count));
+        p.calldatas[0] = abi.encodeCall(IPolicyRegistry.setGuardian, (newGuardian));
+        p.targets[1] = address(_governor);
+        p.calldatas[1] = abi.encodeWithSignature("setProposalGuardian(address)", newGuardian);
+        if (engagementId != 0) p.calldatas[2] = abi.encodeCall(IPolicyRegistry.liftKillSwitch, (engagementId));
+    }
+
+    function _append(address[] memory a, address x) internal pure returns (address[] memory b) {
+        b = new address[](a.length + 1);
+        for (uint256 i = 0; i < a.length; ++i) b[i] = a[i];
+        b[a.length] = x;
+    }
+
+    function _append(uint256[] memory a, uint256 x) internal pure returns (uint256[] memory b) {
+        b = new uint256[](a.length + 1);
+        for (uint256 i = 0; i < a.length; ++i) b[i] = a[i];
+        b[a.length] = x;
+    }
+
+    function _append(bytes[] memory a, bytes memory x) internal pure returns (bytes[] memory b) {
+        b = new bytes[](a.length + 1);
+        for (uint256 i = 0; i < a.length; ++i) b[i] = a[i];
+        b[a.length] = x;
     }
 
     /// @notice The proposal guardian cancels `p`.

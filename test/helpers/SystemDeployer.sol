@@ -111,8 +111,9 @@ abstract contract SystemDeployer is PRBTest {
 
     /// @notice Creates the actors and deploys and wires the whole system as `deploySystem` does:
     /// EAS with the data schema, the token, the timelock (the Governor its only proposer and
-    /// canceller, anyone its executor, the deployer's admin role renounced), the Governor, the
-    /// registry, rewards, settlement and commitments. Holders delegate to themselves.
+    /// canceller, anyone its executor, the deployer's admin role renounced), the registry, the Governor
+    /// (which knows the registry, for the guardian-role calls its guardian cannot cancel), the
+    /// rewards, settlement and commitments. Holders delegate to themselves.
     function _deploySystem() internal {
         _createActors();
 
@@ -123,6 +124,7 @@ abstract contract SystemDeployer is PRBTest {
         _token = new GovernanceToken("DAO AI Governance", "DAIG", address(this), TOKEN_SUPPLY);
         address[] memory executors = new address[](1); // The zero address: anyone may execute.
         _timelock = new TimelockController(TIMELOCK_DELAY, new address[](0), executors, address(this));
+        _registry = new PolicyRegistry(address(_timelock), _guardian, EPOCH_LENGTH, REVEAL_DELAY);
         _governor = new PolicyGovernor(
             _token,
             _timelock,
@@ -132,10 +134,10 @@ abstract contract SystemDeployer is PRBTest {
                 proposalThreshold: PROPOSAL_THRESHOLD,
                 quorumNumerator: QUORUM_NUMERATOR,
                 lateQuorumExtension: LATE_QUORUM_EXTENSION,
-                proposalGuardian: _guardian
+                proposalGuardian: _guardian,
+                policyRegistry: address(_registry)
             })
         );
-        _registry = new PolicyRegistry(address(_timelock), _guardian, EPOCH_LENGTH, REVEAL_DELAY);
         _rewards = new ContributorRewards(_registry, _eas);
         _settlement = new UsageSettlement(_registry, _rewards);
         _commitments = new ModelCommitments(_registry);

@@ -183,6 +183,50 @@ contract ModelCommitmentsTest is SystemDeployer {
         _commitments.revealModel(RUN_ID, REVEALED_URI);
     }
 
+    /// @dev Issue 19: the guardian stopped everything; publishing a model's weights is not an exception.
+    function test_RevertIf_revealedWhileKillSwitchEngaged() public {
+        _commitAndWait();
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("model leaks training data");
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelKillSwitchEngaged.selector));
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, "");
+    }
+
+    /// @dev Issue 19: the DAO withdrew the run after its model was committed.
+    function test_RevertIf_revealedAfterRunRevoked() public {
+        _commitAndWait();
+        _passPolicy(abi.encodeCall(IPolicyRegistry.revokeTrainingRun, (RUN_ID)));
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunRevoked.selector, RUN_ID));
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, "");
+    }
+
+    /// @dev Issue 19: the DAO removed the operator (a compromised key, say); authorising it again
+    /// later does not give it back its old runs.
+    function test_RevertIf_revealedAfterOperatorRemoved() public {
+        _commitAndWait();
+        vm.prank(address(_timelock));
+        _registry.setWorker(_worker, false);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunRevoked.selector, RUN_ID));
+        _reveal();
+        vm.prank(address(_timelock));
+        _registry.setWorker(_worker, true);
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunRevoked.selector, RUN_ID));
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, "");
+    }
+
+    /// @dev A run's approval lapsing is normal (runs are short, reveal delays long): the model
+    /// committed within it is still revealed.
+    function test_RevealAfterRunExpired() public {
+        _commitAndWait();
+        vm.warp(_runExpiresAt + 1);
+        assertFalse(_registry.isTrainingRunApproved(RUN_ID));
+        _reveal();
+        assertEq(_commitments.commitmentOf(RUN_ID).revealedURI, REVEALED_URI);
+    }
+
     function test_RevertIf_RevealedUriEmpty() public {
         _commit();
         vm.warp(block.timestamp + REVEAL_DELAY);
@@ -198,6 +242,11 @@ contract ModelCommitmentsTest is SystemDeployer {
     function _commit() internal {
         vm.prank(_worker);
         _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+    }
+
+    function _commitAndWait() internal {
+        _commit();
+        vm.warp(_commitments.commitmentOf(RUN_ID).revealableAt);
     }
 
     function _reveal() internal {

@@ -25,8 +25,7 @@ contract PolicyRegistryTest is SystemDeployer {
     function _timelockOnlyCalls() internal view returns (bytes[] memory calls) {
         address[] memory accounts = new address[](1);
         accounts[0] = _contributor;
-        bytes[] memory keys = new bytes[](1);
-        keys[0] = hex"04aa";
+        bytes[] memory keys = _keys(1);
         calls = new bytes[](12);
         calls[0] = abi.encodeCall(IPolicyRegistry.setSubmitter, (_contributor, true));
         calls[1] = abi.encodeCall(IPolicyRegistry.setSubmitters, (accounts, true));
@@ -42,7 +41,7 @@ contract PolicyRegistryTest is SystemDeployer {
         calls[8] = abi.encodeCall(IPolicyRegistry.setWorker, (_worker, true));
         calls[9] = abi.encodeCall(IPolicyRegistry.setRevealDelay, (1 days));
         calls[10] = abi.encodeCall(IPolicyRegistry.setGuardian, (_outsider));
-        calls[11] = abi.encodeCall(IPolicyRegistry.liftKillSwitch, ());
+        calls[11] = abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1));
     }
 
     function testFuzz_RevertIf_SetterCalledByNonTimelock(address caller) public {
@@ -62,7 +61,7 @@ contract PolicyRegistryTest is SystemDeployer {
         // Not even with the kill switch engaged, when lifting it would be the guardian's wish.
         vm.prank(_guardian);
         _registry.engageKillSwitch("incident");
-        _expectUnauthorized(_guardian, abi.encodeCall(IPolicyRegistry.liftKillSwitch, ()));
+        _expectUnauthorized(_guardian, abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1)));
         assertTrue(_registry.killSwitchEngaged());
         assertEq(_registry.policyVersion(), 1);
     }
@@ -83,7 +82,7 @@ contract PolicyRegistryTest is SystemDeployer {
         assertEq(_registry.revealDelay(), 1 days);
         assertEq(_registry.guardian(), _outsider);
         assertTrue(_registry.killSwitchEngaged());
-        _passPolicy(abi.encodeCall(IPolicyRegistry.liftKillSwitch, ()));
+        _passPolicy(abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1)));
         assertFalse(_registry.killSwitchEngaged());
     }
 
@@ -203,9 +202,7 @@ contract PolicyRegistryTest is SystemDeployer {
 
     function test_SetCommittee() public {
         address[] memory members = _pair(_holders[0], _holders[1]);
-        bytes[] memory keys = new bytes[](2);
-        keys[0] = hex"0401";
-        keys[1] = hex"0402";
+        bytes[] memory keys = _keys(2);
         vm.expectEmit(address(_registry));
         emit IPolicyRegistry.CommitteeSet(1, members, keys, 2, 1);
         vm.prank(address(_timelock));
@@ -221,7 +218,7 @@ contract PolicyRegistryTest is SystemDeployer {
         members = new address[](1);
         members[0] = _holders[2];
         keys = new bytes[](1);
-        keys[0] = hex"0403";
+        keys[0] = _keys(3)[2];
         vm.expectEmit(address(_registry));
         emit IPolicyRegistry.CommitteeSet(2, members, keys, 1, 2);
         vm.prank(address(_timelock));
@@ -242,20 +239,56 @@ contract PolicyRegistryTest is SystemDeployer {
         vm.assume(threshold == 0 || threshold > 2);
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidCommittee.selector, threshold, 2));
         vm.prank(address(_timelock));
-        _registry.setCommittee(_pair(_holders[0], _holders[1]), _keys(2, 33), threshold);
+        _registry.setCommittee(_pair(_holders[0], _holders[1]), _keys(2), threshold);
     }
 
     function test_RevertIf_CommitteeMemberInvalid() public {
         vm.startPrank(address(_timelock));
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyZeroAddress.selector));
-        _registry.setCommittee(_pair(_holders[0], address(0)), _keys(2, 33), 1);
+        _registry.setCommittee(_pair(_holders[0], address(0)), _keys(2), 1);
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyDuplicateAddress.selector, _holders[0]));
-        _registry.setCommittee(_pair(_holders[0], _holders[0]), _keys(2, 33), 1);
+        _registry.setCommittee(_pair(_holders[0], _holders[0]), _keys(2), 1);
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidPublicKey.selector, _holders[0]));
         _registry.setCommittee(_pair(_holders[0], _holders[1]), _keys(2, 0), 1);
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidPublicKey.selector, _holders[0]));
         _registry.setCommittee(_pair(_holders[0], _holders[1]), _keys(2, 257), 1);
         vm.stopPrank();
+        assertEq(_registry.policyVersion(), 0);
+    }
+
+    /// @dev Issue 19: with keys [K1, K1, K2] and threshold 2, K1's holder unwraps two shares and
+    /// recovers every data key alone.
+    function test_RevertIf_committeeRepeatsAPublicKey() public {
+        address[] memory members = new address[](3);
+        (members[0], members[1], members[2]) = (_holders[0], _holders[1], _holders[2]);
+        bytes[] memory keys = _keys(3);
+        keys[1] = keys[0];
+        vm.expectRevert(
+            abi.encodeWithSelector(IPolicyRegistry.PolicyDuplicatePublicKey.selector, _holders[1], _holders[0])
+        );
+        vm.prank(address(_timelock));
+        _registry.setCommittee(members, keys, 2);
+        (uint64 id, , , ) = _registry.committee();
+        assertEq(uint256(id), 0);
+        assertEq(_registry.policyVersion(), 0);
+    }
+
+    /// @dev Keys the keyholders cannot use would make every upload fail after its data was stored.
+    function test_RevertIf_committeeKeyMalformed() public {
+        bytes[] memory bad = new bytes[](6);
+        bad[0] = hex"0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"; // wrong prefix
+        bad[1] = hex"0079be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"; // wrong prefix
+        bad[2] = hex"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f817"; // 32 bytes
+        bad[3] = bytes.concat(_keys(1)[0], hex"00"); // 34 bytes
+        bad[4] = hex"020000000000000000000000000000000000000000000000000000000000000005"; // x not on the curve
+        bad[5] = hex"03fffffffffffffffffffffffffffffffffffffffffffffffffffffffefffffc30"; // x beyond the field
+        for (uint256 i = 0; i < bad.length; ++i) {
+            bytes[] memory keys = _keys(2);
+            keys[1] = bad[i];
+            vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidPublicKey.selector, _holders[1]));
+            vm.prank(address(_timelock));
+            _registry.setCommittee(_pair(_holders[0], _holders[1]), keys, 1);
+        }
         assertEq(_registry.policyVersion(), 0);
     }
 
@@ -308,6 +341,41 @@ contract PolicyRegistryTest is SystemDeployer {
         vm.stopPrank();
     }
 
+    /// @dev Issue 19: a run must not read as approved while everything is stopped.
+    function test_TrainingRunNotApprovedWhileKillSwitchEngaged() public {
+        _approveRun(uint64(block.timestamp + 1 days));
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("stop training");
+        assertFalse(_registry.isTrainingRunApproved(RUN_ID));
+    }
+
+    /// @dev Issue 19: removing a worker withdraws its runs for good; authorising it again (after
+    /// its key was rotated back, say) must not bring back runs approved for its old self.
+    function test_RevertIf_reauthorisedWorkerRevivesItsOldRuns() public {
+        _approveRun(uint64(block.timestamp + 1 days));
+        vm.startPrank(address(_timelock));
+        _registry.setWorker(_worker, false);
+        _registry.setWorker(_worker, true);
+        vm.stopPrank();
+        assertFalse(_registry.isTrainingRunApproved(RUN_ID));
+        assertTrue(_registry.trainingRun(RUN_ID).revoked);
+
+        // A run approved after the new authorisation stands.
+        bytes32 newRun = keccak256("run-2");
+        vm.prank(address(_timelock));
+        _registry.approveTrainingRun(newRun, SPEC_HASH, _worker, uint64(block.timestamp + 1 days));
+        assertTrue(_registry.isTrainingRunApproved(newRun));
+        assertFalse(_registry.trainingRun(newRun).revoked);
+    }
+
+    /// @dev Authorising a worker that is already authorised changes nothing for its runs.
+    function test_RepeatedAuthorisationKeepsRuns() public {
+        _approveRun(uint64(block.timestamp + 1 days));
+        vm.prank(address(_timelock));
+        _registry.setWorker(_worker, true);
+        assertTrue(_registry.isTrainingRunApproved(RUN_ID));
+    }
+
     function testFuzz_SetWorker(address who, bool authorised) public {
         vm.assume(who != address(0));
         vm.expectEmit(address(_registry));
@@ -324,11 +392,28 @@ contract PolicyRegistryTest is SystemDeployer {
     }
 
     function testFuzz_SetRevealDelay(uint64 delay) public {
+        delay = uint64(_bound(delay, 0, 365 days));
         vm.expectEmit(address(_registry));
         emit IPolicyRegistry.RevealDelaySet(delay, 1);
         vm.prank(address(_timelock));
         _registry.setRevealDelay(delay);
         assertEq(uint256(_registry.revealDelay()), delay);
+    }
+
+    /// @dev Issue 19: `setRevealDelay(type(uint64).max)` made every `commitModel` overflow.
+    function testFuzz_RevertIf_revealDelayOverflowsCommitments(uint64 delay) public {
+        delay = uint64(_bound(delay, 365 days + 1, type(uint64).max));
+        vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidRevealDelay.selector, delay, 365 days));
+        vm.prank(address(_timelock));
+        _registry.setRevealDelay(delay);
+        assertEq(uint256(_registry.revealDelay()), REVEAL_DELAY);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidRevealDelay.selector, type(uint64).max, 365 days)
+        );
+        vm.prank(address(_timelock));
+        _registry.setRevealDelay(type(uint64).max);
+        assertEq(_registry.policyVersion(), 0);
     }
 
     function testFuzz_SetGuardian(address newGuardian) public {
@@ -346,12 +431,13 @@ contract PolicyRegistryTest is SystemDeployer {
     function test_GuardianEngagesKillSwitch() public {
         vm.warp(1234);
         vm.expectEmit(address(_registry));
-        emit IPolicyRegistry.KillSwitchEngaged(_guardian, "leak suspected", 1);
+        emit IPolicyRegistry.KillSwitchEngaged(1, _guardian, "leak suspected", 1);
         vm.prank(_guardian);
         _registry.engageKillSwitch("leak suspected");
 
         IPolicyRegistry.KillSwitch memory k = _registry.killSwitch();
         assertTrue(k.engaged);
+        assertEq(uint256(k.engagementId), 1);
         assertEq(k.engagedBy, _guardian);
         assertEq(uint256(k.engagedAt), 1234);
         assertEq(k.reason, "leak suspected");
@@ -363,8 +449,8 @@ contract PolicyRegistryTest is SystemDeployer {
         _registry.engageKillSwitch("vote to stop");
         assertEq(_registry.killSwitch().engagedBy, address(_timelock));
         vm.expectEmit(address(_registry));
-        emit IPolicyRegistry.KillSwitchLifted(address(_timelock), 2);
-        _registry.liftKillSwitch();
+        emit IPolicyRegistry.KillSwitchLifted(1, address(_timelock), 2);
+        _registry.liftKillSwitch(1);
         vm.stopPrank();
         IPolicyRegistry.KillSwitch memory k = _registry.killSwitch();
         assertFalse(k.engaged);
@@ -387,7 +473,7 @@ contract PolicyRegistryTest is SystemDeployer {
             abi.encodeWithSelector(IPolicyRegistry.PolicyUnauthorized.selector, _guardian, address(_timelock))
         );
         vm.prank(_guardian);
-        _registry.liftKillSwitch();
+        _registry.liftKillSwitch(1);
         assertTrue(_registry.killSwitchEngaged());
     }
 
@@ -403,7 +489,61 @@ contract PolicyRegistryTest is SystemDeployer {
     function test_RevertIf_KillSwitchLiftedWhileNotEngaged() public {
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyKillSwitchNotEngaged.selector));
         vm.prank(address(_timelock));
-        _registry.liftKillSwitch();
+        _registry.liftKillSwitch(1);
+    }
+
+    /// @dev Issue 19: two lift proposals pass for incident 1 and one executes; later the guardian
+    /// engages for incident 2 and someone executes the stale one. It names incident 1, so it
+    /// reverts and the switch stays engaged until a vote on incident 2.
+    function test_RevertIf_staleLiftLiftsALaterEngagement() public {
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("incident 1");
+        Proposal memory first = _proposal(address(_registry), abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1)));
+        Proposal memory second = _proposal(address(_registry), abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1)));
+        uint256 firstId = _propose(first);
+        uint256 secondId = _propose(second);
+        _rollToVoting(secondId);
+        _voteAll(firstId, 1);
+        _voteAll(secondId, 1);
+        _rollPastVoting(secondId);
+        _queue(first);
+        _queue(second);
+        _warpPastTimelock(second);
+        _execute(first);
+        assertFalse(_registry.killSwitchEngaged());
+
+        vm.warp(block.timestamp + 30 days);
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("incident 2");
+        vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyKillSwitchEngagementMismatch.selector, 1, 2));
+        _execute(second);
+        assertTrue(_registry.killSwitchEngaged());
+        assertEq(_registry.killSwitch().reason, "incident 2");
+    }
+
+    /// @dev Ids keep counting across lifts, so no two engagements share one.
+    function test_KillSwitchEngagementsAreNumbered() public {
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("incident 1");
+        vm.prank(address(_timelock));
+        _registry.liftKillSwitch(1);
+        assertEq(uint256(_registry.killSwitch().engagementId), 0);
+        vm.expectEmit(address(_registry));
+        emit IPolicyRegistry.KillSwitchEngaged(2, _guardian, "incident 2", 3);
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("incident 2");
+        assertEq(uint256(_registry.killSwitch().engagementId), 2);
+        vm.startPrank(address(_timelock));
+        for (uint64 stale = 0; stale < 4; ++stale) {
+            if (stale == 2) continue;
+            vm.expectRevert(
+                abi.encodeWithSelector(IPolicyRegistry.PolicyKillSwitchEngagementMismatch.selector, stale, 2)
+            );
+            _registry.liftKillSwitch(stale);
+        }
+        _registry.liftKillSwitch(2);
+        vm.stopPrank();
+        assertFalse(_registry.killSwitchEngaged());
     }
 
     function testFuzz_RevertIf_KillSwitchReasonEmptyOrTooLong(uint256 length) public {
@@ -450,6 +590,13 @@ contract PolicyRegistryTest is SystemDeployer {
         new PolicyRegistry(address(0), _guardian, EPOCH_LENGTH, REVEAL_DELAY);
     }
 
+    function test_RevertIf_ConstructedWithRevealDelayBeyondAYear() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidRevealDelay.selector, type(uint64).max, 365 days)
+        );
+        new PolicyRegistry(address(_timelock), _guardian, EPOCH_LENGTH, type(uint64).max);
+    }
+
     function test_RevertIf_ConstructedWithZeroEpoch() public {
         vm.expectRevert(abi.encodeWithSelector(IPolicyRegistry.PolicyInvalidEpochLength.selector));
         new PolicyRegistry(address(_timelock), _guardian, 0, REVEAL_DELAY);
@@ -483,6 +630,20 @@ contract PolicyRegistryTest is SystemDeployer {
         pair = new address[](2);
         pair[0] = a;
         pair[1] = b;
+    }
+
+    /// @notice `count` distinct, valid keyholder public keys (compressed secp256k1 points: 1G, 2G, 3G...).
+    function _keys(uint256 count) internal pure returns (bytes[] memory keys) {
+        bytes[4] memory points = [
+            bytes(hex"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"),
+            hex"02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+            hex"02f9308a019258c31049344f85f89d5229b531c845836f99b08601f113bce036f9",
+            hex"02e493dbf1c10d80f3581e4904930b1404cc6c13900ee0758474fa94abe8c4cd13"
+        ];
+        keys = new bytes[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            keys[i] = points[i];
+        }
     }
 
     /// @notice `count` public keys of `length` bytes each.

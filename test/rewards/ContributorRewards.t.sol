@@ -512,6 +512,121 @@ contract ContributorRewardsTest is SystemDeployer {
         assertEq(paid, 6 ether);
     }
 
+    // ---------------------------------------------------------------------------------------------
+    // Voiding
+    // ---------------------------------------------------------------------------------------------
+
+    /// @dev Issue 19: poisoned data was recorded; its attestation is revoked, the switch engaged,
+    /// and the contributor would still be paid. A vote voids it: it is never paid, and its share
+    /// goes to the epoch's other contributions.
+    function test_RevertIf_voidedContributionIsPaid() public {
+        bytes32 poisoned = keccak256("poisoned");
+        _recordAttested(_contributor, poisoned, 300);
+        _recordAttested(_contributor2, keccak256("honest"), 100);
+        _fund(0, 4 ether);
+        _void(poisoned);
+        assertTrue(_voided(poisoned));
+        _endEpoch();
+
+        assertEq(_rewards.claimable(0, _contributor), 0);
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsNothingToClaim.selector, 0, _contributor));
+        vm.prank(_contributor);
+        _rewards.claim(0);
+        vm.prank(_contributor2);
+        assertEq(_rewards.claim(0), 4 ether);
+        (uint256 received, uint256 paidOut) = _rewards.totals();
+        assertEq(paidOut, received);
+        assertEq(address(_rewards).balance, 0);
+    }
+
+    function test_VoidingKeepsTheContributorsOtherData() public {
+        bytes32 poisoned = keccak256("poisoned");
+        _recordAttested(_contributor, poisoned, 300);
+        _recordAttested(_contributor, keccak256("clean"), 100);
+        _recordAttested(_contributor2, keccak256("honest"), 100);
+        _fund(0, 4 ether);
+        _void(poisoned);
+        _endEpoch();
+        (uint256 weight, ) = _rewards.shareOf(0, _contributor);
+        assertEq(weight, 100);
+        (, uint256 totalWeight, ) = _rewards.epochTotals(0);
+        assertEq(totalWeight, 200);
+        assertEq(_rewards.claimable(0, _contributor), 2 ether);
+        assertEq(_rewards.claimable(0, _contributor2), 2 ether);
+    }
+
+    /// @dev Those who claimed before the vote get the difference their grown share brings.
+    function test_VoidAfterOthersClaimedPaysThemTheDifference() public {
+        bytes32 poisoned = keccak256("poisoned");
+        _recordAttested(_contributor, poisoned, 300);
+        _recordAttested(_contributor2, keccak256("honest"), 100);
+        _fund(0, 4 ether);
+        _endEpoch();
+        vm.prank(_contributor2);
+        assertEq(_rewards.claim(0), 1 ether);
+        _void(poisoned);
+        vm.prank(_contributor2);
+        assertEq(_rewards.claim(0), 3 ether);
+        assertEq(_rewards.claimable(0, _contributor), 0);
+    }
+
+    /// @dev What was paid cannot be taken back, so a claimed share cannot be voided (the sum of
+    /// claims would then exceed the shares).
+    function test_RevertIf_contributionVoidedAfterItWasClaimed() public {
+        _fundedEpochZero();
+        vm.prank(_contributor);
+        _rewards.claim(0);
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsContributionClaimed.selector, DATA, 0));
+        vm.prank(address(_timelock));
+        _rewards.voidContribution(DATA);
+        assertFalse(_voided(DATA));
+    }
+
+    function testFuzz_RevertIf_voidedByNonTimelock(address caller) public {
+        vm.assume(caller != address(_timelock));
+        _recordAttested(_contributor, DATA, SIZE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IContributorRewards.RewardsNotTimelock.selector, caller, address(_timelock))
+        );
+        vm.prank(caller);
+        _rewards.voidContribution(DATA);
+        assertFalse(_voided(DATA));
+    }
+
+    function test_RevertIf_VoidedTwiceOrUnknown() public {
+        _recordAttested(_contributor, DATA, SIZE);
+        vm.startPrank(address(_timelock));
+        vm.expectRevert(
+            abi.encodeWithSelector(IContributorRewards.RewardsUnknownContribution.selector, keccak256("unknown"))
+        );
+        _rewards.voidContribution(keccak256("unknown"));
+        vm.expectEmit(address(_rewards));
+        emit IContributorRewards.ContributionVoided(DATA, _contributor, 0, SIZE);
+        _rewards.voidContribution(DATA);
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsContributionVoided.selector, DATA));
+        _rewards.voidContribution(DATA);
+        vm.stopPrank();
+    }
+
+    /// @dev A voided hash stays taken: the same poisoned data is not recorded (and paid) again.
+    function test_RevertIf_VoidedDataRecordedAgain() public {
+        _recordAttested(_contributor, DATA, SIZE);
+        _void(DATA);
+        bytes32 uid = _attest(_attester, _contributor, DATA, SIZE);
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsDuplicateContribution.selector, DATA));
+        vm.prank(_worker);
+        _rewards.recordContribution(_contributor, DATA, SIZE, _uids(uid));
+    }
+
+    /// @dev An epoch whose only contribution was voided has no one left to pay: its pool rolls over.
+    function test_EpochLeftEmptyByVoidRollsOver() public {
+        _fundedEpochZero();
+        _void(DATA);
+        _rewards.rollOver(0);
+        (uint256 pool, , ) = _rewards.epochTotals(1);
+        assertEq(pool, 1 ether);
+    }
+
     function test_ReentrantClaimIsRefused() public {
         ReentrantClaimer attacker = _fundedAttacker(true);
         attacker.claim(0);
@@ -674,6 +789,15 @@ contract ContributorRewardsTest is SystemDeployer {
         vm.deal(_outsider, amount);
         vm.prank(_outsider);
         _rewards.fund{value: amount}(epoch);
+    }
+
+    /// @notice The DAO votes to void the contribution of `dataHash`.
+    function _void(bytes32 dataHash) internal {
+        _pass(_proposal(address(_rewards), abi.encodeCall(IContributorRewards.voidContribution, (dataHash))));
+    }
+
+    function _voided(bytes32 dataHash) internal view returns (bool) {
+        return _rewards.contributionOf(dataHash).voided;
     }
 
     /// @notice `_contributor` is epoch 0's only contributor, its pool is 1 ether, and it is over.

@@ -21,6 +21,8 @@ contract PolicyRegistryHandler is HandlerBase {
     uint256 public ghost_unauthorisedChanges;
     /// @notice Times the kill switch was lifted by anyone but the timelock: must stay 0.
     uint256 public ghost_liftsByOthers;
+    /// @dev Lifts that succeeded naming another engagement than the current one.
+    uint256 public ghost_staleLifts;
 
     constructor(IPolicyRegistry registry_, address timelock_, address guardian_) {
         registry = registry_;
@@ -57,14 +59,18 @@ contract PolicyRegistryHandler is HandlerBase {
         }
     }
 
-    /// @notice The timelock, the guardian or anyone else lifts the kill switch.
-    function lift(uint256 callerSeed) external {
+    /// @notice The timelock, the guardian or anyone else lifts the kill switch, naming mostly the
+    /// current engagement, sometimes another one (a stale proposal's).
+    function lift(uint256 callerSeed, uint256 idSeed) external {
         address caller = _caller(callerSeed);
         uint256 before = registry.policyVersion();
+        uint64 current = registry.killSwitch().engagementId;
+        uint64 engagementId = idSeed % 4 == 0 ? uint64(_bound(idSeed, 0, 10)) : current;
         VM.prank(caller);
-        try registry.liftKillSwitch() {
+        try registry.liftKillSwitch(engagementId) {
             _afterCall(before, true);
             if (caller != timelock) ++ghost_liftsByOthers;
+            if (engagementId != current || current == 0) ++ghost_staleLifts;
         } catch {
             _afterCall(before, false);
         }

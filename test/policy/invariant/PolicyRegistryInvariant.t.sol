@@ -6,7 +6,8 @@ import {SystemDeployer} from "../../helpers/SystemDeployer.sol";
 import {PolicyRegistryHandler} from "./PolicyRegistryHandler.sol";
 
 /// @notice Whatever sequence of changes and attempts happens, the policy version only grows, by one
-/// per change; only the timelock changes policy, and only it lifts the kill switch.
+/// per change; only the timelock changes policy, and only it lifts the kill switch, naming the
+/// current engagement.
 contract PolicyRegistryInvariantTest is SystemDeployer, InvariantTargets {
     PolicyRegistryHandler internal _handler;
 
@@ -34,6 +35,7 @@ contract PolicyRegistryInvariantTest is SystemDeployer, InvariantTargets {
     function invariant_OnlyTimelockChangesPolicy() public {
         assertEq(_handler.ghost_unauthorisedChanges(), 0);
         assertEq(_handler.ghost_liftsByOthers(), 0);
+        assertEq(_handler.ghost_staleLifts(), 0);
         assertEq(_registry.timelock(), address(_timelock));
     }
 }

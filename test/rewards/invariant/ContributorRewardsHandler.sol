@@ -12,8 +12,8 @@ import {HandlerBase} from "../../helpers/HandlerBase.sol";
 
 /// @title ContributorRewardsHandler
 /// @notice Drives ContributorRewards through random sequences of recording, funding (current, past
-/// and future epochs), claiming, rolling over and the passing of time, keeping `ghost_` sums of
-/// what went in and what came out.
+/// and future epochs), voiding by the timelock, claiming, rolling over and the passing of time,
+/// keeping `ghost_` sums of what went in and what came out, and of the weight still live.
 contract ContributorRewardsHandler is HandlerBase {
     uint64 internal constant MAX_SIZE = 1e12;
     uint256 internal constant MAX_FUNDING = 100 ether;
@@ -24,6 +24,7 @@ contract ContributorRewardsHandler is HandlerBase {
     bytes32 public immutable schema;
     address public immutable worker;
     address public immutable attester;
+    address public immutable timelock;
 
     /// @notice The allowlisted contributors the fuzzer picks from; they receive ether only as rewards.
     address[] public contributors;
@@ -36,7 +37,14 @@ contract ContributorRewardsHandler is HandlerBase {
     uint256 public ghost_rolledOver;
     uint256 public ghost_recorded;
     uint256 public ghost_claims;
+    uint256 public ghost_voided;
+    /// @dev Voids that succeeded although the contributor had claimed from the epoch.
+    uint256 public ghost_voidsAfterClaim;
+    /// @notice The recorded, unvoided weight of each epoch, and of each contributor in it.
+    mapping(uint64 epoch => uint256 weight) public ghost_liveWeight;
+    mapping(uint64 epoch => mapping(address contributor => uint256 weight)) public ghost_liveShare;
     uint256 private _dataNonce;
+    bytes32[] private _recorded;
 
     constructor(
         IContributorRewards rewards_,
@@ -45,8 +53,10 @@ contract ContributorRewardsHandler is HandlerBase {
         bytes32 schema_,
         address worker_,
         address attester_,
+        address timelock_,
         address[] memory contributors_
     ) {
+        timelock = timelock_;
         rewards = rewards_;
         policy = policy_;
         eas = eas_;
@@ -90,7 +100,27 @@ contract ContributorRewardsHandler is HandlerBase {
         VM.prank(worker);
         rewards.recordContribution(contributor, dataHash, size64, uids);
         ++ghost_recorded;
-        _touch(policy.currentEpoch());
+        uint64 epoch = policy.currentEpoch();
+        ghost_liveWeight[epoch] += size64;
+        ghost_liveShare[epoch][contributor] += size64;
+        _recorded.push(dataHash);
+        _touch(epoch);
+    }
+
+    /// @notice The timelock (a passed vote) voids a recorded contribution, voided or claimed ones
+    /// included: then it must be refused and change nothing.
+    function voidContribution(uint256 seed) external {
+        if (_recorded.length == 0) return;
+        bytes32 dataHash = _recorded[seed % _recorded.length];
+        IContributorRewards.Contribution memory c = rewards.contributionOf(dataHash);
+        (, uint256 claimedBefore) = rewards.shareOf(c.epoch, c.contributor);
+        VM.prank(timelock);
+        try rewards.voidContribution(dataHash) {
+            ++ghost_voided;
+            if (claimedBefore != 0 || c.voided) ++ghost_voidsAfterClaim;
+            ghost_liveWeight[c.epoch] -= c.size;
+            ghost_liveShare[c.epoch][c.contributor] -= c.size;
+        } catch {} // solhint-disable-line no-empty-blocks
     }
 
     /// @notice Someone funds an epoch up to two back or one ahead of the current one.

@@ -6,9 +6,9 @@ import {InvariantTargets} from "../../helpers/InvariantTargets.sol";
 import {SystemDeployer} from "../../helpers/SystemDeployer.sol";
 import {ContributorRewardsHandler} from "./ContributorRewardsHandler.sol";
 
-/// @notice Whatever sequence of recording, funding, claiming and rolling over happens, rewards
-/// never pay out more than they received, no epoch pays more than its pool, and no contributor
-/// more than its share.
+/// @notice Whatever sequence of recording, funding, voiding, claiming and rolling over happens,
+/// rewards never pay out more than they received, no epoch pays more than its pool, no contributor
+/// more than its share, and a voided contribution counts for nothing.
 contract ContributorRewardsInvariantTest is SystemDeployer, InvariantTargets {
     ContributorRewardsHandler internal _handler;
 
@@ -28,16 +28,18 @@ contract ContributorRewardsInvariantTest is SystemDeployer, InvariantTargets {
             _dataSchemaUID,
             _worker,
             _attester,
+            address(_timelock),
             contributors
         );
 
-        bytes4[] memory selectors = new bytes4[](6);
+        bytes4[] memory selectors = new bytes4[](7);
         selectors[0] = ContributorRewardsHandler.record.selector;
         selectors[1] = ContributorRewardsHandler.fund.selector;
         selectors[2] = ContributorRewardsHandler.claim.selector;
         selectors[3] = ContributorRewardsHandler.claimAll.selector;
         selectors[4] = ContributorRewardsHandler.rollOver.selector;
         selectors[5] = ContributorRewardsHandler.warp.selector;
+        selectors[6] = ContributorRewardsHandler.voidContribution.selector;
         _targetContract(address(_handler));
         _targetSelectors(address(_handler), selectors);
     }
@@ -81,7 +83,15 @@ contract ContributorRewardsInvariantTest is SystemDeployer, InvariantTargets {
             }
             assertEq(claimed, paid);
             assertEq(weights, totalWeight);
+            // Voided data weighs nothing: the epoch's and each share's weight are the live ones.
+            assertEq(totalWeight, _handler.ghost_liveWeight(epoch));
+            for (uint256 i = 0; i < _handler.contributorCount(); ++i) {
+                address contributor = _handler.contributors(i);
+                (uint256 weight, ) = _rewards.shareOf(epoch, contributor);
+                assertEq(weight, _handler.ghost_liveShare(epoch, contributor));
+            }
         }
+        assertEq(_handler.ghost_voidsAfterClaim(), 0);
         // Rolling over moves pools between epochs and never creates or destroys any.
         assertEq(pools, _handler.ghost_funded());
     }
