@@ -157,7 +157,7 @@ export function createSubmitter(s: WorkerSystem) {
         .join("") +
       "\r\n";
     const chunks: Buffer[] = [];
-    const answer = new Promise<{ status: number; json: Record<string, unknown> } | undefined>((resolve) => {
+    const answer = new Promise<RawAnswer | undefined>((resolve) => {
       const finish = () => resolve(parseAnswer(Buffer.concat(chunks)));
       socket.on("data", (chunk: Buffer) => {
         chunks.push(chunk);
@@ -194,18 +194,27 @@ export function createSubmitter(s: WorkerSystem) {
 }
 
 /** One whole HTTP/1.1 answer with a Content-Length, parsed; undefined until it is whole. */
-function parseAnswer(raw: Buffer): { status: number; json: Record<string, unknown> } | undefined {
+function parseAnswer(raw: Buffer): RawAnswer | undefined {
   const end = raw.indexOf("\r\n\r\n");
   if (end < 0) return undefined;
   const head = raw.subarray(0, end).toString("latin1");
   const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
   const body = raw.subarray(end + 4);
   if (body.byteLength < length) return undefined;
+  const headers: Record<string, string> = {};
+  for (const line of head.split("\r\n").slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
   return {
     status: Number(head.slice(9, 12)),
+    headers,
     json: JSON.parse(body.subarray(0, length).toString("utf8") || "{}") as Record<string, unknown>,
   };
 }
+
+/** An answer read off a raw connection. */
+export type RawAnswer = { status: number; headers: Record<string, string>; json: Record<string, unknown> };
 
 export async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
