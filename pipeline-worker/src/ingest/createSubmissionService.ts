@@ -519,24 +519,31 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
    */
   async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
     const iterator = source[Symbol.asyncIterator]();
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(signal.reason as Error);
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    aborted.catch(() => undefined);
+    // One listener per read, removed when the read settles: racing every read against one
+    // long-lived promise would leave a reaction, and with it each chunk, on that promise.
+    const read = () =>
+      new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason as Error);
+        signal.addEventListener("abort", onAbort, { once: true });
+        iterator.next().then(
+          (result) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(result);
+          },
+          (error: unknown) => {
+            signal.removeEventListener("abort", onAbort);
+            reject(error as Error);
+          },
+        );
+      });
     try {
       for (;;) {
         signal.throwIfAborted();
-        const next = iterator.next();
-        // Left behind by an abort, its outcome no longer matters.
-        next.catch(() => undefined);
-        const result = await Promise.race([next, aborted]);
+        const result = await read();
         if (result.done) return;
         yield result.value;
       }
     } finally {
-      signal.removeEventListener("abort", onAbort!);
       if (signal.aborted) {
         // A read is still pending, and an async iterator's `return` waits behind it, i.e. for a
         // client that may send nothing more: destroy the body instead, which ends that read.
