@@ -104,7 +104,8 @@ describe("uploads held open", () => {
     const held = waiting.map(({ id, data }) => submitter.openUpload(id, data.byteLength, data.subarray(0, 1)));
     try {
       await until(async () => offThreadSha256Pool.busy === offThreadSha256Pool.size);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Time for all thirty to reach the hashing step, which would have taken a thread each.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
       expect(osThreads() - threadsBefore).toBeLessThanOrEqual(offThreadSha256Pool.size);
       expect(offThreadSha256Pool.threads).toBeLessThanOrEqual(offThreadSha256Pool.size);
 
