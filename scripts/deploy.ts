@@ -1,8 +1,12 @@
 // Deploys the whole system to any EVM chain, verifies it, and writes deployments/<chainId>.json.
 //
-//   npm run deploy -- --rpc-url https://rpc.example --guardian 0xSafe... [--eas 0x.. --schema-registry 0x..]
-//   npm run deploy -- --rpc-url https://rpc.example --guardian-owners 0xA,0xB,0xC [--guardian-threshold 2]
+//   npm run deploy -- --rpc-url https://rpc.example --guardian 0xSafe... [--eas 0x.. --schema-registry 0x..] \
+//     --holder 0xA...:400000 --holder 0xB...:250000 [--holders holders.json] \
+//     --block-time 2 --voting-delay 1d --voting-period 7d --timelock-delay 2d [--proposal-threshold 1000 --quorum 4]
+//   npm run deploy -- --rpc-url https://rpc.example --guardian-owners 0xA,0xB,0xC [--guardian-threshold 2] ...
 //
+// Off the local chain the initial token holders and the governance timings must be given (see
+// lib/deployParameters.ts for the minimums); the local chain gets the demo's holders and timings.
 // The deployer key comes from DEPLOYER_PRIVATE_KEY (never a flag, so it stays out of shell history).
 // Without --rpc-url it deploys to a local node at http://127.0.0.1:8545 with its first development
 // account. Where the chain already has EAS, pass its addresses to reuse it. The guardian is an
@@ -23,7 +27,8 @@ import {
 import { privateKeyToAccount, mnemonicToAccount } from "viem/accounts";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { deploySafe, type SafeContracts, type SafeDeployment } from "./lib/deploySafe.ts";
-import { deploySystem } from "./lib/deploySystem.ts";
+import { deployParameters, parseClockMode } from "./lib/deployParameters.ts";
+import { deploySystem, governanceTokenClockMode } from "./lib/deploySystem.ts";
 import { manifestPath, writeManifest } from "./lib/manifest.ts";
 import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
 
@@ -38,6 +43,15 @@ const { values } = parseArgs({
     "schema-registry": { type: "string" },
     out: { type: "string" },
     "timelock-delay": { type: "string" },
+    holder: { type: "string", multiple: true },
+    holders: { type: "string" },
+    supply: { type: "string" },
+    "block-time": { type: "string" },
+    "voting-delay": { type: "string" },
+    "voting-period": { type: "string" },
+    "late-quorum-extension": { type: "string" },
+    "proposal-threshold": { type: "string" },
+    quorum: { type: "string" },
     "epoch-length": { type: "string" },
     "guardian-owners": { type: "string" },
     "guardian-threshold": { type: "string" },
@@ -71,6 +85,11 @@ async function main() {
       hints: ["Export the deployer's private key as DEPLOYER_PRIVATE_KEY; it needs gas money on the chain."],
     });
   }
+  // Checked before anything is sent: a deployment nobody could govern is refused, not verified after.
+  const governance = deployParameters(values, {
+    chainId,
+    clock: parseClockMode(await governanceTokenClockMode(publicClient)),
+  });
   const account = key ? privateKeyToAccount(key) : mnemonicToAccount(DEV_MNEMONIC);
   const chain = {
     id: chainId,
@@ -111,7 +130,7 @@ async function main() {
     walletClient,
     guardian,
     existingEas: eas && schemaRegistry ? { eas, schemaRegistry } : undefined,
-    timelockMinDelay: values["timelock-delay"] ? BigInt(values["timelock-delay"]) : undefined,
+    ...governance,
     epochLength: values["epoch-length"] ? BigInt(values["epoch-length"]) : undefined,
     onProgress: (step) => console.log(`  ${step}`),
   });

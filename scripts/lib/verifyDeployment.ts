@@ -1,6 +1,7 @@
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import {
   encodeFunctionData,
+  formatEther,
   keccak256,
   toHex,
   zeroAddress,
@@ -13,6 +14,7 @@ import {
 } from "viem";
 import {
   contributorRewardsAbi,
+  governanceTokenAbi,
   modelCommitmentsAbi,
   policyGovernorAbi,
   policyRegistryAbi,
@@ -43,7 +45,7 @@ export const REGISTRY_SETTERS: { functionName: string; args: readonly unknown[] 
   { functionName: "setWorker", args: [DUMMY, true] },
   { functionName: "setRevealDelay", args: [1n] },
   { functionName: "setGuardian", args: [DUMMY] },
-  { functionName: "liftKillSwitch", args: [] },
+  { functionName: "liftKillSwitch", args: [1n] },
 ];
 
 /** The name of the custom error an `eth_call` reverted with, or undefined if it did not revert. */
@@ -168,6 +170,33 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     "the Governor's settings are the manifest's",
     JSON.stringify(governorSettings) === JSON.stringify(promised),
     `chain ${JSON.stringify(governorSettings)}, manifest ${JSON.stringify(promised)}`,
+  );
+
+  // Governability. The timelock votes only by a proposal, and so do the system's other contracts
+  // (they never delegate): only the tokens outside them can ever vote. Together, once delegated,
+  // they must reach the proposal threshold and the quorum, or no proposal can ever pass and the
+  // DAO, and the treasury in its timelock, are frozen from the first day. Balances are counted,
+  // not votes: at deployment nobody has delegated yet, and anyone can delegate to one proposer.
+  const supply = await read<bigint>(c.token, governanceTokenAbi, "totalSupply");
+  let locked = 0n;
+  for (const address of new Set(Object.values(c).map((a) => a.toLowerCase() as Address))) {
+    locked += await read<bigint>(c.token, governanceTokenAbi, "balanceOf", [address]);
+  }
+  const outside = supply - locked;
+  const threshold = await read<bigint>(c.governor, policyGovernorAbi, "proposalThreshold");
+  const quorum =
+    (supply * (await read<bigint>(c.governor, policyGovernorAbi, "quorumNumerator"))) /
+    (await read<bigint>(c.governor, policyGovernorAbi, "quorumDenominator"));
+  const held = `holders outside the timelock have ${formatEther(outside)} of ${formatEther(supply)} tokens`;
+  check(
+    "holders outside the timelock can reach the proposal threshold",
+    outside > 0n && outside >= threshold,
+    `${held}; the proposal threshold is ${formatEther(threshold)}`,
+  );
+  check(
+    "holders outside the timelock can reach the quorum",
+    outside > 0n && outside >= quorum,
+    `${held}; the quorum is ${formatEther(quorum)}`,
   );
 
   // Wiring.

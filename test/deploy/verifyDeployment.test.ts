@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, parseEther, zeroAddress, type Abi, type AbiFunction, type Address, type Hex } from "viem";
-import { policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
+import { governanceTokenAbi, policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
 import { readArtifact, type ContractName } from "../../scripts/lib/contractArtifacts.ts";
 import { DEFAULT_GOVERNOR_SETTINGS, type Deployment } from "../../scripts/lib/deploySystem.ts";
 import { assertVerified, REGISTRY_SETTERS, verifyDeployment } from "../../scripts/lib/verifyDeployment.ts";
@@ -35,6 +35,12 @@ type Faults = {
   /** The rewards contract reads attestations from here instead of the system's EAS. */
   rewardsEas?: Address;
   timelockMinDelay?: bigint;
+  /**
+   * Where the supply goes: by default the deployer keeps it (a holder outside the timelock);
+   * "timelock" sends it all there, as the old deploy script did; a number of tokens (in the
+   * smallest unit) goes to the outsider and the rest to the timelock.
+   */
+  supply?: "timelock" | bigint;
 };
 
 /**
@@ -66,12 +72,7 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
   }
 
   const { eas, schemaRegistry } = system.deployment.contracts;
-  const token = await deploy("GovernanceToken", [
-    "DAO AI Governance",
-    "DAIG",
-    deployer.account.address,
-    parseEther("1"),
-  ]);
+  const token = await deploy("GovernanceToken", ["DAO AI Governance", "DAIG", deployer.account.address, SUPPLY]);
   const timelock = await deploy("TimelockController", [
     minDelay,
     [],
@@ -100,6 +101,20 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
   if (faults.extraProposer) await timelockCall("grantRole", proposerRole, faults.extraProposer);
   if (faults.extraCanceller) await timelockCall("grantRole", cancellerRole, faults.extraCanceller);
   if (!faults.keepAdmin) await timelockCall("renounceRole", adminRole, deployer.account.address);
+  if (faults.supply !== undefined) {
+    const transfer = async (to: Address, amount: bigint) =>
+      system.wait(
+        await deployer.writeContract({
+          address: token,
+          abi: governanceTokenAbi,
+          functionName: "transfer",
+          args: [to, amount],
+        }),
+      );
+    const toOutsider = faults.supply === "timelock" ? 0n : faults.supply;
+    if (toOutsider > 0n) await transfer(accounts.outsider.account.address, toOutsider);
+    await transfer(timelock, SUPPLY - toOutsider);
+  }
 
   return {
     ...system.deployment,
@@ -137,6 +152,9 @@ async function asTimelock(): Promise<Wallet> {
   await system.testClient.setBalance({ address: timelock, value: parseEther("1") });
   return (await system.viem.getWalletClient(timelock)) as unknown as Wallet;
 }
+
+/** The hand-built token's supply: DEFAULT_GOVERNOR_SETTINGS' proposal threshold is 1 token of it. */
+const SUPPLY = parseEther("100");
 
 const SETTER_CHECKS = REGISTRY_SETTERS.map((s) => `${s.functionName} rejects every caller but the timelock`);
 
@@ -246,6 +264,36 @@ describe("verifyDeployment", () => {
     const deployment = await deployByHand({ keepAdmin: true });
     const checks = await verifyDeployment(system.publicClient, deployment);
     expect(() => assertVerified(checks)).toThrow(/the timelock's admin role is renounced[\s\S]*deployer holds no role/);
+  });
+
+  it("fails a deployment that gave the whole supply to the timelock: nobody can ever propose or reach the quorum", async () => {
+    const deployment = await deployByHand({ supply: "timelock" });
+    const checks = await verifyDeployment(system.publicClient, deployment);
+    expect(
+      checks
+        .filter((c) => !c.ok)
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual([
+      "holders outside the timelock can reach the proposal threshold",
+      "holders outside the timelock can reach the quorum",
+    ]);
+    expect(checks.find((c) => c.name.endsWith("the quorum"))!.detail).toBe(
+      "holders outside the timelock have 0 of 100 tokens; the quorum is 4",
+    );
+    expect(() => assertVerified(checks)).toThrow(/holders outside the timelock can reach the proposal threshold/);
+  });
+
+  it("fails when the holders can propose but never reach the quorum", async () => {
+    // 2 tokens of 100 outside the timelock: above the 1-token threshold, under the 4% quorum.
+    const deployment = await deployByHand({ supply: parseEther("2") });
+    expect(await failedChecks(deployment)).toEqual(["holders outside the timelock can reach the quorum"]);
+  });
+
+  it("passes when the holders outside the timelock can reach both, once they delegate", async () => {
+    // Nobody has delegated yet (no votes anywhere): what counts is what they could delegate.
+    const deployment = await deployByHand({ supply: parseEther("4") });
+    expect(await failedChecks(deployment)).toEqual([]);
   });
 
   // A zero delay would let a passed proposal execute at once, before the guardian or users react.

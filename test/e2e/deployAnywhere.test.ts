@@ -58,6 +58,32 @@ afterAll(() => {
 describe("deploying to another chain", () => {
   const owners = DEV_ROLES.guardianOwners.map(devAddress);
   const deployer = { DEPLOYER_PRIVATE_KEY: devPrivateKey(0) };
+  // The initial holders and governance timings a public deployment must name (Anvil's blocks stand
+  // in for an L2's 2 s blocks): a day before the snapshot, a week's vote, a two-day timelock.
+  const governance = [
+    ...DEV_ROLES.holders.flatMap((index, i) => ["--holder", `${devAddress(index)}:${[400000, 250000, 100000][i]}`]),
+    ...["--block-time", "2", "--voting-delay", "1d", "--voting-period", "7d", "--timelock-delay", "2d"],
+  ];
+
+  test("refuses a public deployment that names no holders or uses the local chain's timings, before sending anything", async () => {
+    const client = createPublicClient({ transport: http(rpcUrl) });
+    const before = await client.getTransactionCount({ address: devAddress(0) });
+    const guardian = ["--rpc-url", rpcUrl, "--guardian", devAddress(4), "--out", join(dir, "refused.json")];
+    // The invocation that used to give the whole supply to the timelock, so that nobody could ever propose.
+    const old = await script("deploy.ts", guardian, deployer);
+    expect(old.code).toBe(1);
+    expect(old.output.trim()).toMatch(/^No initial token holders on chain 84532: pass --holder 0xADDRESS:TOKENS/);
+    const localTimings = await script(
+      "deploy.ts",
+      [...guardian, ...governance, "--voting-period", "50", "--timelock-delay", "60"],
+      deployer,
+    );
+    expect(localTimings.code).toBe(1);
+    expect(localTimings.output.trim()).toBe(
+      "--voting-period 50 is 100 s, under the minimum of 1 day(s) on chain 84532: pass --voting-period 43200 (blocks) or more.",
+    );
+    expect(await client.getTransactionCount({ address: devAddress(0) })).toBe(before);
+  }, 60_000);
 
   test("creates the guardian Safe with the system, then a second deployment reuses the chain's EAS and Safe contracts", async () => {
     const withoutKey = await script("deploy.ts", ["--rpc-url", rpcUrl, "--guardian-owners", owners.join(",")]);
@@ -67,7 +93,7 @@ describe("deploying to another chain", () => {
     // The chain has no Safe contracts: protocol-kit's canonical addresses hold nothing here.
     const noSafe = await script(
       "deploy.ts",
-      ["--rpc-url", rpcUrl, "--guardian-owners", owners.join(","), "--out", join(dir, "none.json")],
+      ["--rpc-url", rpcUrl, "--guardian-owners", owners.join(","), ...governance, "--out", join(dir, "none.json")],
       deployer,
     );
     expect(noSafe.code).toBe(1);
@@ -84,6 +110,7 @@ describe("deploying to another chain", () => {
         "--guardian-threshold",
         "2",
         "--deploy-safe-contracts",
+        ...governance,
         "--out",
         join(dir, "first.json"),
       ],
@@ -93,6 +120,9 @@ describe("deploying to another chain", () => {
     const a = JSON.parse(readFileSync(join(dir, "first.json"), "utf8")) as Deployment;
     const safe = JSON.parse(readFileSync(join(dir, "first.guardian-safe.json"), "utf8")) as SafeDeployment;
     expect(a.chainId).toBe(CHAIN_ID);
+    // The timings asked for, in the Governor's clock (blocks of 2 s), and the holders can govern.
+    expect(a.settings).toMatchObject({ votingDelay: 43_200, votingPeriod: 302_400, timelockMinDelay: "172800" });
+    expect(first.output).toContain("ok   holders outside the timelock can reach the quorum");
     expect(a.guardian).toBe(safe.address);
     expect(safe).toMatchObject({ owners, threshold: 2, chainId: CHAIN_ID });
     const client = createPublicClient({ transport: http(rpcUrl) });
@@ -115,6 +145,7 @@ describe("deploying to another chain", () => {
         [owners[2], owners[0], owners[1]].join(","),
         "--safe-contracts",
         contractsFile,
+        ...governance,
         "--out",
         join(dir, "second.json"),
       ],
