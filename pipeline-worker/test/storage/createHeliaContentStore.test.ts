@@ -13,8 +13,8 @@ afterEach(async () => {
   for (const store of open.splice(0)) await store.close();
 });
 
-async function openStore(directory: string) {
-  const store = await createHeliaContentStore({ directory });
+async function openStore(directory: string, options: { lockTimeoutMs?: number } = {}) {
+  const store = await createHeliaContentStore({ directory, ...options });
   open.push(store);
   return store;
 }
@@ -178,6 +178,25 @@ describe("createHeliaContentStore", () => {
     expect(cid.toString()).toBe(first.cid.toString());
     expect(await store.has(cid)).toBe(true);
     expect((await collect(store.get(cid))).equals(bytes)).toBe(true);
+  });
+
+  it("a put kept waiting for the store's bookkeeping past the bound fails retryably, keeps nothing, and goes through when sent again", async () => {
+    const directory = freshDir();
+    const blocks = path.join(directory, "blocks");
+    // A bound far shorter than removing 40 MiB takes (160 blocks unpinned and deleted).
+    const store = await openStore(directory, { lockTimeoutMs: 5 });
+    const large = await store.put([randomPlaintext(40 * 1024 * 1024)]);
+    const removal = store.remove(large.cid);
+    const bytes = randomPlaintext(300_000);
+    const refused = await store.put([bytes]).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: "STORAGE_UNAVAILABLE", retryable: true });
+    expect(String(refused)).toContain("The embedded IPFS store was busy for 5 ms.");
+    await removal;
+    const again = await store.put([bytes]);
+    expect((await collect(store.get(again.cid))).equals(bytes)).toBe(true);
+    // Nothing of the refused put is left once the store's next bookkeeping has run.
+    await store.remove(again.cid);
+    expect(countFiles(blocks)).toBe(0);
   });
 
   it("says content it does not hold is not found", async () => {
