@@ -117,6 +117,13 @@ export const errorCodes = {
     fix: "PUT the data again after the number of seconds in the `Retry-After` header. Operators: raise `maxConcurrentUploads` if honest uploads meet this often and the host has memory to spare.",
     retryable: true,
   },
+  RATE_LIMITED: {
+    status: 429,
+    title: "Too many requests from this peer",
+    why: "A keyholder answers at most a set number of requests a minute from one IP address on each of its routes (KEYHOLDER_SHARES_PER_MINUTE, KEYHOLDER_SPECS_PER_MINUTE), so that anonymous requests cannot exhaust its RPC node or its memory. The request was refused before anything was read or checked.",
+    fix: "Retry after the number of seconds in the `Retry-After` header. Operators of a training run with very many submissions: ask the keyholders to raise the limit for the run.",
+    retryable: true,
+  },
   QUOTA_EXHAUSTED: {
     status: 429,
     title: "The query quota for this epoch is used up",

@@ -1,4 +1,4 @@
-import { getAddress, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
@@ -14,8 +14,11 @@ import {
   keyholderDomain,
   shareReleaseContext,
   shareRequestTypes,
+  SPEC_UPLOAD_SCHEME,
+  specUploadTypes,
   type ShareRelease,
   type ShareRequest,
+  type SpecUploadAuthorization,
 } from "./shareRequest.ts";
 
 export type CreateKeyholderParameters = {
@@ -53,12 +56,25 @@ export type Keyholder = {
    * for the run, so anyone may send it: a wrong one is refused, a right one can only be right.
    */
   putSpec(runId: Hex, document: Uint8Array): Promise<{ runId: Hex; specHash: Hex; submissions: number }>;
+  /**
+   * Checks that a spec upload is the run's operator's (`SpecUpload`, EIP-712) before a byte of its
+   * body is read; costs no chain read once the run is known. Throws SIGNATURE_INVALID,
+   * SIGNATURE_EXPIRED, TRAINING_RUN_NOT_APPROVED or NOT_RUN_OPERATOR.
+   */
+  authoriseSpecUpload(runId: Hex, authorization: SpecUploadAuthorization | undefined): Promise<void>;
   /** Checks a share request against the chain and the spec, and answers with the re-wrapped share. */
   releaseShare(request: ShareRequest): Promise<ShareRelease>;
 };
 
 /** Spec documents kept, by hash; a training run needs its own for as long as it runs. */
 const MAX_CACHED_SPECS = 32;
+/**
+ * Runs' (specHash, operator) kept, by run id. Only runs that exist are kept, and only governance
+ * creates runs, so a stranger cannot fill this; runs are few.
+ */
+const MAX_CACHED_RUNS = 1024;
+/** Chain states kept, by run and head block; a few heads are enough for requests in flight. */
+const MAX_CACHED_STATES = 64;
 /** How far in the future a request's `issuedAt` may be, for clocks that disagree a little. */
 const CLOCK_SKEW_SECONDS = 60;
 
@@ -67,13 +83,22 @@ const CLOCK_SKEW_SECONDS = 60;
  * a submission's data key only when all of these hold, checked in this order:
  *
  * 1. the request is fresh and addressed to this keyholder, and its EIP-712 signature recovers;
- * 2. the kill switch is not engaged at the chain head (a kill switch acts at once);
- * 3. the PolicyRegistry approves the run, at the head and `confirmations` blocks back
- *    (`isTrainingRunApproved`: approved, not revoked, not expired, operator still a worker);
- * 4. the signer is the run's operator;
- * 5. the keyholder holds the run's spec, whose SHA-256 is the run's on-chain specHash, and the
- *    spec lists this manifest with the data hash the manifest names;
- * 6. the manifest (verified against its CID) has a share wrapped to this keyholder, which opens.
+ * 2. the signer is the run's operator (the run's operator and specHash never change once it is
+ *    approved, so they are read once per run and kept);
+ * 3. the keyholder holds the run's spec, whose SHA-256 is the run's on-chain specHash, and the
+ *    spec lists this manifest;
+ * 4. the kill switch is not engaged at the chain head (a kill switch acts at once);
+ * 5. the PolicyRegistry approves the run, at the head and `confirmations` blocks back
+ *    (`isTrainingRunApproved`: approved, not revoked, not expired, operator still a worker), and
+ *    the run at the head still has this operator and specHash;
+ * 6. the manifest (verified against its CID) has the data hash the spec lists and a valid
+ *    committee with a share wrapped to this keyholder, which opens.
+ *
+ * The order puts what costs nothing first: a request from anyone but the run's operator is
+ * refused on a signature check and a kept record, with no RPC call once the run is known (at most
+ * one per request for a run id never seen, which the server's per-peer limit bounds). The head
+ * is read for every request that gets that far, never cached, so a kill switch counts at once;
+ * the four reads of a run's state are made once per head block and shared by the requests at it.
  *
  * The share is then re-wrapped to the request's ephemeral key and sent; it is never written
  * anywhere, and neither the private key nor any share is ever logged. The chain is read directly,
@@ -92,17 +117,74 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
   const domain = keyholderDomain(parameters.chainId, parameters.policyRegistry);
   const specs = new Map<Hex, { spec: RunSpec; entries: Map<string, Hex> }>();
 
+  /** The head block, read fresh; requests that ask at the same moment share one read. */
+  let headInFlight: Promise<{ number: bigint; hash: Hex; timestamp: bigint }> | undefined;
+  function readHead() {
+    // The latest block itself, never viem's cached head number (kept for its polling interval,
+    // 4 s over HTTP): a kill switch engaged since would be read at a block from before it.
+    headInFlight ??= client.getBlock({ blockTag: "latest" }).finally(() => {
+      headInFlight = undefined;
+    });
+    return headInFlight;
+  }
+
+  /** A run's (specHash, operator), kept once it exists; undefined for a run never approved. */
+  const runs = new Map<Hex, Promise<{ specHash: Hex; operator: Address } | undefined>>();
+  function readRunRecord(runId: Hex): Promise<{ specHash: Hex; operator: Address } | undefined> {
+    const kept = runs.get(runId);
+    if (kept) return kept;
+    const reading = client
+      .readContract({
+        address: parameters.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName: "trainingRun",
+        args: [runId],
+      })
+      .then(
+        (run) =>
+          run.operator === zeroAddress
+            ? undefined
+            : { specHash: run.specHash.toLowerCase() as Hex, operator: getAddress(run.operator) },
+        (cause: unknown) => {
+          throw chainUnavailable(cause);
+        },
+      );
+    runs.set(runId, reading);
+    // Concurrent requests share the read; only a run that exists stays (a run id never approved
+    // may be approved later, and a stranger's made-up ids must not fill the map).
+    reading.then(
+      (run) => {
+        if (run === undefined) runs.delete(runId);
+        else if (runs.size > MAX_CACHED_RUNS) runs.delete(runs.keys().next().value!);
+      },
+      () => runs.delete(runId),
+    );
+    return reading;
+  }
+
+  /** Refuses anyone but the run's operator; costs no RPC call once the run is known. */
+  async function requireOperator(runId: Hex, signer: Address) {
+    const run = await readRunRecord(runId);
+    if (run === undefined) throw notApproved(runId);
+    if (signer !== run.operator) {
+      throw new WorkerError("NOT_RUN_OPERATOR", `${signer} is not the operator of run ${runId}.`, {
+        hints: [`Sign with the operator's key (${run.operator}).`],
+        extra: { operator: run.operator },
+      });
+    }
+    return run;
+  }
+
+  /** The kill switch and the run's approval, read once per run and head block. */
+  const states = new Map<string, ReturnType<typeof readState>>();
   async function readRun(runId: Hex) {
-    let head: bigint;
-    let headTimestamp: bigint;
+    let head: { number: bigint; hash: Hex; timestamp: bigint };
     try {
-      // The latest block itself, never viem's cached head number (kept for its polling interval,
-      // 4 s over HTTP): a kill switch engaged since would be read at a block from before it.
-      ({ number: head, timestamp: headTimestamp } = await client.getBlock({ blockTag: "latest" }));
+      head = await readHead();
     } catch (cause) {
       throw chainUnavailable(cause);
     }
-    const headAge = now() / 1000 - Number(headTimestamp);
+    const headAge = now() / 1000 - Number(head.timestamp);
     if (maxHeadAge > 0 && headAge > maxHeadAge) {
       throw new WorkerError(
         "CHAIN_UNAVAILABLE",
@@ -114,6 +196,19 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
         },
       );
     }
+    const key = `${runId}:${head.number}:${head.hash}`;
+    let state = states.get(key);
+    if (state === undefined) {
+      state = readState(runId, head.number);
+      states.set(key, state);
+      if (states.size > MAX_CACHED_STATES) states.delete(states.keys().next().value!);
+      // A failed read is not kept: the next request reads again.
+      state.catch(() => states.delete(key));
+    }
+    return state;
+  }
+
+  async function readState(runId: Hex, head: bigint) {
     try {
       const confirmed = head > confirmations ? head - confirmations : 0n;
       const read = (functionName: "killSwitchEngaged" | "isTrainingRunApproved", blockNumber: bigint) =>
@@ -148,19 +243,68 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
         hints: ["Only a governance proposal can lift the kill switch."],
       });
     }
-    if (!state.approved) {
-      throw new WorkerError("TRAINING_RUN_NOT_APPROVED", `Training run ${runId} is not approved on chain.`, {
-        hints: [
-          "The run must be approved by a proposal, not revoked, not expired, with an operator that is still an authorised worker.",
-          "A fresh approval counts once it has the keyholder's configured confirmations.",
-        ],
-        extra: { runId },
+    if (!state.approved) throw notApproved(runId);
+  }
+
+  /**
+   * The run at the head must be the one kept: only a reorg that replaced the run's approval could
+   * make them differ. Then nothing is released, and the run is read afresh next time.
+   */
+  function requireSameRun(
+    runId: Hex,
+    kept: { specHash: Hex; operator: Address },
+    state: { run: { specHash: Hex; operator: Address } },
+  ) {
+    if (getAddress(state.run.operator) !== kept.operator || state.run.specHash.toLowerCase() !== kept.specHash) {
+      runs.delete(runId);
+      throw new WorkerError(
+        "NOT_RUN_OPERATOR",
+        `Run ${runId} changed on chain (a reorg); sign again for the run as it is now.`,
+        {
+          retryable: true,
+        },
+      );
+    }
+  }
+
+  function requireFresh(issuedAt: number, what: string): void {
+    const nowSeconds = Math.floor(now() / 1000);
+    if (issuedAt < nowSeconds - maxAge) {
+      throw new WorkerError("SIGNATURE_EXPIRED", `The ${what} is older than ${maxAge} seconds.`, {
+        hints: ["Sign a fresh request; check the operator's clock."],
+      });
+    }
+    if (issuedAt > nowSeconds + CLOCK_SKEW_SECONDS) {
+      throw new WorkerError("VALIDATION_FAILED", `The ${what} is dated in the future.`, {
+        hints: ["Check the operator's clock."],
+        extra: { field: "issuedAt" },
       });
     }
   }
 
   return {
     publicKey,
+
+    async authoriseSpecUpload(runId, authorization) {
+      if (authorization === undefined) {
+        throw new WorkerError("SIGNATURE_INVALID", "A run spec is taken only from the run's operator.", {
+          hints: [
+            `Send \`Authorization: ${SPEC_UPLOAD_SCHEME} issuedAt=<unix seconds> signature=<0x...>\`, the operator's EIP-712 SpecUpload signature over the run id, this keyholder's public key and the time (createKeyholderClient's \`operator\` does this).`,
+          ],
+        });
+      }
+      requireFresh(authorization.issuedAt, "spec upload");
+      const signer = await recoverTypedDataSigner(
+        {
+          domain,
+          types: specUploadTypes,
+          primaryType: "SpecUpload",
+          message: { runId, keyholder: publicKey, issuedAt: BigInt(authorization.issuedAt) },
+        },
+        authorization.signature,
+      );
+      await requireOperator(runId, signer);
+    },
 
     async putSpec(runId, document) {
       const state = await readRun(runId);
@@ -187,18 +331,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     },
 
     async releaseShare(request) {
-      const nowSeconds = Math.floor(now() / 1000);
-      if (request.issuedAt < nowSeconds - maxAge) {
-        throw new WorkerError("SIGNATURE_EXPIRED", `The share request is older than ${maxAge} seconds.`, {
-          hints: ["Sign a fresh request; check the operator's clock."],
-        });
-      }
-      if (request.issuedAt > nowSeconds + CLOCK_SKEW_SECONDS) {
-        throw new WorkerError("VALIDATION_FAILED", "The share request is dated in the future.", {
-          hints: ["Check the operator's clock."],
-          extra: { field: "issuedAt" },
-        });
-      }
+      requireFresh(request.issuedAt, "share request");
       if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
         throw new WorkerError("VALIDATION_FAILED", "The share request is addressed to another keyholder.", {
           hints: [`This keyholder's public key is ${publicKey}.`],
@@ -223,16 +356,11 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
         request.signature,
       );
 
-      const state = await readRun(request.runId);
-      requireApproved(request.runId, state);
-      const operator = getAddress(state.run.operator);
-      if (signer !== operator) {
-        throw new WorkerError("NOT_RUN_OPERATOR", `${signer} is not the operator of run ${request.runId}.`, {
-          hints: [`Sign with the operator's key (${operator}).`],
-          extra: { operator },
-        });
-      }
-      const cached = specs.get(state.run.specHash.toLowerCase() as Hex);
+      // Cheap checks first: no chain read for anyone but the run's operator, none for a manifest
+      // the run's spec does not list.
+      const run = await requireOperator(request.runId, signer);
+      const operator = run.operator;
+      const cached = specs.get(run.specHash);
       if (!cached) {
         throw new WorkerError("RUN_SPEC_UNKNOWN", `This keyholder does not have the spec of run ${request.runId}.`, {
           hints: [`PUT the spec document to /v1/runs/${request.runId}/spec first.`],
@@ -248,6 +376,10 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           },
         );
       }
+
+      const state = await readRun(request.runId);
+      requireApproved(request.runId, state);
+      requireSameRun(request.runId, run, state);
 
       const manifest = parseSubmissionManifest(await readManifest(request));
       if (manifest.dataHash.toLowerCase() !== listedHash) {
@@ -330,6 +462,16 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     }
     return Buffer.concat(chunks);
   }
+}
+
+function notApproved(runId: Hex): WorkerError {
+  return new WorkerError("TRAINING_RUN_NOT_APPROVED", `Training run ${runId} is not approved on chain.`, {
+    hints: [
+      "The run must be approved by a proposal, not revoked, not expired, with an operator that is still an authorised worker.",
+      "A fresh approval counts once it has the keyholder's configured confirmations.",
+    ],
+    extra: { runId },
+  });
 }
 
 function chainUnavailable(cause: unknown): WorkerError {

@@ -1,7 +1,13 @@
-import type { Hex } from "viem";
+import type { Account, Address, Chain, Hex, Transport, WalletClient } from "viem";
 import { isErrorCode } from "../internal/errorCodes.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
-import type { ShareRelease, ShareRequest } from "./shareRequest.ts";
+import {
+  formatSpecUploadAuthorization,
+  keyholderDomain,
+  specUploadTypes,
+  type ShareRelease,
+  type ShareRequest,
+} from "./shareRequest.ts";
 
 /** What a training run needs from a keyholder, wherever it runs. */
 export type KeyholderClient = {
@@ -17,6 +23,15 @@ export type CreateKeyholderClientParameters = {
   url: string;
   /** Milliseconds per request. Default 30,000. */
   timeoutMs?: number;
+  /**
+   * The run's operator, which signs spec uploads (a keyholder takes a spec from no one else). The
+   * signature's domain is the chain and PolicyRegistry the keyholder reports at GET /v1/keyholder:
+   * it authorises only a spec upload to that keyholder, whose bytes must hash to the approved
+   * specHash anyway. Without it, `putSpec` is refused (SIGNATURE_INVALID).
+   */
+  operator?: WalletClient<Transport, Chain | undefined, Account> | undefined;
+  /** Unix seconds for the signature; injected by tests. Default: the clock. */
+  now?: () => number;
 };
 
 /**
@@ -27,14 +42,32 @@ export type CreateKeyholderClientParameters = {
 export function createKeyholderClient(parameters: CreateKeyholderClientParameters): KeyholderClient {
   const base = parameters.url.replace(/\/+$/, "");
   const timeoutMs = parameters.timeoutMs ?? 30_000;
-  let publicKey: Hex | undefined;
+  let info: Promise<{ publicKey: Hex; chainId: number; policyRegistry: Address }> | undefined;
+  const keyholderInfo = () => {
+    info ??= call<{ publicKey: Hex; chainId: number; policyRegistry: Address }>("GET", "/v1/keyholder").then(
+      (answer) => ({ ...answer, publicKey: answer.publicKey.toLowerCase() as Hex }),
+    );
+    info.catch(() => {
+      info = undefined;
+    });
+    return info;
+  };
 
-  async function call<T>(method: string, path: string, body?: Uint8Array | string, type?: string): Promise<T> {
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: Uint8Array | string,
+    type?: string,
+    authorization?: string,
+  ): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${base}${path}`, {
         method,
-        headers: type ? { "content-type": type } : {},
+        headers: {
+          ...(type ? { "content-type": type } : {}),
+          ...(authorization ? { authorization } : {}),
+        },
         ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -58,11 +91,23 @@ export function createKeyholderClient(parameters: CreateKeyholderClientParameter
   return {
     name: base,
     async publicKey() {
-      publicKey ??= (await call<{ publicKey: Hex }>("GET", "/v1/keyholder")).publicKey.toLowerCase() as Hex;
-      return publicKey;
+      return (await keyholderInfo()).publicKey;
     },
     async putSpec(runId, document) {
-      await call("PUT", `/v1/runs/${runId}/spec`, document, "application/octet-stream");
+      let authorization: string | undefined;
+      if (parameters.operator) {
+        const { publicKey, chainId, policyRegistry } = await keyholderInfo();
+        const issuedAt = Math.floor((parameters.now ?? Date.now)() / 1000);
+        const signature = await parameters.operator.signTypedData({
+          account: parameters.operator.account,
+          domain: keyholderDomain(chainId, policyRegistry),
+          types: specUploadTypes,
+          primaryType: "SpecUpload",
+          message: { runId, keyholder: publicKey, issuedAt: BigInt(issuedAt) },
+        });
+        authorization = formatSpecUploadAuthorization({ issuedAt, signature });
+      }
+      await call("PUT", `/v1/runs/${runId}/spec`, document, "application/octet-stream", authorization);
     },
     releaseShare(request) {
       return call<ShareRelease>("POST", "/v1/shares", JSON.stringify(request), "application/json");

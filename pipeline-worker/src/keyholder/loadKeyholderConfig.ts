@@ -17,6 +17,8 @@ export type KeyholderConfig = {
   confirmations: number;
   /** How old the RPC node's latest block may be before the keyholder refuses; 0: no limit. */
   maxHeadAgeSeconds: number;
+  /** Requests one IP address may make per minute (RATE_LIMITED beyond). */
+  rateLimit: { sharesPerMinute: number; specsPerMinute: number };
   /** A Kubo node to fetch manifests from when requests do not carry them; optional. */
   kuboUrl: string | undefined;
   privateKey: Uint8Array;
@@ -38,6 +40,8 @@ export type KeyholderConfig = {
  * | KEYHOLDER_HTTP_BODY_IDLE_TIMEOUT_MS | a request body that pauses longer is refused (REQUEST_TIMEOUT) | 30000 |
  * | KEYHOLDER_CONFIRMATIONS | blocks an approval needs | 2 |
  * | KEYHOLDER_MAX_HEAD_AGE_SECONDS | an RPC node whose latest block is older is not trusted (0: no limit) | 0 on chain 31337, else 300 |
+ * | KEYHOLDER_SHARES_PER_MINUTE | share requests one IP address may make per minute | 1200 |
+ * | KEYHOLDER_SPECS_PER_MINUTE | spec uploads one IP address may make per minute | 30 |
  * | KEYHOLDER_KUBO_URL | a Kubo RPC API to read manifests from | none |
  * | KEYHOLDER_LOG_LEVEL | fatal ... trace, silent | info |
  *
@@ -84,6 +88,10 @@ export function loadKeyholderConfig(
     0,
     Number.MAX_SAFE_INTEGER,
   );
+  // Per IP address as the keyholder sees it: behind a reverse proxy every peer is the proxy, so
+  // limit there instead and raise these.
+  const sharesPerMinute = integer("KEYHOLDER_SHARES_PER_MINUTE", 1_200, 1, 1_000_000);
+  const specsPerMinute = integer("KEYHOLDER_SPECS_PER_MINUTE", 30, 1, 1_000_000);
   const logLevel = (get("KEYHOLDER_LOG_LEVEL") ?? "info") as KeyholderConfig["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`KEYHOLDER_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}.`);
 
@@ -132,6 +140,7 @@ export function loadKeyholderConfig(
     http: { host: get("KEYHOLDER_HTTP_HOST") ?? "127.0.0.1", port, bodyIdleTimeoutMs },
     confirmations,
     maxHeadAgeSeconds,
+    rateLimit: { sharesPerMinute, specsPerMinute },
     kuboUrl: get("KEYHOLDER_KUBO_URL"),
     privateKey,
     logLevel,

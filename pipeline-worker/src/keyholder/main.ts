@@ -36,6 +36,7 @@ async function main() {
     store,
     logger,
     bodyIdleTimeoutMs: config.http.bodyIdleTimeoutMs,
+    rateLimit: config.rateLimit,
   });
   config.privateKey.fill(0);
   const shutdown = createShutdown({ logger });

@@ -101,3 +101,32 @@ export const shareReleaseSchema = {
     wrappedShare: { type: "string" },
   },
 } as const;
+
+/**
+ * `PUT /v1/runs/:runId/spec` is authorised by the run's operator, in the `Authorization` header
+ * (`RunOperator issuedAt=<unix seconds> signature=<0x EIP-712 signature>`), so that a keyholder
+ * reads no body and the chain no further for anyone else. The spec's bytes need no signature:
+ * their SHA-256 must be the approved specHash in any case.
+ */
+export const specUploadTypes = {
+  SpecUpload: [
+    { name: "runId", type: "bytes32" },
+    { name: "keyholder", type: "bytes" },
+    { name: "issuedAt", type: "uint64" },
+  ],
+} as const;
+
+export const SPEC_UPLOAD_SCHEME = "RunOperator";
+
+export type SpecUploadAuthorization = { issuedAt: number; signature: Hex };
+
+export function formatSpecUploadAuthorization(authorization: SpecUploadAuthorization): string {
+  return `${SPEC_UPLOAD_SCHEME} issuedAt=${authorization.issuedAt} signature=${authorization.signature}`;
+}
+
+/** The header's fields, or undefined when it is missing or not of this scheme. */
+export function parseSpecUploadAuthorization(header: string | undefined): SpecUploadAuthorization | undefined {
+  const match = /^RunOperator issuedAt=(\d{1,15}) signature=(0x[0-9a-fA-F]{130})$/.exec(header?.trim() ?? "");
+  if (!match) return undefined;
+  return { issuedAt: Number(match[1]), signature: match[2] as Hex };
+}

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
         chainId: config.chainId,
         contracts: deployment.contracts,
         store,
-        keyholders: urls.map((url) => createKeyholderClient({ url })),
+        keyholders: urls.map((url) => createKeyholderClient({ url, operator: walletClient })),
         logger,
       });
       const weightsOut = values["weights-out"] ?? `weights-${report.runId}.json`;

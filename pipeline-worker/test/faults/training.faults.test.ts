@@ -78,7 +78,7 @@ afterAll(async () => {
 
 /** The keyholder process's client, which runs `afterFirstShare` once, right after the first share it released. */
 function clientKillingAfterFirstShare(afterFirstShare: () => Promise<void>): KeyholderClient {
-  const client = createKeyholderClient({ url: keyholder.url, timeoutMs: 5_000 });
+  const client = createKeyholderClient({ url: keyholder.url, timeoutMs: 5_000, operator: t.accounts.worker });
   let released = 0;
   return {
     ...client,
@@ -140,7 +140,10 @@ describe("a keyholder killed while a training run gathers key shares", () => {
 
       keyholder = await keyholder.restart();
       summary.restarts++;
-      await expectCompleteRetry([createKeyholderClient({ url: keyholder.url }), t.keyholders[1]!]);
+      await expectCompleteRetry([
+        createKeyholderClient({ url: keyholder.url, operator: t.accounts.worker }),
+        t.keyholders[1]!,
+      ]);
     }
   });
 
@@ -158,7 +161,7 @@ describe("a keyholder killed while a training run gathers key shares", () => {
 describe("a keyholder's view of the chain", () => {
   it("refuses at once after a kill switch, though its RPC client caches the head", async () => {
     // The keyholder process reads the chain over HTTP, with viem's default client as main.ts makes it.
-    const client = createKeyholderClient({ url: keyholder.url });
+    const client = createKeyholderClient({ url: keyholder.url, operator: t.accounts.worker });
     await client.putSpec(runId, spec);
     await t.engageKillSwitch("stop training");
     await expect(client.putSpec(runId, spec)).rejects.toMatchObject({ code: "KILL_SWITCH_ENGAGED" });

@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { keccak256, toHex, type Hex } from "viem";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import type { ErrorCode } from "../../src/internal/errorCodes.ts";
-import { keyholderDomain, shareRequestTypes, type ShareRequest } from "../../src/keyholder/shareRequest.ts";
+import {
+  formatSpecUploadAuthorization,
+  keyholderDomain,
+  shareRequestTypes,
+  specUploadTypes,
+  type ShareRequest,
+} from "../../src/keyholder/shareRequest.ts";
 import { encodeRunSpec, MAX_RUN_SPEC_BYTES, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
 import { collect, createSubmitter, type Submitter } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
@@ -552,6 +558,19 @@ describe("keyholder POST /v1/shares under hostile input", () => {
 });
 
 describe("keyholder PUT /v1/runs/:runId/spec under hostile input", () => {
+  /** The run operator's `Authorization` for a spec upload of `runId` to keyholder 0. */
+  async function operatorAuthorization(): Promise<string> {
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const signature = await t.accounts.worker.signTypedData({
+      account: t.accounts.worker.account,
+      domain: keyholderDomain(t.deployment.chainId, t.contracts.policyRegistry),
+      types: specUploadTypes,
+      primaryType: "SpecUpload",
+      message: { runId, keyholder: await t.keyholders[0]!.publicKey(), issuedAt: BigInt(issuedAt) },
+    });
+    return formatSpecUploadAuthorization({ issuedAt, signature });
+  }
+
   it("refuses any spec but the approved one, for any run id, in any content type", async () => {
     const id = fc.oneof(
       fc.constant(runId as string),
@@ -562,11 +581,12 @@ describe("keyholder PUT /v1/runs/:runId/spec under hostile input", () => {
     await fc.assert(
       fc.asyncProperty(id, fc.uint8Array({ maxLength: 4000 }), type, async (target, spec, contentType) => {
         tally.add();
+        // Signed by the run's operator, so that the bytes themselves are checked, not only who sent them.
         expectRefusal(
           await keyholder.send({
             method: "PUT",
             path: `/v1/runs/${target}/spec`,
-            headers: { "content-type": contentType },
+            headers: { "content-type": contentType, authorization: await operatorAuthorization() },
             body: spec,
           }),
         );
@@ -578,7 +598,7 @@ describe("keyholder PUT /v1/runs/:runId/spec under hostile input", () => {
       await keyholder.send({
         method: "PUT",
         path: `/v1/runs/${runId}/spec`,
-        headers: { "content-type": "application/octet-stream" },
+        headers: { "content-type": "application/octet-stream", authorization: await operatorAuthorization() },
         body: Buffer.alloc(MAX_RUN_SPEC_BYTES + 1, 0x20),
       }),
       ["PAYLOAD_TOO_LARGE"],

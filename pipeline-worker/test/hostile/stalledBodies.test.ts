@@ -170,13 +170,6 @@ describe("JSON and spec bodies that stop arriving", () => {
     ["worker POST /v1/submissions, chunked", () => s.url, () => worker, chunked("/v1/submissions")],
     ["worker POST /v1/queries", () => s.url, () => worker, json("/v1/queries")],
     ["keyholder POST /v1/shares", () => keyholderUrl, () => keyholder, json("/v1/shares")],
-    [
-      "keyholder PUT /v1/runs/:runId/spec",
-      () => keyholderUrl,
-      () => keyholder,
-      `PUT /v1/runs/0x${"ab".repeat(32)}/spec HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
-        `Content-Length: 1000\r\n\r\n{"format":`,
-    ],
   ];
 
   it.each(cases)(
@@ -190,6 +183,21 @@ describe("JSON and spec bodies that stop arriving", () => {
       expect(await state()).toEqual(before);
     },
   );
+
+  it("keyholder PUT /v1/runs/:runId/spec without the run operator's signature: refused at once, before its body is read, and its connection closed", async () => {
+    tally.add();
+    const exchange = await stall(
+      keyholderUrl,
+      `PUT /v1/runs/0x${"ab".repeat(32)}/spec HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
+        `Content-Length: 1000\r\n\r\n{"format":`,
+    );
+    expect(exchange.response).toBeDefined();
+    expectRefusal(exchange.response!, ["SIGNATURE_INVALID"]);
+    expect(exchange.closedByServer).toBe(true);
+    expect(exchange.elapsedMs).toBeLessThan(BODY_IDLE_TIMEOUT_MS);
+    expect((await keyholder.get("/healthz")).status).toBe(200);
+    expect(await state()).toEqual(before);
+  });
 });
 
 describe("bodies that no route reads and that stop arriving", () => {

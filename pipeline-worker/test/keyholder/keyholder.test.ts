@@ -4,6 +4,7 @@ import { keccak256, toHex, type Hex } from "viem";
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import type { Wallet } from "../../../test/helpers/system.ts";
+import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
@@ -180,12 +181,14 @@ describe("keyholder: refusals (problem+json, stable codes)", () => {
   it("refuses while its RPC node's latest block is older than its bound (a node fallen behind), and releases once it catches up", async () => {
     await snapshots.restore();
     const head = await t.publicClient.getBlock({ blockTag: "latest" });
-    // The keyholder's clock is two minutes past the head: its node has made no block since.
-    const clock = Number(head.timestamp) * 1000 + 120_000;
+    let clock = Number(head.timestamp) * 1000;
     const keyholder = await t.startKeyholder(t.s.keyholderKeys[0]!.privateKey, {
       maxHeadAgeSeconds: 60,
       now: () => clock,
     });
+    await keyholder.putSpec(runId, spec);
+    // The keyholder's clock moves two minutes past the head: its node has made no block since.
+    clock += 120_000;
     // Neither a spec is taken nor a share released on what such a node says.
     await expect(keyholder.putSpec(runId, spec)).rejects.toMatchObject({ code: "CHAIN_UNAVAILABLE" });
     const issuedAt = Math.floor(clock / 1000);
@@ -205,7 +208,12 @@ describe("keyholder: refusals (problem+json, stable codes)", () => {
     await snapshots.restore();
     await t.engageKillSwitch("keys may have leaked");
     await expectRefused(ask(), 503, "KILL_SWITCH_ENGAGED");
-    await createGovernance(t).pass([registryAction(t, "liftKillSwitch", [])]);
+    const { engagementId } = await t.publicClient.readContract({
+      address: t.contracts.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName: "killSwitch",
+    });
+    await createGovernance(t).pass([registryAction(t, "liftKillSwitch", [engagementId])]);
     expect((await ask()).status).toBe(200);
     await snapshots.restore();
   });

@@ -43,7 +43,11 @@ export async function createTrainingSystem() {
     });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     servers.push(app);
-    return Object.assign(createKeyholderClient({ url }), { url });
+    // As the run's operator (the worker) uses it: spec uploads are signed by the operator.
+    return Object.assign(
+      createKeyholderClient({ url, operator: s.accounts.worker, ...(options.now ? { now: options.now } : {}) }),
+      { url },
+    );
   }
   const keyholders = await Promise.all(s.keyholderKeys.map((key) => startKeyholder(key.privateKey)));
 
