@@ -182,3 +182,23 @@ describe("deploying to another chain", () => {
     expect(status.output).toContain("The kill switch is ENGAGED");
   }, 180_000);
 });
+
+describe("deploying to the local chain", () => {
+  test("needs no flags: the development holders and the demo's short timings, and the deployment verifies", async () => {
+    const port = await freePort();
+    const localUrl = `http://127.0.0.1:${port}`;
+    const local = spawn(anvilBinary(), ["--port", `${port}`, "--accounts", "20", "--silent"], { stdio: "ignore" });
+    try {
+      const ready = rpcReady(localUrl);
+      for (let i = 0; i < 100 && !(await ready()); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+      const deployed = await script("deploy.ts", ["--rpc-url", localUrl, "--out", join(dir, "local.json")]);
+      expect(deployed.code, deployed.output).toBe(0);
+      expect(deployed.output).toContain("ok   holders outside the timelock can reach the proposal threshold");
+      const manifest = JSON.parse(readFileSync(join(dir, "local.json"), "utf8")) as Deployment;
+      expect(manifest.chainId).toBe(31337);
+      expect(manifest.settings).toMatchObject({ votingDelay: 1, votingPeriod: 50, timelockMinDelay: "60" });
+    } finally {
+      local.kill("SIGKILL");
+    }
+  }, 120_000);
+});
