@@ -23,7 +23,7 @@ export const errorCodes = {
     status: 503,
     title: "The kill switch is engaged",
     why: "The guardian or the timelock engaged the kill switch in the PolicyRegistry. The worker stops ingesting data and answering queries as soon as it sees the event, without waiting for confirmations.",
-    fix: "Nothing on the caller's side. The reason is in the `KillSwitchEngaged` event; only a governance proposal executed by the timelock can lift the switch.",
+    fix: "Nothing on the caller's side. The reason is in the `KillSwitchEngaged` event; only a governance proposal executed by the timelock can lift the switch, naming the engagement it lifts (`liftKillSwitch(engagementId)`).",
     retryable: false,
   },
   SUBMITTER_NOT_ALLOWED: {
@@ -260,7 +260,7 @@ export const errorCodes = {
   TRAINING_RUN_NOT_APPROVED: {
     status: 403,
     title: "The training run is not approved",
-    why: "The PolicyRegistry does not approve this run id now: it was never approved, it was revoked or has expired, or its operator is no longer an authorised worker. Keyholders release key shares, and ModelCommitments takes commitments, only for approved runs.",
+    why: "The PolicyRegistry does not approve this run id now: it was never approved, it was revoked or has expired, its operator was removed from the workers since the approval (authorising it again does not restore the run), or the kill switch is engaged. Keyholders release key shares, and ModelCommitments takes commitments, only for approved runs; ModelCommitments also refuses to reveal the model of a run revoked, or whose operator was removed, after its commitment (ModelRunRevoked), and the reveal command then publishes nothing.",
     fix: "Check the run id. Ask the DAO to approve the run (approveTrainingRun with the run spec's SHA-256) through a proposal, and wait for the configured confirmations.",
     retryable: false,
   },

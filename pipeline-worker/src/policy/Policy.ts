@@ -50,11 +50,17 @@ export type TrainingRun = {
   operator: Address;
   /** Unix seconds. */
   expiresAt: bigint;
+  /**
+   * Revoked by governance, or its operator removed from the workers since the approval: as the
+   * registry's `trainingRun(runId).revoked` reads, authorising the worker again does not undo it.
+   */
   revoked: boolean;
 };
 
 export type KillSwitch = {
   engaged: boolean;
+  /** Numbers engagements from 1; a lift must name the current one. 0 while not engaged. */
+  engagementId: bigint;
   /** The zero address while not engaged. */
   engagedBy: Address;
   /** Unix seconds of the block that engaged it; 0 while not engaged. */
@@ -94,7 +100,7 @@ export function createGenesisPolicy(parameters: CreateGenesisPolicyParameters): 
     workers: new Set(),
     revealDelay: parameters.revealDelay,
     guardian: getAddress(parameters.guardian),
-    killSwitch: { engaged: false, engagedBy: zeroAddress, engagedAt: 0n, reason: "" },
+    killSwitch: { engaged: false, engagementId: 0n, engagedBy: zeroAddress, engagedAt: 0n, reason: "" },
   };
 }
 
@@ -123,12 +129,13 @@ export function quotaOf(policy: Policy, account: string): bigint {
 }
 
 /**
- * Whether a training run is approved at `nowSeconds`: approved, not revoked, not expired, as the
- * registry's `isTrainingRunApproved` says at a block with that timestamp.
+ * Whether a training run is approved at `nowSeconds`: approved, not revoked (its operator not
+ * removed since), not expired, and the kill switch not engaged, as the registry's
+ * `isTrainingRunApproved` says at a block with that timestamp.
  */
 export function isTrainingRunApproved(policy: Policy, runId: Hex, nowSeconds: bigint): boolean {
   const run = policy.trainingRuns.get(runId.toLowerCase() as Hex);
-  return run !== undefined && !run.revoked && nowSeconds < run.expiresAt;
+  return run !== undefined && !run.revoked && nowSeconds < run.expiresAt && !policy.killSwitch.engaged;
 }
 
 /** The epoch a timestamp falls in, as the registry's `currentEpoch` computes it. */

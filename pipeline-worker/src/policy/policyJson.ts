@@ -44,7 +44,13 @@ export const policyJsonSchema = z.object({
   workers: z.array(address),
   revealDelay: decimal,
   guardian: address,
-  killSwitch: z.object({ engaged: z.boolean(), engagedBy: address, engagedAt: decimal, reason: z.string() }),
+  killSwitch: z.object({
+    engaged: z.boolean(),
+    engagementId: decimal,
+    engagedBy: address,
+    engagedAt: decimal,
+    reason: z.string(),
+  }),
 });
 
 /** The JSON form, as written (addresses as the chain gave them, checksummed). */
@@ -83,6 +89,7 @@ export function toPolicyJson(policy: Policy): PolicyJson {
     guardian: policy.guardian,
     killSwitch: {
       engaged: policy.killSwitch.engaged,
+      engagementId: policy.killSwitch.engagementId.toString(),
       engagedBy: policy.killSwitch.engagedBy,
       engagedAt: policy.killSwitch.engagedAt.toString(),
       reason: policy.killSwitch.reason,
@@ -121,6 +128,7 @@ export function fromPolicyJson(json: unknown): Policy {
     guardian: parsed.guardian,
     killSwitch: {
       engaged: parsed.killSwitch.engaged,
+      engagementId: BigInt(parsed.killSwitch.engagementId),
       engagedBy: parsed.killSwitch.engagedBy,
       engagedAt: BigInt(parsed.killSwitch.engagedAt),
       reason: parsed.killSwitch.reason,

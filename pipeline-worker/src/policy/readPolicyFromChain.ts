@@ -81,6 +81,7 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
     guardian,
     killSwitch: {
       engaged: killSwitch.engaged,
+      engagementId: killSwitch.engagementId,
       engagedBy: killSwitch.engagedBy,
       engagedAt: killSwitch.engagedAt,
       reason: killSwitch.reason,

@@ -85,6 +85,13 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
         break;
       }
       case "WorkerSet":
+        // Removing a worker withdraws every run approved for it, for good: the registry reads
+        // them as revoked from then on, even if the worker is authorised again.
+        if (!event.args.authorised && workers.has(event.args.worker)) {
+          for (const [key, run] of trainingRuns) {
+            if (run.operator === event.args.worker && !run.revoked) trainingRuns.set(key, { ...run, revoked: true });
+          }
+        }
         toggle(workers, event.args.worker, event.args.authorised);
         break;
       case "RevealDelaySet":
@@ -101,6 +108,7 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
         }
         killSwitch = {
           engaged: true,
+          engagementId: event.args.engagementId,
           engagedBy: event.args.by,
           engagedAt: event.blockTimestamp,
           reason: event.args.reason,
@@ -129,7 +137,7 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
 }
 
 // The registry deletes its kill switch struct on lift, so every field reads as zero.
-const DISENGAGED: KillSwitch = { engaged: false, engagedBy: zeroAddress, engagedAt: 0n, reason: "" };
+const DISENGAGED: KillSwitch = { engaged: false, engagementId: 0n, engagedBy: zeroAddress, engagedAt: 0n, reason: "" };
 
 function toggle(set: Set<Address>, address: Address, present: boolean) {
   if (present) set.add(address);

@@ -5,6 +5,7 @@ import { WorkerError } from "../internal/WorkerError.ts";
 const CODES: Record<string, ErrorCode> = {
   ModelKillSwitchEngaged: "KILL_SWITCH_ENGAGED",
   ModelRunNotApproved: "TRAINING_RUN_NOT_APPROVED",
+  ModelRunRevoked: "TRAINING_RUN_NOT_APPROVED",
   ModelNotOperator: "NOT_RUN_OPERATOR",
   ModelAlreadyCommitted: "MODEL_ALREADY_COMMITTED",
   ModelAlreadyRevealed: "MODEL_ALREADY_COMMITTED",

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
 import { modelCommitmentsAbi } from "../../../deployments/abis.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
+import { computeCid } from "../storage/computeCid.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { modelCommitmentsError } from "./contractRevert.ts";
 
@@ -18,8 +19,11 @@ export type RevealModelParameters = {
 /**
  * Delayed publication: once the reveal delay has passed, publishes the plaintext weights on IPFS
  * and records where on chain (ModelCommitments.revealModel). Refuses weights that are not the
- * ones committed (WEIGHTS_MISMATCH) and a reveal before `revealableAt` (REVEAL_TOO_EARLY), before
- * anything is published.
+ * ones committed (WEIGHTS_MISMATCH) and a reveal before `revealableAt` (REVEAL_TOO_EARLY), and
+ * simulates the reveal before anything is published: published weights cannot be taken back, so
+ * a reveal the contract refuses (the kill switch engaged, the run revoked or its operator
+ * removed) must leave them unpublished. The simulation uses the CID the store will give the
+ * weights, computed without storing them.
  */
 export async function revealModel(parameters: RevealModelParameters): Promise<{ uri: string; transactionHash: Hex }> {
   const { publicClient, walletClient, runId } = parameters;
@@ -52,8 +56,8 @@ export async function revealModel(parameters: RevealModelParameters): Promise<{ 
       { extra: { revealableAt: commitment.revealableAt.toString() } },
     );
   }
-  const stored = await parameters.store.put([parameters.weights]);
-  const uri = `ipfs://${stored.cid.toString()}`;
+  const cid = await computeCid([parameters.weights]);
+  const uri = `ipfs://${cid.toString()}`;
   try {
     const { request } = await publicClient.simulateContract({
       account: walletClient.account,
@@ -62,6 +66,10 @@ export async function revealModel(parameters: RevealModelParameters): Promise<{ 
       functionName: "revealModel",
       args: [runId, uri],
     });
+    const stored = await parameters.store.put([parameters.weights]);
+    if (!stored.cid.equals(cid)) {
+      throw new WorkerError("INTERNAL", `The store gave the weights ${stored.cid}, not the computed ${cid}.`);
+    }
     const transactionHash = await walletClient.writeContract(request);
     const receipt = await publicClient.waitForTransactionReceipt({ hash: transactionHash });
     if (receipt.status !== "success") throw new WorkerError("CHAIN_UNAVAILABLE", "The reveal transaction reverted.");

@@ -200,7 +200,7 @@ describe("policy sync: stale and out-of-order answers", () => {
       proxy.clear();
       await expectAgreesWithChain(sync, 2);
       expect(sync.policy().killSwitch.engaged).toBe(true);
-      await chain.asTimelock("liftKillSwitch");
+      await chain.asTimelock("liftKillSwitch", [await chain.engagementId()]);
       await chain.testClient.mine({ blocks: 2 });
       await sync.poll();
       expect(sync.policy().killSwitch.engaged).toBe(false);

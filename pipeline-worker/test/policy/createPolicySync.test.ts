@@ -133,7 +133,7 @@ describe("createPolicySync: kill switch", () => {
     expect(sync.requireFreshPolicy().killSwitchUnconfirmed).toBe(false);
     expect(changes).toHaveLength(1);
 
-    await chain.pass([registryAction(chain, "liftKillSwitch", [])]);
+    await chain.pass([registryAction(chain, "liftKillSwitch", [await chain.engagementId()])]);
     await sync.poll();
     expect(sync.requireFreshPolicy().head.policy.killSwitch.engaged).toBe(false);
     expect(sync.policy().killSwitch.engaged).toBe(true);
@@ -172,7 +172,7 @@ describe("createPolicySync: kill switch", () => {
     await chain.engageAsGuardian("first");
     await sync.poll();
     unsubscribe();
-    await chain.asTimelock("liftKillSwitch");
+    await chain.asTimelock("liftKillSwitch", [await chain.engagementId()]);
     await sync.poll();
     expect(seen).toEqual([true]);
     expect(sync.policy().killSwitch.engaged).toBe(false);

@@ -105,6 +105,16 @@ export async function createPolicyTestChain() {
     );
   }
 
+  /** The kill switch engagement in force (0 if none): the id a lift must name. */
+  async function engagementId(): Promise<bigint> {
+    const killSwitch = await system.publicClient.readContract({
+      address: registry,
+      abi: policyRegistryAbi,
+      functionName: "killSwitch",
+    });
+    return killSwitch.engagementId;
+  }
+
   /** Mines a block whose contents differ from anything mined before, so that its hash does too. */
   async function mineDifferentBlock() {
     await system.wait(
@@ -145,6 +155,7 @@ export async function createPolicyTestChain() {
     asTimelock,
     sendAsTimelock,
     engageAsGuardian,
+    engagementId,
     mineDifferentBlock,
     directory,
     createSync,

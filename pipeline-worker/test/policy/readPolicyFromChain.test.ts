@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
+import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import { createGenesisPolicy } from "../../src/policy/Policy.ts";
 import { diffPolicies } from "../../src/policy/diffPolicies.ts";
 import { fetchPolicyEvents } from "../../src/policy/fetchPolicyEvents.ts";
@@ -50,7 +51,8 @@ describe("readPolicyFromChain", () => {
     let applied = 0;
     let reverted = 0;
 
-    const changes: (() => [string, readonly unknown[]])[] = [
+    const keyPool = Array.from({ length: 6 }, () => toHex(generateKeyholderKeyPair().publicKey));
+    const changes: (() => [string, readonly unknown[]] | Promise<[string, readonly unknown[]]>)[] = [
       () => ["setSubmitter", [random.pick(accounts), random.next() < 0.7]],
       () => ["setSubmitters", [random.subset(accounts, 1, 4), random.next() < 0.6]],
       () => [
@@ -67,13 +69,18 @@ describe("readPolicyFromChain", () => {
       () => ["setQueryFee", [BigInt(random.int(1e9)) * 10n ** BigInt(random.int(10))]],
       () => {
         const members = random.subset(accounts, 1, 4);
-        const keys = members.map((_, i) => toHex(new Uint8Array(1 + random.int(65)).fill(i + 1)));
+        const keys = random.subset(keyPool, members.length, members.length);
+        // Now and then a key the registry refuses: a repeated one, or one not on the curve.
+        if (members.length > 1 && random.next() < 0.1) keys[1] = keys[0]!;
+        if (random.next() < 0.05) keys[0] = toHex(new Uint8Array(33).fill(4));
         return ["setCommittee", [members, keys, 1 + random.int(members.length)]];
       },
-      () => {
+      async () => {
         const runId = keccak256(toHex(`run ${runIds.length} ${random.int(1e9)}`));
         runIds.push(runId);
-        const expiresAt = BigInt(Math.floor(Date.now() / 1000) + 3_600 + random.int(1e6));
+        // From the chain's clock, which the steps below move ahead of the wall clock.
+        const now = (await chain.publicClient.getBlock()).timestamp;
+        const expiresAt = now + 3_600n + BigInt(random.int(1e6));
         return ["approveTrainingRun", [runId, keccak256(toHex(runId)), random.pick(accounts), expiresAt]];
       },
       () => ["revokeTrainingRun", [runIds.length > 0 ? random.pick(runIds) : keccak256(toHex("unknown"))]],
@@ -81,7 +88,11 @@ describe("readPolicyFromChain", () => {
       () => ["setRevealDelay", [BigInt(random.int(1e7))]],
       () => ["setGuardian", [random.pick(accounts)]],
       () => ["engageKillSwitch", [`reason ${random.int(1e6)}`]],
-      () => ["liftKillSwitch", []],
+      async () => {
+        // Mostly the current engagement; now and then a stale or unknown one, which reverts.
+        const current = await chain.engagementId();
+        return ["liftKillSwitch", [random.next() < 0.8 ? current : BigInt(random.int(4))]];
+      },
     ];
 
     for (let step = 0; step < STEPS; step++) {
@@ -90,7 +101,7 @@ describe("readPolicyFromChain", () => {
       if (together > 1) await chain.testClient.setAutomine(false);
       const hashes: Hex[] = [];
       for (let i = 0; i < together; i++) {
-        const [functionName, args] = random.pick(changes)();
+        const [functionName, args] = await random.pick(changes)();
         try {
           hashes.push(await chain.sendAsTimelock(functionName, args));
         } catch {

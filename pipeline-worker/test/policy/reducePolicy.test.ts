@@ -61,7 +61,7 @@ describe("reducePolicy", () => {
       ["TrainingRunApproved", { runId, specHash: schema, operator: carol, expiresAt: 2_000_000_000n }],
       ["RevealDelaySet", { revealDelay: 60n }],
       ["GuardianSet", { previousGuardian: guardian, newGuardian: alice }],
-      ["KillSwitchEngaged", { by: alice, reason: "leak" }],
+      ["KillSwitchEngaged", { engagementId: 1n, by: alice, reason: "leak" }],
     );
     expect(policy.policyVersion).toBe(10n);
     expect(isSubmitter(policy, alice.toLowerCase())).toBe(true);
@@ -71,12 +71,19 @@ describe("reducePolicy", () => {
     expect(policy.feePerQuery).toBe(10n ** 15n);
     expect(policy.committee).toEqual({ id: 1n, members: [alice, bob], publicKeys: ["0x01", "0x02"], threshold: 2 });
     expect(isWorker(policy, carol)).toBe(true);
-    expect(isTrainingRunApproved(policy, runId, 1_999_999_999n)).toBe(true);
-    expect(isTrainingRunApproved(policy, runId, 2_000_000_000n)).toBe(false);
+    // Not while the kill switch is engaged, as the registry's view says.
+    expect(isTrainingRunApproved(policy, runId, 1_999_999_999n)).toBe(false);
+    expect(policy.trainingRuns.get(runId)?.revoked).toBe(false);
     expect(policy.revealDelay).toBe(60n);
     expect(policy.guardian).toBe(alice);
     // engagedAt is the engaging block's time, which the event does not carry.
-    expect(policy.killSwitch).toEqual({ engaged: true, engagedBy: alice, engagedAt: 1_700_000_010n, reason: "leak" });
+    expect(policy.killSwitch).toEqual({
+      engaged: true,
+      engagementId: 1n,
+      engagedBy: alice,
+      engagedAt: 1_700_000_010n,
+      reason: "leak",
+    });
     expect(genesis.submitters.size).toBe(0);
     expect(genesis.policyVersion).toBe(0n);
 
@@ -86,7 +93,7 @@ describe("reducePolicy", () => {
       ["QuotaSet", { consumer: bob, queriesPerEpoch: 0n }],
       ["WorkerSet", { worker: carol, authorised: false }],
       ["TrainingRunRevoked", { runId }],
-      ["KillSwitchLifted", { by: alice }],
+      ["KillSwitchLifted", { engagementId: 1n, by: alice }],
     );
     expect(undone.submitters.size).toBe(0);
     // A quota of 0 removes the consumer, as the registry's `quotaOf` then reads 0.
@@ -94,8 +101,52 @@ describe("reducePolicy", () => {
     expect(undone.workers.size).toBe(0);
     expect(undone.trainingRuns.get(runId)?.revoked).toBe(true);
     expect(isTrainingRunApproved(undone, runId, 0n)).toBe(false);
-    expect(undone.killSwitch).toEqual({ engaged: false, engagedBy: zeroAddress, engagedAt: 0n, reason: "" });
+    expect(undone.killSwitch).toEqual({
+      engaged: false,
+      engagementId: 0n,
+      engagedBy: zeroAddress,
+      engagedAt: 0n,
+      reason: "",
+    });
     expect(isSubmitter(policy, alice)).toBe(true);
+  });
+
+  it("a re-authorised worker does not get back the runs approved before its removal", () => {
+    const approved = apply(
+      genesis,
+      ["WorkerSet", { worker: carol, authorised: true }],
+      ["TrainingRunApproved", { runId, specHash: schema, operator: carol, expiresAt: 2_000_000_000n }],
+    );
+    expect(isTrainingRunApproved(approved, runId, 1_000n)).toBe(true);
+    const back = apply(
+      approved,
+      ["WorkerSet", { worker: carol, authorised: false }],
+      ["WorkerSet", { worker: carol, authorised: true }],
+    );
+    expect(isWorker(back, carol)).toBe(true);
+    expect(back.trainingRuns.get(runId)?.revoked).toBe(true);
+    expect(isTrainingRunApproved(back, runId, 1_000n)).toBe(false);
+
+    // A run approved after the new authorisation stands; authorising again changes nothing.
+    const newRun = keccak256(toHex("run 2"));
+    const renewed = apply(
+      back,
+      ["TrainingRunApproved", { runId: newRun, specHash: schema, operator: carol, expiresAt: 2_000_000_000n }],
+      ["WorkerSet", { worker: carol, authorised: true }],
+    );
+    expect(isTrainingRunApproved(renewed, newRun, 1_000n)).toBe(true);
+  });
+
+  it("no training run reads as approved while the kill switch is engaged", () => {
+    const approved = apply(
+      genesis,
+      ["WorkerSet", { worker: carol, authorised: true }],
+      ["TrainingRunApproved", { runId, specHash: schema, operator: carol, expiresAt: 2_000_000_000n }],
+      ["KillSwitchEngaged", { engagementId: 1n, by: guardian, reason: "stop training" }],
+    );
+    expect(isTrainingRunApproved(approved, runId, 1_000n)).toBe(false);
+    const lifted = apply(approved, ["KillSwitchLifted", { engagementId: 1n, by: guardian }]);
+    expect(isTrainingRunApproved(lifted, runId, 1_000n)).toBe(true);
   });
 
   it("refuses events that skip a policy version", () => {
@@ -117,7 +168,7 @@ describe("reducePolicy", () => {
   });
 
   it("refuses a kill switch engagement without its block's time", () => {
-    const [engaged] = events(genesis, ["KillSwitchEngaged", { by: alice, reason: "leak" }]);
+    const [engaged] = events(genesis, ["KillSwitchEngaged", { engagementId: 1n, by: alice, reason: "leak" }]);
     expect(() => reducePolicy(genesis, [{ ...engaged!, blockTimestamp: undefined }])).toThrow(/has no block timestamp/);
   });
 });
@@ -169,9 +220,9 @@ describe("mostRestrictivePolicy", () => {
   });
 
   it("engages the kill switch when either view has it, and lifts it only when both do", () => {
-    const engagedAtTip = apply(confirmed, ["KillSwitchEngaged", { by: guardian, reason: "stop" }]);
+    const engagedAtTip = apply(confirmed, ["KillSwitchEngaged", { engagementId: 1n, by: guardian, reason: "stop" }]);
     expect(mostRestrictivePolicy(confirmed, engagedAtTip).killSwitch).toMatchObject({ engaged: true, reason: "stop" });
-    const liftedAtTip = apply(engagedAtTip, ["KillSwitchLifted", { by: guardian }]);
+    const liftedAtTip = apply(engagedAtTip, ["KillSwitchLifted", { engagementId: 1n, by: guardian }]);
     expect(mostRestrictivePolicy(engagedAtTip, liftedAtTip).killSwitch).toMatchObject({
       engaged: true,
       reason: "stop",
@@ -197,7 +248,7 @@ describe("policyJson", () => {
       ["QuotaSet", { consumer: bob, queriesPerEpoch: 2n ** 64n - 1n }],
       ["CommitteeSet", { committeeId: 3n, members: [alice], publicKeys: ["0xabcdef"], threshold: 1 }],
       ["TrainingRunApproved", { runId, specHash: schema, operator: carol, expiresAt: 2_000_000_000n }],
-      ["KillSwitchEngaged", { by: alice, reason: "ünïcode reason" }],
+      ["KillSwitchEngaged", { engagementId: 1n, by: alice, reason: "ünïcode reason" }],
     );
     const json = toPolicyJson(policy);
     expect(json.quotas).toEqual({ [bob]: "18446744073709551615" });

@@ -11,6 +11,7 @@ import { createGovernance, registryAction } from "../../../test/helpers/governan
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
+import { computeCid } from "../../src/storage/computeCid.ts";
 import { unwrapKeyShare, wrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
 import { shareReleaseContext } from "../../src/keyholder/shareRequest.ts";
 import {
@@ -277,6 +278,42 @@ describe("runTraining", () => {
 });
 
 describe("delayed publication", () => {
+  // Issue 19: the reveal used to publish the plaintext weights on IPFS and only then ask the
+  // contract, which could refuse: the weights were out, with no reveal on chain.
+  it("a reveal the contract refuses publishes nothing (kill switch engaged, run revoked)", async () => {
+    const reveal = () =>
+      revealModel({
+        runId,
+        weights: report.weights,
+        publicClient: t.publicClient,
+        walletClient: t.accounts.worker,
+        modelCommitments: t.contracts.modelCommitments,
+        store: t.s.worker.store,
+      });
+    const weightsCid = await computeCid([report.weights]);
+    const before = await t.testClient.snapshot();
+    await t.testClient.increaseTime({ seconds: REVEAL_DELAY + 1 });
+    await t.testClient.mine({ blocks: 1 });
+    try {
+      const afterDelay = await t.testClient.snapshot();
+      await t.engageKillSwitch("the model leaks its training data");
+      await expect(reveal()).rejects.toMatchObject({ code: "KILL_SWITCH_ENGAGED" });
+      expect(await t.s.worker.store.has(weightsCid)).toBe(false);
+
+      await t.testClient.revert({ id: afterDelay });
+      await createGovernance(t.s).pass([registryAction(t.s, "revokeTrainingRun", [runId])]);
+      await expect(reveal()).rejects.toMatchObject({
+        code: "TRAINING_RUN_NOT_APPROVED",
+        extra: { contractError: "ModelRunRevoked" },
+      });
+      expect(await t.s.worker.store.has(weightsCid)).toBe(false);
+      expect((await commitmentOf(runId)).revealedURI).toBe("");
+    } finally {
+      // The run stays committed and unrevealed for the tests below.
+      await t.testClient.revert({ id: before });
+    }
+  });
+
   it("reveals only after the delay; the committed hash matches the revealed weights", async () => {
     const reveal = (weights: Uint8Array) =>
       revealModel({
