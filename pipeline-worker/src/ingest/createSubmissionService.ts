@@ -119,14 +119,14 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
   const inFlight = new Map<string, string>();
   /**
    * Data hashes that a `begin` is checking now. A hash is claimed here in the same synchronous
-   * step that finds it free, before anything is awaited, so two concurrent POSTs of the same data
-   * cannot both pass the duplicate check; the claim ends when that `begin` does.
+   * step that finds it free, before the duplicate and nonce checks await anything, so two
+   * concurrent POSTs of the same data cannot both pass them; the claim ends when that `begin` does.
    */
   const claimed = new Set<string>();
   /**
    * Uploads being read, by submission id. It is an invariant that a submission has at most one
-   * entry, taken before anything about it is awaited and held until its upload has ended; only
-   * the holder moves the submission from `verified`, and nothing expires it meanwhile.
+   * entry, taken in the same synchronous step that finds none and held until its upload has
+   * ended; only the holder moves the submission from `verified`, and nothing expires it meanwhile.
    */
   const uploads = new Map<string, AbortController>();
 
@@ -576,8 +576,6 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     upload,
     resume,
     finished,
-    /** Uploads being read now. */
-    uploadsInFlight: () => uploads.size,
     close() {
       unsubscribe();
     },

@@ -61,7 +61,7 @@ async function begin(count: number, size = 20_000) {
 
 /** Answered within `ms`, or undefined. */
 const within = (answer: Promise<RawAnswer | undefined>, ms: number) =>
-  Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(resolve, ms))]);
+  Promise.race([answer, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms))]);
 
 /** The threads of this process (the worker runs in it). */
 const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1]);
