@@ -18,6 +18,7 @@ import { ERROR_DOCS_PATH, registerHealthRoutes } from "./api/routes/registerHeal
 import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
 import { registerQueryRoutes } from "./api/routes/registerQueryRoutes.ts";
 import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
+import { offThreadSha256Pool } from "./crypto/createOffThreadSha256Tap.ts";
 import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
 import { createSubmissionService } from "./ingest/createSubmissionService.ts";
 import { createInference, DEFAULT_INFERENCE_CONFIG, type Inference } from "./inference/createInference.ts";
@@ -109,6 +110,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
   const pollingIntervalMs = parameters.pollingIntervalMs ?? 2_000;
 
   const closers: (() => Promise<void>)[] = [];
+  // Last to close: the hashing threads uploads used (shared by the process; idle ones end now).
+  closers.push(() => offThreadSha256Pool.close());
   try {
     const policySync = await createPolicySync({
       client: publicClient,
