@@ -197,8 +197,8 @@ export const errorCodes = {
   STORAGE_UNAVAILABLE: {
     status: 503,
     title: "The content store is unavailable",
-    why: "The worker could not read from or write to its IPFS store (the embedded Helia repository or the Kubo node).",
-    fix: "Retry later. Operators: check that the Kubo node answers on its RPC address, or that the data directory is writable and not full.",
+    why: "The worker could not read from or write to its IPFS store (the embedded Helia repository or the Kubo node), or the embedded store's bookkeeping (pinning and deleting, never an upload in flight) stayed busy longer than its bound (30 s), so the request failed rather than waiting on.",
+    fix: "Retry later. Operators: check that the Kubo node answers on its RPC address, or that the data directory is writable and not full and its disk not overloaded.",
     retryable: true,
   },
   CHAIN_UNAVAILABLE: {
