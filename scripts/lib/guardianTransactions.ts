@@ -12,7 +12,7 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { policyRegistryAbi } from "../../deployments/abis.ts";
+import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { safeContractNetworks, type SafeContracts } from "./deploySafe.ts";
 import { ProtocolKit } from "./protocolKit.ts";
@@ -235,7 +235,11 @@ export async function executeGuardianTransaction(
         ? ["This Safe is no longer the guardian: the DAO replaced it. Check with `npm run guardian -- status`."]
         : failure.startsWith("PolicyKillSwitchAlreadyEngaged")
           ? ["The kill switch is already engaged; there is nothing to do."]
-          : ["Check what the transaction calls, and that the Safe may make that call."],
+          : failure.startsWith("GovernorUnableToCancel")
+            ? [
+                "The guardian cannot cancel a proposal that only replaces the guardian or lifts the kill switch: the DAO can always replace its guardian by a vote.",
+              ]
+            : ["Check what the transaction calls, and that the Safe may make that call."],
     });
   }
   const result = await kit.executeTransaction(transaction);
@@ -265,7 +269,8 @@ async function simulateFromSafe(publicClient: PublicClient, pending: PendingGuar
     const data = revertData(error);
     if (!data) return "an unknown error";
     try {
-      const decoded = decodeErrorResult({ abi: policyRegistryAbi, data });
+      // The Safe calls the registry (engage) or the Governor (cancel).
+      const decoded = decodeErrorResult({ abi: [...policyRegistryAbi, ...policyGovernorAbi], data });
       return `${decoded.errorName}(${(decoded.args ?? []).map(String).join(", ")})`;
     } catch {
       return data;

@@ -1,5 +1,6 @@
 // The guardian as a real Safe: the kill switch engaged through the Safe (one owner proposes, a
-// second signs, anyone executes), and the DAO replacing one guardian Safe with another.
+// second signs, anyone executes), and the DAO replacing one guardian Safe with another, by a vote
+// the Safe cannot cancel.
 import { encodeFunctionData, type Address } from "viem";
 import { beforeAll, describe, expect, test } from "vitest";
 import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
@@ -18,7 +19,7 @@ import {
   signGuardianTransaction,
   type PendingGuardianTransaction,
 } from "../../scripts/lib/guardianTransactions.ts";
-import { registryAction } from "../helpers/governance.ts";
+import { createGovernance, ProposalState, registryAction } from "../helpers/governance.ts";
 import { createSystem, type System } from "../helpers/system.ts";
 
 // Owners of the two Safes: development accounts no other part of the system uses.
@@ -107,7 +108,7 @@ describe("the guardian Safe", () => {
     const state = await killSwitch();
     expect(state).toMatchObject({ engaged: true, engagedBy: first.address, reason: "Poisoned data found" });
 
-    await system.pass([registryAction(system, "liftKillSwitch", [])]);
+    await system.pass([registryAction(system, "liftKillSwitch", [state.engagementId])]);
     expect((await killSwitch()).engaged).toBe(false);
   });
 
@@ -132,7 +133,7 @@ describe("the guardian Safe", () => {
       ...pending,
       transaction: {
         ...pending.transaction,
-        data: encodeFunctionData({ abi: policyRegistryAbi, functionName: "liftKillSwitch" }),
+        data: encodeFunctionData({ abi: policyRegistryAbi, functionName: "liftKillSwitch", args: [1n] }),
       },
     };
     await expect(signGuardianTransaction(await connect(first, FIRST_OWNERS[1]!), altered)).rejects.toThrow(
@@ -150,5 +151,50 @@ describe("the guardian Safe", () => {
 
     await engageThrough(second, SECOND_OWNERS, "The new guardian acts");
     expect(await killSwitch()).toMatchObject({ engaged: true, engagedBy: second.address });
+  });
+
+  // Issue 19: the guardian engaged the switch and cancelled, again and again, the passed and
+  // queued vote that replaced it and lifted the switch; the DAO was frozen for ever.
+  test("the guardian Safe cannot cancel the queued vote that replaces it and lifts the switch", async () => {
+    const { engagementId } = await killSwitch();
+    const gov = createGovernance(system);
+    const proposal = await gov.propose([
+      registryAction(system, "setGuardian", [first.address]),
+      {
+        target: system.deployment.contracts.governor,
+        abi: policyGovernorAbi,
+        functionName: "setProposalGuardian",
+        args: [first.address],
+      },
+      registryAction(system, "liftKillSwitch", [engagementId]),
+    ]);
+    await gov.openVoting(proposal);
+    for (const holder of system.accounts.holders) await gov.vote(proposal, holder);
+    await gov.closeVoting(proposal);
+    await gov.queue(proposal);
+
+    let pending: PendingGuardianTransaction = await proposeGuardianTransaction({
+      kit: await connect(second, SECOND_OWNERS[0]!),
+      chainId: second.chainId,
+      to: system.deployment.contracts.governor,
+      data: encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.proposalId] }),
+      description: "Cancel the vote that replaces us",
+    });
+    pending = await signGuardianTransaction(await connect(second, SECOND_OWNERS[1]!), pending);
+    await expect(executeGuardianTransaction(await connect(second, 9), system.publicClient, pending)).rejects.toThrow(
+      `The Safe transaction would fail: the call it makes reverted with GovernorUnableToCancel(${proposal.proposalId}, ${second.address}).`,
+    );
+    expect(await gov.state(proposal)).toBe(ProposalState.Queued);
+
+    await gov.waitForTimelock();
+    await system.wait(await gov.execute(proposal));
+    expect(await killSwitch()).toMatchObject({ engaged: false, engagementId: 0n });
+    expect(
+      await system.publicClient.readContract({
+        address: system.deployment.contracts.governor,
+        abi: policyGovernorAbi,
+        functionName: "proposalGuardian",
+      }),
+    ).toBe(first.address);
   });
 });

@@ -1,6 +1,7 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, keccak256, parseEther, parseEventLogs, toHex, zeroAddress, type Address } from "viem";
 import { policyGovernorAbi, policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
+import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
 import { REGISTRY_SETTERS } from "../../scripts/lib/verifyDeployment.ts";
 import { createGovernance, ProposalState, registryAction, type Governance } from "../helpers/governance.ts";
 import { expectRevert } from "../helpers/revert.ts";
@@ -114,7 +115,7 @@ describe("PolicyRegistry through governance", () => {
 
   it("replaces the keyholder committee, numbering committees from 1", async () => {
     const members = system.accounts.keyholders.map(address);
-    const keys = members.map((m) => keccak256(m));
+    const keys = members.map(() => toHex(generateKeyholderKeyPair().publicKey));
     expect((await read<readonly unknown[]>("committee"))[0]).toBe(0n);
     const [event] = await passAndExpectVersions([registryAction(system, "setCommittee", [members, keys, 2])]);
     expect(event?.eventName).toBe("CommitteeSet");
@@ -246,20 +247,27 @@ describe("PolicyRegistry through governance", () => {
     const block = await system.publicClient.getBlock({ blockNumber: receipt.blockNumber });
     const [engaged] = gov.registryEvents(receipt);
     expect(engaged?.eventName).toBe("KillSwitchEngaged");
-    expect(engaged?.args).toEqual({ by: address(guardian), reason, policyVersion: before + 1n });
+    expect(engaged?.args).toEqual({ engagementId: 1n, by: address(guardian), reason, policyVersion: before + 1n });
     expect(await read("killSwitchEngaged")).toBe(true);
     expect(await read("killSwitch")).toEqual({
       engaged: true,
+      engagementId: 1n,
       engagedBy: address(guardian),
       engagedAt: block.timestamp,
       reason,
     });
 
-    const [lifted] = await passAndExpectVersions([registryAction(system, "liftKillSwitch", [])]);
+    const [lifted] = await passAndExpectVersions([registryAction(system, "liftKillSwitch", [1n])]);
     expect(lifted?.eventName).toBe("KillSwitchLifted");
-    expect(lifted?.args).toMatchObject({ by: getAddress(system.deployment.contracts.timelock) });
+    expect(lifted?.args).toMatchObject({ engagementId: 1n, by: getAddress(system.deployment.contracts.timelock) });
     expect(await read("killSwitchEngaged")).toBe(false);
-    expect(await read("killSwitch")).toEqual({ engaged: false, engagedBy: zeroAddress, engagedAt: 0n, reason: "" });
+    expect(await read("killSwitch")).toEqual({
+      engaged: false,
+      engagementId: 0n,
+      engagedBy: zeroAddress,
+      engagedAt: 0n,
+      reason: "",
+    });
   });
 });
 
@@ -305,7 +313,7 @@ describe("PolicyRegistry access control", () => {
     const { guardian } = system.accounts;
     await system.wait(await callAs(guardian, "engageKillSwitch", ["incident"]));
     const version = await policyVersion();
-    await expectRevert(callAs(guardian, "liftKillSwitch", []), "PolicyUnauthorized", [
+    await expectRevert(callAs(guardian, "liftKillSwitch", [1n]), "PolicyUnauthorized", [
       address(guardian),
       system.deployment.contracts.timelock,
     ]);
