@@ -69,7 +69,8 @@ export async function createHeliaContentStore(parameters: CreateHeliaContentStor
   // Deletions under way, by multihash: a put that needs such a block writes it once it is gone.
   const deleting = new Map<string, Promise<void>>();
   // Blocks pinned by nothing that are still to be deleted: those of failed puts and of removed
-  // content. Each bookkeeping section deletes them, so a cleanup that timed out is done by the next.
+  // content. Each removal and each failed put's cleanup deletes them all, so one that could not get
+  // the mutex in time is done by the next.
   const unreferenced = new Map<string, CID>();
 
   /** Deletes the unreferenced blocks that no pin and no put in flight holds. Call with `bookkeeping` held. */
@@ -224,10 +225,15 @@ function createBlockWriter(blockstore: FsBlockstore, { writing, deleting, signal
   const held = new Set<string>();
   const pending = new Set<Promise<void>>();
   let failure: { cause: unknown } | undefined;
+  let released = false;
+  // A write the importer starts after its put gave up (one of a batch still running) must neither
+  // hold its block again nor write it: the put's cleanup has already been decided.
+  const givenUp = () => new WorkerError("INTERNAL", "A block was written after its put had ended.");
   return {
     written,
     async put(cid: CID, bytes: Uint8Array) {
       if (failure) throw failure.cause;
+      if (released) throw givenUp();
       written.push(cid);
       const key = blockKey(cid);
       if (!held.has(key)) {
@@ -237,6 +243,7 @@ function createBlockWriter(blockstore: FsBlockstore, { writing, deleting, signal
       // A deletion of this very block that began before it was held: write it once that is done.
       const deletion = deleting.get(key);
       if (deletion) await deletion.catch(() => {});
+      if (released) throw givenUp();
       const write: Promise<void> = blockstore.put(cid, bytes, { signal }).then(
         () => void pending.delete(write),
         (cause: unknown) => {
@@ -254,6 +261,7 @@ function createBlockWriter(blockstore: FsBlockstore, { writing, deleting, signal
     },
     /** Lets deletions have this put's blocks again. Idempotent. */
     release() {
+      released = true;
       for (const key of held) {
         const holders = writing.get(key)! - 1;
         if (holders === 0) writing.delete(key);
