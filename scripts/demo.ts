@@ -740,7 +740,7 @@ async function killSwitch(d: Demo) {
       address: d.deployment.contracts.policyRegistry,
       abi: policyRegistryAbi,
       functionName: "liftKillSwitch",
-      args: [],
+      args: [(await readRegistry<{ engagementId: bigint }>(d, "killSwitch")).engagementId],
     },
     d.info.safe.address,
   );
@@ -752,7 +752,9 @@ async function liftKillSwitch(d: Demo) {
     "The DAO votes to lift the kill switch",
     "The data was checked and found clean. The holders vote to let the system run again; once the timelock executes, the worker takes data again.",
   );
-  await vote(d, [registry(d, "liftKillSwitch", [])], "Lift the kill switch: the suspected data was clean", [
+  // The vote names the engagement it lifts, so it cannot lift a later one if it executes late.
+  const { engagementId } = await readRegistry<{ engagementId: bigint }>(d, "killSwitch");
+  await vote(d, [registry(d, "liftKillSwitch", [engagementId])], "Lift the kill switch: the suspected data was clean", [
     { holder: 0, support: 1, reason: "The audit found nothing wrong." },
     { holder: 1, support: 1, reason: "Agreed; the guardian did right to stop it." },
     { holder: 2, support: 2, reason: "I have not read the audit." },

@@ -259,7 +259,7 @@ async function status(context: Context) {
   });
   console.log(
     state.engaged
-      ? `The kill switch is ENGAGED since ${new Date(Number(state.engagedAt) * 1000).toISOString()} by ${state.engagedBy}: "${state.reason}".`
+      ? `The kill switch is ENGAGED (engagement ${state.engagementId}) since ${new Date(Number(state.engagedAt) * 1000).toISOString()} by ${state.engagedBy}: "${state.reason}". Lifting it takes a vote on liftKillSwitch(${state.engagementId}).`
       : "The kill switch is off.",
   );
   console.log(`The registry's guardian is ${guardian}.`);

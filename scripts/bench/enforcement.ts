@@ -110,6 +110,15 @@ export async function benchEnforcement({ repeats, progress }: BenchContext): Pro
     const served = (o: Outcome) => o.status === 200;
     const byProposal = (functionName: string, args: readonly unknown[]) => () =>
       executeTimed(system, [registryAction(functionName, args)]);
+    // A lift names the engagement it lifts: the one in force when the proposal is made.
+    const liftByProposal = () => async () => {
+      const { engagementId } = await system.publicClient.readContract({
+        address: deployment.contracts.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName: "killSwitch",
+      });
+      return executeTimed(system, [registryAction("liftKillSwitch", [engagementId])]);
+    };
 
     const samples: Record<string, Sample[]> = {
       guardian: [],
@@ -137,7 +146,7 @@ export async function benchEnforcement({ repeats, progress }: BenchContext): Pro
         ),
       );
       progress(`run ${run} of ${runs}: a proposal lifts it`);
-      samples.lift!.push(await measure("a served query after the lift", byProposal("liftKillSwitch", []), served));
+      samples.lift!.push(await measure("a served query after the lift", liftByProposal(), served));
       progress(`run ${run} of ${runs}: a proposal engages the kill switch`);
       samples.proposalKill!.push(
         await measure(
@@ -147,7 +156,7 @@ export async function benchEnforcement({ repeats, progress }: BenchContext): Pro
         ),
       );
       progress(`run ${run} of ${runs}: a proposal lifts it`);
-      samples.lift!.push(await measure("a served query after the lift", byProposal("liftKillSwitch", []), served));
+      samples.lift!.push(await measure("a served query after the lift", liftByProposal(), served));
       progress(`run ${run} of ${runs}: a proposal lowers the consumer's quota`);
       samples.lower!.push(
         await measure(
