@@ -62,7 +62,8 @@ type AttestationFacts = {
  * every attestation given must be valid (an invalid one is refused, not ignored, so the sender
  * learns of it), and enough distinct trusted attesters must have attested this exact data hash and
  * size to this contributor. Off-chain attestations are verified with the EAS SDK against the EAS
- * contract's EIP-712 domain, and their revocation is read from EAS (`getRevokeOffchain`).
+ * contract's EIP-712 domain whatever the letter case of the address they were signed with, and
+ * their revocation is read from EAS (`getRevokeOffchain`) under each UID they may be known by.
  */
 export async function checkAttestations(params: CheckAttestationsParameters): Promise<CheckedAttestation[]> {
   const { client, eas, requirement } = params;
