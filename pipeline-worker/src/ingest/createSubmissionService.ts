@@ -345,7 +345,11 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
   async function upload(
     id: string,
     source: AsyncIterable<Uint8Array>,
-    options: { uploadToken: string | undefined },
+    options: {
+      uploadToken: string | undefined;
+      /** Aborts the upload, e.g. when its client's connection closes: its place is free at once. */
+      signal?: AbortSignal | undefined;
+    },
   ): Promise<SubmissionStatus> {
     const found = await journal.get(id);
     if (!found)
@@ -379,9 +383,14 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     }
     const controller = new AbortController();
     uploads.set(id, controller);
+    const external = options.signal;
+    const onExternalAbort = () => controller.abort(external!.reason);
+    if (external?.aborted) onExternalAbort();
+    external?.addEventListener("abort", onExternalAbort, { once: true });
     try {
       return await uploadHeld(id, source, controller.signal);
     } finally {
+      external?.removeEventListener("abort", onExternalAbort);
       uploads.delete(id);
     }
   }

@@ -174,8 +174,10 @@ export function createSubmitter(s: WorkerSystem) {
       send(bytes: Uint8Array) {
         if (!socket.destroyed && socket.writable) socket.write(bytes);
       },
-      close() {
-        socket.destroy();
+      /** Destroys the connection, or with "end" half-closes it, as a client that stopped sending would. */
+      close(how: "destroy" | "end" = "destroy") {
+        if (how === "end") socket.end();
+        else socket.destroy();
       },
     };
   }

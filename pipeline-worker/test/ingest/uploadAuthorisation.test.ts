@@ -128,6 +128,27 @@ describe("only the contributor can upload a submission's data", () => {
     expect((await statusOf(id)).state).toBe("recorded");
   });
 
+  it("a contributor whose connection broke mid-upload can upload again at once, not only after the idle timeout", async () => {
+    for (const how of ["half-closed", "destroyed"] as const) {
+      const { id, data } = await begin();
+      const broken = submitter.openUpload(id, data.byteLength, data.subarray(0, 700));
+      await pause(100);
+      broken.close(how === "half-closed" ? "end" : "destroy");
+      await broken.answer;
+      // The client retries while the worker lets go of the broken upload (UPLOAD_IN_PROGRESS is retryable).
+      const started = performance.now();
+      let retried = await submitter.put(id, data);
+      while (retried.json.code === "UPLOAD_IN_PROGRESS" && performance.now() - started < 5_000) {
+        await pause(50);
+        retried = await submitter.put(id, data);
+      }
+      expect(retried.status, how).toBe(202);
+      // Well inside the 30 s body idle timeout: the closed connection freed the submission.
+      expect(performance.now() - started, how).toBeLessThan(5_000);
+    }
+    expect(await s.worker.flush()).toBe(2);
+  });
+
   it("bytes that do not match the signed hash leave the submission awaiting its data, keep no block, and the right bytes are then taken", async () => {
     const { id, data, envelope } = await begin();
     const blocksBefore = blocks();

@@ -5,7 +5,7 @@ import type { SubmissionService } from "../../ingest/createSubmissionService.ts"
 import { submissionEnvelopeSchema, type SubmissionEnvelope } from "../../ingest/submissionEnvelope.ts";
 import { begunSubmissionSchema, submissionStatusSchema } from "../../ingest/submissionStatus.ts";
 import { bearerToken } from "../../ingest/uploadToken.ts";
-import { isWorkerError } from "../../internal/WorkerError.ts";
+import { isWorkerError, WorkerError } from "../../internal/WorkerError.ts";
 import { requireOctetStream } from "../requireOctetStream.ts";
 
 export type RegisterSubmissionRoutesParameters = {
@@ -51,9 +51,18 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
     async (request, reply) => {
       // The body is the socket's byte stream, refused with REQUEST_TIMEOUT if it stops arriving.
       // Every refusal that needs none of it comes before a byte of it is read.
+      // A connection that closes mid-body does not always fail the body's stream (a client that
+      // half-closes is answered by the HTTP parser, and the body then just waits): the upload is
+      // aborted on the socket's close, so that it does not hold its submission until the idle timeout.
+      const gone = new AbortController();
+      const socket = request.raw.socket;
+      const onClose = () =>
+        gone.abort(new WorkerError("REQUEST_TIMEOUT", "The connection closed before the upload ended."));
+      socket.once("close", onClose);
       try {
         const status = await submissions.upload(request.params.id.toLowerCase(), request.body, {
           uploadToken: bearerToken(request.headers.authorization),
+          signal: gone.signal,
         });
         parameters.onStored();
         void reply.status(202);
@@ -63,6 +72,8 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
           void reply.header("retry-after", String(error.extra.retryAfterSeconds));
         }
         throw error;
+      } finally {
+        socket.off("close", onClose);
       }
     },
   );
