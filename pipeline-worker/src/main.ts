@@ -4,6 +4,7 @@
 // non-zero, when it cannot start.
 import { createWorker } from "./createWorker.ts";
 import { BaseError } from "./internal/BaseError.ts";
+import { redactUrls } from "./internal/redactUrls.ts";
 import { createLogger } from "./internal/createLogger.ts";
 import { createShutdown } from "./internal/createShutdown.ts";
 import { loadConfig } from "./internal/loadConfig.ts";
@@ -23,6 +24,15 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof BaseError ? error.message : error);
+  // The one line may quote a configured URL (a failed RPC call): without its credentials or path key.
+  console.error(
+    redactUrls(
+      error instanceof BaseError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? String(error))
+          : String(error),
+    ),
+  );
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { errorCodes, type ErrorCode } from "./errorCodes.ts";
+import { redactUrls, redactUrlsDeep } from "./redactUrls.ts";
 import { WorkerError } from "./WorkerError.ts";
 
 /** An RFC 9457 problem details object, as the API serves it with `application/problem+json`. */
@@ -47,16 +48,18 @@ export function renderProblem(error: unknown, parameters: RenderProblemParameter
     type: `${parameters.docsUrl}#${errorDocsAnchor(workerError.code)}`,
     title: entry.title,
     status: entry.status,
-    detail: workerError.shortMessage,
+    // A message may quote a configured URL (a Kubo node's, with its credentials): only its origin
+    // is shown, here where every answer passes, whoever wrote the message.
+    detail: redactUrls(workerError.shortMessage),
     code: workerError.code,
     retryable: workerError.retryable,
   };
   if (parameters.instance !== undefined) problem.instance = parameters.instance;
-  if (workerError.hints.length > 0) problem.hints = workerError.hints;
+  if (workerError.hints.length > 0) problem.hints = workerError.hints.map(redactUrls);
   // Extension members never override the standard ones: a client must be able to trust `status`
   // and `code` whatever a thrower put in `extra`.
   for (const [key, value] of Object.entries(workerError.extra)) {
-    if (!STANDARD_MEMBERS.has(key)) problem[key] = value;
+    if (!STANDARD_MEMBERS.has(key)) problem[key] = redactUrlsDeep(value);
   }
   return problem;
 }

@@ -4,6 +4,7 @@ import { Agent as HttpsAgent } from "node:https";
 import { PassThrough } from "node:stream";
 import { create } from "ipfs-http-client";
 import type { CID } from "multiformats/cid";
+import { redactUrls } from "../internal/redactUrls.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import { computeCid } from "./computeCid.ts";
 import type { ContentStore } from "./ContentStore.ts";
@@ -31,8 +32,10 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
     ? new HttpsAgent({ keepAlive: true, maxSockets: 8 })
     : new HttpAgent({ keepAlive: true, maxSockets: 8 });
   const client = create({ url: parameters.url, agent, timeout: parameters.timeoutMs ?? 60_000 });
+  // How the node is named in messages: its origin, never the credentials a Kubo URL may carry.
+  const where = redactUrls(parameters.url);
   const unavailable = (what: string, cause: unknown) =>
-    new WorkerError("STORAGE_UNAVAILABLE", `The Kubo node at ${parameters.url} failed to ${what}.`, {
+    new WorkerError("STORAGE_UNAVAILABLE", `The Kubo node at ${where} failed to ${what}.`, {
       cause,
       hints: [
         "Check that the Kubo daemon is running and that storage.kuboUrl points at its RPC API (port 5001 by default).",
@@ -99,7 +102,7 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
             return await client.block.get(blockCid, { offline: true, signal });
           } catch (cause) {
             if (cause instanceof Error && /not found/i.test(cause.message)) {
-              throw new WorkerError("NOT_FOUND", `${blockCid} is not on the Kubo node at ${parameters.url}.`, {
+              throw new WorkerError("NOT_FOUND", `${blockCid} is not on the Kubo node at ${where}.`, {
                 cause,
               });
             }

@@ -25,6 +25,7 @@ import {
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "../internal/BaseError.ts";
+import { redactUrls } from "../internal/redactUrls.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { loadConfig } from "../internal/loadConfig.ts";
 import { writeSecretFile } from "../internal/writeSecretFile.ts";
@@ -169,6 +170,15 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof BaseError ? error.message : error);
+  // The one line may quote a configured URL (a failed RPC call): without its credentials or path key.
+  console.error(
+    redactUrls(
+      error instanceof BaseError
+        ? error.message
+        : error instanceof Error
+          ? (error.stack ?? String(error))
+          : String(error),
+    ),
+  );
   process.exit(1);
 });

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
+import { HttpRequestError } from "viem";
 import { createLogger } from "../../src/internal/createLogger.ts";
 import { WorkerError } from "../../src/internal/WorkerError.ts";
 
@@ -57,5 +58,31 @@ describe("createLogger", () => {
       retryable: true,
       hints: ["Check the RPC node."],
     });
+  });
+
+  it("never writes a URL's credentials or path key: not in an error's message, fields or causes, nor in the message or other fields", () => {
+    const { lines, destination } = capture();
+    const logger = createLogger({ destination });
+    const viemError = new HttpRequestError({
+      url: "http://127.0.0.1:8545/v3/SECRETKEY",
+      body: { method: "eth_blockNumber" },
+      details: "fetch failed",
+    });
+    logger.warn(
+      { err: new WorkerError("CHAIN_UNAVAILABLE", "The RPC node failed.", { cause: viemError }) },
+      "poll failed",
+    );
+    logger.error(
+      { error: viemError, store: { url: "http://user:hunter2@127.0.0.1:5001/" } },
+      "at https://rpc.example/v2/SECRETKEY",
+    );
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain("SECRETKEY");
+    expect(text).not.toContain("hunter2");
+    // What an operator needs stays: which endpoint, and the error's type and code.
+    expect(lines[0]!.err).toMatchObject({ type: "WorkerError", code: "CHAIN_UNAVAILABLE" });
+    expect(text).toContain("http://127.0.0.1:8545/…");
+    expect(lines[1]).toMatchObject({ msg: "at https://rpc.example/…", store: { url: "http://127.0.0.1:5001/" } });
+    expect(lines[1]!.error).toMatchObject({ type: "HttpRequestError", url: "http://127.0.0.1:8545/…" });
   });
 });

@@ -43,4 +43,22 @@ describe("renderProblem", () => {
     expect(problem).toMatchObject({ status: 500, code: "INTERNAL", type: `${docsUrl}#internal` });
     expect(JSON.stringify(problem)).not.toContain("secrets");
   });
+
+  it("never shows a client a URL's credentials or path key quoted in a message, a hint or an extension member", () => {
+    const error = new WorkerError(
+      "STORAGE_UNAVAILABLE",
+      "The Kubo node at http://user:hunter2@127.0.0.1:5001/ failed.",
+      {
+        hints: ["Check https://gateway.example/ipfs?key=SECRETKEY."],
+        extra: { node: { url: "http://user:hunter2@127.0.0.1:5001/api/v0/add" } },
+      },
+    );
+    const problem = renderProblem(error, { docsUrl });
+    expect(JSON.stringify(problem)).not.toMatch(/hunter2|SECRETKEY/);
+    expect(problem).toMatchObject({
+      detail: "The Kubo node at http://127.0.0.1:5001/ failed.",
+      hints: ["Check https://gateway.example/…."],
+      node: { url: "http://127.0.0.1:5001/…" },
+    });
+  });
 });
