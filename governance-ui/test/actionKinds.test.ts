@@ -1,6 +1,7 @@
 import { decodeFunctionData, getAddress, keccak256, parseEther, toHex } from "viem";
 import { describe, expect, test } from "vitest";
 import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import type { Policy } from "../src/lib/readPolicy.ts";
 import { actionKind, ACTION_KINDS, type BuildContext } from "../src/routes/proposals/-components/actionKinds.ts";
 
 const address = (n: number) => getAddress(`0x${n.toString(16).padStart(40, "0")}`);
@@ -51,6 +52,7 @@ describe("the typed action builder", () => {
       "fundPool",
       "liftKillSwitch",
       "engageKillSwitch",
+      "voidContribution",
       "raw",
     ]) {
       expect(built).toContain(id);
@@ -103,10 +105,69 @@ describe("the typed action builder", () => {
 
   test("a committee reads one member and key per line", () => {
     const decoded = decodedRegistryCall("committee", {
-      members: `${address(60)} 0x04aa\n${address(61)} 0x04bb`,
+      members: `${address(60)} 0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\n${address(61)} 0x02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5`,
       threshold: "2",
     });
-    expect(decoded.args).toEqual([[address(60), address(61)], ["0x04aa", "0x04bb"], 2]);
+    expect(decoded.args).toEqual([
+      [address(60), address(61)],
+      [
+        "0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        "0x02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5",
+      ],
+      2,
+    ]);
+  });
+
+  // Issue 19: with keys [K1, K1, K2] and threshold 2, K1's holder recovers every data key alone.
+  test("a committee with a repeated or malformed key is refused before anyone votes", () => {
+    const repeated = build("committee", {
+      members: `${address(60)} 0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\n${address(61)} 0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\n${address(62)} 0x02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5`,
+      threshold: "2",
+    });
+    expect(repeated.ok ? {} : repeated.errors).toEqual({ members: "Line 2: the same public key as another member." });
+    const uncompressed = build("committee", { members: `${address(60)} 0x04aa`, threshold: "1" });
+    expect(uncompressed.ok ? {} : uncompressed.errors).toEqual({
+      members: "Line 1: the public key must be 33 bytes, 0x02 or 0x03 then 32 bytes (a compressed secp256k1 key).",
+    });
+  });
+
+  test("a lift names the engagement in force, and a stale one is refused", () => {
+    expect(decodedRegistryCall("liftKillSwitch", { engagementId: "3" })).toMatchObject({
+      functionName: "liftKillSwitch",
+      args: [3n],
+    });
+    const engaged = { killSwitch: { engaged: true, engagementId: 2n } } as unknown as Policy;
+    const withPolicy = { ...context, policy: engaged };
+    const kind = actionKind("liftKillSwitch");
+    expect(kind.defaults(withPolicy)).toEqual({ engagementId: "2" });
+    const stale = kind.build({ engagementId: "1" }, withPolicy);
+    expect(stale.ok ? {} : stale.errors).toEqual({ engagementId: "Engagement 2 is in force, not 1." });
+    const off = { ...context, policy: { killSwitch: { engaged: false, engagementId: 0n } } as unknown as Policy };
+    const nothing = kind.build({ engagementId: "2" }, off);
+    expect(nothing.ok ? {} : nothing.errors).toEqual({
+      engagementId: "The kill switch is not engaged: there is nothing to lift.",
+    });
+  });
+
+  test("voiding a contribution calls ContributorRewards.voidContribution with its data hash", () => {
+    const dataHash = keccak256(toHex("poisoned"));
+    const built = build("voidContribution", { dataHash });
+    expect(built.ok).toBe(true);
+    if (!built.ok) return;
+    expect(built.call.target).toBe(context.contracts.contributorRewards);
+    expect(built.call.value).toBe(0n);
+    expect(decodeFunctionData({ abi: contributorRewardsAbi, data: built.call.data })).toMatchObject({
+      functionName: "voidContribution",
+      args: [dataHash],
+    });
+    const bad = build("voidContribution", { dataHash: "poisoned" });
+    expect(bad.ok ? {} : bad.errors).toEqual({ dataHash: "Enter 0x followed by 64 hex digits." });
+  });
+
+  test("the reveal delay is at most a year, as the registry allows", () => {
+    const tooLong = build("revealDelay", { delay: "366 d" });
+    expect(tooLong.ok ? {} : tooLong.errors).toEqual({ delay: "The reveal delay may be at most 365 days." });
+    expect(decodedRegistryCall("revealDelay", { delay: "365 d" }).args).toEqual([31_536_000n]);
   });
 
   test("funding the pool sends value to ContributorRewards.fund", () => {
@@ -127,7 +188,10 @@ describe("the typed action builder", () => {
         queriesPerEpoch: "Enter a whole number.",
       },
     });
-    const threshold = build("committee", { members: `${address(60)} 0x04aa`, threshold: "2" });
+    const threshold = build("committee", {
+      members: `${address(60)} 0x0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798`,
+      threshold: "2",
+    });
     expect(threshold.ok ? {} : threshold.errors).toEqual({ threshold: "Must be at most 1." });
     const reason = build("engageKillSwitch", { reason: "x".repeat(281) });
     expect(reason.ok ? {} : reason.errors).toEqual({ reason: "The reason must be 1 to 280 bytes." });

@@ -24,7 +24,7 @@ const policy = {
   quotas: new Map<Address, bigint>([[consumer, 10n]]),
   submitters: [] as Address[],
   workers: [] as Address[],
-  killSwitch: { engaged: true, engagedBy: address(10), engagedAt: 1n, reason: "test" },
+  killSwitch: { engaged: true, engagementId: 2n, engagedBy: address(10), engagedAt: 1n, reason: "test" },
 } as unknown as Policy;
 
 const registry = (functionName: string, args: readonly unknown[]) => ({
@@ -56,10 +56,35 @@ describe("describeCall", () => {
     expect(described.changes.map((c) => c.after)).toEqual(["yes", "yes"]);
   });
 
-  test("lifting the kill switch shows the switch going off", () => {
-    const described = describeCall(registry("liftKillSwitch", []), contracts, policy);
-    expect(described.summary).toBe("Lift the kill switch: ingest, inference and training resume");
-    expect(described.changes).toEqual([{ label: "Kill switch", before: "engaged", after: "off" }]);
+  test("lifting the kill switch names the engagement and shows the switch going off", () => {
+    const described = describeCall(registry("liftKillSwitch", [2n]), contracts, policy);
+    expect(described.summary).toBe("Lift the kill switch (engagement 2): ingest, inference and training resume");
+    expect(described.changes).toEqual([{ label: "Kill switch", before: "engaged (engagement 2)", after: "off" }]);
+  });
+
+  test("a stale lift (an earlier engagement's) says it would revert", () => {
+    const described = describeCall(registry("liftKillSwitch", [1n]), contracts, policy);
+    expect(described.summary).toBe(
+      "Lift the kill switch (engagement 1): ingest, inference and training resume (engagement 2 is in force now: this lift would revert)",
+    );
+    expect(described.changes).toEqual([
+      { label: "Kill switch", before: "engaged (engagement 2)", after: "unchanged: this lift would revert" },
+    ]);
+  });
+
+  test("voiding a contribution says it is never paid", () => {
+    const call = {
+      target: contracts.contributorRewards,
+      value: 0n,
+      data: encodeFunctionData({
+        abi: contributorRewardsAbi,
+        functionName: "voidContribution",
+        args: [`0x${"ab".repeat(32)}`],
+      }),
+    };
+    expect(describeCall(call, contracts).summary).toBe(
+      "Void the contribution of data 0xababab…ababab: it is never paid, and its share goes to its epoch's other contributions",
+    );
   });
 
   test("funding the reward pool names the epoch and the amount from the treasury", () => {

@@ -291,13 +291,36 @@ function describeKnown(
           });
         }
         return { summary: `Engage the kill switch: “${String(a(0))}”`, changes };
-      case "liftKillSwitch":
+      case "liftKillSwitch": {
+        const engagementId = a(0) as bigint;
+        const current = policy?.killSwitch.engaged ? policy.killSwitch.engagementId : undefined;
         if (policy) {
-          changes.push({ label: "Kill switch", before: policy.killSwitch.engaged ? "engaged" : "off", after: "off" });
+          changes.push({
+            label: "Kill switch",
+            before: current === undefined ? "off" : `engaged (engagement ${current})`,
+            after: current === engagementId ? "off" : "unchanged: this lift would revert",
+          });
         }
-        return { summary: "Lift the kill switch: ingest, inference and training resume", changes };
+        // A lift names the engagement it lifts, so a stale one (voted on an earlier incident) reverts.
+        const stale =
+          policy && current !== engagementId
+            ? current === undefined
+              ? " (the kill switch is off now: this lift would revert)"
+              : ` (engagement ${current} is in force now: this lift would revert)`
+            : "";
+        return {
+          summary: `Lift the kill switch (engagement ${engagementId}): ingest, inference and training resume${stale}`,
+          changes,
+        };
+      }
     }
     return undefined;
+  }
+  if (contract === "ContributorRewards" && fn === "voidContribution") {
+    return {
+      summary: `Void the contribution of data ${shortHex(a(0) as Hex)}: it is never paid, and its share goes to its epoch's other contributions`,
+      changes: [],
+    };
   }
   if (contract === "ContributorRewards" && fn === "fund") {
     return {

@@ -43,9 +43,9 @@ export function describeChange({ eventName, args }: PolicyChange): string {
     case "GuardianSet":
       return `Replaced the guardian ${address("previousGuardian")} with ${address("newGuardian")}`;
     case "KillSwitchEngaged":
-      return `Engaged the kill switch: “${String(args.reason)}”`;
+      return `Engaged the kill switch (engagement ${String(args.engagementId)}): “${String(args.reason)}”`;
     case "KillSwitchLifted":
-      return "Lifted the kill switch";
+      return `Lifted the kill switch (engagement ${String(args.engagementId)})`;
     default:
       return eventName;
   }

@@ -16,13 +16,19 @@ export const errorMeanings: Record<string, Meaning> = {
   PolicyNotGuardian: "Only the guardian (or the timelock) may engage the kill switch.",
   PolicyKillSwitchAlreadyEngaged: "The kill switch is already engaged.",
   PolicyKillSwitchNotEngaged: "The kill switch is not engaged, so there is nothing to lift.",
+  PolicyKillSwitchEngagementMismatch: (a) =>
+    `This lift names engagement ${s(a[0])}, but the kill switch in force is engagement ${s(a[1])}: a vote on an earlier incident does not lift a later one. Propose a lift of engagement ${s(a[1])}.`,
   PolicyZeroAddress: "An address is zero where a real account is needed.",
   PolicyLengthMismatch: (a) => `Two lists that go together have different lengths (${s(a[0])} and ${s(a[1])}).`,
   PolicyInvalidAttestationRequirement: (a) =>
     `The attestation requirement is impossible: ${s(a[0])} attestations required from ${s(a[1])} trusted attester(s), or no schema.`,
   PolicyInvalidCommittee: (a) =>
     `A committee's threshold must be between 1 and its size (threshold ${s(a[0])}, ${s(a[1])} members), and its members distinct.`,
-  PolicyInvalidPublicKey: (a) => `The public key of committee member ${s(a[0])} is empty or longer than 256 bytes.`,
+  PolicyInvalidPublicKey: (a) =>
+    `The public key of committee member ${s(a[0])} is not a 33-byte compressed secp256k1 key (0x02 or 0x03, then a point on the curve).`,
+  PolicyDuplicatePublicKey: (a) =>
+    `Committee members ${s(a[1])} and ${s(a[0])} have the same public key: its holder would open both shares.`,
+  PolicyInvalidRevealDelay: (a) => `The reveal delay may be at most ${s(a[1])} seconds (a year); ${s(a[0])} was given.`,
   PolicyDuplicateAddress: (a) => `${s(a[0])} appears twice where each address must be unique.`,
   PolicyTrainingRunExists: "A training run with this id already exists: choose another id.",
   PolicyUnknownTrainingRun: "No training run with this id exists.",
@@ -54,6 +60,11 @@ export const errorMeanings: Record<string, Meaning> = {
   RewardsNothingToClaim: (a) => `There is nothing (left) to claim for epoch ${s(a[0])}.`,
   RewardsZeroAmount: "The amount must be more than zero.",
   RewardsTransferFailed: "Sending the payment failed: the receiving account refused it.",
+  RewardsNotTimelock: "Only the timelock may void a contribution: it takes a proposal.",
+  RewardsUnknownContribution: "No contribution of this data hash is recorded.",
+  RewardsContributionVoided: "This contribution was already voided.",
+  RewardsContributionClaimed: (a) =>
+    `The contributor already claimed from epoch ${s(a[1])}: what was paid cannot be taken back, so this contribution can no longer be voided.`,
 
   // UsageSettlement
   UsageNotWorker: "Only a worker the DAO authorised may settle usage.",
@@ -75,7 +86,9 @@ export const errorMeanings: Record<string, Meaning> = {
   ModelRevealTooEarly: "The reveal delay has not passed yet.",
   ModelAlreadyRevealed: "The model was already revealed.",
   ModelEmptyValue: "A hash or URI is empty.",
-  ModelKillSwitchEngaged: "The kill switch is engaged: no model is committed.",
+  ModelKillSwitchEngaged: "The kill switch is engaged: no model is committed or revealed.",
+  ModelRunRevoked:
+    "The DAO withdrew this run (revoked it, or removed its operator) after its model was committed: it is not revealed.",
 
   // Governor (OpenZeppelin)
   GovernorInsufficientProposerVotes: (a) =>
@@ -87,7 +100,8 @@ export const errorMeanings: Record<string, Meaning> = {
   GovernorInvalidProposalLength: "A proposal's targets, values and calldatas must have the same, non-zero length.",
   GovernorOnlyExecutor: "Only the timelock may do this: it takes a proposal.",
   GovernorRestrictedProposer: "This description restricts who may submit the proposal.",
-  GovernorUnableToCancel: "Only the proposer (before voting opens) or the proposal guardian may cancel this proposal.",
+  GovernorUnableToCancel:
+    "Only the proposer (before voting opens) or the proposal guardian may cancel this proposal, and the guardian cannot cancel one that only replaces the guardian or lifts the kill switch.",
   GovernorInvalidVoteType: "The vote must be for, against or abstain.",
   GovernorAlreadyQueuedProposal: "The proposal is already queued.",
   GovernorProposalQueueingNotRequired: "The proposal does not need queueing.",

@@ -30,7 +30,8 @@ export type Policy = {
   currentEpochEnd: bigint;
   attestation: { schemaUID: Hex; attesters: readonly Address[]; minAttestations: number; maxAge: bigint };
   committee: { id: bigint; members: readonly Address[]; publicKeys: readonly Hex[]; threshold: number };
-  killSwitch: { engaged: boolean; engagedBy: Address; engagedAt: bigint; reason: string };
+  /** `engagementId` numbers engagements from 1 (0 while off): a lift proposal must name it. */
+  killSwitch: { engaged: boolean; engagementId: bigint; engagedBy: Address; engagedAt: bigint; reason: string };
   /** The registry's mappings are not enumerable: these sets are rebuilt from its events. */
   submitters: Address[];
   quotas: Map<Address, bigint>;
@@ -144,9 +145,15 @@ export function reduceRegistryLogs(logs: readonly CachedLog[]) {
         else quotas.set(consumer, quota);
         break;
       }
-      case "WorkerSet":
-        toggle(workers, args.worker as Address, args.authorised as boolean);
+      case "WorkerSet": {
+        // Removing a worker withdraws its runs for good, as the registry reads them from then on.
+        const worker = args.worker as Address;
+        if (!(args.authorised as boolean) && workers.has(worker)) {
+          for (const run of runs.values()) if (run.operator === worker) run.revoked = true;
+        }
+        toggle(workers, worker, args.authorised as boolean);
         break;
+      }
       case "TrainingRunApproved": {
         const runId = (args.runId as Hex).toLowerCase() as Hex;
         runs.set(runId, {

@@ -25,6 +25,11 @@ export type Proposal = {
   values: readonly bigint[];
   calldatas: readonly Hex[];
   descriptionHash: Hex;
+  /**
+   * Whether it only changes guardian roles (replaces the guardian, lifts the kill switch): then
+   * the proposal guardian cannot cancel it, so the DAO can always replace its guardian.
+   */
+  guardianRoleChange: boolean;
   description: string;
   title: string;
   state: ProposalState;
@@ -69,13 +74,14 @@ export async function readProposals(app: App, head: ChainHead): Promise<Proposal
         args: [BigInt(index)],
       });
       const log = byId.get(id);
-      const [state, snapshot, deadline, eta, votes, proposer] = await Promise.all([
+      const [state, snapshot, deadline, eta, votes, proposer, guardianRoleChange] = await Promise.all([
         publicClient.readContract({ ...governor, functionName: "state", args: [id] }),
         publicClient.readContract({ ...governor, functionName: "proposalSnapshot", args: [id] }),
         publicClient.readContract({ ...governor, functionName: "proposalDeadline", args: [id] }),
         publicClient.readContract({ ...governor, functionName: "proposalEta", args: [id] }),
         publicClient.readContract({ ...governor, functionName: "proposalVotes", args: [id] }),
         publicClient.readContract({ ...governor, functionName: "proposalProposer", args: [id] }),
+        publicClient.readContract({ ...governor, functionName: "isGuardianRoleChange", args: [id] }),
       ]);
       // quorum() reverts for a block that is not yet in the past.
       const quorumIsEstimate = snapshot >= head.number;
@@ -93,6 +99,7 @@ export async function readProposals(app: App, head: ChainHead): Promise<Proposal
         values,
         calldatas,
         descriptionHash,
+        guardianRoleChange,
         description,
         title: proposalTitle(description, id),
         state: PROPOSAL_STATES[state] ?? "pending",

@@ -119,7 +119,8 @@ function GuardianPage() {
                   <div>
                     <dt>Proposal guardian</dt>
                     <dd>
-                      <AddressText address={settings.data.proposalGuardian} /> (may cancel any proposal)
+                      <AddressText address={settings.data.proposalGuardian} /> (may cancel any proposal but one that
+                      only replaces the guardian or lifts the kill switch: the DAO can always replace it)
                     </dd>
                   </div>
                 ) : null}
@@ -132,7 +133,8 @@ function GuardianPage() {
           {ks?.engaged ? (
             <>
               <p className="notice notice-error" data-testid="guardian-kill-state">
-                Engaged by <AddressText address={ks.engagedBy} /> on {formatTime(ks.engagedAt)}: “{ks.reason}”
+                Engagement {ks.engagementId.toString()}, by <AddressText address={ks.engagedBy} /> on{" "}
+                {formatTime(ks.engagedAt)}: “{ks.reason}”
               </p>
               <p>
                 Only a proposal can lift it.{" "}
@@ -227,8 +229,12 @@ function SafeFlow({
   const tx = useWrite();
   const [reason, setReason] = useState("");
   const isProposalGuardian = settings.data?.proposalGuardian.toLowerCase() === safe.address.toLowerCase();
+  // The Governor refuses the guardian a cancel of a proposal that only replaces it or lifts the
+  // kill switch, so such proposals are not offered.
   const cancellable = isProposalGuardian
-    ? (proposals.data ?? []).filter((p) => ["pending", "active", "succeeded", "queued"].includes(p.state))
+    ? (proposals.data ?? []).filter(
+        (p) => ["pending", "active", "succeeded", "queued"].includes(p.state) && !p.guardianRoleChange,
+      )
     : [];
   const [intent, setIntent] = useState<"engage" | "cancel">(killSwitchEngaged ? "cancel" : "engage");
   const [toCancel, setToCancel] = useState("");

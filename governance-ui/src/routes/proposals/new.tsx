@@ -1,5 +1,5 @@
 import { createFileRoute, Link, useNavigate } from "@tanstack/react-router";
-import { useId, useMemo, useRef, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import { parseEventLogs } from "viem";
 import { ErrorNotice } from "../../components/ErrorNotice.tsx";
 import { TxStatus } from "../../components/TxStatus.tsx";
@@ -54,6 +54,17 @@ function NewProposalPage() {
       ? [{ key: 0, kind: preset, values: actionKind(preset).defaults(context) }]
       : [],
   );
+  // A lift names the engagement it lifts: fill it in once the policy has loaded, if it had not.
+  const currentEngagement = policy?.killSwitch.engaged ? policy.killSwitch.engagementId.toString() : undefined;
+  useEffect(() => {
+    if (currentEngagement === undefined) return;
+    const unnamed = (d: Draft) => d.kind === "liftKillSwitch" && !d.values.engagementId;
+    setDrafts((ds) =>
+      ds.some(unnamed)
+        ? ds.map((d) => (unnamed(d) ? { ...d, values: { ...d.values, engagementId: currentEngagement } } : d))
+        : ds,
+    );
+  }, [currentEngagement]);
   const [title, setTitle] = useState(preset ? (PRESET_TITLES[preset] ?? "") : "");
   const [body, setBody] = useState("");
   const [kindToAdd, setKindToAdd] = useState(ACTION_KINDS[0]!.id);

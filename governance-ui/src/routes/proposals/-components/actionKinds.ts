@@ -136,6 +136,9 @@ function parser(values: Record<string, string>) {
   };
 }
 
+/** The registry's limit (IPolicyRegistry.setRevealDelay). */
+const MAX_REVEAL_DELAY = 365n * 86_400n;
+
 const registryCall = (context: BuildContext, functionName: string, args: readonly unknown[]): Call => ({
   target: context.contracts.policyRegistry,
   value: 0n,
@@ -276,11 +279,15 @@ export const ACTION_KINDS: ActionKind[] = [
       for (const [i, line] of lines.entries()) {
         const [address = "", key = ""] = line.split(/[\s,]+/);
         if (!isAddress(address)) p.errors.members = `Line ${i + 1}: not an address.`;
-        else if (!isHex(key) || key.length < 4 || key.length % 2 !== 0)
-          p.errors.members = `Line ${i + 1}: the public key must be 0x-prefixed hex bytes.`;
+        // The registry refuses anything but a compressed secp256k1 point, and a key given twice
+        // (its holder would open two shares): say so before anyone votes on it.
+        else if (!/^0x0[23][0-9a-fA-F]{64}$/.test(key))
+          p.errors.members = `Line ${i + 1}: the public key must be 33 bytes, 0x02 or 0x03 then 32 bytes (a compressed secp256k1 key).`;
+        else if (keys.some((k) => k.toLowerCase() === key.toLowerCase()))
+          p.errors.members = `Line ${i + 1}: the same public key as another member.`;
         else {
           members.push(getAddress(address));
-          keys.push(key);
+          keys.push(key as Hex);
         }
       }
       if (lines.length === 0) p.errors.members = "Enter at least one member.";
@@ -364,6 +371,7 @@ export const ACTION_KINDS: ActionKind[] = [
     build(values, context) {
       const p = parser(values);
       const delay = p.duration("delay");
+      if (delay > MAX_REVEAL_DELAY && !p.errors.delay) p.errors.delay = "The reveal delay may be at most 365 days.";
       return p.done(() => registryCall(context, "setRevealDelay", [delay]));
     },
   },
@@ -403,10 +411,50 @@ export const ACTION_KINDS: ActionKind[] = [
   {
     id: "liftKillSwitch",
     label: "Lift the kill switch",
-    help: "Let the AI ingest, answer and train again. Only a proposal can do this.",
-    fields: [],
-    defaults: () => ({}),
-    build: (_values, context) => ({ ok: true, call: registryCall(context, "liftKillSwitch", []) }),
+    help: "Let the AI ingest, answer and train again. Only a proposal can do this, and it names the engagement it lifts: it cannot lift a later one.",
+    fields: [
+      {
+        name: "engagementId",
+        label: "Engagement",
+        type: "number",
+        help: "The engagement in force (shown in the kill switch banner); a lift of another one reverts.",
+      },
+    ],
+    defaults: (context) => ({ engagementId: String(context.policy?.killSwitch.engagementId || "") }),
+    build(values, context) {
+      const p = parser(values);
+      const engagementId = p.integer("engagementId", { min: 1n, max: 2n ** 64n - 1n });
+      const killSwitch = context.policy?.killSwitch;
+      if (killSwitch && !p.errors.engagementId) {
+        if (!killSwitch.engaged) p.errors.engagementId = "The kill switch is not engaged: there is nothing to lift.";
+        else if (killSwitch.engagementId !== engagementId)
+          p.errors.engagementId = `Engagement ${killSwitch.engagementId} is in force, not ${engagementId}.`;
+      }
+      return p.done(() => registryCall(context, "liftKillSwitch", [engagementId]));
+    },
+  },
+  {
+    id: "voidContribution",
+    label: "Void a contribution",
+    help: "Poisoned or unlawful data: the contribution is never paid, and its share of its epoch's pool goes to the epoch's other contributions. Only while its contributor has claimed nothing from that epoch.",
+    fields: [
+      {
+        name: "dataHash",
+        label: "Data hash",
+        type: "bytes32",
+        help: "The contribution's data hash (0x followed by 64 hex digits), as recorded.",
+      },
+    ],
+    defaults: () => ({ dataHash: "" }),
+    build(values, context) {
+      const p = parser(values);
+      const dataHash = p.bytes32("dataHash", { hashText: false });
+      return p.done(() => ({
+        target: context.contracts.contributorRewards,
+        value: 0n,
+        data: encodeFunctionData({ abi: contributorRewardsAbi, functionName: "voidContribution", args: [dataHash] }),
+      }));
+    },
   },
   {
     id: "engageKillSwitch",
