@@ -54,6 +54,9 @@ export function redactUrlsDeep<T>(value: T, seen: WeakSet<object> = new WeakSet(
   }
   // Bytes, dates and collections carry no URL text and serialise themselves.
   if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof Map || value instanceof Set) return value;
+  // What serialises itself (a CID, a URL) is redacted as it will be written.
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return redactUrlsDeep(toJSON.call(value) as T, seen);
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([key, item]) => [key, redactUrlsDeep(item, seen)]),
   ) as T;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { redactUrls } from "../../src/internal/redactUrls.ts";
+import { redactUrls, redactUrlsDeep } from "../../src/internal/redactUrls.ts";
 
 describe("redactUrls", () => {
   it("drops a URL's credentials and keeps its origin", () => {
@@ -26,5 +26,20 @@ describe("redactUrls", () => {
     ]) {
       expect(redactUrls(text)).toBe(text);
     }
+  });
+
+  it("redacts every string of a value, and what serialises itself as it will be written", () => {
+    const value = {
+      endpoint: new URL("http://user:hunter2@127.0.0.1:5001/api"),
+      nested: [{ url: "https://rpc.example/v3/SECRETKEY" }],
+      count: 3n,
+      bytes: Uint8Array.of(1, 2),
+    };
+    expect(redactUrlsDeep(value)).toEqual({
+      endpoint: "http://127.0.0.1:5001/…",
+      nested: [{ url: "https://rpc.example/…" }],
+      count: 3n,
+      bytes: Uint8Array.of(1, 2),
+    });
   });
 });
