@@ -118,6 +118,14 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     same(members(cancellerRole), [c.governor.toLowerCase()]),
     `cancellers: ${members(cancellerRole).join(", ") || "none"}`,
   );
+  // The Governor tells the votes its guardian may not cancel (replacing the guardian, lifting the
+  // kill switch) by the registry's address: another address would leave them cancellable.
+  const governorRegistry = await read<Address>(c.governor, policyGovernorAbi, "policyRegistry");
+  check(
+    "the Governor's guardian cannot cancel votes replacing it or lifting the kill switch",
+    governorRegistry.toLowerCase() === c.policyRegistry.toLowerCase(),
+    `the Governor's registry: ${governorRegistry}`,
+  );
   check(
     "anyone can execute a queued proposal",
     await read<boolean>(c.timelock, timelockControllerAbi, "hasRole", [executorRole, zeroAddress]),

@@ -32,6 +32,8 @@ type Faults = {
   /** The registry obeys this account instead of the timelock. */
   registryTimelock?: Address;
   guardian?: Address;
+  /** The Governor protects guardian-role calls to this registry instead of the system's. */
+  governorRegistry?: Address;
   /** The rewards contract reads attestations from here instead of the system's EAS. */
   rewardsEas?: Address;
   timelockMinDelay?: bigint;
@@ -83,7 +85,11 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
   const governor = await deploy("PolicyGovernor", [
     token,
     timelock,
-    { ...DEFAULT_GOVERNOR_SETTINGS, proposalGuardian: guardian, policyRegistry },
+    {
+      ...DEFAULT_GOVERNOR_SETTINGS,
+      proposalGuardian: guardian,
+      policyRegistry: faults.governorRegistry ?? policyRegistry,
+    },
   ]);
   const contributorRewards = await deploy("ContributorRewards", [policyRegistry, faults.rewardsEas ?? eas]);
   const usageSettlement = await deploy("UsageSettlement", [policyRegistry, contributorRewards]);
@@ -247,6 +253,13 @@ describe("verifyDeployment", () => {
   it("fails when the rewards contract reads attestations from another EAS", async () => {
     const deployment = await deployByHand({ rewardsEas: system.deployment.contracts.schemaRegistry });
     expect(await failedChecks(deployment)).toEqual(["rewards read the registry and EAS"]);
+  });
+
+  it("fails when the Governor does not know the registry, so its guardian could cancel its own replacement", async () => {
+    const deployment = await deployByHand({ governorRegistry: system.accounts.outsider.account.address });
+    expect(await failedChecks(deployment)).toEqual([
+      "the Governor's guardian cannot cancel votes replacing it or lifting the kill switch",
+    ]);
   });
 
   it("never verifies a manifest whose address has no code", async () => {

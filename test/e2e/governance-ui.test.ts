@@ -270,14 +270,17 @@ describe("governance from the UI", () => {
 
     // The worker acts on it too.
     const snapshot = (await (await fetch(`${stack.workerUrl}/v1/policy`)).json()) as {
-      policy: { killSwitch: { engaged: boolean; reason: string } };
+      policy: { killSwitch: { engaged: boolean; engagementId: string; reason: string } };
     };
-    expect(snapshot.policy.killSwitch).toMatchObject({ engaged: true, reason });
+    expect(snapshot.policy.killSwitch).toMatchObject({ engaged: true, engagementId: "1", reason });
 
-    // Lifting takes a proposal: the banner leads to a builder with the action filled in.
+    // Lifting takes a proposal naming the engagement: the banner leads to a builder with the action
+    // filled in, the engagement in force included.
     await page.getByTestId("kill-switch-banner").getByRole("link", { name: "Propose lifting it" }).click();
     await poll(() => page.getByTestId("action-list").textContent()).toContain("Lift the kill switch");
-    await poll(() => page.getByTestId("action-list").textContent()).toMatch(/Kill switch\s*engaged\s*off/);
+    await poll(() => page.getByTestId("action-list").textContent()).toMatch(
+      /Kill switch\s*engaged \(engagement 1\)\s*off/,
+    );
 
     const phone = await browser.open(stack.uiUrl, { phone: true });
     await phone.page.getByTestId("kill-switch-banner").waitFor();
@@ -285,11 +288,13 @@ describe("governance from the UI", () => {
     await screenshot(phone.page, "phone-policy");
     await phone.page.goto(`${stack.uiUrl}/proposals/new?preset=liftKillSwitch`);
     await phone.page.getByTestId("kill-switch-banner").waitFor();
-    await poll(() => phone.page.getByTestId("action-list").textContent()).toMatch(/Kill switch\s*engaged\s*off/);
+    await poll(() => phone.page.getByTestId("action-list").textContent()).toMatch(
+      /Kill switch\s*engaged \(engagement 1\)\s*off/,
+    );
     await screenshot(phone.page, "phone-new-proposal");
   }, 120_000);
 
-  test("the guardian Safe cancels a proposal", async () => {
+  test("the guardian Safe cancels a proposal, but not the one replacing it", async () => {
     const title = "Remove the research lab";
     const consumer = devAccount(ROLES.consumer).address;
     const calldata = encodeFunctionData({ abi: policyRegistryAbi, functionName: "setQuota", args: [consumer, 0n] });
@@ -299,11 +304,22 @@ describe("governance from the UI", () => {
       functionName: "propose",
       args: [[stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
     });
+    // The Governor refuses the guardian a cancel of its own replacement, so the page offers none.
+    const replacement = "Replace the guardian";
+    const replace = encodeFunctionData({ abi: policyRegistryAbi, functionName: "setGuardian", args: [consumer] });
+    await stack.send(ROLES.holders[0], {
+      address: stack.deployment.contracts.governor,
+      abi: policyGovernorAbi,
+      functionName: "propose",
+      args: [[stack.deployment.contracts.policyRegistry], [0n], [replace], `# ${replacement}`],
+    });
     const { page } = await browser.open(stack.uiUrl);
     const [first, , third] = ROLES.guardianOwners;
     await actAs(page, first);
     await navigate(page, "Guardian");
     await page.getByLabel("What").selectOption("cancel");
+    await poll(() => page.getByLabel("Proposal to cancel").textContent()).toContain(title);
+    expect(await page.getByLabel("Proposal to cancel").textContent()).not.toContain(replacement);
     await page.getByLabel("Proposal to cancel").selectOption({ label: `${title} (pending)` });
     await page.getByRole("button", { name: "Propose to the Safe's owners" }).click();
     await page.getByRole("button", { name: "Sign as owner" }).click();
