@@ -109,6 +109,7 @@ describe("ContributorRewards attestation checks", () => {
       size,
       recordedAt: await blockTime(hash),
       worker: address(worker),
+      voided: false,
     });
     expect(await readRewards("epochTotals", [epoch])).toEqual([0n, size, 0n]);
     expect(await readRewards("shareOf", [epoch, address(contributor)])).toEqual([size, 0n]);
