@@ -150,10 +150,9 @@ async function offchainFacts(
   const m = attestation.message;
   const given = (typeof attestation.uid === "string" ? attestation.uid : zeroHash) as Hex;
   const signer = getAddress(attester);
-  let uids: Hex[] = [];
+  const uids = uidsOf(given, m);
   let valid = false;
   try {
-    uids = uidsOf(m);
     valid = verifier.verifyOffchainAttestationSignature(signer, normalised(attestation));
   } catch {
     valid = false;
@@ -191,9 +190,9 @@ async function offchainFacts(
  * The UIDs an off-chain attestation may be known by: first the one ContributorRewards computes
  * (the schema in lower case), then the upper-case spelling and the spelling it was sent with.
  */
-function uidsOf(m: SignedOffchainAttestation["message"]): Hex[] {
+function uidsOf(given: Hex, m: SignedOffchainAttestation["message"]): Hex[] {
   const schema = String(m.schema);
-  if (!/^0x[0-9a-fA-F]{64}$/.test(schema)) throw new TypeError("the schema is not a 32-byte hex string");
+  if (!/^0x[0-9a-fA-F]{64}$/.test(schema)) invalid(given, "its schema is not a 32-byte hex string");
   const spellings = new Set([schema.toLowerCase(), `0x${schema.slice(2).toUpperCase()}`, schema]);
   return [...spellings].map((spelt) => offchainAttestationUID({ ...m, schema: spelt }));
 }
