@@ -57,8 +57,10 @@ describe("uploads held open", () => {
 
     // Six MiB of the stalled upload, enough for the store to write blocks, and then nothing.
     const held = submitter.openUpload(stalled.id, stalled.data.byteLength, stalled.data.subarray(0, 6 * MiB));
+    // The store writes the held bytes' blocks as they arrive: count them once it has written all
+    // it can (no new block for 300 ms), since a count taken while they still land is not a baseline.
     await until(async () => (await blocks()) > blocksBefore);
-    const blocksWhileHeld = await blocks();
+    const blocksWhileHeld = await settledBlocks();
 
     // Bytes that do not match the signed hash: refused, and their ciphertext removed at once.
     const wrong = await within(PROMPTLY_MS, submitter.put(refused.id, randomBytes(MiB)));
@@ -138,6 +140,17 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
     return await Promise.race([promise, late]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** The block count once it has stopped moving for 300 ms. */
+async function settledBlocks(): Promise<number> {
+  let last = await blocks();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await blocks();
+    if (now === last) return now;
+    last = now;
   }
 }
 
