@@ -323,7 +323,7 @@ export const errorCodes = {
   CONTRIBUTION_NOT_RECORDED: {
     status: 422,
     title: "The contribution is not recorded on chain",
-    why: "No contribution with this data hash (or not by this contributor) is recorded in ContributorRewards, so its attestations were never accepted on chain.",
+    why: "No contribution with this data hash (or not by this contributor) is recorded in ContributorRewards, so its attestations were never accepted on chain; or a vote voided it (poisoned data, say), so it is neither paid nor trained on.",
     fix: "Build run specs only from recorded submissions (the spec builder checks each), and wait for the worker to record a submission before training on it.",
     retryable: false,
   },

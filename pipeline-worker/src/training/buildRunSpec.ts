@@ -57,6 +57,11 @@ export async function buildRunSpec(parameters: BuildRunSpecParameters): Promise<
         skipped.push({ manifest: cid, reason: "its contribution is not recorded on chain" });
         continue;
       }
+      // Voided by a vote (poisoned data, say): never paid, so never trained on either.
+      if (contribution.voided) {
+        skipped.push({ manifest: cid, reason: "a vote voided its contribution" });
+        continue;
+      }
       seen.add(dataHash);
       entries.push({ manifest: cid, dataHash });
     } catch (error) {

@@ -243,6 +243,10 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         `No contribution of ${entry.dataHash} by ${manifest.contributor} is recorded.`,
       );
     }
+    // A spec approved before a vote voided this data still lists it: leave it out now.
+    if (contribution.voided) {
+      throw new WorkerError("CONTRIBUTION_NOT_RECORDED", `The contribution of ${entry.dataHash} was voided by a vote.`);
+    }
     const { plaintext, plaintextHash } = await recoverDataKey(
       {
         runId,

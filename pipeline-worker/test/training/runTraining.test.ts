@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, toHex, type Hex } from "viem";
-import { modelCommitmentsAbi } from "../../../deployments/abis.ts";
+import { contributorRewardsAbi, modelCommitmentsAbi } from "../../../deployments/abis.ts";
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
@@ -274,6 +274,39 @@ describe("runTraining", () => {
     expect(built.spec.submissions.map((e) => e.manifest)).not.toContain(poisoned.manifest);
     expect(built.skipped).toEqual([{ manifest: poisoned.manifest, reason: expect.stringContaining("same data") }]);
     expect(built.specHash).toBe(runSpecHash(built.document));
+  });
+
+  // Issue 19: a vote voids a poisoned contribution so it is never paid; nor is it trained on.
+  it("a contribution voided by a vote is left out of the run specs built after", async () => {
+    const before = await t.testClient.snapshot();
+    try {
+      const [voided] = honest;
+      await createGovernance(t.s).pass([
+        {
+          target: t.contracts.contributorRewards,
+          abi: contributorRewardsAbi,
+          functionName: "voidContribution",
+          args: [voided!.dataHash],
+        },
+      ]);
+      const manifests = await listRecordedManifests({
+        publicClient: t.publicClient,
+        contributorRewards: t.contracts.contributorRewards,
+        journal: t.s.worker.journal,
+        fromBlock: BigInt(t.deployment.deploymentBlock),
+      });
+      const built = await buildRunSpec({
+        publicClient: t.publicClient,
+        chainId: t.deployment.chainId,
+        contributorRewards: t.contracts.contributorRewards,
+        store: t.s.worker.store,
+        manifests,
+      });
+      expect(built.spec.submissions.map((e) => e.dataHash)).not.toContain(voided!.dataHash.toLowerCase());
+      expect(built.skipped).toEqual([{ manifest: voided!.manifest, reason: "a vote voided its contribution" }]);
+    } finally {
+      await t.testClient.revert({ id: before });
+    }
   });
 });
 
