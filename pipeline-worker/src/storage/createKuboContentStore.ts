@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { PassThrough } from "node:stream";
-import { create } from "ipfs-http-client";
+import { create, type HTTPRPCOptions } from "kubo-rpc-client";
 import type { CID } from "multiformats/cid";
 import { redactUrls } from "../internal/redactUrls.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
@@ -20,7 +20,8 @@ export type CreateKuboContentStoreParameters = {
 
 /**
  * A store on an external Kubo node (or anything speaking its RPC API, such as an IPFS Cluster
- * proxy), through ipfs-http-client. The node is not trusted with integrity: the worker computes
+ * proxy), through kubo-rpc-client (the maintained successor of the deprecated ipfs-http-client,
+ * the same RPC calls). The node is not trusted with integrity: the worker computes
  * each CID itself while uploading and checks it against the node's answer, and reads raw blocks
  * (/api/v0/block/get) and verifies each against its CID instead of taking /api/v0/cat's bytes on
  * faith. The RPC endpoints used: add, block/get, pin/ls, pin/rm.
@@ -98,8 +99,9 @@ export function createKuboContentStore(parameters: CreateKuboContentStoreParamet
         async (blockCid, { signal }) => {
           try {
             // offline: a block the node lacks is an error now, not a search of the network that
-            // outlives the request.
-            return await client.block.get(blockCid, { offline: true, signal });
+            // outlives the request. `offline` is a global flag of Kubo's RPC API that the client
+            // passes on as a query parameter but does not declare in its types.
+            return await client.block.get(blockCid, { offline: true, signal } as HTTPRPCOptions);
           } catch (cause) {
             if (cause instanceof Error && /not found/i.test(cause.message)) {
               throw new WorkerError("NOT_FOUND", `${blockCid} is not on the Kubo node at ${where}.`, {

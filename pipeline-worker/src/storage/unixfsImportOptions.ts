@@ -18,7 +18,7 @@ export const heliaImportOptions = {
   layout: balanced({ maxChildrenPerNode: MAX_CHILDREN_PER_NODE }),
 } as const;
 
-/** The same settings as Kubo's /api/v0/add query options (ipfs-http-client kebab-cases them). */
+/** The same settings as Kubo's /api/v0/add query options (kubo-rpc-client kebab-cases them). */
 export const kuboAddOptions = {
   cidVersion: 1,
   rawLeaves: true,
