@@ -51,6 +51,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
 
     struct EpochTotals {
         uint256 pool;
+        /// @dev Invariant: the sum of the sizes of the epoch's recorded, unvoided contributions.
         uint256 totalWeight;
         uint256 paid;
     }
