@@ -1,4 +1,4 @@
-// Browser tests of the governance UI: the built app in Debian's Chromium (playwright-core), against
+// Browser tests of the governance UI: the built app in Chromium (playwright-core), against
 // Anvil, the deployed contracts, a guardian Safe and the pipeline worker, all started here. The
 // chain's blocks and clock are advanced over its RPC between steps, as time would pass. The tests
 // share one stack and run in order; each sets up the policy it needs.
@@ -13,6 +13,7 @@ import {
   type TestBrowser,
 } from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
+import { startTogether } from "./helpers/startTogether.ts";
 import { contributorRewardsAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { encodeFunctionData, parseEther } from "viem";
 
@@ -20,7 +21,8 @@ let stack: Stack;
 let browser: TestBrowser;
 
 beforeAll(async () => {
-  [stack, browser] = await Promise.all([startStack(), launchBrowser()]);
+  // Not Promise.all: if one fails to start, the other must still be closed (issue 17).
+  ({ stack, browser } = await startTogether({ stack: startStack, browser: () => launchBrowser() }));
 }, 120_000);
 
 afterAll(async () => {

@@ -1,13 +1,17 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import sparticuzChromium from "@sparticuz/chromium";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { expect } from "vitest";
 import { repoRoot } from "../../../scripts/lib/contractArtifacts.ts";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.join(repoRoot, "governance-ui", "screenshots");
 
-/** Flags that keep Debian's Chromium quiet and offline in a sandboxed CI machine. */
+/** Debian's Chromium, used only where the npm one cannot start (see `chromiumCandidates`). */
+const SYSTEM_CHROMIUM = "/usr/bin/chromium";
+
+/** Flags that keep Chromium quiet and offline in a sandboxed CI machine. */
 const FLAGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -17,6 +21,46 @@ const FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
+
+/**
+ * @sparticuz/chromium's flags are made for AWS Lambda. Three of them change what a test sees:
+ * --single-process makes closing one browser context kill the whole browser (each test opens its
+ * own context), and --disable-web-security / --allow-running-insecure-content would let the UI
+ * pass where a user's browser would refuse it.
+ */
+const LAMBDA_ONLY_FLAGS = new Set(["--single-process", "--disable-web-security", "--allow-running-insecure-content"]);
+
+type Candidate = { executablePath: string; args: string[]; source: string };
+
+/**
+ * Which Chromium to launch, in order. CHROMIUM_PATH, when set, is the only one. Otherwise the one
+ * inside the npm package @sparticuz/chromium first: it comes with `npm install`, so a fresh clone
+ * and CI run the same browser build with no apt step, whatever the machine has installed. Debian's
+ * /usr/bin/chromium second, where present, for a machine on which the npm binary cannot be
+ * unpacked or started (another CPU architecture, missing system libraries).
+ */
+async function chromiumCandidates(): Promise<(Candidate | Error)[]> {
+  if (process.env.CHROMIUM_PATH) {
+    return [{ executablePath: process.env.CHROMIUM_PATH, args: FLAGS, source: "CHROMIUM_PATH" }];
+  }
+  const candidates: (Candidate | Error)[] = [];
+  try {
+    candidates.push({
+      // Unpacks the browser into the temporary directory (about 2 s) the first time, then reuses it.
+      executablePath: await sparticuzChromium.executablePath(),
+      args: [...sparticuzChromium.args.filter((flag) => !LAMBDA_ONLY_FLAGS.has(flag)), ...FLAGS],
+      source: "@sparticuz/chromium",
+    });
+  } catch (error) {
+    candidates.push(new Error("@sparticuz/chromium could not be unpacked", { cause: error }));
+  }
+  if (existsSync(SYSTEM_CHROMIUM)) {
+    candidates.push({ executablePath: SYSTEM_CHROMIUM, args: FLAGS, source: "the system's Chromium" });
+  }
+  return candidates;
+}
+
+let announced = false;
 
 export type TestBrowser = {
   browser: Browser;
@@ -28,10 +72,48 @@ export type TestBrowser = {
   close(): Promise<void>;
 };
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * Launches headless Chromium: the first of `chromiumCandidates` that starts, or only
+ * `executablePath` when given (a test of a failed launch passes one that does not exist).
+ */
+export async function launchBrowser(options: { executablePath?: string } = {}): Promise<TestBrowser> {
   await mkdir(SCREENSHOTS, { recursive: true });
-  // Playwright gives each launch a fresh, empty profile of its own.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+  const candidates = options.executablePath
+    ? [{ executablePath: options.executablePath, args: FLAGS, source: "the caller" }]
+    : await chromiumCandidates();
+  const failures: Error[] = [];
+  let browser: Browser | undefined;
+  for (const candidate of candidates) {
+    if (candidate instanceof Error) {
+      failures.push(candidate);
+      continue;
+    }
+    try {
+      // Playwright gives each launch a fresh, empty profile of its own.
+      browser = await chromium.launch({
+        executablePath: candidate.executablePath,
+        headless: true,
+        args: candidate.args,
+      });
+    } catch (error) {
+      failures.push(
+        new Error(`${candidate.executablePath} (from ${candidate.source}) did not start`, { cause: error }),
+      );
+      continue;
+    }
+    if (!announced) {
+      // Once per test file, so a run's log says which browser the results come from.
+      console.info(`Browser tests run ${candidate.executablePath} (from ${candidate.source}), ${browser.version()}.`);
+      announced = true;
+    }
+    break;
+  }
+  if (!browser) {
+    throw new AggregateError(
+      failures,
+      `No Chromium could be started: ${failures.map((failure) => failure.message).join("; ")}.`,
+    );
+  }
   return {
     browser,
     async open(url, options = {}) {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A port nothing listens on right now. */
@@ -113,4 +113,36 @@ export function processesMentioning(text: string): { pid: number; command: strin
     }
   }
   return found;
+}
+
+/**
+ * The TCP ports process `pid` listens on: its socket descriptors matched against the kernel's
+ * table of listening sockets. In-process servers (the worker, the UI server) show up here.
+ */
+export function listeningPortsOf(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      if (match) inodes.add(match[1]!);
+    } catch {
+      // Closed in the meantime.
+    }
+  }
+  const ports: number[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let lines: string[] = [];
+    try {
+      lines = readFileSync(table, "utf8").trim().split("\n").slice(1);
+    } catch {
+      continue; // No IPv6 on this machine.
+    }
+    for (const line of lines) {
+      const fields = line.trim().split(/\s+/);
+      // fields: sl, local address (hex ip:port), remote address, state (0A is LISTEN), ..., inode
+      if (fields[3] === "0A" && inodes.has(fields[9]!)) ports.push(parseInt(fields[1]!.split(":")[1]!, 16));
+    }
+  }
+  return ports.sort((a, b) => a - b);
 }
