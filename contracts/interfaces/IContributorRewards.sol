@@ -72,7 +72,8 @@ interface IContributorRewards {
 
     /// @notice The caller is not a worker the DAO authorised.
     error RewardsNotWorker(address caller);
-    /// @notice The kill switch is engaged: no contribution or fee is taken in.
+    /// @notice The kill switch is engaged: no contribution or fee is taken in, and no reward is
+    /// paid until a vote lifts it (so that poisoned data can be voided before it is paid).
     error RewardsKillSwitchEngaged();
     /// @notice The contributor is not on the submitter allowlist.
     error RewardsSubmitterNotAllowed(address contributor);
@@ -146,6 +147,7 @@ interface IContributorRewards {
     function rollOver(uint64 epoch) external;
 
     /// @notice Pay the caller its share of `epoch`'s pool (what is left of it after earlier claims).
+    /// Refused while the kill switch is engaged.
     function claim(uint64 epoch) external returns (uint256 amount);
     /// @notice Pay the caller its share of several epochs.
     function claimMany(uint64[] calldata epochs) external returns (uint256 amount);

@@ -323,6 +323,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
 
     /// @inheritdoc IContributorRewards
     function claim(uint64 epoch) external nonReentrant returns (uint256 amount) {
+        _beforeClaiming();
         amount = _settleClaim(epoch, msg.sender);
         if (amount == 0) revert RewardsNothingToClaim(epoch, msg.sender);
         _pay(msg.sender, amount);
@@ -330,6 +331,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
 
     /// @inheritdoc IContributorRewards
     function claimMany(uint64[] calldata epochs) external nonReentrant returns (uint256 amount) {
+        _beforeClaiming();
         for (uint256 i = 0; i < epochs.length; ++i) {
             amount += _settleClaim(epochs[i], msg.sender);
         }
@@ -344,6 +346,12 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         Share storage share = _shares[epoch][contributor];
         if (share.weight == 0) return 0;
         return Math.mulDiv(totals_.pool, share.weight, totals_.totalWeight) - share.claimed;
+    }
+
+    /// @dev Claims wait while the kill switch is engaged: poisoned data is usually found after its
+    /// epoch ended, and without this its contributor would be paid before a vote could void it.
+    function _beforeClaiming() private view {
+        if (policy.killSwitchEngaged()) revert RewardsKillSwitchEngaged();
     }
 
     /// @dev Effects before the transfer (checks-effects-interactions), on top of the reentrancy guard.

@@ -401,12 +401,14 @@ contract ContributorRewardsTest is SystemDeployer {
         _rewards.fund(0);
     }
 
-    function test_FundAndClaimWhileKillSwitchEngaged() public {
+    /// @dev Fees and grants still come in while the switch is engaged; what they pay waits for the lift.
+    function test_FundWhileKillSwitchEngagedAndClaimOnceLifted() public {
         _recordAttested(_contributor, DATA, SIZE);
         vm.prank(_guardian);
         _registry.engageKillSwitch("stop");
         _fund(0, 1 ether);
         _endEpoch();
+        _passPolicy(abi.encodeCall(IPolicyRegistry.liftKillSwitch, (_registry.killSwitch().engagementId)));
         vm.prank(_contributor);
         assertEq(_rewards.claim(0), 1 ether);
     }
@@ -537,6 +539,35 @@ contract ContributorRewardsTest is SystemDeployer {
         (uint256 received, uint256 paidOut) = _rewards.totals();
         assertEq(paidOut, received);
         assertEq(address(_rewards).balance, 0);
+    }
+
+    /// @dev Issue 19: the epoch is over when the poison is found, so its contributor would claim
+    /// before any vote to void it could pass. The guardian's kill switch holds every claim until
+    /// the DAO has voted: the void, then the lift.
+    function test_RevertIf_poisonedContributionClaimedBeforeTheVoidingVote() public {
+        bytes32 poisoned = keccak256("poisoned");
+        _recordAttested(_contributor, poisoned, 300);
+        _recordAttested(_contributor2, keccak256("honest"), 100);
+        _fund(0, 4 ether);
+        _endEpoch();
+        vm.prank(_guardian);
+        _registry.engageKillSwitch("poisoned data");
+
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsKillSwitchEngaged.selector));
+        vm.prank(_contributor);
+        _rewards.claim(0);
+        uint64[] memory epochs = new uint64[](1);
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsKillSwitchEngaged.selector));
+        vm.prank(_contributor);
+        _rewards.claimMany(epochs);
+
+        _void(poisoned);
+        _passPolicy(abi.encodeCall(IPolicyRegistry.liftKillSwitch, (_registry.killSwitch().engagementId)));
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsNothingToClaim.selector, 0, _contributor));
+        vm.prank(_contributor);
+        _rewards.claim(0);
+        vm.prank(_contributor2);
+        assertEq(_rewards.claim(0), 4 ether);
     }
 
     function test_VoidingKeepsTheContributorsOtherData() public {
