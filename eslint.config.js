@@ -3,7 +3,18 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "artifacts/", "cache/", "coverage/", "**/dist/", "deployments/abis.ts", ".data/"] },
+  {
+    ignores: [
+      "node_modules/",
+      "artifacts/",
+      "cache/",
+      "coverage/",
+      "**/dist/",
+      "deployments/abis.ts",
+      "pipeline-worker/src/abis.ts",
+      ".data/",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -13,7 +13,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { usageSettlementAbi } from "../../../deployments/abis.ts";
+import { usageSettlementAbi } from "../abis.ts";
 import { ethMessageDigest, recoverDigestSigner, sameAddress, type DigestSigner } from "../chain/signatures.ts";
 import { createQueryHasher } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";

@@ -11,7 +11,7 @@ import {
   type WalletClient,
 } from "viem";
 import { revertErrorName } from "../chain/revertErrorName.ts";
-import { policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi, usageSettlementAbi } from "../abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { QueryVoucher, UsageStore, VoucherRecord } from "./createUsageStore.ts";

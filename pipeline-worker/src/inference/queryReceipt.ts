@@ -11,7 +11,7 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi } from "../abis.ts";
 import { queryDomain, queryTypes, type QueryMessage } from "../chain/typedData.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import type { ModelAnswer } from "../model/Model.ts";

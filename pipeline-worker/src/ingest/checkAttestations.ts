@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import type { EAS, SignedOffchainAttestation } from "@ethereum-attestation-service/eas-sdk";
 import { decodeAbiParameters, getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
-import { easAbi } from "../../../deployments/abis.ts";
+import { easAbi } from "../abis.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { offchainAttestationUID } from "./offchainAttestationUID.ts";
 

@@ -12,7 +12,7 @@ import {
   type WalletClient,
 } from "viem";
 import { revertErrorName } from "../chain/revertErrorName.ts";
-import { contributorRewardsAbi } from "../../../deployments/abis.ts";
+import { contributorRewardsAbi } from "../abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";

@@ -8,7 +8,7 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { contributorRewardsAbi } from "../../../deployments/abis.ts";
+import { contributorRewardsAbi } from "../abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { submissionDomain, submissionTypes } from "../chain/typedData.ts";
 import { createOffThreadSha256Tap } from "../crypto/createOffThreadSha256Tap.ts";

@@ -1,5 +1,5 @@
 import { getAddress, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
-import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi } from "../abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
 import { assertValidCommittee } from "../crypto/validateCommittee.ts";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createPublicClient, http, type Address, type Hex, type PublicClient } from "viem";
-import { modelCommitmentsAbi } from "../../../deployments/abis.ts";
+import { modelCommitmentsAbi } from "../abis.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { createEmbeddedModel, embeddedWeightsHash } from "./createEmbeddedModel.ts";
 import { createOpenAiModel } from "./createOpenAiModel.ts";

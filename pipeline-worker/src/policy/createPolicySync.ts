@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import { BlockNotFoundError, type Hex, type PublicClient } from "viem";
-import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi } from "../abis.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";

@@ -1,5 +1,5 @@
 import { decodeEventLog, type DecodeEventLogReturnType, type Hex, type Log } from "viem";
-import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi } from "../abis.ts";
 import { BaseError } from "../internal/BaseError.ts";
 
 type DecodedRegistryEvent = DecodeEventLogReturnType<typeof policyRegistryAbi>;

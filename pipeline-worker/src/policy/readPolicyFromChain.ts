@@ -1,5 +1,5 @@
 import { getAddress, zeroAddress, type Address, type Hex, type PublicClient, type ReadContractReturnType } from "viem";
-import { policyRegistryAbi } from "../../../deployments/abis.ts";
+import { policyRegistryAbi } from "../abis.ts";
 import type { EpochSchedule, Policy, TrainingRun } from "./Policy.ts";
 
 export type ReadPolicyFromChainParameters = {

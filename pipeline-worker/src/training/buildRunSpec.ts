@@ -1,5 +1,5 @@
 import { getAddress, parseAbiItem, type Address, type Hex, type PublicClient } from "viem";
-import { contributorRewardsAbi } from "../../../deployments/abis.ts";
+import { contributorRewardsAbi } from "../abis.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import { DEFAULT_FEATURES } from "../model/createEmbeddedModel.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from "viem";
-import { modelCommitmentsAbi } from "../../../deployments/abis.ts";
+import { modelCommitmentsAbi } from "../abis.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import { computeCid } from "../storage/computeCid.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";

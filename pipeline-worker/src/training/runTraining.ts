@@ -9,7 +9,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../../deployments/abis.ts";
+import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../abis.ts";
 import { createSha256Tap } from "../crypto/createSha256Tap.ts";
 import { decryptStream } from "../crypto/decryptStream.ts";
 import type { Logger } from "../internal/createLogger.ts";

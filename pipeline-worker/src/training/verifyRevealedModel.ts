@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Address, Hex, PublicClient } from "viem";
-import { modelCommitmentsAbi } from "../../../deployments/abis.ts";
+import { modelCommitmentsAbi } from "../abis.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { decodeEmbeddedWeights } from "../model/createEmbeddedModel.ts";
 
