@@ -42,7 +42,9 @@ const runs = propertyRuns();
 vi.setConfig({ testTimeout: HOSTILE_TEST_TIMEOUT_MS });
 
 beforeAll(async () => {
-  t = await createTrainingSystem();
+  // Every input here must reach the checks behind the per-peer rate limit, which has tests of its
+  // own (keyholder/keyholderAbuse.test.ts); the defaults would refuse the 31st spec of a minute.
+  t = await createTrainingSystem({ keyholderRateLimit: { sharesPerMinute: 1_000_000, specsPerMinute: 1_000_000 } });
   submitter = createSubmitter(t.s);
   listed = await t.submitData(randomBytes(2000));
   const spec = encodeRunSpec({

@@ -9,6 +9,7 @@ import { wrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
 import { createLogger } from "../../src/internal/createLogger.ts";
 import { createKeyholderClient, type KeyholderClient } from "../../src/keyholder/createKeyholderClient.ts";
 import { createKeyholderServer } from "../../src/keyholder/createKeyholderServer.ts";
+import type { KeyholderRateLimit } from "../../src/keyholder/registerKeyholderRoutes.ts";
 import { formatTrainingRecords, type TrainingRecord } from "../../src/model/trainingRecords.ts";
 import { parseSubmissionManifest, type SubmissionManifest } from "../../src/training/submissionManifest.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
@@ -21,7 +22,7 @@ export type Submitted = { manifest: string; dataHash: Hex; id: string };
  * recorded on chain), and the committee's three keyholders (threshold two), each behind its own
  * HTTP server on a local port, all with real keys.
  */
-export async function createTrainingSystem() {
+export async function createTrainingSystem(parameters: { keyholderRateLimit?: KeyholderRateLimit } = {}) {
   const s: WorkerSystem = await createWorkerSystem({ maxPayloadBytes: 4 * 1024 * 1024 });
   const submitter = createSubmitter(s);
   const logger = createLogger({ level: "silent" });
@@ -39,6 +40,7 @@ export async function createTrainingSystem() {
       policyRegistry: s.deployment.contracts.policyRegistry,
       confirmations: 0,
       logger,
+      rateLimit: parameters.keyholderRateLimit,
       ...options,
     });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
