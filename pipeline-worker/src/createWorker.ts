@@ -236,6 +236,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       },
       async close() {
         clearInterval(timer);
+        // Uploads are paced by their clients: abort them first, or closing the server waits on them.
+        submissions.close();
         await app.close();
         // A flush in flight finishes its journal writes before the journal closes under it.
         await recorder.settled();

@@ -585,8 +585,21 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     upload,
     resume,
     finished,
+    /**
+     * Stops taking data: aborts every upload in flight (a client-paced upload would otherwise hold
+     * the worker's shutdown until its idle timeout) with a retryable WORKER_STOPPING; each keeps
+     * nothing and its submission awaits its data, to be uploaded again with the same capability.
+     */
     close() {
       unsubscribe();
+      if (uploads.size > 0) logger.warn({ inFlight: uploads.size }, "Stopping: aborting uploads in flight.");
+      for (const controller of uploads.values()) {
+        controller.abort(
+          new WorkerError("WORKER_STOPPING", "The worker is stopping; nothing of this upload was kept.", {
+            hints: ["Upload the data again, with the same upload token, once the worker is back."],
+          }),
+        );
+      }
     },
     async get(id: string): Promise<SubmissionStatus> {
       const record = await journal.get(id);

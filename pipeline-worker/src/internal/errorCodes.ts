@@ -201,6 +201,13 @@ export const errorCodes = {
     fix: "Retry later. Operators: check that the Kubo node answers on its RPC address, or that the data directory is writable and not full and its disk not overloaded.",
     retryable: true,
   },
+  WORKER_STOPPING: {
+    status: 503,
+    title: "The worker is stopping",
+    why: "The worker was asked to stop (a restart, a deployment, SIGTERM) while this upload was being read. It aborts uploads in flight rather than let a slow client hold its shutdown; nothing of the upload is kept and the submission still awaits its data.",
+    fix: "Upload the data again, with the same upload token, once the worker is back.",
+    retryable: true,
+  },
   CHAIN_UNAVAILABLE: {
     status: 503,
     title: "The chain is unavailable",
