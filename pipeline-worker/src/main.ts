@@ -3,8 +3,7 @@
 // pipeline-worker/README.md. Prints one line saying what was wrong and what to do, and exits
 // non-zero, when it cannot start.
 import { createWorker } from "./createWorker.ts";
-import { BaseError } from "./internal/BaseError.ts";
-import { redactUrls } from "./internal/redactUrls.ts";
+import { exitWithError } from "./internal/exitWithError.ts";
 import { createLogger } from "./internal/createLogger.ts";
 import { createShutdown } from "./internal/createShutdown.ts";
 import { loadConfig } from "./internal/loadConfig.ts";
@@ -23,16 +22,4 @@ async function main() {
   logger.info({ url, chainId: config.chainId, model: model?.id ?? null }, "worker listening");
 }
 
-main().catch((error: unknown) => {
-  // The one line may quote a configured URL (a failed RPC call): without its credentials or path key.
-  console.error(
-    redactUrls(
-      error instanceof BaseError
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? String(error))
-          : String(error),
-    ),
-  );
-  process.exit(1);
-});
+main().catch(exitWithError);

@@ -3,8 +3,7 @@
 // approved on chain. Configuration from KEYHOLDER_* environment variables (loadKeyholderConfig.ts).
 // Prints one line saying what was wrong and what to do, and exits non-zero, when it cannot start.
 import { createPublicClient, http, type PublicClient } from "viem";
-import { BaseError } from "../internal/BaseError.ts";
-import { redactUrls } from "../internal/redactUrls.ts";
+import { exitWithError } from "../internal/exitWithError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { createShutdown } from "../internal/createShutdown.ts";
 import { readPolicyDeployment } from "../policy/readPolicyDeployment.ts";
@@ -48,16 +47,4 @@ async function main() {
   logger.info({ url, chainId, publicKey: keyholder.publicKey }, "keyholder listening");
 }
 
-main().catch((error: unknown) => {
-  // The one line may quote a configured URL (a failed RPC call): without its credentials or path key.
-  console.error(
-    redactUrls(
-      error instanceof BaseError
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? String(error))
-          : String(error),
-    ),
-  );
-  process.exit(1);
-});
+main().catch(exitWithError);

@@ -24,8 +24,7 @@ import {
   type PublicClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { BaseError } from "../internal/BaseError.ts";
-import { redactUrls } from "../internal/redactUrls.ts";
+import { exitWithError } from "../internal/exitWithError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { loadConfig } from "../internal/loadConfig.ts";
 import { writeSecretFile } from "../internal/writeSecretFile.ts";
@@ -169,16 +168,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  // The one line may quote a configured URL (a failed RPC call): without its credentials or path key.
-  console.error(
-    redactUrls(
-      error instanceof BaseError
-        ? error.message
-        : error instanceof Error
-          ? (error.stack ?? String(error))
-          : String(error),
-    ),
-  );
-  process.exit(1);
-});
+main().catch(exitWithError);
