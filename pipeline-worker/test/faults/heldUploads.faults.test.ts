@@ -1,6 +1,4 @@
 import { getAddress } from "viem";
-import { readdir } from "node:fs/promises";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
 import { createSubmitter, randomBytes, type Submitter } from "../helpers/submissions.ts";
@@ -36,11 +34,6 @@ async function begin(data: Uint8Array) {
   return { id: begun.json.id as string, data: prepared.data, dataHash: prepared.envelope.dataHash };
 }
 
-const blocks = async () =>
-  (await readdir(path.join(s.dataDir, "ipfs", "blocks"), { recursive: true, withFileTypes: true })).filter((entry) =>
-    entry.isFile(),
-  ).length;
-
 const stateOf = async (id: string) =>
   ((await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as { state: string }).state;
 
@@ -51,11 +44,11 @@ describe("a worker stopped while uploads are held open", () => {
     const targeted = await begin(randomBytes(100 * KiB));
 
     expect((await submitter.put(stored.id, stored.data)).status).toBe(202);
-    const blocksBefore = await blocks();
+    const blocksBefore = s.storedBlocks();
     // The contributor's upload (hashed on the pool's thread): 6 of its 8 MiB sent (the store writes blocks behind, 16 at a time), then nothing more.
     const held = submitter.openUpload(stalled.id, stalled.data.byteLength, stalled.data.subarray(0, 6 * 1024 * KiB));
     // Once its first block is written the worker holds it, and a concurrent retry is refused.
-    await expect.poll(blocks).toBeGreaterThan(blocksBefore);
+    await expect.poll(() => s.storedBlocks()).toBeGreaterThan(blocksBefore);
     expect((await submitter.put(stalled.id, stalled.data)).json.code).toBe("UPLOAD_IN_PROGRESS");
     // A stranger's PUT, held open with a token of its own making: refused before a byte is read.
     const stranger = submitter.openUpload(targeted.id, targeted.data.byteLength, targeted.data.subarray(0, 10), {

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,6 +16,8 @@ export type WorkerSystem = System & {
   url: string;
   keyholderKeys: KeyholderKeyPair[];
   dataDir: string;
+  /** How many blocks the worker's embedded IPFS store holds on disk: what a refused upload must not add to. */
+  storedBlocks(): number;
   /** Stops the worker without flushing anything, as a crash would, and starts a new one on the same data. */
   restart(): Promise<void>;
   /** Stops the worker and keeps its data directory, so a test can work on it before `start`. */
@@ -89,6 +92,11 @@ export async function createWorkerSystem(
     ...(await start()),
     keyholderKeys,
     dataDir,
+    storedBlocks() {
+      const directory = path.join(dataDir, "ipfs", "blocks");
+      if (!existsSync(directory)) return 0;
+      return readdirSync(directory, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).length;
+    },
     async stop() {
       await self.worker.close();
     },

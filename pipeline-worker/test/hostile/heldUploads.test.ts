@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
-import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { offThreadSha256Pool } from "../../src/crypto/createOffThreadSha256Tap.ts";
@@ -43,43 +42,38 @@ async function begin(data: Uint8Array) {
 const submissionState = async (id: string) =>
   (await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as { state: string; manifestCid: string | null };
 
-const blocks = async () => {
-  const directory = path.join(s.dataDir, "ipfs", "blocks");
-  return (await readdir(directory, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
-};
-
 describe("uploads held open", () => {
   it("a stalled upload and a refused upload cannot freeze ingest: an honest upload is stored promptly meanwhile, and nothing is lost", async () => {
     const stalled = await begin(randomBytes(8 * MiB));
     const refused = await begin(randomBytes(MiB));
     const honest = await begin(randomBytes(MiB));
-    const blocksBefore = await blocks();
+    const blocksBefore = s.storedBlocks();
 
     // Six MiB of the stalled upload, enough for the store to write blocks, and then nothing.
     const held = submitter.openUpload(stalled.id, stalled.data.byteLength, stalled.data.subarray(0, 6 * MiB));
     // The store writes the held bytes' blocks as they arrive: count them once it has written all
     // it can (no new block for 300 ms), since a count taken while they still land is not a baseline.
-    await until(async () => (await blocks()) > blocksBefore);
+    await until(async () => s.storedBlocks() > blocksBefore);
     const blocksWhileHeld = await settledBlocks();
 
     // Bytes that do not match the signed hash: refused, and their ciphertext removed at once.
     const wrong = await within(PROMPTLY_MS, submitter.put(refused.id, randomBytes(MiB)));
     expect(wrong.status).toBe(400);
     expect(wrong.json.code).toBe("VALIDATION_FAILED");
-    expect(await blocks()).toBe(blocksWhileHeld);
+    expect(s.storedBlocks()).toBe(blocksWhileHeld);
 
     const stored = await within(PROMPTLY_MS, submitter.put(honest.id, honest.data));
     expect(stored.status).toBe(202);
     const { state, manifestCid } = await submissionState(honest.id);
     expect(state).toBe("stored");
-    const honestBlocks = (await blocks()) - blocksWhileHeld;
+    const honestBlocks = s.storedBlocks() - blocksWhileHeld;
     expect(honestBlocks).toBeGreaterThan(0);
 
     // The stalled client hangs up: its upload fails and its blocks go; the submission still
     // awaits its data, and takes it whole.
     held.close();
     await held.answer;
-    await until(async () => (await blocks()) === blocksBefore + honestBlocks);
+    await until(async () => s.storedBlocks() === blocksBefore + honestBlocks);
     expect((await submissionState(stalled.id)).state).toBe("awaiting_data");
     expect((await within(PROMPTLY_MS, submitter.put(stalled.id, stalled.data))).status).toBe(202);
 
@@ -145,10 +139,10 @@ async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
 
 /** The block count once it has stopped moving for 300 ms. */
 async function settledBlocks(): Promise<number> {
-  let last = await blocks();
+  let last = s.storedBlocks();
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const now = await blocks();
+    const now = s.storedBlocks();
     if (now === last) return now;
     last = now;
   }

@@ -1,5 +1,3 @@
-import { readdirSync } from "node:fs";
-import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { toHex, type Hex } from "viem";
 import type { PolicyView } from "../../src/policy/createPolicySync.ts";
@@ -41,11 +39,6 @@ function holdCommittee(publicKeys: (keys: readonly Hex[]) => Hex[]): void {
   };
 }
 
-const blocks = () =>
-  readdirSync(path.join(s.dataDir, "ipfs", "blocks"), { withFileTypes: true, recursive: true }).filter((e) =>
-    e.isFile(),
-  ).length;
-
 describe("ingest under an invalid keyholder committee", () => {
   it("a committee listing one key twice (K1, K1, K2; threshold 2) is refused: no submission is taken whose key K1's holder could open alone", async () => {
     holdCommittee(([k1, , k3]) => [k1!, k1!, k3!]);
@@ -64,14 +57,14 @@ describe("ingest under an invalid keyholder committee", () => {
     expect(posted.status).toBe(201);
     const id = posted.json.id as string;
 
-    const stored = blocks();
+    const stored = s.storedBlocks();
     // 0x02 then x = 0x0303...03: no point on secp256k1 has that x.
     const notAPoint = toHex(Uint8Array.of(2, ...new Uint8Array(32).fill(3)));
     holdCommittee(([k1, k2]) => [k1!, k2!, notAPoint]);
     const refused = await submitter.put(id, data);
     expect({ status: refused.status, code: refused.json.code }).toEqual({ status: 503, code: "COMMITTEE_INVALID" });
     // Nothing of the upload was kept: no ciphertext, no manifest.
-    expect(blocks()).toBe(stored);
+    expect(s.storedBlocks()).toBe(stored);
     const [status] = (await submitter.submissionsOf(envelope.contributor)).filter(
       (submission) => (submission as { id: string }).id === id,
     );

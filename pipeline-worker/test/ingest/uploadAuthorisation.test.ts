@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, zeroAddress } from "viem";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
@@ -26,11 +24,6 @@ afterAll(async () => {
 type Status = { state: string; manifestCid: string | null; rejection: { code: string } | null };
 
 const statusOf = async (id: string) => (await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as Status;
-
-const blocks = () =>
-  readdirSync(path.join(s.dataDir, "ipfs", "blocks"), { withFileTypes: true, recursive: true }).filter((entry) =>
-    entry.isFile(),
-  ).length;
 
 /** A submission accepted and awaiting its data, the data it signed for and its upload capability. */
 async function begin(data: Uint8Array = randomBytes(3000)) {
@@ -60,13 +53,13 @@ describe("only the contributor can upload a submission's data", () => {
   it("a stranger cannot PUT data to someone else's submission: one byte, no token or a wrong one, changes nothing", async () => {
     const { id, data } = await begin();
     const other = await begin();
-    const blocksBefore = blocks();
+    const blocksBefore = s.storedBlocks();
     for (const token of [null, "", "not-a-token", randomBytes(32).toString("base64url"), other.token]) {
       const refused = await submitter.put(id, Uint8Array.of(0x41), { token });
       expect(refused.status, String(token)).toBe(401);
       expect(refused.json.code, String(token)).toBe("UPLOAD_UNAUTHORISED");
     }
-    expect(blocks()).toBe(blocksBefore);
+    expect(s.storedBlocks()).toBe(blocksBefore);
     expect((await statusOf(id)).state).toBe("awaiting_data");
 
     // The contributor's own upload is still taken, and recorded.
@@ -151,7 +144,7 @@ describe("only the contributor can upload a submission's data", () => {
 
   it("bytes that do not match the signed hash leave the submission awaiting its data, keep no block, and the right bytes are then taken", async () => {
     const { id, data, envelope } = await begin();
-    const blocksBefore = blocks();
+    const blocksBefore = s.storedBlocks();
     const tampered = Uint8Array.from(data);
     tampered[0]! ^= 1;
     const variants: [Uint8Array, string][] = [
@@ -162,7 +155,7 @@ describe("only the contributor can upload a submission's data", () => {
     for (const [bytes, code] of variants) {
       const refused = await submitter.put(id, bytes);
       expect(refused.json.code).toBe(code);
-      expect(blocks()).toBe(blocksBefore);
+      expect(s.storedBlocks()).toBe(blocksBefore);
       const status = await statusOf(id);
       expect(status.state).toBe("awaiting_data");
       expect(status.manifestCid).toBeNull();
@@ -210,7 +203,7 @@ describe("the same data submitted twice at once", () => {
 describe("the kill switch engaged while an upload is in flight", () => {
   it("aborts the upload with KILL_SWITCH_ENGAGED as soon as the worker sees the switch, and keeps nothing", async () => {
     const { id, data, envelope } = await begin(randomBytes(256 * 1024));
-    const blocksBefore = blocks();
+    const blocksBefore = s.storedBlocks();
     const upload = submitter.openUpload(id, data.byteLength, data.subarray(0, 100 * 1024));
     await pause(200);
     await s.wait(
@@ -235,7 +228,7 @@ describe("the kill switch engaged while an upload is in flight", () => {
     expect(answeredMidStream).toBe(true);
 
     await pause(200);
-    expect(blocks()).toBe(blocksBefore);
+    expect(s.storedBlocks()).toBe(blocksBefore);
     const status = await statusOf(id);
     expect(status.state).toBe("awaiting_data");
     expect(status.manifestCid).toBeNull();
@@ -245,6 +238,6 @@ describe("the kill switch engaged while an upload is in flight", () => {
     // While the switch stays engaged, a new upload is refused before any of it is read.
     const refused = await submitter.put(id, data);
     expect(refused.json.code).toBe("KILL_SWITCH_ENGAGED");
-    expect(blocks()).toBe(blocksBefore);
+    expect(s.storedBlocks()).toBe(blocksBefore);
   });
 });
