@@ -1,9 +1,9 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import https from "node:https";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import fastifyCompress from "@fastify/compress";
+import fastifyHttpProxy from "@fastify/http-proxy";
+import fastifyStatic from "@fastify/static";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
 
 export type CreateUiServerParameters = {
@@ -22,140 +22,100 @@ export type CreateUiServerParameters = {
 
 export type UiServer = { url: string; close(): Promise<void> };
 
-const CONTENT_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json",
-  ".map": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".woff2": "font/woff2",
-  ".txt": "text/plain; charset=utf-8",
-};
-
-// Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded by a proxy.
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "host",
-]);
+// Vite fingerprints everything under /assets/, so a file there never changes under its name.
+const IMMUTABLE = "public, max-age=31536000, immutable";
+// index.html and the other unhashed files are revalidated (ETag, Last-Modified) on every load,
+// so a new build reaches people at once.
+const REVALIDATE = "no-cache";
 
 /**
- * Serves the built app from one origin: the static files (with the app's routes falling back to
- * index.html), `/config.json`, and reverse proxies to the chain (`/rpc`) and to the worker
- * (`/worker/*`), so the browser needs no CORS from either. Request bodies are streamed through,
- * never buffered, so large submissions go straight to the worker.
+ * Serves the built app from one origin: the static files (compressed, cached by fingerprint,
+ * with ranges, ETags and the app's routes falling back to index.html), `/config.json`, and reverse
+ * proxies to the chain (`/rpc`) and to the worker (`/worker/*`), so the browser needs no CORS from
+ * either. Request bodies are streamed through, never buffered, so large submissions go straight
+ * to the worker.
  */
 export async function createUiServer(parameters: CreateUiServerParameters): Promise<UiServer> {
   const distDir = path.resolve(parameters.distDir);
   const configBody = JSON.stringify(parameters.runtimeConfig);
+  // forceCloseConnections: close() ends kept-alive browser connections instead of waiting on them.
+  const app = Fastify({ logger: false, forceCloseConnections: true });
 
-  const server = http.createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://ui.local");
-    if (url.pathname === "/config.json") {
-      response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      response.end(configBody);
-      return;
-    }
-    if (url.pathname === "/rpc") {
-      proxy(request, response, parameters.rpcUpstream, "");
-      return;
-    }
-    if (url.pathname === "/worker" || url.pathname.startsWith("/worker/")) {
-      if (!parameters.workerUpstream) {
-        problem(response, 503, "WORKER_NOT_CONFIGURED", "This UI server has no worker to forward to.");
-        return;
+  // The proxies sit outside the compressed scope: the chain and the worker choose their own
+  // encoding, and a stream from either passes through untouched.
+  await app.register(fastifyHttpProxy, {
+    upstream: new URL(parameters.rpcUpstream).origin,
+    rewritePrefix: new URL(parameters.rpcUpstream).pathname,
+    prefix: "/rpc",
+    replyOptions: { onError: upstreamError(parameters.rpcUpstream) },
+  });
+  if (parameters.workerUpstream) {
+    await app.register(fastifyHttpProxy, {
+      upstream: new URL(parameters.workerUpstream).origin,
+      rewritePrefix: new URL(parameters.workerUpstream).pathname.replace(/\/$/, ""),
+      prefix: "/worker",
+      replyOptions: { onError: upstreamError(parameters.workerUpstream) },
+    });
+  } else {
+    const noWorker = (_: unknown, reply: ProblemReply) =>
+      problem(reply, 503, "WORKER_NOT_CONFIGURED", "This UI server has no worker to forward to.");
+    app.all("/worker", noWorker);
+    app.all("/worker/*", noWorker);
+  }
+
+  await app.register(async (site: FastifyInstance) => {
+    await site.register(fastifyCompress, { global: true, threshold: 1024 });
+    await site.register(fastifyStatic, {
+      root: distDir,
+      prefix: "/",
+      index: ["index.html"],
+      cacheControl: false,
+      setHeaders: (reply, file) => {
+        const immutable = path.relative(distDir, file).startsWith(`assets${path.sep}`);
+        reply.header("cache-control", immutable ? IMMUTABLE : REVALIDATE);
+        reply.header("x-content-type-options", "nosniff");
+        // RFC 9239 names text/javascript; @fastify/send still says application/javascript.
+        if (file.endsWith(".js")) reply.header("content-type", "text/javascript; charset=utf-8");
+      },
+    });
+    site.get("/config.json", (_, reply) =>
+      reply.header("cache-control", "no-store").type("application/json").send(configBody),
+    );
+    // The app's own routes (/proposals/123) are files only to the app: serve index.html for them.
+    site.setNotFoundHandler((request, reply) => {
+      const { pathname } = new URL(request.url, "http://ui.local");
+      if ((request.method === "GET" || request.method === "HEAD") && !path.extname(pathname)) {
+        return reply.sendFile("index.html");
       }
-      proxy(request, response, parameters.workerUpstream, url.pathname.slice("/worker".length) + url.search);
-      return;
-    }
-    void serveStatic(distDir, url.pathname, request, response);
+      return reply.code(404).type("text/plain; charset=utf-8").send("Not found");
+    });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(parameters.port ?? 0, parameters.host ?? "127.0.0.1", () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  await app.listen({ port: parameters.port ?? 0, host: parameters.host ?? "127.0.0.1" });
+  const address = app.server.address() as AddressInfo;
   return {
     url: `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => app.close(),
   };
 }
 
-function proxy(request: IncomingMessage, response: ServerResponse, upstream: string, pathAndQuery: string) {
-  const base = new URL(upstream);
-  // `/worker/v1/policy?x=1` goes to `<upstream path>/v1/policy?x=1`; `/rpc` to the upstream URL itself.
-  const target = pathAndQuery === "" ? base : new URL(base.pathname.replace(/\/$/, "") + pathAndQuery, base.origin);
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-  }
-  const client = target.protocol === "https:" ? https : http;
-  const upstreamRequest = client.request(target, { method: request.method, headers }, (upstreamResponse) => {
-    const out: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(upstreamResponse.headers)) {
-      if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-    }
-    response.writeHead(upstreamResponse.statusCode ?? 502, out);
-    upstreamResponse.pipe(response);
-  });
-  upstreamRequest.on("error", () => {
-    if (!response.headersSent) {
-      problem(response, 502, "UPSTREAM_UNREACHABLE", `The UI server could not reach ${base.origin}.`);
-    } else response.destroy();
-  });
-  request.pipe(upstreamRequest);
+function upstreamError(upstream: string) {
+  const origin = new URL(upstream).origin;
+  return (reply: ProblemReply) => {
+    problem(reply, 502, "UPSTREAM_UNREACHABLE", `The UI server could not reach ${origin}.`);
+  };
 }
 
-async function serveStatic(distDir: string, pathname: string, request: IncomingMessage, response: ServerResponse) {
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    response.writeHead(405, { allow: "GET, HEAD" }).end();
-    return;
-  }
-  let file = path.join(distDir, path.normalize(decodeURIComponent(pathname)).replace(/^(\.\.[/\\])+/, ""));
-  if (!file.startsWith(distDir)) {
-    response.writeHead(403).end();
-    return;
-  }
-  let info = await stat(file).catch(() => undefined);
-  if (info?.isDirectory()) {
-    file = path.join(file, "index.html");
-    info = await stat(file).catch(() => undefined);
-  }
-  // The app's own routes (/proposals/123) are files only to the app: serve index.html for them.
-  if (!info && !path.extname(pathname)) {
-    file = path.join(distDir, "index.html");
-    info = await stat(file).catch(() => undefined);
-  }
-  if (!info) {
-    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("Not found");
-    return;
-  }
-  const immutable = pathname.startsWith("/assets/");
-  response.writeHead(200, {
-    "content-type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",
-    "content-length": info.size,
-    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    "x-content-type-options": "nosniff",
-  });
-  if (request.method === "HEAD") response.end();
-  else createReadStream(file).pipe(response);
-}
+// The part of a reply a problem needs; the proxy's error hook types its reply for HTTP/2 as well.
+type ProblemReply = {
+  code(status: number): ProblemReply;
+  type(contentType: string): ProblemReply;
+  send(payload: string): unknown;
+};
 
-function problem(response: ServerResponse, status: number, code: string, detail: string) {
-  response.writeHead(status, { "content-type": "application/problem+json" });
-  response.end(JSON.stringify({ title: detail, status, code, detail }));
+function problem(reply: ProblemReply, status: number, code: string, detail: string) {
+  return reply
+    .code(status)
+    .type("application/problem+json")
+    .send(JSON.stringify({ title: detail, status, code, detail }));
 }
