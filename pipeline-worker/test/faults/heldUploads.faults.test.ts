@@ -27,21 +27,14 @@ afterAll(async () => {
   await s?.close();
 });
 
-async function begin(data: Uint8Array) {
-  const prepared = await submitter.prepare({ data });
-  const begun = await submitter.post(prepared.envelope);
-  expect(begun.status).toBe(201);
-  return { id: begun.json.id as string, data: prepared.data, dataHash: prepared.envelope.dataHash };
-}
-
 const stateOf = async (id: string) =>
   ((await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as { state: string }).state;
 
 describe("a worker stopped while uploads are held open", () => {
   it("stops promptly, keeps what it stored, and afterwards takes the held submissions' data from their contributors only", async () => {
-    const stored = await begin(randomBytes(200 * KiB));
-    const stalled = await begin(randomBytes(8 * 1024 * KiB));
-    const targeted = await begin(randomBytes(100 * KiB));
+    const stored = await submitter.begin(randomBytes(200 * KiB));
+    const stalled = await submitter.begin(randomBytes(8 * 1024 * KiB));
+    const targeted = await submitter.begin(randomBytes(100 * KiB));
 
     expect((await submitter.put(stored.id, stored.data)).status).toBe(202);
     const blocksBefore = s.storedBlocks();

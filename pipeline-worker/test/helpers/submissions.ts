@@ -109,6 +109,23 @@ export function createSubmitter(s: WorkerSystem) {
     return { status: response.status, json, type: response.headers.get("content-type") };
   }
 
+  /**
+   * A submission of `data` (random bytes by default) signed, POSTed and accepted, awaiting its data:
+   * its id, the data and envelope signed for, and the upload capability the POST returned.
+   */
+  async function begin(data?: Uint8Array) {
+    const { data: signed, envelope } = await prepare(data ? { data } : {});
+    const begun = await post(envelope);
+    if (begun.status !== 201) throw new Error(`submission refused: ${JSON.stringify(begun.json)}`);
+    return {
+      id: begun.json.id as string,
+      data: signed,
+      envelope,
+      dataHash: envelope.dataHash,
+      token: begun.json.uploadToken as string,
+    };
+  }
+
   /** Uploads as a stream in small chunks, as a client with a large file would. */
   async function put(id: string, data: Uint8Array, as: UploadAs = {}) {
     let offset = 0;
@@ -186,6 +203,7 @@ export function createSubmitter(s: WorkerSystem) {
     chainNow,
     prepare,
     post,
+    begin,
     put,
     openUpload,
     submissionsOf,

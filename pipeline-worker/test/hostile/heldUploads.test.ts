@@ -31,22 +31,14 @@ afterAll(async () => {
   await s?.close();
 });
 
-/** A submission accepted and waiting for its data, and the data it signed for. */
-async function begin(data: Uint8Array) {
-  const prepared = await submitter.prepare({ data });
-  const begun = await submitter.post(prepared.envelope);
-  expect(begun.status).toBe(201);
-  return { id: begun.json.id as string, data: prepared.data };
-}
-
 const submissionState = async (id: string) =>
   (await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as { state: string; manifestCid: string | null };
 
 describe("uploads held open", () => {
   it("a stalled upload and a refused upload cannot freeze ingest: an honest upload is stored promptly meanwhile, and nothing is lost", async () => {
-    const stalled = await begin(randomBytes(8 * MiB));
-    const refused = await begin(randomBytes(MiB));
-    const honest = await begin(randomBytes(MiB));
+    const stalled = await submitter.begin(randomBytes(8 * MiB));
+    const refused = await submitter.begin(randomBytes(MiB));
+    const honest = await submitter.begin(randomBytes(MiB));
     const blocksBefore = s.storedBlocks();
 
     // Six MiB of the stalled upload, enough for the store to write blocks, and then nothing.
@@ -94,8 +86,8 @@ describe("uploads held open", () => {
   });
 
   it("thirty uploads that send one byte and hold cannot make the worker start a thread each; an honest upload is stored meanwhile", async () => {
-    const waiting = await Promise.all(Array.from({ length: 30 }, () => begin(randomBytes(4 * MiB))));
-    const honest = await begin(randomBytes(4 * MiB));
+    const waiting = await Promise.all(Array.from({ length: 30 }, () => submitter.begin(randomBytes(4 * MiB))));
+    const honest = await submitter.begin(randomBytes(4 * MiB));
     const threadsBefore = osThreads();
     const held = waiting.map(({ id, data }) => submitter.openUpload(id, data.byteLength, data.subarray(0, 1)));
     try {

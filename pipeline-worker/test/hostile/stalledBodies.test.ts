@@ -62,14 +62,6 @@ const state = () =>
     contributor: s.accounts.contributor.account.address,
   });
 
-/** A submission accepted and waiting for its data, and the data it signed for. */
-async function begin(data?: Uint8Array) {
-  const prepared = await submitter.prepare(data ? { data } : {});
-  const begun = await submitter.post(prepared.envelope);
-  expect(begun.status).toBe(201);
-  return { id: begun.json.id as string, data: prepared.data };
-}
-
 /** The head of the contributor's upload of submission `id`, with its upload token. */
 const uploadHead = (id: string, size: number) =>
   `PUT /v1/submissions/${id}/data HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n` +
@@ -99,7 +91,7 @@ function expectTimedOut(exchange: RawExchange & { elapsedMs: number }, label: st
 
 describe("PUT /v1/submissions/:id/data with a body that stops arriving", () => {
   it("answers REQUEST_TIMEOUT, closes the connection, keeps nothing, and then takes the whole data once", async () => {
-    const { id, data } = await begin();
+    const { id, data } = await submitter.begin();
     before = await state();
     tally.add();
     const stalled = stall(s.url, Buffer.concat([Buffer.from(uploadHead(id, data.byteLength)), data.subarray(0, 700)]));
@@ -125,7 +117,7 @@ describe("PUT /v1/submissions/:id/data with a body that stops arriving", () => {
   });
 
   it("takes an upload that is slow but never pauses for as long as the timeout", async () => {
-    const { id, data } = await begin(randomBytes(30 * 1024));
+    const { id, data } = await submitter.begin(randomBytes(30 * 1024));
     const gapMs = BODY_IDLE_TIMEOUT_MS / 4;
     const parts = Array.from({ length: 30 }, (_, i) => data.subarray(i * 1024, (i + 1) * 1024));
     tally.add();
@@ -143,13 +135,13 @@ describe("PUT /v1/submissions/:id/data with a body that stops arriving", () => {
   });
 
   it("answers twenty stalled uploads at once and serves a whole submission meanwhile", async () => {
-    const waiting = await Promise.all(Array.from({ length: 20 }, () => begin()));
+    const waiting = await Promise.all(Array.from({ length: 20 }, () => submitter.begin()));
     before = await state();
     tally.add(waiting.length);
     const stalled = waiting.map(({ id, data }) =>
       stall(s.url, Buffer.concat([Buffer.from(uploadHead(id, data.byteLength)), data.subarray(0, 100)])),
     );
-    const { id, data } = await begin();
+    const { id, data } = await submitter.begin();
     expect((await submitter.put(id, data)).status).toBe(202);
     for (const exchange of await Promise.all(stalled)) expectTimedOut(exchange, "one of twenty");
     for (const { id: stalledId, data: stalledData } of waiting) {

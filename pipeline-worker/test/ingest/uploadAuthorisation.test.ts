@@ -25,19 +25,11 @@ type Status = { state: string; manifestCid: string | null; rejection: { code: st
 
 const statusOf = async (id: string) => (await (await fetch(`${s.url}/v1/submissions/${id}`)).json()) as Status;
 
-/** A submission accepted and awaiting its data, the data it signed for and its upload capability. */
-async function begin(data: Uint8Array = randomBytes(3000)) {
-  const { envelope } = await submitter.prepare({ data });
-  const begun = await submitter.post(envelope);
-  expect(begun.status).toBe(201);
-  return { id: begun.json.id as string, data, envelope, token: begun.json.uploadToken as string };
-}
-
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("only the contributor can upload a submission's data", () => {
   it("returns an upload capability only in the POST's answer, never in a public listing", async () => {
-    const { id, token, envelope } = await begin();
+    const { id, token, envelope } = await submitter.begin();
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const byId = await (await fetch(`${s.url}/v1/submissions/${id}`)).text();
     const listed = await (await fetch(`${s.url}/v1/submissions?contributor=${envelope.contributor}`)).text();
@@ -51,8 +43,8 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("a stranger cannot PUT data to someone else's submission: one byte, no token or a wrong one, changes nothing", async () => {
-    const { id, data } = await begin();
-    const other = await begin();
+    const { id, data } = await submitter.begin();
+    const other = await submitter.begin();
     const blocksBefore = s.storedBlocks();
     for (const token of [null, "", "not-a-token", randomBytes(32).toString("base64url"), other.token]) {
       const refused = await submitter.put(id, Uint8Array.of(0x41), { token });
@@ -71,7 +63,7 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("a stranger holding a PUT open, finishing it with garbage after the honest upload was stored, cannot unstore it", async () => {
-    const { id, data, envelope } = await begin(randomBytes(64 * 1024));
+    const { id, data, envelope } = await submitter.begin(randomBytes(64 * 1024));
     const stranger = submitter.openUpload(id, data.byteLength, randomBytes(1000), { token: null });
     // The stranger is refused before the worker reads a byte of the body, not once it ends.
     const refused = await Promise.race([stranger.answer, pause(2_000).then(() => undefined)]);
@@ -96,7 +88,7 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("a contributor's concurrent retry of an upload is refused UPLOAD_IN_PROGRESS, and the first upload is stored", async () => {
-    const { id, data } = await begin(randomBytes(64 * 1024));
+    const { id, data } = await submitter.begin(randomBytes(64 * 1024));
     const first = submitter.openUpload(id, data.byteLength, data.subarray(0, 20_000));
     await pause(200);
     // The client, seeing no answer yet, sends the whole upload again on another connection.
@@ -123,7 +115,7 @@ describe("only the contributor can upload a submission's data", () => {
 
   it("a contributor whose connection broke mid-upload can upload again at once, not only after the idle timeout", async () => {
     for (const how of ["half-closed", "destroyed"] as const) {
-      const { id, data } = await begin();
+      const { id, data } = await submitter.begin();
       const broken = submitter.openUpload(id, data.byteLength, data.subarray(0, 700));
       await pause(100);
       broken.close(how === "half-closed" ? "end" : "destroy");
@@ -143,7 +135,7 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("bytes that do not match the signed hash leave the submission awaiting its data, keep no block, and the right bytes are then taken", async () => {
-    const { id, data, envelope } = await begin();
+    const { id, data, envelope } = await submitter.begin();
     const blocksBefore = s.storedBlocks();
     const tampered = Uint8Array.from(data);
     tampered[0]! ^= 1;
@@ -202,7 +194,7 @@ describe("the same data submitted twice at once", () => {
 // Last: the switch stays engaged for the rest of this worker's life.
 describe("the kill switch engaged while an upload is in flight", () => {
   it("aborts the upload with KILL_SWITCH_ENGAGED as soon as the worker sees the switch, and keeps nothing", async () => {
-    const { id, data, envelope } = await begin(randomBytes(256 * 1024));
+    const { id, data, envelope } = await submitter.begin(randomBytes(256 * 1024));
     const blocksBefore = s.storedBlocks();
     const upload = submitter.openUpload(id, data.byteLength, data.subarray(0, 100 * 1024));
     await pause(200);
