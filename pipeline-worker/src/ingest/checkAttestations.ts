@@ -1,8 +1,9 @@
 import { createRequire } from "node:module";
 import type { EAS, SignedOffchainAttestation } from "@ethereum-attestation-service/eas-sdk";
-import { decodeAbiParameters, getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
 import { easAbi } from "../abis.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { decodeDataAttestation, type OffchainAttestation } from "./dataAttestations.ts";
 import { offchainAttestationUID } from "./offchainAttestationUID.ts";
 
 // The EAS SDK's ESM build imports lodash by named export, which Node's ESM loader refuses; its
@@ -21,8 +22,7 @@ export type AttestationRequirement = {
   maxAge: bigint;
 };
 
-/** An off-chain attestation as the EAS SDK signs it, with the attester it claims to be from. */
-export type OffchainAttestation = { attester: Address; attestation: SignedOffchainAttestation };
+export type { OffchainAttestation };
 
 /** The attestations a submission carries: on-chain UIDs, and off-chain EIP-712 attestations made with the EAS SDK. */
 export type SubmissionAttestations = {
@@ -216,7 +216,7 @@ function normalised(attestation: SignedOffchainAttestation): SignedOffchainAttes
 
 function decodeData(f: AttestationFacts): [Hex, bigint] {
   try {
-    const [dataHash, size] = decodeAbiParameters([{ type: "bytes32" }, { type: "uint64" }], f.data);
+    const { dataHash, size } = decodeDataAttestation(f.data);
     return [dataHash, size];
   } catch {
     invalid(f.uid, "its data does not start with (bytes32 dataHash, uint64 size)");
