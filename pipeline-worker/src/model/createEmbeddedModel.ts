@@ -1,11 +1,9 @@
 import { createHash } from "node:crypto";
-import { Matrix } from "ml-matrix";
-import { MultinomialNB } from "ml-naivebayes";
 import { z } from "zod";
 import { WorkerError } from "../internal/WorkerError.ts";
-import { featurize, HASH_FUNCTION, TOKENIZER_VERSION, type HashedBagOfWordsOptions } from "./hashedBagOfWords.ts";
+import { bucketsOf, HASH_FUNCTION, TOKENIZER_VERSION, type HashedBagOfWordsOptions } from "./hashedBagOfWords.ts";
 import type { Model, ModelAnswer } from "./Model.ts";
-import { MAX_TEXT_LENGTH, type TrainingRecord } from "./trainingRecords.ts";
+import { MAX_LABELS, MAX_TEXT_LENGTH, type TrainingRecord } from "./trainingRecords.ts";
 
 export const EMBEDDED_WEIGHTS_FORMAT = "dao-ai/embedded-model/v1";
 
@@ -16,7 +14,7 @@ export const EMBEDDED_WEIGHTS_FORMAT = "dao-ai/embedded-model/v1";
  */
 export type EmbeddedWeights = {
   format: typeof EMBEDDED_WEIGHTS_FORMAT;
-  /** Multinomial naive Bayes over hashed token counts, trained by ml-naivebayes's MultinomialNB. */
+  /** Multinomial naive Bayes over hashed token counts (Laplace-smoothed). */
   algorithm: "multinomial-naive-bayes";
   features: {
     kind: "hashed-bag-of-words";
@@ -41,48 +39,150 @@ export type TrainEmbeddedModelOptions = Partial<HashedBagOfWordsOptions>;
 export const DEFAULT_FEATURES: HashedBagOfWordsOptions = { dimensions: 4096, ngrams: 2 };
 
 /**
- * Trains the embedded classifier on labelled records: a multinomial naive Bayes (the classic
- * spam filter, as in SpamAssassin's and Graham's Bayesian filters) over hashed word and
- * word-pair counts, fitted by ml-naivebayes. The records are sorted first, so the weights (and
- * their hash) depend only on which records there are, not on the order they were gathered in.
+ * Naive Bayes' sufficient statistics, folded in one record at a time: per label, how many records
+ * and how many tokens fell in each bucket. Memory is labels x dimensions whatever the number of
+ * records, so a training set is streamed through it and never held.
+ *
+ * Counts are integers (exact in a double up to 2^53), so the sum, and the weights made from it,
+ * are the same in whatever order the records come and however the work was split and merged:
+ * the weights, and their committed hash, depend only on which records there are.
  */
-export function trainEmbeddedModel(
-  records: readonly TrainingRecord[],
-  options: TrainEmbeddedModelOptions = {},
-): EmbeddedWeights {
+export type EmbeddedTrainer = {
+  readonly features: HashedBagOfWordsOptions;
+  /** Records folded in so far. */
+  readonly examples: number;
+  /** The labels seen so far, sorted. */
+  labels(): string[];
+  add(record: TrainingRecord): void;
+  /** Adds another trainer's counts (same features) to this one's, e.g. a submission checked in full. */
+  merge(other: EmbeddedTrainer): void;
+  /** The weights: log priors and Laplace-smoothed log likelihoods from the counts. */
+  weights(): EmbeddedWeights;
+};
+
+type LabelCounts = { examples: number; tokens: number; buckets: Float64Array };
+
+/**
+ * A trainer for the embedded classifier. The maths is that of ml-naivebayes's MultinomialNB (the
+ * classic spam filter, as in SpamAssassin's and Graham's Bayesian filters): prior log(n_c / n),
+ * likelihood log((count + 1) / (total_c + dimensions)), with the same floating-point operations
+ * in the same order, so the weights are byte for byte those it gave. It is written here because
+ * that library trains only from a dense records x features matrix (about 32 GB for a million
+ * messages); no maintained JavaScript library folds hashed counts in one record at a time.
+ */
+export function createEmbeddedTrainer(options: TrainEmbeddedModelOptions = {}): EmbeddedTrainer {
   const features = { ...DEFAULT_FEATURES, ...options };
   if (!Number.isInteger(features.dimensions) || features.dimensions < 16 || features.dimensions > 1 << 20) {
     throw new WorkerError("VALIDATION_FAILED", `dimensions must be an integer in 16..${1 << 20}.`);
   }
-  const labels = [...new Set(records.map((record) => record.label))].sort(compareStrings);
-  if (labels.length < 2) {
-    throw new WorkerError(
-      "TRAINING_DATA_INVALID",
-      `A classifier needs examples of at least two labels; the training set has ${labels.length}.`,
-      { hints: ["Train on more submissions, with examples of every label."] },
-    );
+  if (features.ngrams !== 1 && features.ngrams !== 2) {
+    throw new WorkerError("VALIDATION_FAILED", "ngrams must be 1 or 2.");
   }
-  const sorted = [...records].sort((a, b) => compareStrings(a.text, b.text) || compareStrings(a.label, b.label));
-  const index = new Map(labels.map((label, i) => [label, i]));
-  const x = new Matrix(sorted.map((record) => featurize(record.text, features)));
-  const y = sorted.map((record) => index.get(record.label)!);
-  const nb = new MultinomialNB();
-  nb.train(x, y);
-  return {
-    format: EMBEDDED_WEIGHTS_FORMAT,
-    algorithm: "multinomial-naive-bayes",
-    features: {
-      kind: "hashed-bag-of-words",
-      tokenizer: TOKENIZER_VERSION,
-      hash: HASH_FUNCTION,
-      dimensions: features.dimensions,
-      ngrams: features.ngrams,
+  const byLabel = new Map<string, LabelCounts>();
+  let examples = 0;
+
+  function countsOf(label: string): LabelCounts {
+    let counts = byLabel.get(label);
+    if (counts === undefined) {
+      // Each label costs dimensions x 8 bytes: a data set with thousands of labels must not
+      // exhaust memory.
+      if (byLabel.size >= MAX_LABELS) throw tooManyLabels();
+      counts = { examples: 0, tokens: 0, buckets: new Float64Array(features.dimensions) };
+      byLabel.set(label, counts);
+    }
+    return counts;
+  }
+
+  const trainer: EmbeddedTrainer = {
+    features,
+    get examples() {
+      return examples;
     },
-    labels,
-    logPriors: nb.priorProbability.getColumn(0),
-    logLikelihoods: nb.conditionalProbability.to2DArray(),
-    examples: sorted.length,
+    labels: () => [...byLabel.keys()].sort(compareStrings),
+    add(record) {
+      const counts = countsOf(record.label);
+      const buckets = bucketsOf(record.text, features);
+      for (const bucket of buckets) counts.buckets[bucket]! += 1;
+      counts.tokens += buckets.length;
+      counts.examples += 1;
+      examples += 1;
+    },
+    merge(other) {
+      if (other.features.dimensions !== features.dimensions || other.features.ngrams !== features.ngrams) {
+        throw new WorkerError("VALIDATION_FAILED", "Only trainers with the same features can be merged.");
+      }
+      const theirLabels = countsByLabel.get(other)!;
+      // Checked before anything is added, so a refused merge leaves these counts as they were.
+      const newLabels = [...theirLabels.keys()].filter((label) => !byLabel.has(label));
+      if (byLabel.size + newLabels.length > MAX_LABELS) throw tooManyLabels();
+      for (const [label, theirs] of theirLabels) {
+        const counts = countsOf(label);
+        for (let i = 0; i < theirs.buckets.length; i++) counts.buckets[i]! += theirs.buckets[i]!;
+        counts.tokens += theirs.tokens;
+        counts.examples += theirs.examples;
+      }
+      examples += other.examples;
+    },
+    weights() {
+      const labels = trainer.labels();
+      if (labels.length < 2) {
+        throw new WorkerError(
+          "TRAINING_DATA_INVALID",
+          `A classifier needs examples of at least two labels; the training set has ${labels.length}.`,
+          { hints: ["Train on more submissions, with examples of every label."] },
+        );
+      }
+      const divisorOf = (counts: LabelCounts) => counts.tokens + features.dimensions;
+      return {
+        format: EMBEDDED_WEIGHTS_FORMAT,
+        algorithm: "multinomial-naive-bayes",
+        features: {
+          kind: "hashed-bag-of-words",
+          tokenizer: TOKENIZER_VERSION,
+          hash: HASH_FUNCTION,
+          dimensions: features.dimensions,
+          ngrams: features.ngrams,
+        },
+        labels,
+        logPriors: labels.map((label) => Math.log(byLabel.get(label)!.examples / examples)),
+        logLikelihoods: labels.map((label) => {
+          const counts = byLabel.get(label)!;
+          const divisor = divisorOf(counts);
+          return Array.from(counts.buckets, (count) => Math.log((count + 1) / divisor));
+        }),
+        examples,
+      };
+    },
   };
+  countsByLabel.set(trainer, byLabel);
+  return trainer;
+}
+
+// A trainer's counts, for `merge`, without putting them on its public face.
+const countsByLabel = new WeakMap<EmbeddedTrainer, ReadonlyMap<string, LabelCounts>>();
+
+/**
+ * Trains the embedded classifier on labelled records: a multinomial naive Bayes over hashed word
+ * and word-pair counts. Records are folded in one at a time, so `records` may be a generator or a
+ * stream (an async iterable) that never holds the training set in memory.
+ */
+export function trainEmbeddedModel(
+  records: Iterable<TrainingRecord>,
+  options: TrainEmbeddedModelOptions = {},
+): EmbeddedWeights {
+  const trainer = createEmbeddedTrainer(options);
+  for (const record of records) trainer.add(record);
+  return trainer.weights();
+}
+
+/** trainEmbeddedModel over a stream of records, e.g. read from the content store as they decrypt. */
+export async function trainEmbeddedModelFromStream(
+  records: AsyncIterable<TrainingRecord> | Iterable<TrainingRecord>,
+  options: TrainEmbeddedModelOptions = {},
+): Promise<EmbeddedWeights> {
+  const trainer = createEmbeddedTrainer(options);
+  for await (const record of records) trainer.add(record);
+  return trainer.weights();
 }
 
 /**
@@ -189,13 +289,12 @@ export function createEmbeddedModel(parameters: CreateEmbeddedModelParameters): 
   const weights =
     parameters.weights instanceof Uint8Array ? decodeEmbeddedWeights(parameters.weights) : parameters.weights;
   const id = embeddedWeightsHash(parameters.weights instanceof Uint8Array ? parameters.weights : weights);
-  const likelihoods = new Matrix(weights.logLikelihoods).transpose();
-  const priors = Matrix.rowVector(weights.logPriors);
+  const { labels, logPriors, logLikelihoods } = weights;
 
   return {
     id,
     weights,
-    labels: weights.labels,
+    labels,
     async classify(input, options = {}): Promise<ModelAnswer> {
       options.signal?.throwIfAborted();
       if (typeof input !== "string" || input.length > MAX_TEXT_LENGTH) {
@@ -207,11 +306,16 @@ export function createEmbeddedModel(parameters: CreateEmbeddedModelParameters): 
           },
         );
       }
-      const counts = featurize(input, weights.features);
-      const tokens = counts.reduce((a, b) => a + b, 0);
-      const scores = new Matrix([counts]).mmul(likelihoods).add(priors).getRow(0);
+      // A message touches a few dozen of the thousands of buckets: sum only those.
+      const buckets = bucketsOf(input, weights.features);
+      const scores = logPriors.map((prior, label) => {
+        let score = prior;
+        const row = logLikelihoods[label]!;
+        for (const bucket of buckets) score += row[bucket]!;
+        return score;
+      });
       const order = scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
-      const margin = (scores[order[0]!]! - scores[order[1]!]!) / Math.max(1, tokens);
+      const margin = (scores[order[0]!]! - scores[order[1]!]!) / Math.max(1, buckets.length);
       return { label: weights.labels[order[0]!]!, score: coarseScore(margin) };
     },
   };
@@ -222,6 +326,12 @@ export function coarseScore(marginPerToken: number): ModelAnswer["score"] {
   if (marginPerToken >= 1) return "high";
   if (marginPerToken >= 0.4) return "medium";
   return "low";
+}
+
+function tooManyLabels(): WorkerError {
+  return new WorkerError("TRAINING_DATA_INVALID", `The training data has more than ${MAX_LABELS} distinct labels.`, {
+    hints: [`The embedded model chooses among at most ${MAX_LABELS} labels.`],
+  });
 }
 
 function compareStrings(a: string, b: string): number {

@@ -63,15 +63,26 @@ export function fnv1a32(text: string): number {
   return hash >>> 0;
 }
 
-/** Token counts hashed into `dimensions` buckets. */
-export function featurize(text: string, options: HashedBagOfWordsOptions): number[] {
-  const vector = new Array<number>(options.dimensions).fill(0);
+/**
+ * The bucket of each token (and, with `ngrams: 2`, of each pair of neighbouring tokens), one entry
+ * per occurrence: a sparse form of the count vector, which is all that training and answering
+ * need (a message touches a few dozen of the thousands of buckets).
+ */
+export function bucketsOf(text: string, options: HashedBagOfWordsOptions): number[] {
   const tokens = tokenize(text);
+  const buckets: number[] = [];
   for (let i = 0; i < tokens.length; i++) {
-    vector[fnv1a32(tokens[i]!) % options.dimensions]! += 1;
+    buckets.push(fnv1a32(tokens[i]!) % options.dimensions);
     if (options.ngrams === 2 && i + 1 < tokens.length) {
-      vector[fnv1a32(`${tokens[i]} ${tokens[i + 1]}`) % options.dimensions]! += 1;
+      buckets.push(fnv1a32(`${tokens[i]} ${tokens[i + 1]}`) % options.dimensions);
     }
   }
+  return buckets;
+}
+
+/** Token counts hashed into `dimensions` buckets: the dense form of bucketsOf. */
+export function featurize(text: string, options: HashedBagOfWordsOptions): number[] {
+  const vector = new Array<number>(options.dimensions).fill(0);
+  for (const bucket of bucketsOf(text, options)) vector[bucket]! += 1;
   return vector;
 }

@@ -10,45 +10,74 @@ export type TrainingRecord = { text: string; label: string };
 export const MAX_TEXT_LENGTH = 16_384;
 /** The longest label. */
 export const MAX_LABEL_LENGTH = 64;
+/** The most distinct labels a training set may have: each costs the trainer a row of counts. */
+export const MAX_LABELS = 64;
+/**
+ * The longest line a reader buffers, in UTF-16 code units: a record of the longest text and
+ * label with every character escaped (`\uXXXX`). A longer line is refused as soon as it is seen,
+ * so a file without newlines cannot make a reader hold all of it.
+ */
+const MAX_LINE_LENGTH = (MAX_TEXT_LENGTH + MAX_LABEL_LENGTH) * 6 + 64;
 
 /**
- * Parses JSON Lines training data. Strict: any line that is not a `{text, label}` object of
- * strings makes the whole file invalid (TRAINING_DATA_INVALID, naming the line), because a
- * contributor attested to the whole file and half of it is not what they vouched for. Blank lines
- * are allowed (a trailing newline is usual).
+ * Reads JSON Lines training data from a stream of bytes (as they are decrypted), yielding each
+ * record as its line ends: memory holds one line, never the file. Strict: any line that is not a
+ * `{text, label}` object of strings makes the whole file invalid (TRAINING_DATA_INVALID, naming
+ * the line), because a contributor attested to the whole file and half of it is not what they
+ * vouched for; so a consumer must treat what it took as valid only once the stream ends without
+ * throwing. Blank lines are allowed (a trailing newline is usual).
  */
-export function parseTrainingRecords(data: Uint8Array | string): TrainingRecord[] {
-  let text: string;
-  try {
-    text = typeof data === "string" ? data : new TextDecoder("utf-8", { fatal: true }).decode(data);
-  } catch (cause) {
-    throw invalid("The training data is not UTF-8 text.", cause);
-  }
-  const records: TrainingRecord[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line === "") continue;
-    let value: unknown;
+export async function* readTrainingRecords(
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<TrainingRecord> {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (chunk?: Uint8Array) => {
     try {
-      value = JSON.parse(line);
+      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
     } catch (cause) {
-      throw invalid(`Line ${i + 1} of the training data is not JSON.`, cause);
+      throw invalid("The training data is not UTF-8 text.", cause);
     }
-    if (!isRecord(value)) {
-      throw invalid(`Line ${i + 1} of the training data is not a {"text": string, "label": string} object.`);
+  };
+  let pending = "";
+  let line = 0;
+  for await (const chunk of chunks) {
+    pending += decode(chunk);
+    let start = 0;
+    for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n", start)) {
+      const record = parseLine(pending.slice(start, end), ++line);
+      start = end + 1;
+      if (record !== undefined) yield record;
     }
-    if (value.text.length > MAX_TEXT_LENGTH || value.label.length === 0 || value.label.length > MAX_LABEL_LENGTH) {
-      throw invalid(
-        `Line ${i + 1} of the training data has a text over ${MAX_TEXT_LENGTH} characters or an empty or over-long label.`,
-      );
+    pending = pending.slice(start);
+    if (pending.length > MAX_LINE_LENGTH) {
+      throw invalid(`Line ${line + 1} of the training data is longer than any record can be.`);
     }
-    records.push({ text: value.text, label: value.label });
   }
-  return records;
+  const record = parseLine(pending + decode(), ++line);
+  if (record !== undefined) yield record;
 }
 
-/** Writes records as JSON Lines, the inverse of parseTrainingRecords. */
+function parseLine(raw: string, number: number): TrainingRecord | undefined {
+  const line = raw.trim();
+  if (line === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (cause) {
+    throw invalid(`Line ${number} of the training data is not JSON.`, cause);
+  }
+  if (!isRecord(value)) {
+    throw invalid(`Line ${number} of the training data is not a {"text": string, "label": string} object.`);
+  }
+  if (value.text.length > MAX_TEXT_LENGTH || value.label.length === 0 || value.label.length > MAX_LABEL_LENGTH) {
+    throw invalid(
+      `Line ${number} of the training data has a text over ${MAX_TEXT_LENGTH} characters or an empty or over-long label.`,
+    );
+  }
+  return { text: value.text, label: value.label };
+}
+
+/** Writes records as JSON Lines, the inverse of readTrainingRecords. */
 export function formatTrainingRecords(records: readonly TrainingRecord[]): string {
   return records.map((record) => `${JSON.stringify({ text: record.text, label: record.label })}\n`).join("");
 }

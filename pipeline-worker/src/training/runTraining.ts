@@ -16,8 +16,13 @@ import type { Logger } from "../internal/createLogger.ts";
 import type { ErrorCode } from "../internal/errorCodes.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { KeyholderClient } from "../keyholder/createKeyholderClient.ts";
-import { embeddedWeightsHash, encodeEmbeddedWeights, trainEmbeddedModel } from "../model/createEmbeddedModel.ts";
-import { parseTrainingRecords, type TrainingRecord } from "../model/trainingRecords.ts";
+import {
+  createEmbeddedTrainer,
+  embeddedWeightsHash,
+  encodeEmbeddedWeights,
+  type EmbeddedTrainer,
+} from "../model/createEmbeddedModel.ts";
+import { readTrainingRecords } from "../model/trainingRecords.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { modelCommitmentsError } from "./contractRevert.ts";
 import { encryptModelWeights } from "./encryptModelWeights.ts";
@@ -73,7 +78,10 @@ export type TrainingReport = {
  *    shares, decrypts, and checks the plaintext's SHA-256 against the attested data hash. A
  *    submission that fails any of these is excluded and reported, never fatal; a refusal that
  *    ends the run (kill switch, approval gone) stops it;
- * 3. trains the embedded model on the records of the included submissions;
+ * 3. trains the embedded model on the records of the included submissions, streaming: each
+ *    submission's records are counted as they decrypt, and its counts join the model's only once
+ *    its whole plaintext has matched the attested hash, so memory holds a few submissions'
+ *    counts and never the data itself, whatever its size;
  * 4. encrypts the weights to the current committee, stores them on IPFS, and commits the hashes
  *    of the weights and of the training set with ModelCommitments.commitModel.
  */
@@ -106,16 +114,16 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
 
   const included: TrainingReport["included"] = [];
   const excluded: ExcludedSubmission[] = [];
-  const recordsByHash = new Map<Hex, TrainingRecord[]>();
+  const features = { dimensions: spec.model.dimensions, ngrams: spec.model.ngrams };
+  const trainer = createEmbeddedTrainer(features);
   const queue = [...spec.submissions];
   const concurrency = Math.max(1, parameters.concurrency ?? 4);
   await Promise.all(
     Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
+        let submission: EmbeddedTrainer;
         try {
-          const records = await readSubmission(entry);
-          recordsByHash.set(entry.dataHash, records);
-          included.push({ ...entry, records: records.length });
+          submission = await readSubmission(entry);
         } catch (error) {
           // A retryable failure (the content store or enough keyholders unreachable for now) ends
           // the run before anything is committed: excluding the submission would leave its
@@ -123,7 +131,16 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
           if (!isWorkerError(error) || RUN_ENDING_CODES.has(error.code) || error.retryable) throw error;
           excluded.push({ ...entry, code: error.code, detail: error.shortMessage });
           logger?.warn({ runId, ...entry, code: error.code, detail: error.shortMessage }, "submission excluded");
+          continue;
         }
+        // Outside the exclusion above: too many labels in the run as a whole is no one
+        // submission's fault, and which one tipped it over depends on the order they came in.
+        trainer.merge(submission);
+        included.push({ ...entry, records: submission.examples });
+        logger?.info(
+          { runId, dataHash: entry.dataHash, records: submission.examples, examples: trainer.examples },
+          "submission counted",
+        );
       }
     }),
   );
@@ -135,10 +152,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     });
   }
 
-  const records = included.flatMap((entry) => recordsByHash.get(entry.dataHash)!);
-  const weights = encodeEmbeddedWeights(
-    trainEmbeddedModel(records, { dimensions: spec.model.dimensions, ngrams: spec.model.ngrams }),
-  );
+  const weights = encodeEmbeddedWeights(trainer.weights());
   const weightsHash = embeddedWeightsHash(weights);
   const trainingSetHash = hashTrainingSet(included.map((entry) => entry.dataHash));
 
@@ -176,14 +190,13 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     { runId, weightsHash, trainingSetHash, included: included.length, excluded: excluded.length, transactionHash },
     "model committed",
   );
-  const labels = [...new Set(records.map((record) => record.label))].sort();
   return {
     runId,
     specHash,
     included,
     excluded,
-    examples: records.length,
-    labels,
+    examples: trainer.examples,
+    labels: trainer.labels(),
     weightsHash,
     trainingSetHash,
     encryptedWeightsUri: encrypted.uri,
@@ -225,7 +238,8 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     }
   }
 
-  async function readSubmission(entry: RunSpecEntry): Promise<TrainingRecord[]> {
+  /** One submission, checked and counted: its own trainer, to merge once all of it checked out. */
+  async function readSubmission(entry: RunSpecEntry): Promise<EmbeddedTrainer> {
     const manifestBytes = await readAll(store.get(entry.manifest));
     const manifest = parseSubmissionManifest(manifestBytes);
     if (manifest.dataHash.toLowerCase() !== entry.dataHash) {
@@ -247,7 +261,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     if (contribution.voided) {
       throw new WorkerError("CONTRIBUTION_NOT_RECORDED", `The contribution of ${entry.dataHash} was voided by a vote.`);
     }
-    const { plaintext, plaintextHash } = await recoverDataKey(
+    const { counted, plaintextHash, invalid } = await recoverDataKey(
       {
         runId,
         manifestCid: entry.manifest,
@@ -262,20 +276,36 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
       },
       async (key) => {
         const tap = createSha256Tap();
-        const bytes = await readAll(
-          tap.tap(
-            decryptStream(
-              store.get(manifest.ciphertext, {
-                sha256: manifest.ciphertextSha256 === undefined ? undefined : hexToBytes(manifest.ciphertextSha256),
-              }),
-              {
-                key,
-                associatedData: hexToBytes(manifest.associatedData),
-              },
-            ),
+        const decrypted = tap.tap(
+          decryptStream(
+            store.get(manifest.ciphertext, {
+              sha256: manifest.ciphertextSha256 === undefined ? undefined : hexToBytes(manifest.ciphertextSha256),
+            }),
+            {
+              key,
+              associatedData: hexToBytes(manifest.associatedData),
+            },
           ),
         );
-        return { plaintext: bytes, plaintextHash: `0x${Buffer.from(tap.digest()).toString("hex")}` };
+        const plaintext = decrypted[Symbol.asyncIterator]();
+        // The reader gets the chunks through a view it cannot close, so that after a bad line
+        // the rest is still read through the hash: data that is not what was attested is
+        // reported as such (PLAINTEXT_HASH_MISMATCH) before it is judged malformed.
+        const chunks: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: () => plaintext.next() }) };
+        const counts = createEmbeddedTrainer(features);
+        let malformed: WorkerError | undefined;
+        try {
+          for await (const record of readTrainingRecords(chunks)) counts.add(record);
+        } catch (error) {
+          if (!isWorkerError(error, "TRAINING_DATA_INVALID")) throw error;
+          malformed = error;
+          while (!(await plaintext.next()).done);
+        }
+        return {
+          counted: counts,
+          plaintextHash: `0x${Buffer.from(tap.digest()).toString("hex")}`,
+          invalid: malformed,
+        };
       },
     );
     if (plaintextHash !== entry.dataHash) {
@@ -284,7 +314,8 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         `The decrypted data hashes to ${plaintextHash}, not to its attested ${entry.dataHash}.`,
       );
     }
-    return parseTrainingRecords(plaintext);
+    if (invalid !== undefined) throw invalid;
+    return counted;
   }
 }
 

@@ -1,14 +1,18 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import {
   createEmbeddedModel,
+  createEmbeddedTrainer,
   decodeEmbeddedWeights,
   embeddedWeightsHash,
   encodeEmbeddedWeights,
   trainEmbeddedModel,
+  trainEmbeddedModelFromStream,
 } from "../../src/model/createEmbeddedModel.ts";
 import { createRandom, generateScamMessages, SCAM_LABEL } from "../../src/model/generateScamMessages.ts";
 import { tokenize } from "../../src/model/hashedBagOfWords.ts";
-import { formatTrainingRecords, parseTrainingRecords } from "../../src/model/trainingRecords.ts";
+import { formatTrainingRecords, readTrainingRecords, type TrainingRecord } from "../../src/model/trainingRecords.ts";
 
 // The demo data: 2,000 generated training messages and 1,000 held-out ones from another seed.
 // Both have 3% of labels flipped, as human labellers disagree, so no model can score 100%.
@@ -96,16 +100,102 @@ describe("embedded model", () => {
   });
 });
 
-describe("training records (JSON Lines)", () => {
-  it("round-trip", () => {
-    const records = train.slice(0, 20);
-    expect(parseTrainingRecords(new TextEncoder().encode(formatTrainingRecords(records)))).toEqual(records);
+describe("streaming training", () => {
+  it("gives the same weights from a stream, and from parts counted apart then merged, as from the whole set", async () => {
+    const whole = encodeEmbeddedWeights(trainEmbeddedModel(train));
+    async function* stream() {
+      for (const record of train) yield record;
+    }
+    expect(
+      Buffer.from(encodeEmbeddedWeights(await trainEmbeddedModelFromStream(stream()))).equals(Buffer.from(whole)),
+    ).toBe(true);
+    const merged = createEmbeddedTrainer();
+    for (let i = 0; i < train.length; i += 700) {
+      const part = createEmbeddedTrainer();
+      for (const record of train.slice(i, i + 700)) part.add(record);
+      merged.merge(part);
+    }
+    expect(merged.examples).toBe(train.length);
+    expect(Buffer.from(encodeEmbeddedWeights(merged.weights())).equals(Buffer.from(whole))).toBe(true);
   });
 
-  it("refuse a file with any line that is not a {text, label} object, naming the line", () => {
-    expect(() => parseTrainingRecords('{"text":"a","label":"scam"}\n{"text":"b"}\n')).toThrow(/Line 2 /);
-    expect(() => parseTrainingRecords('{"text":"a","label":"scam","extra":1}')).toThrow(/Line 1 /);
-    expect(() => parseTrainingRecords("not json")).toThrow(expect.objectContaining({ code: "TRAINING_DATA_INVALID" }));
-    expect(() => parseTrainingRecords(Uint8Array.of(0xff, 0xfe))).toThrow(/not UTF-8/);
+  it("holds no record it was given: memory is the counts, whatever the number of records", async () => {
+    // A record the trainer kept would survive a garbage collection; none may.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const watched: WeakRef<object>[] = [];
+    async function* stream() {
+      for (let seed = 100; seed < 130; seed++) {
+        for (const [i, record] of generateScamMessages({ seed, count: 1000 }).entries()) {
+          if (i % 100 === 7) watched.push(new WeakRef(record));
+          yield record;
+        }
+      }
+    }
+    const weights = await trainEmbeddedModelFromStream(stream(), { dimensions: 1024 });
+    expect(weights.examples).toBe(30_000);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(watched.length).toBeGreaterThan(100);
+    expect(watched.filter((ref) => ref.deref() !== undefined)).toEqual([]);
+  });
+
+  it("refuses more than 64 labels, whole or by merging, leaving the counts as they were", () => {
+    const trainer = createEmbeddedTrainer({ dimensions: 16 });
+    for (let i = 0; i < 64; i++) trainer.add({ text: "x", label: `label ${i}` });
+    expect(() => trainer.add({ text: "x", label: "one too many" })).toThrow(
+      expect.objectContaining({ code: "TRAINING_DATA_INVALID" }),
+    );
+    const other = createEmbeddedTrainer({ dimensions: 16 });
+    other.add({ text: "x", label: "label 0" });
+    other.add({ text: "y", label: "another" });
+    expect(() => trainer.merge(other)).toThrow(/more than 64 distinct labels/);
+    expect(trainer.examples).toBe(64);
+    expect(trainer.labels()).toHaveLength(64);
+    expect(() => trainer.merge(createEmbeddedTrainer({ dimensions: 32 }))).toThrow(/same features/);
+  });
+});
+
+describe("training records (JSON Lines)", () => {
+  const read = async (data: string | Uint8Array, chunk = 7) => {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const chunks = Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) =>
+      bytes.subarray(i * chunk, (i + 1) * chunk),
+    );
+    const records: TrainingRecord[] = [];
+    for await (const record of readTrainingRecords(chunks)) records.push(record);
+    return records;
+  };
+
+  it("round-trip, whatever the chunks the bytes come in (split inside lines and characters)", async () => {
+    const records = [...train.slice(0, 20), { text: "émoji 🚀 split across chunks", label: "legit" }];
+    const data = formatTrainingRecords(records);
+    expect(await read(data, 1)).toEqual(records);
+    expect(await read(data, 5)).toEqual(records);
+    expect(await read(data, 1 << 20)).toEqual(records);
+    expect(await read(data.trimEnd())).toEqual(records);
+  });
+
+  it("refuse a file with any line that is not a {text, label} object, naming the line", async () => {
+    await expect(read('{"text":"a","label":"scam"}\n\n{"text":"b"}\n')).rejects.toThrow(/Line 3 /);
+    await expect(read('{"text":"a","label":"scam","extra":1}')).rejects.toThrow(/Line 1 /);
+    await expect(read("not json")).rejects.toMatchObject({ code: "TRAINING_DATA_INVALID" });
+    await expect(read(Uint8Array.of(0x7b, 0xff, 0xfe))).rejects.toThrow(/not UTF-8/);
+  });
+
+  it("refuse a line longer than any record can be as soon as it is read, not once it ends", async () => {
+    let chunksRead = 0;
+    async function* endless() {
+      for (;;) {
+        chunksRead++;
+        yield new Uint8Array(64 * 1024).fill(0x61);
+      }
+    }
+    await expect(
+      (async () => {
+        for await (const record of readTrainingRecords(endless())) expect(record).toBeUndefined();
+      })(),
+    ).rejects.toThrow(/Line 1 of the training data is longer than any record can be/);
+    expect(chunksRead).toBeLessThan(20);
   });
 });

@@ -1,7 +1,3 @@
-// The embedded model imports ml-naivebayes, whose types the worker declares in an ambient file of
-// its own folder, which only a reference brings into the root project.
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference
-/// <reference path="../../../pipeline-worker/src/model/ml-naivebayes.d.ts" />
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
