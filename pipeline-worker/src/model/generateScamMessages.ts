@@ -130,6 +130,30 @@ function legitUrl(f: Fill, project: string): string {
   return `https://${host}${path}`;
 }
 
+// The secret every wallet-draining scam is after, and what it promises or threatens to get it.
+const SECRETS = [
+  "seed phrase",
+  "recovery phrase",
+  "secret recovery phrase",
+  "12-word phrase",
+  "24 words",
+  "private key",
+  "mnemonic",
+];
+const URGENCY = ["URGENT:", "Final notice:", "Action required:", "ATTENTION:", "Important:", "Last chance:", "⚠️"];
+const HANDOVER = ["verify", "confirm", "validate", "enter", "share", "send us", "reply with", "re-enter", "submit"];
+const LURES = [
+  "claim your prize",
+  "receive your reward",
+  "unlock your funds",
+  "release your airdrop",
+  "collect your winnings",
+  "avoid suspension",
+  "keep your account active",
+  "restore access to your wallet",
+  "stop the withdrawal",
+];
+
 const amount = (f: Fill) => f.pick([`${f.int(1, 9)}.${f.int(0, 99)}`, `${f.int(10, 5000)}`, `0.${f.int(1, 99)}`]);
 
 const SCAMS: readonly Template[] = [
@@ -182,6 +206,16 @@ const SCAMS: readonly Template[] = [
     `Proposal #${f.int(10, 400)}: ${f.pick(TITLES)}. Voters receive ${f.int(50, 900)} bonus tokens, vote at ${scamUrl(f)}`,
   (f) =>
     `${f.pick(PROJECTS)} v${f.int(1, 5)}.${f.int(0, 20)} requires a wallet migration. Move your funds to the new contract ${f.address()} ${f.pick(DAYS)}.`,
+  // Short, link-free credential phishing, as it arrives by SMS and in DMs: the secret is asked for
+  // outright, with a prize or a threat as the reason.
+  (f) =>
+    `${f.pick(URGENCY)} ${f.pick(HANDOVER)} your ${f.pick(["wallet ", "", `${f.pick(BRANDS)} `, "account "])}${f.pick(SECRETS)} to ${f.pick(LURES)}${f.pick(["", "", ` within ${f.int(1, 48)} hours`, ` today`, `: ${scamUrl(f)}`])}`,
+  (f) =>
+    `You have won ${f.pick([`${amount(f)} ${f.pick(COINS)}`, "a prize", "an iPhone", `$${f.int(500, 20000)}`, "the lottery"])}! To ${f.pick(LURES)}, ${f.pick(HANDOVER)} your ${f.pick(SECRETS)}${f.pick(["", ` at ${scamUrl(f)}`, " in reply to this message"])}.`,
+  (f) =>
+    `${f.pick(["Dear user", "Hello", "Dear customer", "Hi"])}, your wallet was selected for a ${f.pick(COINS)} reward. ${f.pick(["Kindly", "Please", "Simply"])} ${f.pick(HANDOVER)} your ${f.pick(SECRETS)} so we can ${f.pick(["send it", "process the payout", "verify you are the owner"])}.`,
+  (f) =>
+    `${f.pick(BRANDS)} here: your wallet is ${f.pick(["compromised", "locked", "flagged", "out of sync"])}. ${f.pick(HANDOVER)} your ${f.pick(SECRETS)} ${f.pick(["now", "immediately", "to this number", "by DM"])} or lose your funds.`,
 ];
 
 const LEGITS: readonly Template[] = [
@@ -237,7 +271,29 @@ const LEGITS: readonly Template[] = [
     `Your ${f.pick(BRANDS)} app has an update to version ${f.int(1, 12)}.${f.int(0, 30)}; update it from the app store. Your funds and seed phrase are not affected.`,
   (f) =>
     `Please verify the deposit address with ${f.pick(NAMES)} on a call before sending the ${amount(f)} ${f.pick(COINS)}; we had a phishing attempt last week.`,
+  (f) =>
+    `Reminder: write your ${f.pick(SECRETS)} on paper and keep it offline. Nobody from ${f.pick([...BRANDS, ...EXCHANGES])} will ever ask you to ${f.pick(HANDOVER)} it.`,
+  (f) => `Happy birthday ${f.pick(NAMES)}! ${f.pick(["Have a great day", "Drinks on me", "Hope the party is fun"])} 🎉`,
+  (f) =>
+    `${f.pick(["Did you get", "Thanks for", "Loved"])} the ${f.pick(["photos", "slides", "notes", "recipe"])} from ${f.pick(DAYS)}? ${f.pick(["I'll send mine later", "Let's do it again", "See you soon"])}.`,
+  (f) =>
+    `Your ${f.pick(SHOPS)} refund of ${f.int(5, 300)} EUR was issued to your card; it can take ${f.int(2, 10)} days to show.`,
 ];
+
+/**
+ * The demo data `npm start` seeds a fresh stack with: three batches of labelled messages, each
+ * attested and submitted as one contribution, on which its first training run trains. 1,500
+ * messages are enough for the obvious cases (a seed-phrase phish, a lunch invitation) to come out
+ * right whatever the seeds (checked over 30 sets of them); the first-start model test pins them.
+ */
+export const FIRST_START_BATCHES: readonly GenerateScamMessagesParameters[] = [
+  { seed: 1001, count: 500 },
+  { seed: 1002, count: 500 },
+  { seed: 1003, count: 500 },
+];
+
+/** Messages no batch holds (another seed), on which the first model's accuracy is measured and printed. */
+export const FIRST_START_HELD_OUT: GenerateScamMessagesParameters = { seed: 2001, count: 1000 };
 
 export function generateScamMessages(parameters: GenerateScamMessagesParameters): TrainingRecord[] {
   const random = createRandom(parameters.seed);
