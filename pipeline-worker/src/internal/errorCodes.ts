@@ -369,6 +369,20 @@ export const errorCodes = {
     fix: "Do not trust the revealed weights. Report it: the operator revealed something other than what it committed to.",
     retryable: false,
   },
+  WEBHOOK_DELIVERY_FAILED: {
+    status: 502,
+    title: "A webhook receiver did not accept an alert",
+    why: "The notifier posted a signed alert to a subscribed webhook URL and got no 2xx answer in time: the receiver was down, timed out, refused the signature or answered with an error status. The notifier's delivery log records the status and the attempt.",
+    fix: "Nothing to do for a short outage: the notifier retries with backoff and the receiver de-duplicates on `webhook-id`. If it persists, check the receiver's URL and logs, and that it verifies with the same secret; after the last attempt the delivery is given up and logged as `gave-up`.",
+    retryable: true,
+  },
+  EMAIL_DELIVERY_FAILED: {
+    status: 502,
+    title: "The SMTP server did not accept an alert email",
+    why: "The notifier could not hand an alert email to the configured SMTP server: it was unreachable, refused the login or a recipient, or timed out.",
+    fix: "Check `email.smtpUrl` (host, port, user and password) and `email.from`, and that the server relays for the recipients. The notifier retries with backoff meanwhile.",
+    retryable: true,
+  },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof errorCodes;
