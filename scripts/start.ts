@@ -1,7 +1,8 @@
 // `npm start`: the whole system on one machine. Starts a local chain (Anvil), deploys everything on
 // a new chain (the guardian Safe, EAS, the token, Governor, timelock, registry, rewards), verifies
-// the deployment, seeds a first policy through governance, starts the pipeline worker, and prints
-// what is where. All state lives in one data directory (.data/ by default): a restart picks up
+// the deployment, seeds a first policy through governance, starts the pipeline worker, trains a
+// first model from attested demo contributions (a run approved by vote, committed on chain) for
+// the worker to serve, and prints what is where. All state lives in one data directory (.data/ by default): a restart picks up
 // where the last run stopped. Ctrl-C stops every process it started.
 //
 //   npm start [-- --data-dir DIR --host 127.0.0.1 --chain-port 8545 --worker-port 8787]
@@ -20,6 +21,7 @@ import type { Deployment } from "./lib/deploySystem.ts";
 import { DEV_MNEMONIC, DEV_ROLE_DESCRIPTIONS, DEV_ROLES, devAddress, devPrivateKey } from "./lib/devAccounts.ts";
 import { ensureKeyholderKeys } from "./lib/ensureKeyholderKeys.ts";
 import { keepChainTimeMonotonic, localChainClients } from "./lib/localChain.ts";
+import { seedFirstModel } from "./lib/seedFirstModel.ts";
 import { seedSystem } from "./lib/seedSystem.ts";
 import {
   DEFAULT_DATA_DIR,
@@ -32,7 +34,7 @@ import {
   type StackInfo,
 } from "./lib/stackFiles.ts";
 import { createControlServer } from "./lib/stackControl.ts";
-import { DEFAULT_PORTS, stackServices, type StackPorts } from "./lib/stackServices.ts";
+import { DEFAULT_PORTS, notifierConfigFile, stackServices, type StackPorts } from "./lib/stackServices.ts";
 import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
 
 /** The consumer's queries per epoch in the first policy. */
@@ -298,6 +300,40 @@ async function main() {
     ),
   );
 
+  const worker = otherServices.find((s) => s.name === "worker")!;
+  const hadModel = existsSync(paths.model);
+  await report.step(
+    hadModel ? "Picking up the trained model" : "Training a first model: attested demo data, a run approved by vote",
+    async (detail) => {
+      const model = await seedFirstModel({
+        paths,
+        publicClient: clients.publicClient,
+        testClient: clients.testClient,
+        deployment,
+        workerUrl: worker.url,
+        keyholderUrls: otherServices.filter((s) => s.name.startsWith("keyholder-")).map((s) => s.url),
+        workerEnv: worker.env!,
+        operator: devAddress(DEV_ROLES.worker),
+        holders: DEV_ROLES.holders.map((i) => clients.wallet(i)),
+        executor: clients.wallet(DEV_ROLES.deployer),
+        attester: clients.wallet(DEV_ROLES.attester),
+        contributor: clients.wallet(DEV_ROLES.contributor),
+        pauseWorker: () => supervisor.stop(worker.name),
+        resumeWorker: async () => {
+          // Built again, so that the worker starts with the model just written.
+          await supervisor.start(table().find((s) => s.name === worker.name)!);
+        },
+        onProgress: detail,
+      });
+      const accuracy = `held-out accuracy ${(model.heldOutAccuracy * 100).toFixed(1)}% on ${model.heldOutSize} messages it never saw`;
+      detail(
+        model.reused
+          ? `the worker serves training run ${model.runId} (${model.examples} messages), trained before: nothing retrained; ${accuracy}`
+          : `trained model run ${model.runId} on ${model.examples} messages of attested contributions, ${accuracy}; the worker serves it`,
+      );
+    },
+  );
+
   await createControlServer({
     socketPath: paths.control,
     handle: async ({ command, service }) => {
@@ -349,6 +385,13 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
     if (!s) continue;
     line(`  ${pad(s.spec.name, 22)} ${s.spec.url}   ${style.dim(s.spec.description)}`);
     if (name === "worker") line(style.dim(`  ${pad("", 22)} try ${s.spec.url}/v1/policy and ${s.spec.url}/readyz`));
+    if (name === "notifier") {
+      line(
+        style.dim(
+          `  ${pad("", 22)} ${existsSync(notifierConfigFile(paths)) ? "subscriptions from" : "logs alerts only; add webhooks or email in"} ${shown(notifierConfigFile(paths))} (pipeline-worker/README.md, Alerts)`,
+        ),
+      );
+    }
   }
   line();
   line(
@@ -373,8 +416,13 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
   const ui = supervisor.running.find((s) => s.spec.name === "ui");
   if (ui) line(`  open ${ui.spec.url.padEnd(43)}the governance UI: act as any development account`);
   const model = readJson<ModelRecord>(paths.model);
-  if (!model) line("  (no trained model yet: queries are refused until a training run; `npm run demo` makes one)");
-  else line(style.dim(`  the worker serves the model of training run ${model.runId}`));
+  if (model) {
+    if (ui)
+      line(
+        `  open ${`${ui.spec.url}/consume`.padEnd(43)}ask the model, as the query consumer (#${DEV_ROLES.consumer})`,
+      );
+    line(style.dim(`  the worker serves the model of training run ${model.runId}`));
+  }
   line("  npm run demo                                   the whole story, narrated, against this stack");
   line('  npm run guardian -- propose --reason "..."     the guardian Safe engages the kill switch');
   line("  npm run guardian -- status                     the kill switch and pending guardian transactions");

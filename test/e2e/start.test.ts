@@ -6,7 +6,8 @@ import { createPublicClient, getAddress, http, isAddressEqual, parseAbi, type Ad
 import { afterAll, describe, expect, test } from "vitest";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
 import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
-import { DEV_ROLES, devAddress } from "../../scripts/lib/devAccounts.ts";
+import { DEV_ROLES, devAccount, devAddress } from "../../scripts/lib/devAccounts.ts";
+import { signQueryRequest } from "../../scripts/lib/signQueryRequest.ts";
 import { isAlive, type StackInfo } from "../../scripts/lib/stackFiles.ts";
 import type { Deployment } from "../../scripts/lib/deploySystem.ts";
 import { freePort, isListening, npmRun, processesMentioning, type NpmRun } from "./helpers/childProcesses.ts";
@@ -23,6 +24,30 @@ afterAll(async () => {
   for (const p of processesMentioning(dataDir)) process.kill(p.pid, "SIGKILL");
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+/** The development consumer asks the worker, as its client would: a query signed with EIP-712. */
+async function ask(workerUrl: string, deployment: Deployment, input: string) {
+  const policy = (await (await fetch(`${workerUrl}/v1/policy`)).json()) as {
+    epochs: { epochLength: string; epochGenesis: string };
+  };
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const epoch = (now - BigInt(policy.epochs.epochGenesis)) / BigInt(policy.epochs.epochLength);
+  const body = await signQueryRequest({
+    account: devAccount(DEV_ROLES.consumer),
+    chainId: deployment.chainId,
+    usageSettlement: deployment.contracts.usageSettlement,
+    input,
+    nonce: BigInt(Math.floor(Math.random() * 2 ** 48)),
+    epoch,
+    deadline: now + 600n,
+  });
+  const response = await fetch(`${workerUrl}/v1/queries`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as { answer?: { label: string }; code?: string } };
+}
 
 async function stopWithCtrlC(current: NpmRun, info: StackInfo, ports: number[]) {
   current.signal("SIGINT");
@@ -69,10 +94,14 @@ describe("npm start", () => {
       "Seeding a first policy through governance",
       "Building the governance UI",
       "Starting the services: worker, keyholder-1, keyholder-2, keyholder-3, ui",
+      "Training a first model: attested demo data, a run approved by vote",
       "The system is running.",
     ]) {
       expect(output).toContain(step);
     }
+    expect(output).toMatch(
+      /trained model run 0x[0-9a-f]{64} on 1500 messages of attested contributions, held-out accuracy \d+\.\d% on 1000 messages/,
+    );
     const info = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(info.status).toBe("running");
     const deployment = JSON.parse(readFileSync(info.manifest, "utf8")) as Deployment;
@@ -129,6 +158,11 @@ describe("npm start", () => {
       minAttestations: 1,
     });
     expect(policy.policy.killSwitch.engaged).toBe(false);
+    // The model: the first signed query is answered, by the model trained and committed at start,
+    // and right (the consume page's example).
+    const first = await ask(worker.url, deployment, "URGENT: verify your wallet seed phrase to claim your prize");
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.answer?.label).toBe("scam");
     // The keyholders: each serves the public key the committee on chain has for it.
     const keyholders = info.services.filter((s) => s.name.startsWith("keyholder-"));
     expect(keyholders.map((k) => k.url)).toEqual(keyholderPorts.map((p) => `http://127.0.0.1:${p}`));
@@ -167,6 +201,13 @@ describe("npm start", () => {
     expect(run.output()).toContain("Picking up the deployment");
     expect(run.output()).toContain("already seeded");
     expect(run.output()).not.toContain("The chain was reset");
+    // The model trained at the first start is served again, not trained again.
+    expect(run.output()).toContain("Picking up the trained model");
+    expect(run.output()).toMatch(/trained before: nothing retrained/);
+    expect(run.output()).not.toContain("votes for");
+    const again200 = await ask(worker.url, deployment, "are we still on for lunch tomorrow? I can bring the charger");
+    expect(again200.status, JSON.stringify(again200.body)).toBe(200);
+    expect(again200.body.answer?.label).toBe("legit");
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
