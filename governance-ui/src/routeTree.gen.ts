@@ -10,6 +10,7 @@
 
 import { Route as rootRouteImport } from "./routes/__root";
 import { Route as IndexRouteImport } from "./routes/index";
+import { Route as AttestRouteImport } from "./routes/attest";
 import { Route as ConsumeRouteImport } from "./routes/consume";
 import { Route as ContributeRouteImport } from "./routes/contribute";
 import { Route as DelegateRouteImport } from "./routes/delegate";
@@ -21,6 +22,11 @@ import { Route as ProposalsNewRouteImport } from "./routes/proposals/new";
 const IndexRoute = IndexRouteImport.update({
   id: "/",
   path: "/",
+  getParentRoute: () => rootRouteImport,
+} as any);
+const AttestRoute = AttestRouteImport.update({
+  id: "/attest",
+  path: "/attest",
   getParentRoute: () => rootRouteImport,
 } as any);
 const ConsumeRoute = ConsumeRouteImport.update({
@@ -61,6 +67,7 @@ const ProposalsNewRoute = ProposalsNewRouteImport.update({
 
 export interface FileRoutesByFullPath {
   "/": typeof IndexRoute;
+  "/attest": typeof AttestRoute;
   "/consume": typeof ConsumeRoute;
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
@@ -71,6 +78,7 @@ export interface FileRoutesByFullPath {
 }
 export interface FileRoutesByTo {
   "/": typeof IndexRoute;
+  "/attest": typeof AttestRoute;
   "/consume": typeof ConsumeRoute;
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
@@ -82,6 +90,7 @@ export interface FileRoutesByTo {
 export interface FileRoutesById {
   __root__: typeof rootRouteImport;
   "/": typeof IndexRoute;
+  "/attest": typeof AttestRoute;
   "/consume": typeof ConsumeRoute;
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
@@ -94,6 +103,7 @@ export interface FileRouteTypes {
   fileRoutesByFullPath: FileRoutesByFullPath;
   fullPaths:
     | "/"
+    | "/attest"
     | "/consume"
     | "/contribute"
     | "/delegate"
@@ -104,6 +114,7 @@ export interface FileRouteTypes {
   fileRoutesByTo: FileRoutesByTo;
   to:
     | "/"
+    | "/attest"
     | "/consume"
     | "/contribute"
     | "/delegate"
@@ -114,6 +125,7 @@ export interface FileRouteTypes {
   id:
     | "__root__"
     | "/"
+    | "/attest"
     | "/consume"
     | "/contribute"
     | "/delegate"
@@ -125,6 +137,7 @@ export interface FileRouteTypes {
 }
 export interface RootRouteChildren {
   IndexRoute: typeof IndexRoute;
+  AttestRoute: typeof AttestRoute;
   ConsumeRoute: typeof ConsumeRoute;
   ContributeRoute: typeof ContributeRoute;
   DelegateRoute: typeof DelegateRoute;
@@ -141,6 +154,13 @@ declare module "@tanstack/react-router" {
       path: "/";
       fullPath: "/";
       preLoaderRoute: typeof IndexRouteImport;
+      parentRoute: typeof rootRouteImport;
+    };
+    "/attest": {
+      id: "/attest";
+      path: "/attest";
+      fullPath: "/attest";
+      preLoaderRoute: typeof AttestRouteImport;
       parentRoute: typeof rootRouteImport;
     };
     "/consume": {
@@ -197,6 +217,7 @@ declare module "@tanstack/react-router" {
 
 const rootRouteChildren: RootRouteChildren = {
   IndexRoute: IndexRoute,
+  AttestRoute: AttestRoute,
   ConsumeRoute: ConsumeRoute,
   ContributeRoute: ContributeRoute,
   DelegateRoute: DelegateRoute,

@@ -31,6 +31,7 @@ const NAV = [
   { to: "/proposals/new", label: "New proposal" },
   { to: "/delegate", label: "Delegate" },
   { to: "/contribute", label: "Contribute" },
+  { to: "/attest", label: "Attest" },
   { to: "/consume", label: "Consume" },
   { to: "/guardian", label: "Guardian" },
 ] as const;

@@ -1,18 +1,10 @@
+import { attestOnchain, encodeDataAttestation, type OffchainAttestation } from "@dao-ai/pipeline-worker/attestations";
 import { useQueryClient } from "@tanstack/react-query";
+import { Link } from "@tanstack/react-router";
 import { useEffect, useId, useState } from "react";
-import {
-  bytesToHex,
-  createWalletClient,
-  encodeAbiParameters,
-  http,
-  parseAbiParameters,
-  parseEventLogs,
-  type Address,
-  type Hex,
-} from "viem";
+import { bytesToHex, createWalletClient, http, type Address, type Hex, type PublicClient } from "viem";
 import { AddressText } from "../../components/AddressText.tsx";
 import { ErrorNotice } from "../../components/ErrorNotice.tsx";
-import { easAbi } from "../../lib/abis.ts";
 import { useApp } from "../../lib/AppContext.tsx";
 import { decodeError, type DecodedError } from "../../lib/decodeError.ts";
 import { devAccounts } from "../../lib/devAccounts.ts";
@@ -21,6 +13,7 @@ import { usePolicy, useWorkerApi } from "../../lib/queries.ts";
 import { LOCAL_CHAIN_ID } from "../../lib/RuntimeConfig.ts";
 import type { SubmissionStatus } from "../../lib/workerApi.ts";
 import { useWallet } from "../../lib/WalletContext.tsx";
+import { OffchainAttachments, useAttachmentChecks } from "./OffchainAttachments.tsx";
 
 type Digest = { hash: Hex; size: bigint; blob: Blob };
 type Step = { label: string; state: "active" | "done" | "failed" };
@@ -44,6 +37,11 @@ export function SubmitData({ account }: { account: Address }) {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<SubmissionStatus | null>(null);
   const [devAttesters, setDevAttesters] = useState<{ index: number; address: Address }[]>([]);
+  const [offchain, setOffchain] = useState<OffchainAttestation[]>([]);
+  const checks = useAttachmentChecks(offchain, account, digest);
+  const offchainReady =
+    offchain.length === 0 ||
+    (checks.data?.length === offchain.length && checks.data.every((c) => c.problems.length === 0));
 
   // Hash what will be sent, as the worker and the attesters will.
   useEffect(() => {
@@ -92,33 +90,20 @@ export function SubmitData({ account }: { account: Address }) {
     try {
       const attesterAccount = (await devAccounts())[index]!;
       const attester = createWalletClient({ account: attesterAccount, chain, transport: http(rpcUrl) });
-      const data = encodeAbiParameters(parseAbiParameters(config.deployment.dataSchema.definition), [
-        digest.hash,
-        digest.size,
-        license,
-        provenance,
-      ]);
-      const hash = await attester.writeContract({
-        address: contracts.eas,
-        abi: easAbi,
-        functionName: "attest",
-        args: [
-          {
-            schema: config.deployment.dataSchema.uid,
-            data: {
-              recipient: account,
-              expirationTime: 0n,
-              revocable: true,
-              refUID: `0x${"00".repeat(32)}`,
-              data,
-              value: 0n,
-            },
-          },
-        ],
+      const { uid } = await attestOnchain({
+        wallet: attester,
+        publicClient: publicClient as PublicClient,
+        eas: contracts.eas,
+        schema: config.deployment.dataSchema.uid,
+        recipient: account,
+        data: encodeDataAttestation({
+          definition: config.deployment.dataSchema.definition,
+          dataHash: digest.hash,
+          size: digest.size,
+          fields: { license, provenance },
+        }),
       });
-      const receipt = await publicClient.waitForTransactionReceipt({ hash });
-      const [attested] = parseEventLogs({ abi: easAbi, eventName: "Attested", logs: receipt.logs });
-      if (attested) setUids((current) => [current.trim(), attested.args.uid].filter(Boolean).join("\n"));
+      setUids((current) => [current.trim(), uid].filter(Boolean).join("\n"));
     } catch (cause) {
       setError(decodeError(cause));
     } finally {
@@ -166,7 +151,7 @@ export function SubmitData({ account }: { account: Address }) {
         deadline,
         chainId: config.chainId,
         signature,
-        attestations: { onchain: uidList as Hex[], offchain: [] },
+        attestations: { onchain: uidList as Hex[], offchain },
       });
       step(`Uploading ${plural(digest.size, "byte")} (encrypted by the worker as it arrives)`);
       // The upload token is in this answer only, and is kept nowhere: it lives as long as this upload.
@@ -237,7 +222,16 @@ export function SubmitData({ account }: { account: Address }) {
             </span>
           ))}
           . Give the attesters the hash and size above; they attest with the EAS schema{" "}
-          <code title={config.deployment.dataSchema.uid}>{shortHex(config.deployment.dataSchema.uid)}</code>.
+          <code title={policy?.attestation.schemaUID}>{shortHex(policy?.attestation.schemaUID ?? "0x")}</code> on the{" "}
+          <Link
+            to="/attest"
+            search={{ recipient: account, dataHash: digest?.hash, size: digest?.size.toString() }}
+            data-testid="attest-link"
+          >
+            Attest page
+          </Link>{" "}
+          (this link fills in your address and this data: send it to them) or with <code>npm run attest</code>, and give
+          you the UID of an on-chain attestation or the JSON of an off-chain one.
         </p>
       )}
       {devAttesters.length > 0 ? (
@@ -271,17 +265,23 @@ export function SubmitData({ account }: { account: Address }) {
           </p>
         ) : null}
       </div>
+      <OffchainAttachments attached={offchain} checks={checks.data} onChange={setOffchain} />
 
       <div className="button-row">
         <button
           type="button"
-          disabled={busy || !digest || !uidsValid || uidList.length === 0 || !api || killed}
+          disabled={
+            busy || !digest || !uidsValid || uidList.length + offchain.length === 0 || !offchainReady || !api || killed
+          }
           onClick={() => void submit()}
         >
           Sign and submit
         </button>
       </div>
       {killed ? <p className="small muted">Submitting is disabled while the kill switch is engaged.</p> : null}
+      {!offchainReady && checks.data ? (
+        <p className="small muted">Remove the attached attestations the worker would refuse, or get new ones.</p>
+      ) : null}
       {steps.length > 0 ? (
         <ol className="steps" aria-live="polite">
           {steps.map((s, i) => (

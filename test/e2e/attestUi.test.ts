@@ -1,0 +1,150 @@
+// Browser tests of the attester's tools: an attester issues an attestation of a contributor's data
+// on the Attest page, with a browser wallet or a development account; the contributor attaches it
+// on the Contribute page, and the worker accepts and records the submission. A revoked
+// attestation is flagged before it is sent. The built app in Chromium against Anvil, the real EAS
+// and the pipeline worker (startStack); the tests share one stack and run in order.
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { easAbi } from "../../deployments/abis.ts";
+import {
+  actAs,
+  injectedWalletScript,
+  launchBrowser,
+  navigate,
+  poll,
+  screenshot,
+  type TestBrowser,
+} from "./helpers/browser.ts";
+import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
+import { startTogether } from "./helpers/startTogether.ts";
+
+let stack: Stack;
+let browser: TestBrowser;
+
+beforeAll(async () => {
+  ({ stack, browser } = await startTogether({ stack: startStack, browser: () => launchBrowser() }));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+const attester = devAccount(ROLES.attester).address;
+const contributor = devAccount(ROLES.contributor).address;
+
+/** The contributor types data on the Contribute page; returns the link it gives attesters. */
+async function contributorWrites(page: Page, text: string): Promise<string> {
+  await actAs(page, ROLES.contributor);
+  await navigate(page, "Contribute");
+  await page.getByLabel("Data (text)").fill(text);
+  await page.getByTestId("data-digest").waitFor();
+  const link = page.getByTestId("attest-link");
+  await poll(() => link.getAttribute("href")).toMatch(/dataHash=0x[0-9a-f]{64}/);
+  return new URL((await link.getAttribute("href"))!, stack.uiUrl).toString();
+}
+
+/** An attester's page, with the attester's key in a browser wallet (EIP-1193) or as a development account. */
+async function attesterOpens(url: string, wallet: "injected" | "dev"): Promise<Page> {
+  const testWallet = { name: "Attester Wallet", rdns: "org.example.attester", account: attester };
+  const { page } = await browser.open(
+    url,
+    wallet === "injected" ? { initScript: injectedWalletScript([testWallet]) } : {},
+  );
+  if (wallet === "injected") {
+    const connect = page.getByRole("button", { name: "Connect wallet" });
+    await connect.or(page.getByTestId("wallet-connected")).first().waitFor();
+    if (await connect.isVisible()) {
+      await connect.click();
+      await page.getByRole("list", { name: "Browser wallets" }).getByRole("button", { name: testWallet.name }).click();
+    }
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(attester);
+  } else {
+    await actAs(page, ROLES.attester);
+  }
+  await poll(() => page.getByTestId("attester-status").textContent()).toContain("is a trusted attester");
+  await poll(() => page.getByTestId("policy-schema-definition").textContent()).toBe(
+    stack.deployment.dataSchema.definition,
+  );
+  return page;
+}
+
+async function submitAndWaitRecorded(page: Page) {
+  await page.getByRole("button", { name: "Sign and submit" }).click();
+  await page.getByTestId("submission-result").waitFor();
+  await poll(() => page.getByTestId("contribution-state").first().textContent()).toBe("recorded");
+}
+
+describe("attesting from the UI", () => {
+  test("an off-chain attestation signed with a browser wallet, attached by the contributor, is accepted and recorded", async () => {
+    const { page: contributorPage } = await browser.open(stack.uiUrl);
+    const link = await contributorWrites(
+      contributorPage,
+      "legit: the library opens at nine on saturdays\nscam: send a gift card to unlock your account",
+    );
+
+    // The link fills the Attest page with the contributor's address and the data's hash and size.
+    const attesterPage = await attesterOpens(link, "injected");
+    expect(await attesterPage.getByLabel("Contributor", { exact: true }).inputValue()).toBe(contributor);
+    expect(await attesterPage.getByLabel("Data SHA-256").inputValue()).toMatch(/^0x[0-9a-f]{64}$/);
+    await attesterPage.getByLabel(/^provenance/).fill("read by the attester");
+    await attesterPage.getByRole("button", { name: "Sign off-chain attestation" }).click();
+    const json = await attesterPage.getByTestId("offchain-json").inputValue();
+    const uid = (await attesterPage.getByTestId("attestation-uid").textContent())!;
+    expect(JSON.parse(json)).toMatchObject({ attester, attestation: { uid, primaryType: "Attest" } });
+    await expect(attesterPage.getByRole("link", { name: "Download JSON" }).getAttribute("download")).resolves.toMatch(
+      /^attestation-[0-9a-f]{8}\.json$/,
+    );
+    await poll(() => attesterPage.getByTestId("issued-attestations").textContent()).toContain("off chain");
+    await screenshot(attesterPage, "attest");
+
+    // The contributor attaches the JSON; it is checked before anything is sent.
+    await contributorPage.getByLabel("Off-chain attestations (JSON)").fill(json);
+    await contributorPage.getByRole("button", { name: "Attach", exact: true }).click();
+    await poll(() => contributorPage.getByTestId("attached-attestations").textContent()).toContain("✓ valid");
+    await submitAndWaitRecorded(contributorPage);
+    await screenshot(contributorPage, "contribute-offchain-attestation");
+  }, 120_000);
+
+  test("an on-chain attestation made on the Attest page is accepted; a revoked one is flagged before sending", async () => {
+    const { page: contributorPage } = await browser.open(stack.uiUrl);
+    const link = await contributorWrites(
+      contributorPage,
+      "legit: your dentist appointment is confirmed for tuesday\nscam: you won a prize, pay the fee to claim it",
+    );
+    const attesterPage = await attesterOpens(link, "dev");
+    await attesterPage.getByRole("radio", { name: /On chain/ }).check();
+    await attesterPage.getByRole("button", { name: "Attest on chain" }).click();
+    const uid = (await attesterPage.getByTestId("attestation-uid").textContent())! as `0x${string}`;
+    const onChain = await stack.publicClient.readContract({
+      address: stack.deployment.contracts.eas,
+      abi: easAbi,
+      functionName: "getAttestation",
+      args: [uid],
+    });
+    expect(onChain.attester).toBe(attester);
+    expect(onChain.recipient).toBe(contributor);
+
+    await contributorPage.getByLabel("On-chain attestation UIDs").fill(uid);
+    await submitAndWaitRecorded(contributorPage);
+
+    // An off-chain attestation of other data, revoked by its attester on the Attest page.
+    const link2 = await contributorWrites(
+      contributorPage,
+      "legit: the train leaves from platform two\nscam: your bank account is locked, reply with your pin",
+    );
+    await attesterPage.goto(link2);
+    await attesterPage.getByRole("button", { name: "Sign off-chain attestation" }).click();
+    const json = await attesterPage.getByTestId("offchain-json").inputValue();
+    const revokedUid = (await attesterPage.getByTestId("attestation-uid").textContent())!;
+    const row = attesterPage.locator(`tr[data-uid="${revokedUid}"]`);
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await poll(() => row.getByTestId("attestation-state").textContent()).toContain("revoked");
+    await contributorPage.getByLabel("Off-chain attestations (JSON)").fill(json);
+    await contributorPage.getByRole("button", { name: "Attach", exact: true }).click();
+    await poll(() => contributorPage.getByTestId("attached-attestations").textContent()).toContain(
+      "Its attester revoked it",
+    );
+    await expect(contributorPage.getByRole("button", { name: "Sign and submit" }).isDisabled()).resolves.toBe(true);
+  }, 120_000);
+});
