@@ -75,6 +75,19 @@ export function anvilArguments(host: string, port: number): string[] {
 }
 
 /**
+ * The notifier's health endpoint listens next to the worker (8790 by default), so that stacks
+ * started with other ports (tests, a second data directory) do not collide on it.
+ */
+export function notifierPort(ports: StackPorts): number {
+  return ports.worker + 3;
+}
+
+/** Where the local stack's notifier takes its webhooks and email subscriptions from, when the file exists. */
+export function notifierConfigFile(paths: StackPaths): string {
+  return join(paths.root, "notifier.json");
+}
+
+/**
  * Every process of the local stack, in the order they start, in one table: its name, command,
  * environment and how to tell it is ready. `npm start` starts the chain first, deploys and seeds,
  * then starts the rest; it stops them in reverse order.
@@ -174,6 +187,37 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
       ],
       url: uiUrl,
       ready: httpReady(`${uiUrl}/config.json`),
+      stopSignal: "SIGTERM",
+    },
+    {
+      name: "notifier",
+      description: "the notifier (alerts by webhook and email)",
+      command: process.execPath,
+      args: [join(repoRoot, "pipeline-worker", "src", "notifier", "main.ts")],
+      env: {
+        // Subscriptions come from the data directory's notifier.json when there is one; without
+        // it the notifier runs and logs each alert it would send. An operator's own NOTIFIER_*
+        // subscriptions must not leak into the local stack.
+        NOTIFIER_CONFIG: existsSync(notifierConfigFile(paths)) ? notifierConfigFile(paths) : "",
+        NOTIFIER_WEBHOOK_URL: "",
+        NOTIFIER_SMTP_URL: "",
+        NOTIFIER_EMAIL_TO: "",
+        NOTIFIER_START_BLOCK: "",
+        NOTIFIER_RPC_URL: rpcUrl,
+        NOTIFIER_CHAIN_ID: String(LOCAL_CHAIN_ID),
+        NOTIFIER_DEPLOYMENT_MANIFEST: paths.manifest(LOCAL_CHAIN_ID),
+        NOTIFIER_DATA_DIR: join(paths.root, "notifier"),
+        NOTIFIER_HTTP_HOST: host,
+        NOTIFIER_HTTP_PORT: String(notifierPort(ports)),
+        NOTIFIER_UI_URL: uiUrl,
+        // A local chain does not reorganise, and its votes last 50 blocks.
+        NOTIFIER_CONFIRMATIONS: "0",
+        NOTIFIER_ENDING_WINDOW_BLOCKS: "10",
+        NOTIFIER_POLLING_INTERVAL_MS: "1000",
+        NOTIFIER_LOG_LEVEL: "info",
+      },
+      url: `http://${host}:${notifierPort(ports)}`,
+      ready: httpReady(`http://${host}:${notifierPort(ports)}/healthz`),
       stopSignal: "SIGTERM",
     },
   ];

@@ -69,9 +69,17 @@ const PENDING = 0;
 export async function createNotifier(parameters: CreateNotifierParameters): Promise<Notifier> {
   const { config, client, deployment, logger } = parameters;
   const now = parameters.now ?? Date.now;
+  // The deployment block's hash tells a chain that was started anew (a local chain reset), where
+  // the same deployer puts the contracts at the same addresses again.
+  const deploymentBlock = await client.getBlock({ blockNumber: deployment.deploymentBlock });
   const store = await createNotifierStore({
     directory: config.dataDir,
-    identity: { chainId: deployment.chainId, governor: deployment.governor, registry: deployment.policyRegistry },
+    identity: {
+      chainId: deployment.chainId,
+      governor: deployment.governor,
+      registry: deployment.policyRegistry,
+      deploymentBlockHash: deploymentBlock.hash,
+    },
   });
   if (store.resetReason !== undefined)
     logger?.warn({ dataDir: config.dataDir }, `Notifier state cleared: ${store.resetReason}.`);
@@ -284,10 +292,8 @@ export async function createNotifier(parameters: CreateNotifierParameters): Prom
     } else {
       const block = await blockAt(cursor.blockNumber);
       if (block?.hash !== cursor.blockHash) {
-        const back =
-          cursor.blockNumber - REORG_DEPTH > deployment.deploymentBlock
-            ? cursor.blockNumber - REORG_DEPTH
-            : deployment.deploymentBlock;
+        const deepest = cursor.blockNumber - REORG_DEPTH < head ? cursor.blockNumber - REORG_DEPTH : head;
+        const back = deepest > deployment.deploymentBlock ? deepest : deployment.deploymentBlock;
         const replacement = await client.getBlock({ blockNumber: back });
         logger?.warn(
           { from: cursor.blockNumber, to: back },

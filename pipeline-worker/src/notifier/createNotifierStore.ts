@@ -74,7 +74,7 @@ export type NotifierStore = {
   close(): Promise<void>;
 };
 
-export type NotifierIdentity = { chainId: number; governor: Address; registry: Address };
+export type NotifierIdentity = { chainId: number; governor: Address; registry: Address; deploymentBlockHash: Hex };
 
 // Key layout. Every write is one LevelDB batch, fsynced.
 //   meta!identity                  -> NotifierIdentity: the chain and contracts this state is about
