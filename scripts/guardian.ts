@@ -13,22 +13,26 @@ import { existsSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, http, isAddressEqual, type Address, type Hex, type PublicClient } from "viem";
+import {
+  safeTransactionStatus,
+  signSafeTransaction,
+  type PendingSafeTransaction,
+  type SafeContracts,
+} from "@dao-ai/pipeline-worker/safe";
 import { privateKeyToAccount } from "viem/accounts";
 import { policyRegistryAbi } from "../deployments/abis.ts";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
-import type { SafeContracts, SafeDeployment } from "./lib/deploySafe.ts";
+import type { SafeDeployment } from "./lib/deploySafe.ts";
 import type { Deployment } from "./lib/deploySystem.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import {
-  connectGuardian,
   engageKillSwitchCall,
   executeGuardianTransaction,
+  guardianConnection,
   listPendingTransactions,
   proposeGuardianTransaction,
   readPendingTransaction,
-  signGuardianTransaction,
   writePendingTransaction,
-  type PendingGuardianTransaction,
 } from "./lib/guardianTransactions.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
@@ -135,7 +139,7 @@ function loadContext(): Context {
 }
 
 /** The key acting: a named owner's or account's on the local stack, GUARDIAN_PRIVATE_KEY elsewhere. */
-function actingKey(context: Context, role: "owner" | "executor", pending?: PendingGuardianTransaction): Hex {
+function actingKey(context: Context, role: "owner" | "executor", pending?: PendingSafeTransaction): Hex {
   const fromEnv = process.env.GUARDIAN_PRIVATE_KEY as Hex | undefined;
   if (!context.local) {
     if (!fromEnv) {
@@ -207,13 +211,15 @@ async function propose(context: Context) {
     throw new BaseError("The kill switch is already engaged.", { hints: ["Only a DAO vote can lift it."] });
   }
   const call = engageKillSwitchCall(context.deployment.contracts.policyRegistry, values.reason);
-  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "owner") });
-  const pending = await proposeGuardianTransaction({ kit, chainId: context.chainId, ...call });
+  const safe = connection(context, actingKey(context, "owner"));
+  const pending = await proposeGuardianTransaction({ connection: safe, safe: context.safe, ...call });
   const file = writePendingTransaction(context.pendingDir, pending);
-  const threshold = await kit.getThreshold();
-  console.log(`Owner ${pending.signatures[0]!.signer} proposed: ${pending.description}`);
+  const { threshold, confirmations } = await safeTransactionStatus(safe, pending);
+  console.log(
+    `Owner ${pending.signatures[0]?.signer ?? pending.ownerSafeSignatures[0]?.signer} proposed: ${pending.description}`,
+  );
   console.log(`  Safe ${pending.safe}, nonce ${pending.transaction.nonce}, safeTxHash ${pending.safeTxHash}`);
-  console.log(`  Signed by 1 of the ${threshold} owners needed. Saved to ${shown(file)}`);
+  console.log(`  Signed by ${confirmations} of the ${threshold} owners needed. Saved to ${shown(file)}`);
   console.log(
     `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${where(context, " --owner 2")}`,
   );
@@ -222,25 +228,24 @@ async function propose(context: Context) {
 async function sign(context: Context) {
   const file = pendingFile(context);
   const pending = readPendingTransaction(file);
-  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "owner", pending) });
-  const signed = await signGuardianTransaction(kit, pending);
-  writePendingTransaction(context.pendingDir, signed);
-  const threshold = await kit.getThreshold();
-  const count = signed.signatures.length;
-  console.log(`Owner ${signed.signatures.at(-1)!.signer} signed: ${signed.description}`);
-  console.log(`  Signed by ${count} of the ${threshold} owners needed. Saved to ${shown(file)}`);
+  const safe = connection(context, actingKey(context, "owner", pending));
+  const signed = await signSafeTransaction(safe, pending);
+  // Saved where the other commands look, whichever file it came from (the UI's export, a message).
+  const saved = writePendingTransaction(context.pendingDir, signed);
+  const { threshold, confirmations: count } = await safeTransactionStatus(safe, signed);
+  console.log(`Owner ${privateKeyToAccount(safe.signer as Hex).address} signed: ${signed.description}`);
+  console.log(`  Signed by ${count} of the ${threshold} owners needed. Saved to ${shown(saved)}`);
   console.log(
     count >= threshold
-      ? `Next, anyone executes it:\n  npm run guardian -- execute ${shown(file)}${where(context, "")}`
-      : `Next, another owner signs it:\n  npm run guardian -- sign ${shown(file)}${where(context, "")}`,
+      ? `Next, anyone executes it (here, or in the UI's Guardian page):\n  npm run guardian -- execute ${shown(saved)}${where(context, "")}`
+      : `Next, another owner signs it (here, or in the UI's Guardian page):\n  npm run guardian -- sign ${shown(saved)}${where(context, "")}`,
   );
 }
 
 async function execute(context: Context) {
   const file = pendingFile(context);
   const pending = readPendingTransaction(file);
-  const kit = await connectGuardian({ ...connection(context), privateKey: actingKey(context, "executor") });
-  const executed = await executeGuardianTransaction(kit, context.publicClient, pending);
+  const executed = await executeGuardianTransaction(connection(context, actingKey(context, "executor")), pending);
   writePendingTransaction(context.pendingDir, executed);
   console.log(`Executed by ${executed.executed!.by} in transaction ${executed.executed!.transactionHash}.`);
   const state = await killSwitch(context);
@@ -282,13 +287,13 @@ function where(context: Context, local: string): string {
   return ` --rpc-url ${context.rpcUrl} --manifest ${shown(values.manifest!)}${values.dir ? ` --dir ${shown(values.dir)}` : ""}`;
 }
 
-function connection(context: Context) {
-  return {
+function connection(context: Context, privateKey: Hex) {
+  return guardianConnection({
     provider: context.rpcUrl,
-    safe: context.safe,
+    privateKey,
     chainId: context.chainId,
-    ...(context.contracts ? { contracts: context.contracts } : {}),
-  };
+    contracts: context.contracts,
+  });
 }
 
 async function main() {

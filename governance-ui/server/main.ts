@@ -4,6 +4,8 @@
 //     [--rpc-url http://127.0.0.1:8545] [--worker-url http://127.0.0.1:8787] [--port 5173] [--host 127.0.0.1]
 //
 // Without --manifest it uses the local chain's: deployments/31337.json, else .data/deployments/31337.json.
+// The chain's Safe contracts (for the Safe pages, where they are not the canonical ones) come from
+// --safe-contracts FILE, else the guardian-safe.json the deploy wrote next to the manifest.
 //
 // The browser talks to this server only: it proxies /rpc to the chain and /worker/* to the worker.
 // Build the app first with `npm run build -w governance-ui`.
@@ -12,7 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { createUiServer } from "./createUiServer.ts";
-import { createRuntimeConfig, defaultManifestPath, readDeployment } from "./runtimeConfigFromEnv.ts";
+import { createRuntimeConfig, defaultManifestPath, readDeployment, readSafeContracts } from "./runtimeConfigFromEnv.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     port: { type: "string", default: process.env.UI_PORT ?? "5173" },
     host: { type: "string", default: process.env.UI_HOST ?? "127.0.0.1" },
     dist: { type: "string", default: path.resolve(import.meta.dirname, "../dist") },
+    "safe-contracts": { type: "string", default: process.env.UI_SAFE_CONTRACTS },
   },
 });
 
@@ -38,7 +41,15 @@ async function main() {
   const deployment = readDeployment(manifest);
   const server = await createUiServer({
     distDir,
-    runtimeConfig: createRuntimeConfig({ deployment, workerUrl: values["no-worker"] ? null : "/worker" }),
+    runtimeConfig: createRuntimeConfig({
+      deployment,
+      workerUrl: values["no-worker"] ? null : "/worker",
+      // Where the chain's Safe contracts are, if not canonical: next to the manifest unless given.
+      safeContracts: readSafeContracts(
+        manifest,
+        values["safe-contracts"] ? path.resolve(cwd, values["safe-contracts"]) : undefined,
+      ),
+    }),
     rpcUpstream: values["rpc-url"]!,
     workerUpstream: values["no-worker"] ? undefined : values["worker-url"],
     host: values.host!,

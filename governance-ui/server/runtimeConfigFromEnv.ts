@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { safeContractsSchema, type SafeContracts } from "@dao-ai/pipeline-worker/safe";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import type { Deployment, RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
 
@@ -11,6 +12,8 @@ export type CreateRuntimeConfigParameters = {
   workerUrl?: string | null;
   devAccounts?: boolean;
   blockTimeSeconds?: number;
+  /** The chain's Safe contracts, where they are not the canonical ones (a local chain). */
+  safeContracts?: SafeContracts | undefined;
 };
 
 /** The `/config.json` the app loads at start. */
@@ -24,7 +27,34 @@ export function createRuntimeConfig(parameters: CreateRuntimeConfigParameters): 
     deployment,
     devAccounts: parameters.devAccounts ?? deployment.chainId === 31337,
     ...(parameters.blockTimeSeconds !== undefined ? { blockTimeSeconds: parameters.blockTimeSeconds } : {}),
+    ...(parameters.safeContracts ? { safeContracts: parameters.safeContracts } : {}),
   };
+}
+
+/**
+ * The chain's Safe contracts as the deploy left them next to the manifest: `<manifest>.guardian-safe.json`
+ * (npm run deploy) or `guardian-safe.json` (npm start), holding a Safe's description with its
+ * contracts, or the contracts alone. Undefined when there is none: the canonical deployment.
+ */
+export function readSafeContracts(manifest: string, file?: string): SafeContracts | undefined {
+  const candidates = file
+    ? [file]
+    : [manifest.replace(/\.json$/, ".guardian-safe.json"), path.join(path.dirname(manifest), "guardian-safe.json")];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) return undefined;
+  try {
+    const described = JSON.parse(readFileSync(found, "utf8")) as { contracts?: unknown };
+    const contracts =
+      described && typeof described === "object" && "contracts" in described ? described.contracts : described;
+    return contracts === undefined ? undefined : safeContractsSchema.parse(contracts);
+  } catch (cause) {
+    throw new BaseError(`Cannot read the Safe contracts in ${found}.`, {
+      cause,
+      hints: [
+        "It is the guardian-safe.json the deploy wrote: a Safe's description with its contracts, or the contracts alone.",
+      ],
+    });
+  }
 }
 
 export function readDeployment(file: string): Deployment {
@@ -47,5 +77,6 @@ export function defaultManifestPath(): string {
 
 /** For Vite's dev and preview servers: the manifest from UI_MANIFEST, else the local chain's. */
 export function runtimeConfigFromEnv(): RuntimeConfig {
-  return createRuntimeConfig({ deployment: readDeployment(process.env.UI_MANIFEST ?? defaultManifestPath()) });
+  const manifest = process.env.UI_MANIFEST ?? defaultManifestPath();
+  return createRuntimeConfig({ deployment: readDeployment(manifest), safeContracts: readSafeContracts(manifest) });
 }

@@ -13,7 +13,7 @@ import {
   type WalletClient,
 } from "viem";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
-import { ProtocolKit } from "./protocolKit.ts";
+import { ProtocolKit, safeContractNetworks, type SafeContracts } from "@dao-ai/pipeline-worker/safe";
 
 /**
  * The Safe 1.4.1 contracts protocol-kit needs, with their artifacts in @safe-global/safe-contracts.
@@ -32,17 +32,9 @@ const SAFE_ARTIFACTS = {
 
 export const SAFE_VERSION = "1.4.1";
 
-/** Where a chain's Safe contracts are, in the shape protocol-kit's `contractNetworks[chainId]` takes. */
-export type SafeContracts = {
-  safeSingletonAddress: Address;
-  safeProxyFactoryAddress: Address;
-  multiSendAddress: Address;
-  multiSendCallOnlyAddress: Address;
-  fallbackHandlerAddress: Address;
-  signMessageLibAddress: Address;
-  createCallAddress: Address;
-  simulateTxAccessorAddress: Address;
-};
+// Where a chain's Safe contracts are: declared once, with the pending-transaction format, in the
+// shared Safe module.
+export type { SafeContracts };
 
 /** A Safe, with the contracts it was made from (undefined: the chain's canonical deployment). */
 export type SafeDeployment = {
@@ -52,11 +44,6 @@ export type SafeDeployment = {
   chainId: number;
   contracts?: SafeContracts;
 };
-
-/** protocol-kit's `contractNetworks` for one chain; undefined lets protocol-kit use the canonical deployment. */
-export function safeContractNetworks(chainId: number, contracts: SafeContracts | undefined) {
-  return contracts ? { [chainId.toString()]: contracts } : undefined;
-}
 
 const require = createRequire(import.meta.url);
 

@@ -1,23 +1,38 @@
 // The guardian as a real Safe: the kill switch engaged through the Safe (one owner proposes, a
-// second signs, anyone executes), and the DAO replacing one guardian Safe with another, by a vote
-// the Safe cannot cancel.
-import { encodeFunctionData, type Address } from "viem";
-import { beforeAll, describe, expect, test } from "vitest";
-import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+// second signs, anyone executes), the DAO replacing one guardian Safe with another by a vote the
+// Safe cannot cancel, and one pending-transaction file crossing between the CLI's code path
+// (scripts/lib/guardianTransactions.ts, private keys) and the UI's (the shared Safe module through
+// an EIP-1193 provider over a viem wallet client, as the browser calls it), with an owner that is
+// itself a Safe signing through its own owners.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createSafeTransaction,
+  parsePendingSafeTransaction,
+  safeTransactionStatus,
+  serialisePendingSafeTransaction,
+  signSafeTransaction,
+  type PendingSafeTransaction,
+} from "@dao-ai/pipeline-worker/safe";
+import { createWalletClient, custom, encodeFunctionData, parseEther, type Address } from "viem";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { governanceTokenAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { createSafeConnection } from "../../governance-ui/src/lib/safeConnection.ts";
 import {
   deploySafeContracts,
   createSafe,
   type SafeContracts,
   type SafeDeployment,
 } from "../../scripts/lib/deploySafe.ts";
-import { devAddress, devPrivateKey } from "../../scripts/lib/devAccounts.ts";
+import { devAccount, devAddress, devPrivateKey } from "../../scripts/lib/devAccounts.ts";
 import {
-  connectGuardian,
   engageKillSwitchCall,
   executeGuardianTransaction,
+  guardianConnection,
   proposeGuardianTransaction,
-  signGuardianTransaction,
-  type PendingGuardianTransaction,
+  readPendingTransaction,
+  writePendingTransaction,
 } from "../../scripts/lib/guardianTransactions.ts";
 import { createGovernance, ProposalState, registryAction } from "../helpers/governance.ts";
 import { createSystem, type System } from "../helpers/system.ts";
@@ -30,27 +45,31 @@ let system: System;
 let contracts: SafeContracts;
 let first: SafeDeployment;
 let second: SafeDeployment;
+let files: string;
 
 const provider = () => system.connection.provider as never;
-const connect = (safe: SafeDeployment, account: number) =>
-  connectGuardian({
-    provider: provider(),
-    privateKey: devPrivateKey(account),
-    safe: safe.address,
-    chainId: safe.chainId,
-    contracts,
+/** The CLI's way in: protocol-kit signs with the account's private key. */
+const cli = (account: number) =>
+  guardianConnection({ provider: provider(), privateKey: devPrivateKey(account), chainId: 31337, contracts });
+/** The UI's way in: reads from the chain, signs and sends through a viem wallet client. */
+const ui = (account: number) =>
+  createSafeConnection({
+    publicClient: system.publicClient,
+    walletClient: createWalletClient({
+      account: devAccount(account),
+      chain: system.publicClient.chain!,
+      transport: custom(system.connection.provider),
+    }),
+    chainId: 31337,
+    safeContracts: contracts,
   });
 
 async function engageThrough(safe: SafeDeployment, owners: number[], reason: string) {
   const call = engageKillSwitchCall(system.deployment.contracts.policyRegistry, reason);
-  let pending: PendingGuardianTransaction = await proposeGuardianTransaction({
-    kit: await connect(safe, owners[0]!),
-    chainId: safe.chainId,
-    ...call,
-  });
-  pending = await signGuardianTransaction(await connect(safe, owners[1]!), pending);
+  let pending = await proposeGuardianTransaction({ connection: cli(owners[0]!), safe: safe.address, ...call });
+  pending = await signSafeTransaction(cli(owners[1]!), pending);
   // Anyone executes: here the outsider, who owns nothing.
-  return executeGuardianTransaction(await connect(safe, 9), system.publicClient, pending);
+  return executeGuardianTransaction(cli(9), pending);
 }
 
 async function replaceGuardian(next: Address) {
@@ -89,7 +108,10 @@ beforeAll(async () => {
     });
   first = await make(FIRST_OWNERS, 1n);
   second = await make(SECOND_OWNERS, 2n);
+  files = mkdtempSync(join(tmpdir(), "guardian-files-"));
 });
+
+afterAll(() => rmSync(files, { recursive: true, force: true }));
 
 describe("the guardian Safe", () => {
   test("the DAO makes a Safe the guardian; two of its three owners engage the kill switch; only a vote lifts it", async () => {
@@ -115,18 +137,18 @@ describe("the guardian Safe", () => {
   test("one owner alone cannot execute, and a signature cannot be added twice", async () => {
     const call = engageKillSwitchCall(system.deployment.contracts.policyRegistry, "One owner's opinion");
     const pending = await proposeGuardianTransaction({
-      kit: await connect(first, FIRST_OWNERS[0]!),
-      chainId: first.chainId,
+      connection: cli(FIRST_OWNERS[0]!),
+      safe: first.address,
       ...call,
     });
-    await expect(executeGuardianTransaction(await connect(first, 9), system.publicClient, pending)).rejects.toThrow(
+    await expect(executeGuardianTransaction(cli(9), pending)).rejects.toThrow(
       "The transaction has 1 of the 2 owner signatures it needs.",
     );
-    await expect(signGuardianTransaction(await connect(first, FIRST_OWNERS[0]!), pending)).rejects.toThrow(
+    await expect(signSafeTransaction(cli(FIRST_OWNERS[0]!), pending)).rejects.toThrow(
       "has already signed this transaction",
     );
-    await expect(signGuardianTransaction(await connect(first, 9), pending)).rejects.toThrow(
-      "is not an owner of the guardian Safe",
+    await expect(signSafeTransaction(ui(9), pending)).rejects.toThrow(
+      `${devAddress(9)} is not an owner of the Safe ${first.address}, nor of a Safe that owns it.`,
     );
     // An altered file is caught before anyone signs it.
     const altered = {
@@ -136,8 +158,14 @@ describe("the guardian Safe", () => {
         data: encodeFunctionData({ abi: policyRegistryAbi, functionName: "liftKillSwitch", args: [1n] }),
       },
     };
-    await expect(signGuardianTransaction(await connect(first, FIRST_OWNERS[1]!), altered)).rejects.toThrow(
-      "the file was altered",
+    await expect(signSafeTransaction(cli(FIRST_OWNERS[1]!), altered)).rejects.toThrow("the file was altered");
+    // A signature moved to another owner's name is caught by the Safe's own check.
+    const forged = {
+      ...pending,
+      signatures: [{ ...pending.signatures[0]!, signer: devAddress(FIRST_OWNERS[2]!) }],
+    };
+    await expect(executeGuardianTransaction(cli(FIRST_OWNERS[1]!), forged)).rejects.toThrow(
+      `The signature said to be ${devAddress(FIRST_OWNERS[2]!)}'s is not valid for this transaction`,
     );
     expect((await killSwitch()).engaged).toBe(false);
   });
@@ -173,15 +201,15 @@ describe("the guardian Safe", () => {
     await gov.closeVoting(proposal);
     await gov.queue(proposal);
 
-    let pending: PendingGuardianTransaction = await proposeGuardianTransaction({
-      kit: await connect(second, SECOND_OWNERS[0]!),
-      chainId: second.chainId,
+    let pending = await proposeGuardianTransaction({
+      connection: cli(SECOND_OWNERS[0]!),
+      safe: second.address,
       to: system.deployment.contracts.governor,
       data: encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.proposalId] }),
       description: "Cancel the vote that replaces us",
     });
-    pending = await signGuardianTransaction(await connect(second, SECOND_OWNERS[1]!), pending);
-    await expect(executeGuardianTransaction(await connect(second, 9), system.publicClient, pending)).rejects.toThrow(
+    pending = await signSafeTransaction(cli(SECOND_OWNERS[1]!), pending);
+    await expect(executeGuardianTransaction(cli(9), pending)).rejects.toThrow(
       `The Safe transaction would fail: the call it makes reverted with GovernorUnableToCancel(${proposal.proposalId}, ${second.address}).`,
     );
     expect(await gov.state(proposal)).toBe(ProposalState.Queued);
@@ -196,5 +224,149 @@ describe("the guardian Safe", () => {
         functionName: "proposalGuardian",
       }),
     ).toBe(first.address);
+  });
+});
+
+describe("one pending-transaction file, in the CLI and in the UI", () => {
+  // After the tests above, `first` is the guardian again and the kill switch is off.
+  const lift = async () => {
+    const { engagementId } = await killSwitch();
+    await system.pass([registryAction(system, "liftKillSwitch", [engagementId])]);
+  };
+  /** What a file on disk holds, read back as the other side reads it. */
+  const crossing = (pending: PendingSafeTransaction) => {
+    const file = writePendingTransaction(files, pending);
+    return { file, text: readFileSync(file, "utf8") };
+  };
+
+  test("proposed in the CLI, signed in the UI, executed in the CLI", async () => {
+    const call = engageKillSwitchCall(system.deployment.contracts.policyRegistry, "CLI proposes, UI signs");
+    const proposed = await proposeGuardianTransaction({
+      connection: cli(FIRST_OWNERS[0]!),
+      safe: first.address,
+      ...call,
+    });
+    const { file, text } = crossing(proposed);
+    // The UI imports the file's text and adds the connected owner's signature.
+    const imported = parsePendingSafeTransaction(text);
+    expect(await safeTransactionStatus(ui(FIRST_OWNERS[1]!), imported)).toMatchObject({
+      confirmations: 1,
+      threshold: 2,
+      ready: false,
+    });
+    const signed = await signSafeTransaction(ui(FIRST_OWNERS[1]!), imported);
+    // The UI exports it; the CLI reads the file and executes.
+    writeFileSync(file, serialisePendingSafeTransaction(signed));
+    const executed = await executeGuardianTransaction(cli(9), readPendingTransaction(file));
+    expect(executed.signatures.map((s) => s.signer)).toEqual([
+      devAddress(FIRST_OWNERS[0]!),
+      devAddress(FIRST_OWNERS[1]!),
+    ]);
+    expect(await killSwitch()).toMatchObject({
+      engaged: true,
+      engagedBy: first.address,
+      reason: "CLI proposes, UI signs",
+    });
+    await lift();
+  });
+
+  test("proposed in the UI, signed in the CLI, executed in the UI", async () => {
+    const call = engageKillSwitchCall(system.deployment.contracts.policyRegistry, "UI proposes, CLI signs");
+    const created = await createSafeTransaction({
+      connection: ui(FIRST_OWNERS[2]!),
+      safe: first.address,
+      calls: [{ to: call.to, data: call.data }],
+      description: call.description,
+    });
+    const proposed = await signSafeTransaction(ui(FIRST_OWNERS[2]!), created);
+    const { file } = crossing(proposed);
+    const signed = await signSafeTransaction(cli(FIRST_OWNERS[0]!), readPendingTransaction(file));
+    const { text } = crossing(signed);
+    const executed = await executeGuardianTransaction(ui(9), parsePendingSafeTransaction(text));
+    expect(executed.executed?.by).toBe(devAddress(9));
+    expect(await killSwitch()).toMatchObject({ engaged: true, reason: "UI proposes, CLI signs" });
+    await lift();
+  });
+
+  test("an owner that is a Safe signs through its own owners, one in the UI and one in the CLI; the Safe delegates its votes", async () => {
+    // A 2-of-2 Safe of two accounts owns, with one more account, a 2-of-2 Safe holding tokens.
+    const nested = await createSafe({
+      provider: provider(),
+      publicClient: system.publicClient,
+      walletClient: system.accounts.deployer,
+      owners: [devAddress(17), devAddress(18)],
+      threshold: 2,
+      saltNonce: 3n,
+      contracts,
+    });
+    const holder = await createSafe({
+      provider: provider(),
+      publicClient: system.publicClient,
+      walletClient: system.accounts.deployer,
+      owners: [devAddress(14), nested.address],
+      threshold: 2,
+      saltNonce: 4n,
+      contracts,
+    });
+    const token = system.deployment.contracts.token;
+    await system.wait(
+      await system.accounts.holders[2].writeContract({
+        address: token,
+        abi: governanceTokenAbi,
+        functionName: "transfer",
+        args: [holder.address, parseEther("1000")],
+      }),
+    );
+    const delegateToItself = encodeFunctionData({
+      abi: governanceTokenAbi,
+      functionName: "delegate",
+      args: [holder.address],
+    });
+    let pending = await proposeGuardianTransaction({
+      connection: cli(14),
+      safe: holder.address,
+      to: token,
+      data: delegateToItself,
+      description: "The Safe delegates its votes to itself",
+    });
+    // The first owner of the owner Safe signs in the UI: not yet the owner Safe's signature.
+    pending = parsePendingSafeTransaction(serialisePendingSafeTransaction(await signSafeTransaction(ui(17), pending)));
+    expect(pending.ownerSafeSignatures).toHaveLength(1);
+    const partway = await safeTransactionStatus(ui(18), pending);
+    expect(partway).toMatchObject({ confirmations: 1, threshold: 2, ready: false });
+    expect(partway.ownerSafesSigning).toEqual([{ ownerSafe: nested.address, signed: [devAddress(17)], threshold: 2 }]);
+    await expect(signSafeTransaction(ui(17), pending)).rejects.toThrow(
+      `${devAddress(17)} has already signed this transaction for the Safe ${nested.address}.`,
+    );
+    // The second signs in the CLI: the owner Safe's EIP-1271 signature is complete.
+    pending = await signSafeTransaction(cli(18), pending);
+    expect(pending.ownerSafeSignatures).toEqual([]);
+    expect(pending.signatures.map((s) => [s.signer, s.contract])).toEqual([
+      [devAddress(14), false],
+      [nested.address, true],
+    ]);
+    expect(await safeTransactionStatus(cli(9), pending)).toMatchObject({ confirmations: 2, ready: true });
+    await executeGuardianTransaction(cli(9), pending);
+    const read = (functionName: "delegates" | "getVotes") =>
+      system.publicClient.readContract({
+        address: token,
+        abi: governanceTokenAbi,
+        functionName,
+        args: [holder.address],
+      });
+    expect(await read("delegates")).toBe(holder.address);
+    expect(await read("getVotes")).toBe(parseEther("1000"));
+  });
+
+  test("a file that is not a pending transaction is refused with what is wrong", () => {
+    expect(() => parsePendingSafeTransaction("{ not json")).toThrow(
+      "This is not a pending Safe transaction: it is not JSON.",
+    );
+    expect(() => parsePendingSafeTransaction({ format: "something/else" })).toThrow(
+      'This is not a pending Safe transaction (format "something/else", expected dao-ai/safe-transaction/v1).',
+    );
+    const damaged = { format: "dao-ai/safe-transaction/v1", chainId: 31337, safe: "0x1234" };
+    expect(() => parsePendingSafeTransaction(damaged)).toThrow("This pending Safe transaction is damaged.");
+    expect(() => parsePendingSafeTransaction(damaged)).toThrow("safe: not an address.");
   });
 });

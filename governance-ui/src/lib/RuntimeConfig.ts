@@ -1,3 +1,4 @@
+import type { SafeContracts } from "@dao-ai/pipeline-worker/safe";
 import type { Deployment } from "../../../scripts/lib/deploySystem.ts";
 
 export type { Deployment };
@@ -20,6 +21,11 @@ export type RuntimeConfig = {
    * accounts are public and worthless anywhere else.
    */
   devAccounts: boolean;
+  /**
+   * Where the chain's Safe contracts are, for protocol-kit in the browser; absent: the canonical
+   * deployment protocol-kit knows (public chains). A local chain deploys its own.
+   */
+  safeContracts?: SafeContracts;
   /** Seconds per block, to turn block counts into clock time; measured from the chain when absent. */
   blockTimeSeconds?: number;
 };

@@ -1,27 +1,25 @@
 import { createFileRoute, Link } from "@tanstack/react-router";
-import { useEffect, useId, useState } from "react";
-import { encodeFunctionData, getAddress, type Address, type Hex } from "viem";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { createSafeTransaction, safeSignerRole, signSafeTransaction } from "@dao-ai/pipeline-worker/safe";
+import { useId, useState } from "react";
+import { encodeFunctionData, type Address } from "viem";
 import { AddressText } from "../components/AddressText.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { Loaded } from "../components/Loading.tsx";
+import {
+  describeSafeError,
+  ImportSafeTransaction,
+  SafeTransactionPanel,
+  usePendingSafeTransaction,
+  useSafeConnection,
+} from "../components/SafeTransactionPanel.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
-import { policyGovernorAbi, policyRegistryAbi, safeAbi } from "../lib/abis.ts";
+import { policyGovernorAbi, policyRegistryAbi, safeAbi, systemErrorsAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
-import { decodeError, type DecodedError } from "../lib/decodeError.ts";
+import type { DecodedError } from "../lib/decodeError.ts";
 import { describeChange } from "../lib/describeChange.ts";
-import { formatTime, shortHex } from "../lib/format.ts";
+import { formatTime } from "../lib/format.ts";
 import { useGovernorSettings, usePolicy, useProposals } from "../lib/queries.ts";
-import {
-  loadPending,
-  packSignatures,
-  safeCall,
-  safeTransactionHash,
-  safeTypedData,
-  savePending,
-  type PendingSafeTransaction,
-} from "../lib/safeTransactions.ts";
 import { useWallet } from "../lib/WalletContext.tsx";
 import { useWrite } from "../lib/useWrite.ts";
 
@@ -214,7 +212,7 @@ function DirectEngage({ guardian }: { guardian: Address }) {
   );
 }
 
-/** The guardian is a Safe: one owner proposes, owners sign, anyone executes once enough have signed. */
+/** The guardian is a Safe: one owner proposes, owners sign (here or in the CLI), anyone executes. */
 function SafeFlow({
   safe,
   killSwitchEngaged,
@@ -224,9 +222,9 @@ function SafeFlow({
 }) {
   const { contracts, config } = useApp();
   const { wallet } = useWallet();
+  const connection = useSafeConnection();
   const settings = useGovernorSettings();
   const proposals = useProposals();
-  const tx = useWrite();
   const [reason, setReason] = useState("");
   const isProposalGuardian = settings.data?.proposalGuardian.toLowerCase() === safe.address.toLowerCase();
   // The Governor refuses the guardian a cancel of a proposal that only replaces it or lifts the
@@ -240,225 +238,122 @@ function SafeFlow({
   const [toCancel, setToCancel] = useState("");
   const intentId = useId();
   const cancelId = useId();
-  const [pending, setPending] = useState<PendingSafeTransaction | null>(() => loadPending(safe.address));
+  const [pending, setPending] = usePendingSafeTransaction(safe.address);
+  const [proposing, setProposing] = useState(false);
   const [error, setError] = useState<DecodedError | null>(null);
-  const [shared, setShared] = useState("");
-  const sharedId = useId();
 
-  useEffect(() => savePending(pending, safe.address), [pending, safe.address]);
-
-  const owner = wallet ? safe.owners.find((o) => o.toLowerCase() === wallet.address.toLowerCase()) : undefined;
-  const stale = pending !== null && BigInt(pending.transaction.nonce) < safe.nonce;
-  const signed = pending ? Object.keys(pending.signatures).length : 0;
-  const ready = pending !== null && !stale && BigInt(signed) >= safe.threshold;
-  const hasSigned =
-    pending !== null &&
-    owner !== undefined &&
-    Object.keys(pending.signatures).some((a) => a.toLowerCase() === owner.toLowerCase());
-
-  function propose() {
+  /** The call the owners are asked to make, in words too. */
+  function call() {
     if (intent === "engage") {
-      const data = encodeFunctionData({
-        abi: policyRegistryAbi,
-        functionName: "engageKillSwitch",
-        args: [reason.trim()],
-      });
-      setPending({
-        safe: safe.address,
-        chainId: config.chainId,
-        summary: `Engage the kill switch: “${reason.trim()}”`,
-        transaction: safeCall(contracts.policyRegistry, data, safe.nonce),
-        signatures: {},
-      });
-      return;
+      return {
+        to: contracts.policyRegistry,
+        data: encodeFunctionData({ abi: policyRegistryAbi, functionName: "engageKillSwitch", args: [reason.trim()] }),
+        description: `Engage the kill switch: ${reason.trim()}`,
+      };
     }
     const proposal = cancellable.find((p) => p.id.toString() === toCancel);
-    if (!proposal) return;
-    const data = encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.id] });
-    setPending({
-      safe: safe.address,
-      chainId: config.chainId,
-      summary: `Cancel the proposal “${proposal.title}”`,
-      transaction: safeCall(contracts.governor, data, safe.nonce),
-      signatures: {},
-    });
+    if (!proposal) return undefined;
+    return {
+      to: contracts.governor,
+      data: encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.id] }),
+      description: `Cancel the proposal “${proposal.title}”`,
+    };
   }
 
-  async function sign() {
-    if (!pending || !wallet || !owner) return;
+  async function propose() {
+    const c = call();
+    if (!c) return;
+    setProposing(true);
     setError(null);
     try {
-      const signature = await wallet.client.signTypedData({
-        account: wallet.client.account,
-        ...safeTypedData(pending.safe, pending.chainId, pending.transaction),
-      } as never);
-      setPending({ ...pending, signatures: { ...pending.signatures, [getAddress(owner)]: signature as Hex } });
+      const created = await createSafeTransaction({
+        connection,
+        safe: safe.address,
+        calls: [{ to: c.to, data: c.data }],
+        description: c.description,
+      });
+      // The proposer signs at once when they can, as `npm run guardian -- propose` does.
+      const role = wallet ? await safeSignerRole(connection, safe.address) : undefined;
+      setPending(role && role.kind !== "none" ? await signSafeTransaction(connection, created) : created);
     } catch (cause) {
-      setError(decodeError(cause));
+      setError(describeSafeError(cause));
+    } finally {
+      setProposing(false);
     }
-  }
-
-  async function execute() {
-    if (!pending) return;
-    const t = pending.transaction;
-    const receipt = await tx.write({
-      label: "Execute the Safe transaction",
-      address: safe.address,
-      abi: safeAbi,
-      functionName: "execTransaction",
-      args: [
-        t.to,
-        BigInt(t.value),
-        t.data,
-        t.operation,
-        BigInt(t.safeTxGas),
-        BigInt(t.baseGas),
-        BigInt(t.gasPrice),
-        t.gasToken,
-        t.refundReceiver,
-        packSignatures(pending.signatures),
-      ],
-    });
-    if (receipt?.status === "success") setPending(null);
   }
 
   return (
     <section className="card" aria-labelledby="safe-flow-title">
       <h2 id="safe-flow-title">Act through the Safe</h2>
-      <ol className="flow">
-        <li data-done={pending !== null}>
-          <h3>1. Propose</h3>
-          {pending === null ? (
-            <>
-              <div className="field">
-                <label htmlFor={intentId}>What</label>
-                <select id={intentId} value={intent} onChange={(e) => setIntent(e.target.value as "engage" | "cancel")}>
-                  <option value="engage" disabled={killSwitchEngaged}>
-                    Engage the kill switch{killSwitchEngaged ? " (already engaged)" : ""}
-                  </option>
-                  <option value="cancel" disabled={!isProposalGuardian}>
-                    Cancel a proposal{isProposalGuardian ? "" : " (the Safe is not the proposal guardian)"}
-                  </option>
-                </select>
-              </div>
-              {intent === "engage" ? (
-                <ReasonField value={reason} onChange={setReason} />
-              ) : (
-                <div className="field">
-                  <label htmlFor={cancelId}>Proposal to cancel</label>
-                  <select id={cancelId} value={toCancel} onChange={(e) => setToCancel(e.target.value)}>
-                    <option value="">{cancellable.length === 0 ? "no open proposal" : "choose…"}</option>
-                    {cancellable.map((p) => (
-                      <option key={p.id.toString()} value={p.id.toString()}>
-                        {p.title} ({p.state})
-                      </option>
-                    ))}
-                  </select>
-                </div>
-              )}
-              <button
-                type="button"
-                className="button-danger"
-                disabled={intent === "engage" ? reason.trim() === "" || killSwitchEngaged : toCancel === ""}
-                onClick={propose}
-              >
-                Propose to the Safe's owners
-              </button>
-            </>
+      <p className="small muted">
+        One owner proposes, owners sign (an owner that is itself a Safe signs through its own owners), and anyone
+        executes once {safe.threshold.toString()} have signed. Owners on other machines, or using{" "}
+        <code>npm run guardian</code>, pass the transaction along as a file: export it here, import theirs.
+      </p>
+      {pending ? (
+        <SafeTransactionPanel
+          safe={safe.address}
+          pending={pending}
+          onChange={setPending}
+          errorsAbi={systemErrorsAbi}
+          hintsFor={(failure) =>
+            failure.startsWith("PolicyNotGuardian")
+              ? ["This Safe is no longer the guardian: the DAO replaced it."]
+              : failure.startsWith("PolicyKillSwitchAlreadyEngaged")
+                ? ["The kill switch is already engaged; there is nothing to do."]
+                : ["Check what the transaction calls, and that the Safe may make that call."]
+          }
+        />
+      ) : (
+        <>
+          <div className="field">
+            <label htmlFor={intentId}>What</label>
+            <select id={intentId} value={intent} onChange={(e) => setIntent(e.target.value as "engage" | "cancel")}>
+              <option value="engage" disabled={killSwitchEngaged}>
+                Engage the kill switch{killSwitchEngaged ? " (already engaged)" : ""}
+              </option>
+              <option value="cancel" disabled={!isProposalGuardian}>
+                Cancel a proposal{isProposalGuardian ? "" : " (the Safe is not the proposal guardian)"}
+              </option>
+            </select>
+          </div>
+          {intent === "engage" ? (
+            <ReasonField value={reason} onChange={setReason} />
           ) : (
-            <div data-testid="safe-pending">
-              <p>
-                <strong>{pending.summary}</strong>
-              </p>
-              <p className="small muted">
-                Safe transaction {shortHex(safeTransactionHash(pending))}, nonce {pending.transaction.nonce}
-                {stale ? " — already executed or replaced: discard it." : ""}
-              </p>
-              <button type="button" className="button-link" onClick={() => setPending(null)}>
-                Discard
-              </button>
+            <div className="field">
+              <label htmlFor={cancelId}>Proposal to cancel</label>
+              <select id={cancelId} value={toCancel} onChange={(e) => setToCancel(e.target.value)}>
+                <option value="">{cancellable.length === 0 ? "no open proposal" : "choose…"}</option>
+                {cancellable.map((p) => (
+                  <option key={p.id.toString()} value={p.id.toString()}>
+                    {p.title} ({p.state})
+                  </option>
+                ))}
+              </select>
             </div>
           )}
-        </li>
-        <li data-done={ready}>
-          <h3>2. Sign</h3>
-          <p data-testid="safe-signatures">
-            {signed} of {safe.threshold.toString()} signatures
-            {pending && signed > 0 ? (
-              <>
-                {" "}
-                (
-                {Object.keys(pending.signatures).map((a, i) => (
-                  <span key={a}>
-                    {i > 0 ? ", " : ""}
-                    <AddressText address={a} />
-                  </span>
-                ))}
-                )
-              </>
-            ) : null}
-          </p>
-          {pending && !stale ? (
-            owner ? (
-              <button type="button" disabled={hasSigned} onClick={() => void sign()}>
-                {hasSigned ? "You have signed" : "Sign as owner"}
-              </button>
-            ) : (
-              <p className="muted small">Connect an owner's account to sign.</p>
-            )
-          ) : null}
-        </li>
-        <li>
-          <h3>3. Execute</h3>
-          <p className="small muted">Anyone may send it once enough owners have signed.</p>
           <button
             type="button"
             className="button-danger"
-            disabled={!ready || tx.busy || !wallet}
-            onClick={() => void execute()}
+            disabled={proposing || (intent === "engage" ? reason.trim() === "" || killSwitchEngaged : toCancel === "")}
+            onClick={() => void propose()}
           >
-            Execute the Safe transaction
+            Propose to the Safe's owners
           </button>
-          <TxStatus state={tx.state} />
-        </li>
-      </ol>
-      {error ? <ErrorNotice error={error} title="Signing failed" /> : null}
-      <details>
-        <summary>Share with owners on other machines</summary>
-        <p className="small">
-          Copy this to the next owner, who pastes it here. It holds the transaction and the signatures so far, nothing
-          secret.
-        </p>
-        <label htmlFor={sharedId}>Pending transaction (JSON)</label>
-        <textarea
-          id={sharedId}
-          rows={4}
-          value={shared || (pending ? JSON.stringify(pending) : "")}
-          onChange={(e) => setShared(e.target.value)}
-        />
-        <button
-          type="button"
-          className="button-secondary"
-          onClick={() => {
-            try {
-              const imported = JSON.parse(shared) as PendingSafeTransaction;
-              if (imported.safe.toLowerCase() !== safe.address.toLowerCase())
-                throw new BaseError("it is for another Safe");
-              setPending({ ...imported, signatures: { ...pending?.signatures, ...imported.signatures } });
-              setShared("");
-              setError(null);
-            } catch (cause) {
-              setError({
-                name: "InvalidTransaction",
-                meaning: `This is not a pending transaction for this Safe (${cause instanceof BaseError ? cause.shortMessage : "not valid JSON"}).`,
-                args: [],
-              });
-            }
-          }}
-        >
-          Import
-        </button>
-      </details>
+          {error ? <ErrorNotice error={error} title="Proposing failed" /> : null}
+        </>
+      )}
+      <ImportSafeTransaction
+        current={pending}
+        check={(imported) =>
+          imported.chainId !== config.chainId
+            ? `It is for chain ${imported.chainId}; this is chain ${config.chainId}.`
+            : imported.safe.toLowerCase() !== safe.address.toLowerCase()
+              ? `It is for the Safe ${imported.safe}, not the guardian ${safe.address}.`
+              : null
+        }
+        onImport={setPending}
+      />
     </section>
   );
 }
