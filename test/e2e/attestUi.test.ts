@@ -1,8 +1,14 @@
 // Browser tests of the attester's tools: an attester issues an attestation of a contributor's data
 // on the Attest page, with a browser wallet or a development account; the contributor attaches it
 // on the Contribute page, and the worker accepts and records the submission. A revoked
-// attestation is flagged before it is sent. The built app in Chromium against Anvil, the real EAS
-// and the pipeline worker (startStack); the tests share one stack and run in order.
+// attestation is flagged before it is sent. The same with `npm run attest` (scripts/attest.ts) run
+// as a user runs it. The built app in Chromium against Anvil, the real EAS and the pipeline worker
+// (startStack); the tests share one stack and run in order.
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { easAbi } from "../../deployments/abis.ts";
@@ -16,6 +22,8 @@ import {
   type TestBrowser,
 } from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
+import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
+import { devPrivateKey } from "../../scripts/lib/devAccounts.ts";
 import { startTogether } from "./helpers/startTogether.ts";
 
 let stack: Stack;
@@ -146,5 +154,106 @@ describe("attesting from the UI", () => {
       "Its attester revoked it",
     );
     await expect(contributorPage.getByRole("button", { name: "Sign and submit" }).isDisabled()).resolves.toBe(true);
+  }, 120_000);
+
+  test("npm run attest: an off-chain attestation file attached in the UI is accepted; on-chain and off-chain ones are revoked", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "attest-cli-"));
+    try {
+      const manifest = path.join(dir, "manifest.json");
+      await writeFile(manifest, JSON.stringify(stack.deployment));
+      const attest = (...args: string[]) =>
+        promisify(execFile)(
+          process.execPath,
+          ["scripts/attest.ts", ...args, "--rpc-url", stack.rpcUrl, "--manifest", manifest],
+          { cwd: repoRoot, env: { ...process.env, ATTESTER_PRIVATE_KEY: devPrivateKey(ROLES.attester) } },
+        );
+
+      const { page } = await browser.open(stack.uiUrl);
+      await contributorWrites(
+        page,
+        "legit: the pharmacy closes at six today\nscam: claim your tax refund with your card number",
+      );
+      const [hashText, sizeText] = [
+        await page.getByTestId("data-digest").getAttribute("data-hash"),
+        await page.getByTestId("data-digest").getAttribute("data-size"),
+      ];
+      const file = path.join(dir, "attestation.json");
+      const signed = await attest(
+        "offchain",
+        "--recipient",
+        contributor,
+        "--data-hash",
+        hashText!,
+        "--size",
+        sizeText!,
+        "--field",
+        "license=CC-BY-4.0",
+        "--field",
+        "provenance=checked with the CLI",
+        "--out",
+        file,
+      );
+      expect(signed.stderr).toMatch(/Signed off-chain attestation 0x[0-9a-f]{64}/);
+      const { attestation } = JSON.parse(await readFile(file, "utf8")) as { attestation: { uid: string } };
+
+      await page.getByLabel("or attach files:").setInputFiles(file);
+      await poll(() => page.getByTestId("attached-attestations").textContent()).toContain("✓ valid");
+      await submitAndWaitRecorded(page);
+
+      // Revoking: the file names the off-chain attestation; EAS records it under its UID.
+      const revoked = await attest("revoke", file);
+      expect(revoked.stderr).toContain(`Revoked off-chain attestation ${attestation.uid}`);
+      expect(
+        await stack.publicClient.readContract({
+          address: stack.deployment.contracts.eas,
+          abi: easAbi,
+          functionName: "getRevokeOffchain",
+          args: [attester, attestation.uid as `0x${string}`],
+        }),
+      ).not.toBe(0n);
+
+      // On chain: the UID is printed on standard output, and revoked by it.
+      const onchain = await attest(
+        "onchain",
+        "--recipient",
+        contributor,
+        "--data-hash",
+        hashText!,
+        "--size",
+        sizeText!,
+        "--field",
+        "license=CC-BY-4.0",
+        "--field",
+        "provenance=checked with the CLI",
+      );
+      const uid = onchain.stdout.trim() as `0x${string}`;
+      expect(uid).toMatch(/^0x[0-9a-f]{64}$/);
+      await attest("revoke", uid);
+      const a = await stack.publicClient.readContract({
+        address: stack.deployment.contracts.eas,
+        abi: easAbi,
+        functionName: "getAttestation",
+        args: [uid],
+      });
+      expect(a.revocationTime).not.toBe(0n);
+
+      // A missing schema field is refused with a line that says which, and nothing is sent.
+      const refused = await attest(
+        "onchain",
+        "--recipient",
+        contributor,
+        "--data-hash",
+        hashText!,
+        "--size",
+        sizeText!,
+      ).then(
+        () => null,
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(refused?.code).toBe(1);
+      expect(refused?.stderr).toContain('The schema\'s field "license" (string) is missing.');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 });

@@ -201,7 +201,7 @@ export function SubmitData({ account }: { account: Address }) {
         </div>
       </div>
       {digest ? (
-        <p className="small" data-testid="data-digest">
+        <p className="small" data-testid="data-digest" data-hash={digest.hash} data-size={digest.size.toString()}>
           SHA-256 <code title={digest.hash}>{shortHex(digest.hash, 8)}</code>, {plural(digest.size, "byte")}.
         </p>
       ) : null}
