@@ -15,6 +15,7 @@ import { Route as ConsumeRouteImport } from "./routes/consume";
 import { Route as ContributeRouteImport } from "./routes/contribute";
 import { Route as DelegateRouteImport } from "./routes/delegate";
 import { Route as GuardianRouteImport } from "./routes/guardian";
+import { Route as SafeRouteImport } from "./routes/safe";
 import { Route as ProposalsIndexRouteImport } from "./routes/proposals/index";
 import { Route as ProposalsProposalIdRouteImport } from "./routes/proposals/$proposalId";
 import { Route as ProposalsNewRouteImport } from "./routes/proposals/new";
@@ -49,6 +50,11 @@ const GuardianRoute = GuardianRouteImport.update({
   path: "/guardian",
   getParentRoute: () => rootRouteImport,
 } as any);
+const SafeRoute = SafeRouteImport.update({
+  id: "/safe",
+  path: "/safe",
+  getParentRoute: () => rootRouteImport,
+} as any);
 const ProposalsIndexRoute = ProposalsIndexRouteImport.update({
   id: "/proposals/",
   path: "/proposals/",
@@ -72,6 +78,7 @@ export interface FileRoutesByFullPath {
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
   "/guardian": typeof GuardianRoute;
+  "/safe": typeof SafeRoute;
   "/proposals/$proposalId": typeof ProposalsProposalIdRoute;
   "/proposals/new": typeof ProposalsNewRoute;
   "/proposals/": typeof ProposalsIndexRoute;
@@ -83,6 +90,7 @@ export interface FileRoutesByTo {
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
   "/guardian": typeof GuardianRoute;
+  "/safe": typeof SafeRoute;
   "/proposals/$proposalId": typeof ProposalsProposalIdRoute;
   "/proposals/new": typeof ProposalsNewRoute;
   "/proposals": typeof ProposalsIndexRoute;
@@ -95,6 +103,7 @@ export interface FileRoutesById {
   "/contribute": typeof ContributeRoute;
   "/delegate": typeof DelegateRoute;
   "/guardian": typeof GuardianRoute;
+  "/safe": typeof SafeRoute;
   "/proposals/$proposalId": typeof ProposalsProposalIdRoute;
   "/proposals/new": typeof ProposalsNewRoute;
   "/proposals/": typeof ProposalsIndexRoute;
@@ -108,6 +117,7 @@ export interface FileRouteTypes {
     | "/contribute"
     | "/delegate"
     | "/guardian"
+    | "/safe"
     | "/proposals/$proposalId"
     | "/proposals/new"
     | "/proposals/";
@@ -119,6 +129,7 @@ export interface FileRouteTypes {
     | "/contribute"
     | "/delegate"
     | "/guardian"
+    | "/safe"
     | "/proposals/$proposalId"
     | "/proposals/new"
     | "/proposals";
@@ -130,6 +141,7 @@ export interface FileRouteTypes {
     | "/contribute"
     | "/delegate"
     | "/guardian"
+    | "/safe"
     | "/proposals/$proposalId"
     | "/proposals/new"
     | "/proposals/";
@@ -142,6 +154,7 @@ export interface RootRouteChildren {
   ContributeRoute: typeof ContributeRoute;
   DelegateRoute: typeof DelegateRoute;
   GuardianRoute: typeof GuardianRoute;
+  SafeRoute: typeof SafeRoute;
   ProposalsProposalIdRoute: typeof ProposalsProposalIdRoute;
   ProposalsNewRoute: typeof ProposalsNewRoute;
   ProposalsIndexRoute: typeof ProposalsIndexRoute;
@@ -191,6 +204,13 @@ declare module "@tanstack/react-router" {
       preLoaderRoute: typeof GuardianRouteImport;
       parentRoute: typeof rootRouteImport;
     };
+    "/safe": {
+      id: "/safe";
+      path: "/safe";
+      fullPath: "/safe";
+      preLoaderRoute: typeof SafeRouteImport;
+      parentRoute: typeof rootRouteImport;
+    };
     "/proposals/": {
       id: "/proposals/";
       path: "/proposals";
@@ -222,6 +242,7 @@ const rootRouteChildren: RootRouteChildren = {
   ContributeRoute: ContributeRoute,
   DelegateRoute: DelegateRoute,
   GuardianRoute: GuardianRoute,
+  SafeRoute: SafeRoute,
   ProposalsProposalIdRoute: ProposalsProposalIdRoute,
   ProposalsNewRoute: ProposalsNewRoute,
   ProposalsIndexRoute: ProposalsIndexRoute,

@@ -49,7 +49,8 @@ export function describeSafeError(cause: unknown): DecodedError {
   return decodeError(cause);
 }
 
-const storageKey = (safe: Address) => `dao-ai.safe-tx.${safe.toLowerCase()}`;
+/** Where this browser keeps a Safe's transaction in progress. */
+export const pendingStorageKey = (safe: Address) => `dao-ai.safe-tx.${safe.toLowerCase()}`;
 
 /**
  * The transaction being gathered for a Safe, kept in this browser between visits (as the CLI keeps
@@ -60,7 +61,7 @@ export function usePendingSafeTransaction(safe: Address | undefined) {
   useEffect(() => {
     if (!safe) return setPending(null);
     try {
-      const text = localStorage.getItem(storageKey(safe));
+      const text = localStorage.getItem(pendingStorageKey(safe));
       setPending(text ? parsePendingSafeTransaction(text) : null);
     } catch {
       setPending(null);
@@ -69,8 +70,8 @@ export function usePendingSafeTransaction(safe: Address | undefined) {
   const update = (next: PendingSafeTransaction | null) => {
     setPending(next);
     if (!safe) return;
-    if (next) localStorage.setItem(storageKey(safe), serialisePendingSafeTransaction(next));
-    else localStorage.removeItem(storageKey(safe));
+    if (next) localStorage.setItem(pendingStorageKey(safe), serialisePendingSafeTransaction(next));
+    else localStorage.removeItem(pendingStorageKey(safe));
   };
   return [pending, update] as const;
 }

@@ -30,6 +30,7 @@ const NAV = [
   { to: "/proposals", label: "Proposals" },
   { to: "/proposals/new", label: "New proposal" },
   { to: "/delegate", label: "Delegate" },
+  { to: "/safe", label: "Safe" },
   { to: "/contribute", label: "Contribute" },
   { to: "/attest", label: "Attest" },
   { to: "/consume", label: "Consume" },
