@@ -2,11 +2,13 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createRouter, RouterProvider } from "@tanstack/react-router";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
+import type { Config } from "wagmi";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { AppProvider, type App } from "./lib/AppContext.tsx";
 import { ChainHeadProvider } from "./lib/ChainHead.tsx";
 import { createChainClients } from "./lib/createChainClients.ts";
 import { createLogCache } from "./lib/createLogCache.ts";
+import { createWagmiConfig } from "./lib/createWagmiConfig.ts";
 import { absoluteUrl, loadRuntimeConfig } from "./lib/loadRuntimeConfig.ts";
 import { WalletProvider } from "./lib/WalletContext.tsx";
 import { routeTree } from "./routeTree.gen.ts";
@@ -33,9 +35,10 @@ const queryClient = new QueryClient({
 async function start() {
   const root = createRoot(document.getElementById("root")!);
   let app: App;
+  let wagmiConfig: Config;
   try {
     const config = await loadRuntimeConfig();
-    const clients = createChainClients(config);
+    const clients = await createChainClients(config);
     const fromBlock = BigInt(config.deployment.deploymentBlock);
     app = {
       ...clients,
@@ -45,6 +48,7 @@ async function start() {
       fromBlock,
       logCache: createLogCache({ publicClient: clients.publicClient, fromBlock }),
     };
+    wagmiConfig = createWagmiConfig({ config, chain: clients.chain, publicClient: clients.publicClient });
   } catch (error) {
     root.render(<StartupError error={error} />);
     return;
@@ -54,7 +58,7 @@ async function start() {
       <QueryClientProvider client={queryClient}>
         <AppProvider app={app}>
           <ChainHeadProvider>
-            <WalletProvider>
+            <WalletProvider config={wagmiConfig}>
               <RouterProvider router={router} />
             </WalletProvider>
           </ChainHeadProvider>

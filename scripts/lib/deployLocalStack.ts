@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseEther } from "viem";
+import { deployMulticall3 } from "./deployMulticall3.ts";
 import { deploySafe, type SafeDeployment } from "./deploySafe.ts";
 import { deploySystem, type Deployment } from "./deploySystem.ts";
 import { DEV_ROLES, devAddress } from "./devAccounts.ts";
@@ -55,7 +56,7 @@ export async function findLocalDeployment(paths: StackPaths, clients: LocalChain
 }
 
 /**
- * Deploys the whole local stack on a fresh chain: the Safe contracts and a 2-of-3 guardian Safe
+ * Deploys the whole local stack on a fresh chain: Multicall3, the Safe contracts and a 2-of-3 guardian Safe
  * (owned by three development accounts), then the system with that Safe as its guardian, through
  * the one deploy module. Writes the manifest, the Safe's description and the chain record.
  */
@@ -67,6 +68,9 @@ export async function deployLocalStack(
 ): Promise<{ deployment: Deployment; safe: SafeDeployment }> {
   const { publicClient } = clients;
   const deployer = clients.wallet(DEV_ROLES.deployer);
+  // Public chains have Multicall3; the local one gets it too, so the UI batches its reads here as well.
+  const multicall3 = await deployMulticall3(publicClient);
+  onProgress(`Multicall3 at ${multicall3.address}`);
   const safe = await deploySafe({
     provider: rpcUrl,
     publicClient,

@@ -5,16 +5,24 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   actAs,
+  countRpc,
   injectedWalletScript,
   launchBrowser,
   navigate,
   poll,
   screenshot,
+  testWalletIcon,
   type TestBrowser,
+  type TestWallet,
 } from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
 import { startTogether } from "./helpers/startTogether.ts";
-import { contributorRewardsAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import {
+  contributorRewardsAbi,
+  governanceTokenAbi,
+  policyGovernorAbi,
+  policyRegistryAbi,
+} from "../../deployments/abis.ts";
 import { encodeFunctionData, parseEther } from "viem";
 
 let stack: Stack;
@@ -335,14 +343,143 @@ describe("governance from the UI", () => {
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("canceled");
   }, 60_000);
 
-  test("a browser wallet (EIP-1193) connects and delegates", async () => {
-    const holder = devAccount(ROLES.holders[1]).address;
-    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript(holder) });
-    await page.getByLabel("Act as").selectOption("injected");
-    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(holder);
+  test("browser wallets announced through EIP-6963 are listed by name and icon; the chosen one connects, is moved to the app's chain, and delegates", async () => {
+    const alpha: TestWallet = {
+      name: "Alpha Wallet",
+      rdns: "org.example.alpha",
+      account: devAccount(ROLES.holders[2]).address,
+      colour: "#d9480f",
+    };
+    // On mainnet at first, with no idea of the local chain: the app has to add it.
+    const beta: TestWallet = {
+      name: "Beta Wallet",
+      rdns: "org.example.beta",
+      account: devAccount(ROLES.holders[1]).address,
+      chainId: 1,
+      colour: "#1c7ed6",
+    };
+    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript([alpha, beta]) });
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    const list = page.getByRole("list", { name: "Browser wallets" });
+    await poll(() => list.getByRole("button").allTextContents()).toEqual(["Alpha Wallet", "Beta Wallet"]);
+    expect(await list.locator("img").evaluateAll((imgs) => imgs.map((img) => img.getAttribute("src")))).toEqual([
+      testWalletIcon(alpha),
+      testWalletIcon(beta),
+    ]);
+    await screenshot(page, "wallet-picker");
+
+    // Beta, although Alpha holds window.ethereum.
+    await list.getByRole("button", { name: "Beta Wallet" }).click();
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(beta.account);
+    await poll(() => page.getByTestId("wallet-connected").textContent()).toContain("Beta Wallet");
     await navigate(page, "Delegate");
     await page.getByRole("button", { name: "Delegate to myself" }).click();
     await page.getByText("Delegate to yourself: confirmed").waitFor();
     await poll(() => page.getByTestId("votes").textContent()).toBe("250,000");
+    const requests = (rdns: string) =>
+      page.evaluate(
+        (id) =>
+          (window as unknown as { __testWallets: Record<string, { requests: string[] }> }).__testWallets[id]!.requests,
+        rdns,
+      );
+    expect(await requests(beta.rdns)).toEqual(
+      expect.arrayContaining([
+        "wallet_requestPermissions",
+        "wallet_switchEthereumChain",
+        "wallet_addEthereumChain",
+        "eth_sendTransaction",
+      ]),
+    );
+    expect(await requests(alpha.rdns)).not.toContain("wallet_requestPermissions");
+    expect(await requests(alpha.rdns)).not.toContain("eth_sendTransaction");
+
+    // The person moves the wallet to another chain: nothing can be signed until it comes back.
+    await page.evaluate(() =>
+      (window as unknown as { __testWallets: Record<string, { switchTo(id: number): void }> }).__testWallets[
+        "org.example.beta"
+      ]!.switchTo(1),
+    );
+    const wrongChain = page.getByRole("alert").filter({ hasText: "Beta Wallet is on chain 1" });
+    await poll(() => wrongChain.textContent()).toContain("this app is for Local chain (31337)");
+    expect(await page.getByTestId("wallet-address").count()).toBe(0);
+    await page.getByRole("button", { name: "Switch to Local chain" }).click();
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(beta.account);
+
+    // The choice survives a reload, without asking again.
+    await page.reload();
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(beta.account);
+    await poll(() => page.getByTestId("wallet-connected").textContent()).toContain("Beta Wallet");
+    await page.getByRole("button", { name: "Disconnect" }).click();
+    await page.getByRole("button", { name: "Connect wallet" }).waitFor();
+    expect(await page.getByTestId("wallet-address").count()).toBe(0);
   }, 60_000);
+
+  test("without a browser wallet, the development accounts are the wallet, and the choice survives a reload", async () => {
+    const { page } = await browser.open(stack.uiUrl);
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    await page.getByText("No browser wallet was found").waitFor();
+    await actAs(page, ROLES.holders[0]);
+    await page.reload();
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(
+      devAccount(ROLES.holders[0]).address,
+    );
+    await poll(() => page.getByLabel("Act as").inputValue()).toBe(String(ROLES.holders[0]));
+    await page.getByLabel("Act as").selectOption("");
+    await poll(() => page.getByTestId("wallet-address").count()).toBe(0);
+  }, 60_000);
+
+  test("each new block costs a few batched reads, however many proposals there are", async () => {
+    // Proposals of their own, so that this test also runs alone.
+    const holder = ROLES.holders[2];
+    await stack.send(holder, {
+      address: stack.deployment.contracts.token,
+      abi: governanceTokenAbi,
+      functionName: "delegate",
+      args: [devAccount(holder).address],
+    });
+    await stack.mine(1);
+    const titles = ["Reads A", "Reads B", "Reads C", "Reads D"];
+    for (const [i, title] of titles.entries()) {
+      const calldata = encodeFunctionData({
+        abi: policyRegistryAbi,
+        functionName: "setQuota",
+        args: [devAccount(ROLES.consumer).address, BigInt(10 + i)],
+      });
+      await stack.send(holder, {
+        address: stack.deployment.contracts.governor,
+        abi: policyGovernorAbi,
+        functionName: "propose",
+        args: [[stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
+      });
+    }
+    const { page } = await browser.open(`${stack.uiUrl}/proposals`);
+    const rpc = countRpc(page);
+    for (const title of titles) await page.getByRole("link", { name: title }).waitFor();
+    const proposals = await page.getByTestId("proposal-list").locator("li").count();
+
+    // What the page reads after each of three blocks, once the first load is over.
+    const perBlock: { ethCalls: number; httpRequests: number }[] = [];
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (let i = 0; i < 3; i++) {
+      const before = Number(
+        await page
+          .getByTestId("block-number")
+          .textContent()
+          .then((t) => t!.replace(/\D/g, "")),
+      );
+      rpc.reset();
+      await stack.mine(1);
+      await poll(() => page.getByTestId("block-number").textContent()).toBe(`block ${before + 1}`);
+      await new Promise((r) => setTimeout(r, 3_000));
+      perBlock.push({ ethCalls: rpc.calls().eth_call ?? 0, httpRequests: rpc.httpRequests() });
+    }
+    console.info(
+      `Reads per new block with ${proposals} proposals on the page: ${perBlock
+        .map((b) => `${b.ethCalls} eth_call in ${b.httpRequests} HTTP requests`)
+        .join("; ")}.`,
+    );
+    // Reads made together go out as a few aggregate3 calls (one per round of dependent reads),
+    // where each proposal used to cost nine eth_calls of its own.
+    for (const block of perBlock) expect(block.ethCalls).toBeLessThanOrEqual(6);
+  }, 90_000);
 });

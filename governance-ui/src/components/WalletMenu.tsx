@@ -1,14 +1,19 @@
-import { useId } from "react";
-import { formatBalance, shortAddress } from "../lib/format.ts";
+import { useEffect, useId, useRef, useState } from "react";
+import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
+import { formatBalance, shortAddress } from "../lib/format.ts";
 import { usePolicy } from "../lib/queries.ts";
 import type { Policy } from "../lib/readPolicy.ts";
 import { useWallet } from "../lib/WalletContext.tsx";
 
-/** Connect a browser wallet, or (on the local chain) act as one of the development accounts. */
+/**
+ * Connect a browser wallet (each one found is listed with the name and icon it announced), or, on
+ * the local chain, act as one of the development accounts.
+ */
 export function WalletMenu() {
-  const { wallet, devAddresses, injectedAvailable, connecting, error, connectInjected, selectDevAccount, disconnect } =
+  const { wallet, devAddresses, wrongChain, connecting, error, selectDevAccount, switchChain, disconnect } =
     useWallet();
+  const { chain } = useApp();
   const { data: policy } = usePolicy();
   const selectId = useId();
   const balance = useChainQuery(
@@ -18,7 +23,6 @@ export function WalletMenu() {
   );
   const devIndex = wallet?.kind === "dev" ? devAddresses.indexOf(wallet.address) : -1;
 
-  const showAddress = wallet !== null && (wallet.kind === "injected" || devAddresses.length === 0);
   return (
     <div className="wallet">
       {devAddresses.length > 0 ? (
@@ -26,16 +30,14 @@ export function WalletMenu() {
           <label htmlFor={selectId}>Act as</label>
           <select
             id={selectId}
-            value={devIndex >= 0 ? String(devIndex) : wallet?.kind === "injected" ? "injected" : ""}
+            value={devIndex >= 0 ? String(devIndex) : ""}
             onChange={(event) => {
               const choice = event.target.value;
-              if (choice === "") disconnect();
-              else if (choice === "injected") void connectInjected();
-              else void selectDevAccount(Number(choice));
+              if (choice !== "") void selectDevAccount(Number(choice));
+              else if (wallet?.kind === "dev") disconnect();
             }}
           >
-            <option value="">no account</option>
-            <option value="injected">{injectedAvailable ? "Browser wallet" : "Browser wallet (none found)"}</option>
+            <option value="">{wallet?.kind === "injected" ? "your browser wallet" : "no account"}</option>
             <optgroup label="Development accounts">
               {devAddresses.map((address, index) => (
                 <option key={address} value={index}>
@@ -47,37 +49,118 @@ export function WalletMenu() {
           </select>
         </div>
       ) : null}
-      {wallet ? (
-        <div className="wallet-connected">
-          <span
-            className={showAddress ? "wallet-address" : "visually-hidden"}
-            title={wallet.address}
-            data-testid="wallet-address"
-          >
+      {wallet?.kind === "injected" ? (
+        <div className="wallet-connected" data-testid="wallet-connected">
+          {wallet.icon ? <img className="wallet-icon" src={wallet.icon} alt="" width={20} height={20} /> : null}
+          <span className="wallet-name">{wallet.label}</span>
+          <span className="wallet-address" title={wallet.address} data-testid="wallet-address">
             {shortAddress(wallet.address)}
           </span>
           {balance.data !== undefined ? <span className="muted small">{formatBalance(balance.data)}</span> : null}
-          {wallet.kind === "injected" ? (
-            <button type="button" className="button-link" onClick={disconnect}>
-              Disconnect
-            </button>
-          ) : null}
+          <button type="button" className="button-link" onClick={disconnect}>
+            Disconnect
+          </button>
         </div>
-      ) : devAddresses.length === 0 ? (
-        <button
-          type="button"
-          className="button-secondary"
-          onClick={() => void connectInjected()}
-          disabled={connecting}
-          title={injectedAvailable ? "Connect your browser wallet" : "No browser wallet was found"}
-        >
-          {connecting ? "Connecting…" : "Connect wallet"}
-        </button>
+      ) : (
+        <>
+          {wallet ? (
+            <div className="wallet-connected">
+              <span className="visually-hidden" title={wallet.address} data-testid="wallet-address">
+                {shortAddress(wallet.address)}
+              </span>
+              {balance.data !== undefined ? <span className="muted small">{formatBalance(balance.data)}</span> : null}
+            </div>
+          ) : null}
+          {wrongChain ? null : <BrowserWalletPicker connecting={connecting} />}
+        </>
+      )}
+      {wrongChain ? (
+        <p className="wallet-error" role="alert">
+          {wrongChain.walletName} is on chain {wrongChain.chainId}; this app is for {chain.name} ({chain.id}).{" "}
+          <button type="button" className="button-secondary button-small" onClick={() => void switchChain()}>
+            Switch to {chain.name}
+          </button>{" "}
+          <button type="button" className="button-link" onClick={disconnect}>
+            Disconnect
+          </button>
+        </p>
       ) : null}
       {error ? (
         <p className="wallet-error" role="alert">
           {error}
         </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** "Connect wallet", opening the list of browser wallets the page found. */
+function BrowserWalletPicker({ connecting }: { connecting: boolean }) {
+  const { browserWallets, connectInjected } = useWallet();
+  const [open, setOpen] = useState(false);
+  const listId = useId();
+  const root = useRef<HTMLDivElement>(null);
+
+  // Closes like any menu: a click elsewhere or Escape.
+  useEffect(() => {
+    if (!open) return;
+    const onPointer = (event: PointerEvent) => {
+      if (!root.current?.contains(event.target as Node)) setOpen(false);
+    };
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape") setOpen(false);
+    };
+    document.addEventListener("pointerdown", onPointer);
+    document.addEventListener("keydown", onKey);
+    return () => {
+      document.removeEventListener("pointerdown", onPointer);
+      document.removeEventListener("keydown", onKey);
+    };
+  }, [open]);
+
+  return (
+    <div className="wallet-picker" ref={root}>
+      <button
+        type="button"
+        className="button-secondary"
+        aria-expanded={open}
+        aria-controls={listId}
+        disabled={connecting}
+        onClick={() => setOpen(!open)}
+      >
+        {connecting ? "Connecting…" : "Connect wallet"}
+      </button>
+      {open ? (
+        <div className="wallet-picker-list" id={listId}>
+          {browserWallets.length > 0 ? (
+            <ul aria-label="Browser wallets">
+              {browserWallets.map((candidate) => (
+                <li key={candidate.id}>
+                  <button
+                    type="button"
+                    className="wallet-option"
+                    onClick={() => {
+                      setOpen(false);
+                      void connectInjected(candidate.id);
+                    }}
+                  >
+                    {candidate.icon ? (
+                      <img className="wallet-icon" src={candidate.icon} alt="" width={24} height={24} />
+                    ) : (
+                      <span className="wallet-icon" aria-hidden="true" />
+                    )}
+                    {candidate.name}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p className="small">
+              No browser wallet was found. Install one (any wallet that supports EIP-6963, such as MetaMask or Rabby)
+              and reload the page.
+            </p>
+          )}
+        </div>
       ) : null}
     </div>
   );

@@ -1,173 +1,208 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { useQuery } from "@tanstack/react-query";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+import type { Account, Address, Chain, Transport, WalletClient } from "viem";
 import {
-  createWalletClient,
-  custom,
-  getAddress,
-  http,
-  numberToHex,
-  type Account,
-  type Address,
-  type Chain,
-  type EIP1193Provider,
-  type Transport,
-  type WalletClient,
-} from "viem";
+  useConnect,
+  useConnection,
+  useConnections,
+  useConnectors,
+  useDisconnect,
+  useSwitchChain,
+  useWalletClient,
+  WagmiProvider,
+  type Config,
+  type Connector,
+} from "wagmi";
 import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
 import { useApp } from "./AppContext.tsx";
+import { devAccountsConnector } from "./devAccountsConnector.ts";
 import { devAccounts } from "./devAccounts.ts";
-import { LOCAL_CHAIN_ID } from "./RuntimeConfig.ts";
-
-declare global {
-  interface Window {
-    ethereum?: EIP1193Provider;
-  }
-}
 
 export type ConnectedWallet = {
   kind: "injected" | "dev";
   address: Address;
-  /** "Development account #4" or "Browser wallet". */
+  /** "Development account #4", or the browser wallet's own name ("MetaMask"). */
   label: string;
+  /** The browser wallet's icon (a data URI it announced); undefined for the development accounts. */
+  icon: string | undefined;
+  /** Signs as `address` on the app's chain, through the wallet. */
   client: WalletClient<Transport, Chain, Account>;
 };
+
+/** A browser wallet the page found: one that announced itself (EIP-6963), else a bare `window.ethereum`. */
+export type BrowserWallet = { id: string; name: string; icon: string | undefined };
 
 type WalletState = {
   wallet: ConnectedWallet | null;
   /** Development accounts offered (local chain only). */
   devAddresses: Address[];
+  browserWallets: BrowserWallet[];
   injectedAvailable: boolean;
   connecting: boolean;
+  /** A wallet is connected but on another chain: nothing is signed until it switches. */
+  wrongChain: { chainId: number; walletName: string } | null;
   error: string | null;
-  connectInjected(): Promise<void>;
+  /** Connects the browser wallet `id` (from `browserWallets`), or the first one found. */
+  connectInjected(id?: string): Promise<void>;
   selectDevAccount(index: number): Promise<void>;
+  /** Asks the connected wallet to switch to (or add) the app's chain. */
+  switchChain(): Promise<void>;
   disconnect(): void;
 };
 
+type DevAccountsConnector = Connector & { selectAccount(index: number): Promise<void> };
+
 const WalletContext = createContext<WalletState | null>(null);
-const STORAGE_KEY = "dao-ai.wallet";
+
+/** wagmi, with the app's chain and wallets, and `useWallet()` for the pages. */
+export function WalletProvider({ config, children }: { config: Config; children: ReactNode }) {
+  return (
+    <WagmiProvider config={config}>
+      <WalletStateProvider>{children}</WalletStateProvider>
+    </WagmiProvider>
+  );
+}
 
 /**
- * The wallet: an injected EIP-1193 provider (a browser wallet), or on the local chain one of the
- * development accounts, signed for locally so that the demo runs without any wallet installed.
+ * The wallet state the pages use, on top of wagmi: one wallet at a time (connecting another one
+ * disconnects the previous), only on the app's chain, signing through wagmi's connector client.
  */
-export function WalletProvider({ children }: { children: ReactNode }) {
-  const { config, chain, rpcUrl } = useApp();
-  const devEnabled = config.devAccounts && config.chainId === LOCAL_CHAIN_ID;
-  const [wallet, setWallet] = useState<ConnectedWallet | null>(null);
-  const [devAddresses, setDevAddresses] = useState<Address[]>([]);
-  const [connecting, setConnecting] = useState(false);
+function WalletStateProvider({ children }: { children: ReactNode }) {
+  const { chain } = useApp();
+  const connection = useConnection();
+  const connections = useConnections();
+  const connectors = useConnectors();
+  const connect = useConnect();
+  const disconnectMutation = useDisconnect();
+  const switchChainMutation = useSwitchChain();
   const [error, setError] = useState<string | null>(null);
-  const injected = typeof window !== "undefined" ? window.ethereum : undefined;
 
-  const selectDevAccount = useCallback(
-    async (index: number) => {
-      const account = (await devAccounts())[index];
-      if (!account) throw new BaseError(`There is no development account ${index}.`);
-      setWallet({
-        kind: "dev",
-        address: account.address,
-        label: `Development account #${index}`,
-        client: createWalletClient({ account, chain, transport: http(rpcUrl) }),
-      });
-      setError(null);
-      localStorage.setItem(STORAGE_KEY, JSON.stringify({ kind: "dev", index }));
-    },
-    [chain, rpcUrl],
-  );
+  const devConnector = connectors.find((c) => c.type === devAccountsConnector.type) as DevAccountsConnector | undefined;
+  const devAddresses = useQuery({
+    queryKey: ["wallet", "dev-addresses"],
+    queryFn: async () => (await devAccounts()).map((account) => account.address),
+    enabled: devConnector !== undefined,
+    staleTime: Infinity,
+  }).data;
 
-  const connectInjected = useCallback(async () => {
-    if (!injected) {
-      setError("No browser wallet found. Install one, or use a development account on the local chain.");
-      return;
-    }
-    setConnecting(true);
+  const browserWallets = useMemo(() => {
+    const injected = connectors.filter((c) => c.type === "injected");
+    // EIP-6963 wallets have their reverse-DNS name as id; "injected" is whatever sits in window.ethereum.
+    const announced = injected.filter((c) => c.id !== "injected");
+    const shown =
+      announced.length > 0 ? announced : injected.filter(() => typeof window !== "undefined" && "ethereum" in window);
+    return shown.map((c) => ({
+      id: c.uid,
+      name: c.id === "injected" && c.name === "Injected" ? "Browser wallet" : c.name,
+      icon: c.icon,
+    }));
+  }, [connectors]);
+
+  const connected = connection.status === "connected" ? connection : undefined;
+  const onAppChain = connected !== undefined && connected.chainId === chain.id;
+  const walletClient = useWalletClient({ chainId: chain.id, query: { enabled: onAppChain } }).data;
+
+  const run = useCallback(async (action: () => Promise<unknown>) => {
     setError(null);
     try {
-      const [first] = (await injected.request({ method: "eth_requestAccounts" })) as Address[];
-      if (!first) throw new BaseError("The wallet shared no account.");
-      await ensureChain(injected, chain);
-      const address = getAddress(first);
-      setWallet({
-        kind: "injected",
-        address,
-        label: "Browser wallet",
-        client: createWalletClient({ account: address, chain, transport: custom(injected) }) as WalletClient<
-          Transport,
-          Chain,
-          Account
-        >,
-      });
-      localStorage.setItem(STORAGE_KEY, JSON.stringify({ kind: "injected" }));
+      await action();
     } catch (cause) {
-      setError(
-        cause instanceof BaseError ? cause.shortMessage : cause instanceof Error ? cause.message : String(cause),
-      );
-    } finally {
-      setConnecting(false);
+      setError(describe(cause));
     }
-  }, [injected, chain]);
+  }, []);
+
+  /** One wallet at a time: once `keep` is connected, the others are let go. */
+  const disconnectOthers = useCallback(
+    async (keep: Connector) => {
+      for (const other of connections) {
+        if (other.connector.uid !== keep.uid) await disconnectMutation.mutateAsync({ connector: other.connector });
+      }
+    },
+    [connections, disconnectMutation],
+  );
+
+  const connectInjected = useCallback(
+    (id?: string) =>
+      run(async () => {
+        const target = connectors.find((c) => c.uid === (id ?? browserWallets[0]?.id));
+        if (!target) {
+          throw new BaseError("No browser wallet found.", {
+            hints: ["Install one, or act as a development account on the local chain."],
+          });
+        }
+        if (connection.connector?.uid !== target.uid) {
+          await connect.mutateAsync({ connector: target, chainId: chain.id });
+        }
+        await disconnectOthers(target);
+      }),
+    [run, connectors, browserWallets, connection.connector, connect, chain.id, disconnectOthers],
+  );
+
+  const selectDevAccount = useCallback(
+    (index: number) =>
+      run(async () => {
+        if (!devConnector) throw new BaseError("Development accounts are offered on the local chain only.");
+        if (connection.connector?.uid === devConnector.uid) await devConnector.selectAccount(index);
+        else await connect.mutateAsync({ connector: devConnector, accountIndex: index } as never);
+        await disconnectOthers(devConnector);
+      }),
+    [run, devConnector, connection.connector, connect, disconnectOthers],
+  );
+
+  const switchChain = useCallback(
+    () => run(() => switchChainMutation.mutateAsync({ chainId: chain.id })),
+    [run, switchChainMutation, chain.id],
+  );
 
   const disconnect = useCallback(() => {
-    setWallet(null);
-    localStorage.removeItem(STORAGE_KEY);
-  }, []);
+    setError(null);
+    disconnectMutation.mutate({});
+  }, [disconnectMutation]);
 
-  // The development accounts' addresses, for the picker.
-  useEffect(() => {
-    if (!devEnabled) return;
-    let cancelled = false;
-    void devAccounts().then((list) => {
-      if (!cancelled) setDevAddresses(list.map((a) => a.address));
-    });
-    return () => {
-      cancelled = true;
+  const wallet = useMemo((): ConnectedWallet | null => {
+    // The client follows the connection a moment later: never hand out one for another account.
+    if (!connected || !onAppChain || !walletClient || walletClient.account.address !== connected.address) return null;
+    const dev = connected.connector.type === devAccountsConnector.type;
+    const index = devAddresses?.indexOf(connected.address) ?? -1;
+    return {
+      kind: dev ? "dev" : "injected",
+      address: connected.address,
+      label: dev ? `Development account #${index}` : connected.connector.name,
+      icon: dev ? undefined : connected.connector.icon,
+      client: walletClient as unknown as WalletClient<Transport, Chain, Account>,
     };
-  }, [devEnabled]);
-
-  // Reconnect to what was used last, without prompting.
-  useEffect(() => {
-    const saved = safeParse(localStorage.getItem(STORAGE_KEY));
-    if (saved?.kind === "dev" && devEnabled && typeof saved.index === "number") void selectDevAccount(saved.index);
-    if (saved?.kind === "injected" && injected) {
-      void (injected.request({ method: "eth_accounts" }) as Promise<Address[]>).then((accounts) => {
-        if (accounts.length > 0) void connectInjected();
-      });
-    }
-    // Only once, at start: later changes come from the wallet itself.
-  }, []);
-
-  // Follow the browser wallet's account and chain.
-  useEffect(() => {
-    if (!injected || wallet?.kind !== "injected") return;
-    const onAccounts = (accounts: string[]) => {
-      if (accounts.length === 0) setWallet(null);
-      else void connectInjected();
-    };
-    const onChain = (chainId: string) => {
-      if (Number(chainId) !== chain.id)
-        setError(`The wallet switched to chain ${Number(chainId)}; this app is for chain ${chain.id}.`);
-      else setError(null);
-    };
-    injected.on("accountsChanged", onAccounts);
-    injected.on("chainChanged", onChain);
-    return () => {
-      injected.removeListener("accountsChanged", onAccounts);
-      injected.removeListener("chainChanged", onChain);
-    };
-  }, [injected, wallet?.kind, chain.id, connectInjected]);
+  }, [connected, onAppChain, walletClient, devAddresses]);
 
   const value = useMemo<WalletState>(
     () => ({
       wallet,
-      devAddresses: devEnabled ? devAddresses : [],
-      injectedAvailable: injected !== undefined,
-      connecting,
+      devAddresses: devAddresses ?? [],
+      browserWallets,
+      injectedAvailable: browserWallets.length > 0,
+      connecting: connect.isPending || switchChainMutation.isPending || connection.status === "reconnecting",
+      wrongChain:
+        connected && !onAppChain ? { chainId: connected.chainId, walletName: connected.connector.name } : null,
       error,
       connectInjected,
       selectDevAccount,
+      switchChain,
       disconnect,
     }),
-    [wallet, devEnabled, devAddresses, injected, connecting, error, connectInjected, selectDevAccount, disconnect],
+    [
+      wallet,
+      devAddresses,
+      browserWallets,
+      connect.isPending,
+      switchChainMutation.isPending,
+      connection.status,
+      connected,
+      onAppChain,
+      error,
+      connectInjected,
+      selectDevAccount,
+      switchChain,
+      disconnect,
+    ],
   );
   return <WalletContext.Provider value={value}>{children}</WalletContext.Provider>;
 }
@@ -178,30 +213,10 @@ export function useWallet(): WalletState {
   return state;
 }
 
-async function ensureChain(provider: EIP1193Provider, chain: Chain) {
-  const current = Number(await provider.request({ method: "eth_chainId" }));
-  if (current === chain.id) return;
-  try {
-    await provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: numberToHex(chain.id) }] });
-  } catch {
-    await provider.request({
-      method: "wallet_addEthereumChain",
-      params: [
-        {
-          chainId: numberToHex(chain.id),
-          chainName: chain.name,
-          nativeCurrency: chain.nativeCurrency,
-          rpcUrls: [...chain.rpcUrls.default.http],
-        },
-      ],
-    });
+/** One line for the person: the wallet's own short message (a refusal, a missing chain) where it has one. */
+function describe(error: unknown): string {
+  if (error instanceof Error && "shortMessage" in error && typeof error.shortMessage === "string") {
+    return error.shortMessage;
   }
-}
-
-function safeParse(text: string | null): { kind?: string; index?: number } | null {
-  try {
-    return text ? (JSON.parse(text) as { kind?: string; index?: number }) : null;
-  } catch {
-    return null;
-  }
+  return error instanceof Error ? error.message : String(error);
 }

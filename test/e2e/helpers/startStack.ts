@@ -27,7 +27,8 @@ import { generateKeyholderKeyPair } from "../../../pipeline-worker/src/crypto/ke
 import { createLogger } from "../../../pipeline-worker/src/internal/createLogger.ts";
 import { createEmbeddedModel, trainEmbeddedModel } from "../../../pipeline-worker/src/model/createEmbeddedModel.ts";
 import { generateScamMessages } from "../../../pipeline-worker/src/model/generateScamMessages.ts";
-import { deploySafe } from "../../../scripts/lib/deploySafe.ts";
+import { deployMulticall3 } from "../../../scripts/lib/deployMulticall3.ts";
+import { deploySafe, type SafeContracts } from "../../../scripts/lib/deploySafe.ts";
 import { deploySystem, type Deployment } from "../../../scripts/lib/deploySystem.ts";
 import { repoRoot } from "../../../scripts/lib/contractArtifacts.ts";
 
@@ -60,6 +61,8 @@ export type Stack = {
   deployment: Deployment;
   /** The guardian Safe. */
   guardian: Address;
+  /** Where the chain's Safe contracts are (the UI's /config.json carries them too). */
+  safeContracts: SafeContracts;
   publicClient: PublicClient;
   testClient: TestClient;
   chain: Chain;
@@ -78,7 +81,7 @@ export type Stack = {
 };
 
 /**
- * The whole system behind the built UI, for browser tests: Anvil on a free port, the contracts
+ * The whole system behind the built UI, for browser tests: Anvil on a free port with Multicall3, the contracts
  * deployed through the one deploy module, a first policy (worker authorised, contributor
  * allowlisted, one trusted attester, a committee of three), the pipeline worker in-process, and
  * the UI server proxying /rpc and /worker. `close` stops everything it started.
@@ -112,7 +115,9 @@ export async function startStack(): Promise<Stack> {
     const wallet = (index: number) =>
       createWalletClient({ account: devAccount(index), chain, transport: http(rpcUrl) });
 
-    const { address: guardian } = await deploySafe({
+    // As on public chains, so that the UI batches its reads through it (deployLocalStack does the same).
+    await deployMulticall3(publicClient);
+    const { address: guardian, contracts: safeContracts } = await deploySafe({
       provider: rpcUrl,
       publicClient,
       walletClient: wallet(ROLES.deployer),
@@ -197,7 +202,7 @@ export async function startStack(): Promise<Stack> {
     await buildUi(distDir);
     const ui: UiServer = await createUiServer({
       distDir,
-      runtimeConfig: createRuntimeConfig({ deployment, blockTimeSeconds: 2 }),
+      runtimeConfig: createRuntimeConfig({ deployment, blockTimeSeconds: 2, safeContracts }),
       rpcUpstream: rpcUrl,
       workerUpstream: workerUrl,
     });
@@ -209,6 +214,7 @@ export async function startStack(): Promise<Stack> {
       workerUrl,
       deployment,
       guardian,
+      safeContracts: safeContracts!,
       publicClient,
       testClient,
       chain,
