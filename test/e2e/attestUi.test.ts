@@ -168,11 +168,17 @@ describe("attesting from the UI", () => {
           { cwd: repoRoot, env: { ...process.env, ATTESTER_PRIVATE_KEY: devPrivateKey(ROLES.attester) } },
         );
 
-      const { page } = await browser.open(stack.uiUrl);
-      await contributorWrites(
-        page,
-        "legit: the pharmacy closes at six today\nscam: claim your tax refund with your card number",
+      const requirement = await attest("requirement");
+      expect(requirement.stdout).toContain(
+        `Schema ${stack.deployment.dataSchema.uid}: ${stack.deployment.dataSchema.definition}`,
       );
+      expect(requirement.stdout).toContain(`${attester}  (you)`);
+
+      const text = "legit: the pharmacy closes at six today\nscam: claim your tax refund with your card number";
+      const dataFile = path.join(dir, "data.txt");
+      await writeFile(dataFile, text);
+      const { page } = await browser.open(stack.uiUrl);
+      await contributorWrites(page, text);
       const [hashText, sizeText] = [
         await page.getByTestId("data-digest").getAttribute("data-hash"),
         await page.getByTestId("data-digest").getAttribute("data-size"),
@@ -217,15 +223,15 @@ describe("attesting from the UI", () => {
         "onchain",
         "--recipient",
         contributor,
-        "--data-hash",
-        hashText!,
-        "--size",
-        sizeText!,
+        "--file",
+        dataFile,
         "--field",
         "license=CC-BY-4.0",
         "--field",
         "provenance=checked with the CLI",
       );
+      // The file is hashed as the browser hashed the same text.
+      expect(onchain.stderr).toContain(`Attesting SHA-256 ${hashText}, ${sizeText} bytes, to ${contributor}`);
       const uid = onchain.stdout.trim() as `0x${string}`;
       expect(uid).toMatch(/^0x[0-9a-f]{64}$/);
       await attest("revoke", uid);
