@@ -4,6 +4,7 @@
 // changed meaning gets a new `type`.
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { z } from "zod";
+import { BaseError } from "../internal/BaseError.ts";
 
 /** Every kind of alert, as the payload's `type` and as subscriptions name them. */
 export const ALERT_KINDS = [
@@ -120,11 +121,30 @@ export type AlertOf<K extends AlertKind> = Extract<AlertPayload, { type: K }>;
 export const WEBHOOK_SECRET_PATTERN = /^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/;
 
 /**
+ * A webhook whose signature verified but whose body is not an alert this version knows: most
+ * likely a newer notifier with a new `type`. Receivers should answer 2xx and ignore it, or the
+ * notifier retries it to no purpose.
+ */
+export class UnknownAlertError extends BaseError {
+  override name = "UnknownAlertError";
+  /** The body as JSON, for a receiver that wants to log it. */
+  readonly payload: unknown;
+  constructor(payload: unknown, cause: unknown) {
+    super("The webhook is signed but is not an alert this version knows.", {
+      cause,
+      hints: ["Answer 2xx and ignore it, or upgrade @dao-ai/pipeline-worker to read the new alert."],
+    });
+    this.payload = payload;
+  }
+}
+
+/**
  * Checks a webhook the notifier sent and returns its payload: the HMAC-SHA256 signature (Standard
  * Webhooks: over `webhook-id.webhook-timestamp.body`, with the secret's bytes), a timestamp within
  * five minutes of now (so a captured request cannot be replayed later), and the payload's shape.
  * `body` must be the raw request body, byte for byte: parsed and re-serialised JSON does not verify.
- * Throws `WebhookVerificationError` when the signature or timestamp is wrong.
+ * Throws `WebhookVerificationError` when the signature or timestamp is wrong (answer 401), and
+ * `UnknownAlertError` when it is signed but not an alert this version knows (answer 2xx).
  */
 export function verifyAlertWebhook(
   body: string | Uint8Array,
@@ -136,7 +156,9 @@ export function verifyAlertWebhook(
     if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(" ") : value;
   }
   const json = new Webhook(secret).verify(body, flat);
-  return alertPayloadSchema.parse(json);
+  const parsed = alertPayloadSchema.safeParse(json);
+  if (!parsed.success) throw new UnknownAlertError(json, parsed.error);
+  return parsed.data;
 }
 
 export { WebhookVerificationError };
