@@ -139,6 +139,7 @@ const SECRETS = [
   "24 words",
   "private key",
   "mnemonic",
+  "password",
 ];
 const URGENCY = ["URGENT:", "Final notice:", "Action required:", "ATTENTION:", "Important:", "Last chance:", "⚠️"];
 const HANDOVER = ["verify", "confirm", "validate", "enter", "share", "send us", "reply with", "re-enter", "submit"];
@@ -211,7 +212,7 @@ const SCAMS: readonly Template[] = [
   (f) =>
     `${f.pick(URGENCY)} ${f.pick(HANDOVER)} your ${f.pick(["wallet ", "", `${f.pick(BRANDS)} `, "account "])}${f.pick(SECRETS)} to ${f.pick(LURES)}${f.pick(["", "", ` within ${f.int(1, 48)} hours`, ` today`, `: ${scamUrl(f)}`])}`,
   (f) =>
-    `You have won ${f.pick([`${amount(f)} ${f.pick(COINS)}`, "a prize", "an iPhone", `$${f.int(500, 20000)}`, "the lottery"])}! To ${f.pick(LURES)}, ${f.pick(HANDOVER)} your ${f.pick(SECRETS)}${f.pick(["", ` at ${scamUrl(f)}`, " in reply to this message"])}.`,
+    `You have won ${f.pick([`${amount(f)} ${f.pick(COINS)}`, "a prize", "a gift card", "an iPhone", `$${f.int(500, 20000)}`, "the lottery"])}! To ${f.pick(LURES)}, ${f.pick(HANDOVER)} your ${f.pick(SECRETS)}${f.pick(["", ` at ${scamUrl(f)}`, " in reply to this message"])}.`,
   (f) =>
     `${f.pick(["Dear user", "Hello", "Dear customer", "Hi"])}, your wallet was selected for a ${f.pick(COINS)} reward. ${f.pick(["Kindly", "Please", "Simply"])} ${f.pick(HANDOVER)} your ${f.pick(SECRETS)} so we can ${f.pick(["send it", "process the payout", "verify you are the owner"])}.`,
   (f) =>
@@ -273,6 +274,8 @@ const LEGITS: readonly Template[] = [
     `Please verify the deposit address with ${f.pick(NAMES)} on a call before sending the ${amount(f)} ${f.pick(COINS)}; we had a phishing attempt last week.`,
   (f) =>
     `Reminder: write your ${f.pick(SECRETS)} on paper and keep it offline. Nobody from ${f.pick([...BRANDS, ...EXCHANGES])} will ever ask you to ${f.pick(HANDOVER)} it.`,
+  (f) =>
+    `Your ${f.pick(["parcel", "package", "order"])} is ready for pickup at ${f.pick(["the post office", "the locker on Main Street", "the pharmacy", "the corner shop"])}${f.pick(["", ", bring your ID", " until Friday"])}.`,
   (f) => `Happy birthday ${f.pick(NAMES)}! ${f.pick(["Have a great day", "Drinks on me", "Hope the party is fun"])} 🎉`,
   (f) =>
     `${f.pick(["Did you get", "Thanks for", "Loved"])} the ${f.pick(["photos", "slides", "notes", "recipe"])} from ${f.pick(DAYS)}? ${f.pick(["I'll send mine later", "Let's do it again", "See you soon"])}.`,

@@ -29,6 +29,8 @@ const OBVIOUS: [string, string][] = [
   ["Support here: DM me your 12-word recovery phrase and I will unlock your funds", SCAM_LABEL],
   ["are we still on for lunch tomorrow? I can bring the charger", LEGIT_LABEL],
   ["Your order #48213 from IKEA has shipped and will arrive on Friday.", LEGIT_LABEL],
+  ["Your parcel is ready for pickup at the post office", LEGIT_LABEL],
+  ["Congratulations, you won a gift card, send your password to claim it", SCAM_LABEL],
   ["The vote passed with 80% in favour; it will be executed after the timelock.", LEGIT_LABEL],
   ["Never share your seed phrase with anyone: support will never ask for it.", LEGIT_LABEL],
   ["thanks for dinner yesterday! I sent you 20 EUR for my half", LEGIT_LABEL],
