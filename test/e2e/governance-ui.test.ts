@@ -333,8 +333,11 @@ describe("governance from the UI", () => {
     await page.getByLabel("Proposal to cancel").selectOption({ label: `${title} (pending)` });
     await page.getByRole("button", { name: "Propose to the Safe's owners" }).click();
     await page.getByRole("button", { name: "Sign as owner" }).click();
+    // As with a browser wallet, a signature asked of one account is refused once another is acting.
+    await poll(() => page.getByTestId("safe-signatures").textContent()).toMatch(/^1 of 2 signatures/);
     await actAs(page, third);
     await page.getByRole("button", { name: "Sign as owner" }).click();
+    await poll(() => page.getByTestId("safe-signatures").textContent()).toMatch(/^2 of 2 signatures/);
     await page.getByRole("button", { name: "Execute the Safe transaction" }).click();
     await page.getByText("Execute the Safe transaction: confirmed").waitFor();
 
