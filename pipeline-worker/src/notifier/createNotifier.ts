@@ -3,7 +3,6 @@ import { policyGovernorAbi } from "../abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { AlertKind, AlertPayload } from "./alertPayload.ts";
 import { createDeliveryQueue, type Send } from "./createDeliveryQueue.ts";
-import { createEmailSender, createEmailTransport } from "./createEmailSender.ts";
 import { createNotifierStore, type NotifierCommit, type NotifierCursor } from "./createNotifierStore.ts";
 import { createWebhookSender } from "./createWebhookSender.ts";
 import { decodeAlertEvents, endingAlertId, isoSeconds, type TrackedProposal } from "./decodeAlertEvents.ts";
@@ -93,12 +92,13 @@ export async function createNotifier(parameters: CreateNotifierParameters): Prom
     );
     subscriptions.push(webhook);
   }
-  const transport =
-    config.email && createEmailTransport({ smtpUrl: config.email.smtpUrl, timeoutMs: config.webhookTimeoutMs });
-  for (const subscription of config.email?.subscriptions ?? []) {
+  // nodemailer is loaded only where email is configured: it is a good part of the start-up time.
+  const mail = config.email && { ...config.email, module: await import("./createEmailSender.ts") };
+  const transport = mail?.module.createEmailTransport({ smtpUrl: mail.smtpUrl, timeoutMs: config.webhookTimeoutMs });
+  for (const subscription of mail?.subscriptions ?? []) {
     senders.set(
       subscription.target,
-      createEmailSender({ transport: transport!, from: config.email!.from, to: subscription.to }),
+      mail!.module.createEmailSender({ transport: transport!, from: mail!.from, to: subscription.to }),
     );
     subscriptions.push(subscription);
   }
