@@ -135,7 +135,7 @@ function answerClientError(error: Error & { code?: string }, socket: Socket, par
 }
 
 /** Maps Fastify's own errors (schema validation, body limits, bad JSON, bad URLs) onto stable codes. */
-function toWorkerError(error: FastifyError | WorkerError): WorkerError {
+export function toWorkerError(error: FastifyError | WorkerError): WorkerError {
   if (error instanceof WorkerError) return error;
   if (error.validation) {
     const first = error.validation[0];

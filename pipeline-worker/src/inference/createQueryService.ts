@@ -25,6 +25,7 @@ import type { PolicySync, PolicyView } from "../policy/createPolicySync.ts";
 import { epochAt, isWorker, quotaOf, type EpochSchedule } from "../policy/Policy.ts";
 import { availableOf, createDepositCache } from "./createDepositCache.ts";
 import { createSpentNonces } from "./createSpentNonces.ts";
+import { noModelError } from "./createUnconfiguredModel.ts";
 import type { QueryVoucher, UsageStore } from "./createUsageStore.ts";
 import { answerHashOf, receiptDigestBytes, type QueryReceipt } from "./queryReceipt.ts";
 import { workerShare } from "./workerShare.ts";
@@ -59,6 +60,23 @@ export type QueryUsage = {
 };
 
 export type QueryResponse = { answer: ModelAnswer; usage: QueryUsage; receipt: QueryReceipt };
+
+/**
+ * A query as the consumer signed it, whatever route carried it: `POST /v1/queries` signs the
+ * keccak256 of its input, the OpenAI-compatible routes the hash of the request (chatInputHash).
+ */
+export type SignedQuery = Omit<QueryRequest, "input"> & { inputHash: Hex };
+
+/**
+ * Runs the model for a query that passed every check and is counted. It gets a signal that aborts
+ * when the kill switch engages, and returns what it produced with the hash the receipt binds.
+ */
+export type InvokeModel<T> = (context: {
+  model: Model;
+  signal: AbortSignal;
+}) => Promise<{ result: T; answerHash: Hex }>;
+
+export type Served<T> = { result: T; usage: QueryUsage; receipt: QueryReceipt };
 export type QuotaStatus = QueryUsage & { consumer: Address };
 
 export type CreateQueryServiceParameters = {
@@ -93,17 +111,20 @@ const MAX_LABEL_LENGTH = 64;
 /**
  * Serves consumers' signed queries within the DAO's policy. Each query is checked, in this order,
  * each check with its own code: the policy is fresh (POLICY_STALE), the kill switch is off
- * (KILL_SWITCH_ENGAGED), this worker is authorised (WORKER_NOT_AUTHORISED), the signature is the
- * consumer's, low-s, over this chain and UsageSettlement (SIGNATURE_INVALID), the deadline has not
- * passed (SIGNATURE_EXPIRED), the epoch is the current one (WRONG_EPOCH), the nonce is unused here
- * and on chain (NONCE_REPLAYED), the consumer has a quota (NO_QUOTA), this worker's share of it is
- * not spent (QUOTA_EXHAUSTED) and the deposit pays the fee (DEPOSIT_INSUFFICIENT).
+ * (KILL_SWITCH_ENGAGED), there is a model (MODEL_UNAVAILABLE), this worker is authorised
+ * (WORKER_NOT_AUTHORISED), the signature is the consumer's, low-s, over this chain and
+ * UsageSettlement (SIGNATURE_INVALID), the deadline has not passed (SIGNATURE_EXPIRED), the epoch
+ * is the current one (WRONG_EPOCH), the nonce is unused here and on chain (NONCE_REPLAYED), the
+ * consumer has a quota (NO_QUOTA), this worker's share of it is not spent (QUOTA_EXHAUSTED) and
+ * the deposit pays the fee (DEPOSIT_INSUFFICIENT).
  *
- * A query then holds a reservation against the share while the model answers, so concurrent
- * queries never pass the share together. The answer is counted durably (fsync'd) before it is
- * returned, and only an answer that is returned is counted: a model that fails, or a kill switch
- * seen while the query is in flight, releases the reservation and the query is refused, neither
- * counted nor settled. The model sees an AbortSignal that fires when the kill switch engages.
+ * A query that passed them is counted durably (fsync'd: its nonce spent, one more against the
+ * quota, its fee owed) before the model is invoked, and stays counted whatever the model then
+ * does. A model that fails, times out or answers outside its contract gets the consumer one and
+ * the same refusal, MODEL_FAILED, with no detail of the cause (operators find it in the log): a
+ * failure that cost nothing could be replayed without limit with one signed query, and a failure
+ * whose text varied would tell a prompt-injected model's verdict through the error. The model sees
+ * an AbortSignal that fires when the kill switch engages; a query it stops is refused, counted.
  */
 export function createQueryService(parameters: CreateQueryServiceParameters) {
   const { client, walletClient, store, model, logger } = parameters;
@@ -146,7 +167,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
 
   const unsubscribe = parameters.policy.onKillSwitch((change) => {
     if (!change.engaged) return;
-    const reason = killSwitchError(change.killSwitch.reason);
+    const reason = killSwitchError(change.killSwitch.reason, { counted: true });
     if (controllers.size > 0) logger.warn({ inFlight: controllers.size }, "Kill switch: refusing queries in flight.");
     for (const controller of controllers) controller.abort(reason);
   });
@@ -187,10 +208,22 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     };
   }
 
+  /** `POST /v1/queries`: the embedded use, a label and a coarse score for the input. */
   async function query(request: QueryRequest): Promise<QueryResponse> {
+    const { input, ...signed } = request;
+    const inputHash = bytesToHex(keccak256(Buffer.from(input, "utf8"), "bytes"));
+    const served = await serve({ ...signed, inputHash }, async ({ signal }) => {
+      const answer = await classify(input, signal);
+      return { result: answer, answerHash: answerHashOf(answer) };
+    });
+    return { answer: served.result, usage: served.usage, receipt: served.receipt };
+  }
+
+  /** Checks and counts a signed query, runs `invoke`, and signs the receipt of what it produced. */
+  async function serve<T>(query: SignedQuery, invoke: InvokeModel<T>): Promise<Served<T>> {
     const started = performance.now();
     try {
-      const response = await serve(request);
+      const response = await serveQuery(query, invoke);
       metrics.queries.inc({ outcome: "served" });
       metrics.seconds.observe((performance.now() - started) / 1000);
       return response;
@@ -200,21 +233,27 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     }
   }
 
-  async function serve(request: QueryRequest): Promise<QueryResponse> {
+  async function serveQuery<T>(query: SignedQuery, invoke: InvokeModel<T>): Promise<Served<T>> {
     const view: PolicyView = parameters.policy.requireFreshPolicy();
     const { policy } = view;
-    if (policy.killSwitch.engaged) throw killSwitchError(policy.killSwitch.reason);
+    if (policy.killSwitch.engaged) throw killSwitchError(policy.killSwitch.reason, { counted: false });
+    if (model.unconfigured) throw noModelError();
     // Registered before anything is awaited, so a kill switch seen from here on refuses this query.
     const controller = new AbortController();
     controllers.add(controller);
     try {
-      return await serveChecked(request, view, controller.signal);
+      return await serveChecked(query, invoke, view, controller.signal);
     } finally {
       controllers.delete(controller);
     }
   }
 
-  async function serveChecked(request: QueryRequest, view: PolicyView, signal: AbortSignal): Promise<QueryResponse> {
+  async function serveChecked<T>(
+    request: SignedQuery,
+    invoke: InvokeModel<T>,
+    view: PolicyView,
+    signal: AbortSignal,
+  ): Promise<Served<T>> {
     const { policy } = view;
     if (!isWorker(policy, worker)) {
       throw new WorkerError("WORKER_NOT_AUTHORISED", `This worker (${worker}) is not authorised by the DAO.`, {
@@ -226,14 +265,13 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     const nonce = uint64(request.nonce, "nonce");
     const epoch = uint64(request.epoch, "epoch");
     const deadline = BigInt(request.deadline);
-    const inputHash = bytesToHex(keccak256(Buffer.from(request.input, "utf8"), "bytes"));
-    const message = { consumer, inputHash, nonce, epoch, deadline };
+    const message = { consumer, inputHash: request.inputHash, nonce, epoch, deadline };
     // The query's EIP-712 digest: what the consumer signed, and the receipt's `queryDigest`.
     const queryDigest = hashQuery(message);
     if (!sameAddress(recoverDigestSigner(queryDigest, request.signature), consumer)) {
       throw new WorkerError("SIGNATURE_INVALID", "The signature is not the consumer's over this query.", {
         hints: [
-          "Sign the Query exactly as GET /v1/eip712 describes, over keccak256 of the UTF-8 input, with the consumer's key, for this chain and UsageSettlement.",
+          "Sign the Query exactly as GET /v1/eip712 describes, over keccak256 of the UTF-8 input (on the OpenAI-compatible routes, chatInputHash of the request body), with the consumer's key, for this chain and UsageSettlement.",
         ],
       });
     }
@@ -334,49 +372,51 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
         }
       }
 
-      const answer = await classify(request.input, signal);
-      signal.throwIfAborted();
-      const answerHash = answerHashOf(answer);
       const voucher: QueryVoucher = { ...message, signature: request.signature };
+      // Counted before the model is invoked: from here on the query is spent, whatever the model does.
       // The replay check above holds: the nonce has been in flight here since it found nothing.
-      const { used: counted } = await store.record(voucher, { answerHash, checkedUnused: true });
+      const { used: counted } = await store.record(voucher, { checkedUnused: true });
       release();
-      let receipt: QueryReceipt;
-      try {
-        receipt = await signReceipt(bytesToHex(queryDigest), answerHash, epoch, counted, quota);
-        // The last point at which the answer can still be withheld: a kill switch seen before it
-        // refuses the query, and the query is uncounted.
-        signal.throwIfAborted();
-      } catch (error) {
-        await store.release(consumer, nonce);
-        throw error;
-      }
       parameters.onCounted?.();
-      return { answer, usage: usageOf(quota, counted, epoch, epochEndsAt), receipt };
+      const { result, answerHash } = await invokeModel(invoke, signal, consumer, nonce);
+      const receipt = await signReceipt(bytesToHex(queryDigest), answerHash, epoch, counted, quota);
+      // The last point at which the answer can still be withheld: a kill switch seen before it
+      // refuses the query (counted, as the model ran).
+      signal.throwIfAborted();
+      return { result, usage: usageOf(quota, counted, epoch, epochEndsAt), receipt };
     } finally {
       release?.();
       inFlightNonces.delete(nonceKey);
     }
   }
 
-  /** The model's answer, cut down to what the use needs; rejects at once when `signal` aborts. */
-  async function classify(input: string, signal: AbortSignal): Promise<ModelAnswer> {
-    let answer: ModelAnswer;
+  /**
+   * Runs the model for a counted query. Whatever goes wrong in it, the consumer gets the same
+   * MODEL_FAILED (the log keeps the cause); only the kill switch, which the consumer cannot cause,
+   * says what it is.
+   */
+  async function invokeModel<T>(invoke: InvokeModel<T>, signal: AbortSignal, consumer: Address, nonce: bigint) {
     try {
-      answer = await new Promise<ModelAnswer>((resolve, reject) => {
+      return await new Promise<{ result: T; answerHash: Hex }>((resolve, reject) => {
         signal.throwIfAborted();
         const onAbort = () => reject(signal.reason);
         signal.addEventListener("abort", onAbort, { once: true });
-        model
-          .classify(input, { signal })
+        invoke({ model, signal })
           .then(resolve, reject)
           .finally(() => signal.removeEventListener("abort", onAbort));
       });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      if (error instanceof WorkerError) throw error;
-      throw new WorkerError("MODEL_UNAVAILABLE", "The model failed to answer.", { cause: error });
+      logger.warn({ err: error, consumer, nonce: nonce.toString() }, "the model failed; the query is counted");
+      throw new WorkerError("MODEL_FAILED", "The model failed to answer. The query was counted.", {
+        hints: ["Sign a new query (a new nonce) to ask again; this one is spent."],
+      });
     }
+  }
+
+  /** The model's answer, cut down to what the use needs; anything else is a failure of the model. */
+  async function classify(input: string, signal: AbortSignal): Promise<ModelAnswer> {
+    const answer = await model.classify(input, { signal });
     if (
       typeof answer?.label !== "string" ||
       answer.label.length === 0 ||
@@ -384,12 +424,9 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       !SCORES.has(answer.score)
     ) {
       throw new WorkerError(
-        "MODEL_UNAVAILABLE",
+        "MODEL_ANSWER_INVALID",
         "The model answered outside its contract (a label and a coarse score).",
-        {
-          retryable: false,
-          hints: ["Operators: the model adapter must return { label, score: low | medium | high }."],
-        },
+        { hints: ["Operators: the model adapter must return { label, score: low | medium | high }."] },
       );
     }
     return { label: answer.label, score: answer.score };
@@ -431,6 +468,11 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
 
   return {
     query,
+    serve,
+    /** Cuts a model's answer down to a label and a coarse score, or throws. */
+    classify,
+    /** The model queries are answered by. */
+    model,
     quota: quotaStatus,
     /** The worker address that signs receipts. */
     worker,
@@ -442,9 +484,13 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
   };
 }
 
-function killSwitchError(reason: string): WorkerError {
+function killSwitchError(reason: string, { counted }: { counted: boolean }): WorkerError {
   return new WorkerError("KILL_SWITCH_ENGAGED", `The kill switch is engaged: ${reason}`, {
-    hints: ["The query was not counted. Only a governance proposal can lift the switch."],
+    hints: [
+      counted
+        ? "The query was counted: the model had been invoked when the switch engaged."
+        : "The query was not counted. Only a governance proposal can lift the switch.",
+    ],
     extra: { reason },
   });
 }

@@ -23,8 +23,6 @@ export type VoucherState = "pending" | "submitted" | "settled" | "dropped";
 export type VoucherRecord = {
   voucher: QueryVoucher;
   state: VoucherState;
-  /** keccak256 of the answer given, as in the receipt. */
-  answerHash: Hex;
   servedAt: string;
   updatedAt: string;
   transactionHash?: Hex | undefined;
@@ -51,15 +49,15 @@ export type UsageStore = {
   pendingCount(): number;
   get(consumer: Address, nonce: bigint): Promise<VoucherRecord | undefined>;
   /**
-   * Counts a served query and keeps its voucher for settlement, durably: it resolves once the
-   * write is on disk (fsync'd), and writes that arrive together share one fsync. Counting a
-   * consumer's nonce twice is refused with NONCE_REPLAYED. `used` is the count right after this
-   * query, so concurrent queries get distinct positions.
+   * Counts a query and keeps its voucher for settlement, durably: it resolves once the write is on
+   * disk (fsync'd), and writes that arrive together share one fsync. The query service counts a
+   * query before its model is invoked, and nothing uncounts it. Counting a consumer's nonce twice
+   * is refused with NONCE_REPLAYED. `used` is the count right after this query, so concurrent
+   * queries get distinct positions.
    */
   record(
     voucher: QueryVoucher,
-    parameters: {
-      answerHash: Hex;
+    parameters?: {
       /**
        * The caller looked the nonce up with `get`, found nothing, and no other call can record it
        * until this one ends (the query service holds the nonce in flight): the store skips its own
@@ -68,8 +66,6 @@ export type UsageStore = {
       checkedUnused?: boolean;
     },
   ): Promise<{ record: VoucherRecord; used: bigint }>;
-  /** Uncounts a query that was recorded but whose answer was withheld (the kill switch came first). */
-  release(consumer: Address, nonce: bigint): Promise<void>;
   /**
    * Vouchers waiting for settlement (pending or submitted), oldest epoch first; at most `limit`,
    * and only those after `after` in that order (to read a long backlog a page at a time).
@@ -112,7 +108,7 @@ const countKey = (consumer: Address, epoch: bigint) => `${pad(epoch)}!${lower(co
  * The worker's durable record of the queries it served: an embedded LevelDB (classic-level, as the
  * submission journal) holding, per query, the consumer's signed voucher and its settlement state.
  * It is the source of the quota counts, so what it holds must never be less than what was
- * answered: a query is written, and fsync'd, before its answer leaves the worker. Concurrent
+ * answered: a query is written, and fsync'd, before its model is invoked. Concurrent
  * writes are gathered into one batch and one fsync (group commit), so durability costs one disk
  * flush per burst of queries, not one per query.
  *
@@ -237,12 +233,11 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
     for (const voucher of leaving) adjustUnsettled(voucher.consumer, -1n);
   }
 
-  async function recordNew(voucher: QueryVoucher, answerHash: Hex): Promise<{ record: VoucherRecord; used: bigint }> {
+  async function recordNew(voucher: QueryVoucher): Promise<{ record: VoucherRecord; used: bigint }> {
     const at = now().toISOString();
     const record: VoucherRecord = {
       voucher: { ...voucher, consumer: getAddress(voucher.consumer) },
       state: "pending",
-      answerHash,
       servedAt: at,
       updatedAt: at,
     };
@@ -266,7 +261,7 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
     pendingCount: () => pending,
     get: (consumer, nonce) => read(voucherKey(consumer, nonce)),
 
-    async record(voucher, { answerHash, checkedUnused }) {
+    async record(voucher, { checkedUnused } = {}) {
       const key = voucherKey(voucher.consumer, voucher.nonce);
       const replayed = () =>
         new WorkerError("NONCE_REPLAYED", `Nonce ${voucher.nonce} of ${voucher.consumer} was already used.`);
@@ -275,25 +270,10 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
       try {
         await used(voucher.consumer, voucher.epoch);
         if (!checkedUnused && (await read(key)) !== undefined) throw replayed();
-        return await recordNew(voucher, answerHash);
+        return await recordNew(voucher);
       } finally {
         recording.delete(key);
       }
-    },
-
-    async release(consumer, nonce) {
-      const record = await read(voucherKey(consumer, nonce));
-      if (record === undefined) return;
-      await used(consumer, record.voucher.epoch);
-      const wasUnsettled = record.state === "pending" || record.state === "submitted";
-      await write([
-        { type: "del", key: voucherKey(consumer, nonce) },
-        { type: "del", key: usageKey(record.voucher) },
-        { type: "del", key: pendingKey(record.voucher) },
-      ]);
-      const key = countKey(consumer, record.voucher.epoch);
-      counts.set(key, (counts.get(key) ?? 1n) - 1n);
-      if (wasUnsettled) adjustUnsettled(consumer, -1n);
     },
 
     async listUnsettled(options = {}) {

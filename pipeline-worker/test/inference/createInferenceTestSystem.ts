@@ -23,6 +23,7 @@ import { contributorRewardsAbi, policyRegistryAbi, usageSettlementAbi } from "..
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { createSystem, type System } from "../../../test/helpers/system.ts";
+import { signChatRequest } from "../../src/api/openAiWire.ts";
 import { queryDomain, queryTypes } from "../../src/chain/typedData.ts";
 import { createWorker, type Worker } from "../../src/createWorker.ts";
 import type { QueryRequest } from "../../src/inference/createQueryService.ts";
@@ -226,6 +227,33 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
     };
   }
 
+  /**
+   * Signs a chat-completions body as `signer` would, for the `openai` client's per-request
+   * `headers`; every field can be overridden to make a bad one.
+   */
+  async function signChat(
+    body: object,
+    fields: { nonce?: bigint; epoch?: bigint; deadline?: bigint; signer?: LocalAccount } = {},
+  ): Promise<Record<string, string>> {
+    const signer = fields.signer ?? consumer;
+    return signChatRequest({
+      body,
+      signer,
+      consumer: signer.address,
+      nonce: fields.nonce ?? ++nonces,
+      epoch: fields.epoch ?? (await currentEpoch()),
+      deadline: fields.deadline ?? BigInt(Math.floor(clock.now() / 1000)) + 600n,
+      chainId: system.deployment.chainId,
+      usageSettlement: system.deployment.contracts.usageSettlement,
+    });
+  }
+
+  /** Serves a worker's API on a local port, for clients that speak HTTP (the `openai` client, curl); its base URL. */
+  async function listen(worker: InferenceTestWorker): Promise<string> {
+    const address = await worker.worker.app.listen({ host: "127.0.0.1", port: 0 });
+    return `${address}/v1`;
+  }
+
   async function query(worker: InferenceTestWorker, body: unknown) {
     const response = await worker.worker.app.inject({ method: "POST", url: "/v1/queries", payload: body as object });
     return { status: response.statusCode, headers: response.headers, body: response.json() };
@@ -297,6 +325,8 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
     workerWallets,
     startWorker,
     signQuery,
+    signChat,
+    listen,
     query,
     quotaOf,
     readRegistry,

@@ -20,6 +20,7 @@ export function createKeywordModel(): KeywordModel {
   let gate: { promise: Promise<void>; open: () => void } | undefined;
   return {
     id: "keyword-test-model-v1",
+    labels: ["legit", "scam"],
     calls,
     hold() {
       let open!: () => void;

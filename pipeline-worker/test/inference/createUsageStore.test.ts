@@ -9,7 +9,6 @@ import { workerShare } from "../../src/inference/workerShare.ts";
 
 const ALICE = getAddress("0x00000000000000000000000000000000000a11ce");
 const BOB = getAddress("0x0000000000000000000000000000000000000b0b");
-const ANSWER = keccak256(toHex("answer"));
 const directories: string[] = [];
 const open: UsageStore[] = [];
 
@@ -40,10 +39,10 @@ describe("createUsageStore", () => {
   it("counts per consumer and epoch, keeps vouchers for settlement, and survives a reopen", async () => {
     const { store, dir } = await openStore();
     expect(await store.used(ALICE, 7n)).toBe(0n);
-    expect((await store.record(voucher(ALICE, 1n), { answerHash: ANSWER })).used).toBe(1n);
-    expect((await store.record(voucher(ALICE, 2n), { answerHash: ANSWER })).used).toBe(2n);
-    await store.record(voucher(ALICE, 3n, 8n), { answerHash: ANSWER });
-    await store.record(voucher(BOB, 1n), { answerHash: ANSWER });
+    expect((await store.record(voucher(ALICE, 1n))).used).toBe(1n);
+    expect((await store.record(voucher(ALICE, 2n))).used).toBe(2n);
+    await store.record(voucher(ALICE, 3n, 8n));
+    await store.record(voucher(BOB, 1n));
     expect(store.usedNow(ALICE, 7n)).toBe(2n);
     expect(store.unsettled(ALICE)).toBe(3n);
     expect(store.pendingCount()).toBe(4);
@@ -65,15 +64,13 @@ describe("createUsageStore", () => {
         [8n, ALICE, 3n],
       ],
     );
-    await expect(reopened.record(voucher(ALICE, 2n), { answerHash: ANSWER })).rejects.toThrow(
-      `Nonce 2 of ${ALICE} was already used.`,
-    );
+    await expect(reopened.record(voucher(ALICE, 2n))).rejects.toThrow(`Nonce 2 of ${ALICE} was already used.`);
   });
 
   it("moves vouchers through submitted to settled or dropped; settled ones still count", async () => {
     const { store } = await openStore();
     const [a, b, c] = [voucher(ALICE, 1n), voucher(ALICE, 2n), voucher(ALICE, 3n)];
-    for (const v of [a, b, c]) await store.record(v, { answerHash: ANSWER });
+    for (const v of [a, b, c]) await store.record(v);
     await store.markSubmitted([a, b], "0x01");
     expect((await store.get(ALICE, 1n))?.state).toBe("submitted");
     await store.markSettled([a, b], "0x01");
@@ -87,29 +84,13 @@ describe("createUsageStore", () => {
     expect(store.usedNow(ALICE, 7n)).toBe(3n);
   });
 
-  it("uncounts a released query", async () => {
-    const { store } = await openStore();
-    await store.record(voucher(ALICE, 1n), { answerHash: ANSWER });
-    await store.release(ALICE, 1n);
-    expect(store.usedNow(ALICE, 7n)).toBe(0n);
-    expect(store.pendingCount()).toBe(0);
-    expect(await store.get(ALICE, 1n)).toBe(undefined);
-    await store.record(voucher(ALICE, 1n), { answerHash: ANSWER });
-    expect(store.usedNow(ALICE, 7n)).toBe(1n);
-  });
-
   it("records one of two concurrent writes of a nonce, and gathers concurrent writes into few fsyncs", async () => {
     const { store } = await openStore();
-    const results = await Promise.allSettled([
-      store.record(voucher(ALICE, 1n), { answerHash: ANSWER }),
-      store.record(voucher(ALICE, 1n), { answerHash: ANSWER }),
-    ]);
+    const results = await Promise.allSettled([store.record(voucher(ALICE, 1n)), store.record(voucher(ALICE, 1n))]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
 
     const batch = vi.spyOn(ClassicLevel.prototype, "batch");
-    const many = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => store.record(voucher(BOB, BigInt(i)), { answerHash: ANSWER })),
-    );
+    const many = await Promise.all(Array.from({ length: 200 }, (_, i) => store.record(voucher(BOB, BigInt(i)))));
     expect(many.map((r) => r.used).sort((x, y) => Number(x - y))).toEqual(
       Array.from({ length: 200 }, (_, i) => BigInt(i + 1)),
     );

@@ -32,7 +32,7 @@ async function until(condition: () => boolean) {
 }
 
 describe("kill switch engaged mid-stream", () => {
-  it("refuses the queries in flight when the switch is seen, aborts the model, and counts and settles none of them", async () => {
+  it("refuses the queries in flight when the switch is seen and aborts the model; they stay counted, as the model ran, and nothing is settled while it is engaged", async () => {
     const model = createKeywordModel();
     const worker = await t.startWorker({ model });
     // Two queries served before the switch.
@@ -54,45 +54,45 @@ describe("kill switch engaged mid-stream", () => {
         code: "KILL_SWITCH_ENGAGED",
         detail: "The kill switch is engaged: extraction attack under way",
         reason: "extraction attack under way",
+        hints: ["The query was counted: the model had been invoked when the switch engaged."],
       });
     }
     expect(model.calls.aborted).toBe(4);
     expect(worker.worker.inference.queries.inFlight()).toBe(0);
-    // Only the two answered queries are counted and waiting to be settled.
-    expect((await t.quotaOf(worker)).body.used).toBe("2");
-    expect(worker.worker.inference.store.pendingCount()).toBe(2);
+    // The model was invoked for all six: all are counted, and their nonces are spent.
+    expect((await t.quotaOf(worker)).body.used).toBe("6");
+    expect(worker.worker.inference.store.pendingCount()).toBe(6);
     for (const body of bodies)
-      expect(await worker.worker.inference.store.get(t.consumer.address, BigInt(body.nonce))).toBe(undefined);
-    // New queries are refused too, and settlement waits while the switch is engaged.
-    expect((await t.query(worker, await t.signQuery())).body.code).toBe("KILL_SWITCH_ENGAGED");
-    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 0, waiting: 2, transactions: [] });
+      expect(await worker.worker.inference.store.get(t.consumer.address, BigInt(body.nonce))).toBeDefined();
+    // New queries are refused before anything is counted, and settlement waits while the switch is engaged.
+    const refused = await t.query(worker, await t.signQuery());
+    expect(refused.body).toMatchObject({
+      code: "KILL_SWITCH_ENGAGED",
+      hints: ["The query was not counted. Only a governance proposal can lift the switch."],
+    });
+    expect((await t.quotaOf(worker)).body.used).toBe("6");
+    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 0, waiting: 6, transactions: [] });
     model.release();
   });
 
-  it("refuses a query whose answer is ready but not yet returned when the switch is seen", async () => {
-    const model = createKeywordModel();
-    const worker = await t.startWorker({ model });
-    const store = worker.worker.inference.store;
-    // Engage the switch while the usage write is on its way to disk: the answer must not go out.
-    const record = store.record.bind(store);
-    let engaged = false;
-    store.record = async (...args) => {
-      const result = await record(...args);
-      if (!engaged) {
-        engaged = true;
+  it("withholds an answer that is ready but not yet returned when the switch is seen", async () => {
+    const keywords = createKeywordModel();
+    const started: { worker?: Awaited<ReturnType<InferenceTestSystem["startWorker"]>> } = {};
+    const model = {
+      ...keywords,
+      async classify(input: string, options?: { signal?: AbortSignal }) {
+        const answer = await keywords.classify(input, options);
         await engageKillSwitch("stop now");
-        await worker.worker.policySync.poll();
-      }
-      return result;
+        await started.worker!.worker.policySync.poll();
+        return answer;
+      },
     };
-    const body = await t.signQuery();
-    const response = await t.query(worker, body);
+    const worker = (started.worker = await t.startWorker({ model }));
+    const response = await t.query(worker, await t.signQuery());
     expect(response.status).toBe(503);
     expect(response.body.code).toBe("KILL_SWITCH_ENGAGED");
-    expect(model.calls.answered).toBe(1);
-    // Counted for a moment, then uncounted: nothing stays to be settled.
-    expect((await t.quotaOf(worker)).body.used).toBe("0");
-    expect(store.pendingCount()).toBe(0);
-    expect(await store.get(t.consumer.address, BigInt(body.nonce))).toBe(undefined);
+    expect(response.body).not.toHaveProperty("answer");
+    expect(keywords.calls.answered).toBe(1);
+    expect((await t.quotaOf(worker)).body.used).toBe("1");
   });
 });

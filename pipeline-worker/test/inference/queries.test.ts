@@ -400,19 +400,31 @@ describe("POST /v1/queries: refusals", () => {
     expect((await t.query(worker, { ...body, consumer: upper })).status).toBe(200);
   });
 
-  it("refuses, and counts nothing, when the model cannot answer", async () => {
+  it("refuses, and counts nothing, when the worker has no model", async () => {
     const worker = await t.startWorker({ model: createUnconfiguredModel() });
-    expect(await refusal(await t.signQuery(), worker)).toMatchObject({
+    const body = await t.signQuery();
+    expect(await refusal(body, worker)).toMatchObject({
       status: 503,
       code: "MODEL_UNAVAILABLE",
       detail: "This worker has no model to answer with.",
     });
+    expect((await t.quotaOf(worker)).body.used).toBe("0");
+    expect(worker.worker.inference.store.pendingCount()).toBe(0);
+    // Nothing was invoked: the same signed query is still good for a worker with a model.
+    expect((await t.query(await t.startWorker(), body)).status).toBe(200);
+  });
+
+  it("counts a query whose model answers outside its contract, and refuses it as any model failure", async () => {
     const broken = createKeywordModel();
     broken.classify = async () => ({ label: "scam", score: 0.97 }) as never;
-    const other = await t.startWorker({ model: broken });
-    expect((await refusal(await t.signQuery(), other)).code).toBe("MODEL_UNAVAILABLE");
-    expect((await t.quotaOf(worker)).body.used).toBe("0");
-    expect((await t.quotaOf(other)).body.used).toBe("0");
-    expect(worker.worker.inference.store.pendingCount()).toBe(0);
+    const worker = await t.startWorker({ model: broken });
+    const body = await t.signQuery();
+    expect(await refusal(body, worker)).toMatchObject({
+      status: 503,
+      code: "MODEL_FAILED",
+      detail: "The model failed to answer. The query was counted.",
+    });
+    expect((await t.quotaOf(worker)).body.used).toBe("1");
+    expect((await refusal(body, worker)).code).toBe("NONCE_REPLAYED");
   });
 });

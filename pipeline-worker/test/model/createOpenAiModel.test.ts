@@ -64,16 +64,40 @@ describe("createOpenAiModel (against an in-process OpenAI-compatible server)", (
     const [request] = requests;
     expect(request!.url).toBe("/v1/chat/completions");
     expect(request!.headers.authorization).toBe("Bearer sk-test");
-    expect(request!.body).toMatchObject({ model: "test-model", temperature: 0, stream: false });
+    expect(request!.body).toMatchObject({
+      model: "test-model",
+      temperature: 0,
+      // Structured output: the server constrains the answer to the labels, nothing is parsed from prose.
+      response_format: {
+        type: "json_schema",
+        json_schema: {
+          name: "classification",
+          strict: true,
+          schema: {
+            type: "object",
+            properties: {
+              label: { type: "string", enum: ["legit", "scam"] },
+              confidence: { type: "string", enum: ["low", "medium", "high"] },
+            },
+            required: ["label", "confidence"],
+            additionalProperties: false,
+          },
+        },
+      },
+    });
+    expect(request!.body.stream).toBeUndefined();
     const messages = request!.body.messages as { role: string; content: string }[];
     expect(messages.map((m) => m.role)).toEqual(["system", "user"]);
     expect(messages[0]!.content).toContain('"legit", "scam"');
+    expect(model().id).toBe("external:test-model");
     expect(messages[1]!.content).toBe("Send 1 ETH, get 2 back");
   });
 
-  it("accepts JSON in a code fence, and maps an unknown confidence to low", async () => {
-    reply = () => completion('```json\n{"label": "legit", "confidence": "very"}\n```');
-    expect(await model().classify("hi")).toEqual({ label: "legit", score: "low" });
+  it("parses the structured answer as JSON, with no tolerance for prose or code fences around it", async () => {
+    reply = () => completion('```json\n{"label": "legit", "confidence": "low"}\n```');
+    await expect(model().classify("hi")).rejects.toMatchObject({ code: "MODEL_ANSWER_INVALID" });
+    reply = () => completion('{"label": "legit", "confidence": "very"}');
+    await expect(model().classify("hi")).rejects.toMatchObject({ code: "MODEL_ANSWER_INVALID" });
   });
 
   it("refuses an answer that is not one of the labels, or not JSON (MODEL_ANSWER_INVALID)", async () => {

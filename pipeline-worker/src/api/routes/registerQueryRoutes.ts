@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { QueryRequest, QueryService } from "../../inference/createQueryService.ts";
 import { isWorkerError } from "../../internal/WorkerError.ts";
+import { registerOpenAiRoutes } from "./registerOpenAiRoutes.ts";
 
 export type RegisterQueryRoutesParameters = {
   queries: QueryService;
@@ -70,7 +71,8 @@ const receiptSchema = {
  * `POST /v1/queries`: a consumer's signed query, answered within the DAO's quota with a label and a
  * coarse score (nothing more: the response schema drops anything else a model might return), the
  * consumer's usage after it, and a receipt signed by the worker. `GET /v1/quota/:consumer`: the
- * consumer's quota and usage in the current epoch, as this worker counts it.
+ * consumer's quota and usage in the current epoch, as this worker counts it. The same queries through
+ * OpenAI's API: registerOpenAiRoutes.
  */
 export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQueryRoutesParameters): void {
   const { queries } = parameters;
@@ -139,4 +141,10 @@ export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQu
     },
     async (request) => queries.quota(request.params.consumer),
   );
+
+  registerOpenAiRoutes(app, {
+    queries,
+    maxInputLength: parameters.maxInputLength,
+    ...(parameters.now ? { now: parameters.now } : {}),
+  });
 }
