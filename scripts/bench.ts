@@ -13,6 +13,7 @@ import type { BenchContext, BenchSection } from "./bench/measure.ts";
 import { benchQueries } from "./bench/queries.ts";
 import { benchSignatures } from "./bench/signatures.ts";
 import { benchSync } from "./bench/sync.ts";
+import { benchTraining } from "./bench/training.ts";
 
 const sections: Record<string, (context: BenchContext) => Promise<BenchSection>> = {
   enforcement: benchEnforcement,
@@ -21,6 +22,7 @@ const sections: Record<string, (context: BenchContext) => Promise<BenchSection>>
   queries: benchQueries,
   signatures: benchSignatures,
   sync: benchSync,
+  training: benchTraining,
 };
 
 type Stored = { section: BenchSection; takenOn: string; machine: string };
