@@ -25,7 +25,7 @@ export type LoadModelParameters = {
  * | variable | meaning |
  * | --- | --- |
  * | WORKER_MODEL_WEIGHTS | a weights file of the embedded model (what `training/main.ts run` writes) |
- * | WORKER_MODEL_RUN_ID | with it, the weights must hash to this run's commitment on chain, or the worker does not start |
+ * | WORKER_MODEL_RUN_ID | required with it: the weights must hash to this run's commitment on chain, or the worker does not start |
  * | WORKER_MODEL_OPENAI_URL | instead: an OpenAI-compatible API's base URL, e.g. http://127.0.0.1:8000/v1 |
  * | WORKER_MODEL_OPENAI_MODEL | the model name there |
  * | WORKER_MODEL_OPENAI_API_KEY | its key, if it needs one (never logged) |
@@ -61,33 +61,44 @@ export async function loadModel(parameters: LoadModelParameters): Promise<Model 
   } catch (cause) {
     throw new WorkerError("CONFIG_INVALID", `WORKER_MODEL_WEIGHTS (${weightsFile}) cannot be read.`, { cause });
   }
+  // The worker serves only weights some training run committed on chain: without the run, a
+  // weights file would be a model nobody can check, so the check is not optional.
   const runId = get("WORKER_MODEL_RUN_ID");
-  if (runId !== undefined) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(runId)) {
-      throw new WorkerError("CONFIG_INVALID", "WORKER_MODEL_RUN_ID must be 0x followed by 64 hex digits.");
-    }
-    const manifest = JSON.parse(readFileSync(parameters.deploymentManifest, "utf8")) as {
-      contracts: { modelCommitments: Address };
-    };
-    const client =
-      parameters.publicClient ?? (createPublicClient({ transport: http(parameters.rpcUrl) }) as PublicClient);
-    const commitment = await client.readContract({
-      address: manifest.contracts.modelCommitments,
-      abi: modelCommitmentsAbi,
-      functionName: "commitmentOf",
-      args: [runId as Hex],
-    });
-    const hash = embeddedWeightsHash(weights);
-    if (commitment.committedAt === 0n || commitment.weightsHash.toLowerCase() !== hash) {
-      throw new WorkerError(
-        "WEIGHTS_MISMATCH",
-        `The weights in ${weightsFile} are not the model committed for run ${runId}.`,
-        {
-          hints: ["Serve the weights file the training run wrote, or unset WORKER_MODEL_RUN_ID."],
-          extra: { weightsHash: hash, committedWeightsHash: commitment.weightsHash },
-        },
-      );
-    }
+  if (runId === undefined) {
+    throw new WorkerError(
+      "CONFIG_INVALID",
+      "WORKER_MODEL_RUN_ID is missing: the worker serves only committed models.",
+      {
+        hints: [
+          "Set it to the training run whose commitment these weights are (the run id the training command took).",
+        ],
+      },
+    );
+  }
+  if (!/^0x[0-9a-fA-F]{64}$/.test(runId)) {
+    throw new WorkerError("CONFIG_INVALID", "WORKER_MODEL_RUN_ID must be 0x followed by 64 hex digits.");
+  }
+  const manifest = JSON.parse(readFileSync(parameters.deploymentManifest, "utf8")) as {
+    contracts: { modelCommitments: Address };
+  };
+  const client =
+    parameters.publicClient ?? (createPublicClient({ transport: http(parameters.rpcUrl) }) as PublicClient);
+  const commitment = await client.readContract({
+    address: manifest.contracts.modelCommitments,
+    abi: modelCommitmentsAbi,
+    functionName: "commitmentOf",
+    args: [runId as Hex],
+  });
+  const hash = embeddedWeightsHash(weights);
+  if (commitment.committedAt === 0n || commitment.weightsHash.toLowerCase() !== hash) {
+    throw new WorkerError(
+      "WEIGHTS_MISMATCH",
+      `The weights in ${weightsFile} are not the model committed for run ${runId}.`,
+      {
+        hints: ["Serve the weights file this run's training command wrote, with this run's id."],
+        extra: { weightsHash: hash, committedWeightsHash: commitment.weightsHash },
+      },
+    );
   }
   return createEmbeddedModel({ weights });
 }

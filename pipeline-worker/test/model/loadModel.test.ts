@@ -60,6 +60,16 @@ describe("loadModel (the worker's model from its environment)", () => {
     expect(await load({})).toBeUndefined();
   });
 
+  it("refuses unchecked weights: a weights file without the run that committed it does not start", async () => {
+    await expect(load({ WORKER_MODEL_WEIGHTS: weightsFile })).rejects.toMatchObject({
+      code: "CONFIG_INVALID",
+      shortMessage: "WORKER_MODEL_RUN_ID is missing: the worker serves only committed models.",
+    });
+    await expect(load({ WORKER_MODEL_WEIGHTS: weightsFile, WORKER_MODEL_RUN_ID: "0x1234" })).rejects.toMatchObject({
+      code: "CONFIG_INVALID",
+    });
+  });
+
   it("refuses weights that are not the committed ones, and contradictory settings", async () => {
     const other = path.join(dir, "other.json");
     await writeFile(
@@ -81,7 +91,7 @@ describe("loadModel (the worker's model from its environment)", () => {
     });
     await expect(load({ WORKER_MODEL_OPENAI_URL: "http://x/v1" })).rejects.toMatchObject({ code: "CONFIG_INVALID" });
     expect((await load({ WORKER_MODEL_OPENAI_URL: "http://x/v1", WORKER_MODEL_OPENAI_MODEL: "m" }))?.id).toBe(
-      "openai-compatible:m@http://x",
+      "external:m",
     );
   });
 });
