@@ -371,6 +371,27 @@ describe("notifier", () => {
     expect(new Set(opsIds).size).toBe(opsIds.length);
   });
 
+  it("follows a reorganised chain: reads the new blocks again and alerts what they hold once", async () => {
+    const snapshot = await system.testClient.snapshot();
+    await governance.propose([registryAction(system, "liftKillSwitch", [2n])], "On a branch that will vanish");
+    await alertAt("proposal.created", 3);
+    await system.testClient.revert({ id: snapshot });
+    // The new branch's proposal sits at the same height as the vanished one: only a notifier that
+    // noticed its last block was replaced reads that height again.
+    const kept = await governance.propose([registryAction(system, "liftKillSwitch", [2n])], "On the branch that stays");
+    const { alert } = await alertAt("proposal.created", 4);
+    expect(alert).toMatchObject({
+      data: { proposalId: kept.proposalId.toString(), title: "On the branch that stays" },
+    });
+    expect(alert.block.number).toBe((await system.publicClient.getBlockNumber()).toString());
+    await system.testClient.mine({ blocks: 1 });
+    await notifier.poll();
+    const health = await notifier.health();
+    expect(health).toMatchObject({ ok: true, blockNumber: (BigInt(alert.block.number) + 1n).toString() });
+    const opsIds = receiver.at("/ops").map((r) => r.payload.id);
+    expect(new Set(opsIds).size).toBe(opsIds.length);
+  });
+
   it("reports its health, its alerts and its delivery log over HTTP", async () => {
     const app = createNotifierServer(notifier);
     await notifier.poll();
@@ -386,7 +407,7 @@ describe("notifier", () => {
     const alerts = (await app.inject({ method: "GET", url: "/v1/alerts?limit=2" })).json() as {
       alerts: AlertPayload[];
     };
-    expect(alerts.alerts.map((a) => a.type)).toEqual(["proposal.created", "kill_switch.engaged"]);
+    expect(alerts.alerts.map((a) => a.type)).toEqual(["proposal.created", "proposal.created"]);
     const deliveries = (await app.inject({ method: "GET", url: "/v1/deliveries" })).json() as {
       deliveries: { outcome: string }[];
     };
