@@ -18,23 +18,28 @@ import { useChainQuery } from "../lib/ChainHead.tsx";
 import { decodeError, type DecodedError } from "../lib/decodeError.ts";
 import { shortHex } from "../lib/format.ts";
 import { createSafeConnection } from "../lib/safeConnection.ts";
+import type { TxState } from "../lib/useWrite.ts";
 import { useWallet } from "../lib/WalletContext.tsx";
 import { AddressText } from "./AddressText.tsx";
 import { ErrorNotice } from "./ErrorNotice.tsx";
+import { TxStatus } from "./TxStatus.tsx";
 
 /** protocol-kit's connection for the page: reads from the app's chain, signs with the connected wallet. */
 export function useSafeConnection(): SafeConnection {
   const { publicClient, config } = useApp();
   const { wallet } = useWallet();
+  // Right after a switch of account the client may still be the previous account's: sign with
+  // nothing rather than with the wrong account.
+  const client = wallet && isAddressEqual(wallet.client.account.address, wallet.address) ? wallet.client : undefined;
   return useMemo(
     () =>
       createSafeConnection({
         publicClient,
-        walletClient: wallet?.client,
+        walletClient: client,
         chainId: config.chainId,
         safeContracts: config.safeContracts,
       }),
-    [publicClient, wallet?.client, config.chainId, config.safeContracts],
+    [publicClient, client, config.chainId, config.safeContracts],
   );
 }
 
@@ -88,17 +93,19 @@ export type SafeTransactionPanelProps = {
 /** A pending Safe transaction: who signed, sign as the connected owner, execute, export. */
 export function SafeTransactionPanel({ safe, pending, onChange, errorsAbi, hintsFor }: SafeTransactionPanelProps) {
   const connection = useSafeConnection();
+  const { publicClient } = useApp();
   const { wallet } = useWallet();
   const queryClient = useQueryClient();
   const [busy, setBusy] = useState<"sign" | "execute" | null>(null);
+  const [execution, setExecution] = useState<TxState>({ status: "idle" });
   const [error, setError] = useState<DecodedError | null>(null);
   const signatures = pending.signatures.length + pending.ownerSafeSignatures.length;
   const status = useChainQuery(
     ["safe-tx-status", pending.safeTxHash, signatures, pending.executed?.transactionHash],
     () => safeTransactionStatus(connection, pending),
   );
-  const role = useChainQuery(["safe-signer-role", safe, wallet?.address], () => safeSignerRole(connection, safe), {
-    enabled: wallet !== null,
+  const role = useChainQuery(["safe-signer-role", safe, connection.signer], () => safeSignerRole(connection, safe), {
+    enabled: connection.signer !== undefined,
   });
   const s = status.data;
   const r = role.data;
@@ -123,13 +130,24 @@ export function SafeTransactionPanel({ safe, pending, onChange, errorsAbi, hints
   }
 
   async function execute() {
+    const label = "Execute the Safe transaction";
     setBusy("execute");
     setError(null);
+    setExecution({ status: "signing", label });
     try {
-      onChange(await executeSafeTransaction({ connection, pending, errorsAbi, ...(hintsFor ? { hintsFor } : {}) }));
+      const executed = await executeSafeTransaction({
+        connection,
+        pending,
+        errorsAbi,
+        ...(hintsFor ? { hintsFor } : {}),
+      });
+      const hash = executed.executed!.transactionHash;
+      const { blockNumber } = await publicClient.getTransactionReceipt({ hash });
+      setExecution({ status: "confirmed", label, hash, blockNumber });
+      onChange(executed);
       void queryClient.invalidateQueries();
     } catch (cause) {
-      setError(describeSafeError(cause));
+      setExecution({ status: "failed", label, error: describeSafeError(cause) });
     } finally {
       setBusy(null);
     }
@@ -216,7 +234,8 @@ export function SafeTransactionPanel({ safe, pending, onChange, errorsAbi, hints
           </button>
         </div>
       ) : null}
-      {error ? <ErrorNotice error={error} title="The Safe transaction" /> : null}
+      <TxStatus state={execution} />
+      {error ? <ErrorNotice error={error} title="Signing failed" /> : null}
       <div className="button-row">
         <button type="button" className="button-secondary" onClick={download}>
           Export file
@@ -274,7 +293,7 @@ export function ImportSafeTransaction({ current, check, onImport }: ImportSafeTr
   }
 
   return (
-    <details className="safe-import" open={current === null ? undefined : false}>
+    <details className="safe-import">
       <summary>Import a pending transaction (from `npm run guardian` or another owner)</summary>
       <div className="field">
         <label htmlFor={fileId}>Import a file</label>

@@ -1,5 +1,5 @@
 import { createFileRoute, Link } from "@tanstack/react-router";
-import { createSafeTransaction, safeSignerRole, signSafeTransaction } from "@dao-ai/pipeline-worker/safe";
+import { createSafeTransaction } from "@dao-ai/pipeline-worker/safe";
 import { useId, useState } from "react";
 import { encodeFunctionData, type Address } from "viem";
 import { AddressText } from "../components/AddressText.tsx";
@@ -221,7 +221,6 @@ function SafeFlow({
   killSwitchEngaged: boolean;
 }) {
   const { contracts, config } = useApp();
-  const { wallet } = useWallet();
   const connection = useSafeConnection();
   const settings = useGovernorSettings();
   const proposals = useProposals();
@@ -272,9 +271,8 @@ function SafeFlow({
         calls: [{ to: c.to, data: c.data }],
         description: c.description,
       });
-      // The proposer signs at once when they can, as `npm run guardian -- propose` does.
-      const role = wallet ? await safeSignerRole(connection, safe.address) : undefined;
-      setPending(role && role.kind !== "none" ? await signSafeTransaction(connection, created) : created);
+      // Signing is the next step, by whichever owner is connected (the proposer, usually).
+      setPending(created);
     } catch (cause) {
       setError(describeSafeError(cause));
     } finally {

@@ -1,9 +1,4 @@
-import {
-  createSafeTransaction,
-  safeSignerRole,
-  serialisePendingSafeTransaction,
-  signSafeTransaction,
-} from "@dao-ai/pipeline-worker/safe";
+import { createSafeTransaction, safeSignerRole, serialisePendingSafeTransaction } from "@dao-ai/pipeline-worker/safe";
 import { createFileRoute } from "@tanstack/react-router";
 import { useEffect, useId, useState } from "react";
 import { encodeFunctionData, getAddress, isAddress, type Address, type Hex } from "viem";
@@ -63,7 +58,7 @@ function SafePage() {
   return (
     <section className="page" aria-labelledby="safe-title">
       <div className="page-head">
-        <h1 id="safe-title">Act as a Safe</h1>
+        <h1 id="safe-title">Safe account</h1>
         <p className="lede">
           Tokens held by a Safe vote through its owners: one owner builds the Safe's delegation or vote, enough owners
           sign (here, or with <code>npm run guardian</code> on the same files), and anyone executes it. The vote counts
@@ -128,8 +123,8 @@ function SafeAccount({ safe, pending, setPending }: SafeAccountProps) {
     ]);
     return { owners, threshold, balance, votes, delegate };
   });
-  const role = useChainQuery(["safe-signer-role", safe, wallet?.address], () => safeSignerRole(connection, safe), {
-    enabled: wallet !== null && info.data !== null,
+  const role = useChainQuery(["safe-signer-role", safe, connection.signer], () => safeSignerRole(connection, safe), {
+    enabled: connection.signer !== undefined && info.data !== null,
   });
 
   return (
@@ -203,12 +198,7 @@ function SafeAccount({ safe, pending, setPending }: SafeAccountProps) {
           {pending ? (
             <SafeTransactionPanel safe={safe} pending={pending} onChange={setPending} errorsAbi={systemErrorsAbi} />
           ) : (
-            <SafeActionBuilder
-              safe={safe}
-              chainId={config.chainId}
-              onProposed={setPending}
-              canSign={role.data !== undefined && role.data.kind !== "none"}
-            />
+            <SafeActionBuilder safe={safe} chainId={config.chainId} onProposed={setPending} />
           )}
         </section>
       ) : null}
@@ -219,12 +209,11 @@ function SafeAccount({ safe, pending, setPending }: SafeAccountProps) {
 type SafeActionBuilderProps = {
   safe: Address;
   chainId: number;
-  canSign: boolean;
   onProposed: SafeAccountProps["setPending"];
 };
 
 /** Builds the Safe's delegation or vote, and signs it first when the connected account can. */
-function SafeActionBuilder({ safe, canSign, onProposed }: SafeActionBuilderProps) {
+function SafeActionBuilder({ safe, onProposed }: SafeActionBuilderProps) {
   const { contracts } = useApp();
   const connection = useSafeConnection();
   const proposals = useProposals();
@@ -275,7 +264,8 @@ function SafeActionBuilder({ safe, canSign, onProposed }: SafeActionBuilderProps
         calls: [{ to: c.to, data: c.data }],
         description: c.description,
       });
-      onProposed(canSign ? await signSafeTransaction(connection, created) : created);
+      // Signing is the next step, as on the guardian page.
+      onProposed(created);
     } catch (cause) {
       setError(describeSafeError(cause));
     } finally {
@@ -332,7 +322,7 @@ function SafeActionBuilder({ safe, canSign, onProposed }: SafeActionBuilderProps
         </>
       )}
       <button type="button" disabled={busy || call() === undefined} onClick={() => void propose()}>
-        {canSign ? "Propose and sign" : "Propose to the Safe's owners"}
+        Propose to the Safe's owners
       </button>
       {error ? <ErrorNotice error={error} title="Proposing failed" /> : null}
     </>
