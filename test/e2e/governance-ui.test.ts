@@ -417,6 +417,21 @@ describe("governance from the UI", () => {
     expect(await page.getByTestId("wallet-address").count()).toBe(0);
   }, 60_000);
 
+  test("an older wallet that only sets window.ethereum is offered as the browser wallet", async () => {
+    const legacy: TestWallet = {
+      name: "Legacy",
+      rdns: "org.example.legacy",
+      account: devAccount(ROLES.outsider).address,
+      announces: false,
+    };
+    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript([legacy]) });
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    const list = page.getByRole("list", { name: "Browser wallets" });
+    await poll(() => list.getByRole("button").allTextContents()).toEqual(["Browser wallet"]);
+    await list.getByRole("button", { name: "Browser wallet" }).click();
+    await poll(() => page.getByTestId("wallet-address").getAttribute("title")).toBe(legacy.account);
+  }, 60_000);
+
   test("without a browser wallet, the development accounts are the wallet, and the choice survives a reload", async () => {
     const { page } = await browser.open(stack.uiUrl);
     await page.getByRole("button", { name: "Connect wallet" }).click();

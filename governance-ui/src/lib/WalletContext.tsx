@@ -91,11 +91,7 @@ function WalletStateProvider({ children }: { children: ReactNode }) {
     const announced = injected.filter((c) => c.id !== "injected");
     const shown =
       announced.length > 0 ? announced : injected.filter(() => typeof window !== "undefined" && "ethereum" in window);
-    return shown.map((c) => ({
-      id: c.uid,
-      name: c.id === "injected" && c.name === "Injected" ? "Browser wallet" : c.name,
-      icon: c.icon,
-    }));
+    return shown.map((c) => ({ id: c.uid, name: walletName(c), icon: c.icon }));
   }, [connectors]);
 
   const connected = connection.status === "connected" ? connection : undefined;
@@ -167,7 +163,7 @@ function WalletStateProvider({ children }: { children: ReactNode }) {
     return {
       kind: dev ? "dev" : "injected",
       address: connected.address,
-      label: dev ? `Development account #${index}` : connected.connector.name,
+      label: dev ? `Development account #${index}` : walletName(connected.connector),
       icon: dev ? undefined : connected.connector.icon,
       client: walletClient as unknown as WalletClient<Transport, Chain, Account>,
     };
@@ -181,7 +177,7 @@ function WalletStateProvider({ children }: { children: ReactNode }) {
       injectedAvailable: browserWallets.length > 0,
       connecting: connect.isPending || switchChainMutation.isPending || connection.status === "reconnecting",
       wrongChain:
-        connected && !onAppChain ? { chainId: connected.chainId, walletName: connected.connector.name } : null,
+        connected && !onAppChain ? { chainId: connected.chainId, walletName: walletName(connected.connector) } : null,
       error,
       connectInjected,
       selectDevAccount,
@@ -211,6 +207,11 @@ export function useWallet(): WalletState {
   const state = useContext(WalletContext);
   if (!state) throw new BaseError("useWallet was called outside WalletProvider.");
   return state;
+}
+
+/** The name a wallet announced; wagmi calls a bare `window.ethereum` "Injected", a word people do not use. */
+function walletName(connector: Connector): string {
+  return connector.id === "injected" && connector.name === "Injected" ? "Browser wallet" : connector.name;
 }
 
 /** One line for the person: the wallet's own short message (a refusal, a missing chain) where it has one. */

@@ -161,6 +161,8 @@ export type TestWallet = {
   chainId?: number;
   /** Its icon's colour: the wallet announces a small SVG of it as a data URI. */
   colour?: string;
+  /** False for an older wallet that only sets `window.ethereum` and announces nothing. */
+  announces?: boolean;
 };
 
 /** The icon `wallet` announces. */
@@ -263,7 +265,9 @@ export function injectedWalletScript(wallets: readonly TestWallet[]): string {
       return Object.freeze({ info: Object.freeze(info), provider });
     });
     const announce = () =>
-      details.forEach((detail) => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail })));
+      details
+        .filter((_, i) => wallets[i].announces !== false)
+        .forEach((detail) => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail })));
     window.addEventListener("eip6963:requestProvider", announce);
     announce();
     window.ethereum = details[0].provider;
