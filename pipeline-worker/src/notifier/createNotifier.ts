@@ -145,8 +145,16 @@ export async function createNotifier(parameters: CreateNotifierParameters): Prom
   async function readRange(from: bigint, to: bigint, mute: boolean) {
     const span = BigInt(config.maxBlockRange);
     const titles = await store.titles();
+    // A long catch-up (a first start, or a notifier that was down) says where it is every ten seconds.
+    const long = to - from >= span;
+    let reportedAt = performance.now();
+    if (long) logger?.info({ from, to, muted: mute }, `Catching up on ${to - from + 1n} blocks.`);
     for (let start = from; start <= to; start += span) {
       const end = start + span - 1n < to ? start + span - 1n : to;
+      if (long && performance.now() - reportedAt >= 10_000) {
+        logger?.info({ block: start, to }, `Catching up: ${to - start + 1n} blocks to go.`);
+        reportedAt = performance.now();
+      }
       const logs = (await client.getLogs({
         address: [deployment.governor, deployment.policyRegistry],
         fromBlock: start,
