@@ -305,26 +305,38 @@ async function main() {
   await report.step(
     hadModel ? "Picking up the trained model" : "Training a first model: attested demo data, a run approved by vote",
     async (detail) => {
-      const model = await seedFirstModel({
-        paths,
-        publicClient: clients.publicClient,
-        testClient: clients.testClient,
-        deployment,
-        workerUrl: worker.url,
-        keyholderUrls: otherServices.filter((s) => s.name.startsWith("keyholder-")).map((s) => s.url),
-        workerEnv: worker.env!,
-        operator: devAddress(DEV_ROLES.worker),
-        holders: DEV_ROLES.holders.map((i) => clients.wallet(i)),
-        executor: clients.wallet(DEV_ROLES.deployer),
-        attester: clients.wallet(DEV_ROLES.attester),
-        contributor: clients.wallet(DEV_ROLES.contributor),
-        pauseWorker: () => supervisor.stop(worker.name),
-        resumeWorker: async () => {
-          // Built again, so that the worker starts with the model just written.
-          await supervisor.start(table().find((s) => s.name === worker.name)!);
-        },
-        onProgress: detail,
-      });
+      let model;
+      try {
+        model = await seedFirstModel({
+          paths,
+          publicClient: clients.publicClient,
+          testClient: clients.testClient,
+          deployment,
+          workerUrl: worker.url,
+          keyholderUrls: otherServices.filter((s) => s.name.startsWith("keyholder-")).map((s) => s.url),
+          workerEnv: worker.env!,
+          operator: devAddress(DEV_ROLES.worker),
+          holders: DEV_ROLES.holders.map((i) => clients.wallet(i)),
+          executor: clients.wallet(DEV_ROLES.deployer),
+          attester: clients.wallet(DEV_ROLES.attester),
+          contributor: clients.wallet(DEV_ROLES.contributor),
+          pauseWorker: () => supervisor.stop(worker.name),
+          resumeWorker: async () => {
+            // Built again, so that the worker starts with the model just written.
+            await supervisor.start(table().find((s) => s.name === worker.name)!);
+          },
+          onProgress: detail,
+        });
+      } catch (error) {
+        // A stack without a model still serves everything else (the UI, to lift a kill switch by
+        // a vote, say): say why there is none, and let the next start try again.
+        if (!supervisor.running.some((s) => s.spec.name === worker.name)) throw error;
+        detail(
+          style.yellow(`no model was trained: ${error instanceof BaseError ? error.shortMessage : String(error)}`),
+        );
+        detail(style.yellow("queries are refused (MODEL_UNAVAILABLE) until one is; `npm start` again tries again"));
+        return;
+      }
       const accuracy = `held-out accuracy ${(model.heldOutAccuracy * 100).toFixed(1)}% on ${model.heldOutSize} messages it never saw`;
       detail(
         model.reused
@@ -429,6 +441,8 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
         `  open ${`${ui.spec.url}/consume`.padEnd(43)}ask the model, as the query consumer (#${DEV_ROLES.consumer})`,
       );
     line(style.dim(`  the worker serves the model of training run ${model.runId}`));
+  } else {
+    line("  (no model: queries are refused until a training run; `npm start` again or `npm run demo` trains one)");
   }
   line("  npm run demo                                   the whole story, narrated, against this stack");
   line('  npm run guardian -- propose --reason "..."     the guardian Safe engages the kill switch');
