@@ -626,7 +626,7 @@ export async function executeSafeTransaction(
 }
 
 /** The error the Safe's call would revert with now (its name and arguments), if any. */
-export async function simulateSafeCall(
+async function simulateSafeCall(
   kit: ProtocolKit,
   pending: PendingSafeTransaction,
   errorsAbi: Abi = [],
