@@ -7,6 +7,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
+import { chatInputHash, QUERY_HEADERS } from "@dao-ai/pipeline-worker/openai";
 import { keccak256, parseEther, toHex, type Address, type Hex } from "viem";
 import { policyRegistryAbi, usageSettlementAbi } from "../../deployments/abis.ts";
 import { createDigestSigner, secp256k1 } from "../../pipeline-worker/src/chain/signatures.ts";
@@ -29,12 +30,13 @@ const LATENCY_SAMPLES = 1_000;
 const WORKER_ENTRY = path.join(repoRoot, "scripts", "lib", "noopModelWorker.ts");
 
 type Sent = { status: number; ms: number; body?: string };
+type Signed = { body: string; headers?: Record<string, string> };
 
 /** One keep-alive connection per lane, as a client that keeps its connections open would. */
 function createLoad(url: string, lanes: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: lanes });
   const { hostname, port } = new URL(url);
-  function post(pathname: string, body: string): Promise<Sent> {
+  function post(pathname: string, body: string, extraHeaders: Record<string, string> = {}): Promise<Sent> {
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const req = request(
@@ -44,7 +46,11 @@ function createLoad(url: string, lanes: number) {
           port,
           path: pathname,
           method: "POST",
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          headers: {
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(body),
+            ...extraHeaders,
+          },
         },
         (res) => {
           // Only a refusal's body is kept, to say why.
@@ -181,6 +187,29 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
     };
     let signed = 0;
     const signMany = (count: number) => Array.from({ length: count }, () => sign(signed++));
+    // The same queries through OpenAI's API: the request body is what is signed (chatInputHash),
+    // and the signature travels in headers.
+    const signChat = (i: number): Signed => {
+      const consumer = consumers[i % CONSUMERS]!;
+      const nonce = (nonces.get(consumer.address) ?? 0n) + 1n;
+      nonces.set(consumer.address, nonce);
+      const request = {
+        model: "noop-model",
+        messages: [{ role: "user", content: `message number ${i}: claim your prize now` }],
+      };
+      const message = { consumer: consumer.address, inputHash: chatInputHash(request), nonce, epoch, deadline };
+      return {
+        body: JSON.stringify(request),
+        headers: {
+          [QUERY_HEADERS.consumer]: consumer.address,
+          [QUERY_HEADERS.nonce]: nonce.toString(),
+          [QUERY_HEADERS.epoch]: epoch.toString(),
+          [QUERY_HEADERS.deadline]: deadline.toString(),
+          [QUERY_HEADERS.signature]: consumer.sign(hash(message)),
+        },
+      };
+    };
+    const signManyChats = (count: number) => Array.from({ length: count }, () => signChat(signed++));
 
     const load = createLoad(started.url, CONCURRENCY);
     const baseline = createLoad(started.baselineUrl, 1);
@@ -189,37 +218,50 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
       for (const body of signMany(500)) await load.post("/v1/queries", body);
       for (let i = 0; i < 500; i++) await baseline.post("/model", JSON.stringify({ input: `warm up ${i}` }));
 
+      for (const chat of signManyChats(100)) await load.post("/v1/chat/completions", chat.body, chat.headers);
+
       // Throughput: CONCURRENCY lanes, each sending its next query as soon as the last is answered.
       const rates: number[] = [];
       const perCpuSecond: number[] = [];
+      const chatPerCpuSecond: number[] = [];
       const cpuUse: number[] = [];
       const refusals = new Map<string, number>();
       const refuse = (sent: Sent) => {
-        const code = sent.body ? String((JSON.parse(sent.body) as { code?: string }).code) : `HTTP ${sent.status}`;
+        const parsed = sent.body ? (JSON.parse(sent.body) as { code?: string; error?: { code?: string } }) : undefined;
+        const code = parsed ? String(parsed.code ?? parsed.error?.code) : `HTTP ${sent.status}`;
         refusals.set(code, (refusals.get(code) ?? 0) + 1);
       };
-      for (let run = 0; run < repeats; run++) {
-        const bodies = signMany(Math.ceil(SECONDS_PER_RUN * 6_000));
-        progress(`throughput run ${run + 1}/${repeats} (${CONCURRENCY} in flight, ${SECONDS_PER_RUN} s)`);
+      /** Sends `bodies` on every lane for SECONDS_PER_RUN; queries served per second and per CPU-second. */
+      const throughput = async (pathname: string, bodies: Signed[]) => {
         let next = 0;
         let served = 0;
-        const cpuBefore = cpuSeconds(child.pid!);
+        const cpuBefore = cpuSeconds(child!.pid!);
         const start = performance.now();
         const end = start + SECONDS_PER_RUN * 1000;
         await Promise.all(
           Array.from({ length: CONCURRENCY }, async () => {
             while (performance.now() < end && next < bodies.length) {
-              const sent = await load.post("/v1/queries", bodies[next++]!);
+              const { body, headers } = bodies[next++]!;
+              const sent = await load.post(pathname, body, headers);
               if (sent.status === 200) served++;
               else refuse(sent);
             }
           }),
         );
         const elapsed = (performance.now() - start) / 1000;
-        const used = cpuSeconds(child.pid!) - cpuBefore;
-        rates.push(served / elapsed);
-        perCpuSecond.push(served / used);
-        cpuUse.push(used / elapsed);
+        const used = cpuSeconds(child!.pid!) - cpuBefore;
+        return { rate: served / elapsed, perCpuSecond: served / used, cpuUse: used / elapsed };
+      };
+      for (let run = 0; run < repeats; run++) {
+        const bodies = signMany(Math.ceil(SECONDS_PER_RUN * 6_000)).map((body) => ({ body }));
+        progress(`throughput run ${run + 1}/${repeats} (${CONCURRENCY} in flight, ${SECONDS_PER_RUN} s)`);
+        const queries = await throughput("/v1/queries", bodies);
+        rates.push(queries.rate);
+        perCpuSecond.push(queries.perCpuSecond);
+        cpuUse.push(queries.cpuUse);
+        progress(`chat completions run ${run + 1}/${repeats} (${CONCURRENCY} in flight, ${SECONDS_PER_RUN} s)`);
+        const chats = await throughput("/v1/chat/completions", signManyChats(Math.ceil(SECONDS_PER_RUN * 6_000)));
+        chatPerCpuSecond.push(chats.perCpuSecond);
       }
 
       // Latency at concurrency 1, the gateway and the bare route alternating in blocks.
@@ -281,6 +323,12 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
             `${Math.round(median(perCpuSecond))} /s`,
             `target ${TARGET_PER_SECOND} /s`,
             ratio(median(perCpuSecond) / TARGET_PER_SECOND),
+          ],
+          [
+            "the same through OpenAI's API (POST /v1/chat/completions), per CPU-second of the worker",
+            `${Math.round(median(chatPerCpuSecond))} /s`,
+            `POST /v1/queries ${Math.round(median(perCpuSecond))} /s`,
+            ratio(median(chatPerCpuSecond) / median(perCpuSecond)),
           ],
           [
             "latency p50 at concurrency 1: gateway (added = difference)",

@@ -138,7 +138,14 @@ function schemaCheck(
   } catch (cause) {
     throw unsupported(`is not a valid JSON schema (${(cause as Error).message})`);
   }
-  const conforms = (answer: ModelAnswer) => validate({ label: answer.label, score: answer.score });
+  const conforms = (answer: ModelAnswer) => {
+    try {
+      return validate({ label: answer.label, score: answer.score }) as boolean;
+    } catch (cause) {
+      // A schema that refers to itself without end (`{"$ref": "#"}`) exhausts the stack instead.
+      throw unsupported(`cannot be evaluated (${(cause as Error).message})`);
+    }
+  };
   for (const label of model.labels ?? []) {
     for (const score of SCORES) {
       if (!conforms({ label, score })) {

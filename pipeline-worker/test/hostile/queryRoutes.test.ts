@@ -1,19 +1,22 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { keccak256, toHex } from "viem";
+import { keccak256, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
+import { openAiErrorSchema } from "../../src/api/openAiWire.ts";
 import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { ErrorCode } from "../../src/internal/errorCodes.ts";
 import {
   createInferenceTestSystem,
   type InferenceTestSystem,
   type InferenceTestWorker,
 } from "../inference/createInferenceTestSystem.ts";
 import { hostileJsonBodies, mutateSignatureByte, otherEncodings, signatureByteMutation } from "./hostileBodies.ts";
-import { createHostileClient, type HostileClient } from "./hostileHttp.ts";
+import { createHostileClient, type HostileClient, type HostileResponse } from "./hostileHttp.ts";
 import {
   catalogueAndDocsAgree,
   createInputTally,
+  documentedCodes,
   expectNoServerError,
   expectRefusal,
   HOSTILE_TEST_TIMEOUT_MS,
@@ -270,6 +273,130 @@ describe("POST /v1/queries under hostile input", () => {
   });
 });
 
+const documented = documentedCodes();
+
+/** A refusal on the OpenAI-compatible routes: 4xx, OpenAI's error body, a documented code with this status. */
+function expectOpenAiRefusal(response: HostileResponse, codes?: readonly ErrorCode[]) {
+  const summary = `${response.status} ${response.body.subarray(0, 300).toString("utf8")}`;
+  expect(response.status, summary).toBeGreaterThanOrEqual(400);
+  expect(response.status, summary).toBeLessThan(500);
+  expect(response.headers["content-type"], summary).toMatch(/^application\/json/);
+  const { error } = openAiErrorSchema.parse(JSON.parse(response.body.toString("utf8")));
+  expect(documented.get(error.code), summary).toBe(response.status);
+  if (codes) expect(codes, summary).toContain(error.code);
+  return error;
+}
+
+describe("POST /v1/chat/completions under hostile input", () => {
+  const chat = (content = "is this a scam?") => ({
+    model: "keyword-test-model-v1",
+    messages: [{ role: "user", content }],
+  });
+  const postChat = async (body: Buffer | string, headers: Record<string, string>) =>
+    client.send({
+      method: "POST",
+      path: "/v1/chat/completions",
+      headers: { "content-type": "application/json", ...headers },
+      body,
+    });
+
+  it("refuses malformed JSON, wrong types, missing and extra fields, truncated text and invalid UTF-8", async () => {
+    const valid = chat() as unknown as Record<string, never>;
+    const headers = await t.signChat(valid);
+    await fc.assert(
+      fc.asyncProperty(hostileJsonBodies(valid), async (body) => {
+        tally.add();
+        expectOpenAiRefusal(await postChat(body.bytes, headers));
+      }),
+      { numRuns: runs },
+    );
+    await expectUnharmed();
+  });
+
+  it("refuses a signature with any byte changed, and malformed or missing signed headers", async () => {
+    const body = chat();
+    const headers = await t.signChat(body);
+    await fc.assert(
+      fc.asyncProperty(signatureByteMutation, async (mutation) => {
+        tally.add();
+        const signature = mutateSignatureByte(headers["x-query-signature"] as Hex, mutation);
+        expectOpenAiRefusal(await postChat(JSON.stringify(body), { ...headers, "x-query-signature": signature }), [
+          "SIGNATURE_INVALID",
+        ]);
+      }),
+      { numRuns: runs },
+    );
+    for (const [name, value] of [
+      ["x-query-nonce", "-1"],
+      ["x-query-nonce", "1".repeat(30)],
+      ["x-query-deadline", "9".repeat(17)],
+      ["x-query-consumer", "0x1234"],
+      ["x-query-signature", "0x"],
+      ["x-query-epoch", ""],
+    ] as const) {
+      tally.add();
+      expectOpenAiRefusal(await postChat(JSON.stringify(body), { ...headers, [name]: value }), ["VALIDATION_FAILED"]);
+    }
+    const { "x-query-epoch": _epoch, ...partial } = headers;
+    tally.add();
+    expectOpenAiRefusal(await postChat(JSON.stringify(body), partial), ["VALIDATION_FAILED"]);
+    tally.add();
+    expectOpenAiRefusal(await postChat(JSON.stringify(body), { authorization: "Bearer sk-stolen" }), [
+      "AUTHENTICATION_REQUIRED",
+    ]);
+    await expectUnharmed();
+  });
+
+  it("answers hostile JSON schemas in response_format quickly, or refuses them, and never runs them on anything but its own answer", async () => {
+    const schemas: unknown[] = [
+      { type: "object", properties: { label: { type: "string", pattern: "^(a+)+$" } } },
+      { $ref: "https://attacker.example/schema.json" },
+      { $ref: "#" },
+      { type: "object", properties: { label: { $ref: "#/properties/label" } } },
+      { allOf: Array.from({ length: 2_000 }, () => ({ type: "object" })) },
+      { type: "object", patternProperties: { "(x+x+)+y": { type: "string" } } },
+      { not: {} },
+      { type: 7 },
+      { $schema: "http://json-schema.org/draft-04/schema#", type: "object" },
+    ];
+    for (const schema of schemas) {
+      tally.add();
+      const body = { ...chat(), response_format: { type: "json_schema", json_schema: { name: "s", schema } } };
+      const started = performance.now();
+      const response = await postChat(JSON.stringify(body), await t.signChat(body));
+      expect(performance.now() - started).toBeLessThan(5_000);
+      if (response.status === 200) {
+        before = await state();
+        continue;
+      }
+      expectOpenAiRefusal(response, ["RESPONSE_FORMAT_UNSUPPORTED"]);
+    }
+    await expectUnharmed();
+  });
+
+  it("refuses bodies over the limit, messages over the maximum length and deeply nested JSON", async () => {
+    const cases: [object | string, string][] = [
+      [chat("x".repeat(1024 * 1024)), "PAYLOAD_TOO_LARGE"],
+      [chat("x".repeat(257)), "VALIDATION_FAILED"],
+      [
+        { ...chat(), messages: Array.from({ length: 300 }, () => ({ role: "user", content: "x" })) },
+        "VALIDATION_FAILED",
+      ],
+      [`{"model":${"[".repeat(200_000)}${"]".repeat(200_000)}}`, "VALIDATION_FAILED"],
+      [`{"a":${'{"__proto__":'.repeat(20_000)}1${"}".repeat(20_000)}}`, "VALIDATION_FAILED"],
+      ["null", "VALIDATION_FAILED"],
+    ];
+    for (const [body, code] of cases) {
+      tally.add();
+      const headers = typeof body === "string" ? {} : await t.signChat(body);
+      expectOpenAiRefusal(await postChat(typeof body === "string" ? body : JSON.stringify(body), headers), [
+        code as never,
+      ]);
+    }
+    await expectUnharmed();
+  });
+});
+
 describe("GET /v1/quota/:consumer under hostile input", () => {
   it("answers any path parameter with usage or a documented refusal, never a 5xx", async () => {
     const parameter = fc.oneof(
@@ -312,6 +439,7 @@ describe("every worker route, with odd methods, paths, query strings and bodies"
     "/v1/eip712",
     "/v1/queries",
     "/v1/quota/0x0000000000000000000000000000000000000001",
+    "/v1/models",
     "/v1/submissions",
     "/v1/submissions/0x" + "ab".repeat(32),
     "/v1/submissions/0x" + "ab".repeat(32) + "/data",
