@@ -88,7 +88,7 @@ export async function createNotifier(parameters: CreateNotifierParameters): Prom
   for (const webhook of config.webhooks) {
     senders.set(
       webhook.target,
-      createWebhookSender({ url: webhook.url, secret: webhook.secret, timeoutMs: config.webhookTimeoutMs }),
+      createWebhookSender({ url: webhook.url, secrets: webhook.secrets, timeoutMs: config.webhookTimeoutMs }),
     );
     subscriptions.push(webhook);
   }

@@ -4,8 +4,12 @@ import type { AlertPayload } from "./alertPayload.ts";
 
 export type CreateWebhookSenderParameters = {
   url: string;
-  /** A Standard Webhooks secret, `whsec_` and base64; the receiver holds the same. */
-  secret: string;
+  /**
+   * Standard Webhooks secrets (`whsec_` and base64): the current one, and while rotating the one
+   * being replaced. Each request carries a signature by each, space-separated as the spec says,
+   * so a receiver holding either verifies it.
+   */
+  secrets: readonly string[];
   /** How long a receiver may take to answer. */
   timeoutMs: number;
   /** The clock for the signed timestamp; injected by tests. */
@@ -24,7 +28,7 @@ export type DeliveryReceipt = { status: number | null };
  */
 export function createWebhookSender(parameters: CreateWebhookSenderParameters) {
   const { url, timeoutMs } = parameters;
-  const webhook = new Webhook(parameters.secret);
+  const webhooks = parameters.secrets.map((secret) => new Webhook(secret));
   const now = parameters.now ?? (() => new Date());
 
   return async function send(alert: AlertPayload): Promise<DeliveryReceipt> {
@@ -41,7 +45,7 @@ export function createWebhookSender(parameters: CreateWebhookSenderParameters) {
           "user-agent": "dao-ai-notifier/1",
           "webhook-id": alert.id,
           "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-          "webhook-signature": webhook.sign(alert.id, at, body),
+          "webhook-signature": webhooks.map((webhook) => webhook.sign(alert.id, at, body)).join(" "),
         },
         body,
       });

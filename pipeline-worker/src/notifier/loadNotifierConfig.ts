@@ -5,7 +5,13 @@ import { readSecretFile } from "../internal/readSecretFile.ts";
 import { ALERT_KINDS, WEBHOOK_SECRET_PATTERN, type AlertKind } from "./alertPayload.ts";
 import { notifierConfigSchema } from "./notifierConfigSchema.ts";
 
-export type WebhookSubscription = { target: string; url: string; secret: string; kinds: readonly AlertKind[] };
+export type WebhookSubscription = {
+  target: string;
+  url: string;
+  /** The current secret first, then the one being rotated out, if any. */
+  secrets: string[];
+  kinds: readonly AlertKind[];
+};
 export type EmailSubscription = { target: string; to: string[]; kinds: readonly AlertKind[] };
 
 export type NotifierConfig = {
@@ -79,7 +85,10 @@ export function loadNotifierConfig(
         raw = parsed as Record<string, unknown>;
         const text = JSON.stringify(raw);
         const mode = statSync(file).mode & 0o777;
-        if ((/"secret"\s*:/.test(text) || /smtps?:\/\/[^"/]*:[^"/]*@/.test(text)) && (mode & 0o077) !== 0) {
+        if (
+          (/"(secret|previousSecret)"\s*:/.test(text) || /smtps?:\/\/[^"/]*:[^"/]*@/.test(text)) &&
+          (mode & 0o077) !== 0
+        ) {
           problems.push(
             `NOTIFIER_CONFIG (${file}) holds secrets but its permissions 0${mode.toString(8)} let others read it. Run: chmod 600 ${file}`,
           );
@@ -179,7 +188,7 @@ export function loadNotifierConfig(
     return {
       target: unique(`webhook:${webhook.name ?? `webhook-${i + 1}`}`),
       url: webhook.url,
-      secret,
+      secrets: webhook.previousSecret === undefined ? [secret] : [secret, webhook.previousSecret],
       kinds: webhook.kinds ?? ALERT_KINDS,
     };
   });

@@ -18,19 +18,23 @@ const kinds = z
   .min(1, { error: "must name at least one kind (leave it out for all)" })
   .optional();
 
+const webhookSecret = z.string({ error: "must be a Standard Webhooks secret" }).regex(WEBHOOK_SECRET_PATTERN, {
+  error:
+    "must be whsec_ followed by the base64 of 24 to 64 random bytes; make one with: node -e \"console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))\"",
+});
+
 export const webhookSubscriptionSchema = z
   .object({
     name: name.optional(),
     url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
     /** Inline, or in `secretFile` (chmod 600): `whsec_` and the base64 of 24 to 64 random bytes. */
-    secret: z
-      .string({ error: "must be a Standard Webhooks secret" })
-      .regex(WEBHOOK_SECRET_PATTERN, {
-        error:
-          "must be whsec_ followed by the base64 of 24 to 64 random bytes; make one with: node -e \"console.log('whsec_' + require('crypto').randomBytes(32).toString('base64'))\"",
-      })
-      .optional(),
+    secret: webhookSecret.optional(),
     secretFile: z.string({ error: "must be a file path" }).min(1, { error: "must not be empty" }).optional(),
+    /**
+     * While rotating: the secret being replaced. Each request is then signed with both, so the
+     * receiver can move to the new one at its own pace; remove it once it has.
+     */
+    previousSecret: webhookSecret.optional(),
     kinds,
   })
   .strict()

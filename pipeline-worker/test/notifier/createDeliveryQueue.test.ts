@@ -56,7 +56,7 @@ describe("createDeliveryQueue", () => {
     receiver.answerWith(() => 500);
     await queueAlert(["webhook:down"]);
     const senders = new Map<string, Send>([
-      ["webhook:down", createWebhookSender({ url: receiver.url("/down"), secret, timeoutMs: 1_000 })],
+      ["webhook:down", createWebhookSender({ url: receiver.url("/down"), secrets: [secret], timeoutMs: 1_000 })],
     ]);
     const queue = createDeliveryQueue({ store, senders, retry });
     await queue.kick();
@@ -80,7 +80,7 @@ describe("createDeliveryQueue", () => {
     const { port } = server.address() as AddressInfo;
     await queueAlert(["webhook:slow"]);
     const senders = new Map<string, Send>([
-      ["webhook:slow", createWebhookSender({ url: `http://127.0.0.1:${port}/`, secret, timeoutMs: 200 })],
+      ["webhook:slow", createWebhookSender({ url: `http://127.0.0.1:${port}/`, secrets: [secret], timeoutMs: 200 })],
     ]);
     const queue = createDeliveryQueue({ store, senders, retry: { ...retry, maxAttempts: 1 } });
     await queue.kick();

@@ -8,6 +8,7 @@ import { ALERT_KINDS } from "../../src/notifier/alertPayload.ts";
 import { loadNotifierConfig } from "../../src/notifier/loadNotifierConfig.ts";
 
 const secret = `whsec_${randomBytes(32).toString("base64")}`;
+const oldSecret = `whsec_${randomBytes(24).toString("base64")}`;
 const base = { NOTIFIER_RPC_URL: "http://127.0.0.1:8545", NOTIFIER_CHAIN_ID: "31337" };
 
 function problems(run: () => unknown): string[] {
@@ -43,12 +44,20 @@ describe("loadNotifierConfig", () => {
     });
   });
 
-  it("takes subscriptions from the file and the environment, all kinds unless some are named", async () => {
+  it("takes subscriptions from the file and the environment, all kinds unless some are named, both secrets while rotating", async () => {
     const file = path.join(dir, "notifier.json");
     await writeFile(
       file,
       JSON.stringify({
-        webhooks: [{ name: "ops", url: "https://hooks.example/a", secret, kinds: ["kill_switch.engaged"] }],
+        webhooks: [
+          {
+            name: "ops",
+            url: "https://hooks.example/a",
+            secret,
+            previousSecret: oldSecret,
+            kinds: ["kill_switch.engaged"],
+          },
+        ],
         email: {
           smtpUrl: "smtp://u:p@mail.example:587",
           from: "a@dao.example",
@@ -69,8 +78,13 @@ describe("loadNotifierConfig", () => {
       dir,
     );
     expect(config.webhooks).toEqual([
-      { target: "webhook:ops", url: "https://hooks.example/a", secret, kinds: ["kill_switch.engaged"] },
-      { target: "webhook:env", url: "https://hooks.example/b", secret, kinds: ALERT_KINDS },
+      {
+        target: "webhook:ops",
+        url: "https://hooks.example/a",
+        secrets: [secret, oldSecret],
+        kinds: ["kill_switch.engaged"],
+      },
+      { target: "webhook:env", url: "https://hooks.example/b", secrets: [secret], kinds: ALERT_KINDS },
     ]);
     expect(config.email?.subscriptions).toEqual([{ target: "email:email-1", to: ["o@x.example"], kinds: ALERT_KINDS }]);
   });
