@@ -247,7 +247,8 @@ export function SafeTransactionPanel({ safe, pending, onChange, errorsAbi, hints
       <details>
         <summary>The file, to copy</summary>
         <p className="small">
-          The same file `npm run guardian` reads and writes: the transaction and the signatures so far, nothing secret.
+          The same file <code>npm run guardian</code> reads and writes: the transaction and the signatures so far,
+          nothing secret.
         </p>
         <textarea
           aria-label="Pending transaction file"
@@ -294,7 +295,9 @@ export function ImportSafeTransaction({ current, check, onImport }: ImportSafeTr
 
   return (
     <details className="safe-import">
-      <summary>Import a pending transaction (from `npm run guardian` or another owner)</summary>
+      <summary>
+        Import a pending transaction (from <code>npm run guardian</code> or another owner)
+      </summary>
       <div className="field">
         <label htmlFor={fileId}>Import a file</label>
         <input
