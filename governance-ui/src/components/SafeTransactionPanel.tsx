@@ -1,4 +1,5 @@
 import {
+  BaseError,
   executeSafeTransaction,
   mergePendingSafeTransactions,
   parsePendingSafeTransaction,
@@ -12,7 +13,6 @@ import {
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useId, useMemo, useState } from "react";
 import { isAddressEqual, type Abi, type Address } from "viem";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
 import { decodeError, type DecodedError } from "../lib/decodeError.ts";

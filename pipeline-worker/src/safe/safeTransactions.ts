@@ -41,6 +41,9 @@ export type ProtocolKit = InstanceType<SafeClass>;
 
 export type { Eip1193Provider };
 
+/** Every refusal of this module is a BaseError: a short message and hints that say what to do. */
+export { BaseError };
+
 // protocol-kit's signing methods (types-kit's `SigningMethod` values, which protocol-kit takes as strings).
 const SIGN_TYPED_DATA_V4 = "eth_signTypedData_v4";
 const SAFE_SIGNATURE = "safe_sign";
