@@ -2,6 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { signChatRequest } from "@dao-ai/pipeline-worker/openai";
+import OpenAI, { APIError } from "openai";
 import { createPublicClient, getAddress, http, isAddressEqual, parseAbi, type Address } from "viem";
 import { afterAll, describe, expect, test } from "vitest";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
@@ -25,13 +27,22 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The development consumer asks the worker, as its client would: a query signed with EIP-712. */
-async function ask(workerUrl: string, deployment: Deployment, input: string) {
+/** The current epoch by the worker's policy, and a deadline ten minutes on. */
+async function epochNow(workerUrl: string) {
   const policy = (await (await fetch(`${workerUrl}/v1/policy`)).json()) as {
     epochs: { epochLength: string; epochGenesis: string };
   };
   const now = BigInt(Math.floor(Date.now() / 1000));
-  const epoch = (now - BigInt(policy.epochs.epochGenesis)) / BigInt(policy.epochs.epochLength);
+  return {
+    now,
+    epoch: (now - BigInt(policy.epochs.epochGenesis)) / BigInt(policy.epochs.epochLength),
+    deadline: now + 600n,
+  };
+}
+
+/** The development consumer asks the worker, as its client would: a query signed with EIP-712. */
+async function ask(workerUrl: string, deployment: Deployment, input: string) {
+  const { now, epoch } = await epochNow(workerUrl);
   const body = await signQueryRequest({
     account: devAccount(DEV_ROLES.consumer),
     chainId: deployment.chainId,
@@ -208,6 +219,46 @@ describe("npm start", () => {
     const again200 = await ask(worker.url, deployment, "are we still on for lunch tomorrow? I can bring the charger");
     expect(again200.status, JSON.stringify(again200.body)).toBe(200);
     expect(again200.body.answer?.label).toBe("legit");
+    // The same model through OpenAI's API, as the `openai` client calls it: answered within the
+    // quota (two of its five queries are used), whole and streamed, then refused beyond it.
+    const openai = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: "unused", maxRetries: 0 });
+    const [served] = (await openai.models.list()).data;
+    expect(served!.id).toMatch(/^0x[0-9a-f]{64}$/);
+    const chat = <Extra extends object>(content: string, extra: Extra) => ({
+      model: served!.id,
+      messages: [{ role: "user" as const, content }],
+      ...extra,
+    });
+    const headers = async (body: object) => {
+      const { epoch, deadline } = await epochNow(worker.url);
+      return signChatRequest({
+        body,
+        signer: devAccount(DEV_ROLES.consumer),
+        consumer: devAddress(DEV_ROLES.consumer),
+        nonce: BigInt(Math.floor(Math.random() * 2 ** 48)),
+        epoch,
+        deadline,
+        chainId: deployment.chainId,
+        usageSettlement: deployment.contracts.usageSettlement,
+      });
+    };
+    const whole = chat("URGENT: verify your wallet seed phrase to claim your prize", {});
+    const completion = await openai.chat.completions.create(whole, { headers: await headers(whole) });
+    expect(completion.choices[0]!.message.content).toMatch(/^scam \(confidence: (low|medium|high)\)$/);
+    const streamed = chat("are we still on for lunch tomorrow? I can bring the charger", {
+      stream: true as const,
+    });
+    let text = "";
+    for await (const chunk of await openai.chat.completions.create(streamed, { headers: await headers(streamed) }))
+      text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toMatch(/^legit \(confidence: (low|medium|high)\)$/);
+    const fifth = chat("see you at 5", {});
+    await openai.chat.completions.create(fifth, { headers: await headers(fifth) });
+    const beyond = chat("one more", {});
+    const refused = await openai.chat.completions.create(beyond, { headers: await headers(beyond) }).catch((e) => e);
+    expect(refused).toBeInstanceOf(APIError);
+    expect(refused).toMatchObject({ status: 429, code: "QUOTA_EXHAUSTED" });
+
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);

@@ -372,6 +372,9 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
         }
       }
 
+      // A kill switch seen during the checks refuses the query before anything is counted.
+      if (signal.aborted)
+        throw killSwitchError(String((signal.reason as WorkerError).extra.reason), { counted: false });
       const voucher: QueryVoucher = { ...message, signature: request.signature };
       // Counted before the model is invoked: from here on the query is spent, whatever the model does.
       // The replay check above holds: the nonce has been in flight here since it found nothing.
