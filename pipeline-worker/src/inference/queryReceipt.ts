@@ -6,6 +6,7 @@ import {
   isAddressEqual,
   keccak256,
   recoverMessageAddress,
+  stringToBytes,
   toHex,
   type Address,
   type Hex,
@@ -30,7 +31,10 @@ export type QueryReceipt = {
   worker: Address;
   /** The EIP-712 digest of the query the consumer signed (UsageSettlement's `queryDigest`). */
   queryDigest: Hex;
-  /** keccak256(abi.encode(string label, string score)). */
+  /**
+   * keccak256(abi.encode(string label, string score)); for a chat completion by an external model
+   * (the gateway), keccak256 of the UTF-8 text answered.
+   */
   answerHash: Hex;
   /** The model's id (e.g. the hash of its weights), and its keccak256 as signed. */
   model: string;
@@ -103,8 +107,8 @@ export type VerifyQueryReceiptParameters = {
   receipt: QueryReceipt;
   /** The query as the consumer signed it. */
   query: QueryMessage;
-  /** The answer the consumer received. */
-  answer: ModelAnswer;
+  /** The answer the consumer received: a label and score, or the text of a gateway's completion. */
+  answer: ModelAnswer | { content: string };
   chainId: number;
   usageSettlement: Address;
   /** With both, the signer must also be an authorised worker in the registry now. */
@@ -125,7 +129,10 @@ export async function verifyQueryReceipt(parameters: VerifyQueryReceiptParameter
     });
   const queryDigest = queryDigestOf(parameters);
   if (receipt.queryDigest !== queryDigest) throw invalid("it is for another query");
-  const answerHash = answerHashOf(parameters.answer);
+  const answerHash =
+    "content" in parameters.answer
+      ? keccak256(stringToBytes(parameters.answer.content))
+      : answerHashOf(parameters.answer);
   if (receipt.answerHash !== answerHash) throw invalid("it is for another answer");
   if (receipt.modelHash !== keccak256(toHex(receipt.model))) throw invalid("the model hash is not the model's");
   const digest = receiptDigestOf({

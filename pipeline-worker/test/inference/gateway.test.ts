@@ -3,7 +3,14 @@ import type { AddressInfo } from "node:net";
 import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
-import { chatCompletionChunkSchema, chatCompletionSchema, openAiErrorSchema } from "../../src/api/openAiWire.ts";
+import {
+  chatCompletionChunkSchema,
+  chatCompletionSchema,
+  chatInputHash,
+  openAiErrorSchema,
+  type ChatCompletion,
+} from "../../src/api/openAiWire.ts";
+import { verifyQueryReceipt } from "../../src/inference/queryReceipt.ts";
 import { createOpenAiModel } from "../../src/model/createOpenAiModel.ts";
 import { createInferenceTestSystem, type InferenceTestSystem } from "./createInferenceTestSystem.ts";
 
@@ -335,6 +342,39 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
       classified.body.receipt,
     ];
     for (const receipt of receipts) expect(receipt.model).toBe(MODEL);
+    // The consumer checks a gateway's receipt against the text it received and the request it signed.
+    const body = chat();
+    const headers = await t.signChat(body);
+    const answered = JSON.parse((await raw(baseURL, body, headers)).text) as ChatCompletion;
+    const signer = await verifyQueryReceipt({
+      receipt: answered.receipt,
+      query: {
+        consumer: t.consumer.address,
+        inputHash: chatInputHash(body),
+        nonce: BigInt(headers["x-query-nonce"]!),
+        epoch: BigInt(headers["x-query-epoch"]!),
+        deadline: BigInt(headers["x-query-deadline"]!),
+      },
+      answer: { content: answered.choices[0]!.message.content },
+      chainId: t.deployment.chainId,
+      usageSettlement: t.deployment.contracts.usageSettlement,
+    });
+    expect(signer).toBe(worker.address);
+    await expect(
+      verifyQueryReceipt({
+        receipt: answered.receipt,
+        query: {
+          consumer: t.consumer.address,
+          inputHash: chatInputHash(body),
+          nonce: BigInt(headers["x-query-nonce"]!),
+          epoch: BigInt(headers["x-query-epoch"]!),
+          deadline: BigInt(headers["x-query-deadline"]!),
+        },
+        answer: { content: "Goodbye." },
+        chainId: t.deployment.chainId,
+        usageSettlement: t.deployment.contracts.usageSettlement,
+      }),
+    ).rejects.toThrow("it is for another answer");
     for (const text of [
       whole.text,
       whole.headers,
