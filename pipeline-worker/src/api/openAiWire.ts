@@ -60,7 +60,10 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/);
 const hex = (pattern: RegExp, what: string) =>
-  z.custom<Hex>((value) => typeof value === "string" && pattern.test(value), { error: `must be ${what}` });
+  z
+    .string()
+    .regex(pattern, { error: `must be ${what}` })
+    .transform((value) => value as Hex);
 const hex32 = hex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
 
 /** A consumer's usage in the current epoch after the query, as this worker counts it. */
@@ -73,10 +76,19 @@ export const queryUsageSchema = z.object({
   share: z.object({ workerIndex: z.int(), workerCount: z.int(), queries: decimal }),
 });
 
+/**
+ * JSON Schema of a wire shape, for Fastify's response serialiser (which lists what may leave the
+ * worker): the shapes are declared here once, in zod, and the routes' schemas derive from them.
+ */
+export function responseJsonSchema(schema: z.ZodType) {
+  const { $schema: _draft, ...json } = z.toJSONSchema(schema, { target: "draft-7", io: "input" });
+  return json;
+}
+
 /** The worker's signed receipt (pipeline-worker/src/inference/queryReceipt.ts says what it binds). */
 export const queryReceiptSchema = z.object({
   version: z.literal(1),
-  worker: hex(/^0x[0-9a-fA-F]{40}$/, "an address") as z.ZodType<Address>,
+  worker: hex(/^0x[0-9a-fA-F]{40}$/, "an address").transform((value) => value as Address),
   queryDigest: hex32,
   answerHash: hex32,
   model: z.string(),

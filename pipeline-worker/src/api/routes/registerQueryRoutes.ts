@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { QueryRequest, QueryService } from "../../inference/createQueryService.ts";
 import { isWorkerError } from "../../internal/WorkerError.ts";
+import { queryReceiptSchema, queryUsageSchema, responseJsonSchema } from "../openAiWire.ts";
 import { registerOpenAiRoutes } from "./registerOpenAiRoutes.ts";
 
 export type RegisterQueryRoutesParameters = {
@@ -12,60 +13,13 @@ export type RegisterQueryRoutesParameters = {
 };
 
 const address = { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } as const;
-const hex32 = { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } as const;
-const hex = { type: "string", pattern: "^0x[0-9a-fA-F]*$" } as const;
 const decimal = { type: "string", pattern: "^(0|[1-9][0-9]{0,19})$" } as const;
 
-const usageSchema = {
-  type: "object",
-  required: ["epoch", "epochEndsAt", "quota", "used", "remaining", "share"],
-  properties: {
-    epoch: decimal,
-    epochEndsAt: { type: "integer" },
-    quota: decimal,
-    used: decimal,
-    remaining: decimal,
-    share: {
-      type: "object",
-      required: ["workerIndex", "workerCount", "queries"],
-      properties: {
-        workerIndex: { type: "integer" },
-        workerCount: { type: "integer" },
-        queries: decimal,
-      },
-    },
-  },
-} as const;
-
-const receiptSchema = {
-  type: "object",
-  required: [
-    "version",
-    "worker",
-    "queryDigest",
-    "answerHash",
-    "model",
-    "modelHash",
-    "epoch",
-    "used",
-    "quota",
-    "digest",
-    "signature",
-  ],
-  properties: {
-    version: { type: "integer" },
-    worker: address,
-    queryDigest: hex32,
-    answerHash: hex32,
-    model: { type: "string" },
-    modelHash: hex32,
-    epoch: decimal,
-    used: decimal,
-    quota: decimal,
-    digest: hex32,
-    signature: hex,
-  },
-} as const;
+const usageSchema = responseJsonSchema(queryUsageSchema) as {
+  required: string[];
+  properties: Record<string, unknown>;
+};
+const receiptSchema = responseJsonSchema(queryReceiptSchema);
 
 /**
  * `POST /v1/queries`: a consumer's signed query, answered within the DAO's quota with a label and a
