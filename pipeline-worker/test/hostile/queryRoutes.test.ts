@@ -374,6 +374,28 @@ describe("POST /v1/chat/completions under hostile input", () => {
     await expectUnharmed();
   });
 
+  it("answers any method on the OpenAI routes, with any suffix or query string, without a 5xx", async () => {
+    const methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"];
+    const routes = ["/v1/models", "/v1/models/keyword-test-model-v1", "/v1/chat/completions"];
+    const suffix = fc.oneof(
+      fc.constantFrom("", "/", "//", "/..", "/%2e%2e/", "?a=1&a=2", "?__proto__[x]=1", "%00", "/%ff"),
+      fc.string({ maxLength: 50 }).map((s) => encodeURIComponent(s)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...methods), fc.constantFrom(...routes), suffix, async (method, route, tail) => {
+        tally.add();
+        const response = await client.send({ method, path: `${route}${tail}` });
+        expect(response.status).toBeLessThan(500);
+        if (response.status < 400) return;
+        // The OpenAI routes answer in OpenAI's shape; a path outside them, in problem+json.
+        if (/^application\/problem\+json/.test(String(response.headers["content-type"]))) expectRefusal(response);
+        else expectOpenAiRefusal(response);
+      }),
+      { numRuns: runs },
+    );
+    await expectUnharmed();
+  });
+
   it("refuses bodies over the limit, messages over the maximum length and deeply nested JSON", async () => {
     const cases: [object | string, string][] = [
       [chat("x".repeat(1024 * 1024)), "PAYLOAD_TOO_LARGE"],
@@ -439,7 +461,6 @@ describe("every worker route, with odd methods, paths, query strings and bodies"
     "/v1/eip712",
     "/v1/queries",
     "/v1/quota/0x0000000000000000000000000000000000000001",
-    "/v1/models",
     "/v1/submissions",
     "/v1/submissions/0x" + "ab".repeat(32),
     "/v1/submissions/0x" + "ab".repeat(32) + "/data",
