@@ -12,7 +12,11 @@ const packageDir = path.resolve(import.meta.dirname, "..");
 const manifest = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")) as {
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
 };
+
+/** The services an operator runs from an installed copy. */
+const SERVICE_ENTRY_POINTS = ["src/main.ts", "src/keyholder/main.ts", "src/notifier/main.ts"];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -52,6 +56,7 @@ describe("the worker's package", () => {
     const declared = new Set([
       ...Object.keys(manifest.dependencies ?? {}),
       ...Object.keys(manifest.optionalDependencies ?? {}),
+      ...Object.keys(manifest.peerDependencies ?? {}),
     ]);
     const undeclared = imports.filter(
       ({ specifier }) =>
@@ -62,6 +67,25 @@ describe("the worker's package", () => {
     );
     expect(imports.length).toBeGreaterThan(100);
     expect(undeclared).toEqual([]);
+  });
+
+  // Modules exported for the CLI and the UI only (the Safe transactions) may use an optional peer
+  // dependency those bring; no service may load them, as a production install lacks the peer.
+  test("no service loads a module that needs a peer dependency a production install lacks", () => {
+    const peers = new Set(Object.keys(manifest.peerDependencies ?? {}));
+    const reached = new Set<string>();
+    const pending = [...SERVICE_ENTRY_POINTS];
+    while (pending.length > 0) {
+      const file = pending.pop()!;
+      if (reached.has(file)) continue;
+      reached.add(file);
+      for (const { specifier } of imports.filter((entry) => entry.file === file)) {
+        if (specifier.startsWith(".")) pending.push(path.join(path.dirname(file), specifier));
+      }
+    }
+    const loadedPeers = imports.filter(({ file, specifier }) => reached.has(file) && peers.has(packageName(specifier)));
+    expect(reached.size).toBeGreaterThan(100);
+    expect(loadedPeers).toEqual([]);
   });
 
   test("imports nothing from outside its own folder, which an installed copy would not have", () => {
