@@ -404,13 +404,6 @@ function printSummary(deployment: Deployment, safe: SafeDeployment, keyholders: 
         ),
       );
     }
-    if (name === "notifier") {
-      line(
-        style.dim(
-          `  ${pad("", 22)} ${existsSync(notifierConfigFile(paths)) ? "subscriptions from" : "logs alerts only; add webhooks or email in"} ${shown(notifierConfigFile(paths))} (pipeline-worker/README.md, Alerts)`,
-        ),
-      );
-    }
   }
   line();
   line(
