@@ -55,6 +55,15 @@ export type CreateWorkerParameters = {
   now?: () => number;
   /** The model queries are answered by. Default: one that refuses every query (MODEL_UNAVAILABLE). */
   model?: Model;
+  /**
+   * Instead of `model`: loads it once the worker's store and clients exist (the keyholder path
+   * reads the committed encrypted weights from this worker's own content store). Undefined: no model.
+   */
+  loadModel?: (context: {
+    store: ContentStore;
+    publicClient: PublicClient;
+    walletClient: WalletClient<Transport, Chain, Account>;
+  }) => Promise<Model | undefined>;
   /** Settle served queries on chain by itself. Default true; tests turn it off to control when. */
   autoSettle?: boolean;
   /** The content store to use instead of the configured one (tests wrap one to inject faults); closed with the worker. */
@@ -199,7 +208,10 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       // The worker holds the key of the wallet it made, and signs receipts with it in process.
       ...(parameters.walletClient === undefined ? { receiptKey: config.privateKey } : {}),
       policy: policySync,
-      model: parameters.model ?? createUnconfiguredModel(),
+      model:
+        parameters.model ??
+        (await parameters.loadModel?.({ store, publicClient, walletClient })) ??
+        createUnconfiguredModel(),
       ...(parameters.autoSettle === undefined ? {} : { autoSettle: parameters.autoSettle }),
       pollingIntervalMs,
       confirmations: config.confirmations,

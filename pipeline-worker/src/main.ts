@@ -8,13 +8,25 @@ import { createLogger } from "./internal/createLogger.ts";
 import { createShutdown } from "./internal/createShutdown.ts";
 import { loadConfig } from "./internal/loadConfig.ts";
 import { loadModel } from "./model/loadModel.ts";
+import type { Model } from "./model/Model.ts";
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: "worker" });
-  // The model comes from WORKER_MODEL_* variables (src/model/loadModel.ts); without one, queries are refused.
-  const model = await loadModel({ rpcUrl: config.rpcUrl, deploymentManifest: config.deploymentManifest });
-  const worker = await createWorker({ config, logger, ...(model ? { model } : {}) });
+  // The model comes from WORKER_MODEL_* variables (src/model/loadModel.ts); without one, queries are
+  // refused. It is loaded once the worker's content store exists: the committed encrypted weights
+  // are read from it and their key asked of the keyholders.
+  let model: Model | undefined;
+  const worker = await createWorker({
+    config,
+    logger,
+    loadModel: async (context) =>
+      (model = await loadModel({
+        rpcUrl: config.rpcUrl,
+        deploymentManifest: config.deploymentManifest,
+        ...context,
+      })),
+  });
   const shutdown = createShutdown({ logger });
   shutdown.register("worker", () => worker.close());
   shutdown.installSignalHandlers();

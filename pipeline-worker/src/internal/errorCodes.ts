@@ -397,6 +397,27 @@ export const errorCodes = {
     fix: "Do not trust the revealed weights. Report it: the operator revealed something other than what it committed to.",
     retryable: false,
   },
+  MODEL_NOT_COMMITTED: {
+    status: 404,
+    title: "No such committed model",
+    why: "The training run has no model committed in ModelCommitments, or the model manifest named is not the one whose `ipfs://` URI the run committed as its encryptedWeightsURI, or that manifest is not for the committed weights hash. Keyholders release a weights key only for the model a run committed.",
+    fix: "Check the run id (WORKER_MODEL_RUN_ID) and that its training command committed a model; the serving worker reads the manifest from the commitment itself.",
+    retryable: false,
+  },
+  MODEL_KEY_NOT_AUTHORISED: {
+    status: 403,
+    title: "Not an authorised serving worker",
+    why: "A model's weights key is released only to a worker the DAO authorised (PolicyRegistry `isWorker`, with the keyholder's confirmations). The request's EIP-712 signature recovers to an address that is not one, or was removed by governance.",
+    fix: "Sign with the worker key of an authorised worker (WORKER_PRIVATE_KEY), or ask the DAO to authorise this address with a setWorker proposal.",
+    retryable: false,
+  },
+  TRAINING_RUN_REVOKED: {
+    status: 403,
+    title: "The training run was revoked",
+    why: "Governance revoked the training run whose model was asked for. Keyholders release no key of a revoked run's model, so no worker can load it again.",
+    fix: "Serve the model of another, unrevoked run (WORKER_MODEL_RUN_ID).",
+    retryable: false,
+  },
   WEBHOOK_DELIVERY_FAILED: {
     status: 502,
     title: "A webhook receiver did not accept an alert",

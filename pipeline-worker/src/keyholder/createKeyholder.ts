@@ -1,5 +1,5 @@
 import { getAddress, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
-import { policyRegistryAbi } from "../abis.ts";
+import { modelCommitmentsAbi, policyRegistryAbi } from "../abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
 import { assertValidCommittee } from "../crypto/validateCommittee.ts";
@@ -8,6 +8,7 @@ import type { Logger } from "../internal/createLogger.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { computeCid } from "../storage/computeCid.ts";
+import { parseModelManifest } from "../training/parseModelManifest.ts";
 import { decodeRunSpec, runSpecHash, type RunSpec } from "../training/runSpec.ts";
 import { hexToBytes, parseSubmissionManifest } from "../training/submissionManifest.ts";
 import {
@@ -20,6 +21,12 @@ import {
   type ShareRequest,
   type SpecUploadAuthorization,
 } from "./shareRequest.ts";
+import {
+  modelKeyReleaseContext,
+  modelKeyRequestTypes,
+  type ModelKeyRelease,
+  type ModelKeyRequest,
+} from "./modelKeyRequest.ts";
 
 export type CreateKeyholderParameters = {
   /** This keyholder's 32-byte secp256k1 private key: the one whose public key the committee lists. */
@@ -27,6 +34,11 @@ export type CreateKeyholderParameters = {
   client: PublicClient;
   chainId: number;
   policyRegistry: Address;
+  /**
+   * The ModelCommitments contract, whose commitments say which model manifest a run committed.
+   * Without it, weights keys are refused (MODEL_NOT_COMMITTED): this keyholder releases data keys only.
+   */
+  modelCommitments?: Address | undefined;
   /**
    * Blocks an approval must have before it counts (a kill switch counts at once). Default 2. An
    * approval must hold both at the head and this many blocks back, so a reorg cannot release a
@@ -64,6 +76,11 @@ export type Keyholder = {
   authoriseSpecUpload(runId: Hex, authorization: SpecUploadAuthorization | undefined): Promise<void>;
   /** Checks a share request against the chain and the spec, and answers with the re-wrapped share. */
   releaseShare(request: ShareRequest): Promise<ShareRelease>;
+  /**
+   * Releases this keyholder's share of a committed model's weights key to an authorised serving
+   * worker; see `releaseModelKey` below for what is checked, in which order.
+   */
+  releaseModelKey(request: ModelKeyRequest): Promise<ModelKeyRelease>;
 };
 
 /** Spec documents kept, by hash; a training run needs its own for as long as it runs. */
@@ -282,6 +299,87 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     }
   }
 
+  /**
+   * A run's committed model (weights hash and manifest CID), kept once committed: a commitment
+   * never changes. Undefined for a run with none yet, which is read again next time.
+   */
+  const commitments = new Map<Hex, Promise<{ weightsHash: Hex; manifest: string } | undefined>>();
+  function readCommitment(runId: Hex) {
+    const kept = commitments.get(runId);
+    if (kept) return kept;
+    const modelCommitments = parameters.modelCommitments;
+    if (modelCommitments === undefined) return Promise.resolve(undefined);
+    const reading = client
+      .readContract({
+        address: modelCommitments,
+        abi: modelCommitmentsAbi,
+        functionName: "commitmentOf",
+        args: [runId],
+      })
+      .then(
+        (commitment) =>
+          commitment.committedAt === 0n
+            ? undefined
+            : {
+                weightsHash: commitment.weightsHash.toLowerCase() as Hex,
+                manifest: commitment.encryptedWeightsURI.replace(/^ipfs:\/\//, ""),
+              },
+        (cause: unknown) => {
+          throw chainUnavailable(cause);
+        },
+      );
+    commitments.set(runId, reading);
+    reading.then(
+      (commitment) => {
+        if (commitment === undefined) commitments.delete(runId);
+        else if (commitments.size > MAX_CACHED_RUNS) commitments.delete(commitments.keys().next().value!);
+      },
+      () => commitments.delete(runId),
+    );
+    return reading;
+  }
+
+  /** The kill switch, the signer's worker authorisation and the run's revocation, at the head. */
+  async function readServingState(runId: Hex, signer: Address) {
+    let head: { number: bigint; hash: Hex; timestamp: bigint };
+    try {
+      head = await readHead();
+    } catch (cause) {
+      throw chainUnavailable(cause);
+    }
+    try {
+      const confirmed = head.number > confirmations ? head.number - confirmations : 0n;
+      const isWorker = (blockNumber: bigint) =>
+        client.readContract({
+          address: parameters.policyRegistry,
+          abi: policyRegistryAbi,
+          functionName: "isWorker",
+          args: [signer],
+          blockNumber,
+        });
+      const [killSwitch, workerAtHead, workerConfirmed, run] = await Promise.all([
+        client.readContract({
+          address: parameters.policyRegistry,
+          abi: policyRegistryAbi,
+          functionName: "killSwitchEngaged",
+          blockNumber: head.number,
+        }),
+        isWorker(head.number),
+        isWorker(confirmed),
+        client.readContract({
+          address: parameters.policyRegistry,
+          abi: policyRegistryAbi,
+          functionName: "trainingRun",
+          args: [runId],
+          blockNumber: head.number,
+        }),
+      ]);
+      return { killSwitch, worker: workerAtHead && workerConfirmed, revoked: run.revoked };
+    } catch (cause) {
+      throw chainUnavailable(cause);
+    }
+  }
+
   return {
     publicKey,
 
@@ -427,9 +525,130 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
         share.fill(0);
       }
     },
+
+    /**
+     * A committed model's weights key, to a serving worker. Checked in this order, what costs
+     * nothing first:
+     *
+     * 1. the request is fresh and addressed to this keyholder, and its EIP-712 ModelKeyRequest
+     *    signature recovers (no chain read);
+     * 2. the run has a commitment in ModelCommitments and its encryptedWeightsURI is
+     *    `ipfs://<manifest>` (kept once read: a commitment never changes, so a known run costs no
+     *    RPC call; an unknown run id costs one, bounded by the per-peer limit);
+     * 3. at the chain head, read fresh: the kill switch is off, the signer is an authorised worker
+     *    (`isWorker`, at the head and `confirmations` blocks back) and the run is not revoked;
+     * 4. the manifest (verified against its CID) is this run's, for the committed weights hash,
+     *    with a valid committee holding a share wrapped to this keyholder, which opens.
+     *
+     * "Authorised" is the registry's worker set: the same addresses the DAO lets serve queries and
+     * settle them, so governance adds or removes a serving worker with the `setWorker` it already
+     * uses, and the kill switch or a revoked run stops every release at once. A run's expiry does
+     * not: it bounds when a run may train, not how long its committed model may be served.
+     */
+    async releaseModelKey(request) {
+      requireFresh(request.issuedAt, "model key request");
+      if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
+        throw new WorkerError("VALIDATION_FAILED", "The model key request is addressed to another keyholder.", {
+          hints: [`This keyholder's public key is ${publicKey}.`],
+          extra: { field: "keyholder" },
+        });
+      }
+      const ephemeral = hexToBytes(request.ephemeralPublicKey);
+      assertKeyholderPublicKey(ephemeral);
+      const signer = await recoverTypedDataSigner(
+        {
+          domain,
+          types: modelKeyRequestTypes,
+          primaryType: "ModelKeyRequest",
+          message: {
+            runId: request.runId,
+            manifest: request.manifest,
+            keyholder: request.keyholder,
+            ephemeralPublicKey: request.ephemeralPublicKey,
+            issuedAt: BigInt(request.issuedAt),
+          },
+        },
+        request.signature,
+      );
+
+      const commitment = await readCommitment(request.runId);
+      if (commitment === undefined || commitment.manifest !== request.manifest) {
+        throw new WorkerError(
+          "MODEL_NOT_COMMITTED",
+          commitment === undefined
+            ? `Run ${request.runId} has no committed model.`
+            : `Manifest ${request.manifest} is not the model committed for run ${request.runId}.`,
+          {
+            hints: ["Ask for the manifest whose `ipfs://` URI is the run's encryptedWeightsURI in ModelCommitments."],
+            extra: { runId: request.runId, manifest: request.manifest },
+          },
+        );
+      }
+
+      const state = await readServingState(request.runId, signer);
+      if (state.killSwitch) {
+        throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no key share is released.", {
+          hints: ["Only a governance proposal can lift the kill switch."],
+        });
+      }
+      if (!state.worker) {
+        throw new WorkerError("MODEL_KEY_NOT_AUTHORISED", `${signer} is not an authorised worker.`, {
+          hints: ["Sign with the key of a worker the DAO authorised (setWorker), as the serving worker does."],
+          extra: { signer },
+        });
+      }
+      if (state.revoked) {
+        throw new WorkerError(
+          "TRAINING_RUN_REVOKED",
+          `Training run ${request.runId} was revoked: its model is not served.`,
+          {
+            extra: { runId: request.runId },
+          },
+        );
+      }
+
+      const manifest = parseModelManifest(await readManifest(request));
+      if (
+        manifest.runId.toLowerCase() !== request.runId ||
+        manifest.weightsHash.toLowerCase() !== commitment.weightsHash
+      ) {
+        throw new WorkerError("MODEL_NOT_COMMITTED", "The manifest is not for this run's committed weights.", {
+          extra: { runId: request.runId, manifest: request.manifest },
+        });
+      }
+      assertValidCommittee(
+        {
+          id: BigInt(manifest.committee.id),
+          members: manifest.committee.shares.map((share) => share.member as Address),
+          publicKeys: manifest.committee.shares.map((share) => share.publicKey),
+          threshold: manifest.committee.threshold,
+        },
+        { retryable: false },
+      );
+      const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
+      if (!mine) {
+        throw new WorkerError("KEYHOLDER_NOT_IN_COMMITTEE", "The model's key was not shared with this keyholder.", {
+          hints: [`Ask the keyholders of committee ${manifest.committee.id}, which the manifest lists.`],
+          extra: { committeeId: manifest.committee.id },
+        });
+      }
+      const share = unwrapKeyShare(hexToBytes(mine.wrappedShare), {
+        privateKey,
+        context: hexToBytes(manifest.associatedData),
+      });
+      try {
+        const wrappedShare = toHex(
+          wrapKeyShare(share, { recipientPublicKey: ephemeral, context: modelKeyReleaseContext(request) }),
+        );
+        logger?.info({ runId: request.runId, manifest: request.manifest, worker: signer }, "model key share released");
+        return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
+      } finally {
+        share.fill(0);
+      }
+    },
   };
 
-  async function readManifest(request: ShareRequest): Promise<Uint8Array> {
+  async function readManifest(request: Pick<ShareRequest, "manifest" | "manifestDocument">): Promise<Uint8Array> {
     if (request.manifestDocument !== undefined) {
       const bytes = new TextEncoder().encode(request.manifestDocument);
       const cid = (await computeCid([bytes])).toString();

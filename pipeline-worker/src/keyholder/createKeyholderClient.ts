@@ -8,14 +8,17 @@ import {
   type ShareRelease,
   type ShareRequest,
 } from "./shareRequest.ts";
+import type { ModelKeyRelease, ModelKeyRequest } from "./modelKeyRequest.ts";
 
-/** What a training run needs from a keyholder, wherever it runs. */
+/** What a training run (and a serving worker) needs from a keyholder, wherever it runs. */
 export type KeyholderClient = {
   /** Where it is, for reports. */
   readonly name: string;
   publicKey(): Promise<Hex>;
   putSpec(runId: Hex, document: Uint8Array): Promise<void>;
   releaseShare(request: ShareRequest): Promise<ShareRelease>;
+  /** A serving worker's request for a committed model's weights-key share. */
+  releaseModelKey(request: ModelKeyRequest): Promise<ModelKeyRelease>;
 };
 
 export type CreateKeyholderClientParameters = {
@@ -111,6 +114,9 @@ export function createKeyholderClient(parameters: CreateKeyholderClientParameter
     },
     releaseShare(request) {
       return call<ShareRelease>("POST", "/v1/shares", JSON.stringify(request), "application/json");
+    },
+    releaseModelKey(request) {
+      return call<ModelKeyRelease>("POST", "/v1/model-keys", JSON.stringify(request), "application/json");
     },
   };
 }

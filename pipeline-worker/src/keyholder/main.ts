@@ -1,8 +1,10 @@
 // Keyholder mode: `node pipeline-worker/src/keyholder/main.ts`. Holds one committee key and
 // releases its share of a submission's data key only to the operator of a training run the DAO
-// approved on chain. Configuration from KEYHOLDER_* environment variables (loadKeyholderConfig.ts).
+// approved on chain, and its share of a committed model's weights key only to a worker the DAO
+// authorised. Configuration from KEYHOLDER_* environment variables (loadKeyholderConfig.ts).
 // Prints one line saying what was wrong and what to do, and exits non-zero, when it cannot start.
-import { createPublicClient, http, type PublicClient } from "viem";
+import { readFileSync } from "node:fs";
+import { createPublicClient, http, type Address, type PublicClient } from "viem";
 import { exitWithError } from "../internal/exitWithError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { createShutdown } from "../internal/createShutdown.ts";
@@ -31,6 +33,10 @@ async function main() {
     client,
     chainId,
     policyRegistry: deployment.policyRegistry,
+    // Which model manifest each run committed: weights keys are released for that one only.
+    modelCommitments: (
+      JSON.parse(readFileSync(config.deploymentManifest, "utf8")) as { contracts: { modelCommitments: Address } }
+    ).contracts.modelCommitments,
     confirmations: config.confirmations,
     maxHeadAgeSeconds: config.maxHeadAgeSeconds,
     store,

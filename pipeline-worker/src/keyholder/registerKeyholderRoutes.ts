@@ -5,6 +5,7 @@ import { requireOctetStream } from "../api/requireOctetStream.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { MAX_RUN_SPEC_BYTES } from "../training/runSpec.ts";
 import type { Keyholder } from "./createKeyholder.ts";
+import { modelKeyReleaseSchema, modelKeyRequestSchema, type ModelKeyRequest } from "./modelKeyRequest.ts";
 import {
   parseSpecUploadAuthorization,
   shareReleaseSchema,
@@ -24,7 +25,10 @@ export type RegisterKeyholderRoutesParameters = {
 };
 
 export type KeyholderRateLimit = {
-  /** `POST /v1/shares`: a training run asks once per submission, so this is the generous one. */
+  /**
+   * `POST /v1/shares` and `POST /v1/model-keys` (each counted on its own): a training run asks once
+   * per submission, so this is the generous one.
+   */
   sharesPerMinute: number;
   /** `PUT /v1/runs/:runId/spec`: an operator sends a run's spec once per run and keyholder. */
   specsPerMinute: number;
@@ -44,6 +48,8 @@ const runParams = {
  *   approved specHash.
  * - `POST /v1/shares`: a signed share request; answers the share re-wrapped to the request's
  *   ephemeral key, or a problem+json refusal with a stable code.
+ * - `POST /v1/model-keys`: a serving worker's signed request for its share of a committed model's
+ *   weights key; answered the same way (same per-peer limit as `/v1/shares`).
  */
 export function registerKeyholderRoutes(app: FastifyInstance, parameters: RegisterKeyholderRoutesParameters): void {
   const { keyholder } = parameters;
@@ -93,5 +99,14 @@ export function registerKeyholderRoutes(app: FastifyInstance, parameters: Regist
       ...limit(parameters.rateLimit?.sharesPerMinute),
     },
     async (request) => keyholder.releaseShare({ ...request.body, runId: request.body.runId.toLowerCase() as Hex }),
+  );
+
+  app.post<{ Body: ModelKeyRequest }>(
+    "/v1/model-keys",
+    {
+      schema: { body: modelKeyRequestSchema, response: { 200: modelKeyReleaseSchema } },
+      ...limit(parameters.rateLimit?.sharesPerMinute),
+    },
+    async (request) => keyholder.releaseModelKey({ ...request.body, runId: request.body.runId.toLowerCase() as Hex }),
   );
 }
