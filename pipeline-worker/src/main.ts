@@ -24,6 +24,7 @@ async function main() {
       (model = await loadModel({
         rpcUrl: config.rpcUrl,
         deploymentManifest: config.deploymentManifest,
+        logger,
         ...context,
       })),
   });

@@ -26,14 +26,18 @@ export type StackServicesParameters = {
 const require = createRequire(import.meta.url);
 
 /**
- * The worker serves the last model a training run committed (checked against the commitment on
- * chain when it starts), once there is one; until then it refuses queries with MODEL_UNAVAILABLE.
+ * The worker serves the last model a training run committed, once there is one; until then it
+ * refuses queries with MODEL_UNAVAILABLE. It is given the run only, never a weights file: it reads
+ * the encrypted weights the commitment names from its own IPFS node, asks the stack's keyholders
+ * for the key (they check it is an authorised worker, the run unrevoked, the kill switch off) and
+ * serves the weights only if they hash to the commitment.
  */
-function modelEnvironment(paths: StackPaths): Record<string, string> {
+function modelEnvironment(paths: StackPaths, keyholderUrls: string[]): Record<string, string> {
   const record = readJson<ModelRecord>(paths.model);
   return {
-    WORKER_MODEL_WEIGHTS: record?.weights ?? "",
+    WORKER_MODEL_WEIGHTS: "",
     WORKER_MODEL_RUN_ID: record?.runId ?? "",
+    WORKER_MODEL_KEYHOLDERS: record ? keyholderUrls.join(",") : "",
     WORKER_MODEL_OPENAI_URL: "",
   };
 }
@@ -135,7 +139,10 @@ export function stackServices(parameters: StackServicesParameters): ServiceSpec[
         WORKER_LOG_LEVEL: "info",
         // Settled every few seconds, so usage shows on chain while one watches.
         WORKER_SETTLEMENT_INTERVAL_SECONDS: "5",
-        ...modelEnvironment(paths),
+        ...modelEnvironment(
+          paths,
+          ports.keyholders.map((port) => `http://${host}:${port}`),
+        ),
       },
       url: workerUrl,
       ready: httpReady(`${workerUrl}/readyz`),

@@ -12,7 +12,8 @@ import {
   type WalletClient,
 } from "viem";
 import { modelCommitmentsAbi } from "../abis.ts";
-import { WorkerError } from "../internal/WorkerError.ts";
+import type { Logger } from "../internal/createLogger.ts";
+import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import { createKeyholderClient } from "../keyholder/createKeyholderClient.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { createEmbeddedModel, embeddedWeightsHash } from "./createEmbeddedModel.ts";
@@ -34,6 +35,12 @@ export type LoadModelParameters = {
   store?: ContentStore | undefined;
   /** The worker's account, which signs its requests to the keyholders (keyholder mode). */
   walletClient?: WalletClient<Transport, Chain | undefined, Account> | undefined;
+  /**
+   * How long to keep asking keyholders that cannot be reached yet (services started together, a
+   * keyholder restarting), in milliseconds. Default 60,000; refusals are never retried.
+   */
+  keyholderWaitMs?: number;
+  logger?: Logger | undefined;
 };
 
 /**
@@ -118,24 +125,40 @@ export async function loadModel(parameters: LoadModelParameters): Promise<Model 
     parameters.publicClient ?? (createPublicClient({ transport: http(parameters.rpcUrl) }) as PublicClient);
 
   if (keyholderUrls !== undefined) {
-    if (parameters.store === undefined || parameters.walletClient === undefined) {
+    const { store, walletClient } = parameters;
+    if (store === undefined || walletClient === undefined) {
       throw new WorkerError("CONFIG_INVALID", "The keyholder model path needs the worker's content store and account.");
     }
-    const weights = await obtainCommittedWeights({
-      runId: runId.toLowerCase() as Hex,
-      client,
-      modelCommitments: manifest.contracts.modelCommitments,
-      policyRegistry: manifest.contracts.policyRegistry,
-      chainId: manifest.chainId,
-      store: parameters.store,
-      keyholders: keyholderUrls
-        .split(",")
-        .map((url) => url.trim())
-        .filter(Boolean)
-        .map((url) => createKeyholderClient({ url })),
-      worker: parameters.walletClient,
-    });
-    return createEmbeddedModel({ weights });
+    const obtain = () =>
+      obtainCommittedWeights({
+        runId: runId.toLowerCase() as Hex,
+        client,
+        modelCommitments: manifest.contracts.modelCommitments,
+        policyRegistry: manifest.contracts.policyRegistry,
+        chainId: manifest.chainId,
+        store,
+        keyholders: keyholderUrls
+          .split(",")
+          .map((url) => url.trim())
+          .filter(Boolean)
+          .map((url) => createKeyholderClient({ url })),
+        worker: walletClient,
+      });
+    const deadline = Date.now() + (parameters.keyholderWaitMs ?? 60_000);
+    for (;;) {
+      try {
+        const weights = await obtain();
+        parameters.logger?.info({ runId, keyholders: keyholderUrls }, "committed model obtained from the keyholders");
+        return createEmbeddedModel({ weights });
+      } catch (error) {
+        if (!isWorkerError(error, "KEY_SHARES_INSUFFICIENT") || !error.retryable || Date.now() > deadline) throw error;
+        parameters.logger?.warn(
+          { runId, refusals: error.extra?.refusals },
+          "too few keyholders could be reached for the model's key; asking again in 2 s",
+        );
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+      }
+    }
   }
 
   let weights: Uint8Array;

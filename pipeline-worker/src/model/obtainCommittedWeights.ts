@@ -117,13 +117,18 @@ async function gatherWeightsKey(
 ): Promise<Uint8Array> {
   const { worker } = parameters;
   const byKey = new Map<string, KeyholderClient>();
-  const refusals: { keyholder: string; code: string; detail: string }[] = [];
+  const refusals: { keyholder: string; code: string; detail: string; retryable: boolean }[] = [];
   await Promise.all(
     parameters.keyholders.map(async (client) => {
       try {
         byKey.set((await client.publicKey()).toLowerCase(), client);
       } catch (error) {
-        refusals.push({ keyholder: client.name, code: "KEY_SHARES_INSUFFICIENT", detail: String(error) });
+        refusals.push({
+          keyholder: client.name,
+          code: "KEY_SHARES_INSUFFICIENT",
+          detail: isWorkerError(error) ? error.shortMessage : String(error),
+          retryable: true,
+        });
       }
     }),
   );
@@ -160,6 +165,8 @@ async function gatherWeightsKey(
           keyholder: client.name,
           code: isWorkerError(error) ? error.code : "INTERNAL",
           detail: isWorkerError(error) ? error.shortMessage : String(error),
+          // Unreachable (the client's KEY_SHARES_INSUFFICIENT) or busy: asking again may succeed.
+          retryable: !isWorkerError(error) || error.retryable || error.code === "KEY_SHARES_INSUFFICIENT",
         });
       }
     }
@@ -172,7 +179,7 @@ async function gatherWeightsKey(
             "Check WORKER_MODEL_KEYHOLDERS: it must list reachable keyholders of the model's committee.",
             "See each keyholder's refusal.",
           ],
-          retryable: true,
+          retryable: refusals.some((refusal) => refusal.retryable),
           extra: { refusals },
         },
       );
