@@ -393,8 +393,8 @@ export const errorCodes = {
   WEIGHTS_MISMATCH: {
     status: 409,
     title: "The weights do not match the commitment",
-    why: "The SHA-256 of the weights given or revealed differs from the weightsHash committed on chain for the run: they are not the model that was trained and committed.",
-    fix: "Do not trust the revealed weights. Report it: the operator revealed something other than what it committed to.",
+    why: "The SHA-256 of the weights given, revealed or decrypted from the committed model manifest differs from the weightsHash committed on chain for the run: they are not the model that was trained and committed. A serving worker does not start with them.",
+    fix: "Do not trust or serve those weights. Report it: the operator revealed or encrypted something other than what it committed to.",
     retryable: false,
   },
   MODEL_NOT_COMMITTED: {

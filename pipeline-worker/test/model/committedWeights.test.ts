@@ -170,6 +170,24 @@ describe("a serving worker's model, released like data", () => {
     ).toBe(embeddedWeightsHash(weights));
   });
 
+  it("a worker given a run without keyholders, or keyholders and a weights file, does not start", async () => {
+    const load = (env: Record<string, string>) =>
+      refusal(
+        loadModel({
+          env,
+          rpcUrl: "http://127.0.0.1:1",
+          deploymentManifest: "unused.json",
+          publicClient: s.publicClient,
+          store: s.worker.store,
+          walletClient: s.accounts.worker,
+        }),
+      );
+    expect(await load({ WORKER_MODEL_RUN_ID: runId })).toBe("CONFIG_INVALID");
+    expect(
+      await load({ WORKER_MODEL_RUN_ID: runId, WORKER_MODEL_KEYHOLDERS: urls[0]!, WORKER_MODEL_WEIGHTS: "w.json" }),
+    ).toBe("CONFIG_INVALID");
+  });
+
   it("a stranger cannot obtain a model's weights key", async () => {
     expect(await refusal(obtain({ worker: s.accounts.outsider }))).toBe("MODEL_KEY_NOT_AUTHORISED");
     const answer = await postModelKeyRequest(s.accounts.outsider);
