@@ -2,6 +2,7 @@ import canonicalize from "canonicalize";
 import { keccak256, stringToBytes, type Address, type Hex } from "viem";
 import { z } from "zod";
 import { queryDomain, queryTypes } from "../chain/typedData.ts";
+import { WorkerError } from "../internal/WorkerError.ts";
 
 /**
  * The wire shapes of the worker's OpenAI-compatible API (`GET /v1/models`, `POST
@@ -206,7 +207,11 @@ export const QUERY_HEADERS = {
  */
 export function chatInputHash(body: unknown): Hex {
   const canonical = canonicalize(body);
-  if (canonical === undefined) throw new TypeError("The request body has no JSON form.");
+  if (canonical === undefined) {
+    throw new WorkerError("VALIDATION_FAILED", "The request body has no JSON form.", {
+      hints: ["Send the chat request as a JSON object, the same one that was signed."],
+    });
+  }
   return keccak256(stringToBytes(canonical));
 }
 
