@@ -339,7 +339,13 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     return reading;
   }
 
-  /** The kill switch, the signer's worker authorisation and the run's revocation, at the head. */
+  /**
+   * At the head, read fresh: whether the signer is an authorised worker (at the head and
+   * `confirmations` blocks back), then the kill switch and the run's revocation. A stranger costs
+   * one read per head block and signing key, shared by its requests at that head; a worker's reads
+   * are shared by its requests at the same head (it asks each keyholder once per model load).
+   */
+  const servingStates = new Map<string, Promise<{ worker: boolean; killSwitch: boolean; revoked: boolean }>>();
   async function readServingState(runId: Hex, signer: Address) {
     let head: { number: bigint; hash: Hex; timestamp: bigint };
     try {
@@ -347,8 +353,21 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     } catch (cause) {
       throw chainUnavailable(cause);
     }
+    const key = `${runId}:${signer}:${head.number}:${head.hash}`;
+    let state = servingStates.get(key);
+    if (state === undefined) {
+      state = readServingStateAt(runId, signer, head.number);
+      servingStates.set(key, state);
+      if (servingStates.size > MAX_CACHED_STATES) servingStates.delete(servingStates.keys().next().value!);
+      // A failed read is not kept: the next request reads again.
+      state.catch(() => servingStates.delete(key));
+    }
+    return state;
+  }
+
+  async function readServingStateAt(runId: Hex, signer: Address, head: bigint) {
     try {
-      const confirmed = head.number > confirmations ? head.number - confirmations : 0n;
+      const confirmed = head > confirmations ? head - confirmations : 0n;
       const isWorker = (blockNumber: bigint) =>
         client.readContract({
           address: parameters.policyRegistry,
@@ -357,24 +376,24 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           args: [signer],
           blockNumber,
         });
-      const [killSwitch, workerAtHead, workerConfirmed, run] = await Promise.all([
+      if (!(await isWorker(head))) return { worker: false, killSwitch: false, revoked: false };
+      const [killSwitch, workerConfirmed, run] = await Promise.all([
         client.readContract({
           address: parameters.policyRegistry,
           abi: policyRegistryAbi,
           functionName: "killSwitchEngaged",
-          blockNumber: head.number,
+          blockNumber: head,
         }),
-        isWorker(head.number),
         isWorker(confirmed),
         client.readContract({
           address: parameters.policyRegistry,
           abi: policyRegistryAbi,
           functionName: "trainingRun",
           args: [runId],
-          blockNumber: head.number,
+          blockNumber: head,
         }),
       ]);
-      return { killSwitch, worker: workerAtHead && workerConfirmed, revoked: run.revoked };
+      return { killSwitch, worker: workerConfirmed, revoked: run.revoked };
     } catch (cause) {
       throw chainUnavailable(cause);
     }
@@ -535,8 +554,9 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
      * 2. the run has a commitment in ModelCommitments and its encryptedWeightsURI is
      *    `ipfs://<manifest>` (kept once read: a commitment never changes, so a known run costs no
      *    RPC call; an unknown run id costs one, bounded by the per-peer limit);
-     * 3. at the chain head, read fresh: the kill switch is off, the signer is an authorised worker
-     *    (`isWorker`, at the head and `confirmations` blocks back) and the run is not revoked;
+     * 3. at the chain head, read fresh: the signer is an authorised worker (`isWorker`, at the head
+     *    and `confirmations` blocks back; a stranger costs one read per head block and key), the kill
+     *    switch is off and the run is not revoked;
      * 4. the manifest (verified against its CID) is this run's, for the committed weights hash,
      *    with a valid committee holding a share wrapped to this keyholder, which opens.
      *
@@ -586,15 +606,15 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
       }
 
       const state = await readServingState(request.runId, signer);
-      if (state.killSwitch) {
-        throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no key share is released.", {
-          hints: ["Only a governance proposal can lift the kill switch."],
-        });
-      }
       if (!state.worker) {
         throw new WorkerError("MODEL_KEY_NOT_AUTHORISED", `${signer} is not an authorised worker.`, {
           hints: ["Sign with the key of a worker the DAO authorised (setWorker), as the serving worker does."],
           extra: { signer },
+        });
+      }
+      if (state.killSwitch) {
+        throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no key share is released.", {
+          hints: ["Only a governance proposal can lift the kill switch."],
         });
       }
       if (state.revoked) {
