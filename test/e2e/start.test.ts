@@ -262,6 +262,20 @@ describe("npm start", () => {
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+
+    // The guardian's owners pull the kill switch with their CLI, one owner after the other; the
+    // OpenAI route then refuses as the client reports it, before any quota is looked at.
+    for (const command of [["propose", "--reason", "npm start test"], ["sign"], ["execute"]]) {
+      const guardian = npmRun(["run", "guardian", "--", ...command, "--data-dir", dataDir], repoRoot);
+      const { code } = await guardian.exited;
+      expect(code, guardian.output()).toBe(0);
+    }
+    const stopped = chat("is this still answered?", {});
+    await expect
+      .poll(async () => openai.chat.completions.create(stopped, { headers: await headers(stopped) }).catch((e) => e), {
+        timeout: 15_000,
+      })
+      .toMatchObject({ status: 503, code: "KILL_SWITCH_ENGAGED" });
     await stopWithCtrlC(run, again, ports);
   }, 420_000);
 });
