@@ -238,6 +238,8 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     const { policy } = view;
     if (policy.killSwitch.engaged) throw killSwitchError(policy.killSwitch.reason, { counted: false });
     if (model.unconfigured) throw noModelError();
+    if (model.runId !== undefined && policy.trainingRuns.get(model.runId)?.revoked)
+      throw revokedModelError(model.runId);
     // Registered before anything is awaited, so a kill switch seen from here on refuses this query.
     const controller = new AbortController();
     controllers.add(controller);
@@ -485,6 +487,13 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       unsubscribe();
     },
   };
+}
+
+function revokedModelError(runId: Hex): WorkerError {
+  return new WorkerError("MODEL_REVOKED", `The DAO revoked training run ${runId}, whose model this worker serves.`, {
+    hints: ["Nothing was counted. Ask again once the worker serves a model of a run that is not revoked."],
+    extra: { runId },
+  });
 }
 
 function killSwitchError(reason: string, { counted }: { counted: boolean }): WorkerError {

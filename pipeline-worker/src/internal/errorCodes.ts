@@ -166,6 +166,13 @@ export const errorCodes = {
     fix: "Retry later with the same signed query. Operators: start the worker with a model (see the worker's README, Model).",
     retryable: true,
   },
+  MODEL_REVOKED: {
+    status: 503,
+    title: "The model's training run was revoked",
+    why: "Governance revoked the training run whose committed model this worker serves (PolicyRegistry.revokeTrainingRun, or its operator removed from the workers). The worker stops answering with it as soon as its policy shows the revocation, without counting the query.",
+    fix: "Nothing on the caller's side. The operator serves the model of a run that is not revoked (WORKER_MODEL_RUN_ID) and restarts the worker.",
+    retryable: false,
+  },
   MODEL_FAILED: {
     status: 503,
     title: "The model failed to answer",

@@ -1,3 +1,5 @@
+import type { Hex } from "viem";
+
 /**
  * What the worker asks of a model, whichever runs behind it (the embedded classifier, or an
  * external server through the OpenAI-compatible adapter). Answers carry no more than the use
@@ -58,6 +60,12 @@ export type Model = {
   readonly id: string;
   /** The labels `classify` chooses from, when the model knows them (the embedded one does). */
   readonly labels?: readonly string[];
+  /**
+   * The training run whose committed weights these are (set by loadModel). While governance has
+   * revoked that run, queries are refused (MODEL_REVOKED) before anything is counted: the worker
+   * keeps no model alive that the DAO withdrew, even one it loaded before the revocation.
+   */
+  readonly runId?: Hex;
   /** Set by the stand-in of a worker with no model: queries are refused before anything is counted. */
   readonly unconfigured?: true;
   classify(input: string, options?: { signal?: AbortSignal }): Promise<ModelAnswer>;

@@ -149,7 +149,7 @@ export async function loadModel(parameters: LoadModelParameters): Promise<Model 
       try {
         const weights = await obtain();
         parameters.logger?.info({ runId, keyholders: keyholderUrls }, "committed model obtained from the keyholders");
-        return createEmbeddedModel({ weights });
+        return { ...createEmbeddedModel({ weights }), runId: runId.toLowerCase() as Hex };
       } catch (error) {
         if (!isWorkerError(error, "KEY_SHARES_INSUFFICIENT") || !error.retryable || Date.now() > deadline) throw error;
         parameters.logger?.warn(
@@ -184,5 +184,5 @@ export async function loadModel(parameters: LoadModelParameters): Promise<Model 
       },
     );
   }
-  return createEmbeddedModel({ weights });
+  return { ...createEmbeddedModel({ weights }), runId: runId.toLowerCase() as Hex };
 }
