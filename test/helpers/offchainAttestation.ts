@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { parseSignature, toHex, type Address, type Hex, type PublicClient } from "viem";
+import { OFFCHAIN_ATTEST_TYPES } from "@dao-ai/pipeline-worker/attestations";
 import { easAbi } from "../../deployments/abis.ts";
 import type { Wallet } from "./system.ts";
 import type { OffchainAttestation } from "../../pipeline-worker/src/ingest/checkAttestations.ts";
@@ -8,20 +9,6 @@ import type { OffchainAttestation } from "../../pipeline-worker/src/ingest/check
 export const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(
   "@ethereum-attestation-service/eas-sdk",
 ) as typeof import("@ethereum-attestation-service/eas-sdk");
-
-const ATTEST_TYPES = {
-  Attest: [
-    { name: "version", type: "uint16" },
-    { name: "schema", type: "bytes32" },
-    { name: "recipient", type: "address" },
-    { name: "time", type: "uint64" },
-    { name: "expirationTime", type: "uint64" },
-    { name: "revocable", type: "bool" },
-    { name: "refUID", type: "bytes32" },
-    { name: "data", type: "bytes" },
-    { name: "salt", type: "bytes32" },
-  ],
-} as const;
 
 export type SignOffchainParameters = {
   client: PublicClient;
@@ -55,7 +42,7 @@ export async function signOffchainAttestation(p: SignOffchainParameters): Promis
     salt,
   };
   const signature = parseSignature(
-    await p.signer.signTypedData({ domain, types: ATTEST_TYPES, primaryType: "Attest", message }),
+    await p.signer.signTypedData({ domain, types: OFFCHAIN_ATTEST_TYPES, primaryType: "Attest", message }),
   );
   const uid = Offchain.getOffchainUID(
     OffchainAttestationVersion.Version2,
@@ -76,7 +63,7 @@ export async function signOffchainAttestation(p: SignOffchainParameters): Promis
         uid,
         domain: { ...domain, chainId: domain.chainId },
         primaryType: "Attest",
-        types: ATTEST_TYPES,
+        types: OFFCHAIN_ATTEST_TYPES,
         message,
         signature: { r: signature.r, s: signature.s, v: Number(signature.v) },
       },
