@@ -170,4 +170,20 @@ describe.runIf(process.env.TEST_INSTALL === "1")("the worker installed on its ow
     });
     await waitForStatus(`http://127.0.0.1:${port}/healthz`, 200, keyholder.output);
   }, 60_000);
+
+  test("the notifier starts from the same install and reports healthy", async () => {
+    const port = await freePort();
+    const notifier = start(process.execPath, ["src/notifier/main.ts"], {
+      cwd: app,
+      env: {
+        NOTIFIER_RPC_URL: rpcUrl,
+        NOTIFIER_CHAIN_ID: "31337",
+        NOTIFIER_DEPLOYMENT_MANIFEST: manifest,
+        NOTIFIER_DATA_DIR: path.join(dir, "notifier"),
+        NOTIFIER_HTTP_PORT: String(port),
+      },
+    });
+    await waitForStatus(`http://127.0.0.1:${port}/healthz`, 200, notifier.output);
+    expect(notifier.output()).not.toContain(repoRoot);
+  }, 60_000);
 });
