@@ -1,4 +1,12 @@
 import type { Address, Hex } from "viem";
+import {
+  keyholderReleaseContext,
+  keyholderReleaseSchema,
+  signedKeyholderRequestFields,
+  signedKeyholderRequestSchema,
+  type KeyholderRelease,
+  type SignedKeyholderRequest,
+} from "./signedKeyholderRequest.ts";
 
 /**
  * The authenticated channel between a training run's operator and a keyholder. The operator signs
@@ -13,15 +21,7 @@ import type { Address, Hex } from "viem";
 export const KEYHOLDER_DOMAIN_NAME = "DAO AI Keyholder";
 export const KEYHOLDER_DOMAIN_VERSION = "1";
 
-export const shareRequestTypes = {
-  ShareRequest: [
-    { name: "runId", type: "bytes32" },
-    { name: "manifest", type: "string" },
-    { name: "keyholder", type: "bytes" },
-    { name: "ephemeralPublicKey", type: "bytes" },
-    { name: "issuedAt", type: "uint64" },
-  ],
-} as const;
+export const shareRequestTypes = { ShareRequest: signedKeyholderRequestFields } as const;
 
 /** Bound to the chain and the PolicyRegistry whose approvals the keyholder enforces. */
 export function keyholderDomain(chainId: number, policyRegistry: Address) {
@@ -33,74 +33,25 @@ export function keyholderDomain(chainId: number, policyRegistry: Address) {
   } as const;
 }
 
-/** `POST /v1/shares` body. */
-export type ShareRequest = {
-  runId: Hex;
-  /** The submission manifest's CID, as the run spec lists it. */
-  manifest: string;
-  /** The keyholder's 33-byte compressed public key, as the committee lists it. */
-  keyholder: Hex;
-  /** A fresh 33-byte compressed secp256k1 public key of the requester's, one per request. */
-  ephemeralPublicKey: Hex;
-  /** Unix seconds. */
-  issuedAt: number;
-  /** The operator's EIP-712 signature over the fields above. */
-  signature: Hex;
-  /** The manifest's bytes (UTF-8 JSON), for a keyholder without access to IPFS; checked against the CID. */
-  manifestDocument?: string | undefined;
-};
+/**
+ * `POST /v1/shares` body. `manifest` is the submission manifest's CID, as the run spec lists it;
+ * the signer is the run's operator.
+ */
+export type ShareRequest = SignedKeyholderRequest;
 
 /** `POST /v1/shares` answer. */
-export type ShareRelease = {
-  runId: Hex;
-  manifest: string;
-  keyholder: Hex;
-  /** The share wrapped to `ephemeralPublicKey` with `shareReleaseContext` as the context. */
-  wrappedShare: Hex;
-};
+export type ShareRelease = KeyholderRelease;
 
 /** The ECIES context of a released share: it opens only for this run, manifest, keyholder and key. */
 export function shareReleaseContext(
   request: Pick<ShareRequest, "runId" | "manifest" | "keyholder" | "ephemeralPublicKey">,
 ): Uint8Array {
-  return new TextEncoder().encode(
-    [
-      "dao-ai/share-release/v1",
-      request.runId.toLowerCase(),
-      request.manifest,
-      request.keyholder.toLowerCase(),
-      request.ephemeralPublicKey.toLowerCase(),
-    ].join("|"),
-  );
+  return keyholderReleaseContext("dao-ai/share-release/v1", request);
 }
 
-const hex = (bytes: number) => ({ type: "string", pattern: `^0x[0-9a-fA-F]{${bytes * 2}}$` });
+export const shareRequestSchema = signedKeyholderRequestSchema;
 
-export const shareRequestSchema = {
-  type: "object",
-  additionalProperties: false,
-  required: ["runId", "manifest", "keyholder", "ephemeralPublicKey", "issuedAt", "signature"],
-  properties: {
-    runId: hex(32),
-    manifest: { type: "string", pattern: "^[a-zA-Z0-9]{10,128}$" },
-    keyholder: hex(33),
-    ephemeralPublicKey: hex(33),
-    issuedAt: { type: "integer", minimum: 0, maximum: 2 ** 53 - 1 },
-    signature: { type: "string", pattern: "^0x[0-9a-fA-F]+$", maxLength: 2 + 65 * 2 },
-    manifestDocument: { type: "string", maxLength: 1024 * 1024 },
-  },
-} as const;
-
-export const shareReleaseSchema = {
-  type: "object",
-  required: ["runId", "manifest", "keyholder", "wrappedShare"],
-  properties: {
-    runId: { type: "string" },
-    manifest: { type: "string" },
-    keyholder: { type: "string" },
-    wrappedShare: { type: "string" },
-  },
-} as const;
+export const shareReleaseSchema = keyholderReleaseSchema;
 
 /**
  * `PUT /v1/runs/:runId/spec` is authorised by the run's operator, in the `Authorization` header
