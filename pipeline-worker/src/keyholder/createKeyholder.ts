@@ -8,6 +8,7 @@ import type { Logger } from "../internal/createLogger.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
 import { computeCid } from "../storage/computeCid.ts";
+import type { ModelManifest } from "../training/encryptModelWeights.ts";
 import { parseModelManifest } from "../training/parseModelManifest.ts";
 import { decodeRunSpec, runSpecHash, type RunSpec } from "../training/runSpec.ts";
 import { hexToBytes, parseSubmissionManifest } from "../training/submissionManifest.ts";
@@ -27,6 +28,7 @@ import {
   type ModelKeyRelease,
   type ModelKeyRequest,
 } from "./modelKeyRequest.ts";
+import type { SignedKeyholderRequest } from "./signedKeyholderRequest.ts";
 
 export type CreateKeyholderParameters = {
   /** This keyholder's 32-byte secp256k1 private key: the one whose public key the committee lists. */
@@ -448,30 +450,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     },
 
     async releaseShare(request) {
-      requireFresh(request.issuedAt, "share request");
-      if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
-        throw new WorkerError("VALIDATION_FAILED", "The share request is addressed to another keyholder.", {
-          hints: [`This keyholder's public key is ${publicKey}.`],
-          extra: { field: "keyholder" },
-        });
-      }
-      const ephemeral = hexToBytes(request.ephemeralPublicKey);
-      assertKeyholderPublicKey(ephemeral);
-      const signer = await recoverTypedDataSigner(
-        {
-          domain,
-          types: shareRequestTypes,
-          primaryType: "ShareRequest",
-          message: {
-            runId: request.runId,
-            manifest: request.manifest,
-            keyholder: request.keyholder,
-            ephemeralPublicKey: request.ephemeralPublicKey,
-            issuedAt: BigInt(request.issuedAt),
-          },
-        },
-        request.signature,
-      );
+      const { signer, ephemeral } = await verifySignedRequest(request, "share request", "ShareRequest");
 
       // Cheap checks first: no chain read for anyone but the run's operator, none for a manifest
       // the run's spec does not list.
@@ -504,45 +483,12 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           extra: { runId: request.runId, manifest: request.manifest },
         });
       }
-      // A committee with a key listed twice gave its holder two shares (enough to open the data
-      // alone when the threshold is 2), and one with a key that is no point was never the DAO's
-      // k-of-n: release nothing of it. Final for this manifest, which cannot change.
-      assertValidCommittee(
-        {
-          id: manifest.committee.id,
-          members: manifest.committee.shares.map((share) => share.member),
-          publicKeys: manifest.committee.shares.map((share) => share.publicKey),
-          threshold: manifest.committee.threshold,
-        },
-        { retryable: false },
+      const wrappedShare = rewrapOwnShare(manifest, "submission", ephemeral, shareReleaseContext(request));
+      logger?.info(
+        { runId: request.runId, manifest: request.manifest, operator, committeeId: manifest.committee.id },
+        "key share released",
       );
-      const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
-      if (!mine) {
-        throw new WorkerError(
-          "KEYHOLDER_NOT_IN_COMMITTEE",
-          "The submission's key was not shared with this keyholder.",
-          {
-            hints: [`Ask the keyholders of committee ${manifest.committee.id}, which the manifest lists.`],
-            extra: { committeeId: manifest.committee.id },
-          },
-        );
-      }
-      const share = unwrapKeyShare(hexToBytes(mine.wrappedShare), {
-        privateKey,
-        context: hexToBytes(manifest.associatedData),
-      });
-      try {
-        const wrappedShare = toHex(
-          wrapKeyShare(share, { recipientPublicKey: ephemeral, context: shareReleaseContext(request) }),
-        );
-        logger?.info(
-          { runId: request.runId, manifest: request.manifest, operator, committeeId: manifest.committee.id },
-          "key share released",
-        );
-        return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
-      } finally {
-        share.fill(0);
-      }
+      return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
     },
 
     /**
@@ -566,30 +512,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
      * not: it bounds when a run may train, not how long its committed model may be served.
      */
     async releaseModelKey(request) {
-      requireFresh(request.issuedAt, "model key request");
-      if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
-        throw new WorkerError("VALIDATION_FAILED", "The model key request is addressed to another keyholder.", {
-          hints: [`This keyholder's public key is ${publicKey}.`],
-          extra: { field: "keyholder" },
-        });
-      }
-      const ephemeral = hexToBytes(request.ephemeralPublicKey);
-      assertKeyholderPublicKey(ephemeral);
-      const signer = await recoverTypedDataSigner(
-        {
-          domain,
-          types: modelKeyRequestTypes,
-          primaryType: "ModelKeyRequest",
-          message: {
-            runId: request.runId,
-            manifest: request.manifest,
-            keyholder: request.keyholder,
-            ephemeralPublicKey: request.ephemeralPublicKey,
-            issuedAt: BigInt(request.issuedAt),
-          },
-        },
-        request.signature,
-      );
+      const { signer, ephemeral } = await verifySignedRequest(request, "model key request", "ModelKeyRequest");
 
       const commitment = await readCommitment(request.runId);
       if (commitment === undefined || commitment.manifest !== request.manifest) {
@@ -636,37 +559,87 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           extra: { runId: request.runId, manifest: request.manifest },
         });
       }
-      assertValidCommittee(
-        {
-          id: BigInt(manifest.committee.id),
-          members: manifest.committee.shares.map((share) => share.member as Address),
-          publicKeys: manifest.committee.shares.map((share) => share.publicKey),
-          threshold: manifest.committee.threshold,
-        },
-        { retryable: false },
-      );
-      const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
-      if (!mine) {
-        throw new WorkerError("KEYHOLDER_NOT_IN_COMMITTEE", "The model's key was not shared with this keyholder.", {
-          hints: [`Ask the keyholders of committee ${manifest.committee.id}, which the manifest lists.`],
-          extra: { committeeId: manifest.committee.id },
-        });
-      }
-      const share = unwrapKeyShare(hexToBytes(mine.wrappedShare), {
-        privateKey,
-        context: hexToBytes(manifest.associatedData),
-      });
-      try {
-        const wrappedShare = toHex(
-          wrapKeyShare(share, { recipientPublicKey: ephemeral, context: modelKeyReleaseContext(request) }),
-        );
-        logger?.info({ runId: request.runId, manifest: request.manifest, worker: signer }, "model key share released");
-        return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
-      } finally {
-        share.fill(0);
-      }
+      const wrappedShare = rewrapOwnShare(manifest, "model", ephemeral, modelKeyReleaseContext(request));
+      logger?.info({ runId: request.runId, manifest: request.manifest, worker: signer }, "model key share released");
+      return { runId: request.runId, manifest: request.manifest, keyholder: publicKey, wrappedShare };
     },
   };
+
+  /**
+   * The checks every signed request gets before any chain read, cheapest first: fresh, addressed
+   * to this keyholder, an ephemeral key that is a point, and a signature that recovers.
+   */
+  async function verifySignedRequest(
+    request: SignedKeyholderRequest,
+    what: string,
+    primaryType: "ShareRequest" | "ModelKeyRequest",
+  ): Promise<{ signer: Address; ephemeral: Uint8Array }> {
+    requireFresh(request.issuedAt, what);
+    if (request.keyholder.toLowerCase() !== publicKey.toLowerCase()) {
+      throw new WorkerError("VALIDATION_FAILED", `The ${what} is addressed to another keyholder.`, {
+        hints: [`This keyholder's public key is ${publicKey}.`],
+        extra: { field: "keyholder" },
+      });
+    }
+    const ephemeral = hexToBytes(request.ephemeralPublicKey);
+    assertKeyholderPublicKey(ephemeral);
+    const signer = await recoverTypedDataSigner(
+      {
+        domain,
+        types: primaryType === "ShareRequest" ? shareRequestTypes : modelKeyRequestTypes,
+        primaryType,
+        message: {
+          runId: request.runId,
+          manifest: request.manifest,
+          keyholder: request.keyholder,
+          ephemeralPublicKey: request.ephemeralPublicKey,
+          issuedAt: BigInt(request.issuedAt),
+        },
+      },
+      request.signature,
+    );
+    return { signer, ephemeral };
+  }
+
+  /**
+   * This keyholder's share of a manifest's key, opened and wrapped again to the requester's
+   * ephemeral key under `context`; the opened share is wiped before returning.
+   */
+  function rewrapOwnShare(
+    manifest: Pick<ModelManifest, "committee" | "associatedData">,
+    whose: "submission" | "model",
+    ephemeral: Uint8Array,
+    context: Uint8Array,
+  ): Hex {
+    // A committee with a key listed twice gave its holder two shares (enough to open the key
+    // alone when the threshold is 2), and one with a key that is no point was never the DAO's
+    // k-of-n: release nothing of it. Final for this manifest, which cannot change.
+    assertValidCommittee(
+      {
+        id: manifest.committee.id,
+        members: manifest.committee.shares.map((share) => share.member as Address),
+        publicKeys: manifest.committee.shares.map((share) => share.publicKey),
+        threshold: manifest.committee.threshold,
+      },
+      { retryable: false },
+    );
+    const mine = manifest.committee.shares.find((share) => share.publicKey.toLowerCase() === publicKey.toLowerCase());
+    if (!mine) {
+      throw new WorkerError("KEYHOLDER_NOT_IN_COMMITTEE", `The ${whose}'s key was not shared with this keyholder.`, {
+        hints: [`Ask the keyholders of committee ${manifest.committee.id}, which the manifest lists.`],
+        extra: { committeeId: manifest.committee.id },
+      });
+    }
+    const share = unwrapKeyShare(hexToBytes(mine.wrappedShare), {
+      privateKey,
+      context: hexToBytes(manifest.associatedData),
+    });
+    try {
+      return toHex(wrapKeyShare(share, { recipientPublicKey: ephemeral, context }));
+    } finally {
+      share.fill(0);
+    }
+  }
 
   async function readManifest(request: Pick<ShareRequest, "manifest" | "manifestDocument">): Promise<Uint8Array> {
     if (request.manifestDocument !== undefined) {
