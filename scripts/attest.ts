@@ -44,6 +44,7 @@ import type { Deployment } from "./lib/deploySystem.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { runChainCli } from "./lib/runChainCli.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
 
 const USAGE = `Usage: npm run attest -- <command> [options]
@@ -345,28 +346,10 @@ function where(context: Context): string {
   return ` --rpc-url ${context.rpcUrl} --manifest ${values.manifest}`;
 }
 
-async function main() {
-  const command = positionals[0];
-  if (values.help || !command) {
-    console.log(USAGE);
-    process.exit(values.help ? 0 : 1);
-  }
-  const commands: Record<string, (context: Context) => Promise<void>> = { onchain, offchain, revoke, requirement };
-  const run = commands[command];
-  if (!run) {
-    throw new BaseError(`Unknown command "${command}".`, { hints: ["Use onchain, offchain, revoke or requirement."] });
-  }
-  const context = loadContext();
-  await context.publicClient.getChainId().catch((cause: unknown) => {
-    throw new BaseError(`Cannot reach the chain at ${context.rpcUrl}.`, {
-      cause,
-      hints: context.local ? ["Is the stack running? Start it with `npm start`."] : ["Check --rpc-url."],
-    });
-  });
-  await run(context);
-}
-
-main().catch((error: unknown) => {
-  console.error(error instanceof BaseError ? error.message : error);
-  process.exit(1);
+runChainCli({
+  usage: USAGE,
+  help: values.help,
+  command: positionals[0],
+  commands: { onchain, offchain, revoke, requirement },
+  loadContext,
 });

@@ -36,6 +36,7 @@ import {
 } from "./lib/guardianTransactions.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { runChainCli } from "./lib/runChainCli.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
 
 const USAGE = `Usage: npm run guardian -- <command> [options]
@@ -296,26 +297,10 @@ function connection(context: Context, privateKey: Hex) {
   });
 }
 
-async function main() {
-  const command = positionals[0];
-  if (values.help || !command) {
-    console.log(USAGE);
-    process.exit(values.help ? 0 : 1);
-  }
-  const commands: Record<string, (context: Context) => Promise<void>> = { propose, sign, execute, status };
-  const run = commands[command];
-  if (!run) throw new BaseError(`Unknown command "${command}".`, { hints: ["Use propose, sign, execute or status."] });
-  const context = loadContext();
-  await context.publicClient.getChainId().catch((cause: unknown) => {
-    throw new BaseError(`Cannot reach the chain at ${context.rpcUrl}.`, {
-      cause,
-      hints: context.local ? ["Is the stack running? Start it with `npm start`."] : ["Check --rpc-url."],
-    });
-  });
-  await run(context);
-}
-
-main().catch((error: unknown) => {
-  console.error(error instanceof BaseError ? error.message : error);
-  process.exit(1);
+runChainCli({
+  usage: USAGE,
+  help: values.help,
+  command: positionals[0],
+  commands: { propose, sign, execute, status },
+  loadContext,
 });
