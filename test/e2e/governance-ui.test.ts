@@ -2,21 +2,19 @@
 // Anvil, the deployed contracts, a guardian Safe and the pipeline worker, all started here. The
 // chain's blocks and clock are advanced over its RPC between steps, as time would pass. The tests
 // share one stack and run in order; each sets up the policy it needs.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import {
   actAs,
   countRpc,
   injectedWalletScript,
-  launchBrowser,
   navigate,
   poll,
   screenshot,
   testWalletIcon,
-  type TestBrowser,
   type TestWallet,
 } from "./helpers/browser.ts";
-import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
-import { startTogether } from "./helpers/startTogether.ts";
+import { devAccount, ROLES } from "./helpers/startStack.ts";
+import { useStackAndBrowser } from "./helpers/useStackAndBrowser.ts";
 import {
   contributorRewardsAbi,
   governanceTokenAbi,
@@ -25,22 +23,11 @@ import {
 } from "../../deployments/abis.ts";
 import { encodeFunctionData, parseEther } from "viem";
 
-let stack: Stack;
-let browser: TestBrowser;
-
-beforeAll(async () => {
-  // Not Promise.all: if one fails to start, the other must still be closed (issue 17).
-  ({ stack, browser } = await startTogether({ stack: startStack, browser: () => launchBrowser() }));
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const e2e = useStackAndBrowser();
 
 describe("governance from the UI", () => {
   test("delegate, propose a quota change with the typed builder, vote, queue, execute, see the policy change", async () => {
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     const consumer = devAccount(ROLES.consumer).address;
     await actAs(page, ROLES.holders[0]);
 
@@ -52,7 +39,7 @@ describe("governance from the UI", () => {
     await poll(() => page.getByTestId("current-delegate").textContent()).toContain("You delegate to yourself");
     await poll(() => page.getByTestId("votes").textContent()).toBe("400,000");
     // A delegation counts for proposals from the next block on.
-    await stack.mine(1);
+    await e2e.stack.mine(1);
     await screenshot(page, "delegate");
 
     // Build the proposal with the typed builder.
@@ -83,7 +70,7 @@ describe("governance from the UI", () => {
     await poll(() => page.getByTestId("proposal-timing").textContent()).toMatch(/Voting opens in \d+ blocks?/);
 
     // Let the voting delay pass, then vote with a reason.
-    await stack.mine(stack.deployment.settings.votingDelay + 1);
+    await e2e.stack.mine(e2e.stack.deployment.settings.votingDelay + 1);
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("active");
     await page.getByLabel("Reason (optional, public)").fill("The lab's evaluation helps everyone.");
     await page.getByRole("button", { name: "Cast vote" }).click();
@@ -99,24 +86,24 @@ describe("governance from the UI", () => {
     await page.getByRole("link", { name: "Give the research lab 5 queries per epoch" }).click();
 
     // Close the vote, queue, wait out the timelock, execute.
-    await stack.mine(stack.deployment.settings.votingPeriod + 1);
+    await e2e.stack.mine(e2e.stack.deployment.settings.votingPeriod + 1);
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("succeeded");
     await page.getByRole("button", { name: "Queue" }).click();
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("queued");
     await poll(() => page.getByTestId("proposal-timing").textContent()).toMatch(/Executable in/);
-    await stack.warp(Number(stack.deployment.settings.timelockMinDelay) + 1);
+    await e2e.stack.warp(Number(e2e.stack.deployment.settings.timelockMinDelay) + 1);
     const execute = page.getByRole("button", { name: "Execute" });
     await poll(() => execute.isEnabled()).toBe(true);
     await execute.click();
     await poll(() => page.getByTestId("proposal-state").textContent()).toBe("executed");
     await screenshot(page, "proposal-executed");
-    const phone = await browser.open(page.url(), { phone: true });
+    const phone = await e2e.browser.open(page.url(), { phone: true });
     await poll(() => phone.page.getByTestId("vote-list").textContent()).toContain("The lab's evaluation");
     await screenshot(phone.page, "phone-proposal");
 
     // The chain has the new quota, and the policy page shows it with the proposal that made it.
-    const quota = await stack.publicClient.readContract({
-      address: stack.deployment.contracts.policyRegistry,
+    const quota = await e2e.stack.publicClient.readContract({
+      address: e2e.stack.deployment.contracts.policyRegistry,
       abi: policyRegistryAbi,
       functionName: "quotaOf",
       args: [consumer],
@@ -131,7 +118,7 @@ describe("governance from the UI", () => {
   }, 180_000);
 
   test("a contribution through the worker, recorded on chain, and its reward claimed after the epoch", async () => {
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     await actAs(page, ROLES.contributor);
     await navigate(page, "Contribute");
     await page
@@ -148,26 +135,26 @@ describe("governance from the UI", () => {
     await poll(() => page.getByTestId("reward-status").first().textContent()).toMatch(/running: claimable in/);
 
     // Someone funds the epoch's pool; once the epoch is over the contributor claims all of it.
-    const epoch = await stack.publicClient.readContract({
-      address: stack.deployment.contracts.policyRegistry,
+    const epoch = await e2e.stack.publicClient.readContract({
+      address: e2e.stack.deployment.contracts.policyRegistry,
       abi: policyRegistryAbi,
       functionName: "currentEpoch",
     });
-    await stack.send(ROLES.outsider, {
-      address: stack.deployment.contracts.contributorRewards,
+    await e2e.stack.send(ROLES.outsider, {
+      address: e2e.stack.deployment.contracts.contributorRewards,
       abi: contributorRewardsAbi,
       functionName: "fund",
       args: [epoch],
       value: parseEther("1"),
     });
-    await stack.warp(Number(stack.deployment.settings.epochLength));
+    await e2e.stack.warp(Number(e2e.stack.deployment.settings.epochLength));
     const claim = page.getByRole("button", { name: "Claim 1 ETH" });
     await claim.waitFor();
     await claim.click();
     await page.getByText(`Claim epoch ${epoch}: confirmed`).waitFor();
     await poll(() => page.getByTestId("reward-status").first().textContent()).toBe("claimed");
-    const [, claimed] = await stack.publicClient.readContract({
-      address: stack.deployment.contracts.contributorRewards,
+    const [, claimed] = await e2e.stack.publicClient.readContract({
+      address: e2e.stack.deployment.contracts.contributorRewards,
       abi: contributorRewardsAbi,
       functionName: "shareOf",
       args: [epoch, devAccount(ROLES.contributor).address],
@@ -178,9 +165,9 @@ describe("governance from the UI", () => {
 
   test("queries until the quota is spent", async () => {
     const consumer = devAccount(ROLES.consumer).address;
-    await stack.asTimelock("setQuota", [consumer, 3n]);
-    await stack.asTimelock("setQueryFee", [parseEther("0.001")]);
-    const { page } = await browser.open(stack.uiUrl);
+    await e2e.stack.asTimelock("setQuota", [consumer, 3n]);
+    await e2e.stack.asTimelock("setQueryFee", [parseEther("0.001")]);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     await actAs(page, ROLES.consumer);
     await navigate(page, "Consume");
     await poll(() => page.getByTestId("quota-meter").textContent()).toContain("0 of 3 used");
@@ -210,7 +197,7 @@ describe("governance from the UI", () => {
   }, 120_000);
 
   test("reverts show the decoded error's name and meaning, before anything is signed", async () => {
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     await actAs(page, ROLES.outsider);
     await navigate(page, "New proposal");
     await page.getByLabel("Title").fill("Revoke a run that does not exist");
@@ -233,7 +220,7 @@ describe("governance from the UI", () => {
 
   test("the guardian Safe engages the kill switch, shown everywhere it matters", async () => {
     const reason = "Answers leak training data: stopping until fixed";
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     const [first, second] = ROLES.guardianOwners;
     await actAs(page, first);
     await navigate(page, "Guardian");
@@ -251,13 +238,13 @@ describe("governance from the UI", () => {
     await page.getByRole("button", { name: "Execute the Safe transaction" }).click();
     await poll(() => page.getByTestId("guardian-kill-state").textContent()).toContain(reason);
 
-    const killSwitch = await stack.publicClient.readContract({
-      address: stack.deployment.contracts.policyRegistry,
+    const killSwitch = await e2e.stack.publicClient.readContract({
+      address: e2e.stack.deployment.contracts.policyRegistry,
       abi: policyRegistryAbi,
       functionName: "killSwitch",
     });
     expect(killSwitch.engaged).toBe(true);
-    expect(killSwitch.engagedBy).toBe(stack.guardian);
+    expect(killSwitch.engagedBy).toBe(e2e.stack.guardian);
 
     // Every page carries the banner; the pages that act on the AI say it is stopped and disable it.
     for (const [link, marker] of [
@@ -279,7 +266,7 @@ describe("governance from the UI", () => {
     await screenshot(page, "kill-switch");
 
     // The worker acts on it too.
-    const snapshot = (await (await fetch(`${stack.workerUrl}/v1/policy`)).json()) as {
+    const snapshot = (await (await fetch(`${e2e.stack.workerUrl}/v1/policy`)).json()) as {
       policy: { killSwitch: { engaged: boolean; engagementId: string; reason: string } };
     };
     expect(snapshot.policy.killSwitch).toMatchObject({ engaged: true, engagementId: "1", reason });
@@ -292,11 +279,11 @@ describe("governance from the UI", () => {
       /Kill switch\s*engaged \(engagement 1\)\s*off/,
     );
 
-    const phone = await browser.open(stack.uiUrl, { phone: true });
+    const phone = await e2e.browser.open(e2e.stack.uiUrl, { phone: true });
     await phone.page.getByTestId("kill-switch-banner").waitFor();
     await poll(() => phone.page.getByTestId("policy-version").textContent()).toMatch(/\d+/);
     await screenshot(phone.page, "phone-policy");
-    await phone.page.goto(`${stack.uiUrl}/proposals/new?preset=liftKillSwitch`);
+    await phone.page.goto(`${e2e.stack.uiUrl}/proposals/new?preset=liftKillSwitch`);
     await phone.page.getByTestId("kill-switch-banner").waitFor();
     await poll(() => phone.page.getByTestId("action-list").textContent()).toMatch(
       /Kill switch\s*engaged \(engagement 1\)\s*off/,
@@ -308,22 +295,22 @@ describe("governance from the UI", () => {
     const title = "Remove the research lab";
     const consumer = devAccount(ROLES.consumer).address;
     const calldata = encodeFunctionData({ abi: policyRegistryAbi, functionName: "setQuota", args: [consumer, 0n] });
-    await stack.send(ROLES.holders[0], {
-      address: stack.deployment.contracts.governor,
+    await e2e.stack.send(ROLES.holders[0], {
+      address: e2e.stack.deployment.contracts.governor,
       abi: policyGovernorAbi,
       functionName: "propose",
-      args: [[stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
+      args: [[e2e.stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
     });
     // The Governor refuses the guardian a cancel of its own replacement, so the page offers none.
     const replacement = "Replace the guardian";
     const replace = encodeFunctionData({ abi: policyRegistryAbi, functionName: "setGuardian", args: [consumer] });
-    await stack.send(ROLES.holders[0], {
-      address: stack.deployment.contracts.governor,
+    await e2e.stack.send(ROLES.holders[0], {
+      address: e2e.stack.deployment.contracts.governor,
       abi: policyGovernorAbi,
       functionName: "propose",
-      args: [[stack.deployment.contracts.policyRegistry], [0n], [replace], `# ${replacement}`],
+      args: [[e2e.stack.deployment.contracts.policyRegistry], [0n], [replace], `# ${replacement}`],
     });
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     const [first, , third] = ROLES.guardianOwners;
     await actAs(page, first);
     await navigate(page, "Guardian");
@@ -361,7 +348,7 @@ describe("governance from the UI", () => {
       chainId: 1,
       colour: "#1c7ed6",
     };
-    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript([alpha, beta]) });
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl, { initScript: injectedWalletScript([alpha, beta]) });
     await page.getByRole("button", { name: "Connect wallet" }).click();
     const list = page.getByRole("list", { name: "Browser wallets" });
     await poll(() => list.getByRole("button").allTextContents()).toEqual(["Alpha Wallet", "Beta Wallet"]);
@@ -424,7 +411,7 @@ describe("governance from the UI", () => {
       account: devAccount(ROLES.outsider).address,
       announces: false,
     };
-    const { page } = await browser.open(stack.uiUrl, { initScript: injectedWalletScript([legacy]) });
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl, { initScript: injectedWalletScript([legacy]) });
     await page.getByRole("button", { name: "Connect wallet" }).click();
     const list = page.getByRole("list", { name: "Browser wallets" });
     await poll(() => list.getByRole("button").allTextContents()).toEqual(["Browser wallet"]);
@@ -433,7 +420,7 @@ describe("governance from the UI", () => {
   }, 60_000);
 
   test("without a browser wallet, the development accounts are the wallet, and the choice survives a reload", async () => {
-    const { page } = await browser.open(stack.uiUrl);
+    const { page } = await e2e.browser.open(e2e.stack.uiUrl);
     await page.getByRole("button", { name: "Connect wallet" }).click();
     await page.getByText("No browser wallet was found").waitFor();
     await actAs(page, ROLES.holders[0]);
@@ -449,13 +436,13 @@ describe("governance from the UI", () => {
   test("each new block costs a few batched reads, however many proposals there are", async () => {
     // Proposals of their own, so that this test also runs alone.
     const holder = ROLES.holders[2];
-    await stack.send(holder, {
-      address: stack.deployment.contracts.token,
+    await e2e.stack.send(holder, {
+      address: e2e.stack.deployment.contracts.token,
       abi: governanceTokenAbi,
       functionName: "delegate",
       args: [devAccount(holder).address],
     });
-    await stack.mine(1);
+    await e2e.stack.mine(1);
     const titles = ["Reads A", "Reads B", "Reads C", "Reads D"];
     for (const [i, title] of titles.entries()) {
       const calldata = encodeFunctionData({
@@ -463,14 +450,14 @@ describe("governance from the UI", () => {
         functionName: "setQuota",
         args: [devAccount(ROLES.consumer).address, BigInt(10 + i)],
       });
-      await stack.send(holder, {
-        address: stack.deployment.contracts.governor,
+      await e2e.stack.send(holder, {
+        address: e2e.stack.deployment.contracts.governor,
         abi: policyGovernorAbi,
         functionName: "propose",
-        args: [[stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
+        args: [[e2e.stack.deployment.contracts.policyRegistry], [0n], [calldata], `# ${title}`],
       });
     }
-    const { page } = await browser.open(`${stack.uiUrl}/proposals`);
+    const { page } = await e2e.browser.open(`${e2e.stack.uiUrl}/proposals`);
     const rpc = countRpc(page);
     for (const title of titles) await page.getByRole("link", { name: title }).waitFor();
     const proposals = await page.getByTestId("proposal-list").locator("li").count();
@@ -486,7 +473,7 @@ describe("governance from the UI", () => {
           .then((t) => t!.replace(/\D/g, "")),
       );
       rpc.reset();
-      await stack.mine(1);
+      await e2e.stack.mine(1);
       await poll(() => page.getByTestId("block-number").textContent()).toBe(`block ${before + 1}`);
       await new Promise((r) => setTimeout(r, 3_000));
       perBlock.push({ ethCalls: rpc.calls().eth_call ?? 0, httpRequests: rpc.httpRequests() });
