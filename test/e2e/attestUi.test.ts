@@ -10,33 +10,15 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { easAbi } from "../../deployments/abis.ts";
-import {
-  actAs,
-  injectedWalletScript,
-  launchBrowser,
-  navigate,
-  poll,
-  screenshot,
-  type TestBrowser,
-} from "./helpers/browser.ts";
-import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
+import { actAs, injectedWalletScript, navigate, poll, screenshot } from "./helpers/browser.ts";
+import { devAccount, ROLES } from "./helpers/startStack.ts";
 import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
 import { devPrivateKey } from "../../scripts/lib/devAccounts.ts";
-import { startTogether } from "./helpers/startTogether.ts";
+import { useStackAndBrowser } from "./helpers/useStackAndBrowser.ts";
 
-let stack: Stack;
-let browser: TestBrowser;
-
-beforeAll(async () => {
-  ({ stack, browser } = await startTogether({ stack: startStack, browser: () => launchBrowser() }));
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+const e2e = useStackAndBrowser();
 
 const attester = devAccount(ROLES.attester).address;
 const contributor = devAccount(ROLES.contributor).address;
@@ -49,13 +31,13 @@ async function contributorWrites(page: Page, text: string): Promise<string> {
   await page.getByTestId("data-digest").waitFor();
   const link = page.getByTestId("attest-link");
   await poll(() => link.getAttribute("href")).toMatch(/dataHash=0x[0-9a-f]{64}/);
-  return new URL((await link.getAttribute("href"))!, stack.uiUrl).toString();
+  return new URL((await link.getAttribute("href"))!, e2e.stack.uiUrl).toString();
 }
 
 /** An attester's page, with the attester's key in a browser wallet (EIP-1193) or as a development account. */
 async function attesterOpens(url: string, wallet: "injected" | "dev"): Promise<Page> {
   const testWallet = { name: "Attester Wallet", rdns: "org.example.attester", account: attester };
-  const { page } = await browser.open(
+  const { page } = await e2e.browser.open(
     url,
     wallet === "injected" ? { initScript: injectedWalletScript([testWallet]) } : {},
   );
@@ -72,7 +54,7 @@ async function attesterOpens(url: string, wallet: "injected" | "dev"): Promise<P
   }
   await poll(() => page.getByTestId("attester-status").textContent()).toContain("is a trusted attester");
   await poll(() => page.getByTestId("policy-schema-definition").textContent()).toBe(
-    stack.deployment.dataSchema.definition,
+    e2e.stack.deployment.dataSchema.definition,
   );
   return page;
 }
@@ -83,16 +65,20 @@ async function submitAndWaitRecorded(page: Page) {
   await poll(() => page.getByTestId("contribution-state").first().textContent()).toBe("recorded");
 }
 
+/** A contributor writes `text` in a page of its own; the attester opens the link it gives them. */
+async function attesterOpensContribution(text: string, wallet: "injected" | "dev") {
+  const { page: contributorPage } = await e2e.browser.open(e2e.stack.uiUrl);
+  const link = await contributorWrites(contributorPage, text);
+  return { contributorPage, attesterPage: await attesterOpens(link, wallet) };
+}
+
 describe("attesting from the UI", () => {
   test("an off-chain attestation signed with a browser wallet, attached by the contributor, is accepted and recorded", async () => {
-    const { page: contributorPage } = await browser.open(stack.uiUrl);
-    const link = await contributorWrites(
-      contributorPage,
-      "legit: the library opens at nine on saturdays\nscam: send a gift card to unlock your account",
-    );
-
     // The link fills the Attest page with the contributor's address and the data's hash and size.
-    const attesterPage = await attesterOpens(link, "injected");
+    const { contributorPage, attesterPage } = await attesterOpensContribution(
+      "legit: the library opens at nine on saturdays\nscam: send a gift card to unlock your account",
+      "injected",
+    );
     expect(await attesterPage.getByLabel("Contributor", { exact: true }).inputValue()).toBe(contributor);
     expect(await attesterPage.getByLabel("Data SHA-256").inputValue()).toMatch(/^0x[0-9a-f]{64}$/);
     await attesterPage.getByLabel(/^provenance/).fill("read by the attester");
@@ -115,17 +101,15 @@ describe("attesting from the UI", () => {
   }, 120_000);
 
   test("an on-chain attestation made on the Attest page is accepted; a revoked one is flagged before sending", async () => {
-    const { page: contributorPage } = await browser.open(stack.uiUrl);
-    const link = await contributorWrites(
-      contributorPage,
+    const { contributorPage, attesterPage } = await attesterOpensContribution(
       "legit: your dentist appointment is confirmed for tuesday\nscam: you won a prize, pay the fee to claim it",
+      "dev",
     );
-    const attesterPage = await attesterOpens(link, "dev");
     await attesterPage.getByRole("radio", { name: /On chain/ }).check();
     await attesterPage.getByRole("button", { name: "Attest on chain" }).click();
     const uid = (await attesterPage.getByTestId("attestation-uid").textContent())! as `0x${string}`;
-    const onChain = await stack.publicClient.readContract({
-      address: stack.deployment.contracts.eas,
+    const onChain = await e2e.stack.publicClient.readContract({
+      address: e2e.stack.deployment.contracts.eas,
       abi: easAbi,
       functionName: "getAttestation",
       args: [uid],
@@ -160,24 +144,24 @@ describe("attesting from the UI", () => {
     const dir = await mkdtemp(path.join(tmpdir(), "attest-cli-"));
     try {
       const manifest = path.join(dir, "manifest.json");
-      await writeFile(manifest, JSON.stringify(stack.deployment));
+      await writeFile(manifest, JSON.stringify(e2e.stack.deployment));
       const attest = (...args: string[]) =>
         promisify(execFile)(
           process.execPath,
-          ["scripts/attest.ts", ...args, "--rpc-url", stack.rpcUrl, "--manifest", manifest],
+          ["scripts/attest.ts", ...args, "--rpc-url", e2e.stack.rpcUrl, "--manifest", manifest],
           { cwd: repoRoot, env: { ...process.env, ATTESTER_PRIVATE_KEY: devPrivateKey(ROLES.attester) } },
         );
 
       const requirement = await attest("requirement");
       expect(requirement.stdout).toContain(
-        `Schema ${stack.deployment.dataSchema.uid}: ${stack.deployment.dataSchema.definition}`,
+        `Schema ${e2e.stack.deployment.dataSchema.uid}: ${e2e.stack.deployment.dataSchema.definition}`,
       );
       expect(requirement.stdout).toContain(`${attester}  (you)`);
 
       const text = "legit: the pharmacy closes at six today\nscam: claim your tax refund with your card number";
       const dataFile = path.join(dir, "data.txt");
       await writeFile(dataFile, text);
-      const { page } = await browser.open(stack.uiUrl);
+      const { page } = await e2e.browser.open(e2e.stack.uiUrl);
       await contributorWrites(page, text);
       const [hashText, sizeText] = [
         await page.getByTestId("data-digest").getAttribute("data-hash"),
@@ -210,8 +194,8 @@ describe("attesting from the UI", () => {
       const revoked = await attest("revoke", file);
       expect(revoked.stderr).toContain(`Revoked off-chain attestation ${attestation.uid}`);
       expect(
-        await stack.publicClient.readContract({
-          address: stack.deployment.contracts.eas,
+        await e2e.stack.publicClient.readContract({
+          address: e2e.stack.deployment.contracts.eas,
           abi: easAbi,
           functionName: "getRevokeOffchain",
           args: [attester, attestation.uid as `0x${string}`],
@@ -235,8 +219,8 @@ describe("attesting from the UI", () => {
       const uid = onchain.stdout.trim() as `0x${string}`;
       expect(uid).toMatch(/^0x[0-9a-f]{64}$/);
       await attest("revoke", uid);
-      const a = await stack.publicClient.readContract({
-        address: stack.deployment.contracts.eas,
+      const a = await e2e.stack.publicClient.readContract({
+        address: e2e.stack.deployment.contracts.eas,
         abi: easAbi,
         functionName: "getAttestation",
         args: [uid],
