@@ -1,4 +1,14 @@
 import { z } from "zod";
+import {
+  chainIdField,
+  confirmationsField,
+  dataDirField,
+  deploymentManifestField,
+  httpHostField,
+  httpPortField,
+  rpcUrlField,
+  wholeNumber,
+} from "./configFields.ts";
 
 /**
  * The worker's configuration, validated once at start. Every field has a default where a safe
@@ -24,8 +34,6 @@ export const MAX_BODY_IDLE_TIMEOUT_MS = 3_600_000;
  * stalled connections cannot exhaust the worker's memory.
  */
 export const DEFAULT_MAX_CONCURRENT_UPLOADS = 32;
-
-const wholeNumber = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
 
 /**
  * The inference settings. Several workers serving the same consumers split every quota between
@@ -75,24 +83,14 @@ export function maxHeadAgeSecondsFor(chainId: number): number {
 
 export const configSchema = z
   .object({
-    rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
-    chainId: wholeNumber("a positive whole number").positive({ error: "must be a positive whole number" }),
-    /** Defaults to `deployments/<chainId>.json`, where the deploy script writes it. */
-    deploymentManifest: z.string({ error: "must be a file path" }).min(1, { error: "must not be empty" }).optional(),
-    dataDir: z
-      .string({ error: "must be a directory path" })
-      .min(1, { error: "must not be empty" })
-      .default(".data/worker"),
+    rpcUrl: rpcUrlField(),
+    chainId: chainIdField(),
+    deploymentManifest: deploymentManifestField(),
+    dataDir: dataDirField(".data/worker"),
     http: z
       .object({
-        host: z
-          .string({ error: "must be a host name or address" })
-          .min(1, { error: "must not be empty" })
-          .default("127.0.0.1"),
-        port: wholeNumber("a port number from 0 to 65535")
-          .min(0, { error: "must be a port number from 0 to 65535" })
-          .max(65535, { error: "must be a port number from 0 to 65535" })
-          .default(8787),
+        host: httpHostField(),
+        port: httpPortField(8787),
         bodyIdleTimeoutMs: wholeNumber(`a whole number of milliseconds from 1 to ${MAX_BODY_IDLE_TIMEOUT_MS}`)
           .min(1, { error: `must be a whole number of milliseconds from 1 to ${MAX_BODY_IDLE_TIMEOUT_MS}` })
           .max(MAX_BODY_IDLE_TIMEOUT_MS, {
@@ -103,7 +101,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     // Two blocks is a conservative default for an L2; a local chain can use 0.
-    confirmations: wholeNumber("a whole number of blocks, 0 or more").min(0, { error: "must be 0 or more" }).default(2),
+    confirmations: confirmationsField(),
     stalenessSeconds: wholeNumber("a positive whole number of seconds")
       .positive({ error: "must be a positive whole number of seconds" })
       .default(60),

@@ -1,4 +1,14 @@
 import { z } from "zod";
+import {
+  chainIdField,
+  confirmationsField,
+  dataDirField,
+  deploymentManifestField,
+  httpHostField,
+  httpPortField,
+  rpcUrlField,
+  wholeNumber as whole,
+} from "../internal/configFields.ts";
 import { LOG_LEVELS } from "../internal/configSchema.ts";
 import { ALERT_KINDS, WEBHOOK_SECRET_PATTERN } from "./alertPayload.ts";
 
@@ -8,7 +18,6 @@ import { ALERT_KINDS, WEBHOOK_SECRET_PATTERN } from "./alertPayload.ts";
  * gets. Parsing `{ rpcUrl, chainId }` gives a notifier that runs and logs every alert.
  */
 
-const whole = (what: string) => z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` });
 const name = z
   .string({ error: "must be a short name" })
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: "must be 1 to 64 letters, digits, '.', '_' or '-'" });
@@ -70,29 +79,19 @@ export const emailConfigSchema = z
 
 export const notifierConfigSchema = z
   .object({
-    rpcUrl: z.url({ protocol: /^(https?|wss?)$/, error: "must be an http(s) or ws(s) URL" }),
-    chainId: whole("a positive whole number").positive({ error: "must be a positive whole number" }),
-    /** Defaults to `deployments/<chainId>.json`, where the deploy script writes it. */
-    deploymentManifest: z.string({ error: "must be a file path" }).min(1, { error: "must not be empty" }).optional(),
-    dataDir: z
-      .string({ error: "must be a directory path" })
-      .min(1, { error: "must not be empty" })
-      .default(".data/notifier"),
+    rpcUrl: rpcUrlField(),
+    chainId: chainIdField(),
+    deploymentManifest: deploymentManifestField(),
+    dataDir: dataDirField(".data/notifier"),
     http: z
       .object({
-        host: z
-          .string({ error: "must be a host name or address" })
-          .min(1, { error: "must not be empty" })
-          .default("127.0.0.1"),
-        port: whole("a port number from 0 to 65535")
-          .min(0, { error: "must be a port number from 0 to 65535" })
-          .max(65535, { error: "must be a port number from 0 to 65535" })
-          .default(8790),
+        host: httpHostField(),
+        port: httpPortField(8790),
       })
       .strict()
       .prefault({}),
     /** Blocks an event waits before it is alerted, against reorgs; a local chain can use 0. */
-    confirmations: whole("a whole number of blocks, 0 or more").min(0, { error: "must be 0 or more" }).default(2),
+    confirmations: confirmationsField(),
     pollingIntervalMs: whole("a whole number of milliseconds from 100")
       .min(100, { error: "must be at least 100 ms" })
       .max(60_000, { error: "must be at most 60000 ms: alerts are promised within a minute" })
