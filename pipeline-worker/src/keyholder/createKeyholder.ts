@@ -168,17 +168,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           throw chainUnavailable(cause);
         },
       );
-    runs.set(runId, reading);
-    // Concurrent requests share the read; only a run that exists stays (a run id never approved
-    // may be approved later, and a stranger's made-up ids must not fill the map).
-    reading.then(
-      (run) => {
-        if (run === undefined) runs.delete(runId);
-        else if (runs.size > MAX_CACHED_RUNS) runs.delete(runs.keys().next().value!);
-      },
-      () => runs.delete(runId),
-    );
-    return reading;
+    return keepOnceFound(runs, runId, reading);
   }
 
   /** Refuses anyone but the run's operator; costs no RPC call once the run is known. */
@@ -330,15 +320,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
           throw chainUnavailable(cause);
         },
       );
-    commitments.set(runId, reading);
-    reading.then(
-      (commitment) => {
-        if (commitment === undefined) commitments.delete(runId);
-        else if (commitments.size > MAX_CACHED_RUNS) commitments.delete(commitments.keys().next().value!);
-      },
-      () => commitments.delete(runId),
-    );
-    return reading;
+    return keepOnceFound(commitments, runId, reading);
   }
 
   /**
@@ -674,6 +656,23 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
     }
     return Buffer.concat(chunks);
   }
+}
+
+/**
+ * Keeps a run's read in `cache` so that concurrent requests share it, and afterwards only when it
+ * found something: a run id with nothing yet may have something later, and a stranger's made-up
+ * ids must not fill the map. At most MAX_CACHED_RUNS are kept, the oldest dropped first.
+ */
+function keepOnceFound<T>(cache: Map<Hex, Promise<T | undefined>>, runId: Hex, reading: Promise<T | undefined>) {
+  cache.set(runId, reading);
+  reading.then(
+    (found) => {
+      if (found === undefined) cache.delete(runId);
+      else if (cache.size > MAX_CACHED_RUNS) cache.delete(cache.keys().next().value!);
+    },
+    () => cache.delete(runId),
+  );
+  return reading;
 }
 
 function notApproved(runId: Hex): WorkerError {
