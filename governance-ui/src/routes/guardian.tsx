@@ -1,22 +1,20 @@
 import { createFileRoute, Link } from "@tanstack/react-router";
-import { createSafeTransaction } from "@dao-ai/pipeline-worker/safe";
 import { useId, useState } from "react";
 import { encodeFunctionData, type Address } from "viem";
 import { AddressText } from "../components/AddressText.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import {
-  describeSafeError,
   ImportSafeTransaction,
   SafeTransactionPanel,
   usePendingSafeTransaction,
-  useSafeConnection,
 } from "../components/SafeTransactionPanel.tsx";
+import { SafeOwners } from "../components/SafeOwners.tsx";
+import { useProposeSafeTransaction } from "../components/useProposeSafeTransaction.ts";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { policyGovernorAbi, policyRegistryAbi, safeAbi, systemErrorsAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
-import type { DecodedError } from "../lib/decodeError.ts";
 import { describeChange } from "../lib/describeChange.ts";
 import { formatTime } from "../lib/format.ts";
 import { useGovernorSettings, usePolicy, useProposals } from "../lib/queries.ts";
@@ -84,24 +82,7 @@ function GuardianPage() {
                       <dt>Kind</dt>
                       <dd>Safe {g.version}</dd>
                     </div>
-                    <div>
-                      <dt>Owners</dt>
-                      <dd>
-                        <ul className="plain-list" data-testid="safe-owners">
-                          {g.owners.map((o) => (
-                            <li key={o}>
-                              <AddressText address={o} />
-                            </li>
-                          ))}
-                        </ul>
-                      </dd>
-                    </div>
-                    <div>
-                      <dt>Threshold</dt>
-                      <dd data-testid="safe-threshold">
-                        {g.threshold.toString()} of {g.owners.length} owners must sign
-                      </dd>
-                    </div>
+                    <SafeOwners owners={g.owners} threshold={g.threshold} />
                   </>
                 ) : (
                   <div>
@@ -221,7 +202,6 @@ function SafeFlow({
   killSwitchEngaged: boolean;
 }) {
   const { contracts, config } = useApp();
-  const connection = useSafeConnection();
   const settings = useGovernorSettings();
   const proposals = useProposals();
   const [reason, setReason] = useState("");
@@ -238,8 +218,8 @@ function SafeFlow({
   const intentId = useId();
   const cancelId = useId();
   const [pending, setPending] = usePendingSafeTransaction(safe.address);
-  const [proposing, setProposing] = useState(false);
-  const [error, setError] = useState<DecodedError | null>(null);
+  // Signing is the next step, by whichever owner is connected (the proposer, usually).
+  const { proposing, error, propose } = useProposeSafeTransaction(safe.address, setPending);
 
   /** The call the owners are asked to make, in words too. */
   function call() {
@@ -257,27 +237,6 @@ function SafeFlow({
       data: encodeFunctionData({ abi: policyGovernorAbi, functionName: "cancel", args: [proposal.id] }),
       description: `Cancel the proposal “${proposal.title}”`,
     };
-  }
-
-  async function propose() {
-    const c = call();
-    if (!c) return;
-    setProposing(true);
-    setError(null);
-    try {
-      const created = await createSafeTransaction({
-        connection,
-        safe: safe.address,
-        calls: [{ to: c.to, data: c.data }],
-        description: c.description,
-      });
-      // Signing is the next step, by whichever owner is connected (the proposer, usually).
-      setPending(created);
-    } catch (cause) {
-      setError(describeSafeError(cause));
-    } finally {
-      setProposing(false);
-    }
   }
 
   return (
@@ -334,7 +293,7 @@ function SafeFlow({
             type="button"
             className="button-danger"
             disabled={proposing || (intent === "engage" ? reason.trim() === "" || killSwitchEngaged : toCancel === "")}
-            onClick={() => void propose()}
+            onClick={() => void propose(call())}
           >
             Propose to the Safe's owners
           </button>

@@ -1,4 +1,4 @@
-import { createSafeTransaction, safeSignerRole, serialisePendingSafeTransaction } from "@dao-ai/pipeline-worker/safe";
+import { safeSignerRole, serialisePendingSafeTransaction } from "@dao-ai/pipeline-worker/safe";
 import { createFileRoute } from "@tanstack/react-router";
 import { useEffect, useId, useState } from "react";
 import { encodeFunctionData, getAddress, isAddress, type Address, type Hex } from "viem";
@@ -6,17 +6,17 @@ import { AddressText } from "../components/AddressText.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import {
-  describeSafeError,
   ImportSafeTransaction,
   pendingStorageKey,
   SafeTransactionPanel,
   usePendingSafeTransaction,
   useSafeConnection,
 } from "../components/SafeTransactionPanel.tsx";
+import { SafeOwners } from "../components/SafeOwners.tsx";
+import { useProposeSafeTransaction } from "../components/useProposeSafeTransaction.ts";
 import { governanceTokenAbi, policyGovernorAbi, safeAbi, systemErrorsAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
-import type { DecodedError } from "../lib/decodeError.ts";
 import { formatTokens } from "../lib/format.ts";
 import { useProposals } from "../lib/queries.ts";
 import { useWallet } from "../lib/WalletContext.tsx";
@@ -137,24 +137,7 @@ function SafeAccount({ safe, pending, setPending }: SafeAccountProps) {
               <p className="notice notice-error">There is no contract at this address on this chain.</p>
             ) : (
               <dl className="kv" data-testid="acting-safe">
-                <div>
-                  <dt>Owners</dt>
-                  <dd>
-                    <ul className="plain-list">
-                      {i.owners.map((o) => (
-                        <li key={o}>
-                          <AddressText address={o} />
-                        </li>
-                      ))}
-                    </ul>
-                  </dd>
-                </div>
-                <div>
-                  <dt>Threshold</dt>
-                  <dd>
-                    {i.threshold.toString()} of {i.owners.length} owners must sign
-                  </dd>
-                </div>
+                <SafeOwners owners={i.owners} threshold={i.threshold} />
                 <div>
                   <dt>Tokens</dt>
                   <dd data-testid="safe-balance">{formatTokens(i.balance)}</dd>
@@ -215,15 +198,14 @@ type SafeActionBuilderProps = {
 /** Builds the Safe's delegation or vote, and signs it first when the connected account can. */
 function SafeActionBuilder({ safe, onProposed }: SafeActionBuilderProps) {
   const { contracts } = useApp();
-  const connection = useSafeConnection();
   const proposals = useProposals();
   const [action, setAction] = useState<"delegate" | "vote">("delegate");
   const [delegatee, setDelegatee] = useState("");
   const [proposalId, setProposalId] = useState("");
   const [support, setSupport] = useState<"1" | "0" | "2">("1");
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<DecodedError | null>(null);
+  // Signing is the next step, as on the guardian page.
+  const { proposing, error, propose } = useProposeSafeTransaction(safe, onProposed);
   const ids = { action: useId(), delegatee: useId(), proposal: useId(), support: useId(), reason: useId() };
   const active = (proposals.data ?? []).filter((p) => p.state === "active");
   const to = delegatee.trim() === "" ? safe : delegatee.trim();
@@ -250,27 +232,6 @@ function SafeActionBuilder({ safe, onProposed }: SafeActionBuilderProps) {
       }),
       description: `The Safe votes ${words} “${proposal.title}”${reason.trim() ? `: ${reason.trim()}` : ""}`,
     };
-  }
-
-  async function propose() {
-    const c = call();
-    if (!c) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const created = await createSafeTransaction({
-        connection,
-        safe,
-        calls: [{ to: c.to, data: c.data }],
-        description: c.description,
-      });
-      // Signing is the next step, as on the guardian page.
-      onProposed(created);
-    } catch (cause) {
-      setError(describeSafeError(cause));
-    } finally {
-      setBusy(false);
-    }
   }
 
   return (
@@ -321,7 +282,7 @@ function SafeActionBuilder({ safe, onProposed }: SafeActionBuilderProps) {
           </div>
         </>
       )}
-      <button type="button" disabled={busy || call() === undefined} onClick={() => void propose()}>
+      <button type="button" disabled={proposing || call() === undefined} onClick={() => void propose(call())}>
         Propose to the Safe's owners
       </button>
       {error ? <ErrorNotice error={error} title="Proposing failed" /> : null}
