@@ -24,6 +24,24 @@ export function registryAction(system: System, functionName: string, args: reado
   return { target: system.deployment.contracts.policyRegistry, abi: policyRegistryAbi, functionName, args };
 }
 
+/**
+ * The policy ingest tests start from: the worker authorised, the contributor allowed to submit,
+ * and one attestation of the data schema required, from the attester, at most an hour old.
+ */
+export function ingestPolicyActions(system: System): ProposalAction[] {
+  const { worker, contributor, attester } = system.accounts;
+  return [
+    registryAction(system, "setWorker", [worker.account.address, true]),
+    registryAction(system, "setSubmitter", [contributor.account.address, true]),
+    registryAction(system, "setAttestationRequirement", [
+      system.deployment.dataSchema.uid,
+      [attester.account.address],
+      1,
+      3600n,
+    ]),
+  ];
+}
+
 let descriptions = 0;
 
 /**

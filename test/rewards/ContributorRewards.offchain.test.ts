@@ -2,7 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, serializeSignature, type Address, type Hex } from "viem";
 import { contributorRewardsAbi, easAbi } from "../../deployments/abis.ts";
 import { encodeDataAttestation, randomDataHash } from "../helpers/attestations.ts";
-import { createGovernance, registryAction } from "../helpers/governance.ts";
+import { createGovernance, ingestPolicyActions } from "../helpers/governance.ts";
 import { offchainAttestationUID } from "../../pipeline-worker/src/ingest/offchainAttestationUID.ts";
 import { Offchain, OffchainAttestationVersion, signOffchainAttestation } from "../helpers/offchainAttestation.ts";
 import { expectRevert } from "../helpers/revert.ts";
@@ -20,17 +20,7 @@ const SIZE = 4096n;
 beforeAll(async () => {
   system = await createSystem();
   await system.delegateAll();
-  const { worker, contributor, attester } = system.accounts;
-  await createGovernance(system).pass([
-    registryAction(system, "setWorker", [worker.account.address, true]),
-    registryAction(system, "setSubmitter", [contributor.account.address, true]),
-    registryAction(system, "setAttestationRequirement", [
-      system.deployment.dataSchema.uid,
-      [attester.account.address],
-      1,
-      3600n,
-    ]),
-  ]);
+  await createGovernance(system).pass(ingestPolicyActions(system));
   snapshots = createSnapshots(system.testClient);
   await snapshots.save();
 });

@@ -19,7 +19,7 @@ import {
   type OffchainAttestation,
 } from "@dao-ai/pipeline-worker/attestations";
 import { randomDataHash } from "../../../test/helpers/attestations.ts";
-import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
+import { createGovernance, ingestPolicyActions } from "../../../test/helpers/governance.ts";
 import { expectRevert } from "../../../test/helpers/revert.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { createSystem, type System } from "../../../test/helpers/system.ts";
@@ -46,17 +46,7 @@ const FIELDS = { license: "CC-BY-4.0", provenance: "reviewed by the attester" };
 beforeAll(async () => {
   system = await createSystem();
   await system.delegateAll();
-  const { worker, contributor, attester } = system.accounts;
-  await createGovernance(system).pass([
-    registryAction(system, "setWorker", [worker.account.address, true]),
-    registryAction(system, "setSubmitter", [contributor.account.address, true]),
-    registryAction(system, "setAttestationRequirement", [
-      system.deployment.dataSchema.uid,
-      [attester.account.address],
-      1,
-      3600n,
-    ]),
-  ]);
+  await createGovernance(system).pass(ingestPolicyActions(system));
   definition = await readSchemaDefinition(
     system.publicClient,
     system.deployment.contracts.schemaRegistry,
