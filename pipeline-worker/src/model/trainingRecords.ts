@@ -14,8 +14,8 @@ export const MAX_LABEL_LENGTH = 64;
 export const MAX_LABELS = 64;
 /**
  * The longest line a reader buffers, in UTF-16 code units: a record of the longest text and
- * label with every character escaped (`\uXXXX`). A longer line is refused as soon as it is seen,
- * so a file without newlines cannot make a reader hold all of it.
+ * label with every character written as a six-character JSON `\u` escape. A longer line is
+ * refused as soon as it is seen, so a file without newlines cannot make a reader hold all of it.
  */
 const MAX_LINE_LENGTH = (MAX_TEXT_LENGTH + MAX_LABEL_LENGTH) * 6 + 64;
 
