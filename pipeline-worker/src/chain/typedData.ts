@@ -6,9 +6,10 @@ import { domainSeparator, hexToBytes, keccak256, toHex, type Address, type Hex }
  *
  * A submission is signed in a domain bound to this chain and to the ContributorRewards contract
  * that will record it, so a signature made for another deployment or chain recovers to another
- * address and is refused. A query is signed in UsageSettlement's own domain ("DAO AI Query"),
- * because the very same signature is later settled on chain by that contract (a test compares
- * this definition with the contract's `queryDigest`).
+ * address and is refused. Usage vouchers and key grants are signed in UsageSettlement's own domain
+ * ("DAO AI Query", version 2), because the very same signatures are later settled on chain by that
+ * contract (tests compare these definitions with the contract's `usageDigest` and `keyGrantDigest`).
+ * The package exports this file as `@dao-ai/pipeline-worker/eip712`.
  */
 
 export const SUBMISSION_DOMAIN_NAME = "DAO AI Submission";
@@ -84,4 +85,141 @@ export function createQueryHasher(chainId: number, usageSettlement: Address): (q
     message.set(keccak256(struct, "bytes"), 34);
     return keccak256(message, "bytes");
   };
+}
+
+/** The version of UsageSettlement's domain since usage is signed as cumulative vouchers. */
+export const USAGE_DOMAIN_VERSION = "2";
+
+/**
+ * A Usage voucher: "`worker` may charge me up to `total` queries of this lane (consumer, key,
+ * worker, epoch), at most `maxFeePerQuery` each". `key` is the zero address when the consumer signs
+ * with its own wallet, else the session key that signs. `inputHash` binds the request that carried it.
+ */
+export const usageTypes = {
+  Usage: [
+    { name: "consumer", type: "address" },
+    { name: "key", type: "address" },
+    { name: "worker", type: "address" },
+    { name: "epoch", type: "uint64" },
+    { name: "total", type: "uint64" },
+    { name: "maxFeePerQuery", type: "uint256" },
+    { name: "inputHash", type: "bytes32" },
+    { name: "deadline", type: "uint64" },
+  ],
+} as const;
+
+/** A consumer's authorisation of an API or session key, signed once with its wallet. */
+export const keyGrantTypes = {
+  KeyGrant: [
+    { name: "consumer", type: "address" },
+    { name: "key", type: "address" },
+    { name: "worker", type: "address" },
+    { name: "maxQueries", type: "uint64" },
+    { name: "maxFeePerQuery", type: "uint256" },
+    { name: "expiresAt", type: "uint64" },
+  ],
+} as const;
+
+export function usageDomain(chainId: number, usageSettlement: Address) {
+  return {
+    name: QUERY_DOMAIN_NAME,
+    version: USAGE_DOMAIN_VERSION,
+    chainId,
+    verifyingContract: usageSettlement,
+  } as const;
+}
+
+/** The fields of a Usage voucher, as signed. */
+export type UsageMessage = {
+  consumer: Address;
+  key: Address;
+  worker: Address;
+  epoch: bigint;
+  total: bigint;
+  maxFeePerQuery: bigint;
+  inputHash: Hex;
+  deadline: bigint;
+};
+
+/** The fields of a KeyGrant, as signed. */
+export type KeyGrantMessage = {
+  consumer: Address;
+  key: Address;
+  /** The zero address: any authorised worker. */
+  worker: Address;
+  maxQueries: bigint;
+  maxFeePerQuery: bigint;
+  expiresAt: bigint;
+};
+
+const typeHashOf = (types: readonly { name: string; type: string }[], name: string) =>
+  hexToBytes(keccak256(toHex(`${name}(${types.map((field) => `${field.type} ${field.name}`).join(",")})`)));
+const USAGE_TYPE_HASH = typeHashOf(usageTypes.Usage, "Usage");
+const KEY_GRANT_TYPE_HASH = typeHashOf(keyGrantTypes.KeyGrant, "KeyGrant");
+
+/**
+ * An EIP-712 digest function for one struct in one domain, with the domain separator computed
+ * once: `encode` writes the struct's words (after the type hash) into a zeroed buffer.
+ */
+function createStructHasher<T>(
+  separatorHex: Hex,
+  typeHash: Uint8Array,
+  words: number,
+  encode: (struct: Buffer, message: T) => void,
+): (message: T) => Uint8Array {
+  const separator = hexToBytes(separatorHex);
+  return (message) => {
+    const struct = Buffer.alloc((words + 1) * 32);
+    struct.set(typeHash, 0);
+    encode(struct, message);
+    const prefixed = new Uint8Array(66);
+    prefixed[0] = 0x19;
+    prefixed[1] = 0x01;
+    prefixed.set(separator, 2);
+    prefixed.set(keccak256(struct, "bytes"), 34);
+    return keccak256(prefixed, "bytes");
+  };
+}
+
+/** Writes an address into the 32-byte word at `offset` (right-aligned). */
+const writeAddress = (struct: Buffer, offset: number, address: Address) =>
+  struct.write(address.slice(2), offset + 12, 20, "hex");
+/** Writes a uint256 into the 32-byte word at `offset`; the caller has checked its range. */
+const writeUint256 = (struct: Buffer, offset: number, value: bigint) =>
+  struct.write(value.toString(16).padStart(64, "0"), offset, 32, "hex");
+
+/**
+ * The EIP-712 digest of a Usage voucher in one deployment's domain, as `hashTypedData` computes it
+ * (a test compares the two), with the domain separator and the type hash computed once: the worker
+ * hashes one per signed query, and the generic encoder's per-call work showed in its profile. The
+ * numbers must fit their types (uint64, uint256); the caller checks them.
+ */
+export function createUsageHasher(chainId: number, usageSettlement: Address): (usage: UsageMessage) => Uint8Array {
+  const separator = domainSeparator({ domain: usageDomain(chainId, usageSettlement) });
+  return createStructHasher<UsageMessage>(separator, USAGE_TYPE_HASH, 8, (struct, usage) => {
+    writeAddress(struct, 32, usage.consumer);
+    writeAddress(struct, 64, usage.key);
+    writeAddress(struct, 96, usage.worker);
+    struct.writeBigUInt64BE(usage.epoch, 128 + 24);
+    struct.writeBigUInt64BE(usage.total, 160 + 24);
+    writeUint256(struct, 192, usage.maxFeePerQuery);
+    struct.write(usage.inputHash.slice(2), 224, 32, "hex");
+    struct.writeBigUInt64BE(usage.deadline, 256 + 24);
+  });
+}
+
+/** The EIP-712 digest of a KeyGrant in one deployment's domain, as `hashTypedData` computes it. */
+export function createKeyGrantHasher(
+  chainId: number,
+  usageSettlement: Address,
+): (grant: KeyGrantMessage) => Uint8Array {
+  const separator = domainSeparator({ domain: usageDomain(chainId, usageSettlement) });
+  return createStructHasher<KeyGrantMessage>(separator, KEY_GRANT_TYPE_HASH, 6, (struct, grant) => {
+    writeAddress(struct, 32, grant.consumer);
+    writeAddress(struct, 64, grant.key);
+    writeAddress(struct, 96, grant.worker);
+    struct.writeBigUInt64BE(grant.maxQueries, 128 + 24);
+    writeUint256(struct, 160, grant.maxFeePerQuery);
+    struct.writeBigUInt64BE(grant.expiresAt, 192 + 24);
+  });
 }

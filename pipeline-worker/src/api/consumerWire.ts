@@ -1,0 +1,124 @@
+import type { Address, Hex } from "viem";
+import { z } from "zod";
+
+/**
+ * The wire shapes of the worker's consumer routes (`POST /v1/queries`, `GET /v1/quota`, and the
+ * receipt and usage every answer carries), declared once for the worker (Fastify's JSON schemas
+ * derive from them), its tests and its clients: the package exports this file as
+ * `@dao-ai/pipeline-worker/consumer-api`. Numbers that may exceed 2^53 (uint64, uint256) travel
+ * as decimal strings.
+ */
+
+/** A uint64 or uint256 as a decimal string, without leading zeros. */
+export const decimalSchema = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, { error: "must be a decimal number" });
+/** A uint64 as a decimal string. */
+export const uint64Schema = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, { error: "must be a decimal uint64" });
+export const addressSchema = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be an address (0x and 40 hex digits)" })
+  .transform((value) => value as Address);
+const hex = (pattern: RegExp, what: string) =>
+  z
+    .string()
+    .regex(pattern, { error: `must be ${what}` })
+    .transform((value) => value as Hex);
+export const bytes32Schema = hex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
+/** A 65-byte ECDSA signature, or an ERC-1271 signature of any length (a Safe's owners' signatures). */
+export const signatureSchema = hex(/^0x(?:[0-9a-fA-F]{2}){1,4096}$/, "0x and the signature's hex digits");
+
+/**
+ * The signed fields of a request, in the body of `POST /v1/queries` or (the same names) in the
+ * `x-query-*` headers of the OpenAI-compatible routes: a Usage voucher (GET /v1/eip712) over
+ * this worker, the lane (consumer, key, epoch) and a running `total`, signed by the consumer
+ * (`key` absent or zero) or by the session key named in `key`.
+ */
+export const signedUsageFields = {
+  consumer: addressSchema,
+  /** The session key that signed, when not the consumer's own wallet. */
+  key: addressSchema.optional(),
+  /** The epoch whose quota the query counts against: the current one. */
+  epoch: uint64Schema,
+  /** The query's position in the lane's running total: any total not yet served in the lane. */
+  total: uint64Schema,
+  /** The most the consumer lets the worker charge per query, in wei (uint256). */
+  maxFeePerQuery: decimalSchema,
+  /** Unix seconds after which the worker refuses the voucher. */
+  deadline: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  signature: signatureSchema,
+};
+
+/** `POST /v1/queries` with a signed voucher: the input is signed as keccak256 of its UTF-8 bytes. */
+export const signedQueryRequestSchema = z.strictObject({
+  ...signedUsageFields,
+  input: z.string().min(1),
+});
+export type SignedQueryRequest = z.input<typeof signedQueryRequestSchema>;
+
+/** A consumer's usage in the current epoch, as this worker counts it. */
+export const queryUsageSchema = z.object({
+  epoch: uint64Schema,
+  /** Unix seconds at which the epoch ends and the quota is restored. */
+  epochEndsAt: z.int(),
+  /** The consumer's quota per epoch (PolicyRegistry.quotaAt: a voted quota, else its tier's). */
+  quota: uint64Schema,
+  /**
+   * The queries this worker charges the consumer in the epoch: the sum over its lanes of the
+   * highest total served, which is what settlement charges.
+   */
+  used: uint64Schema,
+  /** How many more this worker will serve in the epoch (its share minus `used`). */
+  remaining: uint64Schema,
+  /** The part of the quota this worker serves; the workers' shares add up to the quota. */
+  share: z.object({ workerIndex: z.int(), workerCount: z.int(), queries: uint64Schema }),
+  /** The lowest total not yet served in the lane of the request (or of the consumer's own wallet). */
+  nextTotal: uint64Schema,
+});
+export type QueryUsage = z.infer<typeof queryUsageSchema>;
+
+/** `GET /v1/quota?consumer=`: the consumer's usage at this worker, and what to sign next. */
+export const quotaStatusSchema = queryUsageSchema.extend({
+  consumer: addressSchema,
+  /** This worker: the `worker` of the Usage vouchers it accepts. */
+  worker: addressSchema,
+  /** The policy's fee per query now, in wei: sign a `maxFeePerQuery` at least this. */
+  feePerQuery: decimalSchema,
+});
+export type QuotaStatus = z.infer<typeof quotaStatusSchema>;
+
+/** The worker's signed receipt (pipeline-worker/src/inference/queryReceipt.ts says what it binds). */
+export const queryReceiptSchema = z.object({
+  version: z.literal(2),
+  worker: addressSchema,
+  /** The EIP-712 digest of the Usage voucher the query was served under (zero for a bearer key). */
+  usageDigest: bytes32Schema,
+  inputHash: bytes32Schema,
+  answerHash: bytes32Schema,
+  model: z.string(),
+  modelHash: bytes32Schema,
+  consumer: addressSchema,
+  key: addressSchema,
+  epoch: uint64Schema,
+  total: uint64Schema,
+  quota: uint64Schema,
+  digest: bytes32Schema,
+  signature: hex(/^0x[0-9a-fA-F]*$/, "0x and hex digits"),
+});
+export type QueryReceiptWire = z.infer<typeof queryReceiptSchema>;
+
+/** The answer of `POST /v1/queries`: a label and a coarse score, the usage after it, the receipt. */
+export const queryResponseSchema = z.object({
+  answer: z.object({ label: z.string(), score: z.enum(["low", "medium", "high"]) }),
+  usage: queryUsageSchema,
+  receipt: queryReceiptSchema,
+});
+export type QueryResponse = z.infer<typeof queryResponseSchema>;
+
+/**
+ * JSON Schema of a wire shape, for Fastify's validator and response serialiser (which lists what
+ * may leave the worker): the shapes are declared here once, in zod, and the routes' schemas derive
+ * from them.
+ */
+export function jsonSchemaOf(schema: z.ZodType) {
+  const { $schema: _draft, ...json } = z.toJSONSchema(schema, { target: "draft-7", io: "input" });
+  return json as Record<string, unknown> & { properties?: Record<string, Record<string, unknown>> };
+}
