@@ -122,3 +122,51 @@ export function jsonSchemaOf(schema: z.ZodType) {
   const { $schema: _draft, ...json } = z.toJSONSchema(schema, { target: "draft-7", io: "input" });
   return json as Record<string, unknown> & { properties?: Record<string, Record<string, unknown>> };
 }
+
+/**
+ * One lane's usage in one epoch at this worker (`GET /v1/usage`): a lane is (consumer, key, worker,
+ * epoch), `key` the zero address for the consumer's own wallet.
+ */
+export const usageLaneSchema = z.object({
+  epoch: uint64Schema,
+  key: addressSchema,
+  worker: addressSchema,
+  /** Queries this worker answered in the lane. */
+  served: uint64Schema,
+  /** The highest total served: what settlement charges (at most `served` more than the settled part). */
+  charged: uint64Schema,
+  /** The lane's total settled on chain (`UsageSettlement.settledTotal`). */
+  settledTotal: uint64Schema,
+  /** Fees paid on chain for the lane, in wei (the `UsageSettled` events' fees). */
+  paidWei: decimalSchema,
+  /**
+   * `open`: the epoch is under way and nothing of it is waiting to settle; `pending`: charged but
+   * not (wholly) settled yet; `settled`: settled on chain up to `charged`.
+   */
+  state: z.enum(["open", "pending", "settled"]),
+  /** The lane's last settlement transaction, if any. */
+  transactionHash: bytes32Schema.nullable(),
+});
+export type UsageLane = z.infer<typeof usageLaneSchema>;
+
+/** `GET /v1/usage?consumer=`: a consumer's usage history at this worker, newest epoch first. */
+export const usageHistorySchema = z.object({
+  consumer: addressSchema,
+  worker: addressSchema,
+  lanes: z.array(usageLaneSchema),
+});
+export type UsageHistory = z.infer<typeof usageHistorySchema>;
+
+/** The CSV export's columns (`GET /v1/usage?format=csv`), in order: one row per lane. */
+export const USAGE_CSV_COLUMNS = [
+  "consumer",
+  "epoch",
+  "worker",
+  "key",
+  "served",
+  "charged",
+  "settledTotal",
+  "paidWei",
+  "state",
+  "transactionHash",
+] as const;
