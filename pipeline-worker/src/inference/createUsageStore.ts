@@ -3,77 +3,114 @@ import { ClassicLevel } from "classic-level";
 import { getAddress, type Address, type Hex } from "viem";
 import { WorkerError } from "../internal/WorkerError.ts";
 
-/** A query as the consumer signed it: what `UsageSettlement.settle` takes. */
-export type QueryVoucher = {
-  consumer: Address;
+/**
+ * A lane: one payer-identity's usage at this worker in one epoch. `key` is the zero address when
+ * the consumer signs with its own wallet, else the API or session key it authorised.
+ */
+export type LaneId = { consumer: Address; key: Address; epoch: bigint };
+
+/**
+ * The authority a lane settles with: its latest voucher (the highest total served). For a signed
+ * lane, the Usage the consumer (or its session key) signed; for a bearer lane, `signature` is
+ * absent: the worker's own count, settled against the key's grant.
+ */
+export type LaneVoucher = LaneId & {
+  total: bigint;
+  maxFeePerQuery: bigint;
   inputHash: Hex;
-  nonce: bigint;
-  epoch: bigint;
   deadline: bigint;
-  signature: Hex;
+  signature?: Hex | undefined;
 };
 
 /**
- * `pending`: served and counted, not yet sent for settlement. `submitted`: sent in the transaction
- * named, not yet seen mined. `settled`: its nonce is spent on chain. `dropped`: it can never be
- * settled (the contract refuses it for good); the reason says why.
+ * `open`: charged above what is settled, not yet sent. `pending`: sent in `transactionHash`, not
+ * yet seen mined (and confirmed). `settled`: everything charged is settled on chain. `dropped`: the
+ * contract refuses it for good; `reason` says why.
  */
-export type VoucherState = "pending" | "submitted" | "settled" | "dropped";
+export type LaneState = "open" | "pending" | "settled" | "dropped";
 
-export type VoucherRecord = {
-  voucher: QueryVoucher;
-  state: VoucherState;
-  servedAt: string;
-  updatedAt: string;
+export type LaneRecord = {
+  lane: LaneId;
+  /** Queries served in the lane (distinct totals). */
+  served: bigint;
+  /** The highest total served: what settlement charges in all. */
+  charged: bigint;
+  /** The voucher of the highest total: the lane's authority for settlement. */
+  voucher: LaneVoucher | undefined;
+  /** The total settled on chain (UsageSettlement.settledTotal), as this worker saw it. */
+  settledTotal: bigint;
+  /** The total sent in `transactionHash` while `pending`. */
+  submittedTotal?: bigint | undefined;
+  /** Wei the consumer paid for this lane, from the UsageSettled events of this worker's settlements. */
+  paidWei: bigint;
+  state: LaneState;
   transactionHash?: Hex | undefined;
-  /** Why it was dropped. */
   reason?: string | undefined;
+  firstServedAt: string;
+  lastServedAt: string;
+  updatedAt: string;
 };
+
+/** A total held for a query between its checks and its count; `release` gives it back. */
+export type Reservation = { lane: LaneId; total: bigint; release(): void };
+
+/** The fields of a served query's voucher beyond its lane and total. */
+export type VoucherFields = Pick<LaneVoucher, "maxFeePerQuery" | "inputHash" | "deadline" | "signature">;
 
 export type UsageStore = {
   /**
-   * How many queries of `consumer` this worker counted in `epoch`. The first call for a pair
-   * reads it from disk; later ones come from memory, and `usedNow` reads that memory at once.
+   * Loads the consumer's lanes of `epoch` (records and served totals) into memory; later calls
+   * resolve at once. `reserve`, `charged` and `nextTotal` read that memory synchronously.
    */
-  used(consumer: Address, epoch: bigint): Promise<bigint>;
-  /** The count `used` loaded, kept current by `record` and `release`; 0 if never loaded. */
-  usedNow(consumer: Address, epoch: bigint): bigint;
-  /** Queries of `consumer` counted and not yet settled (or dropped), in every epoch. */
+  load(consumer: Address, epoch: bigint): Promise<void>;
+  /**
+   * Holds `total` of `lane` for a query being checked, or throws TOTAL_REPLAYED when the lane
+   * served it already or holds it for another query. Synchronous, so a check and its reservation
+   * are one step; the lane's consumer and epoch must be loaded.
+   */
+  reserve(lane: LaneId, total: bigint): Reservation;
+  /** The bearer variant: the store picks the lane's next total (above every total served or held). */
+  reserveNext(lane: LaneId): Reservation;
+  /**
+   * Queries `consumer` is charged at this worker in `epoch`: the sum over its lanes of the highest
+   * total served or held. The quota applies to it, as the contract sums totals.
+   */
+  charged(consumer: Address, epoch: bigint): bigint;
+  /** The lowest total above every total served or held in the lane. */
+  nextTotal(lane: LaneId): bigint;
+  /** Queries charged (or held) and not yet settled or dropped, all epochs and lanes: what the deposit must cover. */
   unsettled(consumer: Address): bigint;
   /**
-   * How many of `consumer`'s queries left the unsettled list (settled, dropped or released) since
-   * the store opened: it changes whenever `unsettled` drops, so a cache keyed on it notices.
+   * How many of `consumer`'s charged queries left the unsettled count (settled, dropped) since the
+   * store opened: it changes whenever `unsettled` drops, so a cache keyed on it notices.
    */
   settledCount(consumer: Address): bigint;
-  /** Queries counted and not yet settled (or dropped), all consumers. */
+  /** Lanes waiting for settlement (open or pending). */
   pendingCount(): number;
-  get(consumer: Address, nonce: bigint): Promise<VoucherRecord | undefined>;
   /**
-   * Counts a query and keeps its voucher for settlement, durably: it resolves once the write is on
-   * disk (fsync'd), and writes that arrive together share one fsync. The query service counts a
-   * query before its model is invoked, and nothing uncounts it. Counting a consumer's nonce twice
-   * is refused with NONCE_REPLAYED. `used` is the count right after this query, so concurrent
-   * queries get distinct positions.
+   * Counts a query served under `reservation` durably: it resolves once the write is on disk
+   * (fsync'd), and writes that arrive together share one fsync. The query service counts a query
+   * before its model is invoked, and nothing uncounts it. The reservation is released either way.
    */
-  record(
-    voucher: QueryVoucher,
-    parameters?: {
-      /**
-       * The caller looked the nonce up with `get`, found nothing, and no other call can record it
-       * until this one ends (the query service holds the nonce in flight): the store skips its own
-       * look-up, one LevelDB read per query.
-       */
-      checkedUnused?: boolean;
-    },
-  ): Promise<{ record: VoucherRecord; used: bigint }>;
+  record(reservation: Reservation, voucher: VoucherFields): Promise<LaneRecord>;
+  /** The lane's record as kept in memory, or undefined when not loaded or never served. */
+  lane(lane: LaneId): LaneRecord | undefined;
   /**
-   * Vouchers waiting for settlement (pending or submitted), oldest epoch first; at most `limit`,
-   * and only those after `after` in that order (to read a long backlog a page at a time).
+   * Lanes waiting for settlement (open or pending), oldest epoch first; at most `limit`, and only
+   * those after `after` in that order (to read a long backlog a page at a time).
    */
-  listUnsettled(options?: { limit?: number; after?: QueryVoucher }): Promise<VoucherRecord[]>;
-  markSubmitted(vouchers: readonly QueryVoucher[], transactionHash: Hex): Promise<void>;
-  markSettled(vouchers: readonly QueryVoucher[], transactionHash: Hex | undefined): Promise<void>;
-  markDropped(vouchers: readonly QueryVoucher[], reason: string): Promise<void>;
+  listUnsettled(options?: { limit?: number; after?: LaneId }): Promise<LaneRecord[]>;
+  /** The lanes were sent for settlement up to `total` in the transaction named. */
+  markSubmitted(entries: readonly { lane: LaneId; total: bigint }[], transactionHash: Hex): Promise<void>;
+  /** The lanes are settled on chain up to `total` (and paid `paidWei` more). */
+  markSettled(
+    entries: readonly { lane: LaneId; total: bigint; paidWei?: bigint }[],
+    transactionHash: Hex | undefined,
+  ): Promise<void>;
+  /** The contract refuses the lanes' vouchers for good. */
+  markDropped(lanes: readonly LaneId[], reason: string): Promise<void>;
+  /** Every lane of `consumer` this worker served, oldest epoch first: the usage history. */
+  history(consumer: Address): Promise<LaneRecord[]>;
   close(): Promise<void>;
 };
 
@@ -84,36 +121,66 @@ export type CreateUsageStoreParameters = {
   now?: () => Date;
 };
 
-type StoredRecord = Omit<VoucherRecord, "voucher"> & {
-  voucher: { consumer: Address; inputHash: Hex; nonce: string; epoch: string; deadline: string; signature: Hex };
+type StoredVoucher = Omit<LaneVoucher, "consumer" | "key" | "epoch" | "total" | "maxFeePerQuery" | "deadline"> & {
+  total: string;
+  maxFeePerQuery: string;
+  deadline: string;
+};
+type StoredRecord = Omit<
+  LaneRecord,
+  "lane" | "served" | "charged" | "voucher" | "settledTotal" | "submittedTotal" | "paidWei"
+> & {
+  lane: { consumer: Address; key: Address; epoch: string };
+  served: string;
+  charged: string;
+  voucher?: StoredVoucher | undefined;
+  settledTotal: string;
+  submittedTotal?: string | undefined;
+  paidWei: string;
 };
 type Operation = { type: "put"; key: string; value: string } | { type: "del"; key: string };
 
-// Key layout. A voucher, its usage entry and its settlement entry are written in one LevelDB batch,
-// so a crash leaves a query either wholly counted or not at all.
-//   v!<consumer>!<nonce>          -> StoredRecord (JSON); its presence spends the nonce here
-//   e!<epoch>!<consumer>!<nonce>  -> "" ; usage: one entry per query counted in the epoch
-//   p!<epoch>!<consumer>!<nonce>  -> "" ; settlement: vouchers not yet settled, by epoch
+/** A lane in memory: its record as on disk, the totals served, and those held by queries in flight. */
+type Lane = {
+  id: LaneId;
+  record: LaneRecord | undefined;
+  /** Served totals; undefined until the lane's consumer and epoch are loaded for serving. */
+  served: Set<bigint> | undefined;
+  reserved: Set<bigint>;
+};
+
+// Key layout. A served total, its lane's record and the settlement index are written in one
+// LevelDB batch, so a crash leaves a query either wholly counted or not at all.
+//   l!<consumer>!<epoch>!<key>          -> StoredRecord (JSON): the lane
+//   t!<consumer>!<epoch>!<key>!<total>  -> ""; its presence spends the total in the lane
+//   p!<epoch>!<consumer>!<key>          -> ""; the lane waits for settlement (oldest epoch first)
 // Numbers are zero-padded to 20 digits (uint64), addresses lower-case, so byte order is numeric.
 const pad = (value: bigint) => value.toString().padStart(20, "0");
-const lower = (address: Address) => address.toLowerCase();
-const voucherKey = (consumer: Address, nonce: bigint) => `v!${lower(consumer)}!${pad(nonce)}`;
-const usageKey = (v: { consumer: Address; epoch: bigint; nonce: bigint }) =>
-  `e!${pad(v.epoch)}!${lower(v.consumer)}!${pad(v.nonce)}`;
-const pendingKey = (v: { consumer: Address; epoch: bigint; nonce: bigint }) =>
-  `p!${pad(v.epoch)}!${lower(v.consumer)}!${pad(v.nonce)}`;
-const countKey = (consumer: Address, epoch: bigint) => `${pad(epoch)}!${lower(consumer)}`;
+const lower = (address: Address) => address.toLowerCase() as Address;
+const laneName = (lane: LaneId) => `${lower(lane.consumer)}!${pad(lane.epoch)}!${lower(lane.key)}`;
+const recordKey = (lane: LaneId) => `l!${laneName(lane)}`;
+const totalKey = (lane: LaneId, total: bigint) => `t!${laneName(lane)}!${pad(total)}`;
+const pendingKey = (lane: LaneId) => `p!${pad(lane.epoch)}!${lower(lane.consumer)}!${lower(lane.key)}`;
+const groupName = (consumer: Address, epoch: bigint) => `${lower(consumer)}!${pad(epoch)}`;
+
+const replayed = (lane: LaneId, total: bigint) =>
+  new WorkerError("TOTAL_REPLAYED", `Total ${total} of this lane (epoch ${lane.epoch}) was already served.`, {
+    hints: ["Sign the next total (GET /v1/quota's nextTotal, or your own counter plus one) and send the query again."],
+    extra: { total: total.toString(), epoch: lane.epoch.toString() },
+  });
 
 /**
- * The worker's durable record of the queries it served: an embedded LevelDB (classic-level, as the
- * submission journal) holding, per query, the consumer's signed voucher and its settlement state.
- * It is the source of the quota counts, so what it holds must never be less than what was
- * answered: a query is written, and fsync'd, before its model is invoked. Concurrent
- * writes are gathered into one batch and one fsync (group commit), so durability costs one disk
- * flush per burst of queries, not one per query.
+ * The worker's durable record of the usage it served, per lane (consumer, key, epoch): the totals
+ * served (each at most once), the highest one with its voucher (the authority settlement sends),
+ * and the settlement state. An embedded LevelDB (classic-level, as the submission journal). It is
+ * the source of the quota counts, so what it holds must never be less than what was answered: a
+ * query is written, and fsync'd, before its model is invoked. Concurrent writes are gathered into
+ * one batch and one fsync (group commit), so durability costs one disk flush per burst of queries.
  *
- * Invariant: for every (consumer, epoch) whose count is loaded, the count in memory equals the
- * number of `e!` entries on disk, because both change only together, after the write succeeds.
+ * Memory holds a lane's record exactly as on disk: a write's changes are applied to a draft of the
+ * record when its batch is built and to memory only once the batch is on disk, so a failed write
+ * changes nothing. Totals between their check and their write are reservations, which the quota
+ * and deposit checks count as charged.
  */
 export async function createUsageStore(parameters: CreateUsageStoreParameters): Promise<UsageStore> {
   const db = new ClassicLevel<string, string>(parameters.directory, { keyEncoding: "utf8", valueEncoding: "utf8" });
@@ -132,165 +199,346 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
   const sync = parameters.sync ?? true;
   const now = parameters.now ?? (() => new Date());
 
-  const counts = new Map<string, bigint>();
-  const loading = new Map<string, Promise<bigint>>();
-  const unsettled = new Map<string, bigint>();
+  const lanes = new Map<string, Lane>();
+  /** The lanes of each loaded (consumer, epoch). */
+  const groups = new Map<string, Set<Lane>>();
+  const loading = new Map<string, Promise<void>>();
+  /** By consumer (lower-case): charged minus settled over its unsettled lanes, as on disk. */
+  const unsettledByConsumer = new Map<string, bigint>();
+  /** By consumer: its lanes holding reservations. */
+  const reservingLanes = new Map<string, Set<Lane>>();
   const left = new Map<string, bigint>();
   let pending = 0;
-  for await (const key of db.keys({ gt: "p!", lt: "p!\xff" })) {
-    const consumer = key.split("!")[2]!;
-    unsettled.set(consumer, (unsettled.get(consumer) ?? 0n) + 1n);
-    pending++;
+
+  const readRecord = (key: string): LaneRecord | undefined => {
+    // Synchronous: a LevelDB read from memory or the page cache takes about a microsecond, while
+    // the asynchronous `get` costs 15 to 25 µs of the main thread and waits for the thread pool.
+    const value = db.getSync(key);
+    return value === undefined ? undefined : fromStored(JSON.parse(value) as StoredRecord);
+  };
+
+  function laneOf(id: LaneId): Lane {
+    const name = laneName(id);
+    let lane = lanes.get(name);
+    if (lane === undefined) {
+      const normalised = { consumer: getAddress(id.consumer), key: getAddress(id.key), epoch: id.epoch };
+      lane = { id: normalised, record: undefined, served: undefined, reserved: new Set() };
+      lanes.set(name, lane);
+    }
+    return lane;
   }
 
-  // Group commit: writes queue up while one batch is being flushed, then go out together.
-  let queue: { operations: Operation[]; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  const isUnsettled = (record: LaneRecord | undefined) =>
+    record !== undefined && (record.state === "open" || record.state === "pending");
+  const owedOf = (record: LaneRecord | undefined) =>
+    record !== undefined && isUnsettled(record) ? record.charged - record.settledTotal : 0n;
+
+  /** Puts `next` in memory in place of the lane's record, keeping the sums right. */
+  function apply(lane: Lane, next: LaneRecord) {
+    const consumer = lower(lane.id.consumer);
+    const before = owedOf(lane.record);
+    const after = owedOf(next);
+    const sum = (unsettledByConsumer.get(consumer) ?? 0n) + after - before;
+    if (sum === 0n) unsettledByConsumer.delete(consumer);
+    else unsettledByConsumer.set(consumer, sum);
+    // Queries leave the unsettled count through settlement only, never through a new charge.
+    if (after < before) left.set(consumer, (left.get(consumer) ?? 0n) + before - after);
+    pending += (isUnsettled(next) ? 1 : 0) - (isUnsettled(lane.record) ? 1 : 0);
+    lane.record = next;
+  }
+
+  // Lanes waiting for settlement, at start: the unsettled sums and the settler's work come from them.
+  for await (const key of db.keys({ gt: "p!", lt: "p!\xff" })) {
+    const [, epoch, consumer, laneKey] = key.split("!") as [string, string, Address, Address];
+    const id = { consumer, key: laneKey, epoch: BigInt(epoch) };
+    const record = readRecord(recordKey(id));
+    if (record !== undefined) apply(laneOf(id), record);
+  }
+
+  // Group commit: changes queue up while one batch is being flushed, then go out together.
+  type Change = {
+    lane: Lane;
+    /** Edits the draft of the lane's record and returns the other operations of the change. */
+    edit(draft: LaneRecord | undefined): { record: LaneRecord | undefined; operations: Operation[] };
+  };
+  type Entry = { changes: Change[]; resolve: () => void; reject: (error: unknown) => void };
+  let queue: Entry[] = [];
   let flushing: Promise<void> | undefined;
   let closed = false;
-  // Nonces between their replay check and their write, so two records of one nonce cannot both pass.
-  const recording = new Set<string>();
   async function drain() {
     while (queue.length > 0) {
       const group = queue;
       queue = [];
-      try {
-        await db.batch(
-          group.flatMap((entry) => entry.operations),
-          { sync },
+      const drafts = new Map<Lane, LaneRecord | undefined>();
+      const operations: Operation[] = [];
+      for (const entry of group) {
+        for (const change of entry.changes) {
+          const draft = drafts.has(change.lane) ? drafts.get(change.lane) : change.lane.record;
+          const edited = change.edit(draft === undefined ? undefined : { ...draft });
+          operations.push(...edited.operations);
+          drafts.set(change.lane, edited.record);
+        }
+      }
+      for (const [lane, record] of drafts) {
+        if (record === undefined || record === lane.record) continue;
+        operations.push({ type: "put", key: recordKey(lane.id), value: toStored(record) });
+        operations.push(
+          isUnsettled(record)
+            ? { type: "put", key: pendingKey(lane.id), value: "" }
+            : { type: "del", key: pendingKey(lane.id) },
         );
-        for (const entry of group) entry.resolve();
+      }
+      try {
+        if (operations.length > 0) await db.batch(operations, { sync });
       } catch (cause) {
         const error = new WorkerError("STORAGE_UNAVAILABLE", "Cannot write to the usage store.", {
           cause,
           hints: ["Check that the data directory is writable and not full."],
         });
         for (const entry of group) entry.reject(error);
+        continue;
       }
+      for (const [lane, record] of drafts) if (record !== undefined) apply(lane, record);
+      for (const entry of group) entry.resolve();
     }
     flushing = undefined;
   }
-  function write(operations: Operation[]): Promise<void> {
+  function write(changes: Change[]): Promise<void> {
     if (closed) return Promise.reject(new WorkerError("STORAGE_UNAVAILABLE", "The usage store is closed."));
     return new Promise<void>((resolve, reject) => {
-      queue.push({ operations, resolve, reject });
+      queue.push({ changes, resolve, reject });
       flushing ??= drain();
     });
   }
 
-  // Synchronous: a LevelDB read from memory or the page cache takes about a microsecond, while the
-  // asynchronous `get` costs 15 to 25 µs of the main thread (a snapshot, a hop to the thread pool
-  // and back) and, on a worker pinned to one core, waits for the thread pool's turn: it was the
-  // largest single cost of a query after the signatures.
-  const read = async (key: string): Promise<VoucherRecord | undefined> => {
-    const value = db.getSync(key);
-    return value === undefined ? undefined : fromStored(JSON.parse(value) as StoredRecord);
+  function load(consumer: Address, epoch: bigint): Promise<void> {
+    const name = groupName(consumer, epoch);
+    if (groups.has(name)) return Promise.resolve();
+    let loaded = loading.get(name);
+    if (loaded === undefined) {
+      loaded = (async () => {
+        const group = new Set<Lane>();
+        const prefix = `${name}!`;
+        for await (const [key, value] of db.iterator({ gt: `l!${prefix}`, lt: `l!${prefix}\xff` })) {
+          const laneKey = key.split("!")[3] as Address;
+          const lane = laneOf({ consumer, key: laneKey, epoch });
+          // A lane written since (its record in memory is newer) keeps what memory holds.
+          lane.record ??= fromStored(JSON.parse(value) as StoredRecord);
+          group.add(lane);
+        }
+        for (const lane of group) {
+          const served = new Set<bigint>();
+          const totals = `t!${laneName(lane.id)}!`;
+          for await (const key of db.keys({ gt: totals, lt: `${totals}\xff` })) served.add(BigInt(key.slice(-20)));
+          // Totals written while this read ran are already in memory's set, if any.
+          for (const total of lane.served ?? []) served.add(total);
+          lane.served = served;
+        }
+        groups.set(name, group);
+        loading.delete(name);
+      })();
+      loading.set(name, loaded);
+    }
+    return loaded;
+  }
+
+  /** The lane for serving: its consumer and epoch must be loaded. */
+  function servingLane(id: LaneId): { lane: Lane; group: Set<Lane> } {
+    const group = groups.get(groupName(id.consumer, id.epoch));
+    if (group === undefined) throw new Error(`The lanes of ${id.consumer} in epoch ${id.epoch} are not loaded.`);
+    const lane = laneOf(id);
+    lane.served ??= new Set();
+    group.add(lane);
+    return { lane, group };
+  }
+
+  const maxReserved = (lane: Lane) => {
+    let max = 0n;
+    for (const total of lane.reserved) if (total > max) max = total;
+    return max;
+  };
+  const chargedWithReserved = (lane: Lane) => {
+    const charged = lane.record?.charged ?? 0n;
+    const reserved = maxReserved(lane);
+    return reserved > charged ? reserved : charged;
   };
 
-  function used(consumer: Address, epoch: bigint): Promise<bigint> {
-    const key = countKey(consumer, epoch);
-    const known = counts.get(key);
-    if (known !== undefined) return Promise.resolve(known);
-    let load = loading.get(key);
-    if (load === undefined) {
-      load = (async () => {
-        const prefix = `e!${pad(epoch)}!${lower(consumer)}!`;
-        let count = 0n;
-        for await (const _key of db.keys({ gt: prefix, lt: `${prefix}\xff` })) count++;
-        counts.set(key, count);
-        loading.delete(key);
-        return count;
-      })();
-      loading.set(key, load);
-    }
-    return load;
-  }
-
-  function adjustUnsettled(consumer: Address, delta: bigint) {
-    const key = lower(consumer);
-    const next = (unsettled.get(key) ?? 0n) + delta;
-    if (next <= 0n) unsettled.delete(key);
-    else unsettled.set(key, next);
-    if (delta < 0n) left.set(key, (left.get(key) ?? 0n) - delta);
-    pending += Number(delta);
-  }
-
-  /** Moves vouchers to a new state; those already in a final state, or unknown, are left alone. */
-  async function transition(vouchers: readonly QueryVoucher[], state: VoucherState, extra: Partial<VoucherRecord>) {
-    const operations: Operation[] = [];
-    const leaving: QueryVoucher[] = [];
-    for (const voucher of vouchers) {
-      const record = await read(voucherKey(voucher.consumer, voucher.nonce));
-      if (record === undefined || record.state === "settled" || record.state === "dropped") continue;
-      const next: VoucherRecord = { ...record, ...extra, state, updatedAt: now().toISOString() };
-      operations.push({ type: "put", key: voucherKey(voucher.consumer, voucher.nonce), value: toStored(next) });
-      if (state === "settled" || state === "dropped") {
-        operations.push({ type: "del", key: pendingKey(voucher) });
-        leaving.push(voucher);
-      }
-    }
-    if (operations.length === 0) return;
-    await write(operations);
-    for (const voucher of leaving) adjustUnsettled(voucher.consumer, -1n);
-  }
-
-  async function recordNew(voucher: QueryVoucher): Promise<{ record: VoucherRecord; used: bigint }> {
-    const at = now().toISOString();
-    const record: VoucherRecord = {
-      voucher: { ...voucher, consumer: getAddress(voucher.consumer) },
-      state: "pending",
-      servedAt: at,
-      updatedAt: at,
+  function hold(lane: Lane, total: bigint): Reservation {
+    lane.reserved.add(total);
+    const consumer = lower(lane.id.consumer);
+    let reserving = reservingLanes.get(consumer);
+    if (reserving === undefined) reservingLanes.set(consumer, (reserving = new Set()));
+    reserving.add(lane);
+    let held = true;
+    return {
+      lane: lane.id,
+      total,
+      release() {
+        if (!held) return;
+        held = false;
+        lane.reserved.delete(total);
+        if (lane.reserved.size === 0) {
+          reserving.delete(lane);
+          if (reserving.size === 0) reservingLanes.delete(consumer);
+        }
+      },
     };
-    await write([
-      { type: "put", key: voucherKey(voucher.consumer, voucher.nonce), value: toStored(record) },
-      { type: "put", key: usageKey(voucher), value: "" },
-      { type: "put", key: pendingKey(voucher), value: "" },
-    ]);
-    const key = countKey(voucher.consumer, voucher.epoch);
-    const used = (counts.get(key) ?? 0n) + 1n;
-    counts.set(key, used);
-    adjustUnsettled(voucher.consumer, 1n);
-    return { record, used };
+  }
+
+  function transition(
+    entries: readonly { lane: LaneId }[],
+    edit: (record: LaneRecord, index: number) => LaneRecord | undefined,
+  ): Promise<void> {
+    const changes: Change[] = [];
+    entries.forEach((entry, index) => {
+      const lane = lanes.get(laneName(entry.lane));
+      if (lane?.record === undefined) return;
+      changes.push({
+        lane,
+        edit: (draft) => ({ record: draft === undefined ? undefined : (edit(draft, index) ?? draft), operations: [] }),
+      });
+    });
+    return changes.length === 0 ? Promise.resolve() : write(changes);
   }
 
   return {
-    used,
-    usedNow: (consumer, epoch) => counts.get(countKey(consumer, epoch)) ?? 0n,
-    unsettled: (consumer) => unsettled.get(lower(consumer)) ?? 0n,
+    load,
+
+    reserve(id, total) {
+      const { lane } = servingLane(id);
+      if (lane.served!.has(total) || lane.reserved.has(total)) throw replayed(lane.id, total);
+      return hold(lane, total);
+    },
+
+    reserveNext(id) {
+      const { lane } = servingLane(id);
+      return hold(lane, chargedWithReserved(lane) + 1n);
+    },
+
+    charged(consumer, epoch) {
+      let sum = 0n;
+      for (const lane of groups.get(groupName(consumer, epoch)) ?? []) sum += chargedWithReserved(lane);
+      return sum;
+    },
+
+    nextTotal(id) {
+      const lane = lanes.get(laneName(id));
+      return lane === undefined ? 1n : chargedWithReserved(lane) + 1n;
+    },
+
+    unsettled(consumer) {
+      let sum = unsettledByConsumer.get(lower(consumer)) ?? 0n;
+      for (const lane of reservingLanes.get(lower(consumer)) ?? []) {
+        const extra = maxReserved(lane) - (lane.record?.charged ?? 0n);
+        if (extra > 0n) sum += extra;
+      }
+      return sum;
+    },
     settledCount: (consumer) => left.get(lower(consumer)) ?? 0n,
     pendingCount: () => pending,
-    get: (consumer, nonce) => read(voucherKey(consumer, nonce)),
+    lane: (id) => lanes.get(laneName(id))?.record,
 
-    async record(voucher, { checkedUnused } = {}) {
-      const key = voucherKey(voucher.consumer, voucher.nonce);
-      const replayed = () =>
-        new WorkerError("NONCE_REPLAYED", `Nonce ${voucher.nonce} of ${voucher.consumer} was already used.`);
-      if (recording.has(key)) throw replayed();
-      recording.add(key);
+    async record(reservation, fields) {
       try {
-        await used(voucher.consumer, voucher.epoch);
-        if (!checkedUnused && (await read(key)) !== undefined) throw replayed();
-        return await recordNew(voucher);
+        const { lane } = servingLane(reservation.lane);
+        const { total } = reservation;
+        const at = now().toISOString();
+        await write([
+          {
+            lane,
+            edit(draft) {
+              const record: LaneRecord = draft ?? {
+                lane: lane.id,
+                served: 0n,
+                charged: 0n,
+                voucher: undefined,
+                settledTotal: 0n,
+                paidWei: 0n,
+                state: "open",
+                firstServedAt: at,
+                lastServedAt: at,
+                updatedAt: at,
+              };
+              record.served += 1n;
+              record.lastServedAt = at;
+              record.updatedAt = at;
+              if (total > record.charged) {
+                record.charged = total;
+                record.voucher = { ...lane.id, total, ...fields };
+                // More to settle: a settled or dropped lane is open again (a pending one stays pending).
+                if (record.state === "settled" || record.state === "dropped") {
+                  record.state = "open";
+                  record.reason = undefined;
+                }
+              }
+              return { record, operations: [{ type: "put", key: totalKey(lane.id, total), value: "" }] };
+            },
+          },
+        ]);
+        lane.served!.add(total);
+        return lane.record!;
       } finally {
-        recording.delete(key);
+        reservation.release();
       }
     },
 
     async listUnsettled(options = {}) {
-      const records: VoucherRecord[] = [];
+      const records: LaneRecord[] = [];
       const gt = options.after === undefined ? "p!" : pendingKey(options.after);
       for await (const key of db.keys({ gt, lt: "p!\xff", limit: options.limit ?? -1 })) {
-        const [, , consumer, nonce] = key.split("!");
-        const record = await read(`v!${consumer}!${nonce}`);
+        const [, epoch, consumer, laneKey] = key.split("!") as [string, string, Address, Address];
+        const record = lanes.get(laneName({ consumer, key: laneKey, epoch: BigInt(epoch) }))?.record;
         if (record !== undefined) records.push(record);
       }
       return records;
     },
 
-    markSubmitted: (vouchers, transactionHash) => transition(vouchers, "submitted", { transactionHash }),
-    markSettled: (vouchers, transactionHash) =>
-      transition(vouchers, "settled", transactionHash === undefined ? {} : { transactionHash }),
-    markDropped: (vouchers, reason) => transition(vouchers, "dropped", { reason }),
+    markSubmitted: (entries, transactionHash) =>
+      transition(entries, (record, i) => ({
+        ...record,
+        state: "pending",
+        submittedTotal: entries[i]!.total,
+        transactionHash,
+        updatedAt: now().toISOString(),
+      })),
+
+    markSettled: (entries, transactionHash) =>
+      transition(entries, (record, i) => {
+        const { total, paidWei = 0n } = entries[i]!;
+        const settledTotal = total > record.settledTotal ? total : record.settledTotal;
+        return {
+          ...record,
+          settledTotal,
+          submittedTotal: undefined,
+          paidWei: record.paidWei + paidWei,
+          state: settledTotal >= record.charged ? "settled" : "open",
+          ...(transactionHash === undefined ? {} : { transactionHash }),
+          updatedAt: now().toISOString(),
+        };
+      }),
+
+    markDropped: (ids, reason) =>
+      transition(
+        ids.map((lane) => ({ lane })),
+        (record) => ({
+          ...record,
+          state: "dropped",
+          submittedTotal: undefined,
+          reason,
+          updatedAt: now().toISOString(),
+        }),
+      ),
+
+    async history(consumer) {
+      const records: LaneRecord[] = [];
+      const prefix = `l!${lower(consumer)}!`;
+      for await (const [key, value] of db.iterator({ gt: prefix, lt: `${prefix}\xff` })) {
+        const [, , epoch, laneKey] = key.split("!") as [string, Address, string, Address];
+        const kept = lanes.get(laneName({ consumer, key: laneKey, epoch: BigInt(epoch) }))?.record;
+        records.push(kept ?? fromStored(JSON.parse(value) as StoredRecord));
+      }
+      return records;
+    },
 
     async close() {
       if (closed) return;
@@ -301,33 +549,51 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
   };
 }
 
-function toStored(record: VoucherRecord): string {
-  const { voucher } = record;
+function toStored(record: LaneRecord): string {
+  const { lane, voucher } = record;
   const stored: StoredRecord = {
     ...record,
-    voucher: {
-      consumer: voucher.consumer,
-      inputHash: voucher.inputHash,
-      nonce: voucher.nonce.toString(),
-      epoch: voucher.epoch.toString(),
-      deadline: voucher.deadline.toString(),
-      signature: voucher.signature,
-    },
+    lane: { consumer: lane.consumer, key: lane.key, epoch: lane.epoch.toString() },
+    served: record.served.toString(),
+    charged: record.charged.toString(),
+    voucher:
+      voucher === undefined
+        ? undefined
+        : {
+            total: voucher.total.toString(),
+            maxFeePerQuery: voucher.maxFeePerQuery.toString(),
+            inputHash: voucher.inputHash,
+            deadline: voucher.deadline.toString(),
+            signature: voucher.signature,
+          },
+    settledTotal: record.settledTotal.toString(),
+    submittedTotal: record.submittedTotal?.toString(),
+    paidWei: record.paidWei.toString(),
   };
   return JSON.stringify(stored);
 }
 
-function fromStored(stored: StoredRecord): VoucherRecord {
+function fromStored(stored: StoredRecord): LaneRecord {
+  const lane = { consumer: stored.lane.consumer, key: stored.lane.key, epoch: BigInt(stored.lane.epoch) };
   const { voucher } = stored;
   return {
     ...stored,
-    voucher: {
-      consumer: voucher.consumer,
-      inputHash: voucher.inputHash,
-      nonce: BigInt(voucher.nonce),
-      epoch: BigInt(voucher.epoch),
-      deadline: BigInt(voucher.deadline),
-      signature: voucher.signature,
-    },
+    lane,
+    served: BigInt(stored.served),
+    charged: BigInt(stored.charged),
+    voucher:
+      voucher === undefined
+        ? undefined
+        : {
+            ...lane,
+            total: BigInt(voucher.total),
+            maxFeePerQuery: BigInt(voucher.maxFeePerQuery),
+            inputHash: voucher.inputHash,
+            deadline: BigInt(voucher.deadline),
+            signature: voucher.signature,
+          },
+    settledTotal: BigInt(stored.settledTotal),
+    submittedTotal: stored.submittedTotal === undefined ? undefined : BigInt(stored.submittedTotal),
+    paidWei: BigInt(stored.paidWei),
   };
 }

@@ -68,6 +68,20 @@ export const errorCodes = {
     fix: "Sign a new request with an unused nonce.",
     retryable: false,
   },
+  TOTAL_REPLAYED: {
+    status: 409,
+    title: "The voucher's total was already served",
+    why: "A query's Usage voucher names its position (`total`) in the running total of its lane (consumer, key, worker, epoch), and each total is served once: this worker already served (or is serving) a query with this total in this lane. The consumer is charged the highest total served, so a total served twice would give one query for free, and a replayed request must not be answered again.",
+    fix: "Sign the next total: GET /v1/quota?consumer= reports `nextTotal`, or keep your own counter (any total not yet served is accepted, so concurrent requests may use consecutive totals).",
+    retryable: false,
+  },
+  FEE_ABOVE_MAXIMUM: {
+    status: 402,
+    title: "The fee per query is above the signed maximum",
+    why: "The policy's fee per query (set by the DAO's vote) is higher than the `maxFeePerQuery` the consumer signed in its Usage voucher. The worker never serves a query it could be paid for only in part: the contract charges at most the signed maximum.",
+    fix: "Check the fee (GET /v1/quota?consumer= reports `feePerQuery`; GET /v1/policy the policy) and sign again with a maximum at least that high, if you accept it.",
+    retryable: false,
+  },
   WRONG_CHAIN: {
     status: 400,
     title: "The request is for another chain",
