@@ -59,33 +59,6 @@ type TypedDataSpec = {
 };
 export type Eip712Spec = { submission: TypedDataSpec; query: TypedDataSpec };
 
-export type QueryRequest = {
-  consumer: Address;
-  input: string;
-  /** Decimal uint64. */
-  nonce: string;
-  /** Decimal uint64: the epoch whose quota the query counts against (the worker's current epoch). */
-  epoch: string;
-  /** Unix seconds, by the worker's clock. */
-  deadline: number;
-  signature: Hex;
-};
-/** A consumer's usage in the current epoch, as the worker counts it (numbers as decimal strings). */
-export type QueryUsage = {
-  epoch: string;
-  /** Unix seconds at which the epoch ends and the quota is restored. */
-  epochEndsAt: number;
-  quota: string;
-  used: string;
-  remaining: string;
-  share: { workerIndex: number; workerCount: number; queries: string };
-};
-export type QueryResponse = {
-  answer: { label: string; score: "low" | "medium" | "high" };
-  usage: QueryUsage;
-  receipt: { worker: Address; digest: Hex; signature: Hex; model: string; [field: string]: unknown };
-};
-
 /**
  * The pipeline worker's HTTP API, as the app uses it. Every non-2xx answer becomes a
  * WorkerProblemError carrying the worker's problem (a worker that is down becomes WORKER_UNREACHABLE).
@@ -128,6 +101,9 @@ export function createWorkerApi(baseUrl: string) {
 
   return {
     baseUrl,
+    /** For route groups kept in modules of their own (consumeApi.ts): the same errors and parsing. */
+    request,
+    json,
     policy: () => request<Record<string, unknown>>("/v1/policy"),
     eip712: () => request<Eip712Spec>("/v1/eip712"),
     beginSubmission: (envelope: SubmissionEnvelope) =>
@@ -142,8 +118,6 @@ export function createWorkerApi(baseUrl: string) {
     submission: (id: Hex) => request<SubmissionStatus>(`/v1/submissions/${id}`),
     submissions: (contributor: Address) =>
       request<{ submissions: SubmissionStatus[] }>(`/v1/submissions?contributor=${contributor}`),
-    query: (body: QueryRequest) => request<QueryResponse>("/v1/queries", json("POST", body)),
-    quota: (consumer: Address) => request<QueryUsage & { consumer: Address }>(`/v1/quota/${consumer}`),
   };
 }
 
