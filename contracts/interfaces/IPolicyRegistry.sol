@@ -3,12 +3,13 @@ pragma solidity ^0.8.24;
 
 /// @title IPolicyRegistry
 /// @notice The AI's policy, open and on chain: who may submit training data, which attestations that
-/// data must carry, how many queries each consumer may make and at what fee, the keyholder
-/// committee, approved training runs, the workers the DAO authorises, and the kill switch.
-/// Off-chain workers follow these events; contracts read these views.
+/// data must carry, how many queries each consumer may make (by vote, or by joining a voted access
+/// tier) and at what fee, the keyholder committee, approved training runs, the workers the DAO
+/// authorises, and the kill switch. Off-chain workers follow these events; contracts read these views.
 /// @dev Every change is made by the timelock (so by a passed proposal), except engaging the kill
-/// switch, which the guardian may also do. Every change increments `policyVersion()` and emits an
-/// event carrying the new version, so a follower can tell it has missed nothing.
+/// switch, which the guardian may also do, and joining a tier, which a consumer does by paying.
+/// Every change increments `policyVersion()` and emits an event carrying the new version, so a
+/// follower can tell it has missed nothing.
 interface IPolicyRegistry {
     /// @notice What a contribution's attestations must satisfy.
     /// @param schemaUID The EAS schema the attestations must use. Its first field is the data's
@@ -48,6 +49,18 @@ interface IPolicyRegistry {
         string reason;
     }
 
+    /// @notice An access tier the DAO voted: consumers join it by paying, with no proposal.
+    /// @param queriesPerEpoch A member's quota per epoch; 0 means the tier does not exist.
+    /// @param pricePerEpoch What a member pays per epoch joined, in wei (to the DAO's treasury).
+    /// @param open Whether new members may join; a member renews while the tier is closed.
+    /// @param maxMembers How many members the tier takes per epoch (0: no limit).
+    struct Tier {
+        uint64 queriesPerEpoch;
+        uint128 pricePerEpoch;
+        bool open;
+        uint32 maxMembers;
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Events: past tense; each carries the policy version the change produced.
     // ---------------------------------------------------------------------------------------------
@@ -64,6 +77,25 @@ interface IPolicyRegistry {
     );
     /// @notice A consumer's quota per epoch changed (0 removes the consumer).
     event QuotaSet(address indexed consumer, uint64 queriesPerEpoch, uint256 policyVersion);
+    /// @notice An access tier was set, or removed (`queriesPerEpoch == 0`).
+    event TierSet(
+        uint8 indexed tierId,
+        uint64 queriesPerEpoch,
+        uint128 pricePerEpoch,
+        bool open,
+        uint32 maxMembers,
+        uint256 policyVersion
+    );
+    /// @notice `consumer` joined (or renewed) tier `tierId` for epochs `fromEpoch` to `untilEpoch`
+    /// (exclusive), paying `paid` wei. A renewal's `fromEpoch` is where the paid extension starts.
+    event TierJoined(
+        address indexed consumer,
+        uint8 indexed tierId,
+        uint64 fromEpoch,
+        uint64 untilEpoch,
+        uint256 paid,
+        uint256 policyVersion
+    );
     /// @notice The fee a consumer pays per query changed.
     event QueryFeeSet(uint256 feePerQuery, uint256 policyVersion);
     /// @notice The keyholder committee was replaced; `committeeId` numbers committees from 1.
@@ -140,6 +172,23 @@ interface IPolicyRegistry {
     error PolicyInvalidReason(uint256 length);
     /// @notice An epoch must last at least one second.
     error PolicyInvalidEpochLength();
+    /// @notice Tier ids are given in order: a new tier takes the next id (`tierCount`), at most 254,
+    /// and must grant at least one query per epoch.
+    error PolicyInvalidTier(uint8 tierId, uint8 tierCount);
+    /// @notice No such tier: never set, or removed by the DAO (0 queries per epoch).
+    error PolicyUnknownTier(uint8 tierId);
+    /// @notice The tier is closed to new members (its members may still renew).
+    error PolicyTierClosed(uint8 tierId);
+    /// @notice The tier already has its `maxMembers` members in `epoch`.
+    error PolicyTierFull(uint8 tierId, uint64 epoch, uint32 maxMembers);
+    /// @notice The value sent is not the tier's price times the epochs joined.
+    error PolicyTierWrongPayment(uint256 expected, uint256 paid);
+    /// @notice A membership is bought for 1 to `maxEpochs` epochs at a time.
+    error PolicyInvalidTierEpochs(uint64 epochs, uint64 maxEpochs);
+    /// @notice The consumer is a member of another tier until `untilEpoch`: one tier at a time.
+    error PolicyTierMembershipActive(uint8 tierId, uint64 untilEpoch);
+    /// @notice Forwarding a tier payment of `amount` wei to the treasury `to` failed.
+    error PolicyTransferFailed(address to, uint256 amount);
 
     // ---------------------------------------------------------------------------------------------
     // Submitters
@@ -178,12 +227,19 @@ interface IPolicyRegistry {
 
     /// @notice Set how many queries `consumer` may make per epoch (0 removes it). Timelock only.
     function setQuota(address consumer, uint64 queriesPerEpoch) external;
-    /// @notice How many queries `consumer` may make per epoch.
+    /// @notice How many queries the DAO voted `consumer` per epoch (see `quotaAt` for tiers).
     function quotaOf(address consumer) external view returns (uint64);
     /// @notice Set the fee a consumer pays per query, in wei. Timelock only.
     function setQueryFee(uint256 feePerQuery) external;
     /// @notice The fee a consumer pays per query, in wei.
     function feePerQuery() external view returns (uint256);
+    /// @notice What UsageSettlement needs to settle `consumer`'s usage at `worker` in `epoch`, in
+    /// one call: whether `worker` is authorised, `quotaAt(consumer, epoch)` and the fee per query.
+    function settlementTerms(
+        address consumer,
+        address worker,
+        uint64 epoch
+    ) external view returns (bool isWorker, uint64 quota, uint256 feePerQuery);
     /// @notice The length of an epoch, in seconds. Fixed at deployment so that epoch numbers, and
     /// the reward pools and quotas keyed by them, never shift.
     function epochLength() external view returns (uint64);
@@ -193,6 +249,37 @@ interface IPolicyRegistry {
     function currentEpoch() external view returns (uint64);
     /// @notice When `epoch` ends (the first second of the next epoch).
     function epochEnd(uint64 epoch) external view returns (uint64);
+
+    // ---------------------------------------------------------------------------------------------
+    // Access tiers
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice Set access tier `tierId` (a new tier takes id `tierCount()`). Timelock only.
+    /// `queriesPerEpoch == 0` removes the tier: its members keep no quota from it.
+    function setTier(
+        uint8 tierId,
+        uint64 queriesPerEpoch,
+        uint128 pricePerEpoch,
+        bool open,
+        uint32 maxMembers
+    ) external;
+    /// @notice Tier `tierId` (all zero if never set).
+    function tier(uint8 tierId) external view returns (Tier memory);
+    /// @notice How many tier ids were ever set: ids 0 to `tierCount() - 1`.
+    function tierCount() external view returns (uint8);
+    /// @notice Join tier `tierId` for `epochs` epochs (1 to 12) from the current one, or renew a
+    /// membership of it from where it ends. Send exactly `pricePerEpoch * epochs` wei; it goes to
+    /// the DAO's treasury (the timelock). Joining needs the tier open and a free place in each
+    /// epoch joined; a member of another tier cannot join until that membership ends.
+    function joinTier(uint8 tierId, uint64 epochs) external payable;
+    /// @notice `consumer`'s membership: tier `tierId` from `fromEpoch` until `untilEpoch`
+    /// (exclusive); all zero if it never joined one.
+    function membershipOf(address consumer) external view returns (uint8 tierId, uint64 fromEpoch, uint64 untilEpoch);
+    /// @notice How many members tier `tierId` has in `epoch`.
+    function tierMembers(uint8 tierId, uint64 epoch) external view returns (uint32);
+    /// @notice `consumer`'s quota in `epoch`: a quota the DAO voted for it (non-zero) wins; else the
+    /// queries per epoch of its tier if it is a member in `epoch`; else 0.
+    function quotaAt(address consumer, uint64 epoch) external view returns (uint64);
 
     // ---------------------------------------------------------------------------------------------
     // Keyholder committee

@@ -20,6 +20,9 @@ contract PolicyRegistry is IPolicyRegistry {
     /// @dev The longest reveal delay accepted: long enough for any embargo, short enough that
     /// `block.timestamp + revealDelay` never overflows a uint64.
     uint64 private constant _MAX_REVEAL_DELAY = 365 days;
+    /// @dev The most epochs a tier membership is bought for at once: a year of monthly epochs, so a
+    /// price the DAO changes applies to everyone within a bounded time.
+    uint64 private constant _MAX_TIER_EPOCHS = 12;
 
     address public immutable override timelock;
     uint64 public immutable override epochLength;
@@ -50,6 +53,21 @@ contract PolicyRegistry is IPolicyRegistry {
     address[] private _committeeMembers;
     bytes[] private _committeeKeys;
     uint8 private _committeeThreshold;
+
+    /// @notice A consumer's tier membership, packed in one slot.
+    struct Membership {
+        uint8 tierId;
+        uint64 fromEpoch;
+        uint64 untilEpoch;
+    }
+
+    mapping(uint8 tierId => Tier) private _tiers;
+    /// @dev Invariant: only ever incremented, by `setTier` for the id `_tierCount`.
+    uint8 private _tierCount;
+    mapping(address consumer => Membership) private _memberships;
+    /// @dev Invariant: `_tierMembers[t][e] <= _tiers[t].maxMembers` when it was incremented (a
+    /// later vote may lower `maxMembers` below it).
+    mapping(uint8 tierId => mapping(uint64 epoch => uint32 members)) private _tierMembers;
 
     KillSwitch private _killSwitch;
     /// @dev The id of the latest engagement, engaged or lifted; only ever incremented.
@@ -157,6 +175,24 @@ contract PolicyRegistry is IPolicyRegistry {
     }
 
     /// @inheritdoc IPolicyRegistry
+    function quotaAt(address consumer, uint64 epoch) public view returns (uint64) {
+        uint64 voted = _quotas[consumer];
+        if (voted != 0) return voted;
+        Membership memory m = _memberships[consumer];
+        if (epoch < m.fromEpoch || epoch >= m.untilEpoch) return 0;
+        return _tiers[m.tierId].queriesPerEpoch;
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function settlementTerms(
+        address consumer,
+        address worker,
+        uint64 epoch
+    ) external view returns (bool, uint64, uint256) {
+        return (_workers[worker], quotaAt(consumer, epoch), feePerQuery);
+    }
+
+    /// @inheritdoc IPolicyRegistry
     function setQueryFee(uint256 feePerQuery_) external onlyTimelock {
         feePerQuery = feePerQuery_;
         emit QueryFeeSet(feePerQuery_, _bump());
@@ -170,6 +206,90 @@ contract PolicyRegistry is IPolicyRegistry {
     /// @inheritdoc IPolicyRegistry
     function epochEnd(uint64 epoch) external view returns (uint64) {
         return epochGenesis + (epoch + 1) * epochLength;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Access tiers
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IPolicyRegistry
+    function setTier(
+        uint8 tierId,
+        uint64 queriesPerEpoch,
+        uint128 pricePerEpoch,
+        bool open,
+        uint32 maxMembers
+    ) external onlyTimelock {
+        uint8 count = _tierCount;
+        if (tierId == count) {
+            // A new id: it must grant something, and stay below 255 so that `_tierCount` fits.
+            if (queriesPerEpoch == 0 || count == type(uint8).max) revert PolicyInvalidTier(tierId, count);
+            _tierCount = count + 1;
+        } else if (tierId > count) {
+            revert PolicyInvalidTier(tierId, count);
+        }
+        _tiers[tierId] = Tier(queriesPerEpoch, pricePerEpoch, open, maxMembers);
+        emit TierSet(tierId, queriesPerEpoch, pricePerEpoch, open, maxMembers, _bump());
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function tier(uint8 tierId) external view returns (Tier memory) {
+        return _tiers[tierId];
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function tierCount() external view returns (uint8) {
+        return _tierCount;
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function joinTier(uint8 tierId, uint64 epochs) external payable {
+        if (epochs == 0 || epochs > _MAX_TIER_EPOCHS) revert PolicyInvalidTierEpochs(epochs, _MAX_TIER_EPOCHS);
+        Tier memory t = _tiers[tierId];
+        if (t.queriesPerEpoch == 0) revert PolicyUnknownTier(tierId);
+        uint256 price = uint256(t.pricePerEpoch) * epochs;
+        if (msg.value != price) revert PolicyTierWrongPayment(price, msg.value);
+
+        uint64 current = currentEpoch();
+        Membership memory m = _memberships[msg.sender];
+        // A membership of a removed tier grants nothing, so it does not hold its member back.
+        bool active = m.untilEpoch > current && _tiers[m.tierId].queriesPerEpoch != 0;
+        uint64 from;
+        if (active) {
+            if (m.tierId != tierId) revert PolicyTierMembershipActive(m.tierId, m.untilEpoch);
+            from = m.untilEpoch; // A renewal, allowed while the tier is closed.
+        } else {
+            if (!t.open) revert PolicyTierClosed(tierId);
+            from = current;
+            m = Membership(tierId, current, current);
+        }
+        uint64 until = from + epochs;
+        mapping(uint64 => uint32) storage members = _tierMembers[tierId];
+        for (uint64 e = from; e < until; ++e) {
+            uint32 count = members[e];
+            if (t.maxMembers != 0 && count >= t.maxMembers) revert PolicyTierFull(tierId, e, t.maxMembers);
+            members[e] = count + 1;
+        }
+        m.untilEpoch = until;
+        _memberships[msg.sender] = m;
+        emit TierJoined(msg.sender, tierId, from, until, msg.value, _bump());
+
+        if (msg.value != 0) {
+            // The timelock is the DAO's treasury; it accepts ether and holds no hook to reenter with.
+            (bool ok, ) = timelock.call{value: msg.value}("");
+            if (!ok) revert PolicyTransferFailed(timelock, msg.value);
+        }
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function membershipOf(address consumer) external view returns (uint8, uint64, uint64) {
+        Membership memory m = _memberships[consumer];
+        return (m.tierId, m.fromEpoch, m.untilEpoch);
+    }
+
+    /// @inheritdoc IPolicyRegistry
+    function tierMembers(uint8 tierId, uint64 epoch) external view returns (uint32) {
+        return _tierMembers[tierId][epoch];
     }
 
     // ---------------------------------------------------------------------------------------------

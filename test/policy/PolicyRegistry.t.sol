@@ -26,7 +26,7 @@ contract PolicyRegistryTest is SystemDeployer {
         address[] memory accounts = new address[](1);
         accounts[0] = _contributor;
         bytes[] memory keys = _keys(1);
-        calls = new bytes[](12);
+        calls = new bytes[](13);
         calls[0] = abi.encodeCall(IPolicyRegistry.setSubmitter, (_contributor, true));
         calls[1] = abi.encodeCall(IPolicyRegistry.setSubmitters, (accounts, true));
         calls[2] = abi.encodeCall(IPolicyRegistry.setAttestationRequirement, (_dataSchemaUID, accounts, 1, 0));
@@ -42,6 +42,7 @@ contract PolicyRegistryTest is SystemDeployer {
         calls[9] = abi.encodeCall(IPolicyRegistry.setRevealDelay, (1 days));
         calls[10] = abi.encodeCall(IPolicyRegistry.setGuardian, (_outsider));
         calls[11] = abi.encodeCall(IPolicyRegistry.liftKillSwitch, (1));
+        calls[12] = abi.encodeCall(IPolicyRegistry.setTier, (0, 10, 1 ether, true, 0));
     }
 
     function testFuzz_RevertIf_SetterCalledByNonTimelock(address caller) public {
