@@ -140,12 +140,16 @@ export const usageLaneSchema = z.object({
   /** Fees paid on chain for the lane, in wei (the `UsageSettled` events' fees). */
   paidWei: decimalSchema,
   /**
-   * `open`: the epoch is under way and nothing of it is waiting to settle; `pending`: charged but
-   * not (wholly) settled yet; `settled`: settled on chain up to `charged`.
+   * `open`: charged above what is settled, not sent yet; `pending`: sent for settlement in
+   * `transactionHash`, not yet mined and confirmed; `settled`: settled on chain up to `charged`;
+   * `dropped`: the contract refuses it for good (`reason` says why), so what is above
+   * `settledTotal` is never charged.
    */
-  state: z.enum(["open", "pending", "settled"]),
+  state: z.enum(["open", "pending", "settled", "dropped"]),
   /** The lane's last settlement transaction, if any. */
   transactionHash: bytes32Schema.nullable(),
+  /** Why the lane was dropped. */
+  reason: z.string().nullable(),
 });
 export type UsageLane = z.infer<typeof usageLaneSchema>;
 
@@ -169,4 +173,69 @@ export const USAGE_CSV_COLUMNS = [
   "paidWei",
   "state",
   "transactionHash",
+  "reason",
 ] as const;
+
+/**
+ * A consumer's authorisation of an API or session key (the KeyGrant of GET /v1/eip712), signed
+ * once with its wallet: `POST /v1/keys` registers it at a worker.
+ */
+export const keyGrantSchema = z.strictObject({
+  consumer: addressSchema,
+  /** The key's address: the address of the bearer token's private key, or of the session key. */
+  key: addressSchema,
+  /** The one worker the key may be used at; the zero address: any authorised worker. */
+  worker: addressSchema,
+  /** Queries over the key's whole life, at every worker together (uint64). */
+  maxQueries: uint64Schema,
+  /** The most charged per query, in wei (uint256). */
+  maxFeePerQuery: decimalSchema,
+  /** Unix seconds after which the key is refused (uint64). */
+  expiresAt: uint64Schema,
+});
+export type KeyGrantWire = z.input<typeof keyGrantSchema>;
+
+/** `POST /v1/keys`: a grant and the consumer's signature over it (ECDSA, or its account's ERC-1271). */
+export const registerKeyRequestSchema = z.strictObject({ grant: keyGrantSchema, signature: signatureSchema });
+export type RegisterKeyRequest = z.input<typeof registerKeyRequestSchema>;
+
+/** A registered key at this worker (`POST /v1/keys`' answer, `GET /v1/keys`' entries). */
+export const keyStatusSchema = keyGrantSchema.extend({
+  /** When this worker registered the grant (ISO 8601). */
+  registeredAt: z.string(),
+  /** Queries this worker served with the key, settled or not. */
+  usedHere: uint64Schema,
+  /** Queries settled on chain for the key, at every worker (`UsageSettlement.keyState`). */
+  used: uint64Schema,
+  /** Unix seconds at which the consumer revoked the key on chain; null: not revoked. */
+  revokedAt: z.int().nullable(),
+  /** Queries the key may still be used for: its cap less what is settled and what this worker has not settled yet. */
+  remaining: uint64Schema,
+  /** `active`, or why the key is refused: `expired`, `revoked`, `exhausted` (its cap is reached). */
+  state: z.enum(["active", "expired", "revoked", "exhausted"]),
+});
+export type KeyStatus = z.infer<typeof keyStatusSchema>;
+
+/** `GET /v1/keys?consumer=`: the consumer's keys this worker knows, oldest first. */
+export const keyListSchema = z.object({
+  consumer: addressSchema,
+  worker: addressSchema,
+  keys: z.array(keyStatusSchema),
+});
+export type KeyList = z.infer<typeof keyListSchema>;
+
+/** An API key's bearer token is `dao_sk_` and the 64 hex digits of the key's secp256k1 private key. */
+export const BEARER_TOKEN_PREFIX = "dao_sk_";
+/** A bearer token; its group is the private key's hex. */
+export const BEARER_TOKEN_PATTERN = /^dao_sk_([0-9a-fA-F]{64})$/;
+export const bearerTokenSchema = z.string().regex(BEARER_TOKEN_PATTERN, { error: "must be dao_sk_ and 64 hex digits" });
+
+/** The bearer token of a key's private key (`generatePrivateKey()` of viem/accounts makes one). */
+export function bearerTokenOf(privateKey: Hex): string {
+  return `${BEARER_TOKEN_PREFIX}${privateKey.slice(2).toLowerCase()}`;
+}
+
+/** The private key a bearer token carries (`privateKeyToAddress` gives the key's address, the grant's `key`). */
+export function privateKeyOfBearerToken(token: string): Hex {
+  return `0x${bearerTokenSchema.parse(token).slice(BEARER_TOKEN_PREFIX.length).toLowerCase()}`;
+}
