@@ -15,8 +15,15 @@ export type Policy = {
   policyVersion: bigint;
   submitters: ReadonlySet<Address>;
   attestation: AttestationRequirement;
-  /** Queries per epoch, by consumer; a consumer with no entry has no quota. */
+  /** Queries per epoch voted for each consumer; a consumer with no entry has no voted quota. */
   quotas: ReadonlyMap<Address, bigint>;
+  /**
+   * Every access tier ever set, by id (the registry numbers them from 0). A tier set to 0 queries
+   * per epoch is removed but keeps its entry, as the registry's `tier(id)` view still reads it.
+   */
+  tiers: ReadonlyMap<number, Tier>;
+  /** Each consumer's latest tier membership, as the registry's `membershipOf` reads it (expired ones too). */
+  memberships: ReadonlyMap<Address, TierMembership>;
   /** In wei. */
   feePerQuery: bigint;
   committee: Committee;
@@ -26,6 +33,26 @@ export type Policy = {
   revealDelay: bigint;
   guardian: Address;
   killSwitch: KillSwitch;
+};
+
+/** An access tier the DAO voted: anyone may join an open one by paying, without a proposal. */
+export type Tier = {
+  /** 0 means the tier does not exist (removed): its members get nothing from it. */
+  queriesPerEpoch: bigint;
+  /** In wei, per epoch joined. */
+  pricePerEpoch: bigint;
+  /** A closed tier takes no new members; its members may still renew. */
+  open: boolean;
+  /** At most this many members in any one epoch; 0 means no limit. */
+  maxMembers: number;
+};
+
+export type TierMembership = {
+  tierId: number;
+  /** The first epoch of the membership. */
+  fromEpoch: bigint;
+  /** The first epoch after it (exclusive). */
+  untilEpoch: bigint;
 };
 
 export type AttestationRequirement = {
@@ -94,6 +121,8 @@ export function createGenesisPolicy(parameters: CreateGenesisPolicyParameters): 
     submitters: new Set(),
     attestation: { schemaUID: zeroHash, attesters: [], minAttestations: 0, maxAge: 0n },
     quotas: new Map(),
+    tiers: new Map(),
+    memberships: new Map(),
     feePerQuery: 0n,
     committee: { id: 0n, members: [], publicKeys: [], threshold: 0 },
     trainingRuns: new Map(),
@@ -122,10 +151,32 @@ export function isTrustedAttester(policy: Policy, account: string): boolean {
   return address !== undefined && policy.attestation.attesters.includes(address);
 }
 
-/** Queries per epoch `account` may make; 0 when it is not a consumer. */
+/** The quota the DAO voted for `account`, in queries per epoch; 0 when none was voted. */
 export function quotaOf(policy: Policy, account: string): bigint {
   const address = normalise(account);
   return address === undefined ? 0n : (policy.quotas.get(address) ?? 0n);
+}
+
+/**
+ * Queries per epoch `account` may make in `epoch`, as the registry's `quotaAt` computes it: a
+ * quota the DAO voted for the account wins (a vote can grant a member more, or less, than its
+ * tier); without one, the queries per epoch of the tier it is a member of in that epoch (0 once
+ * the tier is removed); otherwise 0.
+ */
+export function quotaAt(policy: Policy, account: string, epoch: bigint): bigint {
+  const voted = quotaOf(policy, account);
+  if (voted > 0n) return voted;
+  const membership = membershipAt(policy, account, epoch);
+  return membership === undefined ? 0n : (policy.tiers.get(membership.tierId)?.queriesPerEpoch ?? 0n);
+}
+
+/** `account`'s tier membership if it covers `epoch`. */
+export function membershipAt(policy: Policy, account: string, epoch: bigint): TierMembership | undefined {
+  const address = normalise(account);
+  const membership = address === undefined ? undefined : policy.memberships.get(address);
+  return membership !== undefined && membership.fromEpoch <= epoch && epoch < membership.untilEpoch
+    ? membership
+    : undefined;
 }
 
 /**

@@ -52,7 +52,8 @@ export type PolicyStore = {
   close(): Promise<void>;
 };
 
-const FORMAT = 1;
+// 2: policies carry access tiers and memberships; a store of format 1 is rebuilt from the chain.
+const FORMAT = 2;
 const META_KEY = "meta";
 // Block numbers as fixed-width hex, so that LevelDB's byte order is block order.
 const CHECKPOINT_PREFIX = "checkpoint!";

@@ -22,6 +22,7 @@ function onlyFields(policy: Policy, fields: readonly PolicyField[] | undefined):
     ...policy,
     submitters: keep("submitters") ? policy.submitters : new Set(),
     quotas: keep("quotas") ? policy.quotas : new Map(),
+    memberships: keep("memberships") ? policy.memberships : new Map(),
     workers: keep("workers") ? policy.workers : new Set(),
     trainingRuns: keep("trainingRuns") ? policy.trainingRuns : new Map(),
   };

@@ -1,5 +1,5 @@
 import type { Address, Hex } from "viem";
-import type { AttestationRequirement, Policy, TrainingRun } from "./Policy.ts";
+import type { AttestationRequirement, Policy, Tier, TierMembership, TrainingRun } from "./Policy.ts";
 
 /**
  * The policy the worker enforces: item by item, the more restrictive of the confirmed policy
@@ -14,6 +14,10 @@ import type { AttestationRequirement, Policy, TrainingRun } from "./Policy.ts";
  *   schemas differ no attestation can satisfy both, so no attester is trusted until the change
  *   is confirmed;
  * - quota: the smaller (absent in either means none); fee: the larger;
+ * - tiers: the fewer queries per epoch, the higher price, open only if open in both, the smaller
+ *   member limit (0, no limit, is the largest); a tier in only one of them does not exist;
+ * - memberships: the epochs both cover, in the same tier, so a join (a grant) waits for its
+ *   confirmations, as a voted quota does;
  * - training runs: approved only if approved and unrevoked in both;
  * - reveal delay: the longer, so weights are never revealed early;
  * - committee and guardian: the confirmed ones, since neither is more restrictive than the other
@@ -28,6 +32,19 @@ export function mostRestrictivePolicy(confirmed: Policy, tip: Policy): Policy {
     const other = tip.quotas.get(consumer);
     if (other !== undefined) quotas.set(consumer, quota < other ? quota : other);
   }
+  const tiers = new Map<number, Tier>();
+  for (const [tierId, tier] of confirmed.tiers) {
+    const other = tip.tiers.get(tierId);
+    if (other !== undefined) tiers.set(tierId, restrictTier(tier, other));
+  }
+  const memberships = new Map<Address, TierMembership>();
+  for (const [consumer, membership] of confirmed.memberships) {
+    const other = tip.memberships.get(consumer);
+    if (other === undefined || other.tierId !== membership.tierId) continue;
+    const fromEpoch = membership.fromEpoch > other.fromEpoch ? membership.fromEpoch : other.fromEpoch;
+    const untilEpoch = membership.untilEpoch < other.untilEpoch ? membership.untilEpoch : other.untilEpoch;
+    if (fromEpoch < untilEpoch) memberships.set(consumer, { tierId: membership.tierId, fromEpoch, untilEpoch });
+  }
   const trainingRuns = new Map<Hex, TrainingRun>();
   for (const [runId, run] of confirmed.trainingRuns) {
     // Run ids are never reused, so the two entries differ at most in `revoked`.
@@ -39,6 +56,8 @@ export function mostRestrictivePolicy(confirmed: Policy, tip: Policy): Policy {
     submitters: intersect(confirmed.submitters, tip.submitters),
     attestation: restrictAttestation(confirmed.attestation, tip.attestation),
     quotas,
+    tiers,
+    memberships,
     feePerQuery: confirmed.feePerQuery > tip.feePerQuery ? confirmed.feePerQuery : tip.feePerQuery,
     committee: confirmed.committee,
     trainingRuns,
@@ -54,6 +73,17 @@ function intersect<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): ReadonlySet<T> {
   const result = new Set<T>();
   for (const item of a) if (b.has(item)) result.add(item);
   return result;
+}
+
+function restrictTier(a: Tier, b: Tier): Tier {
+  if (a === b) return a;
+  return {
+    queriesPerEpoch: a.queriesPerEpoch < b.queriesPerEpoch ? a.queriesPerEpoch : b.queriesPerEpoch,
+    pricePerEpoch: a.pricePerEpoch > b.pricePerEpoch ? a.pricePerEpoch : b.pricePerEpoch,
+    open: a.open && b.open,
+    maxMembers:
+      a.maxMembers === 0 ? b.maxMembers : b.maxMembers === 0 ? a.maxMembers : Math.min(a.maxMembers, b.maxMembers),
+  };
 }
 
 function restrictAttestation(a: AttestationRequirement, b: AttestationRequirement): AttestationRequirement {

@@ -19,6 +19,12 @@ const bytes32Key = z.string().regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 32 
 const bytes32 = bytes32Key.transform((value) => value.toLowerCase() as Hex);
 const decimal = z.string().regex(/^\d+$/, { error: "must be a non-negative decimal integer" });
 const uint8 = z.number().int().min(0).max(255);
+const uint32 = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
+const tierIdKey = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, { error: "must be a tier id, 0 to 255" });
 
 export const policyJsonSchema = z.object({
   policyVersion: decimal,
@@ -30,6 +36,11 @@ export const policyJsonSchema = z.object({
     maxAge: decimal,
   }),
   quotas: z.record(addressKey, decimal),
+  tiers: z.record(
+    tierIdKey,
+    z.object({ queriesPerEpoch: decimal, pricePerEpoch: decimal, open: z.boolean(), maxMembers: uint32 }),
+  ),
+  memberships: z.record(addressKey, z.object({ tierId: uint8, fromEpoch: decimal, untilEpoch: decimal })),
   feePerQuery: decimal,
   committee: z.object({
     id: decimal,
@@ -68,6 +79,31 @@ export function toPolicyJson(policy: Policy): PolicyJson {
     },
     quotas: Object.fromEntries(
       [...policy.quotas].sort(([a], [b]) => compare(a, b)).map(([consumer, quota]) => [consumer, quota.toString()]),
+    ),
+    tiers: Object.fromEntries(
+      [...policy.tiers]
+        .sort(([a], [b]) => a - b)
+        .map(([tierId, tier]) => [
+          String(tierId),
+          {
+            queriesPerEpoch: tier.queriesPerEpoch.toString(),
+            pricePerEpoch: tier.pricePerEpoch.toString(),
+            open: tier.open,
+            maxMembers: tier.maxMembers,
+          },
+        ]),
+    ),
+    memberships: Object.fromEntries(
+      [...policy.memberships]
+        .sort(([a], [b]) => compare(a, b))
+        .map(([consumer, membership]) => [
+          consumer,
+          {
+            tierId: membership.tierId,
+            fromEpoch: membership.fromEpoch.toString(),
+            untilEpoch: membership.untilEpoch.toString(),
+          },
+        ]),
     ),
     feePerQuery: policy.feePerQuery.toString(),
     committee: {
@@ -110,6 +146,27 @@ export function fromPolicyJson(json: unknown): Policy {
       maxAge: BigInt(parsed.attestation.maxAge),
     },
     quotas: new Map(Object.entries(parsed.quotas).map(([consumer, quota]) => [checksummed(consumer), BigInt(quota)])),
+    tiers: new Map(
+      Object.entries(parsed.tiers).map(([tierId, tier]) => [
+        Number(tierId),
+        {
+          queriesPerEpoch: BigInt(tier.queriesPerEpoch),
+          pricePerEpoch: BigInt(tier.pricePerEpoch),
+          open: tier.open,
+          maxMembers: tier.maxMembers,
+        },
+      ]),
+    ),
+    memberships: new Map(
+      Object.entries(parsed.memberships).map(([consumer, membership]) => [
+        checksummed(consumer),
+        {
+          tierId: membership.tierId,
+          fromEpoch: BigInt(membership.fromEpoch),
+          untilEpoch: BigInt(membership.untilEpoch),
+        },
+      ]),
+    ),
     feePerQuery: BigInt(parsed.feePerQuery),
     committee: {
       id: BigInt(parsed.committee.id),

@@ -65,6 +65,9 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
       maxAge: requirement.maxAge,
     },
     quotas: new Map(perAccount.filter((entry) => entry.quota > 0n).map((entry) => [entry.account, entry.quota])),
+    // Read from the registry's tier views once its ABI has them (issue 14).
+    tiers: new Map(),
+    memberships: new Map(),
     feePerQuery,
     committee: { id: committeeId, members: [...members], publicKeys: [...publicKeys], threshold },
     trainingRuns: new Map(

@@ -126,6 +126,8 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
     submitters,
     attestation,
     quotas,
+    tiers: policy.tiers,
+    memberships: policy.memberships,
     feePerQuery,
     committee,
     trainingRuns,
