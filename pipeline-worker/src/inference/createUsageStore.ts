@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
-import { getAddress, type Address, type Hex } from "viem";
+import { getAddress, zeroAddress, type Address, type Hex } from "viem";
 import { WorkerError } from "../internal/WorkerError.ts";
 
 /**
@@ -80,6 +80,8 @@ export type UsageStore = {
   nextTotal(lane: LaneId): bigint;
   /** Queries charged (or held) and not yet settled or dropped, all epochs and lanes: what the deposit must cover. */
   unsettled(consumer: Address): bigint;
+  /** The same for the lanes of one API or session key: what counts against its cap besides what is settled. */
+  unsettledOfKey(consumer: Address, key: Address): bigint;
   /**
    * How many of `consumer`'s charged queries left the unsettled count (settled, dropped) since the
    * store opened: it changes whenever `unsettled` drops, so a cache keyed on it notices.
@@ -207,6 +209,8 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
   const unsettledByConsumer = new Map<string, bigint>();
   /** By consumer: its lanes holding reservations. */
   const reservingLanes = new Map<string, Set<Lane>>();
+  /** By consumer and key (`<consumer>!<key>`, lower-case): the lanes of an API or session key, in every epoch. */
+  const keyLanes = new Map<string, Set<Lane>>();
   const left = new Map<string, bigint>();
   let pending = 0;
 
@@ -224,6 +228,12 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
       const normalised = { consumer: getAddress(id.consumer), key: getAddress(id.key), epoch: id.epoch };
       lane = { id: normalised, record: undefined, served: undefined, reserved: new Set() };
       lanes.set(name, lane);
+      if (normalised.key !== zeroAddress) {
+        const keyName = `${lower(normalised.consumer)}!${lower(normalised.key)}`;
+        let set = keyLanes.get(keyName);
+        if (set === undefined) keyLanes.set(keyName, (set = new Set()));
+        set.add(lane);
+      }
     }
     return lane;
   }
@@ -431,6 +441,15 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
       for (const lane of reservingLanes.get(lower(consumer)) ?? []) {
         const extra = maxReserved(lane) - (lane.record?.charged ?? 0n);
         if (extra > 0n) sum += extra;
+      }
+      return sum;
+    },
+    unsettledOfKey(consumer, key) {
+      let sum = 0n;
+      for (const lane of keyLanes.get(`${lower(consumer)}!${lower(key)}`) ?? []) {
+        const charged = lane.record?.charged ?? 0n;
+        const reserved = maxReserved(lane);
+        sum += owedOf(lane.record) + (reserved > charged ? reserved - charged : 0n);
       }
       return sum;
     },
