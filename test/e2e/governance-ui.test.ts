@@ -177,6 +177,8 @@ describe("governance from the UI", () => {
     await page.getByText("Deposit: confirmed").waitFor();
     await poll(() => page.getByTestId("deposit").textContent()).toBe("0.01 ETH");
 
+    // Each question signed by the wallet (the session-key mode is test/e2e/consume.test.ts's).
+    await page.getByLabel("Sign each question with my wallet").check();
     const messages = [
       "URGENT: verify your wallet seed phrase to claim your prize",
       "Your parcel is ready for pickup at the post office",
@@ -258,6 +260,7 @@ describe("governance from the UI", () => {
       await poll(() => page.getByTestId("kill-switch-banner").textContent()).toContain(reason);
     }
     await poll(() => page.getByTestId("consume-kill-switch").isVisible()).toBe(true);
+    await page.getByLabel("Sign each question with my wallet").check();
     expect(await page.getByRole("button", { name: "Sign and ask" }).isDisabled()).toBe(true);
     await navigate(page, "Contribute");
     expect(await page.getByRole("button", { name: "Sign and submit" }).isDisabled()).toBe(true);

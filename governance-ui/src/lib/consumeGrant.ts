@@ -1,6 +1,7 @@
 import { keyGrantTypes, usageDomain, type KeyGrantMessage } from "@dao-ai/pipeline-worker/eip712";
 import type { Address } from "viem";
-import type { ConsumeApi, KeyInfo } from "./consumeApi.ts";
+import type { KeyStatus } from "@dao-ai/pipeline-worker/consumer-api";
+import type { ConsumeApi } from "./consumeApi.ts";
 import { createApiKeySecret, type ApiKeySecret } from "./consumeSessionKey.ts";
 import type { ConnectedWallet } from "./WalletContext.tsx";
 
@@ -13,7 +14,7 @@ export type AuthorizeKeyParameters = {
   bounds: Pick<KeyGrantMessage, "worker" | "maxQueries" | "maxFeePerQuery" | "expiresAt">;
 };
 
-export type AuthorizedKey = ApiKeySecret & { info: KeyInfo };
+export type AuthorizedKey = ApiKeySecret & { info: KeyStatus };
 
 /**
  * Makes a key, has the wallet sign its KeyGrant (the one prompt) and registers the grant at the

@@ -1,15 +1,14 @@
+import { bearerTokenOf, privateKeyOfBearerToken } from "@dao-ai/pipeline-worker/consumer-api";
+import type { Address } from "viem";
 import { generatePrivateKey, privateKeyToAddress } from "viem/accounts";
-import type { Address, Hex } from "viem";
 
 /** An API key as the consumer holds it: the bearer token is the key's secp256k1 private key. */
 export type ApiKeySecret = { token: string; address: Address };
 
-const TOKEN_PREFIX = "dao_sk_";
-
 /** A fresh key: its secret (shown once, or kept by this tab) and the address the grant names. */
 export function createApiKeySecret(): ApiKeySecret {
   const privateKey = generatePrivateKey();
-  return { token: `${TOKEN_PREFIX}${privateKey.slice(2)}`, address: privateKeyToAddress(privateKey) };
+  return { token: bearerTokenOf(privateKey), address: privateKeyToAddress(privateKey) };
 }
 
 /** The key a tab authorised for its own questions, with the grant's bounds, as it keeps it. */
@@ -35,9 +34,8 @@ export function loadSessionKey(scope: SessionKeyScope, nowSeconds: number): Sess
   if (stored === null) return null;
   try {
     const key = JSON.parse(stored) as SessionKey;
-    const privateKey = `0x${key.token.slice(TOKEN_PREFIX.length)}` as Hex;
     // A corrupted or expired entry is dropped, never used: the worker would refuse it anyway.
-    if (privateKeyToAddress(privateKey) !== key.address || key.expiresAt <= nowSeconds) {
+    if (privateKeyToAddress(privateKeyOfBearerToken(key.token)) !== key.address || key.expiresAt <= nowSeconds) {
       forgetSessionKey(scope);
       return null;
     }

@@ -5,8 +5,8 @@ import { ErrorNotice } from "../../components/ErrorNotice.tsx";
 import { TxStatus } from "../../components/TxStatus.tsx";
 import { usageSettlementAbi } from "../../lib/abis.ts";
 import { useApp } from "../../lib/AppContext.tsx";
-import type { QuotaStatus } from "@dao-ai/pipeline-worker/consumer-api";
-import type { ConsumeApi, KeyInfo } from "../../lib/consumeApi.ts";
+import type { KeyStatus, QuotaStatus } from "@dao-ai/pipeline-worker/consumer-api";
+import type { ConsumeApi } from "../../lib/consumeApi.ts";
 import { authorizeKey, type AuthorizedKey } from "../../lib/consumeGrant.ts";
 import { decodeError, type DecodedError } from "../../lib/decodeError.ts";
 import { formatEth, formatRelative, formatTime, shortHex } from "../../lib/format.ts";
@@ -69,17 +69,17 @@ export function ConsumeKeys({
             <tbody>
               {keys.data.keys.map((key) => (
                 <KeyRow
-                  key={key.grant.key}
+                  key={key.key}
                   info={key}
                   now={now}
                   busy={revoke.busy}
                   onRevoke={() =>
                     void revoke.write({
-                      label: `Revoke key ${shortHex(key.grant.key, 4)}`,
+                      label: `Revoke key ${shortHex(key.key, 4)}`,
                       address: contracts.usageSettlement,
                       abi: usageSettlementAbi,
                       functionName: "revokeKey",
-                      args: [key.grant.key],
+                      args: [key.key],
                     })
                   }
                 />
@@ -99,28 +99,36 @@ export function ConsumeKeys({
   );
 }
 
-function KeyRow({ info, now, busy, onRevoke }: { info: KeyInfo; now: number; busy: boolean; onRevoke: () => void }) {
-  const { grant } = info;
-  const revokedAt = BigInt(info.revokedAt);
-  const expiresAt = BigInt(grant.expiresAt);
-  const state =
-    revokedAt > 0n ? `revoked ${formatRelative(revokedAt, now)}` : expiresAt <= BigInt(now) ? "expired" : "active";
+const KEY_STATES: Record<KeyStatus["state"], string> = {
+  active: "active",
+  expired: "expired",
+  revoked: "revoked",
+  exhausted: "cap reached",
+};
+
+function KeyRow({ info, now, busy, onRevoke }: { info: KeyStatus; now: number; busy: boolean; onRevoke: () => void }) {
+  const expiresAt = BigInt(info.expiresAt);
   return (
-    <tr data-testid="key-row" data-key={grant.key}>
+    <tr data-testid="key-row" data-key={info.key.toLowerCase()}>
       <td>
-        <code title={grant.key}>{shortHex(grant.key, 4)}</code>
+        <code title={info.key}>{shortHex(info.key, 4)}</code>
       </td>
-      <td>{grant.worker === zeroAddress ? "any" : <code title={grant.worker}>{shortHex(grant.worker, 4)}</code>}</td>
-      <td className="num">{grant.maxQueries}</td>
-      <td className="num">{formatEth(BigInt(grant.maxFeePerQuery))}</td>
+      <td>{info.worker === zeroAddress ? "any" : <code title={info.worker}>{shortHex(info.worker, 4)}</code>}</td>
+      <td className="num">{info.maxQueries}</td>
+      <td className="num">{formatEth(BigInt(info.maxFeePerQuery))}</td>
       <td className="num" data-testid="key-used" title={`${info.usedHere} served here; ${info.used} settled on chain`}>
         {info.usedHere}
       </td>
       <td className="num">{info.remaining}</td>
       <td title={formatTime(expiresAt)}>{formatRelative(expiresAt, now)}</td>
-      <td data-testid="key-state">{state}</td>
+      <td
+        data-testid="key-state"
+        title={info.revokedAt !== null ? `revoked at ${formatTime(info.revokedAt)}` : undefined}
+      >
+        {KEY_STATES[info.state]}
+      </td>
       <td>
-        {revokedAt === 0n && expiresAt > BigInt(now) ? (
+        {info.state === "active" ? (
           <button type="button" className="button-small button-secondary" disabled={busy} onClick={onRevoke}>
             Revoke
           </button>

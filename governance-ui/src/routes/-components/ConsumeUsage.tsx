@@ -6,9 +6,10 @@ import { decodeError } from "../../lib/decodeError.ts";
 import { formatEth, shortHex } from "../../lib/format.ts";
 
 const STATE_WORDS = {
-  open: "open (the epoch is running)",
+  open: "not settled yet",
   pending: "settling",
   settled: "settled",
+  dropped: "dropped",
 } as const;
 
 /**
@@ -33,7 +34,7 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
       </div>
       {usage.isError ? (
         <ErrorNotice error={decodeError(usage.error)} title="The worker cannot tell your usage history" />
-      ) : usage.data && usage.data.usage.length > 0 ? (
+      ) : usage.data && usage.data.lanes.length > 0 ? (
         <div className="table-scroll">
           <table className="table" data-testid="usage-history">
             <thead>
@@ -49,8 +50,12 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
               </tr>
             </thead>
             <tbody>
-              {usage.data.usage.map((row) => (
-                <tr key={`${row.epoch}:${row.key}:${row.worker}`} data-testid="usage-row">
+              {usage.data.lanes.map((row) => (
+                <tr
+                  key={`${row.epoch}:${row.key}:${row.worker}`}
+                  data-testid="usage-row"
+                  data-key={row.key.toLowerCase()}
+                >
                   <td className="num">{row.epoch}</td>
                   <td>
                     {row.key === zeroAddress ? "your wallet" : <code title={row.key}>key {shortHex(row.key, 4)}</code>}
@@ -66,6 +71,7 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
                   <td className="num">{formatEth(BigInt(row.paidWei))}</td>
                   <td data-testid="usage-state">
                     {STATE_WORDS[row.state]}
+                    {row.reason ? <span className="small"> ({row.reason})</span> : null}
                     {row.transactionHash ? (
                       <span className="muted small" title={row.transactionHash}>
                         {" "}
