@@ -18,6 +18,7 @@ import { ERROR_DOCS_PATH, registerHealthRoutes } from "./api/routes/registerHeal
 import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
 import { registerQueryRoutes } from "./api/routes/registerQueryRoutes.ts";
 import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
+import { registerUsageRoutes } from "./api/routes/registerUsageRoutes.ts";
 import { offThreadSha256Pool } from "./crypto/createOffThreadSha256Tap.ts";
 import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
 import { createSubmissionService } from "./ingest/createSubmissionService.ts";
@@ -187,7 +188,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       chainId: config.chainId,
       contributorRewards: manifest.contracts.contributorRewards,
       usageSettlement: manifest.contracts.usageSettlement,
-      policySnapshot: () => policySync.snapshot(),
+      policySnapshot: (consumer) => policySync.snapshot({ consumer }),
     });
     const autoRecord = parameters.autoRecord ?? true;
     const flushSoon = () => {
@@ -224,6 +225,12 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       queries: inference.queries,
       maxInputLength: inferenceConfig.maxInputLength,
       ...(parameters.now ? { now: parameters.now } : {}),
+    });
+    registerUsageRoutes(app, {
+      store: inference.store,
+      worker: walletClient.account.address,
+      publicClient,
+      usageSettlement: manifest.contracts.usageSettlement,
     });
 
     let timer: NodeJS.Timeout | undefined;
