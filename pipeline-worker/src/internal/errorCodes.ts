@@ -240,7 +240,7 @@ export const errorCodes = {
     status: 429,
     title: "The API key's cap is used up",
     why: "The key's grant allows `maxQueries` queries over its whole life, at every worker together. The queries settled on chain for it (`keyState.used`) and those this worker served and has not settled yet reach that cap. Nothing was counted: a key, even a stolen one, never spends more than its cap.",
-    fix: "Authorise a new key with a new cap (one wallet signature). The problem's `maxQueries` and `used` say where the key stands.",
+    fix: "Authorise a new key with a new cap (one wallet signature). The problem's `maxQueries` and `settled` (settled on chain) say where the key stands; `GET /v1/keys?consumer=` lists each key's `remaining`.",
     retryable: false,
   },
   KEY_WRONG_WORKER: {
