@@ -170,6 +170,30 @@ export function quotaAt(policy: Policy, account: string, epoch: bigint): bigint 
   return membership === undefined ? 0n : (policy.tiers.get(membership.tierId)?.queriesPerEpoch ?? 0n);
 }
 
+/** Where `account`'s quota in `epoch` comes from, for `GET /v1/policy?consumer=`. */
+export function accessOf(policy: Policy, account: Address, epoch: bigint) {
+  const votedQuota = quotaOf(policy, account);
+  const quota = quotaAt(policy, account, epoch);
+  const membership = policy.memberships.get(getAddress(account));
+  return {
+    consumer: getAddress(account),
+    epoch,
+    quota,
+    source: votedQuota > 0n ? ("vote" as const) : quota > 0n ? ("tier" as const) : ("none" as const),
+    votedQuota,
+    membership:
+      membership === undefined
+        ? undefined
+        : {
+            ...membership,
+            // As the registry's joinTier sees it: a membership of a removed tier grants nothing.
+            active:
+              membershipAt(policy, account, epoch) !== undefined &&
+              (policy.tiers.get(membership.tierId)?.queriesPerEpoch ?? 0n) > 0n,
+          },
+  };
+}
+
 /** `account`'s tier membership if it covers `epoch`. */
 export function membershipAt(policy: Policy, account: string, epoch: bigint): TierMembership | undefined {
   const address = normalise(account);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
-import { BlockNotFoundError, type Hex, type PublicClient } from "viem";
+import { BlockNotFoundError, type Address, type Hex, type PublicClient } from "viem";
 import { policyRegistryAbi } from "../abis.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Logger } from "../internal/createLogger.ts";
@@ -10,8 +10,8 @@ import type { PolicyEvent } from "./decodePolicyLog.ts";
 import { diffPolicies, type PolicyField } from "./diffPolicies.ts";
 import { fetchPolicyEvents } from "./fetchPolicyEvents.ts";
 import { mostRestrictivePolicy } from "./mostRestrictivePolicy.ts";
-import { createGenesisPolicy, type EpochSchedule, type KillSwitch, type Policy } from "./Policy.ts";
-import { toPolicyJson, type PolicyJson } from "./policyJson.ts";
+import { accessOf, createGenesisPolicy, epochAt, type EpochSchedule, type KillSwitch, type Policy } from "./Policy.ts";
+import { toPolicyJson, type ConsumerAccessJson, type PolicyJson } from "./policyJson.ts";
 import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
 import type { PolicyDeployment } from "./readPolicyDeployment.ts";
 import { reducePolicy } from "./reducePolicy.ts";
@@ -116,6 +116,8 @@ export type PolicySnapshot = {
   killSwitchUnconfirmed: boolean;
   epochs: { epochLength: string; epochGenesis: string };
   syncedAt: string;
+  /** With `consumer`: where its quota in the current epoch comes from (a vote or a tier). */
+  consumer?: ConsumerAccessJson;
 };
 
 export type PolicySync = {
@@ -131,8 +133,11 @@ export type PolicySync = {
   requireFreshPolicy(): PolicyView;
   /** The enforced policy: `requireFreshPolicy().policy`. */
   policy(): Policy;
-  /** For `GET /v1/policy`: the fresh view, JSON-safe; throws POLICY_STALE as `requireFreshPolicy` does. */
-  snapshot(): PolicySnapshot;
+  /**
+   * For `GET /v1/policy`: the fresh view, JSON-safe; throws POLICY_STALE as `requireFreshPolicy`
+   * does. With `consumer`, also that consumer's access in the current epoch.
+   */
+  snapshot(options?: { consumer?: Address }): PolicySnapshot;
   /** Called synchronously when the enforced kill switch changes; returns an unsubscribe function. */
   onKillSwitch(listener: (change: KillSwitchChange) => void): () => void;
   /** Called after every poll that changed the confirmed or the head policy. */
@@ -160,6 +165,8 @@ const SCALAR_FIELDS: readonly PolicyField[] = [
   "policyVersion",
   "attestation",
   "feePerQuery",
+  // At most 255 tiers, all read from the views.
+  "tiers",
   "committee",
   "revealDelay",
   "guardian",
@@ -364,7 +371,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       await checkEventBlocks(events, before);
       let policy: Policy;
       try {
-        policy = reducePolicy(confirmed.policy, events);
+        policy = reducePolicy(confirmed.policy, events, epochs);
       } catch (error) {
         if (error instanceof PolicyVersionGapError) return repairMissingLogs(error);
         throw error;
@@ -429,7 +436,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     await checkEventBlocks(events, head);
     let tip: Policy;
     try {
-      tip = reducePolicy(confirmed.policy, events);
+      tip = reducePolicy(confirmed.policy, events, epochs);
     } catch (error) {
       if (error instanceof PolicyVersionGapError) return repairMissingLogs(error);
       throw error;
@@ -457,7 +464,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   async function verifyAgainstViews() {
     if (verified || confirmed.blockHash === undefined) return;
     const policy = confirmed.policy;
-    const accounts = [...policy.submitters, ...policy.quotas.keys(), ...policy.workers];
+    const accounts = [...policy.submitters, ...policy.quotas.keys(), ...policy.memberships.keys(), ...policy.workers];
     const runIds = [...policy.trainingRuns.keys()];
     const complete = accounts.length <= MAX_VERIFIED_ENTRIES && runIds.length <= MAX_VERIFIED_ENTRIES;
     const onChain = await readPolicyFromChain({
@@ -792,8 +799,10 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     poll,
     requireFreshPolicy,
     policy: () => requireFreshPolicy().policy,
-    snapshot() {
+    snapshot(options) {
       const current = requireFreshPolicy();
+      const epoch = epochAt(current.epochs, BigInt(Math.floor(now() / 1000)));
+      const access = options?.consumer === undefined ? undefined : accessOf(current.policy, options.consumer, epoch);
       return {
         chainId: deployment.chainId,
         registry,
@@ -813,6 +822,26 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
           epochGenesis: current.epochs.epochGenesis.toString(),
         },
         syncedAt: new Date(current.syncedAt).toISOString(),
+        ...(access === undefined
+          ? {}
+          : {
+              consumer: {
+                consumer: access.consumer,
+                epoch: access.epoch.toString(),
+                quota: access.quota.toString(),
+                source: access.source,
+                votedQuota: access.votedQuota.toString(),
+                membership:
+                  access.membership === undefined
+                    ? null
+                    : {
+                        tierId: access.membership.tierId,
+                        fromEpoch: access.membership.fromEpoch.toString(),
+                        untilEpoch: access.membership.untilEpoch.toString(),
+                        active: access.membership.active,
+                      },
+              },
+            }),
       };
     },
     onKillSwitch(listener) {

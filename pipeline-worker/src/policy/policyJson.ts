@@ -64,6 +64,23 @@ export const policyJsonSchema = z.object({
   }),
 });
 
+/**
+ * What `GET /v1/policy?consumer=` adds: where the consumer's quota in the current epoch comes
+ * from. A quota the DAO voted wins over a tier membership (`source: "vote"`).
+ */
+export const consumerAccessJsonSchema = z.object({
+  consumer: address,
+  epoch: decimal,
+  /** Queries per epoch in `epoch`: the registry's `quotaAt(consumer, epoch)`. */
+  quota: decimal,
+  source: z.enum(["vote", "tier", "none"]),
+  votedQuota: decimal,
+  /** The latest membership (expired ones too, so a client can offer to renew); null if it never joined. */
+  membership: z.object({ tierId: uint8, fromEpoch: decimal, untilEpoch: decimal, active: z.boolean() }).nullable(),
+});
+
+export type ConsumerAccessJson = z.input<typeof consumerAccessJsonSchema>;
+
 /** The JSON form, as written (addresses as the chain gave them, checksummed). */
 export type PolicyJson = z.input<typeof policyJsonSchema>;
 

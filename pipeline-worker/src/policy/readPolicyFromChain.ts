@@ -1,6 +1,6 @@
 import { getAddress, zeroAddress, type Address, type Hex, type PublicClient, type ReadContractReturnType } from "viem";
 import { policyRegistryAbi } from "../abis.ts";
-import type { EpochSchedule, Policy, TrainingRun } from "./Policy.ts";
+import type { EpochSchedule, Policy, Tier, TierMembership, TrainingRun } from "./Policy.ts";
 
 export type ReadPolicyFromChainParameters = {
   client: PublicClient;
@@ -9,7 +9,8 @@ export type ReadPolicyFromChainParameters = {
   blockNumber: bigint;
   /**
    * The registry's mappings cannot be enumerated on chain, so the caller names the accounts to
-   * look up as submitters, consumers and workers, and the training runs to look up.
+   * look up as submitters, consumers (voted quotas and tier memberships) and workers, and the
+   * training runs to look up. Tiers are numbered, so all of them are read.
    */
   accounts?: readonly Address[];
   runIds?: readonly Hex[];
@@ -33,23 +34,41 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
       blockNumber,
     } as never) as Promise<ViewResult<name>>;
 
-  const [policyVersion, requirement, feePerQuery, committee, revealDelay, guardian, killSwitch] = await Promise.all([
-    read("policyVersion"),
-    read("attestationRequirement"),
-    read("feePerQuery"),
-    read("committee"),
-    read("revealDelay"),
-    read("guardian"),
-    read("killSwitch"),
-  ]);
+  const [policyVersion, requirement, feePerQuery, committee, revealDelay, guardian, killSwitch, tierCount] =
+    await Promise.all([
+      read("policyVersion"),
+      read("attestationRequirement"),
+      read("feePerQuery"),
+      read("committee"),
+      read("revealDelay"),
+      read("guardian"),
+      read("killSwitch"),
+      read("tierCount"),
+    ]);
+  const tiers = await Promise.all(
+    Array.from({ length: tierCount }, async (_, tierId): Promise<[number, Tier]> => {
+      const tier = await read("tier", [tierId]);
+      return [
+        tierId,
+        {
+          queriesPerEpoch: tier.queriesPerEpoch,
+          pricePerEpoch: tier.pricePerEpoch,
+          open: tier.open,
+          maxMembers: tier.maxMembers,
+        },
+      ];
+    }),
+  );
   const perAccount = await Promise.all(
     accounts.map(async (account) => {
-      const [submitter, quota, worker] = await Promise.all([
+      const [submitter, quota, worker, [tierId, fromEpoch, untilEpoch]] = await Promise.all([
         read("isSubmitter", [account]),
         read("quotaOf", [account]),
         read("isWorker", [account]),
+        read("membershipOf", [account]),
       ]);
-      return { account, submitter, quota, worker };
+      const membership: TierMembership = { tierId, fromEpoch, untilEpoch };
+      return { account, submitter, quota, worker, membership };
     }),
   );
   const runs = await Promise.all(runIds.map(async (runId) => ({ runId, run: await read("trainingRun", [runId]) })));
@@ -65,9 +84,11 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
       maxAge: requirement.maxAge,
     },
     quotas: new Map(perAccount.filter((entry) => entry.quota > 0n).map((entry) => [entry.account, entry.quota])),
-    // Read from the registry's tier views once its ABI has them (issue 14).
-    tiers: new Map(),
-    memberships: new Map(),
+    tiers: new Map(tiers),
+    // An untilEpoch of 0 is how the registry says the account never joined a tier.
+    memberships: new Map(
+      perAccount.filter((entry) => entry.membership.untilEpoch > 0n).map((entry) => [entry.account, entry.membership]),
+    ),
     feePerQuery,
     committee: { id: committeeId, members: [...members], publicKeys: [...publicKeys], threshold },
     trainingRuns: new Map(

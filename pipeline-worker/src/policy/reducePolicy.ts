@@ -1,7 +1,14 @@
 import { zeroAddress, type Address, type Hex } from "viem";
 import { BaseError } from "../internal/BaseError.ts";
 import type { PolicyEvent } from "./decodePolicyLog.ts";
-import type { KillSwitch, Policy, TrainingRun } from "./Policy.ts";
+import {
+  epochAt,
+  type EpochSchedule,
+  type KillSwitch,
+  type Policy,
+  type TierMembership,
+  type TrainingRun,
+} from "./Policy.ts";
 import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
 
 /**
@@ -13,12 +20,17 @@ import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
  * Each event must carry the version after `policy`'s: the registry bumps the version by exactly
  * one per change, so a gap means logs were missed and the result would not be the chain's
  * policy. Then this throws a {@link PolicyVersionGapError} instead.
+ *
+ * `epochs` (the registry's schedule) is needed only to apply a `TierJoined` that may be a renewal
+ * or a new membership: the event alone does not say which (see {@link joinedMembership}).
  */
-export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Policy {
+export function reducePolicy(policy: Policy, events: readonly PolicyEvent[], epochs?: EpochSchedule): Policy {
   if (events.length === 0) return policy;
   // One copy per batch, not per event: a long catch-up applies thousands of events to one draft.
   const submitters = new Set(policy.submitters);
   const quotas = new Map(policy.quotas);
+  const tiers = new Map(policy.tiers);
+  const memberships = new Map(policy.memberships);
   const workers = new Set(policy.workers);
   const trainingRuns = new Map(policy.trainingRuns);
   let { policyVersion, attestation, feePerQuery, committee, revealDelay, guardian, killSwitch } = policy;
@@ -49,6 +61,18 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
         // The registry treats a quota of 0 as "not a consumer".
         if (event.args.queriesPerEpoch === 0n) quotas.delete(event.args.consumer);
         else quotas.set(event.args.consumer, event.args.queriesPerEpoch);
+        break;
+      case "TierSet":
+        // A tier set to 0 queries is removed but keeps its entry, as the registry's `tier` view reads it.
+        tiers.set(event.args.tierId, {
+          queriesPerEpoch: event.args.queriesPerEpoch,
+          pricePerEpoch: event.args.pricePerEpoch,
+          open: event.args.open,
+          maxMembers: event.args.maxMembers,
+        });
+        break;
+      case "TierJoined":
+        memberships.set(event.args.consumer, joinedMembership(memberships.get(event.args.consumer), event, epochs));
         break;
       case "QueryFeeSet":
         feePerQuery = event.args.feePerQuery;
@@ -126,8 +150,8 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
     submitters,
     attestation,
     quotas,
-    tiers: policy.tiers,
-    memberships: policy.memberships,
+    tiers,
+    memberships,
     feePerQuery,
     committee,
     trainingRuns,
@@ -136,6 +160,33 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Po
     guardian,
     killSwitch,
   };
+}
+
+type TierJoinedEvent = Extract<PolicyEvent, { eventName: "TierJoined" }>;
+
+/**
+ * The membership after a `TierJoined`, as the registry's `membershipOf` then reads it. A renewal
+ * of an active membership extends it from its `untilEpoch` and keeps its `fromEpoch` (the event's
+ * `fromEpoch` is where the paid extension starts); a new membership starts at the current epoch.
+ * A renewal's extension always starts after the current epoch, so the two differ only when a
+ * member of the same tier joins again in the epoch its membership ended: that one is told apart
+ * by the block's time.
+ */
+function joinedMembership(
+  previous: TierMembership | undefined,
+  event: TierJoinedEvent,
+  epochs: EpochSchedule | undefined,
+): TierMembership {
+  const { tierId, fromEpoch, untilEpoch } = event.args;
+  const joined = { tierId, fromEpoch, untilEpoch };
+  if (previous === undefined || previous.tierId !== tierId || previous.untilEpoch !== fromEpoch) return joined;
+  if (epochs === undefined || event.blockTimestamp === undefined) {
+    throw new BaseError(`TierJoined in block ${event.blockNumber} needs its block's time and the epoch schedule.`, {
+      hints: ["Fill in `blockTimestamp` (fetchPolicyEvents does) and pass the registry's epoch schedule."],
+    });
+  }
+  const renewal = fromEpoch > epochAt(epochs, event.blockTimestamp);
+  return renewal ? { tierId, fromEpoch: previous.fromEpoch, untilEpoch } : joined;
 }
 
 // The registry deletes its kill switch struct on lift, so every field reads as zero.

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
 import { z } from "zod";
 import { queryDomain, queryTypes, submissionDomain, submissionTypes } from "../../chain/typedData.ts";
-import { policyJsonSchema } from "../../policy/policyJson.ts";
+import { consumerAccessJsonSchema, policyJsonSchema } from "../../policy/policyJson.ts";
 
 const decimal = { type: "string", pattern: "^[0-9]+$" } as const;
 const hash = { type: ["string", "null"], pattern: "^0x[0-9a-fA-F]{64}$" } as const;
@@ -43,6 +43,7 @@ const policySnapshotSchema = {
       properties: { epochLength: decimal, epochGenesis: decimal },
     },
     syncedAt: { type: "string" },
+    consumer: z.toJSONSchema(consumerAccessJsonSchema, { target: "draft-7", io: "input" }),
   },
 };
 
@@ -79,17 +80,32 @@ export type RegisterPolicyRoutesParameters = {
   chainId: number;
   contributorRewards: Address;
   usageSettlement: Address;
-  /** The current policy as JSON, with the block and policy version it was read at; throws POLICY_STALE when stale. */
-  policySnapshot: () => unknown;
+  /**
+   * The current policy as JSON, with the block and policy version it was read at, and with
+   * `consumer` that consumer's access (voted quota or tier membership); throws POLICY_STALE when stale.
+   */
+  policySnapshot: (consumer: Address | undefined) => unknown;
 };
 
 /**
- * `GET /v1/policy`: the policy the worker enforces right now. `GET /v1/eip712`: the domains and
+ * `GET /v1/policy`: the policy the worker enforces right now, its access tiers and memberships
+ * included; `?consumer=0x…` adds where that consumer's quota comes from. `GET /v1/eip712`: the domains and
  * types that clients must sign, so no client hard-codes them.
  */
 export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterPolicyRoutesParameters): void {
-  app.get("/v1/policy", { schema: { response: { 200: policySnapshotSchema } } }, async () =>
-    parameters.policySnapshot(),
+  app.get<{ Querystring: { consumer?: Address } }>(
+    "/v1/policy",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          properties: { consumer: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } },
+          additionalProperties: false,
+        },
+        response: { 200: policySnapshotSchema },
+      },
+    },
+    async (request) => parameters.policySnapshot(request.query.consumer),
   );
 
   const eip712 = {
