@@ -1,12 +1,18 @@
 import { formatEther, getAddress, isAddress, isAddressEqual, parseEther, zeroAddress, type Address } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { policyRegistryAbi, usageSettlementAbi } from "@dao-ai/pipeline-worker/abis";
+import {
+  BEARER_TOKEN_PREFIX,
+  bearerTokenOf,
+  privateKeyOfBearerToken,
+  type KeyList,
+  type KeyStatus,
+  type RegisterKeyRequest,
+} from "@dao-ai/pipeline-worker/consumer-api";
 import { keyGrantTypes, usageDomain, type KeyGrantMessage } from "@dao-ai/pipeline-worker/eip712";
 import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
 import { eth, transact, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
 
-/** A bearer token is the key's private key, recognisable in logs and secret scanners by its prefix. */
-const TOKEN_PREFIX = "dao_sk_";
 const DEFAULT_MAX_QUERIES = 1_000n;
 const DEFAULT_LIFETIME = "30d";
 
@@ -17,16 +23,7 @@ const USAGE = `  keys create          make an API key: the consumer signs its gr
       --expires TIME   how long it lives: 30d, 12h, 90m or seconds (default ${DEFAULT_LIFETIME})
       --worker ADDR    the only worker that may serve it (default: any authorised worker)
   keys list            the consumer's keys the workers know: use, cap, expiry, revocation
-  keys revoke KEY      revoke a key on chain (KEY: its address or its ${TOKEN_PREFIX} token)`;
-
-/** A key as `GET /v1/keys` lists it. */
-type ListedKey = {
-  grant: { key: Address; worker: Address; maxQueries: string; maxFeePerQuery: string; expiresAt: string };
-  usedHere: string;
-  used: string;
-  revokedAt: string;
-  remaining: string;
-};
+  keys revoke KEY      revoke a key on chain (KEY: its address or its ${BEARER_TOKEN_PREFIX} token)`;
 
 function seconds(text: string): bigint {
   const match = /^(\d+)([dhms]?)$/.exec(text);
@@ -48,14 +45,15 @@ function ether(text: string, flag: string): bigint {
 
 /** A key's address, from the address itself or from its bearer token. */
 function keyAddressOf(given: string): Address {
-  if (given.startsWith(TOKEN_PREFIX)) {
-    const hex = given.slice(TOKEN_PREFIX.length);
-    if (!/^[0-9a-fA-F]{64}$/.test(hex))
-      throw new BaseError(`${TOKEN_PREFIX}… tokens have 64 hex digits after the prefix.`);
-    return privateKeyToAccount(`0x${hex}`).address;
+  if (given.startsWith(BEARER_TOKEN_PREFIX)) {
+    try {
+      return privateKeyToAccount(privateKeyOfBearerToken(given)).address;
+    } catch (cause) {
+      throw new BaseError(`Not a bearer token: ${BEARER_TOKEN_PREFIX} is followed by 64 hex digits.`, { cause });
+    }
   }
   if (!isAddress(given)) {
-    throw new BaseError(`"${given}" is neither a key's address nor a ${TOKEN_PREFIX} token.`, {
+    throw new BaseError(`"${given}" is neither a key's address nor a ${BEARER_TOKEN_PREFIX} token.`, {
       hints: ["`npm run consume -- keys list` shows the addresses of your keys."],
     });
   }
@@ -127,17 +125,20 @@ async function create(context: ConsumeContext) {
     primaryType: "KeyGrant",
     message: grant,
   });
-  const wire = {
-    consumer: grant.consumer,
-    key: grant.key,
-    worker: grant.worker,
-    maxQueries: grant.maxQueries.toString(),
-    maxFeePerQuery: grant.maxFeePerQuery.toString(),
-    expiresAt: grant.expiresAt.toString(),
+  const request: RegisterKeyRequest = {
+    signature,
+    grant: {
+      consumer: grant.consumer,
+      key: grant.key,
+      worker: grant.worker,
+      maxQueries: grant.maxQueries.toString(),
+      maxFeePerQuery: grant.maxFeePerQuery.toString(),
+      expiresAt: grant.expiresAt.toString(),
+    },
   };
   const registered: string[] = [];
   for (const client of context.workers) {
-    const answer = await client.post("/v1/keys", { grant: wire, signature });
+    const answer = await client.post("/v1/keys", request);
     if (answer.status === 200 || answer.status === 201) {
       registered.push(client.url);
       context.say(`  registered at ${client.url}`);
@@ -163,7 +164,7 @@ async function create(context: ConsumeContext) {
   );
   context.say("The token below is shown only now and kept nowhere: store it as a secret. Whoever holds it can");
   context.say(`spend up to the cap; revoke it with: npm run consume -- keys revoke ${grant.key}${context.where}`);
-  console.log(`${TOKEN_PREFIX}${privateKey.slice(2)}`);
+  console.log(bearerTokenOf(privateKey));
   context.say("");
   context.say("Query with it (put the token in DAO_AI_KEY first):");
   context.say(
@@ -176,19 +177,19 @@ async function create(context: ConsumeContext) {
 
 async function list(context: ConsumeContext) {
   needWorkers(context);
-  const keys = new Map<Address, { key: ListedKey; at: string[]; usedHere: bigint }>();
+  const keys = new Map<Address, { key: KeyStatus; at: string[]; usedHere: bigint }>();
   for (const client of context.workers) {
-    const answer = await client.get<{ keys: ListedKey[] }>(`/v1/keys?consumer=${context.consumer}`);
+    const answer = await client.get<KeyList>(`/v1/keys?consumer=${context.consumer}`);
     if (answer.status !== 200) {
       throw new BaseError(
         `${client.url} did not list the keys: ${answer.body.code ?? answer.status} ${answer.body.detail ?? ""}`,
       );
     }
     for (const key of answer.body.keys) {
-      const known = keys.get(key.grant.key) ?? { key, at: [], usedHere: 0n };
+      const known = keys.get(key.key) ?? { key, at: [], usedHere: 0n };
       known.at.push(client.url);
       known.usedHere += BigInt(key.usedHere);
-      keys.set(key.grant.key, known);
+      keys.set(key.key, known);
     }
   }
   if (keys.size === 0) {
@@ -196,20 +197,21 @@ async function list(context: ConsumeContext) {
     console.log(`Create one with: npm run consume -- keys create${context.where}`);
     return;
   }
-  const now = BigInt(Math.floor(Date.now() / 1000));
+  const date = (seconds: number | string) => new Date(Number(seconds) * 1000).toISOString();
   console.log(`Keys of ${context.consumer}:`);
   for (const { key, at, usedHere } of keys.values()) {
-    const { grant } = key;
     const state =
-      key.revokedAt !== "0"
-        ? `revoked ${new Date(Number(key.revokedAt) * 1000).toISOString()}`
-        : BigInt(grant.expiresAt) <= now
-          ? "expired"
-          : `active until ${new Date(Number(grant.expiresAt) * 1000).toISOString()}`;
-    console.log(`  ${grant.key}  ${state}`);
+      key.state === "revoked"
+        ? `revoked ${date(key.revokedAt!)}`
+        : key.state === "active"
+          ? `active until ${date(key.expiresAt)}`
+          : key.state === "expired"
+            ? `expired ${date(key.expiresAt)}`
+            : "exhausted (its cap is used up)";
+    console.log(`  ${key.key}  ${state}`);
     console.log(
-      `    used ${key.used} settled on chain, ${usedHere} served by these workers; ${key.remaining} of ${grant.maxQueries} left; ` +
-        `at most ${eth(BigInt(grant.maxFeePerQuery))} a query; ${isAddressEqual(grant.worker, zeroAddress) ? "any worker" : `worker ${grant.worker}`}`,
+      `    ${key.used} settled on chain, ${usedHere} served by these workers; ${key.remaining} of ${key.maxQueries} left; ` +
+        `at most ${eth(BigInt(key.maxFeePerQuery))} a query; ${isAddressEqual(key.worker, zeroAddress) ? "any worker" : `worker ${key.worker} only`}`,
     );
     console.log(`    registered at ${at.join(", ")}`);
   }
