@@ -7729,12 +7729,33 @@ export const usageSettlementAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "bits",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      }
+    ],
+    "name": "SafeCastOverflowedUintDowncast",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "string",
         "name": "str",
         "type": "string"
       }
     ],
     "name": "StringTooLong",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "UsageEmptyBatch",
     "type": "error"
   },
   {
@@ -7769,6 +7790,17 @@ export const usageSettlementAbi = [
         "internalType": "uint64",
         "name": "epoch",
         "type": "uint64"
+      }
+    ],
+    "name": "UsageFeesAlreadySwept",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
         "internalType": "uint64",
@@ -7793,7 +7825,7 @@ export const usageSettlementAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "fee",
+        "name": "fees",
         "type": "uint256"
       }
     ],
@@ -7819,17 +7851,71 @@ export const usageSettlementAbi = [
         "type": "address"
       },
       {
-        "internalType": "uint64",
-        "name": "nonce",
-        "type": "uint64"
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      }
+    ],
+    "name": "UsageInvalidKeyGrant",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      }
+    ],
+    "name": "UsageInvalidKeySignature",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
       }
     ],
     "name": "UsageInvalidSignature",
     "type": "error"
   },
   {
-    "inputs": [],
-    "name": "UsageKillSwitchEngaged",
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "wouldBe",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "maxQueries",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageKeyCapExceeded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "expiresAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageKeyExpired",
     "type": "error"
   },
   {
@@ -7840,12 +7926,33 @@ export const usageSettlementAbi = [
         "type": "address"
       },
       {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
         "internalType": "uint64",
-        "name": "nonce",
+        "name": "revokedAt",
         "type": "uint64"
       }
     ],
-    "name": "UsageNonceAlreadyUsed",
+    "name": "UsageKeyRevoked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      }
+    ],
+    "name": "UsageKeyWrongWorker",
     "type": "error"
   },
   {
@@ -7863,6 +7970,69 @@ export const usageSettlementAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "total",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "settledTotal",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageNothingToSettle",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "closedAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageSettlementWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "closesAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageSettlementWindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "to",
         "type": "address"
       },
@@ -7873,6 +8043,22 @@ export const usageSettlementAbi = [
       }
     ],
     "name": "UsageTransferFailed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "UsageVoucherExpired",
     "type": "error"
   },
   {
@@ -7922,14 +8108,76 @@ export const usageSettlementAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "FeesSwept",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "consumer",
         "type": "address"
       },
       {
         "indexed": true,
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "revokedAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "KeyRevoked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "indexed": false,
         "internalType": "uint64",
         "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "total",
         "type": "uint64"
       },
       {
@@ -7940,18 +8188,49 @@ export const usageSettlementAbi = [
       },
       {
         "indexed": false,
-        "internalType": "uint64",
-        "name": "totalSettled",
-        "type": "uint64"
-      },
-      {
-        "indexed": false,
         "internalType": "uint256",
         "name": "fees",
         "type": "uint256"
       }
     ],
     "name": "UsageSettled",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "aboveTotal",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "effectiveAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "VouchersCancelled",
     "type": "event"
   },
   {
@@ -8000,7 +8279,33 @@ export const usageSettlementAbi = [
   },
   {
     "inputs": [],
-    "name": "QUERY_TYPEHASH",
+    "name": "CANCEL_GRACE",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "KEY_GRANT_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "USAGE_TYPEHASH",
     "outputs": [
       {
         "internalType": "bytes32",
@@ -8034,6 +8339,63 @@ export const usageSettlementAbi = [
       {
         "internalType": "uint64",
         "name": "unlocksAt",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "aboveTotal",
+        "type": "uint64"
+      }
+    ],
+    "name": "cancelVouchers",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "cancellation",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "aboveTotal",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "effectiveAt",
         "type": "uint64"
       }
     ],
@@ -8099,22 +8461,102 @@ export const usageSettlementAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "feesOf",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "accrued",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bool",
+        "name": "swept",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "consumer",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "key",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "worker",
+            "type": "address"
+          },
+          {
+            "internalType": "uint64",
+            "name": "maxQueries",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFeePerQuery",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "expiresAt",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct IUsageSettlement.KeyGrant",
+        "name": "grant",
+        "type": "tuple"
+      }
+    ],
+    "name": "keyGrantDigest",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "consumer",
         "type": "address"
       },
       {
-        "internalType": "uint64",
-        "name": "nonce",
-        "type": "uint64"
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
       }
     ],
-    "name": "isNonceUsed",
+    "name": "keyState",
     "outputs": [
       {
-        "internalType": "bool",
-        "name": "",
-        "type": "bool"
+        "internalType": "uint64",
+        "name": "used",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "revokedAt",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -8136,51 +8578,25 @@ export const usageSettlementAbi = [
   {
     "inputs": [
       {
-        "internalType": "address",
-        "name": "consumer",
-        "type": "address"
-      },
-      {
-        "internalType": "bytes32",
-        "name": "inputHash",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "uint64",
-        "name": "nonce",
-        "type": "uint64"
-      },
-      {
-        "internalType": "uint64",
-        "name": "epoch",
-        "type": "uint64"
-      },
-      {
-        "internalType": "uint64",
-        "name": "deadline",
-        "type": "uint64"
-      }
-    ],
-    "name": "queryDigest",
-    "outputs": [
-      {
-        "internalType": "bytes32",
-        "name": "",
-        "type": "bytes32"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
         "internalType": "uint256",
         "name": "amount",
         "type": "uint256"
       }
     ],
     "name": "requestWithdrawal",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      }
+    ],
+    "name": "revokeKey",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -8208,19 +8624,24 @@ export const usageSettlementAbi = [
             "type": "address"
           },
           {
-            "internalType": "bytes32",
-            "name": "inputHash",
-            "type": "bytes32"
-          },
-          {
-            "internalType": "uint64",
-            "name": "nonce",
-            "type": "uint64"
-          },
-          {
             "internalType": "uint64",
             "name": "epoch",
             "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "total",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxFeePerQuery",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "inputHash",
+            "type": "bytes32"
           },
           {
             "internalType": "uint64",
@@ -8233,14 +8654,210 @@ export const usageSettlementAbi = [
             "type": "bytes"
           }
         ],
-        "internalType": "struct IUsageSettlement.SignedQuery[]",
-        "name": "queries",
+        "internalType": "struct IUsageSettlement.Voucher[]",
+        "name": "vouchers",
         "type": "tuple[]"
       }
     ],
     "name": "settle",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "components": [
+              {
+                "internalType": "address",
+                "name": "consumer",
+                "type": "address"
+              },
+              {
+                "internalType": "address",
+                "name": "key",
+                "type": "address"
+              },
+              {
+                "internalType": "address",
+                "name": "worker",
+                "type": "address"
+              },
+              {
+                "internalType": "uint64",
+                "name": "maxQueries",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint256",
+                "name": "maxFeePerQuery",
+                "type": "uint256"
+              },
+              {
+                "internalType": "uint64",
+                "name": "expiresAt",
+                "type": "uint64"
+              }
+            ],
+            "internalType": "struct IUsageSettlement.KeyGrant",
+            "name": "grant",
+            "type": "tuple"
+          },
+          {
+            "internalType": "bytes",
+            "name": "grantSignature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "uint64",
+            "name": "epoch",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "total",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "inputHash",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "deadline",
+            "type": "uint64"
+          },
+          {
+            "internalType": "bytes",
+            "name": "keySignature",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IUsageSettlement.KeySettlement[]",
+        "name": "settlements",
+        "type": "tuple[]"
+      }
+    ],
+    "name": "settleKeys",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "settledTotal",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "settlementWindow",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
+    ],
+    "name": "sweepFees",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "consumer",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "worker",
+        "type": "address"
+      },
+      {
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "total",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxFeePerQuery",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "inputHash",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "usageDigest",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -8256,7 +8873,7 @@ export const usageSettlementAbi = [
         "type": "uint64"
       }
     ],
-    "name": "settledUsage",
+    "name": "usedInEpoch",
     "outputs": [
       {
         "internalType": "uint64",

@@ -361,31 +361,75 @@ abstract contract SystemDeployer is PRBTest {
     // Queries and epochs
     // ---------------------------------------------------------------------------------------------
 
-    /// @notice The query signed by the holder of `key`, as `settle` takes it.
-    function _signQuery(
+    /// @notice A Usage voucher for `_worker`'s lane of the holder of `key` in `epoch`, signed by
+    /// that key, as `settle` takes it: deadline an hour from now, input hash derived from the total.
+    function _signVoucher(
         uint256 key,
-        bytes32 inputHash,
-        uint64 nonce,
-        uint64 epoch
-    ) internal view returns (IUsageSettlement.SignedQuery memory q) {
-        q.consumer = vm.addr(key);
-        q.inputHash = inputHash;
-        q.nonce = nonce;
-        q.epoch = epoch;
-        q.deadline = uint64(block.timestamp + 1 hours);
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(
+        uint64 epoch,
+        uint64 total,
+        uint256 maxFeePerQuery
+    ) internal view returns (IUsageSettlement.Voucher memory v) {
+        v.consumer = vm.addr(key);
+        v.epoch = epoch;
+        v.total = total;
+        v.maxFeePerQuery = maxFeePerQuery;
+        v.inputHash = keccak256(abi.encode("input", total));
+        v.deadline = uint64(block.timestamp + 1 hours);
+        v.signature = _sign(
             key,
-            _settlement.queryDigest(q.consumer, q.inputHash, q.nonce, q.epoch, q.deadline)
+            _settlement.usageDigest(
+                v.consumer,
+                address(0),
+                _worker,
+                epoch,
+                total,
+                maxFeePerQuery,
+                v.inputHash,
+                v.deadline
+            )
         );
-        q.signature = abi.encodePacked(r, s, v);
     }
 
-    /// @notice One signed query as the array `settle` takes.
-    function _batch(
-        IUsageSettlement.SignedQuery memory q
-    ) internal pure returns (IUsageSettlement.SignedQuery[] memory b) {
-        b = new IUsageSettlement.SignedQuery[](1);
-        b[0] = q;
+    /// @notice One voucher as the array `settle` takes.
+    function _vouchers(IUsageSettlement.Voucher memory v) internal pure returns (IUsageSettlement.Voucher[] memory b) {
+        b = new IUsageSettlement.Voucher[](1);
+        b[0] = v;
+    }
+
+    /// @notice A grant of `key` by the holder of `consumerKey`: any worker, a day, `maxQueries`
+    /// queries at most `maxFeePerQuery` each; and the consumer's signature over it.
+    function _signGrant(
+        uint256 consumerKey,
+        address key,
+        uint64 maxQueries,
+        uint256 maxFeePerQuery
+    ) internal view returns (IUsageSettlement.KeyGrant memory grant, bytes memory signature) {
+        grant = IUsageSettlement.KeyGrant({
+            consumer: vm.addr(consumerKey),
+            key: key,
+            worker: address(0),
+            maxQueries: maxQueries,
+            maxFeePerQuery: maxFeePerQuery,
+            expiresAt: uint64(block.timestamp + 1 days)
+        });
+        signature = _sign(consumerKey, _settlement.keyGrantDigest(grant));
+    }
+
+    /// @notice A bearer key's settlement of its lane at `_worker` up to `total` (the worker's count).
+    function _bearerSettlement(
+        IUsageSettlement.KeyGrant memory grant,
+        bytes memory grantSignature,
+        uint64 epoch,
+        uint64 total
+    ) internal pure returns (IUsageSettlement.KeySettlement[] memory b) {
+        b = new IUsageSettlement.KeySettlement[](1);
+        b[0] = IUsageSettlement.KeySettlement(grant, grantSignature, epoch, total, bytes32(0), 0, "");
+    }
+
+    /// @notice `digest` signed by the holder of `key`, as 65 bytes (r, s, v).
+    function _sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
     }
 
     /// @notice Deposits `amount` wei for `who`, from `who`.
