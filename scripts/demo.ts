@@ -20,6 +20,7 @@ import {
   toHex,
   type Address,
   type Hex,
+  type LocalAccount,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -28,7 +29,12 @@ import {
   policyRegistryAbi,
   usageSettlementAbi,
 } from "../deployments/abis.ts";
-import { queryTypes } from "../pipeline-worker/src/chain/typedData.ts";
+import {
+  BEARER_TOKEN_PATTERN,
+  privateKeyOfBearerToken,
+  type QueryResponse,
+  type QuotaStatus,
+} from "@dao-ai/pipeline-worker/consumer-api";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { formatTrainingRecords } from "../pipeline-worker/src/model/trainingRecords.ts";
 import { generateScamMessages } from "../pipeline-worker/src/model/generateScamMessages.ts";
@@ -48,6 +54,7 @@ import { localChainClients, type LocalChainClients } from "./lib/localChain.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, stackPaths, writeJson, type ModelRecord, type StackInfo } from "./lib/stackFiles.ts";
 import { sendStackCommand } from "./lib/stackControl.ts";
+import { signQueryRequest } from "./lib/signQueryRequest.ts";
 import { stackServices } from "./lib/stackServices.ts";
 import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./lib/submitContribution.ts";
 
@@ -466,30 +473,37 @@ function guardianCommand(args: string[]) {
   return command("npm run guardian --", "scripts/guardian.ts", [...args, "--data-dir", values["data-dir"]!]);
 }
 
-/** A query signed by a consumer, as the API takes it. */
+/**
+ * A query signed by a consumer with its wallet, as the API takes it: a Usage voucher for the next
+ * total of its lane at this worker (which `GET /v1/quota` names, with the epoch and the fee).
+ */
 async function signedQuery(d: Demo, consumer: Wallet, input: string) {
-  // The epoch the worker counts quotas in (by its clock), as the consumer's client learns it.
-  const policy = await d.worker.get<{ epochs: { epochLength: string; epochGenesis: string } }>("/v1/policy");
-  const { epochLength, epochGenesis } = policy.body.epochs;
-  const now = BigInt(Math.floor(Date.now() / 1000));
-  const epoch = now < BigInt(epochGenesis) ? 0n : (now - BigInt(epochGenesis)) / BigInt(epochLength);
-  const nonce = BigInt(Math.floor(Math.random() * 2 ** 48));
-  const deadline = now + 600n;
-  const eip712 = await d.worker.get<{ query: { domain: typeof d.submissionDomain } }>("/v1/eip712");
-  const signature = await consumer.signTypedData({
-    domain: eip712.body.query.domain,
-    types: queryTypes,
-    primaryType: "Query",
-    message: { consumer: consumer.account.address, inputHash: keccak256(toHex(input)), nonce, epoch, deadline },
-  });
-  return {
-    consumer: consumer.account.address,
+  const address = consumer.account.address;
+  const quota = await d.worker.get<QuotaStatus>(`/v1/quota?consumer=${address}`);
+  if (quota.status !== 200) throw new BaseError(`The worker did not give ${address}'s quota: ${problem(quota)}`);
+  return signQueryRequest({
+    account: consumer.account as LocalAccount,
+    worker: quota.body.worker,
+    chainId: d.deployment.chainId,
+    usageSettlement: d.deployment.contracts.usageSettlement,
     input,
-    nonce: nonce.toString(),
-    epoch: epoch.toString(),
-    deadline: Number(deadline),
-    signature,
-  };
+    epoch: BigInt(quota.body.epoch),
+    total: BigInt(quota.body.nextTotal),
+    maxFeePerQuery: BigInt(quota.body.feePerQuery),
+    deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
+  });
+}
+
+/** A query with an API key, as `curl -H "Authorization: Bearer ..."` sends it: no signature, no wallet. */
+function bearerQuery(d: Demo, token: string, input: string) {
+  return d.worker.post<QueryResponse>("/v1/queries", { input }, { authorization: `Bearer ${token}` });
+}
+
+/** A consume command, run as the consumer would (its key in CONSUMER_PRIVATE_KEY). */
+function consumeCommand(args: string[], consumerKey: Hex) {
+  return command("npm run consume --", "scripts/consume.ts", [...args, "--data-dir", values["data-dir"]!], {
+    CONSUMER_PRIVATE_KEY: consumerKey,
+  });
 }
 
 /** The JSON a command printed last (the training command prints its report as JSON). */
@@ -610,8 +624,8 @@ async function train(d: Demo) {
 
 async function queries(d: Demo, lab: Hex) {
   chapter(
-    "A consumer queries the model until its quota is spent",
-    "The research lab deposits 0.01 ETH for its fees and asks whether messages are scams. The worker answers each with a label and a coarse score, nothing more, counts it against the lab's 3 queries per epoch, and refuses the fourth. It settles the queries on chain in a batch; their fees go to the contributors.",
+    "A consumer queries the model, with its wallet and then with an API key, until its quota is spent",
+    "The research lab deposits 0.01 ETH for its fees and asks whether messages are scams. Its first question is signed with its wallet: a Usage voucher letting this worker charge it for up to 1 query of the epoch, at most 0.001 ETH each. Then, with one more signature, it makes an API key capped at 10 queries and asks with `Authorization: Bearer`, no wallet involved. The worker answers each with a label and a coarse score, counts it against the lab's 3 queries per epoch, and refuses the fourth. It settles one entry per lane (the wallet's, the key's), whatever the number of queries, and the fees accrue to the epoch's contributors.",
   );
   const consumer = d.clients.walletOf(privateKeyToAccount(lab));
   const address = consumer.account.address;
@@ -619,62 +633,87 @@ async function queries(d: Demo, lab: Hex) {
     d.clients,
     await d.clients.wallet(DEV_ROLES.deployer).sendTransaction({ to: address, value: parseEther("0.1") }),
   );
-  await wait(
-    d.clients,
-    await consumer.writeContract({
-      address: d.deployment.contracts.usageSettlement,
-      abi: usageSettlementAbi,
-      functionName: "deposit",
-      args: [address],
-      value: parseEther("0.01"),
-    }),
-  );
-  expect(true, `the lab ${address} deposits 0.01 ETH in UsageSettlement`);
-  const quota = await d.worker.get<{ epoch: string; remaining: string }>(`/v1/quota/${address}`);
+  await consumeCommand(["deposit", "0.01"], lab);
+  const [balance] = await d.clients.publicClient.readContract({
+    address: d.deployment.contracts.usageSettlement,
+    abi: usageSettlementAbi,
+    functionName: "accountOf",
+    args: [address],
+  });
+  expect(balance === parseEther("0.01"), `the lab ${address} deposited 0.01 ETH in UsageSettlement`);
+  const quota = await d.worker.get<QuotaStatus>(`/v1/quota?consumer=${address}`);
   expect(
-    quota.status === 200 && quota.body.remaining === "3",
-    `the worker will serve it 3 queries in epoch ${quota.body.epoch}`,
+    quota.status === 200 && quota.body.remaining === "3" && quota.body.nextTotal === "1",
+    `the worker will serve it 3 queries in epoch ${quota.body.epoch}; its wallet signs total 1 first`,
+    problem(quota),
   );
+  const epoch = BigInt(quota.body.epoch);
 
-  const messages = generateScamMessages({ seed: 99, count: 3 }).map((r) => r.text);
-  let first: Awaited<ReturnType<typeof signedQuery>> | undefined;
-  for (const [i, text] of messages.entries()) {
-    const body = await signedQuery(d, consumer, text);
-    first ??= body;
-    const answer = await d.worker.post<{
-      answer: { label: string; score: string };
-      usage: { remaining: string };
-      receipt: { signature: Hex };
-    }>("/v1/queries", body);
-    expect(
-      answer.status === 200 && answer.body.usage.remaining === String(2 - i),
-      `"${text.length > 60 ? `${text.slice(0, 57)}...` : text}" is ${answer.body.answer?.label} (${answer.body.answer?.score}); ${answer.body.usage?.remaining} left`,
-      problem(answer),
-    );
-  }
-  const replay = await d.worker.post("/v1/queries", first);
+  const [first, second, third] = generateScamMessages({ seed: 99, count: 3 }).map((r) => r.text);
+  const said = (text: string) => `"${text.length > 60 ? `${text.slice(0, 57)}...` : text}"`;
+  const signed = await signedQuery(d, consumer, first!);
+  const answer = await d.worker.post<QueryResponse>("/v1/queries", signed);
   expect(
-    replay.status === 409 && replay.body.code === "NONCE_REPLAYED",
+    answer.status === 200 && answer.body.usage.remaining === "2",
+    `signed with its wallet: ${said(first!)} is ${answer.body.answer?.label} (${answer.body.answer?.score}); ${answer.body.usage?.remaining} left`,
+    problem(answer),
+  );
+  const replay = await d.worker.post("/v1/queries", signed);
+  expect(
+    replay.status === 409 && replay.body.code === "TOTAL_REPLAYED",
     `the same signed query again: ${problem(replay)}`,
   );
-  const fourth = await d.worker.post("/v1/queries", await signedQuery(d, consumer, "One more, please?"));
+
+  const created = await consumeCommand(["keys", "create", "--max-queries", "10"], lab);
+  const token = created
+    .split("\n")
+    .find((l) => BEARER_TOKEN_PATTERN.test(l.trim()))
+    ?.trim();
+  if (!token) throw new BaseError("`npm run consume -- keys create` printed no token.");
+  const key = privateKeyToAccount(privateKeyOfBearerToken(token)).address;
+  expect(true, `the lab signed one grant for key ${key}: 10 queries at most, 0.001 ETH each at most`);
+  for (const [i, text] of [second!, third!].entries()) {
+    const asked = await bearerQuery(d, token, text);
+    expect(
+      asked.status === 200 && asked.body.usage.remaining === String(1 - i),
+      `with the key (Authorization: Bearer): ${said(text)} is ${asked.body.answer?.label} (${asked.body.answer?.score}); ${asked.body.usage?.remaining} left`,
+      problem(asked),
+    );
+  }
+  const fourth = await bearerQuery(d, token, "One more, please?");
   expect(fourth.status === 429 && fourth.body.code === "QUOTA_EXHAUSTED", `a fourth query: ${problem(fourth)}`);
 
-  const epoch = BigInt(quota.body.epoch);
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   let settled = 0n;
   while (settled < 3n && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     settled = await d.clients.publicClient.readContract({
       address: d.deployment.contracts.usageSettlement,
       abi: usageSettlementAbi,
-      functionName: "settledUsage",
+      functionName: "usedInEpoch",
       args: [address, epoch],
     });
   }
   expect(
     settled === 3n,
-    `the worker settled the 3 queries on chain; their 0.003 ETH of fees went to epoch ${epoch}'s pool`,
+    `the worker settled the 3 queries on chain in two entries (the wallet's lane up to 1, the key's up to 2); their 0.003 ETH of fees accrue to epoch ${epoch}`,
+  );
+  const usage = await consumeCommand(["usage"], lab);
+  expect(
+    (usage.match(/\bsettled\b/g) ?? []).length >= 2,
+    "the lab's usage history shows both lanes served, charged, settled and paid (also as CSV: usage --csv)",
+  );
+
+  await consumeCommand(["keys", "revoke", key], lab);
+  const refusedDeadline = Date.now() + 30_000;
+  let revoked = await bearerQuery(d, token, "Still there?");
+  while (revoked.body.code !== "KEY_REVOKED" && Date.now() < refusedDeadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    revoked = await bearerQuery(d, token, "Still there?");
+  }
+  expect(
+    revoked.status === 403 && revoked.body.code === "KEY_REVOKED",
+    `the lab revokes the key on chain; the worker refuses it at once: ${problem(revoked)}`,
   );
 }
 
@@ -729,7 +768,7 @@ async function killSwitch(d: Demo) {
       address: d.deployment.contracts.contributorRewards,
       abi: contributorRewardsAbi,
       functionName: "recordContribution",
-      args: [devAddress(roles.contributor), keccak256(toHex(`late ${d.run}`)), 10n, []],
+      args: [devAddress(roles.contributor), keccak256(toHex(`late ${d.run}`)), 10n, 1n, []],
     },
     devAddress(roles.worker),
   );
@@ -767,7 +806,7 @@ async function liftKillSwitch(d: Demo) {
 async function claimRewards(d: Demo) {
   chapter(
     "The epoch ends and the contributor claims its reward",
-    "Each epoch's pool (the treasury's grant and query fees) is shared among that epoch's contributors by the bytes of accepted data. Once the epoch is over, the contributor claims.",
+    "Each epoch's pool is shared among that epoch's contributors by the bytes of accepted data: here the treasury's grant; the epoch's query fees join it once its settlement window has closed (anyone calls UsageSettlement.sweepFees). Once the epoch is over, the contributor claims.",
   );
   const end = await readRegistry<bigint>(d, "epochEnd", [d.epoch]);
   const { timestamp } = await d.clients.publicClient.getBlock();

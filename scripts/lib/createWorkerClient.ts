@@ -46,7 +46,9 @@ export function createWorkerClient(baseUrl: string) {
   return {
     url: baseUrl,
     get: <T = Record<string, unknown>>(path: string) => request<T>("GET", path),
-    post: <T = Record<string, unknown>>(path: string, body: unknown) => request<T>("POST", path, body),
+    /** `headers` carries, say, a bearer key's `authorization`. */
+    post: <T = Record<string, unknown>>(path: string, body: unknown, headers: Record<string, string> = {}) =>
+      request<T>("POST", path, body, headers),
     /** An upload; `headers` carries its `authorization` (the submission's upload token). */
     put: <T = Record<string, unknown>>(path: string, body: Uint8Array, headers: Record<string, string> = {}) =>
       request<T>("PUT", path, body, headers),
