@@ -33,7 +33,8 @@ const CSV_TYPE = "text/csv; charset=utf-8";
  * is public on chain already (UsageSettled events), so the route asks for no authentication.
  */
 export function registerUsageRoutes(app: FastifyInstance, parameters: RegisterUsageRoutesParameters): void {
-  const { store, worker, publicClient, usageSettlement } = parameters;
+  const { store, publicClient, usageSettlement } = parameters;
+  const worker = getAddress(parameters.worker);
 
   async function laneOf(record: LaneRecord): Promise<UsageLane> {
     let settledTotal = record.settledTotal;
