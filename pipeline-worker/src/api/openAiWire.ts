@@ -1,8 +1,9 @@
 import canonicalize from "canonicalize";
-import { keccak256, stringToBytes, type Address, type Hex } from "viem";
+import { keccak256, stringToBytes, zeroAddress, type Address, type Hex } from "viem";
 import { z } from "zod";
-import { queryDomain, queryTypes } from "../chain/typedData.ts";
+import { usageDomain, usageTypes } from "../chain/typedData.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { queryReceiptSchema, queryUsageSchema } from "./consumerWire.ts";
 
 /**
  * The wire shapes of the worker's OpenAI-compatible API (`GET /v1/models`, `POST
@@ -59,47 +60,10 @@ export const chatCompletionRequestSchema = z.strictObject({
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
-const decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/);
-const hex = (pattern: RegExp, what: string) =>
-  z
-    .string()
-    .regex(pattern, { error: `must be ${what}` })
-    .transform((value) => value as Hex);
-const hex32 = hex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
-
-/** A consumer's usage in the current epoch after the query, as this worker counts it. */
-export const queryUsageSchema = z.object({
-  epoch: decimal,
-  epochEndsAt: z.int(),
-  quota: decimal,
-  used: decimal,
-  remaining: decimal,
-  share: z.object({ workerIndex: z.int(), workerCount: z.int(), queries: decimal }),
-});
-
-/**
- * JSON Schema of a wire shape, for Fastify's response serialiser (which lists what may leave the
- * worker): the shapes are declared here once, in zod, and the routes' schemas derive from them.
- */
-export function responseJsonSchema(schema: z.ZodType) {
-  const { $schema: _draft, ...json } = z.toJSONSchema(schema, { target: "draft-7", io: "input" });
-  return json;
-}
-
-/** The worker's signed receipt (pipeline-worker/src/inference/queryReceipt.ts says what it binds). */
-export const queryReceiptSchema = z.object({
-  version: z.literal(1),
-  worker: hex(/^0x[0-9a-fA-F]{40}$/, "an address").transform((value) => value as Address),
-  queryDigest: hex32,
-  answerHash: hex32,
-  model: z.string(),
-  modelHash: hex32,
-  epoch: decimal,
-  used: decimal,
-  quota: decimal,
-  digest: hex32,
-  signature: hex(/^0x[0-9a-fA-F]*$/, "0x and hex digits"),
-});
+const hex32 = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x and 64 hex digits" })
+  .transform((value) => value as Hex);
 
 const tokenUsageSchema = z.object({
   prompt_tokens: z.int(),
@@ -191,11 +155,17 @@ export const openAiErrorSchema = z.object({
 });
 export type OpenAiError = z.infer<typeof openAiErrorSchema>;
 
-/** The headers that carry a signed query on the OpenAI-compatible routes. */
+/**
+ * The headers that carry a signed Usage voucher on the OpenAI-compatible routes: the fields of
+ * `POST /v1/queries`' signed body (consumerWire.ts), the input being chatInputHash of the request.
+ * `x-query-key` is sent only for a session key's voucher.
+ */
 export const QUERY_HEADERS = {
   consumer: "x-query-consumer",
-  nonce: "x-query-nonce",
+  key: "x-query-key",
   epoch: "x-query-epoch",
+  total: "x-query-total",
+  maxFeePerQuery: "x-query-max-fee",
   deadline: "x-query-deadline",
   signature: "x-query-signature",
 } as const;
@@ -221,10 +191,16 @@ export type SignChatRequestParameters = {
   /** Signs EIP-712 typed data: a viem account (`privateKeyToAccount`) or wallet client. */
   signer: { signTypedData: (typedData: never) => Promise<Hex>; address?: Address };
   consumer: Address;
-  /** Unused before by this consumer; uint64. */
-  nonce: bigint;
-  /** The current epoch (`PolicyRegistry.currentEpoch()`, or the worker's `GET /v1/quota/:consumer`). */
+  /** The session key that signs (`signer` is then that key), when not the consumer's own wallet. */
+  key?: Address;
+  /** The worker that will serve it (GET /v1/quota's `worker`): the voucher is good at it alone. */
+  worker: Address;
+  /** The current epoch (GET /v1/quota's `epoch`, or `PolicyRegistry.currentEpoch()`). */
   epoch: bigint;
+  /** A total not yet served in the lane: GET /v1/quota's `nextTotal`, or your own counter. */
+  total: bigint;
+  /** The most the worker may charge per query, in wei: at least the policy's fee (GET /v1/quota's `feePerQuery`). */
+  maxFeePerQuery: bigint;
   /** Unix seconds after which the worker refuses it. */
   deadline: bigint;
   chainId: number;
@@ -232,28 +208,34 @@ export type SignChatRequestParameters = {
 };
 
 /**
- * Signs a chat request as a Query of UsageSettlement's EIP-712 domain (the same signature the
- * worker later settles on chain) and returns the headers that carry it, for the `openai` client's
- * per-request `headers` option (or `defaultHeaders`, for a client used for one request).
+ * Signs a chat request as a Usage voucher of UsageSettlement's EIP-712 domain (the very voucher the
+ * worker later settles on chain, when it is the lane's latest) and returns the headers that carry
+ * it, for the `openai` client's per-request `headers` option (or `defaultHeaders`, for a client
+ * used for one request).
  */
 export async function signChatRequest(parameters: SignChatRequestParameters): Promise<Record<string, string>> {
   const message = {
     consumer: parameters.consumer,
-    inputHash: chatInputHash(parameters.body),
-    nonce: parameters.nonce,
+    key: parameters.key ?? zeroAddress,
+    worker: parameters.worker,
     epoch: parameters.epoch,
+    total: parameters.total,
+    maxFeePerQuery: parameters.maxFeePerQuery,
+    inputHash: chatInputHash(parameters.body),
     deadline: parameters.deadline,
   };
   const signature = await parameters.signer.signTypedData({
-    domain: queryDomain(parameters.chainId, parameters.usageSettlement),
-    types: queryTypes,
-    primaryType: "Query",
+    domain: usageDomain(parameters.chainId, parameters.usageSettlement),
+    types: usageTypes,
+    primaryType: "Usage",
     message,
   } as never);
   return {
     [QUERY_HEADERS.consumer]: parameters.consumer,
-    [QUERY_HEADERS.nonce]: parameters.nonce.toString(),
+    ...(parameters.key === undefined ? {} : { [QUERY_HEADERS.key]: parameters.key }),
     [QUERY_HEADERS.epoch]: parameters.epoch.toString(),
+    [QUERY_HEADERS.total]: parameters.total.toString(),
+    [QUERY_HEADERS.maxFeePerQuery]: parameters.maxFeePerQuery.toString(),
     [QUERY_HEADERS.deadline]: parameters.deadline.toString(),
     [QUERY_HEADERS.signature]: signature,
   };

@@ -24,9 +24,10 @@ type Entry = { head: string; settledCount: bigint; account: Promise<ConsumerAcco
  *
  * - A deposit not yet seen: the consumer is refused until the next poll. To keep even that from
  *   happening, `available` is asked again with `fresh` before a refusal (see createQueryService).
- * - A withdrawal: `availableOf` already counts a pending withdrawal as gone once it is unlocked
- *   (it may be taken at any moment), and a new request unlocks no sooner than the end of the next
- *   epoch, so no withdrawal can take what the cache counts on.
+ * - A withdrawal: `availableOf` counts a requested withdrawal as gone from the moment it is
+ *   requested (UsageSettlement unlocks it only after the last settlement window that can charge
+ *   what was served before it, so what was served before the request is still paid), and a request
+ *   made since the read is seen at the next poll, one head block later.
  * - This worker's own settlements: an entry read before one of the consumer's queries left the
  *   unsettled list is dropped (the `settledCount` changed), so a fee is never counted both in the
  *   unsettled total and, as not yet charged, in the balance.
@@ -71,13 +72,11 @@ export function createDepositCache(parameters: CreateDepositCacheParameters) {
   };
 }
 
-/** What the deposit can still pay at `nowSeconds`: the balance less a withdrawal that could be taken now. */
-export function availableOf(account: ConsumerAccount, nowSeconds: bigint): bigint {
-  const withdrawable =
-    account.pendingWithdrawal > 0n && account.unlocksAt <= nowSeconds
-      ? account.pendingWithdrawal < account.balance
-        ? account.pendingWithdrawal
-        : account.balance
-      : 0n;
-  return account.balance - withdrawable;
+/**
+ * What the deposit can still pay for new queries: the balance less any requested withdrawal,
+ * unlocked or not. A withdrawal waits for the settlement windows of what was served before it, not
+ * for what is served after it, so a worker that kept serving against it could go unpaid.
+ */
+export function availableOf(account: ConsumerAccount): bigint {
+  return account.pendingWithdrawal < account.balance ? account.balance - account.pendingWithdrawal : 0n;
 }

@@ -8,7 +8,7 @@ import type { InferenceConfig } from "../internal/loadConfig.ts";
 import type { Model } from "../model/Model.ts";
 import type { PolicySync } from "../policy/createPolicySync.ts";
 import { createQueryService, type QueryService } from "./createQueryService.ts";
-import { createUsageSettler, type SettlementResult } from "./createUsageSettler.ts";
+import { createUsageSettler, type FlushOptions, type SettlementResult } from "./createUsageSettler.ts";
 import { createUsageStore, type UsageStore } from "./createUsageStore.ts";
 
 /** What a worker configured without an `inference` section runs with: the schema's defaults. */
@@ -26,7 +26,10 @@ export type CreateInferenceParameters = {
   receiptKey?: Hex;
   policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
   model: Model;
-  /** Settle by itself: when a batch is full, and at the latest `settlementIntervalSeconds` after a query. Default true. */
+  /**
+   * Settle by itself: lanes of ended epochs every `settlementIntervalSeconds`, and a consumer's
+   * lanes at once when it cancels vouchers, requests a withdrawal or revokes a key. Default true.
+   */
   autoSettle?: boolean;
   /** How often the settlement loop looks at the queue. Default 2,000 ms. */
   pollingIntervalMs?: number;
@@ -40,8 +43,11 @@ export type CreateInferenceParameters = {
 export type Inference = {
   queries: QueryService;
   store: UsageStore;
-  /** Settles everything counted now (the loop does it by itself when `autoSettle`). */
-  settle(): Promise<SettlementResult>;
+  /**
+   * Settles now: by default every lane, the epoch under way included (the loop does it by itself
+   * when `autoSettle`, for lanes of ended epochs and lanes flagged urgent).
+   */
+  settle(options?: FlushOptions): Promise<SettlementResult>;
   /** Starts the settlement loop. */
   start(): void;
   /** Stops the loop, waits for a settlement in flight, closes the store. */
@@ -50,9 +56,9 @@ export type Inference = {
 
 /**
  * The inference stage, assembled: the durable usage store, the query service in front of the
- * model, and the settler with its loop. A query counted when the batch fills triggers a settlement
- * at once; otherwise the loop settles what waits once the oldest query is
- * `settlementIntervalSeconds` old, so fees reach the reward pool within that time.
+ * model, and the settler with its loop. A lane (consumer, key, epoch) is settled with one entry
+ * once its epoch has ended, by the first loop turn after it (every `settlementIntervalSeconds`),
+ * and at once when the consumer cancels vouchers, requests a withdrawal or revokes a key.
  */
 export async function createInference(parameters: CreateInferenceParameters): Promise<Inference> {
   const { config, logger } = parameters;
@@ -71,15 +77,13 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     confirmations: parameters.confirmations ?? 0,
   });
 
-  let waitingSince: number | undefined = store.pendingCount() > 0 ? now() : undefined;
+  let lastFlushAt = now();
   let inFlight: Promise<unknown> | undefined;
   const settleSoon = () => {
     if (!autoSettle || inFlight !== undefined) return;
+    lastFlushAt = now();
     inFlight = settler
       .flush()
-      .then(() => {
-        waitingSince = store.pendingCount() > 0 ? now() : undefined;
-      })
       .catch((error: unknown) => logger.warn({ err: error }, "settling usage failed; will retry"))
       .finally(() => {
         inFlight = undefined;
@@ -100,22 +104,26 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     ...(parameters.now ? { now: parameters.now } : {}),
     logger,
     metrics: parameters.metrics,
-    onCounted() {
-      waitingSince ??= now();
-      if (settler.batchReady()) settleSoon();
-    },
   });
 
   let timer: NodeJS.Timeout | undefined;
   return {
     queries,
     store,
-    settle: () => settler.flush(),
+    settle: (options = { all: true }) => settler.flush(options),
     start() {
       if (!autoSettle || timer !== undefined) return;
       timer = setInterval(() => {
-        const due = waitingSince !== undefined && now() - waitingSince >= config.settlementIntervalSeconds * 1000;
-        if (settler.batchReady() || due) settleSoon();
+        if (inFlight !== undefined) return;
+        // The consumers' cancellations, withdrawal requests and key revocations flag their lanes;
+        // otherwise lanes of ended epochs settle every `settlementIntervalSeconds`.
+        settler
+          .watch()
+          .then((flagged) => {
+            const due = now() - lastFlushAt >= config.settlementIntervalSeconds * 1000;
+            if (flagged > 0 || (due && store.pendingCount() > 0)) settleSoon();
+          })
+          .catch((error: unknown) => logger.warn({ err: error }, "reading the consumers' events failed; will retry"));
       }, parameters.pollingIntervalMs ?? 2_000);
       timer.unref();
     },

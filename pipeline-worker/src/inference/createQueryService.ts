@@ -3,8 +3,11 @@ import {
   bytesToHex,
   getAddress,
   keccak256,
+  maxUint256,
   maxUint64,
   toHex,
+  zeroAddress,
+  zeroHash,
   type Account,
   type Address,
   type Chain,
@@ -14,58 +17,73 @@ import {
   type WalletClient,
 } from "viem";
 import { usageSettlementAbi } from "../abis.ts";
-import { ethMessageDigest, recoverDigestSigner, sameAddress, type DigestSigner } from "../chain/signatures.ts";
-import { createQueryHasher } from "../chain/typedData.ts";
+import { isConsumerSignature } from "../chain/consumerSignature.ts";
+import { ethMessageDigest, sameAddress, type DigestSigner } from "../chain/signatures.ts";
+import { createUsageHasher } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { Model, ModelAnswer } from "../model/Model.ts";
 import type { PolicySync, PolicyView } from "../policy/createPolicySync.ts";
-import { epochAt, isWorker, quotaOf, type EpochSchedule } from "../policy/Policy.ts";
+import { epochAt, isWorker, quotaAt, type EpochSchedule } from "../policy/Policy.ts";
+import type { QueryUsage, QuotaStatus } from "../api/consumerWire.ts";
 import { availableOf, createDepositCache } from "./createDepositCache.ts";
-import { createSpentNonces } from "./createSpentNonces.ts";
 import { noModelError } from "./createUnconfiguredModel.ts";
-import type { QueryVoucher, UsageStore } from "./createUsageStore.ts";
+import type { LaneId, Reservation, UsageStore } from "./createUsageStore.ts";
 import { answerHashOf, receiptDigestBytes, type QueryReceipt } from "./queryReceipt.ts";
 import { workerShare } from "./workerShare.ts";
 
-/** The body of `POST /v1/queries`: the consumer's signed query and its input. */
-export type QueryRequest = {
-  consumer: string;
-  /** The input itself; the consumer signed its keccak256 (of the UTF-8 bytes). */
-  input: string;
-  /** Decimal uint64. */
-  nonce: string;
-  /** Decimal uint64: the epoch whose quota the query counts against. */
+/** What a consumer signs for `POST /v1/queries`' input: keccak256 of its UTF-8 bytes. */
+export function inputHashOf(input: string): Hex {
+  return bytesToHex(keccak256(Buffer.from(input, "utf8"), "bytes"));
+}
+
+/** A Usage voucher as a request carries it: decimal strings for the uint64 and uint256 fields. */
+export type SignedVoucher = {
   epoch: string;
+  total: string;
+  maxFeePerQuery: string;
   /** Unix seconds. */
   deadline: number;
   signature: Hex;
 };
 
-/** A consumer's usage in the current epoch, as this worker counts it. */
-export type QueryUsage = {
-  epoch: string;
-  /** Unix seconds at which the epoch ends and the quota is restored. */
-  epochEndsAt: number;
-  /** The consumer's quota per epoch, from the policy. */
-  quota: string;
-  /** The consumer's queries this worker served in the epoch. */
-  used: string;
-  /** How many more this worker will serve in the epoch (its share minus `used`). */
-  remaining: string;
-  /** The part of the quota this worker serves; the workers' shares add up to the quota. */
-  share: { workerIndex: number; workerCount: number; queries: string };
+/**
+ * A query's authority, whatever route and authenticator carried it: who pays (`consumer`), in
+ * which lane (`key`: absent or zero for the consumer's own wallet), for which input, and either a
+ * signed Usage voucher (the consumer's or its session key's) or none (a bearer API key: the worker
+ * counts the lane itself).
+ */
+export type QueryCredential = {
+  consumer: string;
+  key?: string | undefined;
+  inputHash: Hex;
+  voucher?: SignedVoucher | undefined;
 };
 
-export type QueryResponse = { answer: ModelAnswer; usage: QueryUsage; receipt: QueryReceipt };
-
 /**
- * A query as the consumer signed it, whatever route carried it: `POST /v1/queries` signs the
- * keccak256 of its input, the OpenAI-compatible routes the hash of the request (chatInputHash).
+ * Authorises queries of key lanes (key not zero): bearer API keys and session keys. The key
+ * registry provides it; a worker without one refuses key lanes with KEY_UNKNOWN.
  */
-export type SignedQuery = Omit<QueryRequest, "input"> & { inputHash: Hex };
+export type KeyLaneAuthority = {
+  /**
+   * Checks that the key may be charged in this lane now: its grant is registered here, for this
+   * worker, neither expired nor revoked, and, for a session key's voucher, that the key signed
+   * `usageDigest` (ECDSA). Throws the refusal (KEY_*, SIGNATURE_INVALID). Resolves to the grant's
+   * maximum fee (a bearer lane's fee bound) and how many more queries the key may be charged
+   * (its cap less what is settled and what is counted and not yet settled).
+   */
+  authorise(request: {
+    consumer: Address;
+    key: Address;
+    /** The voucher's digest and signature, for a session key; absent for a bearer key. */
+    usageDigest?: Uint8Array;
+    signature?: Hex;
+    nowSeconds: bigint;
+    view: PolicyView;
+  }): Promise<{ maxFeePerQuery: bigint; remaining: bigint }>;
+};
 
 /**
  * Runs the model for a query that passed every check and is counted. It gets a signal that aborts
@@ -77,7 +95,7 @@ export type InvokeModel<T> = (context: {
 }) => Promise<{ result: T; answerHash: Hex }>;
 
 export type Served<T> = { result: T; usage: QueryUsage; receipt: QueryReceipt };
-export type QuotaStatus = QueryUsage & { consumer: Address };
+export type QueryResponse = { answer: ModelAnswer; usage: QueryUsage; receipt: QueryReceipt };
 
 export type CreateQueryServiceParameters = {
   client: PublicClient;
@@ -93,13 +111,15 @@ export type CreateQueryServiceParameters = {
   policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
   store: UsageStore;
   model: Model;
+  /** Authorises key lanes (API and session keys); without it they are refused. */
+  keys?: KeyLaneAuthority;
   workerIndex?: number;
   workerCount?: number;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
   logger: Logger;
   metrics: Metrics;
-  /** Called after each query is counted (the settler batches them). */
+  /** Called after each query is counted. */
   onCounted?: () => void;
 };
 
@@ -109,22 +129,33 @@ const SCORES = new Set(["low", "medium", "high"]);
 const MAX_LABEL_LENGTH = 64;
 
 /**
- * Serves consumers' signed queries within the DAO's policy. Each query is checked, in this order,
- * each check with its own code: the policy is fresh (POLICY_STALE), the kill switch is off
- * (KILL_SWITCH_ENGAGED), there is a model (MODEL_UNAVAILABLE), this worker is authorised
- * (WORKER_NOT_AUTHORISED), the signature is the consumer's, low-s, over this chain and
- * UsageSettlement (SIGNATURE_INVALID), the deadline has not passed (SIGNATURE_EXPIRED), the epoch
- * is the current one (WRONG_EPOCH), the nonce is unused here and on chain (NONCE_REPLAYED), the
- * consumer has a quota (NO_QUOTA), this worker's share of it is not spent (QUOTA_EXHAUSTED) and
- * the deposit pays the fee (DEPOSIT_INSUFFICIENT).
+ * Serves consumers' queries within the DAO's policy, each under a cumulative Usage voucher: the
+ * consumer (or its key) authorises this worker to charge up to `total` queries of its lane
+ * (consumer, key, worker, epoch), at most `maxFeePerQuery` each, and the worker settles only the
+ * lane's highest total. Each query is checked, in this order, each check with its own code:
  *
- * A query that passed them is counted durably (fsync'd: its nonce spent, one more against the
- * quota, its fee owed) before the model is invoked, and stays counted whatever the model then
- * does. A model that fails, times out or answers outside its contract gets the consumer one and
- * the same refusal, MODEL_FAILED, with no detail of the cause (operators find it in the log): a
- * failure that cost nothing could be replayed without limit with one signed query, and a failure
- * whose text varied would tell a prompt-injected model's verdict through the error. The model sees
- * an AbortSignal that fires when the kill switch engages; a query it stops is refused, counted.
+ *  1. the policy is fresh (POLICY_STALE), the kill switch is off (KILL_SWITCH_ENGAGED), there is a
+ *     model (MODEL_UNAVAILABLE) that governance has not revoked (MODEL_REVOKED), this worker is
+ *     authorised (WORKER_NOT_AUTHORISED);
+ *  2. the voucher's signature is the consumer's, as UsageSettlement decides it: ECDSA first, then
+ *     ERC-1271's `isValidSignature` on the consumer at the head block (SIGNATURE_INVALID); on a
+ *     key lane, the key's grant and signature (KEY_*, SIGNATURE_INVALID; KeyLaneAuthority);
+ *  3. the deadline has not passed (SIGNATURE_EXPIRED), the epoch is the current one (WRONG_EPOCH),
+ *     the policy's fee is not above the signed maximum (FEE_ABOVE_MAXIMUM);
+ *  4. the total is not served in the lane, nor held by a query in flight (TOTAL_REPLAYED);
+ *  5. the consumer has a quota in the epoch (`quotaAt`: a voted quota, else its tier's; NO_QUOTA),
+ *     and the sum of its lanes' highest totals here stays within this worker's share of it
+ *     (QUOTA_EXHAUSTED); a key's cap is not reached (KEY_CAP_REACHED);
+ *  6. the deposit pays the fees of this query and of everything counted and not yet settled, a
+ *     requested withdrawal counting as gone (DEPOSIT_INSUFFICIENT).
+ *
+ * A query that passed them is counted durably (fsync'd: its total spent, the lane's charge raised)
+ * before the model is invoked, and stays counted whatever the model then does. A model that fails,
+ * times out or answers outside its contract gets the consumer one and the same refusal,
+ * MODEL_FAILED, with no detail of the cause (operators find it in the log): a failure that cost
+ * nothing could be replayed without limit with one voucher, and a failure whose text varied would
+ * tell a prompt-injected model's verdict through the error. The model sees an AbortSignal that
+ * fires when the kill switch engages; a query it stops is refused, counted.
  */
 export function createQueryService(parameters: CreateQueryServiceParameters) {
   const { client, walletClient, store, model, logger } = parameters;
@@ -138,7 +169,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       hints: ["Give the query service the key of the wallet client's account."],
     });
   }
-  const hashQuery = createQueryHasher(parameters.chainId, parameters.usageSettlement);
+  const hashUsage = createUsageHasher(parameters.chainId, parameters.usageSettlement);
   const modelHash = keccak256(toHex(model.id));
   const deposits = createDepositCache({
     read: (consumer) =>
@@ -153,16 +184,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       }),
     settledCount: (consumer) => store.settledCount(consumer),
   });
-  const spentNonces = createSpentNonces({
-    readStorage: (slot) => client.getStorageAt({ address: parameters.usageSettlement, slot }),
-  });
   const metrics = createQueryMetrics(parameters.metrics.registry);
-
-  /** Queries between their replay check and their end, by consumer and nonce. */
-  const inFlightNonces = new Set<string>();
-  /** Reservations held against shares, by epoch and consumer, and against deposits, by consumer. */
-  const reservedByEpoch = new Map<string, bigint>();
-  const reservedByConsumer = new Map<Address, bigint>();
   const controllers = new Set<AbortController>();
 
   const unsubscribe = parameters.policy.onKillSwitch((change) => {
@@ -179,51 +201,34 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     return { nowSeconds, epoch, epochEndsAt };
   }
 
-  function usageOf(quota: bigint, used: bigint, epoch: bigint, epochEndsAt: bigint): QueryUsage {
+  function usageOf(quota: bigint, lane: LaneId, epochEndsAt: bigint): QueryUsage {
     const share = workerShare({ quota, workerIndex, workerCount });
+    const used = store.charged(lane.consumer, lane.epoch);
     return {
-      epoch: epoch.toString(),
+      epoch: lane.epoch.toString(),
       epochEndsAt: Number(epochEndsAt),
       quota: quota.toString(),
       used: used.toString(),
       remaining: (share > used ? share - used : 0n).toString(),
       share: { workerIndex, workerCount, queries: share.toString() },
+      nextTotal: store.nextTotal(lane).toString(),
     };
   }
 
-  function reserve(consumer: Address, epoch: bigint) {
-    const key = `${epoch}!${consumer}`;
-    reservedByEpoch.set(key, (reservedByEpoch.get(key) ?? 0n) + 1n);
-    reservedByConsumer.set(consumer, (reservedByConsumer.get(consumer) ?? 0n) + 1n);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      const byEpoch = reservedByEpoch.get(key)! - 1n;
-      if (byEpoch === 0n) reservedByEpoch.delete(key);
-      else reservedByEpoch.set(key, byEpoch);
-      const byConsumer = reservedByConsumer.get(consumer)! - 1n;
-      if (byConsumer === 0n) reservedByConsumer.delete(consumer);
-      else reservedByConsumer.set(consumer, byConsumer);
-    };
-  }
-
-  /** `POST /v1/queries`: the embedded use, a label and a coarse score for the input. */
-  async function query(request: QueryRequest): Promise<QueryResponse> {
-    const { input, ...signed } = request;
-    const inputHash = bytesToHex(keccak256(Buffer.from(input, "utf8"), "bytes"));
-    const served = await serve({ ...signed, inputHash }, async ({ signal }) => {
+  /** `POST /v1/queries`: the embedded use, a label and a coarse score for the input (whose hash `credential` binds). */
+  async function query(credential: QueryCredential, input: string): Promise<QueryResponse> {
+    const served = await serve(credential, async ({ signal }) => {
       const answer = await classify(input, signal);
       return { result: answer, answerHash: answerHashOf(answer) };
     });
     return { answer: served.result, usage: served.usage, receipt: served.receipt };
   }
 
-  /** Checks and counts a signed query, runs `invoke`, and signs the receipt of what it produced. */
-  async function serve<T>(query: SignedQuery, invoke: InvokeModel<T>): Promise<Served<T>> {
+  /** Checks and counts a query, runs `invoke`, and signs the receipt of what it produced. */
+  async function serve<T>(credential: QueryCredential, invoke: InvokeModel<T>): Promise<Served<T>> {
     const started = performance.now();
     try {
-      const response = await serveQuery(query, invoke);
+      const response = await serveQuery(credential, invoke);
       metrics.queries.inc({ outcome: "served" });
       metrics.seconds.observe((performance.now() - started) / 1000);
       return response;
@@ -233,139 +238,172 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     }
   }
 
-  async function serveQuery<T>(query: SignedQuery, invoke: InvokeModel<T>): Promise<Served<T>> {
+  async function serveQuery<T>(credential: QueryCredential, invoke: InvokeModel<T>): Promise<Served<T>> {
     const view: PolicyView = parameters.policy.requireFreshPolicy();
     const { policy } = view;
     if (policy.killSwitch.engaged) throw killSwitchError(policy.killSwitch.reason, { counted: false });
     if (model.unconfigured) throw noModelError();
     if (model.runId !== undefined && policy.trainingRuns.get(model.runId)?.revoked)
       throw revokedModelError(model.runId);
+    if (!isWorker(policy, worker)) {
+      throw new WorkerError("WORKER_NOT_AUTHORISED", `This worker (${worker}) is not authorised by the DAO.`, {
+        hints: ["Send the query to an authorised worker (PolicyRegistry.isWorker)."],
+      });
+    }
     // Registered before anything is awaited, so a kill switch seen from here on refuses this query.
     const controller = new AbortController();
     controllers.add(controller);
     try {
-      return await serveChecked(query, invoke, view, controller.signal);
+      return await serveChecked(credential, invoke, view, controller.signal);
     } finally {
       controllers.delete(controller);
     }
   }
 
   async function serveChecked<T>(
-    request: SignedQuery,
+    credential: QueryCredential,
     invoke: InvokeModel<T>,
     view: PolicyView,
     signal: AbortSignal,
   ): Promise<Served<T>> {
     const { policy } = view;
-    if (!isWorker(policy, worker)) {
-      throw new WorkerError("WORKER_NOT_AUTHORISED", `This worker (${worker}) is not authorised by the DAO.`, {
-        hints: ["Send the query to an authorised worker (PolicyRegistry.isWorker)."],
-      });
-    }
     // Any letter case is accepted: the signature, not a checksum, says whose query it is.
-    const consumer = getAddress(request.consumer.toLowerCase());
-    const nonce = uint64(request.nonce, "nonce");
-    const epoch = uint64(request.epoch, "epoch");
-    const deadline = BigInt(request.deadline);
-    const message = { consumer, inputHash: request.inputHash, nonce, epoch, deadline };
-    // The query's EIP-712 digest: what the consumer signed, and the receipt's `queryDigest`.
-    const queryDigest = hashQuery(message);
-    if (!sameAddress(recoverDigestSigner(queryDigest, request.signature), consumer)) {
-      throw new WorkerError("SIGNATURE_INVALID", "The signature is not the consumer's over this query.", {
-        hints: [
-          "Sign the Query exactly as GET /v1/eip712 describes, over keccak256 of the UTF-8 input (on the OpenAI-compatible routes, chatInputHash of the request body), with the consumer's key, for this chain and UsageSettlement.",
-        ],
+    const consumer = getAddress(credential.consumer.toLowerCase());
+    const key = credential.key === undefined ? zeroAddress : getAddress(credential.key.toLowerCase());
+    const { nowSeconds, epoch: currentEpoch, epochEndsAt } = epochInfo(view.epochs);
+    const head = view.head.blockHash ?? String(view.head.blockNumber);
+    const fee = policy.feePerQuery;
+    // The deposit is read once per head block (createDepositCache), while the checks run.
+    const account = fee > 0n ? deposits.account(consumer, head) : undefined;
+    account?.catch(() => undefined);
+
+    const signed = credential.voucher === undefined ? undefined : parseVoucher(credential.voucher);
+    const epoch = signed?.epoch ?? currentEpoch;
+    let usageDigest: Uint8Array | undefined;
+    let keyLimits: { maxFeePerQuery: bigint; remaining: bigint } | undefined;
+    if (signed !== undefined) {
+      usageDigest = hashUsage({ consumer, key, worker, inputHash: credential.inputHash, ...signed });
+    }
+    if (key === zeroAddress) {
+      if (signed === undefined || usageDigest === undefined) {
+        throw new WorkerError("AUTHENTICATION_REQUIRED", "The request carries no signed Usage voucher.", {
+          hints: ["Sign a Usage voucher as GET /v1/eip712 describes, or use an API key (Authorization: Bearer)."],
+        });
+      }
+      const valid = await isConsumerSignature({
+        client,
+        consumer,
+        digest: usageDigest,
+        signature: signed.signature,
+        blockNumber: view.head.blockNumber,
+      });
+      if (!valid) {
+        throw new WorkerError("SIGNATURE_INVALID", "The signature is not the consumer's over this Usage voucher.", {
+          hints: [
+            "Sign the Usage exactly as GET /v1/eip712 describes, with worker = this worker's address (GET /v1/quota), over keccak256 of the UTF-8 input (on the OpenAI-compatible routes, chatInputHash of the request body), with the consumer's key or its smart account, for this chain and UsageSettlement.",
+          ],
+        });
+      }
+    } else {
+      if (parameters.keys === undefined) {
+        throw new WorkerError("KEY_UNKNOWN", `This worker accepts no keys; ${key} is not one it knows.`, {
+          hints: ["Sign the request with the consumer's wallet."],
+        });
+      }
+      keyLimits = await parameters.keys.authorise({
+        consumer,
+        key,
+        ...(signed === undefined || usageDigest === undefined ? {} : { usageDigest, signature: signed.signature }),
+        nowSeconds,
+        view,
       });
     }
-    const { nowSeconds, epoch: currentEpoch, epochEndsAt } = epochInfo(view.epochs);
-    if (deadline < nowSeconds) {
+    if (signed !== undefined && signed.deadline < nowSeconds) {
       throw new WorkerError(
         "SIGNATURE_EXPIRED",
-        `The query expired at ${new Date(Number(deadline) * 1000).toISOString()}.`,
-        {
-          hints: ["Sign the query again with a later deadline."],
-        },
+        `The voucher expired at ${new Date(Number(signed.deadline) * 1000).toISOString()}.`,
+        { hints: ["Sign the voucher again with a later deadline."] },
       );
     }
     if (epoch !== currentEpoch) {
       throw new WorkerError(
         "WRONG_EPOCH",
-        `The query is signed for epoch ${epoch}; the current epoch is ${currentEpoch}.`,
+        `The voucher is signed for epoch ${epoch}; the current epoch is ${currentEpoch}.`,
         {
-          hints: [`Sign the query again for epoch ${currentEpoch}.`],
+          hints: [`Sign the voucher again for epoch ${currentEpoch} (GET /v1/quota reports it, with nextTotal).`],
           extra: { currentEpoch: currentEpoch.toString(), epochEndsAt: Number(epochEndsAt) },
         },
       );
     }
+    const maxFeePerQuery = signed?.maxFeePerQuery ?? keyLimits!.maxFeePerQuery;
+    if (fee > maxFeePerQuery || (keyLimits !== undefined && fee > keyLimits.maxFeePerQuery)) {
+      throw new WorkerError(
+        "FEE_ABOVE_MAXIMUM",
+        `The fee per query is ${fee} wei, above the ${maxFeePerQuery} wei the consumer signed as its maximum.`,
+        {
+          hints: [
+            "Sign again with a maxFeePerQuery at least the fee (GET /v1/quota reports feePerQuery), if you accept it.",
+          ],
+          extra: { feePerQuery: fee.toString(), maxFeePerQuery: maxFeePerQuery.toString() },
+        },
+      );
+    }
 
-    const replayed = () =>
-      new WorkerError("NONCE_REPLAYED", `Nonce ${nonce} of ${consumer} was already used.`, {
-        hints: ["Sign the query again with a nonce you have not used."],
-      });
-    const nonceKey = `${consumer}!${nonce}`;
-    if (inFlightNonces.has(nonceKey)) throw replayed();
-    // Held from before the replay checks until the query is counted or refused: a second request
-    // with this nonce either finds it here or finds the counted voucher in the store.
-    inFlightNonces.add(nonceKey);
-    let release: (() => void) | undefined;
+    const lane: LaneId = { consumer, key, epoch };
+    await store.load(consumer, epoch);
+    // From here to the reservation nothing is awaited: the checks and the reservation are one step.
+    const reservation: Reservation = signed === undefined ? store.reserveNext(lane) : store.reserve(lane, signed.total);
     try {
-      const fee = policy.feePerQuery;
-      const head = view.head.blockHash ?? String(view.head.blockNumber);
-      // Spent nonces and deposits are read once per head block, not per query
-      // (createSpentNonces and createDepositCache give the bounds), while the local checks run.
-      const onChainNonce = chainRead(() => spentNonces.isSpent(consumer, nonce, head));
-      const account = fee > 0n ? deposits.account(consumer, head) : undefined;
-      // Both reads run while the local checks do; neither may be left rejecting unobserved.
-      onChainNonce.catch(() => undefined);
-      account?.catch(() => undefined);
-
-      if ((await store.get(consumer, nonce)) !== undefined) throw replayed();
-      // Settled on chain: by this worker before its store was lost, or by another worker.
-      if (await onChainNonce) throw replayed();
-
-      const quota = quotaOf(policy, consumer);
+      const quota = quotaAt(policy, consumer, epoch);
       if (quota === 0n) {
-        throw new WorkerError("NO_QUOTA", `${consumer} has no query quota.`, {
-          hints: ["Ask the DAO to give this address a quota through a proposal."],
+        throw new WorkerError("NO_QUOTA", `${consumer} has no query quota in epoch ${epoch}.`, {
+          hints: ["Join an access tier (PolicyRegistry.joinTier), or ask the DAO for a quota through a proposal."],
         });
       }
-      await store.used(consumer, epoch);
-      // From here to `reserve` nothing is awaited: the check and the reservation are one step.
       const share = workerShare({ quota, workerIndex, workerCount });
-      const used = store.usedNow(consumer, epoch) + (reservedByEpoch.get(`${epoch}!${consumer}`) ?? 0n);
-      if (used >= share) {
+      const charged = store.charged(consumer, epoch);
+      if (charged > share) {
+        const before = charged - (reservation.total - (store.lane(lane)?.charged ?? 0n));
         throw new WorkerError(
           "QUOTA_EXHAUSTED",
           workerCount === 1
-            ? `${consumer} has used its ${quota} queries of epoch ${epoch}.`
-            : `${consumer} has used this worker's share (${share} of ${quota}) of its queries in epoch ${epoch}.`,
+            ? `Total ${reservation.total} would take ${consumer} past its ${quota} queries of epoch ${epoch}.`
+            : `Total ${reservation.total} would take ${consumer} past this worker's share (${share} of ${quota}) of its queries in epoch ${epoch}.`,
           {
             hints: [
               `The quota is restored when epoch ${epoch} ends, at ${new Date(Number(epochEndsAt) * 1000).toISOString()}.`,
+              "Sign the lane's next total (GET /v1/quota's nextTotal): the charge is the highest total served.",
               ...(workerCount > 1 ? ["Another worker of this deployment may still serve its share."] : []),
             ],
             extra: {
               resetsAt: Number(epochEndsAt),
               epoch: epoch.toString(),
               quota: quota.toString(),
-              used: store.usedNow(consumer, epoch).toString(),
+              used: (before > 0n ? before : 0n).toString(),
               share: { workerIndex, workerCount, queries: share.toString() },
             },
           },
         );
       }
-      release = reserve(consumer, epoch);
+      if (keyLimits !== undefined) {
+        const increase = reservation.total - (store.lane(lane)?.charged ?? 0n);
+        if (increase > keyLimits.remaining) {
+          throw new WorkerError("KEY_CAP_REACHED", `Key ${key} has reached its cap of queries.`, {
+            hints: ["Authorise a new key (or a larger cap) with the consumer's wallet."],
+            extra: { remaining: keyLimits.remaining.toString() },
+          });
+        }
+      }
 
       if (account !== undefined) {
-        const owed = () => (store.unsettled(consumer) + (reservedByConsumer.get(consumer) ?? 0n)) * fee;
-        let available = availableOf(await account, nowSeconds);
+        const owed = () => store.unsettled(consumer) * fee;
+        let available = availableOf(await account);
         // A refusal is decided on the chain's latest state, never on what was kept.
-        if (available < owed())
-          available = availableOf(await deposits.account(consumer, head, { fresh: true }), nowSeconds);
+        if (available < owed()) available = availableOf(await deposits.account(consumer, head, { fresh: true }));
         if (available < owed()) {
           throw new WorkerError(
             "DEPOSIT_INSUFFICIENT",
-            `${consumer}'s deposit (${available} wei available) does not cover the fee of this query and of those not yet settled (${owed()} wei in all).`,
+            `${consumer}'s deposit (${available} wei available, a requested withdrawal counting as gone) does not cover the fees of this query and of those not yet settled (${owed()} wei in all).`,
             {
               hints: ["Deposit more with UsageSettlement.deposit(consumer), then send the query again."],
               extra: { balance: available.toString(), owed: owed().toString(), feePerQuery: fee.toString() },
@@ -377,21 +415,29 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       // A kill switch seen during the checks refuses the query before anything is counted.
       if (signal.aborted)
         throw killSwitchError(String((signal.reason as WorkerError).extra.reason), { counted: false });
-      const voucher: QueryVoucher = { ...message, signature: request.signature };
       // Counted before the model is invoked: from here on the query is spent, whatever the model does.
-      // The replay check above holds: the nonce has been in flight here since it found nothing.
-      const { used: counted } = await store.record(voucher, { checkedUnused: true });
-      release();
+      await store.record(reservation, {
+        maxFeePerQuery,
+        inputHash: credential.inputHash,
+        deadline: signed?.deadline ?? 0n,
+        signature: signed?.signature,
+      });
       parameters.onCounted?.();
-      const { result, answerHash } = await invokeModel(invoke, signal, consumer, nonce);
-      const receipt = await signReceipt(bytesToHex(queryDigest), answerHash, epoch, counted, quota);
+      const { result, answerHash } = await invokeModel(invoke, signal, lane, reservation.total);
+      const receipt = await signReceipt({
+        usageDigest: usageDigest === undefined ? zeroHash : bytesToHex(usageDigest),
+        inputHash: credential.inputHash,
+        answerHash,
+        lane,
+        total: reservation.total,
+        quota,
+      });
       // The last point at which the answer can still be withheld: a kill switch seen before it
       // refuses the query (counted, as the model ran).
       signal.throwIfAborted();
-      return { result, usage: usageOf(quota, counted, epoch, epochEndsAt), receipt };
+      return { result, usage: usageOf(quota, lane, epochEndsAt), receipt };
     } finally {
-      release?.();
-      inFlightNonces.delete(nonceKey);
+      reservation.release();
     }
   }
 
@@ -400,7 +446,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
    * MODEL_FAILED (the log keeps the cause); only the kill switch, which the consumer cannot cause,
    * says what it is.
    */
-  async function invokeModel<T>(invoke: InvokeModel<T>, signal: AbortSignal, consumer: Address, nonce: bigint) {
+  async function invokeModel<T>(invoke: InvokeModel<T>, signal: AbortSignal, lane: LaneId, total: bigint) {
     try {
       return await new Promise<{ result: T; answerHash: Hex }>((resolve, reject) => {
         signal.throwIfAborted();
@@ -412,9 +458,12 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      logger.warn({ err: error, consumer, nonce: nonce.toString() }, "the model failed; the query is counted");
+      logger.warn(
+        { err: error, consumer: lane.consumer, key: lane.key, total: total.toString() },
+        "the model failed; the query is counted",
+      );
       throw new WorkerError("MODEL_FAILED", "The model failed to answer. The query was counted.", {
-        hints: ["Sign a new query (a new nonce) to ask again; this one is spent."],
+        hints: ["Sign the lane's next total to ask again; this one is spent."],
       });
     }
   }
@@ -437,38 +486,51 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     return { label: answer.label, score: answer.score };
   }
 
-  async function signReceipt(
-    queryDigest: Hex,
-    answerHash: Hex,
-    epoch: bigint,
-    used: bigint,
-    quota: bigint,
-  ): Promise<QueryReceipt> {
-    const digest = receiptDigestBytes({ queryDigest, answerHash, modelHash, epoch, used, quota });
+  async function signReceipt(fields: {
+    usageDigest: Hex;
+    inputHash: Hex;
+    answerHash: Hex;
+    lane: LaneId;
+    total: bigint;
+    quota: bigint;
+  }): Promise<QueryReceipt> {
+    const { lane } = fields;
+    const signedFields = { ...fields, modelHash, consumer: lane.consumer, key: lane.key, epoch: lane.epoch };
+    const digest = receiptDigestBytes(signedFields);
     const signature = parameters.receiptSigner
       ? parameters.receiptSigner.sign(ethMessageDigest(digest))
       : await walletClient.signMessage({ account: walletClient.account, message: { raw: digest } });
     return {
-      version: 1,
+      version: 2,
       worker,
-      queryDigest,
-      answerHash,
+      usageDigest: fields.usageDigest,
+      inputHash: fields.inputHash,
+      answerHash: fields.answerHash,
       model: model.id,
       modelHash,
-      epoch: epoch.toString(),
-      used: used.toString(),
-      quota: quota.toString(),
+      consumer: lane.consumer,
+      key: lane.key,
+      epoch: lane.epoch.toString(),
+      total: fields.total.toString(),
+      quota: fields.quota.toString(),
       digest: bytesToHex(digest),
       signature,
     };
   }
 
-  async function quotaStatus(consumerAddress: string): Promise<QuotaStatus> {
+  /** `GET /v1/quota`: the consumer's usage here in the current epoch, the fee, and the lane's next total. */
+  async function quotaStatus(consumerAddress: string, keyAddress?: string): Promise<QuotaStatus> {
     const view = parameters.policy.requireFreshPolicy();
     const consumer = getAddress(consumerAddress.toLowerCase());
+    const key = keyAddress === undefined ? zeroAddress : getAddress(keyAddress.toLowerCase());
     const { epoch, epochEndsAt } = epochInfo(view.epochs);
-    const used = await store.used(consumer, epoch);
-    return { consumer, ...usageOf(quotaOf(view.policy, consumer), used, epoch, epochEndsAt) };
+    await store.load(consumer, epoch);
+    return {
+      consumer,
+      worker,
+      feePerQuery: view.policy.feePerQuery.toString(),
+      ...usageOf(quotaAt(view.policy, consumer, epoch), { consumer, key, epoch }, epochEndsAt),
+    };
   }
 
   return {
@@ -479,7 +541,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     /** The model queries are answered by. */
     model,
     quota: quotaStatus,
-    /** The worker address that signs receipts. */
+    /** The worker address that signs receipts and that vouchers name. */
     worker,
     /** Queries between their checks and their answer. */
     inFlight: () => controllers.size,
@@ -487,6 +549,34 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       unsubscribe();
     },
   };
+}
+
+/** A voucher's numbers, range-checked against their EIP-712 types (the route checked their form). */
+function parseVoucher(voucher: SignedVoucher) {
+  const epoch = uint(voucher.epoch, "epoch", maxUint64);
+  const total = uint(voucher.total, "total", maxUint64);
+  if (total === 0n) {
+    throw new WorkerError("VALIDATION_FAILED", "The total is 0; a lane's totals start at 1.", {
+      extra: { field: "total" },
+    });
+  }
+  return {
+    epoch,
+    total,
+    maxFeePerQuery: uint(voucher.maxFeePerQuery, "maxFeePerQuery", maxUint256),
+    deadline: uint(String(voucher.deadline), "deadline", maxUint64),
+    signature: voucher.signature,
+  };
+}
+
+function uint(value: string, field: string, max: bigint): bigint {
+  const parsed = BigInt(value);
+  if (parsed > max) {
+    throw new WorkerError("VALIDATION_FAILED", `The ${field} is out of range of its EIP-712 type.`, {
+      extra: { field },
+    });
+  }
+  return parsed;
 }
 
 function revokedModelError(runId: Hex): WorkerError {
@@ -505,14 +595,6 @@ function killSwitchError(reason: string, { counted }: { counted: boolean }): Wor
     ],
     extra: { reason },
   });
-}
-
-function uint64(value: string, field: string): bigint {
-  const parsed = BigInt(value);
-  if (parsed > maxUint64) {
-    throw new WorkerError("VALIDATION_FAILED", `The ${field} is larger than a uint64.`, { extra: { field } });
-  }
-  return parsed;
 }
 
 async function chainRead<T>(read: () => Promise<T>): Promise<T> {

@@ -1,5 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import {
+  parseAbi,
+  parseEventLogs,
   TransactionNotFoundError,
   TransactionReceiptNotFoundError,
   type Account,
@@ -7,14 +9,26 @@ import {
   type Chain,
   type Hex,
   type PublicClient,
+  type TransactionReceipt,
   type Transport,
   type WalletClient,
 } from "viem";
-import { revertErrorName } from "../chain/revertErrorName.ts";
 import { policyRegistryAbi, usageSettlementAbi } from "../abis.ts";
+import { revertErrorName } from "../chain/revertErrorName.ts";
+import { sameAddress } from "../chain/signatures.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
-import type { QueryVoucher, UsageStore, VoucherRecord } from "./createUsageStore.ts";
+import type { LaneId, LaneRecord, UsageStore } from "./createUsageStore.ts";
+
+/**
+ * How a key lane (an API or session key's) is settled: the `settleKeys` entry of its latest
+ * count or voucher, with the grant it is settled against. The key registry provides it; without
+ * it, key lanes wait.
+ */
+export type KeySettlementEntries = {
+  /** The lane's `KeySettlement` (IUsageSettlement), or undefined when its grant is unknown here. */
+  entryOf(record: LaneRecord): unknown;
+};
 
 export type CreateUsageSettlerParameters = {
   publicClient: PublicClient;
@@ -22,111 +36,161 @@ export type CreateUsageSettlerParameters = {
   usageSettlement: Address;
   policyRegistry: Address;
   store: UsageStore;
+  keys?: KeySettlementEntries;
   logger: Logger;
   metrics: Metrics;
-  /** Most queries per `settle` transaction (the worker's `inference.settlementBatchSize`). */
+  /** Most lanes per settlement transaction (the worker's `inference.settlementBatchSize`). */
   batchSize: number;
   /**
-   * Blocks a settle transaction must have before its queries leave the store. Default 0: at once.
-   * With more, a reorg that drops the transaction leaves them in the store, to be sent again.
+   * Blocks a settlement transaction must have before its lanes count as settled. Default 0: at
+   * once. With more, a reorg that drops the transaction leaves them to be sent again.
    */
   confirmations?: number;
+  /** A lane whose settlement window closes within this share of the window is warned about. Default 0.25. */
+  warnWithinWindowShare?: number;
 };
 
 export type SettlementResult = {
-  /** Queries whose settlement this flush saw mined (or found already settled on chain). */
+  /** Lanes whose settlement this flush saw mined (or found already settled on chain). */
   settled: number;
-  /** Queries the contract refuses for good; they stay in the store, marked with the reason. */
+  /** Lanes the contract refuses for good; the store keeps them, marked with the reason. */
   dropped: number;
-  /** Queries left for a later flush (kill switch, deposit short, transaction pending or reverted). */
+  /** Lanes left for a later flush (epoch under way, deposit short, transaction pending or reverted). */
   waiting: number;
   transactions: Hex[];
 };
 
+export type FlushOptions = {
+  /**
+   * Settle the lanes of the epoch under way too. By default a lane is settled once its epoch has
+   * ended, so that it takes one entry whatever the number of its queries; a lane flagged by
+   * `urgent` (a cancellation, a withdrawal request, a revoked key) is settled at once either way.
+   */
+  all?: boolean;
+};
+
+/** Gas per entry (and a margin) for a check made with a gas limit instead of an estimate. */
+const GAS_MARGIN = 50_000n;
+/** Lanes' worth of batches a flush reads from the store at a time. */
+const BATCHES_PER_PAGE = 4;
+/** Reads of `settledTotal` in flight at once. */
+const CHAIN_READS_IN_FLIGHT = 16;
+
 /**
- * Settles counted queries on chain with `UsageSettlement.settle`, in batches, oldest epoch first
- * (the contract forwards fees once per run of one epoch), moving each query's fee from the
- * consumer's deposit to that epoch's contributor reward pool.
+ * Settles the lanes the worker served, each with one entry: its latest voucher (`settle`) or, for
+ * an API or session key, its count or voucher with the key's grant (`settleKeys`). Lanes go
+ * oldest epoch first, in batches; a lane is settled once its epoch has ended (one entry for all
+ * its queries), within the epoch's settlement window (a lane close to the window's end is logged
+ * as a warning; one whose window closed is dropped with the reason), and at once when the
+ * consumer cancels vouchers, requests a withdrawal or revokes a key (`urgent`). Fees accrue per
+ * epoch in UsageSettlement; the settler sweeps those of epochs whose window closed to the reward
+ * pool (`sweepFees`).
  *
- * Crash-safe through the usage store: a voucher leaves the store's settlement list only once its
- * nonce is seen spent on chain. Before a voucher that was sent before is sent again, its nonce is
- * checked on chain (`isNonceUsed`), so one whose transaction landed before a crash is marked
- * settled, never sent twice (the contract would refuse the whole batch if it were); a voucher
- * whose transaction is still pending is left alone until it is mined or forgotten.
+ * Crash-safe through the usage store: a lane counts as settled only once its total is seen settled
+ * on chain. Before a lane that was sent before is sent again, its `settledTotal` is read on chain,
+ * so one whose transaction landed before a crash is marked settled, never sent twice; one whose
+ * transaction is still pending is left alone until it is mined or forgotten.
  *
  * `settle` is all or nothing and works through a batch in order, so a batch that would revert has
  * a longest prefix that would not: the settler finds it by bisection, sends it, and deals with the
- * voucher after it on its own. The contract refuses some vouchers for good (a signature it
- * rejects; a quota lowered below the usage already served, which refuses the rest of that
- * consumer's epoch too): they are dropped and logged. Others wait for a later flush: a deposit
- * too small (the consumer's remaining vouchers wait with it), an epoch the chain's clock has not
- * reached, and, for the whole flush, a kill switch or this worker no longer being authorised.
+ * entry after it on its own. Entries the contract refuses for good (a signature it rejects, an
+ * expired voucher or key, a closed window, a quota or cap it would exceed) are dropped and
+ * logged; others wait for a later flush (a deposit too small, an epoch the chain's clock has not
+ * reached); a worker no longer authorised pauses the whole flush.
  */
-/** Reads of `isNonceUsed` in flight at once when a flush starts. */
-const CHAIN_READS_IN_FLIGHT = 16;
-/** Batches' worth of vouchers a flush reads from the store at a time. */
-const BATCHES_PER_PAGE = 4;
-
 export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
-  const { publicClient, walletClient, store, logger } = parameters;
-  const { batchSize } = parameters;
+  const { publicClient, walletClient, store, logger, batchSize } = parameters;
+  const worker = walletClient.account.address;
   const pageSize = batchSize * BATCHES_PER_PAGE;
   const confirmations = BigInt(parameters.confirmations ?? 0);
+  const warnShare = parameters.warnWithinWindowShare ?? 0.25;
   const metrics = createSettlementMetrics(parameters.metrics.registry);
   let running: Promise<SettlementResult> | undefined;
+  /** Consumers (lower-case) whose lanes settle at the next flush, whatever their epoch. */
+  const urgent = new Set<string>();
+  /** Epochs this worker settled in, whose fees to sweep once their window closes. */
+  const epochsToSweep = new Set<bigint>();
+  let terms: Promise<{ epochLength: bigint; epochGenesis: bigint; window: bigint }> | undefined;
 
-  const read = <T>(functionName: string, args: readonly unknown[] = []) =>
+  const readSettlement = <T>(functionName: string, args: readonly unknown[] = []) =>
     publicClient.readContract({
       address: parameters.usageSettlement,
       abi: usageSettlementAbi,
       functionName,
       args,
     } as never) as Promise<T>;
+  const readRegistry = <T>(functionName: string) =>
+    publicClient.readContract({
+      address: parameters.policyRegistry,
+      abi: policyRegistryAbi,
+      functionName,
+    } as never) as Promise<T>;
 
-  const argsOf = (vouchers: readonly QueryVoucher[]) =>
-    vouchers.map((v) => ({
-      consumer: v.consumer,
-      inputHash: v.inputHash,
-      nonce: v.nonce,
-      epoch: v.epoch,
-      deadline: v.deadline,
-      signature: v.signature,
-    }));
+  /** The epoch schedule and the settlement window: immutable, read once. */
+  function settlementTerms() {
+    terms ??= Promise.all([
+      readRegistry<bigint>("epochLength"),
+      readRegistry<bigint>("epochGenesis"),
+      readSettlement<bigint>("settlementWindow"),
+    ]).then(([epochLength, epochGenesis, window]) => ({ epochLength, epochGenesis, window }));
+    terms.catch(() => (terms = undefined));
+    return terms;
+  }
 
-  // Gas per voucher in the last estimate. A node's eth_estimateGas runs the call over and over
-  // (Hardhat's: 440-630 ms for 200 vouchers, against 35 ms for one eth_call), so once a batch has
-  // been estimated the next ones are checked by one call with a gas limit from this figure and a
-  // margin: the call passing proves the limit enough. A call that fails is not read (nodes word an
-  // out-of-gas differently); the estimate then says whether it reverts and what it needs.
-  let gasPerVoucher: bigint | undefined;
+  type Method = "settle" | "settleKeys";
+  type Entry = { record: LaneRecord; method: Method; arg: unknown };
 
-  const settleCall = (vouchers: readonly QueryVoucher[]) =>
+  function entryOf(record: LaneRecord): Entry | undefined {
+    const voucher = record.voucher!;
+    if (sameAddress(record.lane.key, "0x0000000000000000000000000000000000000000")) {
+      return {
+        record,
+        method: "settle",
+        arg: {
+          consumer: voucher.consumer,
+          epoch: voucher.epoch,
+          total: voucher.total,
+          maxFeePerQuery: voucher.maxFeePerQuery,
+          inputHash: voucher.inputHash,
+          deadline: voucher.deadline,
+          signature: voucher.signature,
+        },
+      };
+    }
+    const arg = parameters.keys?.entryOf(record);
+    return arg === undefined ? undefined : { record, method: "settleKeys", arg };
+  }
+
+  const call = (method: Method, entries: readonly Entry[]) =>
     ({
       account: walletClient.account,
       address: parameters.usageSettlement,
       abi: usageSettlementAbi,
-      functionName: "settle",
-      args: [argsOf(vouchers)],
+      functionName: method,
+      args: [entries.map((entry) => entry.arg)],
     }) as const;
 
-  /**
-   * The gas to send `settle(vouchers)` with, or the contract error it would revert with. The check
-   * is also where the gas comes from, so each batch is executed twice (the check, the transaction)
-   * rather than three times (a simulation, writeContract's own estimate, the transaction).
-   */
-  async function check(vouchers: readonly QueryVoucher[]): Promise<{ gas: bigint } | { error: string }> {
-    if (gasPerVoucher !== undefined) {
-      const gas = (gasPerVoucher * BigInt(vouchers.length) * 3n) / 2n + 50_000n;
+  // Gas per entry in the last estimate. A node's eth_estimateGas runs the call over and over, so
+  // once a batch has been estimated the next ones are checked by one call with a gas limit from
+  // this figure and a margin: the call passing proves the limit enough. A call that fails is not
+  // read (nodes word an out-of-gas differently); the estimate then says whether it reverts and why.
+  const gasPerEntry = new Map<Method, bigint>();
+
+  /** The gas to send the entries with, or the contract error they would revert with. */
+  async function check(method: Method, entries: readonly Entry[]): Promise<{ gas: bigint } | { error: string }> {
+    const known = gasPerEntry.get(method);
+    if (known !== undefined) {
+      const gas = (known * BigInt(entries.length) * 3n) / 2n + GAS_MARGIN;
       try {
-        await publicClient.simulateContract({ ...settleCall(vouchers), gas });
+        await publicClient.simulateContract({ ...call(method, entries), gas } as never);
         return { gas };
       } catch {
         // Out of gas at that limit, a revert, or the node failing: the estimate below tells which.
       }
     }
     try {
-      const gas = await publicClient.estimateContractGas(settleCall(vouchers));
-      gasPerVoucher = gas / BigInt(vouchers.length);
+      const gas = await publicClient.estimateContractGas(call(method, entries) as never);
+      gasPerEntry.set(method, gas / BigInt(entries.length));
       // A margin, since the state may move between the estimate and the block; unused gas is not paid.
       return { gas: (gas * 6n) / 5n };
     } catch (error) {
@@ -153,207 +217,359 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     }
   }
 
-  /**
-   * Of the transactions these records were sent in, those mined fewer than `confirmations` blocks
-   * deep. One whose receipt is gone is not among them: its nonce was spent by another transaction.
-   */
-  async function unconfirmedTransactions(records: readonly VoucherRecord[]): Promise<Set<Hex>> {
-    const unconfirmed = new Set<Hex>();
-    if (confirmations === 0n) return unconfirmed;
-    const hashes = new Set(records.flatMap((record) => (record.transactionHash ? [record.transactionHash] : [])));
-    if (hashes.size === 0) return unconfirmed;
-    const head = await publicClient.getBlockNumber({ cacheTime: 0 });
-    for (const hash of hashes) {
-      try {
-        const receipt = await publicClient.getTransactionReceipt({ hash });
-        if (head - receipt.blockNumber < confirmations) unconfirmed.add(hash);
-      } catch (error) {
-        if (!(error instanceof TransactionReceiptNotFoundError)) throw error;
-      }
+  /** Whether the transaction is mined fewer than `confirmations` blocks deep. */
+  async function unconfirmed(hash: Hex | undefined): Promise<boolean> {
+    if (confirmations === 0n || hash === undefined) return false;
+    try {
+      const receipt = await publicClient.getTransactionReceipt({ hash });
+      const head = await publicClient.getBlockNumber({ cacheTime: 0 });
+      return head - receipt.blockNumber < confirmations;
+    } catch (error) {
+      if (error instanceof TransactionReceiptNotFoundError) return false;
+      throw error;
     }
-    return unconfirmed;
   }
 
-  /** The number of leading vouchers that `settle` accepts together, found by bisection. */
-  async function longestPassingPrefix(vouchers: readonly QueryVoucher[]): Promise<number> {
-    // A prefix fails if any voucher in it fails after those before it, so passing is monotone.
+  /** The number of leading entries the contract accepts together, found by bisection. */
+  async function longestPassingPrefix(method: Method, entries: readonly Entry[]): Promise<number> {
+    // A prefix fails if any entry in it fails after those before it, so passing is monotone.
     let passing = 0;
-    let failing = vouchers.length;
+    let failing = entries.length;
     while (failing - passing > 1) {
       const middle = Math.floor((passing + failing) / 2);
-      if ("gas" in (await check(vouchers.slice(0, middle)))) passing = middle;
+      if ("gas" in (await check(method, entries.slice(0, middle)))) passing = middle;
       else failing = middle;
     }
     return passing;
   }
 
-  async function send(batch: readonly QueryVoucher[], result: SettlementResult, gas?: bigint) {
-    const hash = await walletClient.writeContract({ ...settleCall(batch), gas });
-    await store.markSubmitted(batch, hash);
+  /** Fees charged per lane in a settlement transaction, from its UsageSettled events. */
+  function feesByLane(receipt: TransactionReceipt): Map<string, bigint> {
+    const fees = new Map<string, bigint>();
+    const logs = parseEventLogs({ abi: usageSettlementAbi, logs: receipt.logs, eventName: "UsageSettled" as never });
+    for (const log of logs as unknown as { args: { consumer: Address; key: Address; epoch: bigint; fees: bigint } }[]) {
+      const name = laneName(log.args);
+      fees.set(name, (fees.get(name) ?? 0n) + log.args.fees);
+    }
+    return fees;
+  }
+
+  async function send(method: Method, batch: readonly Entry[], result: SettlementResult, gas?: bigint) {
+    const hash = await walletClient.writeContract({ ...call(method, batch), gas } as never);
+    const totals = batch.map(({ record }) => ({ lane: record.lane, total: record.voucher!.total }));
+    await store.markSubmitted(totals, hash);
     result.transactions.push(hash);
     const receipt = await publicClient.waitForTransactionReceipt({ hash });
     if (receipt.status !== "success") {
-      logger.warn({ transactionHash: hash }, "settle transaction reverted; will retry");
+      logger.warn({ transactionHash: hash }, "settlement transaction reverted; will retry");
       result.waiting += batch.length;
       return;
     }
     // Mined but not yet confirmed: a later flush marks them settled once the block is deep enough.
-    if (confirmations === 0n) await store.markSettled(batch, hash);
+    if (confirmations === 0n) {
+      const fees = feesByLane(receipt);
+      await store.markSettled(
+        totals.map((entry) => ({ ...entry, paidWei: fees.get(laneName(entry.lane)) ?? 0n })),
+        hash,
+      );
+    }
+    for (const { record } of batch) epochsToSweep.add(record.lane.epoch);
     result.settled += batch.length;
     metrics.settled.inc(batch.length);
     logger.info(
-      { transactionHash: hash, queries: batch.length, gasUsed: receipt.gasUsed.toString() },
+      { transactionHash: hash, method, lanes: batch.length, gasUsed: receipt.gasUsed.toString() },
       "usage settled on chain",
     );
   }
 
-  async function flushOnce(): Promise<SettlementResult> {
+  const settledOnChain = (lane: LaneId) =>
+    readSettlement<bigint>("settledTotal", [lane.consumer, lane.key, worker, lane.epoch]).then(BigInt);
+
+  async function flushOnce(options: FlushOptions): Promise<SettlementResult> {
     const result: SettlementResult = { settled: 0, dropped: 0, waiting: 0, transactions: [] };
+    const flagged = new Set(urgent);
+    urgent.clear();
     let page = await store.listUnsettled({ limit: pageSize });
-    if (page.length === 0) return result;
-    if (
-      await publicClient.readContract({
-        address: parameters.policyRegistry,
-        abi: policyRegistryAbi,
-        functionName: "killSwitchEngaged",
-      })
-    ) {
-      result.waiting = store.pendingCount();
-      return result;
-    }
-    const chainEpoch = await publicClient.readContract({
-      address: parameters.policyRegistry,
-      abi: policyRegistryAbi,
-      functionName: "currentEpoch",
-    });
-    // A page at a time, so a flush holds a bounded number of vouchers however far settlement has
-    // fallen behind (a 16k backlog held at once raised a worker's memory by 65 MiB under load).
-    // The cursor moves past each page whatever became of its vouchers, so vouchers that must
-    // wait (a deposit short, a transaction pending) do not hold back the ones after them.
-    for (;;) {
-      const paused = await settlePage(page, chainEpoch, result);
+    const { epochLength, epochGenesis, window } = await settlementTerms();
+    const latest = await publicClient.getBlock({ blockTag: "latest" });
+    const chainTime = latest.timestamp;
+    const chainEpoch = chainTime < epochGenesis ? 0n : (chainTime - epochGenesis) / epochLength;
+    const epochEnd = (epoch: bigint) => epochGenesis + (epoch + 1n) * epochLength;
+    // A page at a time, so a flush holds a bounded number of lanes however far settlement has
+    // fallen behind. The cursor moves past each page whatever became of its lanes, so lanes that
+    // must wait do not hold back the ones after them.
+    while (page.length > 0) {
+      const paused = await settlePage(page, result, {
+        due: (record) =>
+          options.all === true || record.lane.epoch < chainEpoch || flagged.has(record.lane.consumer.toLowerCase()),
+        windowCloses: (epoch) => epochEnd(epoch) + window,
+        chainTime,
+        chainEpoch,
+        window,
+      });
       metrics.unsettled.set(store.pendingCount());
       if (paused) {
-        // Nothing more settles in this flush: everything still in the store waits for a later one.
         result.waiting = store.pendingCount();
         break;
       }
       if (page.length < pageSize) break;
-      page = await store.listUnsettled({ limit: pageSize, after: page.at(-1)!.voucher });
-      if (page.length === 0) break;
+      page = await store.listUnsettled({ limit: pageSize, after: page.at(-1)!.lane });
     }
+    await sweep(chainTime, epochEnd, window);
     return result;
   }
 
-  /** Settles one page of the backlog; true when settlement is paused for every voucher. */
-  async function settlePage(records: readonly VoucherRecord[], chainEpoch: bigint, result: SettlementResult) {
-    const ready: VoucherRecord[] = [];
-    const alreadySettled: QueryVoucher[] = [];
-    // Only a voucher this worker already sent can have landed unseen (before a crash). One that
-    // another worker settled (the consumer sent the same signed query to both) is found by the
-    // batch's check below (UsageNonceAlreadyUsed), so vouchers never sent cost no read here: at
-    // thousands of queries a second, a read per voucher per flush was most of the worker's CPU.
-    const spent = await mapBounded(records, CHAIN_READS_IN_FLIGHT, async (record) =>
-      record.state === "submitted"
-        ? read<boolean>("isNonceUsed", [record.voucher.consumer, record.voucher.nonce])
-        : false,
-    );
-    const unconfirmed = await unconfirmedTransactions(records.filter((_, i) => spent[i]));
-    for (const [i, record] of records.entries()) {
-      const { voucher } = record;
-      if (spent[i] && record.transactionHash !== undefined && unconfirmed.has(record.transactionHash)) {
-        // Mined by this worker, not yet `confirmations` deep: a reorg could still drop it.
+  type PageContext = {
+    due(record: LaneRecord): boolean;
+    windowCloses(epoch: bigint): bigint;
+    chainTime: bigint;
+    chainEpoch: bigint;
+    window: bigint;
+  };
+
+  /** Settles one page of the backlog; true when settlement is paused for every lane. */
+  async function settlePage(records: readonly LaneRecord[], result: SettlementResult, context: PageContext) {
+    const closed: LaneRecord[] = [];
+    const candidates: LaneRecord[] = [];
+    for (const record of records) {
+      const closesAt = context.windowCloses(record.lane.epoch);
+      if (record.lane.epoch > context.chainEpoch || !context.due(record)) {
+        // The epoch is under way (or the chain's clock is behind the worker's): one entry at its end.
         result.waiting++;
-      } else if (spent[i]) {
-        // Landed before a crash, or the consumer sent the same signed query to another worker too.
-        alreadySettled.push(voucher);
-      } else if (voucher.epoch > chainEpoch) {
-        // The worker's clock is ahead of the chain's; the contract refuses future epochs.
-        result.waiting++;
-      } else if (
-        record.state === "submitted" &&
-        record.transactionHash &&
-        (await stillPending(record.transactionHash))
-      ) {
-        result.waiting++;
+      } else if (context.chainTime >= closesAt) {
+        closed.push(record);
       } else {
-        ready.push(record);
+        if (BigInt(Math.ceil(Number(context.window) * warnShare)) > closesAt - context.chainTime) {
+          logger.warn(
+            { consumer: record.lane.consumer, key: record.lane.key, epoch: record.lane.epoch.toString(), closesAt },
+            "a lane's settlement window closes soon",
+          );
+        }
+        candidates.push(record);
       }
+    }
+    if (closed.length > 0) {
+      await drop(closed, "UsageSettlementWindowClosed", result);
+    }
+    // Only a lane this worker already sent can have landed unseen (before a crash): its settled
+    // total is read on chain before anything is sent again.
+    const sent = candidates.filter((record) => record.state === "pending");
+    const onChain = await mapBounded(sent, CHAIN_READS_IN_FLIGHT, async (record) => {
+      if (record.transactionHash !== undefined && (await stillPending(record.transactionHash))) return "pending";
+      if (await unconfirmed(record.transactionHash)) return "pending";
+      return settledOnChain(record.lane);
+    });
+    const ready: Entry[] = [];
+    const alreadySettled: { lane: LaneId; total: bigint }[] = [];
+    for (const record of candidates) {
+      const index = sent.indexOf(record);
+      const seen = index === -1 ? undefined : onChain[index];
+      if (seen === "pending") {
+        result.waiting++;
+        continue;
+      }
+      if (seen !== undefined && seen >= record.voucher!.total) {
+        alreadySettled.push({ lane: record.lane, total: seen });
+        continue;
+      }
+      const entry = entryOf(record);
+      if (entry === undefined) result.waiting++;
+      else ready.push(entry);
     }
     if (alreadySettled.length > 0) {
       await store.markSettled(alreadySettled, undefined);
       result.settled += alreadySettled.length;
     }
+    for (const method of ["settle", "settleKeys"] as const) {
+      if (
+        await settleEntries(
+          method,
+          ready.filter((entry) => entry.method === method),
+          result,
+        )
+      )
+        return true;
+    }
+    return false;
+  }
 
-    let queue = ready.map((r) => r.voucher);
-    const setAside = (keep: (v: QueryVoucher) => boolean) => {
-      const before = queue.length;
-      queue = queue.filter(keep);
-      return before - queue.length;
-    };
+  async function drop(records: readonly LaneRecord[], reason: string, result: SettlementResult) {
+    await store.markDropped(
+      records.map((record) => record.lane),
+      reason,
+    );
+    result.dropped += records.length;
+    metrics.dropped.inc({ reason }, records.length);
+    for (const record of records) {
+      logger.warn(
+        {
+          consumer: record.lane.consumer,
+          key: record.lane.key,
+          epoch: record.lane.epoch.toString(),
+          unsettled: (record.charged - record.settledTotal).toString(),
+          reason,
+        },
+        "a served lane cannot be settled and is dropped",
+      );
+    }
+  }
+
+  /** Settles entries of one method in batches; true when the whole flush must pause. */
+  async function settleEntries(method: Method, entries: Entry[], result: SettlementResult): Promise<boolean> {
+    let queue = entries;
     while (queue.length > 0) {
       const chunk = queue.slice(0, batchSize);
-      const checked = await check(chunk);
+      const checked = await check(method, chunk);
       if ("gas" in checked) {
         queue = queue.slice(chunk.length);
-        await send(chunk, result, checked.gas);
+        await send(method, chunk, result, checked.gas);
         continue;
       }
-      const { error } = checked;
-      const passing = await longestPassingPrefix(chunk);
+      const passing = await longestPassingPrefix(method, chunk);
       if (passing > 0) {
         queue = queue.slice(passing);
-        await send(chunk.slice(0, passing), result);
+        await send(method, chunk.slice(0, passing), result);
         continue;
       }
-      // The first voucher fails on its own, against the state as it is now.
-      const voucher = queue[0]!;
-      const own = (v: QueryVoucher) => v.consumer === voucher.consumer;
-      if (error === "UsageKillSwitchEngaged" || error === "UsageNotWorker") {
-        logger.warn({ error }, "settlement paused");
+      // The first entry fails on its own, against the state as it is now.
+      const entry = queue[0]!;
+      const { error } = checked.error === undefined ? { error: "unknown" } : checked;
+      const own = (other: Entry) => sameAddress(other.record.lane.consumer, entry.record.lane.consumer);
+      if (error === "UsageNotWorker") {
+        logger.warn({ error }, "settlement paused: this worker is not authorised");
         return true;
-      } else if (error === "UsageNonceAlreadyUsed") {
-        setAside((v) => v !== voucher);
-        await store.markSettled([voucher], undefined);
-        result.settled++;
-      } else if (error === "UsageInvalidSignature" || error === "UsageExceedsQuota") {
-        const dropped =
-          error === "UsageExceedsQuota" ? queue.filter((v) => own(v) && v.epoch === voucher.epoch) : [voucher];
-        setAside((v) => !dropped.includes(v));
-        await store.markDropped(dropped, error);
-        result.dropped += dropped.length;
-        metrics.dropped.inc({ reason: error }, dropped.length);
-        logger.warn(
-          { consumer: voucher.consumer, epoch: voucher.epoch.toString(), queries: dropped.length, error },
-          "served queries cannot be settled and are dropped",
-        );
+      } else if (error === "UsageNothingToSettle") {
+        queue = queue.slice(1);
+        const settledTotal = await settledOnChain(entry.record.lane);
+        await store.markSettled([{ lane: entry.record.lane, total: settledTotal }], undefined);
+        // Cancelled down to `settledTotal`: what is above it is void.
+        if (settledTotal < entry.record.charged) await drop([entry.record], error, result);
+        else result.settled++;
+      } else if (PERMANENT_REFUSALS.has(error)) {
+        queue = queue.slice(1);
+        await drop([entry.record], error, result);
       } else {
-        // A deposit too small, or something unforeseen: the consumer's vouchers wait for a later flush.
-        result.waiting += setAside((v) => !own(v));
-        logger.info({ consumer: voucher.consumer, error }, "settlement of this consumer's queries waits");
+        // A deposit too small, an epoch the chain has not reached, or something unforeseen: the
+        // consumer's lanes wait for a later flush.
+        const before = queue.length;
+        queue = queue.filter((other) => !own(other));
+        result.waiting += before - queue.length;
+        logger.info({ consumer: entry.record.lane.consumer, error }, "settlement of this consumer's lanes waits");
       }
     }
     return false;
   }
 
+  /** Forwards the fees of epochs whose settlement window closed to the reward pool. */
+  async function sweep(chainTime: bigint, epochEnd: (epoch: bigint) => bigint, window: bigint) {
+    for (const epoch of [...epochsToSweep].sort()) {
+      if (chainTime < epochEnd(epoch) + window) continue;
+      epochsToSweep.delete(epoch);
+      try {
+        const [accrued, swept] = await readSettlement<readonly [bigint, boolean]>("feesOf", [epoch]);
+        if (swept || accrued === 0n) continue;
+        const hash = await walletClient.writeContract({
+          account: walletClient.account,
+          chain: walletClient.chain,
+          address: parameters.usageSettlement,
+          abi: usageSettlementAbi,
+          functionName: "sweepFees",
+          args: [epoch],
+        } as never);
+        await publicClient.waitForTransactionReceipt({ hash });
+        logger.info({ epoch: epoch.toString(), fees: accrued.toString(), transactionHash: hash }, "fees swept");
+      } catch (error) {
+        // Someone else swept it first (anyone may), or the node failed: the next flush looks again.
+        if (revertErrorName(error) !== "UsageFeesAlreadySwept") {
+          epochsToSweep.add(epoch);
+          logger.warn({ err: error, epoch: epoch.toString() }, "sweeping fees failed; will retry");
+        }
+      }
+    }
+  }
+
+  let watchedTo: bigint | undefined;
+  /**
+   * Reads the consumers' events since the last call and flags as urgent the consumers that
+   * cancelled vouchers at this worker, requested a withdrawal or revoked a key: what they owe must
+   * be settled within a grace (CANCEL_GRACE) or before the withdrawal unlocks. Returns how many
+   * consumers it flagged.
+   */
+  async function watch(): Promise<number> {
+    const head = await publicClient.getBlockNumber({ cacheTime: 0 });
+    const fromBlock = watchedTo === undefined ? head : watchedTo + 1n;
+    if (fromBlock > head) return 0;
+    const logs = await publicClient.getLogs({
+      address: parameters.usageSettlement,
+      events: CONSUMER_EVENTS,
+      fromBlock,
+      toBlock: head,
+    });
+    watchedTo = head;
+    let flagged = 0;
+    for (const log of logs) {
+      if (log.eventName === "VouchersCancelled" && !sameAddress(log.args.worker!, worker)) continue;
+      urgent.add(log.args.consumer!.toLowerCase());
+      flagged++;
+      logger.info(
+        { event: log.eventName, consumer: log.args.consumer, blockNumber: log.blockNumber.toString() },
+        "the consumer's lanes settle at once",
+      );
+    }
+    return flagged;
+  }
+
   return {
-    /** Settles everything counted and not yet settled; concurrent calls share one run. */
-    flush(): Promise<SettlementResult> {
-      running ??= flushOnce().finally(() => {
+    watch,
+    /** Settles what is due (see FlushOptions); concurrent calls share one run. */
+    flush(options: FlushOptions = {}): Promise<SettlementResult> {
+      running ??= flushOnce(options).finally(() => {
         running = undefined;
       });
       return running;
     },
+    /**
+     * Flags a consumer's lanes to settle at the next flush whatever their epoch: the consumer
+     * cancelled vouchers, requested a withdrawal or revoked a key, after which what it owes can
+     * be settled for a limited time only.
+     */
+    urgent(consumer: Address) {
+      urgent.add(consumer.toLowerCase());
+    },
+    /** Whether a lane is flagged urgent. */
+    hasUrgent: () => urgent.size > 0,
     /** Resolves once no flush is in flight. */
     async idle(): Promise<void> {
       await running?.catch(() => undefined);
     },
-    /** Whether a full batch is waiting. */
-    batchReady: () => store.pendingCount() >= batchSize,
   };
 }
 
 export type UsageSettler = ReturnType<typeof createUsageSettler>;
+
+/** Events after which a consumer's lanes must settle at once. */
+const CONSUMER_EVENTS = parseAbi([
+  "event VouchersCancelled(address indexed consumer, address indexed worker, uint64 epoch, uint64 aboveTotal, uint64 effectiveAt)",
+  "event WithdrawalRequested(address indexed consumer, uint256 amount, uint64 unlocksAt)",
+  "event KeyRevoked(address indexed consumer, address indexed key, uint64 revokedAt)",
+]);
+
+/** Contract refusals that no later flush can turn into a settlement: the lane is dropped. */
+const PERMANENT_REFUSALS = new Set([
+  "UsageInvalidSignature",
+  "UsageInvalidKeySignature",
+  "UsageVoucherExpired",
+  "UsageSettlementWindowClosed",
+  "UsageExceedsQuota",
+  "UsageInvalidKeyGrant",
+  "UsageKeyWrongWorker",
+  "UsageKeyExpired",
+  "UsageKeyRevoked",
+  "UsageKeyCapExceeded",
+]);
+
+const laneName = (lane: { consumer: Address; key: Address; epoch: bigint }) =>
+  `${lane.consumer.toLowerCase()}!${lane.key.toLowerCase()}!${lane.epoch}`;
 
 /** `map` with at most `limit` calls of `f` in flight; results in input order. */
 async function mapBounded<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
@@ -373,25 +589,25 @@ function createSettlementMetrics(registry: Registry) {
   const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
   return {
     settled:
-      existing<Counter>("worker_queries_settled_total") ??
+      existing<Counter>("worker_lanes_settled_total") ??
       new Counter({
-        name: "worker_queries_settled_total",
-        help: "Queries this worker settled on chain.",
+        name: "worker_lanes_settled_total",
+        help: "Lanes (consumer, key, epoch) this worker settled on chain, one entry each.",
         registers: [registry],
       }),
     dropped:
-      existing<Counter<"reason">>("worker_queries_dropped_total") ??
+      existing<Counter<"reason">>("worker_lanes_dropped_total") ??
       new Counter({
-        name: "worker_queries_dropped_total",
-        help: "Served queries the contract refuses to settle for good, by contract error.",
+        name: "worker_lanes_dropped_total",
+        help: "Served lanes the contract refuses to settle for good, by contract error.",
         labelNames: ["reason"] as const,
         registers: [registry],
       }),
     unsettled:
-      existing<Gauge>("worker_queries_unsettled") ??
+      existing<Gauge>("worker_lanes_unsettled") ??
       new Gauge({
-        name: "worker_queries_unsettled",
-        help: "Queries counted and not yet settled on chain.",
+        name: "worker_lanes_unsettled",
+        help: "Lanes with queries charged and not yet settled on chain.",
         registers: [registry],
       }),
   };

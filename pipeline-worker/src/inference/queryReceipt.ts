@@ -8,29 +8,32 @@ import {
   recoverMessageAddress,
   stringToBytes,
   toHex,
+  zeroHash,
   type Address,
   type Hex,
   type PublicClient,
 } from "viem";
 import { policyRegistryAbi } from "../abis.ts";
-import { queryDomain, queryTypes, type QueryMessage } from "../chain/typedData.ts";
+import { usageDomain, usageTypes, type UsageMessage } from "../chain/typedData.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import type { ModelAnswer } from "../model/Model.ts";
 
 /**
- * A worker's signed statement that it answered one signed query with one answer, from one model,
- * and counted it as the consumer's `used`-th query of the epoch. The consumer can check it alone:
- * recompute the digest from its own query and the answer it got, recover the signer, and check on
- * chain that the signer is a worker the DAO authorised (`PolicyRegistry.isWorker`). A consumer
- * holding a receipt can show anyone what the worker answered and counted, which keeps a worker
- * from charging for answers it did not give or denying answers it did.
+ * A worker's signed statement that it answered one query with one answer, from one model, and
+ * counted it as total `total` of the lane (consumer, key, worker, epoch). The consumer can check it
+ * alone: recompute the digest from its own voucher and the answer it got, recover the signer, and
+ * check on chain that the signer is a worker the DAO authorised (`PolicyRegistry.isWorker`). A
+ * consumer holding a receipt can show anyone what the worker answered and counted, which keeps a
+ * worker from charging for answers it did not give or denying answers it did.
  */
 export type QueryReceipt = {
-  version: 1;
+  version: 2;
   /** The worker that answered; its signature is below. */
   worker: Address;
-  /** The EIP-712 digest of the query the consumer signed (UsageSettlement's `queryDigest`). */
-  queryDigest: Hex;
+  /** The EIP-712 digest of the Usage voucher (UsageSettlement's `usageDigest`); zero for a bearer key. */
+  usageDigest: Hex;
+  /** What the query asked: keccak256 of the input (POST /v1/queries) or chatInputHash of the request. */
+  inputHash: Hex;
   /**
    * keccak256(abi.encode(string label, string score)); for a chat completion by an external model
    * (the gateway), keccak256 of the UTF-8 text answered.
@@ -39,9 +42,12 @@ export type QueryReceipt = {
   /** The model's id (e.g. the hash of its weights), and its keccak256 as signed. */
   model: string;
   modelHash: Hex;
+  consumer: Address;
+  /** The key that authorised the query; the zero address for the consumer's own wallet. */
+  key: Address;
   epoch: string;
-  /** The consumer's queries this worker counted in the epoch, this one included. */
-  used: string;
+  /** The query's total in its lane: the charge this query raised the lane to, at most. */
+  total: string;
   /** The consumer's quota per epoch when the query was served. */
   quota: string;
   /** The digest the worker signed, with EIP-191 (`personal_sign` over these 32 bytes). */
@@ -50,16 +56,7 @@ export type QueryReceipt = {
 };
 
 /** Separates receipt digests from every other 32-byte value a worker key might sign. */
-export const QUERY_RECEIPT_TAG = keccak256(toHex("DAO AI Query Receipt v1"));
-
-export function queryDigestOf(parameters: { chainId: number; usageSettlement: Address; query: QueryMessage }): Hex {
-  return hashTypedData({
-    domain: queryDomain(parameters.chainId, parameters.usageSettlement),
-    types: queryTypes,
-    primaryType: "Query",
-    message: parameters.query,
-  });
-}
+export const QUERY_RECEIPT_TAG = keccak256(toHex("DAO AI Query Receipt v2"));
 
 /** Answers seen lately and their hashes: a model gives few distinct answers, and each costs an ABI encoding. */
 const answerHashes = new Map<string, Hex>();
@@ -77,36 +74,45 @@ export function answerHashOf(answer: ModelAnswer): Hex {
 }
 
 export type ReceiptDigestParameters = {
-  queryDigest: Hex;
+  usageDigest: Hex;
+  inputHash: Hex;
   answerHash: Hex;
   modelHash: Hex;
+  consumer: Address;
+  key: Address;
   epoch: bigint;
-  used: bigint;
+  total: bigint;
   quota: bigint;
 };
 
-/** keccak256(abi.encode(tag, queryDigest, answerHash, modelHash, uint64 epoch, uint64 used, uint64 quota)). */
+/**
+ * keccak256(abi.encode(tag, usageDigest, inputHash, answerHash, modelHash, address consumer,
+ * address key, uint64 epoch, uint64 total, uint64 quota)).
+ */
 export function receiptDigestOf(parameters: ReceiptDigestParameters): Hex {
   return bytesToHex(receiptDigestBytes(parameters));
 }
 
-/** `receiptDigestOf` as bytes, encoded by hand (seven 32-byte words): the worker computes one per query. */
+/** `receiptDigestOf` as bytes, encoded by hand (ten 32-byte words): the worker computes one per query. */
 export function receiptDigestBytes(parameters: ReceiptDigestParameters): Uint8Array {
-  const words = Buffer.alloc(7 * 32);
+  const words = Buffer.alloc(10 * 32);
   words.write(QUERY_RECEIPT_TAG.slice(2), 0, 32, "hex");
-  words.write(parameters.queryDigest.slice(2), 32, 32, "hex");
-  words.write(parameters.answerHash.slice(2), 64, 32, "hex");
-  words.write(parameters.modelHash.slice(2), 96, 32, "hex");
-  words.writeBigUInt64BE(parameters.epoch, 128 + 24);
-  words.writeBigUInt64BE(parameters.used, 160 + 24);
-  words.writeBigUInt64BE(parameters.quota, 192 + 24);
+  words.write(parameters.usageDigest.slice(2), 32, 32, "hex");
+  words.write(parameters.inputHash.slice(2), 64, 32, "hex");
+  words.write(parameters.answerHash.slice(2), 96, 32, "hex");
+  words.write(parameters.modelHash.slice(2), 128, 32, "hex");
+  words.write(parameters.consumer.slice(2), 160 + 12, 20, "hex");
+  words.write(parameters.key.slice(2), 192 + 12, 20, "hex");
+  words.writeBigUInt64BE(parameters.epoch, 224 + 24);
+  words.writeBigUInt64BE(parameters.total, 256 + 24);
+  words.writeBigUInt64BE(parameters.quota, 288 + 24);
   return keccak256(words, "bytes");
 }
 
 export type VerifyQueryReceiptParameters = {
   receipt: QueryReceipt;
-  /** The query as the consumer signed it. */
-  query: QueryMessage;
+  /** The Usage voucher the query was sent with, as signed; for a bearer key, its lane and total alone. */
+  usage: UsageMessage | { consumer: Address; key: Address; epoch: bigint; total: bigint; inputHash: Hex };
   /** The answer the consumer received: a label and score, or the text of a gateway's completion. */
   answer: ModelAnswer | { content: string };
   chainId: number;
@@ -117,30 +123,46 @@ export type VerifyQueryReceiptParameters = {
 };
 
 /**
- * Checks a receipt against the query the consumer signed and the answer it received, and returns
+ * Checks a receipt against the voucher the consumer signed and the answer it received, and returns
  * the worker that signed it. Throws SIGNATURE_INVALID when anything differs, and
  * WORKER_NOT_AUTHORISED when a registry is given and the signer is not an authorised worker.
  */
 export async function verifyQueryReceipt(parameters: VerifyQueryReceiptParameters): Promise<Address> {
-  const { receipt } = parameters;
+  const { receipt, usage } = parameters;
   const invalid = (why: string) =>
     new WorkerError("SIGNATURE_INVALID", `The receipt does not match: ${why}.`, {
-      hints: ["Keep the query you signed and the answer as received; the receipt binds both."],
+      hints: ["Keep the voucher you signed and the answer as received; the receipt binds both."],
     });
-  const queryDigest = queryDigestOf(parameters);
-  if (receipt.queryDigest !== queryDigest) throw invalid("it is for another query");
+  const usageDigest =
+    "worker" in usage
+      ? hashTypedData({
+          domain: usageDomain(parameters.chainId, parameters.usageSettlement),
+          types: usageTypes,
+          primaryType: "Usage",
+          message: usage,
+        })
+      : zeroHash;
+  if (receipt.usageDigest !== usageDigest) throw invalid("it is for another voucher");
+  if (receipt.inputHash !== usage.inputHash) throw invalid("it is for another input");
   const answerHash =
     "content" in parameters.answer
       ? keccak256(stringToBytes(parameters.answer.content))
       : answerHashOf(parameters.answer);
   if (receipt.answerHash !== answerHash) throw invalid("it is for another answer");
   if (receipt.modelHash !== keccak256(toHex(receipt.model))) throw invalid("the model hash is not the model's");
+  if (!isAddressEqual(receipt.consumer, usage.consumer) || !isAddressEqual(receipt.key, usage.key))
+    throw invalid("it is for another consumer or key");
+  if (receipt.epoch !== usage.epoch.toString() || receipt.total !== usage.total.toString())
+    throw invalid("it is for another epoch or total");
   const digest = receiptDigestOf({
-    queryDigest,
+    usageDigest,
+    inputHash: usage.inputHash,
     answerHash,
     modelHash: receipt.modelHash,
-    epoch: BigInt(receipt.epoch),
-    used: BigInt(receipt.used),
+    consumer: usage.consumer,
+    key: usage.key,
+    epoch: usage.epoch,
+    total: usage.total,
     quota: BigInt(receipt.quota),
   });
   if (receipt.digest !== digest) throw invalid("its digest is not the digest of its fields");

@@ -76,10 +76,10 @@ describe("availableOf", () => {
     unlocksAt,
   });
 
-  it("is the balance less a withdrawal that could be taken now (capped at the balance), and the balance while it is locked", () => {
-    expect(availableOf(account(0n, 0n), 50n)).toBe(100n);
-    expect(availableOf(account(30n, 60n), 50n)).toBe(100n);
-    expect(availableOf(account(30n, 50n), 50n)).toBe(70n);
-    expect(availableOf(account(500n, 10n), 50n)).toBe(0n);
+  it("counts a requested withdrawal as gone from the moment it is requested, locked or not (capped at the balance)", () => {
+    expect(availableOf(account(0n, 0n))).toBe(100n);
+    expect(availableOf(account(30n, 60n))).toBe(70n);
+    expect(availableOf(account(30n, 50n))).toBe(70n);
+    expect(availableOf(account(500n, 10n))).toBe(0n);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
 import { z } from "zod";
-import { queryDomain, queryTypes, submissionDomain, submissionTypes } from "../../chain/typedData.ts";
+import { keyGrantTypes, submissionDomain, submissionTypes, usageDomain, usageTypes } from "../../chain/typedData.ts";
 import { consumerAccessJsonSchema, policyJsonSchema } from "../../policy/policyJson.ts";
 
 const decimal = { type: "string", pattern: "^[0-9]+$" } as const;
@@ -90,7 +90,8 @@ export type RegisterPolicyRoutesParameters = {
 /**
  * `GET /v1/policy`: the policy the worker enforces right now, its access tiers and memberships
  * included; `?consumer=0x…` adds where that consumer's quota comes from. `GET /v1/eip712`: the domains and
- * types that clients must sign, so no client hard-codes them.
+ * types that clients must sign (a submission; a query's Usage voucher; a key's KeyGrant), so no
+ * client hard-codes them.
  */
 export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterPolicyRoutesParameters): void {
   app.get<{ Querystring: { consumer?: Address } }>(
@@ -114,10 +115,16 @@ export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterP
       types: submissionTypes,
       primaryType: "Submission",
     },
-    query: {
-      domain: queryDomain(parameters.chainId, parameters.usageSettlement),
-      types: queryTypes,
-      primaryType: "Query",
+    // A query's Usage voucher and a key's grant, both in UsageSettlement's domain (version 2).
+    usage: {
+      domain: usageDomain(parameters.chainId, parameters.usageSettlement),
+      types: usageTypes,
+      primaryType: "Usage",
+    },
+    keyGrant: {
+      domain: usageDomain(parameters.chainId, parameters.usageSettlement),
+      types: keyGrantTypes,
+      primaryType: "KeyGrant",
     },
   };
   app.get(
@@ -127,8 +134,8 @@ export function registerPolicyRoutes(app: FastifyInstance, parameters: RegisterP
         response: {
           200: {
             type: "object",
-            required: ["submission", "query"],
-            properties: { submission: typedDataSchema, query: typedDataSchema },
+            required: ["submission", "usage", "keyGrant"],
+            properties: { submission: typedDataSchema, usage: typedDataSchema, keyGrant: typedDataSchema },
           },
         },
       },

@@ -1,74 +1,64 @@
 import type { FastifyInstance } from "fastify";
-import type { QueryRequest, QueryService } from "../../inference/createQueryService.ts";
+import { inputHashOf, type QueryService } from "../../inference/createQueryService.ts";
 import { isWorkerError } from "../../internal/WorkerError.ts";
-import { queryReceiptSchema, queryUsageSchema, responseJsonSchema } from "../openAiWire.ts";
+import {
+  authenticateQuery,
+  signedQueryBody,
+  signedQueryHeaders,
+  type QueryAuthenticator,
+} from "../authenticateQuery.ts";
+import {
+  addressSchema,
+  jsonSchemaOf,
+  queryResponseSchema,
+  quotaStatusSchema,
+  signedQueryRequestSchema,
+} from "../consumerWire.ts";
 import { registerOpenAiRoutes } from "./registerOpenAiRoutes.ts";
 
 export type RegisterQueryRoutesParameters = {
   queries: QueryService;
   /** The longest input accepted, in characters. */
   maxInputLength: number;
+  /**
+   * How a request proves whose query it is, on `POST /v1/queries` and the OpenAI-compatible routes;
+   * the first that recognises it decides. Default: a signed Usage voucher (body, or headers).
+   */
+  authenticators?: readonly QueryAuthenticator[];
   /** Milliseconds since the epoch, the clock the service counts epochs by. */
   now?: () => number;
 };
 
-const address = { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } as const;
-const decimal = { type: "string", pattern: "^(0|[1-9][0-9]{0,19})$" } as const;
-
-const usageSchema = responseJsonSchema(queryUsageSchema) as {
-  required: string[];
-  properties: Record<string, unknown>;
-};
-const receiptSchema = responseJsonSchema(queryReceiptSchema);
+const address = jsonSchemaOf(addressSchema);
 
 /**
- * `POST /v1/queries`: a consumer's signed query, answered within the DAO's quota with a label and a
- * coarse score (nothing more: the response schema drops anything else a model might return), the
- * consumer's usage after it, and a receipt signed by the worker. `GET /v1/quota/:consumer`: the
- * consumer's quota and usage in the current epoch, as this worker counts it. The same queries through
- * OpenAI's API: registerOpenAiRoutes.
+ * `POST /v1/queries`: a consumer's query under a signed Usage voucher (or an API key), answered
+ * within the DAO's quota with a label and a coarse score (nothing more: the response schema drops
+ * anything else a model might return), the consumer's usage after it, and a receipt signed by the
+ * worker. `GET /v1/quota?consumer=[&key=]` (or `/v1/quota/:consumer`): the consumer's quota and
+ * usage here in the current epoch, the fee, this worker's address and the lane's `nextTotal`:
+ * everything a client needs to sign its next voucher. The same queries through OpenAI's API:
+ * registerOpenAiRoutes.
  */
 export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQueryRoutesParameters): void {
   const { queries } = parameters;
   const now = parameters.now ?? Date.now;
+  const authenticators = parameters.authenticators ?? [signedQueryBody, signedQueryHeaders];
+  const body = jsonSchemaOf(signedQueryRequestSchema);
+  body.properties!.input!.maxLength = parameters.maxInputLength;
 
-  app.post<{ Body: QueryRequest }>(
+  app.post<{ Body: Record<string, unknown> & { input: string } }>(
     "/v1/queries",
-    {
-      schema: {
-        body: {
-          type: "object",
-          required: ["consumer", "input", "nonce", "epoch", "deadline", "signature"],
-          additionalProperties: false,
-          properties: {
-            consumer: address,
-            input: { type: "string", minLength: 1, maxLength: parameters.maxInputLength },
-            nonce: decimal,
-            epoch: decimal,
-            deadline: { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-            signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" },
-          },
-        },
-        response: {
-          200: {
-            type: "object",
-            required: ["answer", "usage", "receipt"],
-            properties: {
-              answer: {
-                type: "object",
-                required: ["label", "score"],
-                properties: { label: { type: "string" }, score: { type: "string", enum: ["low", "medium", "high"] } },
-              },
-              usage: usageSchema,
-              receipt: receiptSchema,
-            },
-          },
-        },
-      },
-    },
+    { schema: { body, response: { 200: jsonSchemaOf(queryResponseSchema) } } },
     async (request, reply) => {
       try {
-        return await queries.query(request.body);
+        const { input } = request.body;
+        const credential = authenticateQuery(authenticators, {
+          headers: request.headers,
+          body: request.body,
+          inputHash: inputHashOf(input),
+        });
+        return await queries.query(credential, input);
       } catch (error) {
         if (isWorkerError(error, "QUOTA_EXHAUSTED") && typeof error.extra.resetsAt === "number") {
           const seconds = Math.max(0, error.extra.resetsAt - Math.floor(now() / 1000));
@@ -79,18 +69,28 @@ export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQu
     },
   );
 
+  const quotaResponse = { 200: jsonSchemaOf(quotaStatusSchema) };
+  app.get<{ Querystring: { consumer: string; key?: string } }>(
+    "/v1/quota",
+    {
+      schema: {
+        querystring: {
+          type: "object",
+          required: ["consumer"],
+          additionalProperties: false,
+          properties: { consumer: address, key: address },
+        },
+        response: quotaResponse,
+      },
+    },
+    async (request) => queries.quota(request.query.consumer, request.query.key),
+  );
   app.get<{ Params: { consumer: string } }>(
     "/v1/quota/:consumer",
     {
       schema: {
         params: { type: "object", required: ["consumer"], properties: { consumer: address } },
-        response: {
-          200: {
-            ...usageSchema,
-            required: ["consumer", ...usageSchema.required],
-            properties: { consumer: address, ...usageSchema.properties },
-          },
-        },
+        response: quotaResponse,
       },
     },
     async (request) => queries.quota(request.params.consumer),
@@ -99,6 +99,7 @@ export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQu
   registerOpenAiRoutes(app, {
     queries,
     maxInputLength: parameters.maxInputLength,
+    authenticators,
     ...(parameters.now ? { now: parameters.now } : {}),
   });
 }
