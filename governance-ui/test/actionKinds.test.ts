@@ -42,6 +42,7 @@ describe("the typed action builder", () => {
       "removeSubmitters",
       "attestationRequirement",
       "quota",
+      "tier",
       "queryFee",
       "committee",
       "approveTrainingRun",
@@ -79,6 +80,33 @@ describe("the typed action builder", () => {
       functionName: "setQueryFee",
       args: [parseEther("0.002")],
     });
+  });
+
+  test("a tier is encoded as the registry expects, and ids out of order or a new empty tier are refused", () => {
+    expect(
+      decodedRegistryCall("tier", {
+        tierId: "0",
+        queriesPerEpoch: "20",
+        pricePerEpoch: "0.001",
+        open: "true",
+        maxMembers: "50",
+      }),
+    ).toMatchObject({ functionName: "setTier", args: [0, 20n, parseEther("0.001"), true, 50] });
+    const withTiers = { ...context, policy: { tiers: [{ tierId: 0 }] } as unknown as Policy };
+    expect(actionKind("tier").defaults(withTiers).tierId).toBe("1");
+    const skipped = actionKind("tier").build({ ...actionKind("tier").defaults(withTiers), tierId: "3" }, withTiers);
+    expect(skipped.ok ? {} : skipped.errors).toEqual({ tierId: "Tier ids go in order: the next new tier is 1." });
+    const empty = actionKind("tier").build(
+      { ...actionKind("tier").defaults(withTiers), queriesPerEpoch: "0" },
+      withTiers,
+    );
+    expect(empty.ok ? {} : empty.errors).toEqual({
+      queriesPerEpoch: "A new tier must grant at least one query per epoch.",
+    });
+    // 0 queries on an existing tier removes it.
+    expect(
+      decodedRegistryCall("tier", { tierId: "0", queriesPerEpoch: "0", pricePerEpoch: "0", open: "false" }).args,
+    ).toEqual([0, 0n, 0n, false, 0]);
   });
 
   test("durations take units; training run names are hashed into ids", () => {

@@ -22,6 +22,9 @@ const consumer = getAddress("0xabcdef0000000000000000000000000000001234");
 const policy = {
   feePerQuery: parseEther("0.001"),
   quotas: new Map<Address, bigint>([[consumer, 10n]]),
+  tiers: [
+    { tierId: 0, queriesPerEpoch: 20n, pricePerEpoch: parseEther("0.001"), open: true, maxMembers: 0, members: 3 },
+  ],
   submitters: [] as Address[],
   workers: [] as Address[],
   killSwitch: { engaged: true, engagementId: 2n, engagedBy: address(10), engagedAt: 1n, reason: "test" },
@@ -42,6 +45,26 @@ describe("describeCall", () => {
       { label: "Quota of 0xABcD…1234", before: "10 queries per epoch", after: "100 queries per epoch" },
     ]);
     expect(described.known).toBe(true);
+  });
+
+  test("a tier change says what members get, before and after, and a removal says members keep nothing", () => {
+    const changed = describeCall(registry("setTier", [0, 50n, parseEther("0.002"), false, 10]), contracts, policy);
+    expect(changed.summary).toBe(
+      "Change access tier 0: 50 queries per epoch for 0.002 ETH an epoch, closed to new members, at most 10 members, joined by paying with no vote",
+    );
+    expect(changed.changes).toEqual([
+      {
+        label: "Access tier 0",
+        before: "20 queries per epoch for 0.001 ETH an epoch, open, no member limit",
+        after: "50 queries per epoch for 0.002 ETH an epoch, closed to new members, at most 10 members",
+      },
+    ]);
+    expect(describeCall(registry("setTier", [1, 5n, 0n, true, 0]), contracts, policy).summary).toMatch(
+      /^Add access tier 1: 5 queries per epoch/,
+    );
+    expect(describeCall(registry("setTier", [0, 0n, 0n, false, 0]), contracts, policy).summary).toBe(
+      "Remove access tier 0: its members keep no quota from it",
+    );
   });
 
   test("a quota of zero removes the consumer", () => {

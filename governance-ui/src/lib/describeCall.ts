@@ -191,6 +191,37 @@ function describeKnown(
           changes,
         };
       }
+      case "setTier": {
+        const tierId = Number(a(0));
+        const tier = {
+          queriesPerEpoch: a(1) as bigint,
+          pricePerEpoch: a(2) as bigint,
+          open: a(3) as boolean,
+          maxMembers: Number(a(4)),
+        };
+        const existing = policy?.tiers.find((t) => t.tierId === tierId);
+        if (policy) {
+          changes.push({
+            label: `Access tier ${tierId}`,
+            before: existing && existing.queriesPerEpoch > 0n ? tierWords(existing) : "none",
+            after: tier.queriesPerEpoch === 0n ? "none (removed)" : tierWords(tier),
+          });
+        }
+        return {
+          summary:
+            tier.queriesPerEpoch === 0n
+              ? `Remove access tier ${tierId}: its members keep no quota from it`
+              : `${existing ? "Change" : "Add"} access tier ${tierId}: ${tierWords(tier)}, joined by paying with no vote`,
+          changes,
+          fields: [
+            { label: "tier", value: String(tierId) },
+            { label: "queries per epoch", value: tier.queriesPerEpoch.toString() },
+            { label: "price per epoch", value: formatEth(tier.pricePerEpoch) },
+            { label: "new members", value: tier.open ? "open" : "closed (members may renew)" },
+            { label: "members at most", value: tier.maxMembers === 0 ? "no limit" : String(tier.maxMembers) },
+          ],
+        };
+      }
       case "setQueryFee": {
         const fee = a(0) as bigint;
         if (policy)
@@ -354,6 +385,12 @@ function describeKnown(
 function requirementWords(min: number, attesters: readonly Address[], maxAge: bigint): string {
   const age = maxAge === 0n ? "" : `, at most ${formatDuration(maxAge)} old`;
   return `${min} of ${plural(attesters.length, "trusted attester")} (${attesters.map(shortAddress).join(", ")})${age}`;
+}
+
+/** "20 queries per epoch for 0.001 ETH an epoch, open, at most 50 members". */
+export function tierWords(tier: { queriesPerEpoch: bigint; pricePerEpoch: bigint; open: boolean; maxMembers: number }) {
+  const size = tier.maxMembers === 0 ? "no member limit" : `at most ${plural(tier.maxMembers, "member")}`;
+  return `${quotaWords(tier.queriesPerEpoch)} for ${formatEth(tier.pricePerEpoch)} an epoch, ${tier.open ? "open" : "closed to new members"}, ${size}`;
 }
 
 function quotaWords(quota: bigint): string {

@@ -1,5 +1,6 @@
 import type { Address, Hex } from "viem";
 import { formatDuration, formatEth, formatTime, plural, shortAddress, shortHex } from "./format.ts";
+import { tierWords } from "./describeCall.ts";
 import type { PolicyChange } from "./readPolicy.ts";
 
 /** A change of policy, from its event, in the past tense: "Allowed 0xab…cd to submit training data". */
@@ -23,6 +24,21 @@ export function describeChange({ eventName, args }: PolicyChange): string {
         ? `Removed consumer ${address("consumer")}`
         : `Set the quota of ${address("consumer")} to ${plural(quota, "query", "queries")} per epoch`;
     }
+    case "TierSet": {
+      const tier = {
+        queriesPerEpoch: args.queriesPerEpoch as bigint,
+        pricePerEpoch: args.pricePerEpoch as bigint,
+        open: args.open as boolean,
+        maxMembers: Number(args.maxMembers),
+      };
+      return tier.queriesPerEpoch === 0n
+        ? `Removed access tier ${String(args.tierId)}`
+        : `Set access tier ${String(args.tierId)}: ${tierWords(tier)}`;
+    }
+    case "TierJoined":
+      return `${address("consumer")} joined access tier ${String(args.tierId)} for epochs ${String(args.fromEpoch)} to ${String(
+        (args.untilEpoch as bigint) - 1n,
+      )}, paying ${formatEth(args.paid as bigint)}`;
     case "QueryFeeSet":
       return `Set the fee per query to ${formatEth(args.feePerQuery as bigint)}`;
     case "CommitteeSet":

@@ -1,4 +1,4 @@
-import { formatTokens } from "./format.ts";
+import { formatEth, formatTokens } from "./format.ts";
 
 /**
  * What each of the system's custom errors means for the person who met it, in plain words, with
@@ -8,6 +8,7 @@ import { formatTokens } from "./format.ts";
 type Meaning = string | ((args: readonly unknown[]) => string);
 
 const s = (value: unknown) => String(value);
+const eth = (value: unknown) => (typeof value === "bigint" ? formatEth(value) : String(value));
 const tokens = (value: unknown) => (typeof value === "bigint" ? formatTokens(value) : String(value));
 
 export const errorMeanings: Record<string, Meaning> = {
@@ -36,6 +37,20 @@ export const errorMeanings: Record<string, Meaning> = {
     "The training run's expiry is in the past, or its operator is not a worker the DAO authorised.",
   PolicyInvalidReason: "The kill switch reason must be 1 to 280 bytes long.",
   PolicyInvalidEpochLength: "An epoch must last at least one second.",
+  PolicyInvalidTier: (a) =>
+    `Tier ids go in order: a new tier takes the next id (${s(a[1])}), at most 254, and must grant at least one query per epoch; tier ${s(a[0])} cannot be set.`,
+  PolicyUnknownTier: (a) => `Tier ${s(a[0])} does not exist: it was never set, or the DAO removed it.`,
+  PolicyTierClosed: (a) =>
+    `Tier ${s(a[0])} is closed to new members (its members may still renew). Choose an open tier, or ask the DAO to open it.`,
+  PolicyTierFull: (a) =>
+    `Tier ${s(a[0])} already has its ${s(a[2])} members in epoch ${s(a[1])}. Join for fewer epochs, choose another tier, or try once places free up.`,
+  PolicyTierWrongPayment: (a) =>
+    `The payment must be exactly the tier's price times the epochs joined: ${eth(a[0])} expected, ${eth(a[1])} sent.`,
+  PolicyInvalidTierEpochs: (a) => `A membership is bought for 1 to ${s(a[1])} epochs at a time; ${s(a[0])} were asked.`,
+  PolicyTierMembershipActive: (a) =>
+    `You are a member of tier ${s(a[0])} until epoch ${s(a[1])}: one tier at a time. Renew that tier, or join this one once it ends.`,
+  PolicyTransferFailed: (a) =>
+    `Forwarding the payment of ${eth(a[1])} to the treasury ${s(a[0])} failed; nothing was paid.`,
 
   // ContributorRewards
   RewardsNotWorker: "Only a worker the DAO authorised may record contributions.",

@@ -4,6 +4,21 @@ import type { App } from "./AppContext.tsx";
 import type { ChainHead } from "./ChainHead.tsx";
 import type { CachedLog } from "./createLogCache.ts";
 
+/** An access tier the DAO voted, with its members in the current epoch. */
+export type Tier = {
+  tierId: number;
+  /** 0: removed (it grants nothing and takes no one). */
+  queriesPerEpoch: bigint;
+  /** Wei per epoch joined. */
+  pricePerEpoch: bigint;
+  /** Closed: no new members; members may still renew. */
+  open: boolean;
+  /** 0: no limit. */
+  maxMembers: number;
+  /** Members in the current epoch. */
+  members: number;
+};
+
 export type TrainingRun = { runId: Hex; specHash: Hex; operator: Address; expiresAt: bigint; revoked: boolean };
 
 /** One change of policy, as its event recorded it, with the proposal that made it (when one did). */
@@ -35,6 +50,8 @@ export type Policy = {
   /** The registry's mappings are not enumerable: these sets are rebuilt from its events. */
   submitters: Address[];
   quotas: Map<Address, bigint>;
+  /** Every tier ever set, by id (removed ones with 0 queries per epoch). */
+  tiers: Tier[];
   workers: Address[];
   trainingRuns: TrainingRun[];
   /** Newest first. */
@@ -81,11 +98,10 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
     logCache.logs(contracts.policyRegistry, registryEvents, blockNumber),
     logCache.logs(contracts.governor, [proposalExecuted], blockNumber),
   ]);
-  const currentEpochEnd = await publicClient.readContract({
-    ...registry,
-    functionName: "epochEnd",
-    args: [currentEpoch],
-  });
+  const [currentEpochEnd, tiers] = await Promise.all([
+    publicClient.readContract({ ...registry, functionName: "epochEnd", args: [currentEpoch] }),
+    readTiers(app, blockNumber, currentEpoch),
+  ]);
 
   const proposalByTx = new Map<string, bigint>();
   for (const log of executed) proposalByTx.set(log.transactionHash.toLowerCase(), log.args.proposalId as bigint);
@@ -123,8 +139,24 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
     committee: { id: committee[0], members: committee[1], publicKeys: committee[2], threshold: committee[3] },
     killSwitch,
     ...reduced,
+    tiers,
     history,
   };
+}
+
+/** The registry's tiers (numbered from 0, so readable from its views) and their members in `epoch`. */
+async function readTiers({ publicClient, contracts }: App, blockNumber: bigint, epoch: bigint): Promise<Tier[]> {
+  const registry = { address: contracts.policyRegistry, abi: policyRegistryAbi, blockNumber } as const;
+  const count = await publicClient.readContract({ ...registry, functionName: "tierCount" });
+  return Promise.all(
+    Array.from({ length: count }, async (_, tierId): Promise<Tier> => {
+      const [tier, members] = await Promise.all([
+        publicClient.readContract({ ...registry, functionName: "tier", args: [tierId] }),
+        publicClient.readContract({ ...registry, functionName: "tierMembers", args: [tierId, epoch] }),
+      ]);
+      return { tierId, ...tier, members };
+    }),
+  );
 }
 
 /** Rebuilds the registry's non-enumerable mappings from its events, in chain order. */

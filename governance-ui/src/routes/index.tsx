@@ -140,7 +140,9 @@ function PolicyView({ policy }: { policy: Policy }) {
 
         <section className="card" aria-labelledby="quotas-title">
           <h2 id="quotas-title">Consumers and quotas</h2>
-          <p className="muted small">Who may query the AI, and how often per epoch.</p>
+          <p className="muted small">
+            Who may query the AI, and how often per epoch, by vote. A quota voted for a consumer wins over its tier.
+          </p>
           {policy.quotas.size === 0 ? (
             <p>No consumer yet.</p>
           ) : (
@@ -162,6 +164,51 @@ function PolicyView({ policy }: { policy: Policy }) {
                     <td className="num">{quota.toString()}</td>
                   </tr>
                 ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+
+        <section className="card" aria-labelledby="tiers-title">
+          <h2 id="tiers-title">Access tiers</h2>
+          <p className="muted small">
+            Anyone joins an open tier by paying its price (to the treasury) on the{" "}
+            <Link to="/consume">Consume page</Link>, with no proposal.
+          </p>
+          {policy.tiers.every((tier) => tier.queriesPerEpoch === 0n) ? (
+            <p>No tier yet: only consumers with a voted quota may query.</p>
+          ) : (
+            <table className="table" data-testid="tiers">
+              <thead>
+                <tr>
+                  <th scope="col">Tier</th>
+                  <th scope="col" className="num">
+                    Queries per epoch
+                  </th>
+                  <th scope="col" className="num">
+                    Price per epoch
+                  </th>
+                  <th scope="col">New members</th>
+                  <th scope="col" className="num">
+                    Members this epoch
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {policy.tiers
+                  .filter((tier) => tier.queriesPerEpoch > 0n)
+                  .map((tier) => (
+                    <tr key={tier.tierId}>
+                      <td>{tier.tierId}</td>
+                      <td className="num">{tier.queriesPerEpoch.toString()}</td>
+                      <td className="num">{formatEth(tier.pricePerEpoch)}</td>
+                      <td>{tier.open ? "open" : "closed"}</td>
+                      <td className="num">
+                        {tier.members}
+                        {tier.maxMembers === 0 ? "" : ` of ${tier.maxMembers}`}
+                      </td>
+                    </tr>
+                  ))}
               </tbody>
             </table>
           )}

@@ -235,6 +235,66 @@ export const ACTION_KINDS: ActionKind[] = [
     },
   },
   {
+    id: "tier",
+    label: "Set an access tier",
+    help: "A tier anyone can join by paying, with no proposal: its queries per epoch, price and size. 0 queries removes it (its members keep nothing).",
+    fields: [
+      {
+        name: "tierId",
+        label: "Tier",
+        type: "number",
+        help: "An existing tier's id to change it, or the next id to add a tier (ids go in order from 0).",
+      },
+      {
+        name: "queriesPerEpoch",
+        label: "Queries per epoch",
+        type: "number",
+        help: "Each member's quota; 0 removes the tier. A quota voted for a consumer wins over its tier.",
+      },
+      { name: "pricePerEpoch", label: "Price per epoch (ETH)", type: "eth", help: "Paid to the treasury on joining." },
+      {
+        name: "open",
+        label: "New members",
+        type: "select",
+        options: [
+          { value: "true", label: "Open: anyone may join" },
+          { value: "false", label: "Closed: members may only renew" },
+        ],
+      },
+      { name: "maxMembers", label: "Members at most", type: "number", help: "Per epoch; 0 for no limit." },
+    ],
+    defaults: (context) => ({
+      tierId: String(context.policy?.tiers.length ?? 0),
+      queriesPerEpoch: "20",
+      pricePerEpoch: "0.001",
+      open: "true",
+      maxMembers: "0",
+    }),
+    build(values, context) {
+      const p = parser(values);
+      const tierId = p.integer("tierId", { max: 254n });
+      const queries = p.integer("queriesPerEpoch", { max: 2n ** 64n - 1n });
+      const price = p.eth("pricePerEpoch");
+      if (price >= 2n ** 128n) p.errors.pricePerEpoch = "The price is too large.";
+      const maxMembers = p.integer("maxMembers", { max: 2n ** 32n - 1n });
+      // The registry numbers tiers in order and refuses a new one that grants nothing: say so before the vote.
+      const count = context.policy?.tiers.length;
+      if (count !== undefined && !p.errors.tierId && tierId > BigInt(count))
+        p.errors.tierId = `Tier ids go in order: the next new tier is ${count}.`;
+      else if (count !== undefined && tierId === BigInt(count) && queries === 0n && !p.errors.queriesPerEpoch)
+        p.errors.queriesPerEpoch = "A new tier must grant at least one query per epoch.";
+      return p.done(() =>
+        registryCall(context, "setTier", [
+          Number(tierId),
+          queries,
+          price,
+          p.text("open") === "true",
+          Number(maxMembers),
+        ]),
+      );
+    },
+  },
+  {
     id: "queryFee",
     label: "Set the query fee",
     help: "What a consumer pays per query; the fees fund the contributors' reward pool.",
