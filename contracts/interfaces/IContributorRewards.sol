@@ -5,8 +5,10 @@ pragma solidity ^0.8.24;
 /// @notice Pays the people whose training data was accepted. An authorised worker records each
 /// accepted contribution in the current epoch; the contract checks its EAS attestations against the
 /// policy itself, so a worker cannot invent contributors. Each epoch's pool (query fees and
-/// treasury grants) is shared pro rata to the bytes of accepted data, by pull-claims once the
-/// epoch is over.
+/// treasury grants) is shared pro rata to the contributions' weights, by pull-claims once the
+/// epoch is over. A contribution's weight is the number of its records that the worker validated
+/// at ingest and found in no earlier contribution (exact or near duplicates count nothing), so
+/// padding, invalid lines and copies of the pool earn nothing; its size in bytes is only attested.
 /// @dev Invariants: the total ever paid out never exceeds the total ever received; a contributor's
 /// payout for an epoch never exceeds its pro-rata share of that epoch's pool.
 interface IContributorRewards {
@@ -29,44 +31,57 @@ interface IContributorRewards {
     /// @notice One contribution for `recordContributions`.
     /// @param contributor Who submitted the data (the attestations' recipient).
     /// @param dataHash SHA-256 of the plaintext data, as attested.
-    /// @param size The data's size in bytes, as attested: the contribution's weight in its epoch.
+    /// @param size The data's size in bytes, as attested.
+    /// @param weight The data's unique accepted records, as the worker counted them at ingest: the
+    /// contribution's weight in its epoch. At least 1 and at most `size` (a record is longer than a byte).
     /// @param attestationUIDs On-chain EAS attestations of (dataHash, size) to the contributor.
     /// @param offchainAttestations Off-chain EAS attestations of the same, checked as strictly.
     struct ContributionInput {
         address contributor;
         bytes32 dataHash;
         uint64 size;
+        uint64 weight;
         bytes32[] attestationUIDs;
         OffchainAttestation[] offchainAttestations;
     }
 
     /// @notice A recorded contribution.
+    /// @param size Its attested size in bytes.
+    /// @param weight Its unique accepted records: its weight in its epoch.
     /// @param voided Whether a vote voided it (poisoned data, say): it is never paid, its weight
     /// is gone from its epoch, and its data hash stays taken.
     struct Contribution {
         address contributor;
         uint64 epoch;
         uint64 size;
+        uint64 weight;
         uint64 recordedAt;
         address worker;
         bool voided;
     }
 
-    /// @notice A contribution was accepted and counts in `epoch`'s rewards.
+    /// @notice A contribution was accepted and counts in `epoch`'s rewards with `weight` (its unique
+    /// accepted records); `size` is its attested size in bytes.
     event ContributionRecorded(
         bytes32 indexed dataHash,
         address indexed contributor,
         uint64 indexed epoch,
         uint64 size,
+        uint64 weight,
         address worker
     );
     /// @notice `amount` wei was added to `epoch`'s reward pool.
     event PoolFunded(uint64 indexed epoch, address indexed from, uint256 amount);
     /// @notice An epoch that ended with no contributions passed its pool on to a later epoch.
     event PoolRolledOver(uint64 indexed fromEpoch, uint64 indexed toEpoch, uint256 amount);
-    /// @notice A vote voided the contribution of `dataHash`: its `size` no longer counts in `epoch`,
+    /// @notice A vote voided the contribution of `dataHash`: its `weight` no longer counts in `epoch`,
     /// so its share of the pool goes to the epoch's other contributions.
-    event ContributionVoided(bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size);
+    event ContributionVoided(
+        bytes32 indexed dataHash,
+        address indexed contributor,
+        uint64 indexed epoch,
+        uint64 weight
+    );
     /// @notice `contributor` was paid `amount` wei from `epoch`'s pool.
     event RewardClaimed(uint64 indexed epoch, address indexed contributor, uint256 amount);
 
@@ -79,8 +94,9 @@ interface IContributorRewards {
     error RewardsSubmitterNotAllowed(address contributor);
     /// @notice This data was already recorded; nobody is paid twice for the same data.
     error RewardsDuplicateContribution(bytes32 dataHash);
-    /// @notice A contribution must have a non-zero hash and size.
-    error RewardsInvalidContribution(bytes32 dataHash, uint64 size);
+    /// @notice A contribution must have a non-zero hash and size, and a weight from 1 to its size: a
+    /// contribution without a unique record earns nothing, so it is not recorded at all.
+    error RewardsInvalidContribution(bytes32 dataHash, uint64 size, uint64 weight);
     /// @notice No attestation with this UID exists on EAS.
     error RewardsAttestationNotFound(bytes32 uid);
     /// @notice The attestation uses another schema than the policy requires.
@@ -123,11 +139,13 @@ interface IContributorRewards {
     /// @notice Sending `amount` wei to `to` failed.
     error RewardsTransferFailed(address to, uint256 amount);
 
-    /// @notice Record one accepted contribution in the current epoch. Authorised workers only.
+    /// @notice Record one accepted contribution in the current epoch, weighing `weight` (its unique
+    /// accepted records, see {ContributionInput}). Authorised workers only.
     function recordContribution(
         address contributor,
         bytes32 dataHash,
         uint64 size,
+        uint64 weight,
         bytes32[] calldata attestationUIDs
     ) external;
     /// @notice Record several contributions in one transaction. Authorised workers only.
@@ -154,9 +172,10 @@ interface IContributorRewards {
     /// @notice What `contributor` can claim for `epoch` now.
     function claimable(uint64 epoch, address contributor) external view returns (uint256);
 
-    /// @notice An epoch's pool, total weight, and what has been paid from it.
+    /// @notice An epoch's pool, total weight (the unique accepted records of its unvoided
+    /// contributions), and what has been paid from it.
     function epochTotals(uint64 epoch) external view returns (uint256 pool, uint256 totalWeight, uint256 paid);
-    /// @notice A contributor's weight in an epoch and what it has claimed.
+    /// @notice A contributor's weight in an epoch (its unique accepted records there) and what it has claimed.
     function shareOf(uint64 epoch, address contributor) external view returns (uint256 weight, uint256 claimed);
     /// @notice Everything ever received and ever paid out.
     function totals() external view returns (uint256 received, uint256 paidOut);

@@ -51,7 +51,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
 
     struct EpochTotals {
         uint256 pool;
-        /// @dev Invariant: the sum of the sizes of the epoch's recorded, unvoided contributions.
+        /// @dev Invariant: the sum of the weights of the epoch's recorded, unvoided contributions.
         uint256 totalWeight;
         uint256 paid;
     }
@@ -94,10 +94,11 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         address contributor,
         bytes32 dataHash,
         uint64 size,
+        uint64 weight,
         bytes32[] calldata attestationUIDs
     ) external {
         (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
-        _record(contributor, dataHash, size, attestationUIDs, new OffchainAttestation[](0), epoch, requirement);
+        _record(contributor, dataHash, size, weight, attestationUIDs, new OffchainAttestation[](0), epoch, requirement);
     }
 
     /// @inheritdoc IContributorRewards
@@ -105,7 +106,16 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         (uint64 epoch, IPolicyRegistry.AttestationRequirement memory requirement) = _beforeRecording();
         for (uint256 i = 0; i < contributions.length; ++i) {
             ContributionInput calldata c = contributions[i];
-            _record(c.contributor, c.dataHash, c.size, c.attestationUIDs, c.offchainAttestations, epoch, requirement);
+            _record(
+                c.contributor,
+                c.dataHash,
+                c.size,
+                c.weight,
+                c.attestationUIDs,
+                c.offchainAttestations,
+                epoch,
+                requirement
+            );
         }
     }
 
@@ -127,9 +137,9 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         Share storage share = _shares[epoch][c.contributor];
         if (share.claimed != 0) revert RewardsContributionClaimed(dataHash, epoch);
         c.voided = true;
-        share.weight -= c.size;
-        _epochs[epoch].totalWeight -= c.size;
-        emit ContributionVoided(dataHash, c.contributor, epoch, c.size);
+        share.weight -= c.weight;
+        _epochs[epoch].totalWeight -= c.weight;
+        emit ContributionVoided(dataHash, c.contributor, epoch, c.weight);
     }
 
     /// @dev Checks shared by a whole batch, and the policy it is checked against, read once.
@@ -150,20 +160,34 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         address contributor,
         bytes32 dataHash,
         uint64 size,
+        uint64 weight,
         bytes32[] calldata uids,
         OffchainAttestation[] memory offchain,
         uint64 epoch,
         IPolicyRegistry.AttestationRequirement memory requirement
     ) private {
-        if (dataHash == bytes32(0) || size == 0) revert RewardsInvalidContribution(dataHash, size);
+        // The weight is the worker's count of unique valid records; the contract cannot see the
+        // data, but it can refuse a count no data of this size could have (every record is more
+        // than a byte), which bounds what a faulty worker can claim for one contribution.
+        if (dataHash == bytes32(0) || size == 0 || weight == 0 || weight > size) {
+            revert RewardsInvalidContribution(dataHash, size, weight);
+        }
         if (_contributions[dataHash].contributor != address(0)) revert RewardsDuplicateContribution(dataHash);
         if (!policy.isSubmitter(contributor)) revert RewardsSubmitterNotAllowed(contributor);
         _checkAttestations(contributor, dataHash, size, uids, offchain, requirement);
 
-        _contributions[dataHash] = Contribution(contributor, epoch, size, uint64(block.timestamp), msg.sender, false);
-        _epochs[epoch].totalWeight += size;
-        _shares[epoch][contributor].weight += size;
-        emit ContributionRecorded(dataHash, contributor, epoch, size, msg.sender);
+        _contributions[dataHash] = Contribution(
+            contributor,
+            epoch,
+            size,
+            weight,
+            uint64(block.timestamp),
+            msg.sender,
+            false
+        );
+        _epochs[epoch].totalWeight += weight;
+        _shares[epoch][contributor].weight += weight;
+        emit ContributionRecorded(dataHash, contributor, epoch, size, weight, msg.sender);
     }
 
     /// @dev Every attestation given must be valid (a bad one is an error, not ignored, so a worker

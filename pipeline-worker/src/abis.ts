@@ -7063,6 +7063,11 @@ export const contributorRewardsAbi = [
         "internalType": "uint64",
         "name": "size",
         "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "weight",
+        "type": "uint64"
       }
     ],
     "name": "RewardsInvalidContribution",
@@ -7209,6 +7214,12 @@ export const contributorRewardsAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint64",
+        "name": "weight",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
         "internalType": "address",
         "name": "worker",
         "type": "address"
@@ -7241,7 +7252,7 @@ export const contributorRewardsAbi = [
       {
         "indexed": false,
         "internalType": "uint64",
-        "name": "size",
+        "name": "weight",
         "type": "uint64"
       }
     ],
@@ -7414,6 +7425,11 @@ export const contributorRewardsAbi = [
           },
           {
             "internalType": "uint64",
+            "name": "weight",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
             "name": "recordedAt",
             "type": "uint64"
           },
@@ -7522,6 +7538,11 @@ export const contributorRewardsAbi = [
         "type": "uint64"
       },
       {
+        "internalType": "uint64",
+        "name": "weight",
+        "type": "uint64"
+      },
+      {
         "internalType": "bytes32[]",
         "name": "attestationUIDs",
         "type": "bytes32[]"
@@ -7549,6 +7570,11 @@ export const contributorRewardsAbi = [
           {
             "internalType": "uint64",
             "name": "size",
+            "type": "uint64"
+          },
+          {
+            "internalType": "uint64",
+            "name": "weight",
             "type": "uint64"
           },
           {

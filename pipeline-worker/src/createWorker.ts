@@ -35,6 +35,7 @@ import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
 import type { ContentStore } from "./storage/ContentStore.ts";
 import { createHeliaContentStore } from "./storage/createHeliaContentStore.ts";
 import { createJournal, type Journal } from "./storage/createJournal.ts";
+import { createRecordPool } from "./ingest/createRecordPool.ts";
 import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
 
 /** The addresses the worker uses, from the deployment manifest. */
@@ -138,6 +139,8 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     closers.push(() => policySync.close());
     const journal = await createJournal({ directory: path.join(config.dataDir, "journal") });
     closers.push(() => journal.close());
+    const recordPool = await createRecordPool({ directory: path.join(config.dataDir, "records") });
+    closers.push(() => recordPool.close());
     const store: ContentStore =
       parameters.store ??
       (config.storage.kind === "kubo"
@@ -152,6 +155,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       policy: policySync,
       journal,
       store,
+      recordPool,
       maxPayloadBytes: config.maxPayloadBytes,
       ...(config.maxConcurrentUploads === undefined ? {} : { maxConcurrentUploads: config.maxConcurrentUploads }),
       ...(parameters.now ? { now: parameters.now } : {}),

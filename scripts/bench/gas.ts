@@ -245,6 +245,8 @@ async function rewardsGas(system: BenchSystem) {
   );
 
   const size = 1n << 20n;
+  // Unique records in each contribution, as the worker counts them at ingest (about 100 bytes each).
+  const recordsPerContribution = 10_000n;
   const contributions = [];
   for (let i = 0; i < BATCH; i++) {
     const dataHash = keccak256(toHex(`bench contribution ${i}`));
@@ -261,6 +263,7 @@ async function rewardsGas(system: BenchSystem) {
       contributor: contributor.account.address,
       dataHash,
       size,
+      weight: recordsPerContribution,
       attestationUIDs: [uid],
       offchainAttestations: [],
     });

@@ -350,11 +350,12 @@ abstract contract SystemDeployer is PRBTest {
         uids[1] = b;
     }
 
-    /// @notice `_attester` attests (`dataHash`, `size`) to `who`, and `_worker` records it.
+    /// @notice `_attester` attests (`dataHash`, `size`) to `who`, and `_worker` records it with a
+    /// weight (unique records) of `size`, so that shares in these tests read as the sizes do.
     function _recordAttested(address who, bytes32 dataHash, uint64 size) internal {
         bytes32[] memory uids = _uids(_attest(_attester, who, dataHash, size));
         vm.prank(_worker);
-        _rewards.recordContribution(who, dataHash, size, uids);
+        _rewards.recordContribution(who, dataHash, size, size, uids);
     }
 
     // ---------------------------------------------------------------------------------------------

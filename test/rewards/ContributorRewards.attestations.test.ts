@@ -57,12 +57,13 @@ const currentEpoch = () =>
     functionName: "currentEpoch",
   });
 
+/** Records a contribution weighted as its size, so that the shares below read as the sizes do. */
 function record(contributor: Address, dataHash: Hex, size: bigint, uids: Hex[], from = system.accounts.worker) {
   return from.writeContract({
     address: system.deployment.contracts.contributorRewards,
     abi: contributorRewardsAbi,
     functionName: "recordContribution",
-    args: [contributor, dataHash, size, uids],
+    args: [contributor, dataHash, size, size, uids],
   });
 }
 
@@ -102,11 +103,19 @@ describe("ContributorRewards attestation checks", () => {
       eventName: "ContributionRecorded",
       logs: receipt.logs,
     });
-    expect(event?.args).toEqual({ dataHash, contributor: address(contributor), epoch, size, worker: address(worker) });
+    expect(event?.args).toEqual({
+      dataHash,
+      contributor: address(contributor),
+      epoch,
+      size,
+      weight: size,
+      worker: address(worker),
+    });
     expect(await readRewards("contributionOf", [dataHash])).toEqual({
       contributor: address(contributor),
       epoch,
       size,
+      weight: size,
       recordedAt: await blockTime(hash),
       worker: address(worker),
       voided: false,
@@ -323,9 +332,10 @@ describe("ContributorRewards recording rules", () => {
   it("refuses empty data", async () => {
     const contributor = address(system.accounts.contributor);
     const { dataHash, uid } = await attested();
-    await expectRevert(record(contributor, dataHash, 0n, [uid]), "RewardsInvalidContribution", [dataHash, 0n]);
+    await expectRevert(record(contributor, dataHash, 0n, [uid]), "RewardsInvalidContribution", [dataHash, 0n, 0n]);
     await expectRevert(record(contributor, `0x${"00".repeat(32)}`, 10n, [uid]), "RewardsInvalidContribution", [
       `0x${"00".repeat(32)}`,
+      10n,
       10n,
     ]);
     await expectNothingRecorded(dataHash);
@@ -346,6 +356,7 @@ describe("ContributorRewards recording rules", () => {
       contributor,
       dataHash: fresh.dataHash,
       size: fresh.size,
+      weight: fresh.size,
       attestationUIDs: [fresh.uid],
       offchainAttestations: [],
     };
@@ -413,7 +424,7 @@ describe("ContributorRewards before the DAO has set an attestation requirement",
         address: fresh.deployment.contracts.contributorRewards,
         abi: contributorRewardsAbi,
         functionName: "recordContribution",
-        args: [contributor.account.address, dataHash, 2n ** 63n, []],
+        args: [contributor.account.address, dataHash, 2n ** 63n, 1n, []],
       }),
       "RewardsNoAttestationRequirement",
     );

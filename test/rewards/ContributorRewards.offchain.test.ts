@@ -79,6 +79,7 @@ function record(dataHash: Hex, attestations: Awaited<ReturnType<typeof offchain>
           contributor: system.accounts.contributor.account.address,
           dataHash,
           size: SIZE,
+          weight: 1n,
           attestationUIDs: [],
           offchainAttestations: attestations,
         },

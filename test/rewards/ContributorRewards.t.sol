@@ -27,7 +27,7 @@ contract ContributorRewardsTest is SystemDeployer {
         bytes32 uid = _attest(_attester, _contributor, DATA, SIZE);
         uint64 epoch = _registry.currentEpoch();
         vm.expectEmit(address(_rewards));
-        emit IContributorRewards.ContributionRecorded(DATA, _contributor, epoch, SIZE, _worker);
+        emit IContributorRewards.ContributionRecorded(DATA, _contributor, epoch, SIZE, SIZE, _worker);
         _record(_contributor, DATA, SIZE, _uids(uid));
 
         IContributorRewards.Contribution memory c = _rewards.contributionOf(DATA);
@@ -43,10 +43,55 @@ contract ContributorRewardsTest is SystemDeployer {
         assertEq(claimed, 0);
     }
 
-    function testFuzz_RecordContribution(bytes32 dataHash, uint64 size) public {
+    function testFuzz_RecordContribution(bytes32 dataHash, uint64 size, uint64 weight) public {
         vm.assume(dataHash != bytes32(0) && size != 0);
-        _recordAttested(_contributor, dataHash, size);
-        assertEq(uint256(_rewards.contributionOf(dataHash).size), size);
+        weight = uint64(_bound(weight, 1, size));
+        _record(_contributor, dataHash, size, weight, _uids(_attest(_attester, _contributor, dataHash, size)));
+        IContributorRewards.Contribution memory c = _rewards.contributionOf(dataHash);
+        assertEq(uint256(c.size), size);
+        assertEq(uint256(c.weight), weight);
+        (uint256 share, ) = _rewards.shareOf(0, _contributor);
+        assertEq(share, weight);
+    }
+
+    /// @dev The weight is what pays: a file padded to ten times the bytes of another with the same
+    /// number of unique records (the worker counts padding and repeats as nothing) earns the same.
+    function test_PaddedContributionEarnsNoMoreThanItsUniqueRecords() public {
+        bytes32 padded = keccak256("10 records and 9 KB of padding");
+        bytes32 plain = keccak256("10 other records");
+        bytes32[] memory uids = _uids(_attest(_attester, _contributor, padded, 10_000));
+        vm.expectEmit(address(_rewards));
+        emit IContributorRewards.ContributionRecorded(padded, _contributor, 0, 10_000, 10, _worker);
+        _record(_contributor, padded, 10_000, 10, uids);
+        _record(_contributor2, plain, 1_000, 10, _uids(_attest(_attester, _contributor2, plain, 1_000)));
+        _fund(0, 2 ether);
+        _endEpoch();
+        (, uint256 totalWeight, ) = _rewards.epochTotals(0);
+        assertEq(totalWeight, 20);
+        assertEq(_rewards.claimable(0, _contributor), 1 ether);
+        assertEq(_rewards.claimable(0, _contributor2), 1 ether);
+        vm.prank(_contributor);
+        assertEq(_rewards.claim(0), 1 ether);
+    }
+
+    /// @dev A file whose every record is already in the pool has no weight: it is refused, not
+    /// recorded at zero, so it takes no data hash and no place in the epoch.
+    function test_RevertIf_WeightZero() public {
+        bytes32[] memory uids = _uids(_attest(_attester, _contributor, DATA, SIZE));
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, DATA, SIZE, 0));
+        _record(_contributor, DATA, SIZE, 0, uids);
+        _assertNothingRecorded(DATA);
+    }
+
+    /// @dev No file of `size` bytes holds more than `size` records: a worker cannot weigh it more.
+    function testFuzz_RevertIf_WeightOverSize(uint64 weight) public {
+        weight = uint64(_bound(weight, uint256(SIZE) + 1, type(uint64).max));
+        bytes32[] memory uids = _uids(_attest(_attester, _contributor, DATA, SIZE));
+        vm.expectRevert(
+            abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, DATA, SIZE, weight)
+        );
+        _record(_contributor, DATA, SIZE, weight, uids);
+        _assertNothingRecorded(DATA);
     }
 
     function test_RecordContributionsInOneBatch() public {
@@ -58,6 +103,7 @@ contract ContributorRewardsTest is SystemDeployer {
             batch[i] = IContributorRewards.ContributionInput(
                 who,
                 dataHash,
+                size,
                 size,
                 _uids(_attest(_attester, who, dataHash, size)),
                 new IContributorRewards.OffchainAttestation[](0)
@@ -267,6 +313,7 @@ contract ContributorRewardsTest is SystemDeployer {
             _contributor,
             DATA,
             SIZE,
+            SIZE,
             _uids(uid),
             new IContributorRewards.OffchainAttestation[](0)
         );
@@ -284,6 +331,7 @@ contract ContributorRewardsTest is SystemDeployer {
             _contributor,
             good,
             SIZE,
+            SIZE,
             _uids(_attest(_attester, _contributor, good, SIZE)),
             new IContributorRewards.OffchainAttestation[](0)
         );
@@ -291,6 +339,7 @@ contract ContributorRewardsTest is SystemDeployer {
         batch[1] = IContributorRewards.ContributionInput(
             _contributor,
             DATA,
+            SIZE,
             SIZE,
             _uids(forged),
             new IContributorRewards.OffchainAttestation[](0)
@@ -327,7 +376,7 @@ contract ContributorRewardsTest is SystemDeployer {
         bytes32[] memory uids = _uids(_attest(_attester, _contributor, DATA, SIZE));
         vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsNotWorker.selector, caller));
         vm.prank(caller);
-        _rewards.recordContribution(_contributor, DATA, SIZE, uids);
+        _rewards.recordContribution(_contributor, DATA, SIZE, SIZE, uids);
         _assertNothingRecorded(DATA);
     }
 
@@ -371,10 +420,10 @@ contract ContributorRewardsTest is SystemDeployer {
 
     function test_RevertIf_HashOrSizeZero() public {
         bytes32[] memory none = new bytes32[](0);
-        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, DATA, 0));
+        vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, DATA, 0, 0));
         _record(_contributor, DATA, 0, none);
         vm.expectRevert(
-            abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, bytes32(0), SIZE)
+            abi.encodeWithSelector(IContributorRewards.RewardsInvalidContribution.selector, bytes32(0), SIZE, SIZE)
         );
         _record(_contributor, bytes32(0), SIZE, none);
     }
@@ -570,6 +619,21 @@ contract ContributorRewardsTest is SystemDeployer {
         assertEq(_rewards.claim(0), 4 ether);
     }
 
+    /// @dev Voiding takes away the contribution's weight, not its size.
+    function test_VoidSubtractsTheWeight() public {
+        bytes32 poisoned = keccak256("poisoned");
+        _record(_contributor, poisoned, 5_000, 7, _uids(_attest(_attester, _contributor, poisoned, 5_000)));
+        _record(_contributor, DATA, SIZE, 3, _uids(_attest(_attester, _contributor, DATA, SIZE)));
+        vm.expectEmit(address(_rewards));
+        emit IContributorRewards.ContributionVoided(poisoned, _contributor, 0, 7);
+        vm.prank(address(_timelock));
+        _rewards.voidContribution(poisoned);
+        (uint256 weight, ) = _rewards.shareOf(0, _contributor);
+        assertEq(weight, 3);
+        (, uint256 totalWeight, ) = _rewards.epochTotals(0);
+        assertEq(totalWeight, 3);
+    }
+
     function test_VoidingKeepsTheContributorsOtherData() public {
         bytes32 poisoned = keccak256("poisoned");
         _recordAttested(_contributor, poisoned, 300);
@@ -646,7 +710,7 @@ contract ContributorRewardsTest is SystemDeployer {
         bytes32 uid = _attest(_attester, _contributor, DATA, SIZE);
         vm.expectRevert(abi.encodeWithSelector(IContributorRewards.RewardsDuplicateContribution.selector, DATA));
         vm.prank(_worker);
-        _rewards.recordContribution(_contributor, DATA, SIZE, _uids(uid));
+        _rewards.recordContribution(_contributor, DATA, SIZE, SIZE, _uids(uid));
     }
 
     /// @dev An epoch whose only contribution was voided has no one left to pay: its pool rolls over.
@@ -788,8 +852,12 @@ contract ContributorRewardsTest is SystemDeployer {
     // ---------------------------------------------------------------------------------------------
 
     function _record(address who, bytes32 dataHash, uint64 size, bytes32[] memory uids) internal {
+        _record(who, dataHash, size, size, uids);
+    }
+
+    function _record(address who, bytes32 dataHash, uint64 size, uint64 weight, bytes32[] memory uids) internal {
         vm.prank(_worker);
-        _rewards.recordContribution(who, dataHash, size, uids);
+        _rewards.recordContribution(who, dataHash, size, weight, uids);
     }
 
     /// @notice Expects recording (`DATA`, `SIZE`) for `who` with `uids` to fail with `err`, and

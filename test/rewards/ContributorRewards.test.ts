@@ -88,6 +88,8 @@ async function contribute(entries: [Wallet, bigint][]) {
       contributor: contributor.account.address,
       dataHash: data.dataHash,
       size,
+      // Weighted as their sizes, so that the shares below read as the sizes do.
+      weight: size,
       attestationUIDs: [uid],
       offchainAttestations: [],
     });

@@ -13,6 +13,8 @@ import {SystemDeployer} from "../helpers/SystemDeployer.sol";
 contract ContributorRewardsGasTest is SystemDeployer {
     string internal constant GROUP = "ContributorRewards";
     uint64 internal constant SIZE = 1 << 20;
+    /// @dev Unique records in the measured data (1 MiB of messages of about 100 bytes each).
+    uint64 internal constant RECORDS = 10_000;
     uint256 internal constant BATCH = 10;
 
     bytes32 internal _single;
@@ -46,7 +48,7 @@ contract ContributorRewardsGasTest is SystemDeployer {
         bytes32[] memory uids = _singleUids;
         _coolSystem();
         vm.prank(_worker);
-        _rewards.recordContribution(_contributor, _single, SIZE, uids);
+        _rewards.recordContribution(_contributor, _single, SIZE, RECORDS, uids);
         VM_EXT.snapshotGasLastCall(GROUP, "recordContribution");
     }
 
@@ -57,6 +59,7 @@ contract ContributorRewardsGasTest is SystemDeployer {
                 _contributor,
                 _batchHashes[i],
                 SIZE,
+                RECORDS,
                 _uids(_batchUids[i]),
                 new IContributorRewards.OffchainAttestation[](0)
             );

@@ -17,6 +17,7 @@ import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
+import { submissionStatus } from "./submissionStatus.ts";
 
 export type CreateContributionRecorderParameters = {
   publicClient: PublicClient;
@@ -54,14 +55,16 @@ const PERMANENT = new Set([
 ]);
 
 /**
- * A submission as ContributorRewards takes it: on-chain attestation UIDs as they are, off-chain
- * attestations as the fields and signature the contract verifies against EAS's domain.
+ * A submission as ContributorRewards takes it: its weight (the unique records ingest accepted),
+ * on-chain attestation UIDs as they are, off-chain attestations as the fields and signature the
+ * contract verifies against EAS's domain.
  */
-export function contributionInput(envelope: SubmissionEnvelope) {
+export function contributionInput(envelope: SubmissionEnvelope, weight: bigint) {
   return {
     contributor: envelope.contributor,
     dataHash: envelope.dataHash,
     size: BigInt(envelope.size),
+    weight,
     attestationUIDs: envelope.attestations.onchain,
     offchainAttestations: envelope.attestations.offchain.map(({ attester, attestation }) => {
       const m = attestation.message;
@@ -105,7 +108,13 @@ export function createContributionRecorder(parameters: CreateContributionRecorde
   const confirmations = BigInt(parameters.confirmations ?? 0);
   let running: Promise<number> | undefined;
 
-  const toInput = (record: SubmissionRecord) => contributionInput(record.data.received!.envelope as SubmissionEnvelope);
+  // A stored submission always has its validation (ingest refuses data before storing it without
+  // one); a weight of 0 would only be refused by the contract, and so rejected, never paid.
+  const toInput = (record: SubmissionRecord) =>
+    contributionInput(
+      record.data.received!.envelope as SubmissionEnvelope,
+      BigInt(submissionStatus(record).validation?.weight ?? 0),
+    );
 
   async function recordedOnChain(dataHash: Hex): Promise<boolean> {
     const c = await publicClient.readContract({

@@ -28,8 +28,10 @@ import type { PolicySync } from "../policy/createPolicySync.ts";
 import type { ContentStore, PutResult } from "../storage/ContentStore.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import { checkAttestations } from "./checkAttestations.ts";
+import { createTrainingDataValidator } from "./createTrainingDataValidator.ts";
+import type { RecordPool } from "./createRecordPool.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
-import { submissionStatus, type SubmissionStatus } from "./submissionStatus.ts";
+import { submissionStatus, type SubmissionStatus, type SubmissionValidation } from "./submissionStatus.ts";
 import { isUploadToken, issueUploadToken } from "./uploadToken.ts";
 
 /**
@@ -45,11 +47,24 @@ export const UPLOAD_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The refusals of an upload that end its submission for good: they are about the submission (its
- * contributor was removed from the allowlist, its signature expired), so no upload can ever
- * succeed. Every other refusal, wrong bytes included, leaves it awaiting its data: a stranger
- * cannot upload at all, and a contributor's client that sent the wrong file may send the right one.
+ * contributor was removed from the allowlist, its signature expired) or about the very bytes it
+ * was signed for (they are not valid training data, or bring nothing new to the pool), so no
+ * upload can ever succeed. Every other refusal, wrong bytes included, leaves it awaiting its data:
+ * a stranger cannot upload at all, and a contributor's client that sent the wrong file may send
+ * the right one.
  */
-const ENDS_SUBMISSION: ReadonlySet<ErrorCode> = new Set(["SUBMITTER_NOT_ALLOWED", "SIGNATURE_EXPIRED"]);
+const ENDS_SUBMISSION: ReadonlySet<ErrorCode> = new Set([
+  "SUBMITTER_NOT_ALLOWED",
+  "SIGNATURE_EXPIRED",
+  "DATA_NOT_UTF8",
+  "DATA_LINE_MALFORMED",
+  "DATA_LABEL_UNKNOWN",
+  "DATA_FIELD_LENGTH",
+  "DATA_TOO_MANY_RECORDS",
+  "DATA_HIDDEN_CHARACTERS",
+  "DATA_EMPTY",
+  "DATA_NO_UNIQUE_RECORDS",
+]);
 
 export type CreateSubmissionServiceParameters = {
   client: PublicClient;
@@ -59,6 +74,8 @@ export type CreateSubmissionServiceParameters = {
   policy: Pick<PolicySync, "requireFreshPolicy" | "onKillSwitch">;
   journal: Journal;
   store: ContentStore;
+  /** The records accepted so far, against which each submission's duplicates are counted. */
+  recordPool: RecordPool;
   maxPayloadBytes: number;
   /** Uploads read at once; one more is refused UPLOADS_BUSY before its body is read. */
   maxConcurrentUploads?: number;
@@ -451,8 +468,11 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
     const key = generateDataKey();
     try {
       const hash = BigInt(envelope.size) >= OFF_THREAD_HASH_BYTES ? createOffThreadSha256Tap() : createSha256Tap();
+      const validator = createTrainingDataValidator();
       const limited = limitBytes(abortable(source, signal), BigInt(envelope.size));
-      const ciphertext = await store.put(encryptStream(hash.tap(limited), { key, associatedData }), { signal });
+      const ciphertext = await store.put(encryptStream(hash.tap(validator.tap(limited)), { key, associatedData }), {
+        signal,
+      });
       const dataHash = toHex(hash.digest());
       if (BigInt(hash.bytes) !== BigInt(envelope.size) || dataHash !== envelope.dataHash.toLowerCase()) {
         // Nothing of a refused upload is kept, not even its ciphertext; the submission still
@@ -462,6 +482,16 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
           hints: ["Upload exactly the bytes whose SHA-256 and size you signed; the submission still awaits them."],
           extra: { receivedSize: hash.bytes, receivedHash: dataHash },
         });
+      }
+      // These are the signed bytes: if they are not training data, or bring nothing new, no
+      // upload of this submission can ever succeed, and nothing of it is kept.
+      let validation: SubmissionValidation;
+      try {
+        validation = await parameters.recordPool.admit(record.id, validator.result());
+        if (validation.weight === 0) throw noUniqueRecords(validation);
+      } catch (error) {
+        await store.remove(ciphertext.cid);
+        throw error;
       }
       const shares = await splitDataKey(key, { threshold: committee.threshold, shares: committee.members.length });
       const wrapped = shares.map((share, i) => {
@@ -498,9 +528,13 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       const next = await journal.advance(record.id, "stored", {
         manifest: stored.cid.toString(),
         ciphertext: ciphertext.cid.toString(),
+        validation,
       });
       metrics.submissions.inc({ outcome: "stored" });
-      logger.info({ submission: record.id, manifest: stored.cid.toString() }, "submission stored encrypted");
+      logger.info(
+        { submission: record.id, manifest: stored.cid.toString(), ...validation },
+        "submission validated and stored encrypted",
+      );
       return submissionStatus(next);
     } finally {
       key.fill(0);
@@ -610,6 +644,17 @@ export function createSubmissionService(parameters: CreateSubmissionServiceParam
       return (await journal.listByContributor(contributor.toLowerCase())).map(submissionStatus);
     },
   };
+}
+
+function noUniqueRecords(validation: SubmissionValidation): WorkerError {
+  return new WorkerError(
+    "DATA_NO_UNIQUE_RECORDS",
+    `None of the ${validation.records} records is new: ${validation.duplicates} duplicates and ${validation.nearDuplicates} near duplicates of records already in the pool or earlier in the file.`,
+    {
+      hints: ["Submit records that are new to the pool (docs/model.md says how records are compared)."],
+      extra: { validation },
+    },
+  );
 }
 
 function killSwitchError(reason: string, engagedBy?: string): WorkerError {

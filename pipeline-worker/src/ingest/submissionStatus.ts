@@ -1,6 +1,19 @@
 import type { SubmissionRecord } from "../storage/createJournal.ts";
 import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
 
+/**
+ * What ingest found in a submission's data (JSON Lines of {text, label}, docs/model.md), once it
+ * was accepted: `records` valid records, of which `duplicates` repeat a record already in the pool
+ * (or earlier in the file) after normalisation and `nearDuplicates` nearly do (MinHash); `weight`,
+ * its reward weight recorded on chain, is the rest: records - duplicates - nearDuplicates.
+ */
+export type SubmissionValidation = {
+  records: number;
+  duplicates: number;
+  nearDuplicates: number;
+  weight: number;
+};
+
 /** A submission as the API shows it: what a contributor needs to follow it, nothing secret. */
 export type SubmissionStatus = {
   id: string;
@@ -15,6 +28,8 @@ export type SubmissionStatus = {
   ciphertextCid: string | null;
   transactionHash: string | null;
   rejection: { code: string; detail: string } | null;
+  /** What ingest found in the data, from `stored` on; null before the data arrived or when refused. */
+  validation: SubmissionValidation | null;
   createdAt: string;
   updatedAt: string;
 };
@@ -30,7 +45,8 @@ const STATES = {
 
 export function submissionStatus(record: SubmissionRecord): SubmissionStatus {
   const envelope = record.data.received?.envelope as SubmissionEnvelope | undefined;
-  const stored = record.data.stored as { manifest?: string; ciphertext?: string } | undefined;
+  const stored = record.data.stored as
+    { manifest?: string; ciphertext?: string; validation?: SubmissionValidation } | undefined;
   const tx = (record.data.recorded ?? record.data.submitted) as { transactionHash?: string } | undefined;
   const rejected = record.data.rejected as { code: string; detail: string } | undefined;
   const state = STATES[record.step];
@@ -45,6 +61,7 @@ export function submissionStatus(record: SubmissionRecord): SubmissionStatus {
     ciphertextCid: stored?.ciphertext ?? null,
     transactionHash: tx?.transactionHash ?? null,
     rejection: rejected ?? null,
+    validation: stored?.validation ?? null,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };
@@ -64,6 +81,7 @@ export const submissionStatusSchema = {
     "ciphertextCid",
     "transactionHash",
     "rejection",
+    "validation",
     "createdAt",
     "updatedAt",
   ],
@@ -84,6 +102,21 @@ export const submissionStatusSchema = {
           type: "object",
           required: ["code", "detail"],
           properties: { code: { type: "string" }, detail: { type: "string" } },
+        },
+      ],
+    },
+    validation: {
+      anyOf: [
+        { type: "null" },
+        {
+          type: "object",
+          required: ["records", "duplicates", "nearDuplicates", "weight"],
+          properties: {
+            records: { type: "integer" },
+            duplicates: { type: "integer" },
+            nearDuplicates: { type: "integer" },
+            weight: { type: "integer" },
+          },
         },
       ],
     },

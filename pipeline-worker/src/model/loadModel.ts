@@ -20,6 +20,7 @@ import { createEmbeddedModel, embeddedWeightsHash } from "./createEmbeddedModel.
 import { createOpenAiModel } from "./createOpenAiModel.ts";
 import type { Model } from "./Model.ts";
 import { obtainCommittedWeights } from "./obtainCommittedWeights.ts";
+import { DATA_LABELS } from "./trainingRecords.ts";
 
 export type LoadModelParameters = {
   env?: Record<string, string | undefined>;
@@ -87,7 +88,7 @@ export async function loadModel(parameters: LoadModelParameters): Promise<Model 
       baseUrl: openAiUrl,
       model,
       apiKey: get("WORKER_MODEL_OPENAI_API_KEY"),
-      labels: (get("WORKER_MODEL_LABELS") ?? "legit,scam").split(",").map((label) => label.trim()),
+      labels: (get("WORKER_MODEL_LABELS") ?? DATA_LABELS.join(",")).split(",").map((label) => label.trim()),
     });
   }
   const runIdSet = get("WORKER_MODEL_RUN_ID");

@@ -6,6 +6,13 @@ import { WorkerError } from "../internal/WorkerError.ts";
  */
 export type TrainingRecord = { text: string; label: string };
 
+/**
+ * The labels of the DAO's classifier ("is this message a scam?"): what the embedded model is
+ * trained on, what an external model chooses from by default (WORKER_MODEL_LABELS), and the only
+ * labels ingest accepts in submitted data.
+ */
+export const DATA_LABELS: readonly string[] = ["legit", "scam"];
+
 /** The longest text a record (or a query) may have, in UTF-16 code units. */
 export const MAX_TEXT_LENGTH = 16_384;
 /** The longest label. */
@@ -17,7 +24,7 @@ export const MAX_LABELS = 64;
  * label with every character written as a six-character JSON `\u` escape. A longer line is
  * refused as soon as it is seen, so a file without newlines cannot make a reader hold all of it.
  */
-const MAX_LINE_LENGTH = (MAX_TEXT_LENGTH + MAX_LABEL_LENGTH) * 6 + 64;
+export const MAX_LINE_LENGTH = (MAX_TEXT_LENGTH + MAX_LABEL_LENGTH) * 6 + 64;
 
 /**
  * Reads JSON Lines training data from a stream of bytes (as they are decrypted), yielding each

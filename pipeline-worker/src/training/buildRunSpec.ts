@@ -93,7 +93,7 @@ export async function buildRunSpec(parameters: BuildRunSpecParameters): Promise<
 }
 
 const contributionRecorded = parseAbiItem(
-  "event ContributionRecorded(bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size, address worker)",
+  "event ContributionRecorded(bytes32 indexed dataHash, address indexed contributor, uint64 indexed epoch, uint64 size, uint64 weight, address worker)",
 );
 
 /**

@@ -2,7 +2,7 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHeliaContentStore } from "../../src/storage/createHeliaContentStore.ts";
 import { createFaultyContentStore, type ContentStoreFault } from "../helpers/createFaultyContentStore.ts";
-import { randomBytes } from "../helpers/submissions.ts";
+import { trainingData } from "../helpers/submissions.ts";
 import { createFaultsSystem, type FaultsSystem } from "./createFaultsSystem.ts";
 
 // IPFS failing or slow under the worker: an upload it cannot store is refused with
@@ -58,7 +58,7 @@ describe("an upload while the content store fails", () => {
     async (_name, fault) => {
       const w = await startWorker();
       for (let round = 0; round < ROUNDS; round++) {
-        const { data, envelope } = await w.submitter.prepare({ data: randomBytes(300 * 1024) });
+        const { data, envelope } = await w.submitter.prepare({ data: trainingData(300 * 1024) });
         const id = (await w.submitter.post(envelope)).json.id as string;
         w.faulty.set(fault);
         const refused = await w.submitter.put(id, data);
@@ -90,7 +90,7 @@ describe("an upload while the content store fails", () => {
 describe("a slow content store", () => {
   it("stores a slow upload, and answers queries while it goes on", async () => {
     const w = await startWorker();
-    const { data, envelope } = await w.submitter.prepare({ data: randomBytes(1024 * 1024) });
+    const { data, envelope } = await w.submitter.prepare({ data: trainingData(1024 * 1024) });
     const id = (await w.submitter.post(envelope)).json.id as string;
     // The store takes a MiB a second, so the upload lasts about a second.
     w.faulty.set({ msPerMiB: 1000 });

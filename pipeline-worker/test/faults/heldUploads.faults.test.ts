@@ -1,7 +1,7 @@
 import { getAddress } from "viem";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, randomBytes, type Submitter } from "../helpers/submissions.ts";
+import { createSubmitter, randomBytes, trainingData, type Submitter } from "../helpers/submissions.ts";
 
 // The worker stopped and started again on the same data while uploads are held open: the
 // contributor's own upload half sent and stalled, a stranger's PUT to another submission, and a
@@ -32,9 +32,9 @@ const stateOf = async (id: string) =>
 
 describe("a worker stopped while uploads are held open", () => {
   it("stops promptly, keeps what it stored, and afterwards takes the held submissions' data from their contributors only", async () => {
-    const stored = await submitter.begin(randomBytes(200 * KiB));
-    const stalled = await submitter.begin(randomBytes(8 * 1024 * KiB));
-    const targeted = await submitter.begin(randomBytes(100 * KiB));
+    const stored = await submitter.begin(trainingData(200 * KiB));
+    const stalled = await submitter.begin(trainingData(8 * 1024 * KiB));
+    const targeted = await submitter.begin(trainingData(100 * KiB));
 
     expect((await submitter.put(stored.id, stored.data)).status).toBe(202);
     const blocksBefore = s.storedBlocks();

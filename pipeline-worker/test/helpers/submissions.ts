@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import type { Address, Hex } from "viem";
 import { contributorRewardsAbi } from "../../../deployments/abis.ts";
@@ -9,6 +9,74 @@ import type { SubmissionEnvelope } from "../../src/ingest/submissionEnvelope.ts"
 import type { WorkerSystem } from "./createWorkerSystem.ts";
 
 export type Prepared = { data: Uint8Array; envelope: SubmissionEnvelope };
+
+/** Random bytes to letters, about one in seven a space: text that no two calls repeat. */
+const LETTERS = Buffer.from(Array.from({ length: 256 }, (_, i) => (i % 7 === 0 ? 32 : 97 + (i % 26))));
+
+function randomText(length: number, random: (size: number) => Buffer = randomBytes): Buffer {
+  const text = random(length);
+  for (let i = 0; i < length; i++) text[i] = LETTERS[text[i]!]!;
+  // Letters at both ends, so that no record is blank after white space is trimmed.
+  text[0] = 97;
+  text[length - 1] = 122;
+  return text;
+}
+
+function trainingLine(textLength: number, label: "legit" | "scam", random?: (size: number) => Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from('{"text":"'),
+    randomText(textLength, random),
+    Buffer.from(`","label":"${label}"}\n`),
+  ]);
+}
+
+/** The bytes of a JSON Lines record besides its text. */
+const lineOverhead = (label: string) => `{"text":"","label":"${label}"}\n`.length;
+
+/**
+ * Valid training data (JSON Lines of {text, label}, docs/model.md) of exactly `bytes` bytes (at
+ * least one short record), whose records are random text: new to any pool, so that it earns its
+ * records in full. Records are about a twentieth of the data each (8,000 characters at most).
+ */
+export function trainingData(bytes = 1000 + Math.floor(Math.random() * 4000)): Uint8Array {
+  const recordText = Math.min(8000, Math.max(40, Math.floor(bytes / 20)));
+  const lines: Buffer[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const label = lines.length % 2 === 0 ? "legit" : "scam";
+    const remaining = bytes - length - lineOverhead(label);
+    const line = trainingLine(Math.max(8, remaining <= 2 * recordText ? remaining : recordText), label);
+    lines.push(line);
+    length += line.byteLength;
+  }
+  return Buffer.concat(lines);
+}
+
+/**
+ * `size` bytes of valid training data (a multiple of 8 KiB), the same every time, made as they are
+ * sent in chunks of `chunk` bytes and never held whole: 8 KiB records of random text from an
+ * AES-CTR keystream.
+ */
+export function* trainingDataChunks(size: number, chunk = 1024 * 1024): Generator<Uint8Array> {
+  const keystream = createCipheriv("aes-256-ctr", Buffer.alloc(32, 7), Buffer.alloc(16, 0));
+  const random = (length: number) => keystream.update(Buffer.alloc(length));
+  const LINE = 8192;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for (let line = 0; line * LINE < size; line++) {
+    const label = line % 2 === 0 ? "legit" : "scam";
+    const bytes = trainingLine(LINE - lineOverhead(label), label, random);
+    pending.push(bytes);
+    pendingBytes += bytes.byteLength;
+    if (pendingBytes >= chunk) {
+      const joined = Buffer.concat(pending);
+      yield joined.subarray(0, chunk);
+      pending = [joined.subarray(chunk)];
+      pendingBytes = joined.byteLength - chunk;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending);
+}
 
 export const sha256 = (data: Uint8Array): Hex => `0x${createHash("sha256").update(data).digest("hex")}`;
 
@@ -53,7 +121,7 @@ export function createSubmitter(s: WorkerSystem) {
       dataHash?: Hex;
     } = {},
   ): Promise<Prepared> {
-    const data = options.data ?? randomBytes(1000 + Math.floor(Math.random() * 4000));
+    const data = options.data ?? trainingData();
     const contributor = options.contributor ?? s.accounts.contributor;
     const dataHash = options.dataHash ?? sha256(data);
     const size = options.size ?? BigInt(data.byteLength);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { offThreadSha256Pool } from "../../src/crypto/createOffThreadSha256Tap.ts";
 import { createHeliaContentStore } from "../../src/storage/createHeliaContentStore.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { collect, createSubmitter, type Submitter } from "../helpers/submissions.ts";
+import { collect, createSubmitter, trainingData, type Submitter } from "../helpers/submissions.ts";
 import { HOSTILE_TEST_TIMEOUT_MS } from "./expectRefusal.ts";
 
 // Uploads that a client holds open, against the worker over HTTP. One held upload plus one the
@@ -36,9 +36,9 @@ const submissionState = async (id: string) =>
 
 describe("uploads held open", () => {
   it("a stalled upload and a refused upload cannot freeze ingest: an honest upload is stored promptly meanwhile, and nothing is lost", async () => {
-    const stalled = await submitter.begin(randomBytes(8 * MiB));
-    const refused = await submitter.begin(randomBytes(MiB));
-    const honest = await submitter.begin(randomBytes(MiB));
+    const stalled = await submitter.begin(trainingData(8 * MiB));
+    const refused = await submitter.begin(trainingData(MiB));
+    const honest = await submitter.begin(trainingData(MiB));
     const blocksBefore = s.storedBlocks();
 
     // Six MiB of the stalled upload, enough for the store to write blocks, and then nothing.
@@ -86,8 +86,8 @@ describe("uploads held open", () => {
   });
 
   it("thirty uploads that send one byte and hold cannot make the worker start a thread each; an honest upload is stored meanwhile", async () => {
-    const waiting = await Promise.all(Array.from({ length: 30 }, () => submitter.begin(randomBytes(4 * MiB))));
-    const honest = await submitter.begin(randomBytes(4 * MiB));
+    const waiting = await Promise.all(Array.from({ length: 30 }, () => submitter.begin(trainingData(4 * MiB))));
+    const honest = await submitter.begin(trainingData(4 * MiB));
     const threadsBefore = osThreads();
     const held = waiting.map(({ id, data }) => submitter.openUpload(id, data.byteLength, data.subarray(0, 1)));
     try {

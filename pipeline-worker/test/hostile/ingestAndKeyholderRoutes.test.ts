@@ -12,7 +12,7 @@ import {
   type ShareRequest,
 } from "../../src/keyholder/shareRequest.ts";
 import { encodeRunSpec, MAX_RUN_SPEC_BYTES, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
-import { collect, createSubmitter, type Submitter } from "../helpers/submissions.ts";
+import { collect, createSubmitter, trainingData, type Submitter } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
 import {
   createInputTally,
@@ -46,7 +46,7 @@ beforeAll(async () => {
   // own (keyholder/keyholderAbuse.test.ts); the defaults would refuse the 31st spec of a minute.
   t = await createTrainingSystem({ keyholderRateLimit: { sharesPerMinute: 1_000_000, specsPerMinute: 1_000_000 } });
   submitter = createSubmitter(t.s);
-  listed = await t.submitData(randomBytes(2000));
+  listed = await t.submitData(trainingData(2000));
   const spec = encodeRunSpec({
     format: RUN_SPEC_FORMAT,
     chainId: t.deployment.chainId,
@@ -82,7 +82,7 @@ const postSubmission = (body: Buffer | string) => worker.post("/v1/submissions",
 /** After hostile input: nothing changed in the worker, and a whole good submission still goes through. */
 async function expectWorkerUnharmed() {
   expect(await state()).toEqual(before);
-  await t.submitData(randomBytes(500));
+  await t.submitData(trainingData(500));
   before = await state();
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Hex } from "viem";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, type RawAnswer, type Submitter } from "../helpers/submissions.ts";
+import { createSubmitter, trainingData, type RawAnswer, type Submitter } from "../helpers/submissions.ts";
 import { createInputTally, HOSTILE_TEST_TIMEOUT_MS } from "./expectRefusal.ts";
 import { createHostileClient, type HostileClient } from "./hostileHttp.ts";
 import { readWorkerState, type WorkerState } from "./readWorkerState.ts";
@@ -51,7 +51,7 @@ const statusOf = async (id: string) =>
 async function begin(count: number, size = 20_000) {
   const begun: { id: string; data: Uint8Array; dataHash: Hex }[] = [];
   for (let i = 0; i < count; i++) {
-    const { envelope, data } = await submitter.prepare({ data: randomBytes(size) });
+    const { envelope, data } = await submitter.prepare({ data: trainingData(size) });
     const answer = await submitter.post(envelope);
     expect(answer.status).toBe(201);
     begun.push({ id: answer.json.id as string, data, dataHash: envelope.dataHash });

@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/internal/createLogger.ts";
 import { createKeyholderServer } from "../../src/keyholder/createKeyholderServer.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, type Submitter } from "../helpers/submissions.ts";
+import { createSubmitter, trainingData, type Submitter } from "../helpers/submissions.ts";
 import { createInputTally, expectRefusal, HOSTILE_TEST_TIMEOUT_MS } from "./expectRefusal.ts";
 import { createHostileClient, exchangeRaw, type HostileClient, type RawExchange } from "./hostileHttp.ts";
 import { readWorkerState, type WorkerState } from "./readWorkerState.ts";
@@ -117,7 +116,7 @@ describe("PUT /v1/submissions/:id/data with a body that stops arriving", () => {
   });
 
   it("takes an upload that is slow but never pauses for as long as the timeout", async () => {
-    const { id, data } = await submitter.begin(randomBytes(30 * 1024));
+    const { id, data } = await submitter.begin(trainingData(30 * 1024));
     const gapMs = BODY_IDLE_TIMEOUT_MS / 4;
     const parts = Array.from({ length: 30 }, (_, i) => data.subarray(i * 1024, (i + 1) * 1024));
     tally.add();

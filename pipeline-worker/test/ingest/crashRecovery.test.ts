@@ -5,7 +5,7 @@ import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import { contributionInput } from "../../src/ingest/createContributionRecorder.ts";
 import { createJournal } from "../../src/storage/createJournal.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, randomBytes } from "../helpers/submissions.ts";
+import { createSubmitter, trainingData } from "../helpers/submissions.ts";
 
 let s: WorkerSystem | undefined;
 afterEach(async () => {
@@ -67,7 +67,7 @@ describe("a worker that stops at any point finishes or cleanly rejects each subm
       address: s.deployment.contracts.contributorRewards,
       abi: contributorRewardsAbi,
       functionName: "recordContributions",
-      args: [[contributionInput(envelope)]],
+      args: [[contributionInput(envelope, 1n)]],
     });
     const journal = await createJournal({ directory: path.join(s.dataDir, "journal") });
     await journal.advance(id, "submitted", { transactionHash });
@@ -86,7 +86,7 @@ describe("a worker that stops at any point finishes or cleanly rejects each subm
   it("keeps a submission whose upload broke off awaiting its data, and takes the retried upload", async () => {
     s = await createWorkerSystem();
     const client = createSubmitter(s);
-    const { data, envelope } = await client.prepare({ data: randomBytes(512 * 1024) });
+    const { data, envelope } = await client.prepare({ data: trainingData(512 * 1024) });
     const id = (await client.post(envelope)).json.id as string;
 
     const aborted = new AbortController();

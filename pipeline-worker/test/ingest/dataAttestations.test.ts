@@ -98,7 +98,7 @@ function record(dataHash: Hex, attestations: SubmissionEnvelope["attestations"])
     address: system.deployment.contracts.contributorRewards,
     abi: contributorRewardsAbi,
     functionName: "recordContributions",
-    args: [[contributionInput(envelope)]],
+    args: [[contributionInput(envelope, 1n)]],
   });
 }
 

@@ -5,7 +5,7 @@ import { DEV_ROLES, devPrivateKey } from "../../../scripts/lib/devAccounts.ts";
 import { encodeDataAttestation } from "../../../test/helpers/attestations.ts";
 import type { OffchainAttestation } from "../../src/ingest/checkAttestations.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, randomBytes, sha256, type Submitter } from "../helpers/submissions.ts";
+import { createSubmitter, sha256, trainingData, type Submitter } from "../helpers/submissions.ts";
 
 // An outside attester uses the EAS SDK as EAS documents it: `new EAS(address)` with the address as
 // EAS publishes it (checksummed), an ethers v6 signer, `getOffchain().signOffchainAttestation(...)`.
@@ -64,7 +64,7 @@ describe("POST /v1/submissions with an off-chain attestation made by the EAS SDK
     ["lower-case", (a: string) => a.toLowerCase()],
   ] as const) {
     it(`accepts it when the attester gave the SDK the EAS address ${spelling}`, async () => {
-      const data = randomBytes(2048);
+      const data = trainingData(2048);
       const dataHash = sha256(data);
       const offchain = await signWithSdk(spell(s.deployment.contracts.eas), dataHash, BigInt(data.byteLength));
       expect(offchain.attestation.domain.verifyingContract).toBe(spell(s.deployment.contracts.eas));
@@ -77,7 +77,7 @@ describe("POST /v1/submissions with an off-chain attestation made by the EAS SDK
   }
 
   it("still refuses an SDK attestation whose signed fields were altered, with ATTESTATION_INVALID", async () => {
-    const data = randomBytes(2048);
+    const data = trainingData(2048);
     const dataHash = sha256(data);
     const offchain = await signWithSdk(getAddress(s.deployment.contracts.eas), dataHash, BigInt(data.byteLength));
     offchain.attestation.message.time = (BigInt(offchain.attestation.message.time) - 1n).toString() as never;

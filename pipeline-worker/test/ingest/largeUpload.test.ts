@@ -1,11 +1,11 @@
-import { createCipheriv, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { request } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Hex } from "viem";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter } from "../helpers/submissions.ts";
+import { createSubmitter, trainingDataChunks } from "../helpers/submissions.ts";
 
 // UPLOAD_MIB=1024 tries a larger one (it passes too); `npm run bench -- ingest` measures the
 // worker's peak memory for 64 MiB, 256 MiB and 1 GiB, each in a fresh process.
@@ -20,12 +20,8 @@ afterAll(async () => {
   await s?.close();
 });
 
-/** The same pseudo-random bytes every time (an AES-CTR keystream), made as they are sent, never held whole. */
-function* deterministicChunks(): Generator<Uint8Array> {
-  const keystream = createCipheriv("aes-256-ctr", Buffer.alloc(32, 7), Buffer.alloc(16, 0));
-  const zeros = Buffer.alloc(CHUNK);
-  for (let sent = 0; sent < SIZE; sent += CHUNK) yield keystream.update(zeros);
-}
+/** The same training data every time (records of pseudo-random text), made as it is sent, never held whole. */
+const deterministicChunks = () => trainingDataChunks(SIZE, CHUNK);
 
 describe("a large submission", () => {
   it("streams from the socket to IPFS without the worker holding it whole", async () => {

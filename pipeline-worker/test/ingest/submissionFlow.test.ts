@@ -18,7 +18,7 @@ import { combineKeyShares } from "../../src/crypto/combineKeyShares.ts";
 import { decryptStream } from "../../src/crypto/decryptStream.ts";
 import { unwrapKeyShare } from "../../src/crypto/wrapKeyShare.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { collect, createSubmitter, hexBytes, sha256, type Submitter } from "../helpers/submissions.ts";
+import { collect, createSubmitter, hexBytes, sha256, trainingData, type Submitter } from "../helpers/submissions.ts";
 import { signOffchainAttestation } from "../../../test/helpers/offchainAttestation.ts";
 
 const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -60,7 +60,7 @@ async function expectRefused(
 
 describe("a submission's full path", () => {
   it("is verified, encrypted to the committee, stored on IPFS, recorded on chain, and only k shares recover it", async () => {
-    const { data, envelope } = await prepare({ data: randomBytes(600 * 1024) });
+    const { data, envelope } = await prepare({ data: trainingData(600 * 1024) });
     const begun = await post(envelope);
     expect(begun.status).toBe(201);
     expect(begun.json.state).toBe("awaiting_data");
@@ -118,7 +118,7 @@ describe("a submission's full path", () => {
   });
 
   it("accepts an off-chain EAS attestation verified against the EAS contract's domain", async () => {
-    const data = randomBytes(2048);
+    const data = trainingData(2048);
     const dataHash = sha256(data);
     const attestation = await signOffchainAttestation({
       client: s.publicClient,

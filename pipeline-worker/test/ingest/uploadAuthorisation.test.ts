@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, zeroAddress } from "viem";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
-import { createSubmitter, type Submitter } from "../helpers/submissions.ts";
+import { createSubmitter, trainingData, type Submitter } from "../helpers/submissions.ts";
 
 // The attacks of issue 19 (findings 1, 4 and 5) against a real worker on a real chain and Helia
 // store: a stranger who knows a submission's public id, a stranger who holds an upload open until
@@ -63,7 +63,7 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("a stranger holding a PUT open, finishing it with garbage after the honest upload was stored, cannot unstore it", async () => {
-    const { id, data, envelope } = await submitter.begin(randomBytes(64 * 1024));
+    const { id, data, envelope } = await submitter.begin(trainingData(64 * 1024));
     const stranger = submitter.openUpload(id, data.byteLength, randomBytes(1000), { token: null });
     // The stranger is refused before the worker reads a byte of the body, not once it ends.
     const refused = await Promise.race([stranger.answer, pause(2_000).then(() => undefined)]);
@@ -88,7 +88,7 @@ describe("only the contributor can upload a submission's data", () => {
   });
 
   it("a contributor's concurrent retry of an upload is refused UPLOAD_IN_PROGRESS, and the first upload is stored", async () => {
-    const { id, data } = await submitter.begin(randomBytes(64 * 1024));
+    const { id, data } = await submitter.begin(trainingData(64 * 1024));
     const first = submitter.openUpload(id, data.byteLength, data.subarray(0, 20_000));
     await pause(200);
     // The client, seeing no answer yet, sends the whole upload again on another connection.
@@ -163,7 +163,7 @@ describe("only the contributor can upload a submission's data", () => {
 
 describe("the same data submitted twice at once", () => {
   it("two concurrent POSTs of the same data with different nonces: only one is accepted", async () => {
-    const data = randomBytes(2000);
+    const data = trainingData(2000);
     const envelopes = await Promise.all(
       Array.from({ length: 4 }, async () => (await submitter.prepare({ data })).envelope),
     );
@@ -178,13 +178,13 @@ describe("the same data submitted twice at once", () => {
   });
 
   it("a refused POST does not hold the data back: the contributor's next POST of it is accepted", async () => {
-    const data = randomBytes(2000);
+    const data = trainingData(2000);
     const forged = (await submitter.prepare({ data, signer: s.accounts.outsider })).envelope;
     const good = (await submitter.prepare({ data })).envelope;
     const [refused, accepted] = await Promise.all([submitter.post(forged), submitter.post(good)]);
     expect(refused.json.code).toBe("SIGNATURE_INVALID");
     expect(accepted.status).toBe(201);
-    const untrusted = (await submitter.prepare({ data: randomBytes(100), attesters: [s.accounts.outsider] })).envelope;
+    const untrusted = (await submitter.prepare({ data: trainingData(100), attesters: [s.accounts.outsider] })).envelope;
     expect((await submitter.post(untrusted)).json.code).toBe("ATTESTATION_INVALID");
     const sameData = await submitter.prepare({ data: new Uint8Array(0), dataHash: untrusted.dataHash, size: 100n });
     expect((await submitter.post(sameData.envelope)).status).toBe(201);
@@ -194,7 +194,7 @@ describe("the same data submitted twice at once", () => {
 // Last: the switch stays engaged for the rest of this worker's life.
 describe("the kill switch engaged while an upload is in flight", () => {
   it("aborts the upload with KILL_SWITCH_ENGAGED as soon as the worker sees the switch, and keeps nothing", async () => {
-    const { id, data, envelope } = await submitter.begin(randomBytes(256 * 1024));
+    const { id, data, envelope } = await submitter.begin(trainingData(256 * 1024));
     const blocksBefore = s.storedBlocks();
     const upload = submitter.openUpload(id, data.byteLength, data.subarray(0, 100 * 1024));
     await pause(200);

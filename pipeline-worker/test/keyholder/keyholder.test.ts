@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keccak256, toHex, type Hex } from "viem";
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
@@ -18,7 +17,7 @@ import {
 } from "../../src/keyholder/shareRequest.ts";
 import { computeCid } from "../../src/storage/computeCid.ts";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
-import { collect, hexBytes } from "../helpers/submissions.ts";
+import { collect, hexBytes, trainingData } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
 
 // Keyholders over their real HTTP API, against the real chain: what they release, to whom, and
@@ -30,7 +29,7 @@ let listed: Submitted[];
 let unlisted: Submitted;
 let spec: Uint8Array;
 let runId: Hex;
-const data = [randomBytes(3000), randomBytes(5000), randomBytes(100)];
+const data = [trainingData(3000), trainingData(5000), trainingData(100)];
 
 beforeAll(async () => {
   t = await createTrainingSystem();
@@ -271,7 +270,7 @@ describe("keyholder: committee changes", () => {
       ]),
     ]);
     await t.s.worker.policySync.poll();
-    const after = await t.submitData(randomBytes(2000));
+    const after = await t.submitData(trainingData(2000));
     const before = await t.readManifest(listed[0]!.manifest);
     const manifest = await t.readManifest(after.manifest);
     expect(before.committee.id).toBe("1");

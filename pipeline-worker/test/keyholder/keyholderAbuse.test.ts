@@ -9,7 +9,7 @@ import { createKeyholderServer } from "../../src/keyholder/createKeyholderServer
 import { keyholderDomain, shareRequestTypes } from "../../src/keyholder/shareRequest.ts";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
 import { createFaultyRpcProxy, type FaultyRpcProxy } from "../helpers/createFaultyRpcProxy.ts";
-import { collect } from "../helpers/submissions.ts";
+import { collect, trainingData } from "../helpers/submissions.ts";
 import { createTrainingSystem, type Submitted, type TrainingSystem } from "../training/createTrainingSystem.ts";
 
 // What an anonymous peer can make a keyholder spend. Its RPC node is usually a paid, rate-limited
@@ -26,7 +26,7 @@ const servers: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   t = await createTrainingSystem();
-  listed = await t.submitData(randomBytes(2000));
+  listed = await t.submitData(trainingData(2000));
   manifestDocument = new TextDecoder().decode(await collect(t.s.worker.store.get(listed.manifest)));
   spec = encodeRunSpec({
     format: RUN_SPEC_FORMAT,

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { keccak256, toHex, type Hex } from "viem";
+import { getAddress, keccak256, toHex, type Hex } from "viem";
+import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import { createGovernance, registryAction } from "../../../test/helpers/governance.ts";
 import type { Wallet } from "../../../test/helpers/system.ts";
 import { encryptStream } from "../../src/crypto/encryptStream.ts";
@@ -10,6 +11,8 @@ import { createLogger } from "../../src/internal/createLogger.ts";
 import { createKeyholderClient, type KeyholderClient } from "../../src/keyholder/createKeyholderClient.ts";
 import { createKeyholderServer } from "../../src/keyholder/createKeyholderServer.ts";
 import type { KeyholderRateLimit } from "../../src/keyholder/registerKeyholderRoutes.ts";
+import { contributionInput } from "../../src/ingest/createContributionRecorder.ts";
+import { submissionAssociatedData, submissionId } from "../../src/ingest/createSubmissionService.ts";
 import { formatTrainingRecords, type TrainingRecord } from "../../src/model/trainingRecords.ts";
 import { parseSubmissionManifest, type SubmissionManifest } from "../../src/training/submissionManifest.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";
@@ -82,9 +85,48 @@ export async function createTrainingSystem(parameters: { keyholderRateLimit?: Ke
    */
   async function poison(honest: Submitted, otherData: Uint8Array): Promise<Submitted> {
     const manifest = await readManifest(honest.manifest);
+    const stored = await seal(manifest, otherData);
+    return { manifest: stored, dataHash: honest.dataHash, id: honest.id };
+  }
+
+  /**
+   * What a worker that skipped ingest's validation (an older or a dishonest one) could store and
+   * record: `data` as it is, attested, sealed to the committee of `template`'s manifest and
+   * recorded on chain with a weight of 1. The training run must still refuse it when it is not
+   * training data.
+   */
+  async function recordUnvalidated(data: Uint8Array, template: Submitted): Promise<Submitted> {
+    const { envelope } = await submitter.prepare({ data });
+    await s.wait(
+      await s.accounts.worker.writeContract({
+        address: s.deployment.contracts.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "recordContributions",
+        args: [[contributionInput(envelope, 1n)]],
+      }),
+    );
+    const id = submissionId(envelope.contributor, BigInt(envelope.nonce));
+    const { committee } = await readManifest(template.manifest);
+    const fields = { id, contributor: envelope.contributor, dataHash: envelope.dataHash, size: envelope.size };
+    const associatedData = submissionAssociatedData({ ...fields, committeeId: committee.id });
+    const manifest: SubmissionManifest = {
+      version: 2,
+      submissionId: id,
+      contributor: getAddress(envelope.contributor),
+      dataHash: envelope.dataHash.toLowerCase() as Hex,
+      size: envelope.size,
+      ciphertext: "",
+      associatedData: toHex(associatedData),
+      committee,
+    };
+    return { manifest: await seal(manifest, data), dataHash: envelope.dataHash, id };
+  }
+
+  /** Stores `manifest` with `data` encrypted under a fresh key shared to its committee; its CID. */
+  async function seal(manifest: SubmissionManifest, data: Uint8Array): Promise<string> {
     const associatedData = hexBytes(manifest.associatedData);
     const key = generateDataKey();
-    const ciphertext = await s.worker.store.put(encryptStream([otherData], { key, associatedData }));
+    const ciphertext = await s.worker.store.put(encryptStream([data], { key, associatedData }));
     const shares = await splitDataKey(key, {
       threshold: manifest.committee.threshold,
       shares: manifest.committee.shares.length,
@@ -103,7 +145,7 @@ export async function createTrainingSystem(parameters: { keyholderRateLimit?: Ke
       },
     };
     const stored = await s.worker.store.put([new TextEncoder().encode(JSON.stringify(poisoned))]);
-    return { manifest: stored.cid.toString(), dataHash: honest.dataHash, id: honest.id };
+    return stored.cid.toString();
   }
 
   /** Passes a proposal approving a run of `specHash` for `operator` (the worker by default). */
@@ -136,6 +178,7 @@ export async function createTrainingSystem(parameters: { keyholderRateLimit?: Ke
     submitRecords,
     readManifest,
     poison,
+    recordUnvalidated,
     approveRun,
     engageKillSwitch,
     contracts: s.deployment.contracts,

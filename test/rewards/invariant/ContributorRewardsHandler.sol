@@ -77,9 +77,10 @@ contract ContributorRewardsHandler is HandlerBase {
     }
 
     /// @notice A trusted attester attests fresh data to a contributor, and the worker records it.
-    function record(uint256 contributorSeed, uint256 size) external {
+    function record(uint256 contributorSeed, uint256 size, uint256 weight) external {
         address contributor = _contributor(contributorSeed);
         uint64 size64 = uint64(_bound(size, 1, MAX_SIZE));
+        uint64 weight64 = uint64(_bound(weight, 1, size64));
         bytes32 dataHash = keccak256(abi.encode("handler data", ++_dataNonce));
         VM.prank(attester);
         bytes32 uid = eas.attest(
@@ -98,11 +99,11 @@ contract ContributorRewardsHandler is HandlerBase {
         bytes32[] memory uids = new bytes32[](1);
         uids[0] = uid;
         VM.prank(worker);
-        rewards.recordContribution(contributor, dataHash, size64, uids);
+        rewards.recordContribution(contributor, dataHash, size64, weight64, uids);
         ++ghost_recorded;
         uint64 epoch = policy.currentEpoch();
-        ghost_liveWeight[epoch] += size64;
-        ghost_liveShare[epoch][contributor] += size64;
+        ghost_liveWeight[epoch] += weight64;
+        ghost_liveShare[epoch][contributor] += weight64;
         _recorded.push(dataHash);
         _touch(epoch);
     }
@@ -118,8 +119,8 @@ contract ContributorRewardsHandler is HandlerBase {
         try rewards.voidContribution(dataHash) {
             ++ghost_voided;
             if (claimedBefore != 0 || c.voided) ++ghost_voidsAfterClaim;
-            ghost_liveWeight[c.epoch] -= c.size;
-            ghost_liveShare[c.epoch][c.contributor] -= c.size;
+            ghost_liveWeight[c.epoch] -= c.weight;
+            ghost_liveShare[c.epoch][c.contributor] -= c.weight;
         } catch {} // solhint-disable-line no-empty-blocks
     }
 
