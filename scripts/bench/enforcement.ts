@@ -14,6 +14,7 @@ import type { Model } from "../../pipeline-worker/src/model/Model.ts";
 import { BENCH_GUARDIAN, createBenchSystem, type BenchSystem } from "../lib/createBenchSystem.ts";
 import type { ProposalAction, Wallet } from "../lib/createGovernanceDriver.ts";
 import { devAccount, devPrivateKey, DEV_ROLES } from "../lib/devAccounts.ts";
+import type { QuotaStatus } from "@dao-ai/pipeline-worker/consumer-api";
 import { signQueryRequest } from "../lib/signQueryRequest.ts";
 import { median, type BenchContext, type BenchSection } from "./measure.ts";
 
@@ -229,11 +230,12 @@ export async function benchEnforcement({ repeats, progress }: BenchContext): Pro
  */
 async function startConsumerLoop(url: string, system: BenchSystem) {
   const consumer = devAccount(DEV_ROLES.consumer);
-  const quota = (await (await fetch(`${url}/v1/quota/${consumer.address}`)).json()) as { epoch: string };
+  const quota = (await (await fetch(`${url}/v1/quota?consumer=${consumer.address}`)).json()) as QuotaStatus;
   const epoch = BigInt(quota.epoch);
+  // The lane's running total: each query signs the next one.
+  let total = BigInt(quota.nextTotal) - 1n;
   const waiters = new Set<{ accept: (o: Outcome) => boolean; resolve: (o: Outcome) => void }>();
   const durations: number[] = [];
-  let nonce = 0n;
   let running = true;
   let failure: unknown;
 
@@ -242,9 +244,11 @@ async function startConsumerLoop(url: string, system: BenchSystem) {
       account: consumer,
       chainId: system.deployment.chainId,
       usageSettlement: system.deployment.contracts.usageSettlement,
-      input: `bench query ${++nonce}`,
-      nonce,
+      worker: quota.worker,
+      input: `bench query ${++total}`,
       epoch,
+      total,
+      maxFeePerQuery: BigInt(quota.feePerQuery),
       deadline: BigInt(Math.floor(Date.now() / 1000) + 3_600),
     });
     const started = performance.now();
