@@ -6,10 +6,11 @@
 import { readFile } from "node:fs/promises";
 import OpenAI from "openai";
 import type { Page } from "playwright-core";
-import { parseEther, zeroAddress } from "viem";
-import { describe, expect, test } from "vitest";
+import { formatEther, parseEther, zeroAddress } from "viem";
+import { beforeAll, describe, expect, test } from "vitest";
 import { injectedWalletScript, navigate, poll, screenshot, type TestWallet } from "./helpers/browser.ts";
 import { devAccount, ROLES } from "./helpers/startStack.ts";
+import { usageSettlementAbi } from "../../deployments/abis.ts";
 import { useStackAndBrowser } from "./helpers/useStackAndBrowser.ts";
 
 const e2e = useStackAndBrowser();
@@ -55,6 +56,13 @@ async function ask(page: Page, question: string, button = "Ask") {
   await poll(() => page.getByTestId("answer-label").count()).toBe(answers + 1);
 }
 
+/** Waits for `shown`, or fails with the error the page shows instead (a refusal says why). */
+async function shownOrRefused(page: Page, shown: string) {
+  const alert = page.getByRole("alert");
+  await page.getByTestId(shown).or(alert).first().waitFor();
+  if (await alert.first().isVisible()) throw new Error(`The page refused: ${await alert.first().textContent()}`);
+}
+
 /** Parses the CSV the page offers (RFC 4180, no quoted commas in these rows) into objects by header. */
 function parseCsv(text: string): Record<string, string>[] {
   const [header, ...lines] = text.trim().split(/\r?\n/);
@@ -63,21 +71,29 @@ function parseCsv(text: string): Record<string, string>[] {
 }
 
 describe("the Consume page", () => {
-  test("a session key authorised with one signature asks twice with no prompt, shows in the usage history and its CSV, and is refused KEY_REVOKED once revoked", async () => {
-    await e2e.stack.asTimelock("setQuota", [consumer, 10n]);
+  // Each test starts from a consumer with a quota and a deposit (the Deposit form is driven in
+  // governance-ui.test.ts), so that any one of them runs alone.
+  beforeAll(async () => {
+    await e2e.stack.asTimelock("setQuota", [consumer, 20n]);
     await e2e.stack.asTimelock("setQueryFee", [parseEther("0.001")]);
-    const page = await consumerOpens();
-    await poll(() => page.getByTestId("quota-meter").textContent()).toContain("0 of 10 used");
+    await e2e.stack.send(ROLES.consumer, {
+      address: e2e.stack.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName: "deposit",
+      args: [consumer],
+      value: parseEther("0.05"),
+    });
+  });
 
-    await page.getByLabel("Amount (ETH)").fill("0.01");
-    await page.getByRole("button", { name: "Deposit", exact: true }).click();
-    await page.getByText("Deposit: confirmed").waitFor();
-    await poll(() => page.getByTestId("deposit").textContent()).toBe("0.01 ETH");
+  test("a session key authorised with one signature asks twice with no prompt, shows in the usage history and its CSV, and is refused KEY_REVOKED once revoked", async () => {
+    const page = await consumerOpens();
+    await poll(() => page.getByTestId("deposit").textContent()).toMatch(/ETH$/);
 
     // One signature: the grant of a key that the tab keeps.
     const before = await walletPrompts(page);
     await page.getByLabel("Session queries").fill("5");
     await page.getByRole("button", { name: "Authorise a session key" }).click();
+    await shownOrRefused(page, "session-key");
     await poll(() => page.getByTestId("session-key").textContent()).toContain("up to 5 queries");
     const sessionKey = (await page.getByTestId("session-key").locator("code").getAttribute("title"))!;
     expect(sessionKey).toMatch(/^0x[0-9a-fA-F]{40}$/);
@@ -130,6 +146,7 @@ describe("the Consume page", () => {
     const before = await walletPrompts(page);
     await page.getByLabel("Cap (queries)").fill("3");
     await page.getByRole("button", { name: "Create API key" }).click();
+    await shownOrRefused(page, "new-key");
     const token = (await page.getByTestId("new-key-token").textContent())!;
     expect(token).toMatch(/^dao_sk_[0-9a-f]{64}$/);
     expect(await page.getByTestId("new-key-curl").textContent()).toContain(`Authorization: Bearer ${token}`);
@@ -176,5 +193,28 @@ describe("the Consume page", () => {
     expect((await walletPrompts(page)).signatures).toBe(before.signatures + 2);
     const walletLane = page.locator(`[data-testid=usage-row][data-key="${zeroAddress}"]`);
     await poll(() => walletLane.getByTestId("usage-served").textContent()).toBe("2");
+
+    // The consumer voids what its wallet signed above what was charged (on chain, after a grace).
+    await walletLane.getByRole("button", { name: "Void unused vouchers" }).click();
+    await page.getByText(/Void vouchers above 2 in epoch \d+: confirmed/).waitFor();
+    await poll(() => walletLane.getByTestId("vouchers-voided").textContent()).toMatch(/^vouchers above 2 void in /);
+
+    // A requested withdrawal is shown as no longer spendable, with when it unlocks.
+    await page.getByLabel("Withdraw (ETH; empty: all)").fill("0.004");
+    await page.getByRole("button", { name: "Request withdrawal" }).click();
+    await page.getByText("Request withdrawal: confirmed").waitFor();
+    await poll(() => page.getByTestId("pending-withdrawal").textContent()).toMatch(
+      /^0\.004 ETH, no longer spendable; unlocks at .+/,
+    );
+    await poll(async () => {
+      const [balance] = await e2e.stack.publicClient.readContract({
+        address: e2e.stack.deployment.contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "accountOf",
+        args: [consumer],
+      });
+      return (await page.getByTestId("deposit").textContent()) === `${formatEther(balance - parseEther("0.004"))} ETH`;
+    }).toBe(true);
+    await screenshot(page, "consume-withdrawal");
   }, 120_000);
 });

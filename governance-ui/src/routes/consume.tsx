@@ -105,7 +105,7 @@ function Consumer({ account }: { account: Address }) {
             killed={policy?.killSwitch.engaged ?? false}
           />
           <ConsumeKeys account={account} consumeApi={consumeApi} quota={quota.data} now={now} />
-          <ConsumeUsage account={account} consumeApi={consumeApi} />
+          <ConsumeUsage account={account} consumeApi={consumeApi} currentEpoch={quota.data.epoch} now={now} />
         </>
       ) : null}
     </>

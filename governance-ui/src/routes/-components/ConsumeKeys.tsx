@@ -218,17 +218,17 @@ function CreateKey({ consumeApi, quota }: { consumeApi: ConsumeApi; quota: Quota
           <input id={ids.days} value={days} onChange={(e) => setDays(e.target.value)} inputMode="numeric" />
         </div>
         <div className="field">
-          <label htmlFor={ids.worker}>
-            <input
-              id={ids.worker}
-              type="checkbox"
-              checked={anyWorker}
-              onChange={(e) => setAnyWorker(e.target.checked)}
-            />{" "}
-            Valid at any authorised worker (else this one only)
-          </label>
+          <label htmlFor={ids.worker}>Valid at</label>
+          <select
+            id={ids.worker}
+            value={anyWorker ? "any" : "this"}
+            onChange={(e) => setAnyWorker(e.target.value === "any")}
+          >
+            <option value="this">this worker only</option>
+            <option value="any">any authorised worker</option>
+          </select>
         </div>
-        <div className="field field-wide">
+        <div className="button-row field-wide">
           <button type="submit" disabled={busy || !wallet}>
             {busy ? "Waiting for your signature…" : "Create API key"}
           </button>

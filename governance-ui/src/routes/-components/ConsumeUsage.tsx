@@ -1,9 +1,15 @@
+import type { UsageLane } from "@dao-ai/pipeline-worker/consumer-api";
 import { useQuery } from "@tanstack/react-query";
 import { zeroAddress, type Address } from "viem";
 import { ErrorNotice } from "../../components/ErrorNotice.tsx";
+import { TxStatus } from "../../components/TxStatus.tsx";
+import { usageSettlementAbi } from "../../lib/abis.ts";
+import { useApp } from "../../lib/AppContext.tsx";
+import { useChainQuery } from "../../lib/ChainHead.tsx";
 import type { ConsumeApi } from "../../lib/consumeApi.ts";
 import { decodeError } from "../../lib/decodeError.ts";
-import { formatEth, shortHex } from "../../lib/format.ts";
+import { formatEth, formatRelative, shortHex } from "../../lib/format.ts";
+import { useWrite } from "../../lib/useWrite.ts";
 
 const STATE_WORDS = {
   open: "not settled yet",
@@ -15,9 +21,23 @@ const STATE_WORDS = {
 /**
  * What the consumer used and paid, per epoch and lane (its wallet, or one of its keys, at one
  * worker), as the worker's GET /v1/usage reports it: served, charged (the highest total, which is
- * what settlement charges), settled on chain and paid. The same rows download as CSV.
+ * what settlement charges), settled on chain and paid. The same rows download as CSV. In the
+ * current epoch the consumer can void the vouchers its wallet signed above what was charged (a
+ * signed voucher that leaked, or one for a question it no longer wants answered).
  */
-export function ConsumeUsage({ account, consumeApi }: { account: Address; consumeApi: ConsumeApi }) {
+export function ConsumeUsage({
+  account,
+  consumeApi,
+  currentEpoch,
+  now,
+}: {
+  account: Address;
+  consumeApi: ConsumeApi;
+  currentEpoch: string;
+  now: number;
+}) {
+  const { contracts } = useApp();
+  const cancel = useWrite();
   const usage = useQuery({
     queryKey: ["worker", "usage", account],
     queryFn: () => consumeApi.usage(account),
@@ -47,6 +67,7 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
                 <th className="num">Settled</th>
                 <th className="num">Paid</th>
                 <th>State</th>
+                <th />
               </tr>
             </thead>
             <tbody>
@@ -79,6 +100,25 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
                       </span>
                     ) : null}
                   </td>
+                  <td>
+                    {row.key === zeroAddress && row.epoch === currentEpoch ? (
+                      <VoidVouchers
+                        account={account}
+                        lane={row}
+                        now={now}
+                        busy={cancel.busy}
+                        onVoid={() =>
+                          void cancel.write({
+                            label: `Void vouchers above ${row.charged} in epoch ${row.epoch}`,
+                            address: contracts.usageSettlement,
+                            abi: usageSettlementAbi,
+                            functionName: "cancelVouchers",
+                            args: [row.worker, BigInt(row.epoch), BigInt(row.charged)],
+                          })
+                        }
+                      />
+                    ) : null}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -91,6 +131,57 @@ export function ConsumeUsage({ account, consumeApi }: { account: Address; consum
       ) : (
         <p className="muted">Reading your usage…</p>
       )}
+      <TxStatus state={cancel.state} />
     </section>
+  );
+}
+
+/** A wallet lane's cancellation on chain, and the button that voids its vouchers above what was charged. */
+function VoidVouchers({
+  account,
+  lane,
+  now,
+  busy,
+  onVoid,
+}: {
+  account: Address;
+  lane: UsageLane;
+  now: number;
+  busy: boolean;
+  onVoid: () => void;
+}) {
+  const cancellation = useChainQuery(
+    ["cancellation", account, lane.worker, lane.epoch],
+    async ({ publicClient, contracts }, head) => {
+      const [aboveTotal, effectiveAt] = await publicClient.readContract({
+        address: contracts.usageSettlement,
+        abi: usageSettlementAbi,
+        functionName: "cancellation",
+        args: [account, lane.worker, BigInt(lane.epoch)],
+        blockNumber: head.number,
+      });
+      return { aboveTotal, effectiveAt };
+    },
+  );
+  const voided = cancellation.data && cancellation.data.effectiveAt > 0n ? cancellation.data : null;
+  return (
+    <>
+      {voided ? (
+        <span className="small" data-testid="vouchers-voided">
+          vouchers above {voided.aboveTotal.toString()} void {formatRelative(voided.effectiveAt, now)}{" "}
+        </span>
+      ) : null}
+      {voided?.aboveTotal.toString() !== lane.charged ? (
+        <button
+          type="button"
+          className="button-small button-secondary"
+          disabled={busy}
+          title="Signed vouchers above what was charged can no longer be charged, after a grace for workers that served them already"
+          onClick={onVoid}
+        >
+          Void unused vouchers
+        </button>
+      ) : null}
+    </>
   );
 }
