@@ -15,6 +15,7 @@ import { ConsumeAsk } from "./-components/ConsumeAsk.tsx";
 import { ConsumeDeposit } from "./-components/ConsumeDeposit.tsx";
 import { ConsumeKeys } from "./-components/ConsumeKeys.tsx";
 import { ConsumeUsage } from "./-components/ConsumeUsage.tsx";
+import { TierMembership } from "./-components/TierMembership.tsx";
 
 export const Route = createFileRoute("/consume")({ component: ConsumePage });
 
@@ -96,6 +97,7 @@ function Consumer({ account }: { account: Address }) {
         </section>
         <ConsumeDeposit account={account} data={chainAccount.data} now={now} />
       </div>
+      <TierMembership />
       {consumeApi && quota.data ? (
         <>
           <ConsumeAsk
