@@ -2,6 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { BEARER_TOKEN_PATTERN, USAGE_CSV_COLUMNS, type QuotaStatus } from "@dao-ai/pipeline-worker/consumer-api";
 import { signChatRequest } from "@dao-ai/pipeline-worker/openai";
 import OpenAI, { APIError } from "openai";
 import { createPublicClient, getAddress, http, isAddressEqual, parseAbi, type Address } from "viem";
@@ -27,30 +29,31 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The current epoch by the worker's policy, and a deadline ten minutes on. */
-async function epochNow(workerUrl: string) {
-  const policy = (await (await fetch(`${workerUrl}/v1/policy`)).json()) as {
-    epochs: { epochLength: string; epochGenesis: string };
-  };
-  const now = BigInt(Math.floor(Date.now() / 1000));
+/**
+ * What the development consumer's client signs next at the worker (GET /v1/quota: the worker, the
+ * epoch, the fee, the lane's next total), and a deadline ten minutes on.
+ */
+async function nextVoucher(workerUrl: string) {
+  const quota = (await (
+    await fetch(`${workerUrl}/v1/quota?consumer=${devAddress(DEV_ROLES.consumer)}`)
+  ).json()) as QuotaStatus;
   return {
-    now,
-    epoch: (now - BigInt(policy.epochs.epochGenesis)) / BigInt(policy.epochs.epochLength),
-    deadline: now + 600n,
+    worker: quota.worker,
+    epoch: BigInt(quota.epoch),
+    total: BigInt(quota.nextTotal),
+    maxFeePerQuery: BigInt(quota.feePerQuery),
+    deadline: BigInt(Math.floor(Date.now() / 1000) + 600),
   };
 }
 
-/** The development consumer asks the worker, as its client would: a query signed with EIP-712. */
+/** The development consumer asks the worker, as its client would: a Usage voucher signed with EIP-712. */
 async function ask(workerUrl: string, deployment: Deployment, input: string) {
-  const { now, epoch } = await epochNow(workerUrl);
   const body = await signQueryRequest({
     account: devAccount(DEV_ROLES.consumer),
     chainId: deployment.chainId,
     usageSettlement: deployment.contracts.usageSettlement,
     input,
-    nonce: BigInt(Math.floor(Math.random() * 2 ** 48)),
-    epoch,
-    deadline: now + 600n,
+    ...(await nextVoucher(workerUrl)),
   });
   const response = await fetch(`${workerUrl}/v1/queries`, {
     method: "POST",
@@ -58,6 +61,15 @@ async function ask(workerUrl: string, deployment: Deployment, input: string) {
     body: JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as { answer?: { label: string }; code?: string } };
+}
+
+/** `curl` as the README shows it, with an API key and nothing else. */
+function curl(args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = spawn("curl", ["-sS", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, output })));
 }
 
 async function stopWithCtrlC(current: NpmRun, info: StackInfo, ports: number[]) {
@@ -229,35 +241,57 @@ describe("npm start", () => {
       messages: [{ role: "user" as const, content }],
       ...extra,
     });
-    const headers = async (body: object) => {
-      const { epoch, deadline } = await epochNow(worker.url);
-      return signChatRequest({
+    const headers = async (body: object) =>
+      signChatRequest({
         body,
         signer: devAccount(DEV_ROLES.consumer),
         consumer: devAddress(DEV_ROLES.consumer),
-        nonce: BigInt(Math.floor(Math.random() * 2 ** 48)),
-        epoch,
-        deadline,
         chainId: deployment.chainId,
         usageSettlement: deployment.contracts.usageSettlement,
+        ...(await nextVoucher(worker.url)),
       });
-    };
     const whole = chat("URGENT: verify your wallet seed phrase to claim your prize", {});
     const completion = await openai.chat.completions.create(whole, { headers: await headers(whole) });
     expect(completion.choices[0]!.message.content).toMatch(/^scam \(confidence: (low|medium|high)\)$/);
-    const streamed = chat("are we still on for lunch tomorrow? I can bring the charger", {
-      stream: true as const,
+
+    // An API key: the consumer signs its grant once with the CLI, then asks with curl and with the
+    // `openai` client, with no vote and no wallet at hand. It spends the consumer's seeded quota
+    // (5 a epoch; 3 used above).
+    const created = npmRun(["run", "consume", "--", "keys", "create", "--data-dir", dataDir], repoRoot);
+    expect((await created.exited).code, created.output()).toBe(0);
+    const token = created
+      .output()
+      .split("\n")
+      .find((l) => BEARER_TOKEN_PATTERN.test(l.trim()))
+      ?.trim();
+    expect(token, created.output()).toBeDefined();
+    expect(created.output()).toContain(`curl -s ${worker.url}/v1/queries -H "Authorization: Bearer $DAO_AI_KEY"`);
+    const asked = await curl([
+      `${worker.url}/v1/queries`,
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-H",
+      "content-type: application/json",
+      "-d",
+      JSON.stringify({ input: "URGENT: verify your wallet seed phrase to claim your prize" }),
+    ]);
+    expect(asked.code, asked.output).toBe(0);
+    expect(JSON.parse(asked.output), asked.output).toMatchObject({
+      answer: { label: "scam" },
+      usage: { remaining: "1" },
     });
+    const keyed = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: token!, maxRetries: 0 });
+    const streamed = chat("are we still on for lunch tomorrow? I can bring the charger", { stream: true as const });
     let text = "";
-    for await (const chunk of await openai.chat.completions.create(streamed, { headers: await headers(streamed) }))
+    for await (const chunk of await keyed.chat.completions.create(streamed))
       text += chunk.choices[0]?.delta.content ?? "";
     expect(text).toMatch(/^legit \(confidence: (low|medium|high)\)$/);
-    const fifth = chat("see you at 5", {});
-    await openai.chat.completions.create(fifth, { headers: await headers(fifth) });
-    const beyond = chat("one more", {});
-    const refused = await openai.chat.completions.create(beyond, { headers: await headers(beyond) }).catch((e) => e);
+    const refused = await keyed.chat.completions.create(chat("one more", {})).catch((e) => e);
     expect(refused).toBeInstanceOf(APIError);
     expect(refused).toMatchObject({ status: 429, code: "QUOTA_EXHAUSTED" });
+    const usage = npmRun(["run", "consume", "--", "usage", "--csv", "--data-dir", dataDir], repoRoot);
+    expect((await usage.exited).code, usage.output()).toBe(0);
+    expect(usage.output()).toContain(USAGE_CSV_COLUMNS.join(","));
 
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
