@@ -52,7 +52,7 @@ export const signedQueryRequestSchema = z.strictObject({
   ...signedUsageFields,
   input: z.string().min(1),
 });
-export type SignedQueryRequest = z.input<typeof signedQueryRequestSchema>;
+export type SignedQueryRequest = z.infer<typeof signedQueryRequestSchema>;
 
 /** A consumer's usage in the current epoch, as this worker counts it. */
 export const queryUsageSchema = z.object({

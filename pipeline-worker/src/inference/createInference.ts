@@ -8,7 +8,12 @@ import type { InferenceConfig } from "../internal/loadConfig.ts";
 import type { Model } from "../model/Model.ts";
 import type { PolicySync } from "../policy/createPolicySync.ts";
 import { createQueryService, type QueryService } from "./createQueryService.ts";
-import { createUsageSettler, type FlushOptions, type SettlementResult } from "./createUsageSettler.ts";
+import {
+  createUsageSettler,
+  type FlushOptions,
+  type SettlementResult,
+  type UsageSettler,
+} from "./createUsageSettler.ts";
 import { createUsageStore, type UsageStore } from "./createUsageStore.ts";
 
 /** What a worker configured without an `inference` section runs with: the schema's defaults. */
@@ -43,6 +48,8 @@ export type CreateInferenceParameters = {
 export type Inference = {
   queries: QueryService;
   store: UsageStore;
+  /** The settler: `watch` reads the consumers' events that make their lanes urgent (the loop calls it). */
+  settlement: Pick<UsageSettler, "watch">;
   /**
    * Settles now: by default every lane, the epoch under way included (the loop does it by itself
    * when `autoSettle`, for lanes of ended epochs and lanes flagged urgent).
@@ -110,6 +117,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
   return {
     queries,
     store,
+    settlement: settler,
     settle: (options = { all: true }) => settler.flush(options),
     start() {
       if (!autoSettle || timer !== undefined) return;

@@ -16,6 +16,7 @@ import {
   type PublicClient,
   type Transport,
   type WalletClient,
+  zeroAddress,
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { hardhat } from "viem/chains";
@@ -24,9 +25,9 @@ import { createGovernance, registryAction } from "../../../test/helpers/governan
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { createSystem, type System } from "../../../test/helpers/system.ts";
 import { signChatRequest } from "../../src/api/openAiWire.ts";
-import { queryDomain, queryTypes } from "../../src/chain/typedData.ts";
+import { usageDomain, usageTypes } from "../../src/chain/typedData.ts";
 import { createWorker, type Worker } from "../../src/createWorker.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import { createLogger } from "../../src/internal/createLogger.ts";
 import type { InferenceConfig, WorkerConfig } from "../../src/internal/loadConfig.ts";
 import type { Model } from "../../src/model/Model.ts";
@@ -125,7 +126,7 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
   const manifest = path.join(root, "deployment.json");
   await writeFile(manifest, JSON.stringify(system.deployment));
   const running = new Set<InferenceTestWorker>();
-  let nonces = 0n;
+  let inputs = 0;
   let dirs = 0;
 
   async function startWorker(start: StartWorkerOptions = {}): Promise<InferenceTestWorker> {
@@ -183,13 +184,28 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
     return self;
   }
 
-  /** Signs a query as `signer` would; every field can be overridden to make a bad one. */
+  /** The totals signed so far, by lane (consumer, worker, epoch): each signature takes the next one. */
+  const totals = new Map<string, bigint>();
+  const nextTotal = (consumer: Address, worker: Address, epoch: bigint) => {
+    const lane = `${consumer.toLowerCase()}!${worker.toLowerCase()}!${epoch}`;
+    const total = (totals.get(lane) ?? 0n) + 1n;
+    totals.set(lane, total);
+    return total;
+  };
+  const firstWorker = () => getAddress(workerWallets[0]!.account.address);
+
+  /**
+   * Signs a query's Usage voucher as `signer` would, for `worker` (default: the first worker), with
+   * the lane's next total; every field can be overridden to make a bad one.
+   */
   async function signQuery(
     fields: {
       input?: string;
-      nonce?: bigint;
+      total?: bigint;
       epoch?: bigint;
       deadline?: bigint;
+      maxFeePerQuery?: bigint;
+      worker?: Address;
       signer?: LocalAccount;
       consumer?: Address;
       chainId?: number;
@@ -197,31 +213,36 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
       /** Sign this input but send `input`. */
       signedInput?: string;
     } = {},
-  ): Promise<QueryRequest> {
+  ): Promise<SignedQueryRequest> {
     const signer = fields.signer ?? consumer;
-    const input = fields.input ?? `hello ${nonces}`;
+    const worker = fields.worker ?? firstWorker();
+    const epoch = fields.epoch ?? (await currentEpoch());
     const nowSeconds = BigInt(Math.floor(clock.now() / 1000));
     const message = {
       consumer: fields.consumer ?? signer.address,
-      inputHash: keccak256(toHex(fields.signedInput ?? input)),
-      nonce: fields.nonce ?? ++nonces,
-      epoch: fields.epoch ?? (await currentEpoch()),
+      key: zeroAddress,
+      worker,
+      epoch,
+      total: fields.total ?? nextTotal(fields.consumer ?? signer.address, worker, epoch),
+      maxFeePerQuery: fields.maxFeePerQuery ?? fee,
+      inputHash: keccak256(toHex(fields.signedInput ?? fields.input ?? `hello ${++inputs}`)),
       deadline: fields.deadline ?? nowSeconds + 600n,
     };
     const signature = await signer.signTypedData({
-      domain: queryDomain(
+      domain: usageDomain(
         fields.chainId ?? system.deployment.chainId,
         fields.usageSettlement ?? system.deployment.contracts.usageSettlement,
       ),
-      types: queryTypes,
-      primaryType: "Query",
+      types: usageTypes,
+      primaryType: "Usage",
       message,
     });
     return {
       consumer: message.consumer,
-      input,
-      nonce: message.nonce.toString(),
+      input: fields.input ?? `hello ${inputs}`,
       epoch: message.epoch.toString(),
+      total: message.total.toString(),
+      maxFeePerQuery: message.maxFeePerQuery.toString(),
       deadline: Number(message.deadline),
       signature,
     };
@@ -233,15 +254,26 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
    */
   async function signChat(
     body: object,
-    fields: { nonce?: bigint; epoch?: bigint; deadline?: bigint; signer?: LocalAccount } = {},
+    fields: {
+      total?: bigint;
+      epoch?: bigint;
+      deadline?: bigint;
+      maxFeePerQuery?: bigint;
+      worker?: Address;
+      signer?: LocalAccount;
+    } = {},
   ): Promise<Record<string, string>> {
     const signer = fields.signer ?? consumer;
+    const worker = fields.worker ?? firstWorker();
+    const epoch = fields.epoch ?? (await currentEpoch());
     return signChatRequest({
       body,
       signer,
       consumer: signer.address,
-      nonce: fields.nonce ?? ++nonces,
-      epoch: fields.epoch ?? (await currentEpoch()),
+      worker,
+      epoch,
+      total: fields.total ?? nextTotal(signer.address, worker, epoch),
+      maxFeePerQuery: fields.maxFeePerQuery ?? fee,
       deadline: fields.deadline ?? BigInt(Math.floor(clock.now() / 1000)) + 600n,
       chainId: system.deployment.chainId,
       usageSettlement: system.deployment.contracts.usageSettlement,
@@ -307,6 +339,8 @@ export async function createInferenceTestSystem(options: { quota?: bigint; fee?:
     await Promise.all([...running].map((worker) => worker.close()));
     await snapshots.restore();
     await clock.sync();
+    // Fresh workers and a chain back at the start: every lane starts again at total 1.
+    totals.clear();
   }
 
   async function cleanUp() {

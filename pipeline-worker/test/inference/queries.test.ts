@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { getAddress, keccak256, maxUint64, parseSignature, serializeSignature, toHex, type Hex } from "viem";
+import {
+  getAddress,
+  keccak256,
+  maxUint64,
+  parseSignature,
+  serializeSignature,
+  toHex,
+  zeroAddress,
+  type Hex,
+} from "viem";
 import { policyRegistryAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
 import { verifyQueryReceipt } from "../../src/inference/queryReceipt.ts";
@@ -16,7 +25,7 @@ import {
 let t: InferenceTestSystem;
 
 beforeAll(async () => {
-  t = await createInferenceTestSystem();
+  t = await createInferenceTestSystem({ workers: 2 });
 });
 beforeEach(async () => {
   await t.reset();
@@ -45,6 +54,7 @@ describe("POST /v1/queries: within quota", () => {
         used: i.toString(),
         remaining: (QUOTA - i).toString(),
         share: { workerIndex: 0, workerCount: 1, queries: QUOTA.toString() },
+        nextTotal: (i + 1n).toString(),
       });
     }
     const refused = await t.query(worker, await t.signQuery());
@@ -52,7 +62,7 @@ describe("POST /v1/queries: within quota", () => {
     expect(refused.headers["content-type"]).toContain("application/problem+json");
     expect(refused.body).toMatchObject({
       code: "QUOTA_EXHAUSTED",
-      detail: `${t.consumer.address} has used its ${QUOTA} queries of epoch ${epoch}.`,
+      detail: `Total ${QUOTA + 1n} would take ${t.consumer.address} past its ${QUOTA} queries of epoch ${epoch}.`,
       resetsAt: Number(epochEnd),
       epoch: epoch.toString(),
       quota: QUOTA.toString(),
@@ -85,8 +95,31 @@ describe("POST /v1/queries: within quota", () => {
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(Number(QUOTA));
     expect(statuses.filter((s) => s === 429)).toHaveLength(3 * Number(QUOTA));
-    const used = responses.filter((r) => r.status === 200).map((r) => Number(r.body.usage.used));
-    expect(new Set(used).size).toBe(Number(QUOTA));
+    // Totals 1 to 5 are served, whatever order they arrive in; the charge is the highest, 5.
+    const served = responses.flatMap((r, i) => (r.status === 200 ? [bodies[i]!.total] : []));
+    expect(served.sort()).toEqual(["1", "2", "3", "4", "5"]);
+    expect((await t.quotaOf(worker)).body).toMatchObject({ used: "5", nextTotal: "6" });
+  });
+
+  it("accepts any unused total, charges the highest, and refuses a total past the quota", async () => {
+    const worker = await t.startWorker();
+    expect((await t.query(worker, await t.signQuery({ total: 3n }))).body.usage).toMatchObject({
+      used: "3",
+      remaining: "2",
+      nextTotal: "4",
+    });
+    // Totals 1 and 2 were signed away by the jump to 3, but may still be used.
+    expect((await t.query(worker, await t.signQuery({ total: 1n }))).body.usage).toMatchObject({ used: "3" });
+    expect(await t.query(worker, await t.signQuery({ total: 6n }))).toMatchObject({
+      status: 429,
+      body: { code: "QUOTA_EXHAUSTED", used: "3" },
+    });
+    expect((await t.query(worker, await t.signQuery({ total: 5n }))).body.usage).toMatchObject({
+      used: "5",
+      remaining: "0",
+    });
+    const lane = { consumer: t.consumer.address, key: zeroAddress, epoch: await t.currentEpoch() };
+    expect(worker.worker.inference.store.lane(lane)).toMatchObject({ served: 3n, charged: 5n });
   });
 
   it("answers with the label and a coarse score only, and a receipt the consumer can check", async () => {
@@ -97,17 +130,20 @@ describe("POST /v1/queries: within quota", () => {
     // The test model also returns a probability; it must not reach the consumer.
     expect(response.body.answer).toEqual({ label: "legit", score: "low" });
     const { receipt } = response.body;
-    const query = {
+    const usage = {
       consumer: t.consumer.address,
-      inputHash: keccak256(toHex(body.input)),
-      nonce: BigInt(body.nonce),
+      key: zeroAddress,
+      worker: worker.address,
       epoch: BigInt(body.epoch),
+      total: BigInt(body.total),
+      maxFeePerQuery: BigInt(body.maxFeePerQuery),
+      inputHash: keccak256(toHex(body.input)),
       deadline: BigInt(body.deadline),
     };
     const verify = (overrides: Partial<Parameters<typeof verifyQueryReceipt>[0]>) =>
       verifyQueryReceipt({
         receipt,
-        query,
+        usage,
         answer: response.body.answer,
         chainId: t.deployment.chainId,
         usageSettlement: t.deployment.contracts.usageSettlement,
@@ -116,20 +152,23 @@ describe("POST /v1/queries: within quota", () => {
         ...overrides,
       });
     expect(await verify({})).toBe(worker.address);
-    expect(receipt).toMatchObject({ worker: worker.address, model: "keyword-test-model-v1", used: "1", quota: "5" });
-    // The digest the worker signed is the contract's digest of the query.
-    expect(receipt.queryDigest).toBe(
-      await t.readSettlement("queryDigest", [
-        query.consumer,
-        query.inputHash,
-        query.nonce,
-        query.epoch,
-        query.deadline,
+    expect(receipt).toMatchObject({ worker: worker.address, model: "keyword-test-model-v1", total: "1", quota: "5" });
+    // The voucher digest the receipt binds is the contract's digest of the voucher.
+    expect(receipt.usageDigest).toBe(
+      await t.readSettlement("usageDigest", [
+        usage.consumer,
+        usage.key,
+        usage.worker,
+        usage.epoch,
+        usage.total,
+        usage.maxFeePerQuery,
+        usage.inputHash,
+        usage.deadline,
       ]),
     );
     await expect(verify({ answer: { label: "scam", score: "low" } })).rejects.toThrow("it is for another answer");
-    await expect(verify({ query: { ...query, nonce: query.nonce + 1n } })).rejects.toThrow("it is for another query");
-    await expect(verify({ receipt: { ...receipt, used: "0" } })).rejects.toThrow(
+    await expect(verify({ usage: { ...usage, total: 2n } })).rejects.toThrow("it is for another voucher");
+    await expect(verify({ receipt: { ...receipt, quota: "6" } })).rejects.toThrow(
       "its digest is not the digest of its fields",
     );
     // A worker the DAO removed no longer vouches for anything.
@@ -145,6 +184,9 @@ describe("POST /v1/queries: within quota", () => {
     expect(response.status).toBe(200);
     expect(response.body).toEqual({
       consumer: t.consumer.address,
+      worker: worker.address,
+      feePerQuery: t.fee.toString(),
+      nextTotal: "2",
       epoch: epoch.toString(),
       epochEndsAt: Number(await t.readRegistry<bigint>("epochEnd", [epoch])),
       quota: "5",
@@ -152,6 +194,9 @@ describe("POST /v1/queries: within quota", () => {
       remaining: "4",
       share: { workerIndex: 0, workerCount: 1, queries: "5" },
     });
+    expect((await worker.worker.app.inject({ url: `/v1/quota?consumer=${t.consumer.address}` })).json()).toEqual(
+      response.body,
+    );
     const outsider = await t.quotaOf(worker, t.accounts.outsider.account.address);
     expect(outsider.body).toMatchObject({ quota: "0", used: "0", remaining: "0" });
     expect((await worker.worker.app.inject({ url: "/v1/quota/0x1234" })).json().code).toBe("VALIDATION_FAILED");
@@ -175,38 +220,53 @@ describe("POST /v1/queries: refusals", () => {
     return { status: response.status, ...response.body } as { status: number; code: string; detail: string };
   }
 
-  it("refuses a replayed query, and the same query sent twice at once is served once", async () => {
+  it("refuses a replayed total (TOTAL_REPLAYED), and the same voucher sent twice at once is served once", async () => {
     const worker = await t.startWorker();
     const body = await t.signQuery();
     expect((await t.query(worker, body)).status).toBe(200);
     expect(await refusal(body, worker)).toMatchObject({
       status: 409,
-      code: "NONCE_REPLAYED",
-      detail: `Nonce ${body.nonce} of ${t.consumer.address} was already used.`,
+      code: "TOTAL_REPLAYED",
+      detail: `Total ${body.total} of this lane (epoch ${body.epoch}) was already served.`,
     });
-    // The nonce is spent whatever the input.
-    expect((await refusal(await t.signQuery({ nonce: BigInt(body.nonce), input: "other" }), worker)).code).toBe(
-      "NONCE_REPLAYED",
+    // The total is spent whatever the input.
+    expect((await refusal(await t.signQuery({ total: BigInt(body.total), input: "other" }), worker)).code).toBe(
+      "TOTAL_REPLAYED",
     );
     const twice = await t.signQuery();
     const statuses = (await Promise.all([t.query(worker, twice), t.query(worker, twice)])).map((r) => r.status);
     expect(statuses.sort()).toEqual([200, 409]);
     expect((await t.quotaOf(worker)).body.used).toBe("2");
+    // A restart keeps the totals served.
+    const restarted = await worker.restart();
+    expect((await refusal(twice, restarted)).code).toBe("TOTAL_REPLAYED");
   });
 
-  it("refuses a query whose nonce is already settled on chain (by this worker or another)", async () => {
-    const first = await t.startWorker();
-    const body = await t.signQuery();
-    expect((await t.query(first, body)).status).toBe(200);
-    expect((await first.worker.inference.settle()).settled).toBe(1);
-    const other = await t.startWorker();
-    expect((await refusal(body, other)).code).toBe("NONCE_REPLAYED");
+  it("refuses a query once a vote raised the fee above its signed maximum, and charges a voucher signed before the rise at most its maximum", async () => {
+    const worker = await t.startWorker();
+    expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    await t.pass([registryAction(t, "setQueryFee", [10n * t.fee])]);
+    await t.clock.sync();
+    await worker.worker.policySync.poll();
+    expect(await refusal(await t.signQuery(), worker)).toMatchObject({
+      status: 402,
+      code: "FEE_ABOVE_MAXIMUM",
+      feePerQuery: (10n * t.fee).toString(),
+      maxFeePerQuery: t.fee.toString(),
+    });
+    // The voucher served before the vote is charged the fee it signed, not the new one.
+    const [balanceBefore] = await t.readSettlement<readonly [bigint]>("accountOf", [t.consumer.address]);
+    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 1, dropped: 0 });
+    const [balanceAfter] = await t.readSettlement<readonly [bigint]>("accountOf", [t.consumer.address]);
+    expect(balanceBefore - balanceAfter).toBe(t.fee);
+    // Signed with the new fee as its maximum, the next total is served.
+    expect((await t.query(worker, await t.signQuery({ maxFeePerQuery: 10n * t.fee }))).status).toBe(200);
   });
 
   it("refuses a signature by another key, over another input, for another chain or contract, or with high s", async () => {
     const worker = await t.startWorker();
     const invalid = { status: 401, code: "SIGNATURE_INVALID" };
-    const notConsumers = "The signature is not the consumer's over this query.";
+    const notConsumers = "The signature is not the consumer's over this Usage voucher.";
     expect(await refusal(await t.signQuery({ signer: devAccount(9), consumer: t.consumer.address }), worker)).toEqual(
       expect.objectContaining({ ...invalid, detail: notConsumers }),
     );
@@ -225,14 +285,15 @@ describe("POST /v1/queries: refusals", () => {
       s: toHex(SECP256K1_N - BigInt(s), { size: 32 }),
       yParity: yParity === 0 ? 1 : 0,
     });
-    expect(await refusal({ ...body, signature: highS }, worker)).toMatchObject({
-      ...invalid,
-      detail: "The signature has a high s value (a malleable signature).",
-    });
+    // A high-s copy is refused by ECDSA, as by the contract; the consumer has no code, so no ERC-1271 either.
+    expect(await refusal({ ...body, signature: highS }, worker)).toMatchObject({ ...invalid, detail: notConsumers });
+    // A voucher for another worker is not good here.
+    expect(await refusal(await t.signQuery({ worker: t.consumer.address }), worker)).toMatchObject(invalid);
     expect(await refusal({ ...body, signature: `0x${"00".repeat(65)}` as Hex }, worker)).toMatchObject(invalid);
     // None of them counted, and the well-signed original is still served.
+    expect((await t.quotaOf(worker)).body.used).toBe("0");
     expect((await t.query(worker, body)).status).toBe(200);
-    expect((await t.quotaOf(worker)).body.used).toBe("1");
+    expect((await t.quotaOf(worker)).body.used).toBe(body.total);
   });
 
   it("refuses an expired query", async () => {
@@ -240,7 +301,7 @@ describe("POST /v1/queries: refusals", () => {
     expect(await refusal(await t.signQuery({ deadline }))).toMatchObject({
       status: 401,
       code: "SIGNATURE_EXPIRED",
-      detail: `The query expired at ${new Date(Number(deadline) * 1000).toISOString()}.`,
+      detail: `The voucher expired at ${new Date(Number(deadline) * 1000).toISOString()}.`,
     });
   });
 
@@ -250,7 +311,7 @@ describe("POST /v1/queries: refusals", () => {
     expect(response).toMatchObject({
       status: 422,
       code: "WRONG_EPOCH",
-      detail: `The query is signed for epoch ${epoch + 1n}; the current epoch is ${epoch}.`,
+      detail: `The voucher is signed for epoch ${epoch + 1n}; the current epoch is ${epoch}.`,
       currentEpoch: epoch.toString(),
       epochEndsAt: Number(await t.readRegistry<bigint>("epochEnd", [epoch])),
     });
@@ -261,7 +322,7 @@ describe("POST /v1/queries: refusals", () => {
     expect(await refusal(await t.signQuery({ signer: outsider }))).toMatchObject({
       status: 403,
       code: "NO_QUOTA",
-      detail: `${outsider.address} has no query quota.`,
+      detail: `${outsider.address} has no query quota in epoch ${await t.currentEpoch()}.`,
     });
     await t.pass([registryAction(t, "setQuota", [t.consumer.address, 0n])]);
     await t.clock.sync();
@@ -289,15 +350,16 @@ describe("POST /v1/queries: refusals", () => {
         value: 2n * t.fee,
       }),
     );
-    expect((await t.query(worker, await t.signQuery({ signer: poor }))).status).toBe(200);
-    expect((await t.query(worker, await t.signQuery({ signer: poor }))).status).toBe(200);
-    expect((await refusal(await t.signQuery({ signer: poor }), worker)).code).toBe("DEPOSIT_INSUFFICIENT");
+    // The refused total 1 was never served: the consumer signs it again.
+    expect((await t.query(worker, await t.signQuery({ signer: poor, total: 1n }))).status).toBe(200);
+    expect((await t.query(worker, await t.signQuery({ signer: poor, total: 2n }))).status).toBe(200);
+    expect((await refusal(await t.signQuery({ signer: poor, total: 3n }), worker)).code).toBe("DEPOSIT_INSUFFICIENT");
   });
 
-  it("counts a withdrawal as gone once it could be taken, before it is taken", async () => {
+  it("counts a requested withdrawal as gone at once, before it unlocks, and settles the consumer's lane at once", async () => {
     const worker = await t.startWorker();
     expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    // All but two fees: while the withdrawal is locked the whole deposit still pays.
+    // All but two fees: one is owed for the query served, one is left for the next.
     await t.wait(
       await t.accounts.consumer.writeContract({
         address: t.deployment.contracts.usageSettlement,
@@ -308,44 +370,27 @@ describe("POST /v1/queries: refusals", () => {
     );
     await worker.worker.policySync.poll();
     expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    // Unlocked (two epochs on) but not withdrawn: two fees are left, and two queries are unsettled.
-    await t.advanceTime(2 * Number(t.deployment.settings.epochLength));
     expect(await refusal(await t.signQuery(), worker)).toMatchObject({
       code: "DEPOSIT_INSUFFICIENT",
       balance: (2n * t.fee).toString(),
       owed: (3n * t.fee).toString(),
     });
+    // The settler sees the request and settles the consumer's lane now, before its epoch ends.
+    await worker.worker.inference.settlement.watch();
+    expect(await worker.worker.inference.settle({})).toMatchObject({ settled: 1 });
+    const epoch = await t.currentEpoch();
+    expect(await t.readSettlement("settledTotal", [t.consumer.address, zeroAddress, worker.address, epoch])).toBe(2n);
   });
 
-  it("reads deposits and spent nonces once per block it has seen: a nonce another worker settled since is served once, within this worker's share, and refused once the block is seen", async () => {
+  it("serves and settles each worker's lane on its own: a voucher names its worker", async () => {
     const first = await t.startWorker();
-    const other = await t.startWorker();
-    // `other` reads the consumer's word of the nonce bitmap (nonces 5,120 to 5,375) at this head.
-    expect((await t.query(other, await t.signQuery({ nonce: 5_120n }))).status).toBe(200);
-    const a = await t.signQuery({ nonce: 5_121n });
-    const b = await t.signQuery({ nonce: 5_122n });
-    expect((await t.query(first, a)).status).toBe(200);
-    expect((await t.query(first, b)).status).toBe(200);
-    expect((await first.worker.inference.settle()).settled).toBe(2);
-    // Within the bound: `other` has not seen the block that settled `a`; it serves it and counts
-    // it against its own share, so the consumer's quota still holds.
-    const served = await t.query(other, a);
-    expect(served.status).toBe(200);
-    expect(served.body.usage.used).toBe("2");
-    // Once `other` has polled, `b` is known spent.
-    await other.worker.policySync.poll();
-    expect(await refusal(b, other)).toMatchObject({ status: 409, code: "NONCE_REPLAYED" });
-    // Nothing is paid twice: `other` settles its own query, and finds `a` already settled.
-    expect(await other.worker.inference.settle()).toMatchObject({ settled: 2, dropped: 0, waiting: 0 });
-    const epoch = await t.currentEpoch();
-    expect(
-      await t.publicClient.readContract({
-        address: t.deployment.contracts.usageSettlement,
-        abi: usageSettlementAbi,
-        functionName: "settledUsage",
-        args: [t.consumer.address, epoch],
-      }),
-    ).toBe(3n);
+    const other = await t.startWorker({ account: 1 });
+    expect((await t.query(first, await t.signQuery({ worker: first.address }))).status).toBe(200);
+    expect((await t.query(other, await t.signQuery({ worker: other.address }))).status).toBe(200);
+    expect((await refusal(await t.signQuery({ worker: first.address }), other)).code).toBe("SIGNATURE_INVALID");
+    expect((await first.worker.inference.settle()).settled).toBe(1);
+    expect((await other.worker.inference.settle()).settled).toBe(1);
+    expect(await t.readSettlement("usedInEpoch", [t.consumer.address, await t.currentEpoch()])).toBe(2n);
   });
 
   it("refuses when the kill switch is engaged, when the policy is stale, and when the worker is not authorised", async () => {
@@ -382,8 +427,10 @@ describe("POST /v1/queries: refusals", () => {
     for (const bad of [
       { ...body, input: "x".repeat(257) },
       { ...body, input: "" },
-      { ...body, nonce: "-1" },
-      { ...body, nonce: "1.5" },
+      { ...body, total: "-1" },
+      { ...body, total: "1.5" },
+      { ...body, total: "0" },
+      { ...body, maxFeePerQuery: "0x10" },
       { ...body, epoch: 0 },
       { ...body, consumer: "0x1234" },
       { ...body, extra: true },
@@ -391,9 +438,9 @@ describe("POST /v1/queries: refusals", () => {
     ]) {
       expect((await refusal(bad, worker)).code).toBe("VALIDATION_FAILED");
     }
-    expect(await refusal({ ...body, nonce: (maxUint64 + 1n).toString() }, worker)).toMatchObject({
+    expect(await refusal({ ...body, total: (maxUint64 + 1n).toString() }, worker)).toMatchObject({
       code: "VALIDATION_FAILED",
-      detail: "The nonce is larger than a uint64.",
+      detail: "The total is out of range of its EIP-712 type.",
     });
     // An address in any letter case is the same consumer.
     const upper = `0x${body.consumer.slice(2).toUpperCase()}`;
@@ -425,6 +472,6 @@ describe("POST /v1/queries: refusals", () => {
       detail: "The model failed to answer. The query was counted.",
     });
     expect((await t.quotaOf(worker)).body.used).toBe("1");
-    expect((await refusal(body, worker)).code).toBe("NONCE_REPLAYED");
+    expect((await refusal(body, worker)).code).toBe("TOTAL_REPLAYED");
   });
 });
