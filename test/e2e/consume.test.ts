@@ -193,6 +193,8 @@ describe("the Consume page", () => {
     expect((await walletPrompts(page)).signatures).toBe(before.signatures + 2);
     const walletLane = page.locator(`[data-testid=usage-row][data-key="${zeroAddress}"]`);
     await poll(() => walletLane.getByTestId("usage-served").textContent()).toBe("2");
+    // Served and not settled yet (a lane settles after its epoch): owed out of the deposit.
+    await poll(() => page.getByTestId("owed").textContent()).toBe("0.002 ETH for 2 queries served and not settled yet");
 
     // The consumer voids what its wallet signed above what was charged (on chain, after a grace).
     await walletLane.getByRole("button", { name: "Void unused vouchers" }).click();

@@ -8,6 +8,7 @@ import type {
   UsageHistory,
 } from "@dao-ai/pipeline-worker/consumer-api";
 import type { ModelList } from "@dao-ai/pipeline-worker/openai";
+import { useQuery } from "@tanstack/react-query";
 import type { Address, Hex } from "viem";
 import type { WorkerApi } from "./workerApi.ts";
 
@@ -36,3 +37,14 @@ export function createConsumeApi(api: WorkerApi) {
 }
 
 export type ConsumeApi = ReturnType<typeof createConsumeApi>;
+
+/** The consumer's usage history at the worker, polled; one query for every part of the page that shows it. */
+export function useUsageHistory(consumeApi: ConsumeApi | null, consumer: Address) {
+  return useQuery({
+    queryKey: ["worker", "usage", consumer],
+    queryFn: () => consumeApi!.usage(consumer),
+    enabled: consumeApi !== null,
+    refetchInterval: 3_000,
+    retry: false,
+  });
+}

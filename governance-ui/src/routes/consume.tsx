@@ -6,7 +6,7 @@ import type { Address } from "viem";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { policyRegistryAbi, usageSettlementAbi } from "../lib/abis.ts";
 import { useChainHead, useChainQuery } from "../lib/ChainHead.tsx";
-import { createConsumeApi } from "../lib/consumeApi.ts";
+import { createConsumeApi, useUsageHistory } from "../lib/consumeApi.ts";
 import { decodeError } from "../lib/decodeError.ts";
 import { formatRelative, formatTime, plural } from "../lib/format.ts";
 import { usePolicy, useWorkerApi } from "../lib/queries.ts";
@@ -72,6 +72,12 @@ function Consumer({ account }: { account: Address }) {
     refetchInterval: 2_000,
     retry: false,
   });
+  const usage = useUsageHistory(consumeApi, account);
+  const owedQueries = usage.data?.lanes.reduce(
+    (sum, lane) =>
+      lane.state === "open" || lane.state === "pending" ? sum + BigInt(lane.charged) - BigInt(lane.settledTotal) : sum,
+    0n,
+  );
   const now = Number(head?.timestamp ?? 0n);
 
   return (
@@ -95,7 +101,7 @@ function Consumer({ account }: { account: Address }) {
             <p className="muted">Reading your usage…</p>
           )}
         </section>
-        <ConsumeDeposit account={account} data={chainAccount.data} now={now} />
+        <ConsumeDeposit account={account} data={chainAccount.data} owedQueries={owedQueries} now={now} />
       </div>
       <TierMembership />
       {consumeApi && quota.data ? (

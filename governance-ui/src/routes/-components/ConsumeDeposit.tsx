@@ -18,15 +18,19 @@ export type ConsumerAccount = {
 /**
  * The consumer's deposit as the settlement contract and the worker see it: a requested withdrawal
  * is no longer spendable at once (workers refuse to serve against it), though it stays in the
- * contract until it unlocks, so that queries served before the request can still be settled.
+ * contract until it unlocks, so that queries served before the request can still be settled; and
+ * queries served but not settled yet are owed out of what remains.
  */
 export function ConsumeDeposit({
   account,
   data,
+  owedQueries,
   now,
 }: {
   account: Address;
   data: ConsumerAccount | undefined;
+  /** Queries served and not settled yet (the usage history's charged above settled); undefined: unknown. */
+  owedQueries: bigint | undefined;
   now: number;
 }) {
   const { contracts } = useApp();
@@ -38,7 +42,10 @@ export function ConsumeDeposit({
   const withdrawalId = useId();
   const settlement = { address: contracts.usageSettlement, abi: usageSettlementAbi } as const;
   const pending = data ? (data.pendingWithdrawal < data.deposit ? data.pendingWithdrawal : data.deposit) : 0n;
-  const spendable = data ? data.deposit - pending : 0n;
+  // At the fee now: each lane is charged at most the fee its vouchers or grant signed.
+  const owed = data && owedQueries !== undefined ? owedQueries * data.fee : 0n;
+  const free = data ? data.deposit - pending : 0n;
+  const spendable = free > owed ? free - owed : 0n;
   const unlocked = data !== undefined && data.pendingWithdrawal > 0n && data.unlocksAt <= BigInt(now);
 
   /** Parses an ETH amount typed by the person; says what is wrong instead of sending nothing silently. */
@@ -70,6 +77,14 @@ export function ConsumeDeposit({
                 : " (queries are free now)"}
             </dd>
           </div>
+          {owed > 0n ? (
+            <div>
+              <dt>Owed</dt>
+              <dd data-testid="owed">
+                {formatEth(owed)} for {plural(owedQueries!, "query", "queries")} served and not settled yet
+              </dd>
+            </div>
+          ) : null}
           {data.pendingWithdrawal > 0n ? (
             <div>
               <dt>Withdrawal requested</dt>

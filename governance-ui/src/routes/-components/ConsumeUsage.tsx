@@ -1,12 +1,11 @@
 import type { UsageLane } from "@dao-ai/pipeline-worker/consumer-api";
-import { useQuery } from "@tanstack/react-query";
 import { zeroAddress, type Address } from "viem";
 import { ErrorNotice } from "../../components/ErrorNotice.tsx";
 import { TxStatus } from "../../components/TxStatus.tsx";
 import { usageSettlementAbi } from "../../lib/abis.ts";
 import { useApp } from "../../lib/AppContext.tsx";
 import { useChainQuery } from "../../lib/ChainHead.tsx";
-import type { ConsumeApi } from "../../lib/consumeApi.ts";
+import { useUsageHistory, type ConsumeApi } from "../../lib/consumeApi.ts";
 import { decodeError } from "../../lib/decodeError.ts";
 import { formatEth, formatRelative, shortHex } from "../../lib/format.ts";
 import { useWrite } from "../../lib/useWrite.ts";
@@ -38,12 +37,7 @@ export function ConsumeUsage({
 }) {
   const { contracts } = useApp();
   const cancel = useWrite();
-  const usage = useQuery({
-    queryKey: ["worker", "usage", account],
-    queryFn: () => consumeApi.usage(account),
-    refetchInterval: 3_000,
-    retry: false,
-  });
+  const usage = useUsageHistory(consumeApi, account);
   return (
     <section className="card" aria-labelledby="usage-title">
       <div className="page-head-row">
