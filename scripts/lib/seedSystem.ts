@@ -1,4 +1,12 @@
-import { isAddressEqual, parseEther, type Address, type Hex, type PublicClient, type TestClient } from "viem";
+import {
+  formatEther,
+  isAddressEqual,
+  parseEther,
+  type Address,
+  type Hex,
+  type PublicClient,
+  type TestClient,
+} from "viem";
 import { governanceTokenAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
 import { createGovernanceDriver, type ProposalAction, type Wallet } from "./createGovernanceDriver.ts";
@@ -24,6 +32,13 @@ export type SeedSystemParameters = {
   onProgress?: (message: string) => void;
 };
 
+/**
+ * The "starter" tier of a fresh deployment: enough queries to try the AI, for a token price, so a
+ * new user gets access by paying (from the Consume page or `npm run consume -- join-tier 0`)
+ * without waiting for a vote.
+ */
+export const STARTER_TIER = { queriesPerEpoch: 20n, pricePerEpoch: parseEther("0.001"), maxMembers: 0 };
+
 /** The oldest an attestation may be for the first policy: 90 days. */
 export const SEED_ATTESTATION_MAX_AGE = 90n * 86_400n;
 
@@ -32,8 +47,8 @@ export const SEED_ATTESTATION_MAX_AGE = 90n * 86_400n;
  * the holders delegate their votes to themselves, the treasury gets some ether for reward grants,
  * and a first policy passes: the contributor allowlisted, an attestation requirement (the data
  * schema, the attester trusted, one attestation), the keyholder committee, the consumer's quota,
- * and the worker authorised. Safe to run again: what is already done is skipped, and an
- * interrupted proposal resumes where it stopped.
+ * an open starter tier (STARTER_TIER) anyone may join by paying, and the worker authorised. Safe
+ * to run again: what is already done is skipped, and an interrupted proposal resumes where it stopped.
  */
 export async function seedSystem(parameters: SeedSystemParameters): Promise<{ proposed: boolean }> {
   const { publicClient, testClient, deployment, holders, deployer } = parameters;
@@ -75,13 +90,15 @@ export async function seedSystem(parameters: SeedSystemParameters): Promise<{ pr
 
   const read = (functionName: string, args: readonly unknown[] = []) =>
     publicClient.readContract({ address: policyRegistry, abi: policyRegistryAbi, functionName, args } as never);
-  const [isWorker, isSubmitter, committee, quota] = (await Promise.all([
+  const [isWorker, isSubmitter, committee, quota, tierCount] = (await Promise.all([
     read("isWorker", [parameters.worker]),
     read("isSubmitter", [parameters.contributor]),
     read("committee"),
     read("quotaOf", [parameters.consumer]),
-  ])) as [boolean, boolean, readonly [bigint, ...unknown[]], bigint];
-  if (isWorker && isSubmitter && committee[0] > 0n && quota > 0n) return { proposed: false };
+    read("tierCount"),
+  ])) as [boolean, boolean, readonly [bigint, ...unknown[]], bigint, number];
+  if (isWorker && isSubmitter && committee[0] > 0n && quota > 0n && tierCount > 0) return { proposed: false };
+  const starter = STARTER_TIER;
 
   const registry = (functionName: string, args: readonly unknown[]): ProposalAction => ({
     target: policyRegistry,
@@ -104,6 +121,7 @@ export async function seedSystem(parameters: SeedSystemParameters): Promise<{ pr
       parameters.committee.threshold,
     ]),
     registry("setQuota", [parameters.consumer, parameters.quota]),
+    registry("setTier", [0, starter.queriesPerEpoch, starter.pricePerEpoch, true, starter.maxMembers]),
   ];
   const governance = createGovernanceDriver({
     publicClient,
@@ -116,7 +134,7 @@ export async function seedSystem(parameters: SeedSystemParameters): Promise<{ pr
   // The description names the deployment, so the same seed on the same chain is the same proposal
   // (and resumes), while a new deployment gets its own. An attempt that can no longer pass (a vote
   // missed while the stack was down) is followed by a fresh one.
-  const base = `# First policy\n\nAllow the first contributor, trust the first attester, set the keyholder committee (${parameters.committee.threshold} of ${parameters.committee.members.length}), give the first consumer ${parameters.quota} queries per epoch, and authorise the worker.\n\nDeployment: ${policyRegistry}`;
+  const base = `# First policy\n\nAllow the first contributor, trust the first attester, set the keyholder committee (${parameters.committee.threshold} of ${parameters.committee.members.length}), give the first consumer ${parameters.quota} queries per epoch, open a starter tier (id 0: ${starter.queriesPerEpoch} queries per epoch for ${formatEther(starter.pricePerEpoch)} ETH an epoch) that anyone may join by paying, and authorise the worker.\n\nDeployment: ${policyRegistry}`;
   for (let attempt = 1; ; attempt++) {
     const description = attempt === 1 ? base : `${base} (attempt ${attempt})`;
     const state = await governance.state(await governance.identify(actions, description));
