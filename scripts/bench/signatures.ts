@@ -1,7 +1,9 @@
 // Signer recovery and receipt signing as the worker does them (libsecp256k1, its own checks),
-// against viem's own (@noble/curves), in the same run.
-import { hexToBytes, keccak256, recoverTypedDataAddress, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+// against viem's own (@noble/curves), in the same run; and what an API key costs per request.
+import { createHash } from "node:crypto";
+import { createUsageHasher, usageDomain, usageTypes } from "@dao-ai/pipeline-worker/eip712";
+import { hexToBytes, keccak256, recoverTypedDataAddress, zeroAddress, type Hex } from "viem";
+import { privateKeyToAccount, publicKeyToAddress } from "viem/accounts";
 import {
   createDigestSigner,
   ethMessageDigest,
@@ -10,13 +12,7 @@ import {
   recoverTypedDataSigner,
   wasmSecp256k1,
 } from "../../pipeline-worker/src/chain/signatures.ts";
-import {
-  createQueryHasher,
-  queryDomain,
-  queryTypes,
-  submissionDomain,
-  submissionTypes,
-} from "../../pipeline-worker/src/chain/typedData.ts";
+import { submissionDomain, submissionTypes } from "../../pipeline-worker/src/chain/typedData.ts";
 import { median, ratio, time, type BenchContext, type BenchSection } from "./measure.ts";
 
 export async function benchSignatures({ repeats, progress }: BenchContext): Promise<BenchSection> {
@@ -30,10 +26,22 @@ export async function benchSignatures({ repeats, progress }: BenchContext): Prom
     message: { contributor: account.address, dataHash: keccak256("0x01"), size: 1n, nonce: 1n, deadline: 1n },
   } as const;
   const submissionSignature = await account.signTypedData(submission);
-  const message = { consumer: account.address, inputHash: keccak256("0x02"), nonce: 7n, epoch: 3n, deadline: 9n };
-  const query = { domain: queryDomain(31337, contract), types: queryTypes, primaryType: "Query", message } as const;
+  const message = {
+    consumer: account.address,
+    key: zeroAddress,
+    worker: contract,
+    epoch: 3n,
+    total: 7n,
+    maxFeePerQuery: 10n ** 15n,
+    inputHash: keccak256("0x02"),
+    deadline: 9n,
+  };
+  const query = { domain: usageDomain(31337, contract), types: usageTypes, primaryType: "Usage", message } as const;
   const querySignature = await account.signTypedData(query);
-  const hashQuery = createQueryHasher(31337, contract);
+  const hashQuery = createUsageHasher(31337, contract);
+  // An API key's bearer token is its private key: the worker derives its address once, then finds
+  // the token by its SHA-256.
+  const tokenHex = "42".repeat(32);
   const receiptDigest = hexToBytes(keccak256("0x03"));
   const curves = [wasmSecp256k1, ...(nativeSecp256k1 ? [nativeSecp256k1] : [])];
 
@@ -51,8 +59,12 @@ export async function benchSignatures({ repeats, progress }: BenchContext): Prom
     await measure("viem submission", () => recoverTypedDataAddress({ ...submission, signature: submissionSignature }));
     await measure("viem receipt", () => account.signMessage({ message: { raw: receiptDigest } }));
     await measure("worker submission", () => recoverTypedDataSigner(submission, submissionSignature));
+    await measure("key lookup", () => createHash("sha256").update(tokenHex).digest("base64"));
     for (const curve of curves) {
       await measure(`query ${curve.name}`, () => recoverDigestSigner(hashQuery(message), querySignature, curve));
+      await measure(`key address ${curve.name}`, () =>
+        publicKeyToAddress(`0x${Buffer.from(curve.publicKey(Buffer.from(tokenHex, "hex"))!).toString("hex")}`),
+      );
       const signer = createDigestSigner(key, curve);
       await measure(`receipt ${curve.name}`, () => signer.sign(ethMessageDigest(receiptDigest)));
     }
@@ -71,7 +83,7 @@ export async function benchSignatures({ repeats, progress }: BenchContext): Prom
     rows: [
       ...curves.map((curve) =>
         row(
-          `query: EIP-712 digest and signer recovery with the worker's checks (low s), libsecp256k1 ${curve.name}`,
+          `signed query: Usage voucher's EIP-712 digest and signer recovery with the worker's checks (low s), libsecp256k1 ${curve.name}`,
           `query ${curve.name}`,
           "viem query",
         ),
@@ -79,6 +91,12 @@ export async function benchSignatures({ repeats, progress }: BenchContext): Prom
       ...curves.map((curve) =>
         row(`receipt: EIP-191 signature, libsecp256k1 ${curve.name}`, `receipt ${curve.name}`, "viem receipt"),
       ),
+      ...curves.map((curve) => [
+        `API key, per request: the token's SHA-256, by which the worker finds the key (no curve work)`,
+        perSecond("key lookup"),
+        `deriving the key's address, once per key, libsecp256k1 ${curve.name}: ${perSecond(`key address ${curve.name}`)}`,
+        ratio(seconds(`key address ${curve.name}`) / seconds("key lookup")),
+      ]),
       row(
         "submission: generic EIP-712 (viem's hashTypedData) and recovery as the ingest route does it",
         "worker submission",
