@@ -76,7 +76,7 @@ describe("attesting from the UI", () => {
   test("an off-chain attestation signed with a browser wallet, attached by the contributor, is accepted and recorded", async () => {
     // The link fills the Attest page with the contributor's address and the data's hash and size.
     const { contributorPage, attesterPage } = await attesterOpensContribution(
-      "legit: the library opens at nine on saturdays\nscam: send a gift card to unlock your account",
+      '{"text": "the library opens at nine on saturdays", "label": "legit"}\n{"text": "send a gift card to unlock your account", "label": "scam"}\n',
       "injected",
     );
     expect(await attesterPage.getByLabel("Contributor", { exact: true }).inputValue()).toBe(contributor);
@@ -102,7 +102,7 @@ describe("attesting from the UI", () => {
 
   test("an on-chain attestation made on the Attest page is accepted; a revoked one is flagged before sending", async () => {
     const { contributorPage, attesterPage } = await attesterOpensContribution(
-      "legit: your dentist appointment is confirmed for tuesday\nscam: you won a prize, pay the fee to claim it",
+      '{"text": "your dentist appointment is confirmed for tuesday", "label": "legit"}\n{"text": "you won a prize, pay the fee to claim it", "label": "scam"}\n',
       "dev",
     );
     await attesterPage.getByRole("radio", { name: /On chain/ }).check();
@@ -123,7 +123,7 @@ describe("attesting from the UI", () => {
     // An off-chain attestation of other data, revoked by its attester on the Attest page.
     const link2 = await contributorWrites(
       contributorPage,
-      "legit: the train leaves from platform two\nscam: your bank account is locked, reply with your pin",
+      '{"text": "the train leaves from platform two", "label": "legit"}\n{"text": "your bank account is locked, reply with your pin", "label": "scam"}\n',
     );
     await attesterPage.goto(link2);
     await attesterPage.getByRole("button", { name: "Sign off-chain attestation" }).click();
@@ -158,7 +158,8 @@ describe("attesting from the UI", () => {
       );
       expect(requirement.stdout).toContain(`${attester}  (you)`);
 
-      const text = "legit: the pharmacy closes at six today\nscam: claim your tax refund with your card number";
+      const text =
+        '{"text": "the pharmacy closes at six today", "label": "legit"}\n{"text": "claim your tax refund with your card number", "label": "scam"}\n';
       const dataFile = path.join(dir, "data.txt");
       await writeFile(dataFile, text);
       const { page } = await e2e.browser.open(e2e.stack.uiUrl);

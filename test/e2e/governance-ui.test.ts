@@ -124,7 +124,7 @@ describe("governance from the UI", () => {
     await page
       .getByLabel("Data (text)")
       .fill(
-        "legit: your parcel is ready for pickup at the post office\nscam: URGENT verify your wallet seed phrase now",
+        '{"text": "your parcel is ready for pickup at the post office", "label": "legit"}\n{"text": "URGENT verify your wallet seed phrase now", "label": "scam"}\n',
       );
     await page.getByTestId("data-digest").waitFor();
     await page.getByRole("button", { name: /Attest as #5/ }).click();
@@ -132,6 +132,10 @@ describe("governance from the UI", () => {
     await page.getByRole("button", { name: "Sign and submit" }).click();
     await page.getByTestId("submission-result").waitFor();
     await poll(() => page.getByTestId("contribution-state").first().textContent()).toBe("recorded");
+    // Ingest's validation: two records, both new to the pool, so a weight of two.
+    expect(await page.getByTestId("contribution-records").first().textContent()).toBe("2");
+    expect(await page.getByTestId("contribution-duplicates").first().textContent()).toBe("0");
+    expect(await page.getByTestId("contribution-weight").first().textContent()).toBe("2");
     await poll(() => page.getByTestId("reward-status").first().textContent()).toMatch(/running: claimable in/);
 
     // Someone funds the epoch's pool; once the epoch is over the contributor claims all of it.

@@ -1,4 +1,5 @@
 import type { Address, Hex, TypedDataDomain } from "viem";
+import type { SubmissionStatus } from "@dao-ai/pipeline-worker/submissionStatus";
 import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
 
 /** An RFC 9457 problem, as the worker answers every error (with a stable `code`). */
@@ -22,21 +23,6 @@ export class WorkerProblemError extends BaseError {
     this.problem = problem;
   }
 }
-
-export type SubmissionStatus = {
-  id: Hex;
-  contributor: Address;
-  dataHash: Hex;
-  size: string;
-  state: "awaiting_data" | "stored" | "recording" | "recorded" | "rejected";
-  uploadUrl: string | null;
-  manifestCid: string | null;
-  ciphertextCid: string | null;
-  transactionHash: Hex | null;
-  rejection: { code: string; detail: string } | null;
-  createdAt: string;
-  updatedAt: string;
-};
 
 /** The answer to an accepted submission: its status, and the capability to upload its data (shown once). */
 export type BegunSubmission = SubmissionStatus & { uploadToken: string };

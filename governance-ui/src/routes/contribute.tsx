@@ -28,9 +28,10 @@ function ContributePage() {
       <div className="page-head">
         <h1 id="contribute-title">Contribute data</h1>
         <p className="lede">
-          Submit training data with the attestations the policy requires. The worker encrypts it, splits its key among
-          the keyholders and records it on chain; you are paid from each epoch's pool in proportion to the bytes you
-          contributed.
+          Submit training data (JSON Lines of {"{"}"text", "label"{"}"}) with the attestations the policy requires. The
+          worker checks every record, encrypts the data, splits its key among the keyholders and records it on chain;
+          you are paid from each epoch's pool in proportion to your weight: the records you brought that were new to the
+          pool (duplicates and near duplicates of records already there count nothing).
         </p>
       </div>
       {policy?.killSwitch.engaged ? (
@@ -83,8 +84,8 @@ function Contributions({ account }: { account: Address }) {
                 <ul className="plain-list">
                   {list.map((c) => (
                     <li key={c.dataHash}>
-                      <code title={c.dataHash}>{shortHex(c.dataHash)}</code>: {plural(c.size, "byte")} in epoch{" "}
-                      {c.epoch.toString()}
+                      <code title={c.dataHash}>{shortHex(c.dataHash)}</code>: {plural(c.weight, "unique record")} (
+                      {plural(c.size, "byte")}) in epoch {c.epoch.toString()}
                     </li>
                   ))}
                 </ul>
@@ -107,6 +108,18 @@ function Contributions({ account }: { account: Address }) {
                       <th scope="col" className="num">
                         Size
                       </th>
+                      <th scope="col" className="num">
+                        Records
+                      </th>
+                      <th scope="col" className="num">
+                        Duplicates
+                      </th>
+                      <th scope="col" className="num">
+                        Near duplicates
+                      </th>
+                      <th scope="col" className="num">
+                        Weight
+                      </th>
                       <th scope="col">State</th>
                       <th scope="col">Epoch</th>
                       <th scope="col">Submitted</th>
@@ -121,6 +134,18 @@ function Contributions({ account }: { account: Address }) {
                             <code title={s.dataHash}>{shortHex(s.dataHash)}</code>
                           </td>
                           <td className="num">{plural(BigInt(s.size), "byte")}</td>
+                          <td className="num" data-testid="contribution-records">
+                            {s.validation?.records ?? "—"}
+                          </td>
+                          <td className="num" data-testid="contribution-duplicates">
+                            {s.validation?.duplicates ?? "—"}
+                          </td>
+                          <td className="num" data-testid="contribution-near-duplicates">
+                            {s.validation?.nearDuplicates ?? "—"}
+                          </td>
+                          <td className="num" data-testid="contribution-weight">
+                            {s.validation?.weight ?? "—"}
+                          </td>
                           <td data-testid="contribution-state">
                             <span className={`state state-${s.state}`}>{s.state.replace("_", " ")}</span>
                             {s.rejection ? (
@@ -146,7 +171,7 @@ function Contributions({ account }: { account: Address }) {
   );
 }
 
-type Recorded = { dataHash: Hex; epoch: bigint; size: bigint; worker: Address };
+type Recorded = { dataHash: Hex; epoch: bigint; size: bigint; weight: bigint; worker: Address };
 
 function useRecordedContributions(account: Address) {
   return useChainQuery(["recorded", account], async ({ logCache, contracts }, head) => {
@@ -157,6 +182,7 @@ function useRecordedContributions(account: Address) {
         dataHash: log.args.dataHash as Hex,
         epoch: log.args.epoch as bigint,
         size: log.args.size as bigint,
+        weight: log.args.weight as bigint,
         worker: log.args.worker as Address,
       }));
   });
@@ -234,7 +260,7 @@ function Rewards({ account }: { account: Address }) {
                             <span className="muted small">
                               {" "}
                               ({r.totalWeight === 0n ? 0 : Number((r.weight * 10_000n) / r.totalWeight) / 100}% of the
-                              bytes)
+                              epoch's weight)
                             </span>
                           </td>
                           <td className="num">{formatEth(r.claimed)}</td>
