@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { zeroAddress } from "viem";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
 import { createInferenceTestSystem, DEPOSIT, type InferenceTestSystem } from "./createInferenceTestSystem.ts";
@@ -29,66 +30,71 @@ describe("usage across restarts", () => {
       served.push(body);
     }
     worker = await worker.restart();
-    expect((await t.quotaOf(worker)).body).toMatchObject({ used: "4", remaining: "2" });
-    for (const body of served) expect((await t.query(worker, body)).body.code).toBe("NONCE_REPLAYED");
+    expect((await t.quotaOf(worker)).body).toMatchObject({ used: "4", remaining: "2", nextTotal: "5" });
+    for (const body of served) expect((await t.query(worker, body)).body.code).toBe("TOTAL_REPLAYED");
     expect((await t.query(worker, await t.signQuery())).body.usage.used).toBe("5");
     expect((await t.query(worker, await t.signQuery())).body.usage.used).toBe("6");
     expect((await t.query(worker, await t.signQuery())).body.code).toBe("QUOTA_EXHAUSTED");
 
-    // Everything served is settled once, however many restarts came between.
+    // Everything served is settled once, in one entry, however many restarts came between.
     worker = await worker.restart();
-    expect(worker.worker.inference.store.pendingCount()).toBe(6);
-    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 6, dropped: 0, waiting: 0 });
+    expect(worker.worker.inference.store.pendingCount()).toBe(1);
+    const result = await worker.worker.inference.settle();
+    expect(result).toMatchObject({ settled: 1, dropped: 0, waiting: 0 });
+    expect(result.transactions).toHaveLength(1);
     worker = await worker.restart();
     expect(worker.worker.inference.store.pendingCount()).toBe(0);
     expect((await worker.worker.inference.settle()).transactions).toEqual([]);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(6n);
+    expect(await t.readSettlement("usedInEpoch", [t.consumer.address, await t.currentEpoch()])).toBe(6n);
   });
 });
 
+const settledTotal = async (worker: { address: `0x${string}` }, epoch: bigint) =>
+  t.readSettlement<bigint>("settledTotal", [t.consumer.address, zeroAddress, worker.address, epoch]);
+
 describe("settlement on chain", () => {
-  it("moves each served query's fee to the epoch's reward pool; settled usage equals what was served", async () => {
-    const worker = await t.startWorker({ inference: { settlementBatchSize: 4 } });
+  it("settles a lane of many queries with one entry once its epoch ended, and sweeps the epoch's fees to its reward pool once the window closed", async () => {
+    const worker = await t.startWorker();
     const epoch = await t.currentEpoch();
     const poolBefore = await t.poolOf(epoch);
     for (let i = 0n; i < QUOTA; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, epoch])).toBe(0n);
+    // The loop's flush leaves the lane of the epoch under way: one entry at its end.
+    expect(await worker.worker.inference.settle({})).toMatchObject({ settled: 0, waiting: 1, transactions: [] });
 
-    const result = await worker.worker.inference.settle();
-    // Batches of at most four: two transactions for six queries.
-    expect(result).toMatchObject({ settled: 6, dropped: 0, waiting: 0 });
-    expect(result.transactions).toHaveLength(2);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, epoch])).toBe(QUOTA);
-    expect(await t.poolOf(epoch)).toBe(poolBefore + QUOTA * t.fee);
+    await t.advanceTime(Number(t.deployment.settings.epochLength));
+    const result = await worker.worker.inference.settle({});
+    expect(result).toMatchObject({ settled: 1, dropped: 0, waiting: 0 });
+    expect(result.transactions).toHaveLength(1);
+    const receipt = await t.publicClient.getTransactionReceipt({ hash: result.transactions[0]! });
+    expect(receipt.gasUsed).toBeLessThan(200_000n);
+    expect(await settledTotal(worker, epoch)).toBe(QUOTA);
+    expect(await t.readSettlement("usedInEpoch", [t.consumer.address, epoch])).toBe(QUOTA);
     expect(await balanceOf()).toBe(DEPOSIT - QUOTA * t.fee);
-    expect(worker.worker.inference.store.pendingCount()).toBe(0);
-    const records = await worker.worker.inference.store.listUnsettled();
-    expect(records).toEqual([]);
-  });
+    expect(await t.readSettlement("feesOf", [epoch])).toEqual([QUOTA * t.fee, false]);
+    const lane = { consumer: t.consumer.address, key: zeroAddress, epoch };
+    expect(worker.worker.inference.store.lane(lane)).toMatchObject({
+      state: "settled",
+      served: QUOTA,
+      charged: QUOTA,
+      settledTotal: QUOTA,
+      paidWei: QUOTA * t.fee,
+      transactionHash: result.transactions[0],
+    });
 
-  it("works through a backlog longer than a page in one flush, never holding more than a page", async () => {
-    // Batches of one: a page is four vouchers, so six queries take two pages.
-    const worker = await t.startWorker({ inference: { settlementBatchSize: 1 } });
-    for (let i = 0n; i < QUOTA; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    const { store } = worker.worker.inference;
-    const pages: number[] = [];
-    const listUnsettled = store.listUnsettled.bind(store);
-    store.listUnsettled = async (options) => {
-      const page = await listUnsettled(options);
-      pages.push(page.length);
-      return page;
-    };
-    const result = await worker.worker.inference.settle();
-    expect(result).toMatchObject({ settled: 6, dropped: 0, waiting: 0 });
-    expect(result.transactions).toHaveLength(6);
-    expect(pages).toEqual([4, 2]);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(QUOTA);
+    // Once the window closed the next flush forwards the epoch's fees to its contributor pool.
+    await t.advanceTime(Number(t.deployment.settings.epochLength));
+    await worker.worker.inference.settle({});
+    expect(await t.readSettlement("feesOf", [epoch])).toEqual([QUOTA * t.fee, true]);
+    expect(await t.poolOf(epoch)).toBe(poolBefore + QUOTA * t.fee);
   });
 
   it("estimates gas once, then checks each later batch with one call at a limit taken from that estimate", async () => {
     // A node's eth_estimateGas runs the call many times over; a call at a given limit runs once.
-    const worker = await t.startWorker({ inference: { settlementBatchSize: 2 } });
-    for (let i = 0; i < 4; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    const worker = await t.startWorker({ inference: { settlementBatchSize: 1 } });
+    for (let epoch = 0; epoch < 3; epoch++) {
+      expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+      if (epoch === 0) await t.advanceTime(Number(t.deployment.settings.epochLength));
+    }
     const client = t.publicClient;
     const { estimateContractGas, simulateContract } = client;
     const calls = { estimates: 0, checks: [] as (bigint | undefined)[] };
@@ -106,8 +112,9 @@ describe("settlement on chain", () => {
       return simulateContract(...args);
     }) as unknown as typeof simulateContract;
     try {
+      // Two lanes (two epochs), one per batch.
       const first = await worker.worker.inference.settle();
-      expect(first).toMatchObject({ settled: 4, dropped: 0, waiting: 0 });
+      expect(first).toMatchObject({ settled: 2, dropped: 0, waiting: 0 });
       expect(first.transactions).toHaveLength(2);
       expect(calls.estimates).toBe(1);
       expect(calls.checks).toHaveLength(1);
@@ -117,8 +124,8 @@ describe("settlement on chain", () => {
 
       // A check that fails at its limit (or for any other reason) is settled by a new estimate.
       failNextCheck = true;
-      for (let i = 0; i < 2; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-      expect(await worker.worker.inference.settle()).toMatchObject({ settled: 2, dropped: 0, waiting: 0 });
+      expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+      expect(await worker.worker.inference.settle()).toMatchObject({ settled: 1, dropped: 0, waiting: 0 });
       expect(calls.estimates).toBe(2);
     } finally {
       client.estimateContractGas = estimateContractGas;
@@ -126,101 +133,71 @@ describe("settlement on chain", () => {
     }
   });
 
-  it("settles queries of a past epoch into that epoch's pool", async () => {
-    const worker = await t.startWorker();
-    const epoch = await t.currentEpoch();
-    for (let i = 0; i < 2; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    await t.advanceTime(Number(t.deployment.settings.epochLength));
-    expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    const poolBefore = await t.poolOf(epoch);
-    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 3 });
-    expect(await t.poolOf(epoch)).toBe(poolBefore + 2n * t.fee);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, epoch])).toBe(2n);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, epoch + 1n])).toBe(1n);
-  });
-
-  it("does not send twice what landed before a crash: it checks isNonceUsed first", async () => {
+  it("does not send twice what landed before a crash: it compares with settledTotal on chain", async () => {
     const worker = await t.startWorker();
     for (let i = 0; i < 3; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    const pending = (await worker.worker.inference.store.listUnsettled()).map((r) => r.voucher);
-    // The worker sent two of them and crashed before it wrote down that it had.
-    await t.wait(
-      await t.workerWallets[0]!.writeContract({
-        address: t.deployment.contracts.usageSettlement,
-        abi: usageSettlementAbi,
-        functionName: "settle",
-        args: [pending.slice(0, 2)],
-      }),
-    );
+    const epoch = await t.currentEpoch();
+    const [record] = await worker.worker.inference.store.listUnsettled();
+    const voucher = record!.voucher!;
+    // The worker sent the lane's voucher and crashed before it wrote down that it had.
+    const hash = await t.workerWallets[0]!.writeContract({
+      address: t.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName: "settle",
+      args: [[{ ...voucher, signature: voucher.signature! }]],
+    });
+    await t.wait(hash);
+    await worker.worker.inference.store.markSubmitted([{ lane: record!.lane, total: voucher.total }], hash);
     const restarted = await worker.restart();
     const result = await restarted.worker.inference.settle();
-    expect(result).toMatchObject({ settled: 3, dropped: 0, waiting: 0 });
-    expect(result.transactions).toHaveLength(1);
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(3n);
+    expect(result).toMatchObject({ settled: 1, dropped: 0, waiting: 0, transactions: [] });
+    expect(await settledTotal(worker, epoch)).toBe(3n);
     expect(await balanceOf()).toBe(DEPOSIT - 3n * t.fee);
+
+    // Served after that settlement: the lane settles the difference only.
+    expect((await t.query(restarted, await t.signQuery())).status).toBe(200);
+    expect((await restarted.worker.inference.settle()).settled).toBe(1);
+    expect(await settledTotal(worker, epoch)).toBe(4n);
+    expect(await balanceOf()).toBe(DEPOSIT - 4n * t.fee);
   });
 
-  it("drops what the contract refuses for good (quota lowered after serving) and settles the rest", async () => {
+  it("drops a lane the contract refuses for good (quota lowered after serving), with the reason", async () => {
     const worker = await t.startWorker();
-    const nonces: bigint[] = [];
-    for (let i = 0n; i < 5n; i++) {
-      const body = await t.signQuery();
-      expect((await t.query(worker, body)).status).toBe(200);
-      nonces.push(BigInt(body.nonce));
-    }
+    for (let i = 0n; i < 5n; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
     await t.pass([registryAction(t, "setQuota", [t.consumer.address, 3n])]);
     await t.clock.sync();
     const result = await worker.worker.inference.settle();
-    expect(result).toMatchObject({ settled: 3, dropped: 2, waiting: 0 });
-    expect(await t.readSettlement("settledUsage", [t.consumer.address, await t.currentEpoch()])).toBe(3n);
-    const states = [];
-    for (const nonce of nonces) {
-      const record = await worker.worker.inference.store.get(t.consumer.address, nonce);
-      states.push(record?.state === "dropped" ? `dropped: ${record.reason}` : record?.state);
-    }
-    // Settled oldest first: the first three fit the new quota, the last two never will.
-    expect(states).toEqual([
-      "settled",
-      "settled",
-      "settled",
-      "dropped: UsageExceedsQuota",
-      "dropped: UsageExceedsQuota",
-    ]);
+    expect(result).toMatchObject({ settled: 0, dropped: 1, waiting: 0 });
+    const [lane] = await worker.worker.inference.store.history(t.consumer.address);
+    expect(lane).toMatchObject({ state: "dropped", reason: "UsageExceedsQuota", charged: 5n, settledTotal: 0n });
     expect(worker.worker.inference.store.pendingCount()).toBe(0);
   });
 
-  it("leaves a consumer's queries waiting while its deposit is short, and settles them after a top-up", async () => {
+  it("drops a lane whose settlement window closed, without sending it", async () => {
+    const worker = await t.startWorker();
+    expect((await t.query(worker, await t.signQuery())).status).toBe(200);
+    await t.advanceTime(2 * Number(t.deployment.settings.epochLength));
+    const result = await worker.worker.inference.settle();
+    expect(result).toMatchObject({ settled: 0, dropped: 1, transactions: [] });
+    const [lane] = await worker.worker.inference.store.history(t.consumer.address);
+    expect(lane).toMatchObject({ state: "dropped", reason: "UsageSettlementWindowClosed" });
+  });
+
+  it("settles a lane at once when the consumer cancels vouchers at this worker, and only what the cancellation leaves after its grace", async () => {
     const worker = await t.startWorker();
     for (let i = 0; i < 3; i++) expect((await t.query(worker, await t.signQuery())).status).toBe(200);
-    // The consumer withdraws nearly everything (possible once the withdrawal unlocks).
+    const epoch = await t.currentEpoch();
     await t.wait(
       await t.accounts.consumer.writeContract({
         address: t.deployment.contracts.usageSettlement,
         abi: usageSettlementAbi,
-        functionName: "requestWithdrawal",
-        args: [DEPOSIT - t.fee],
+        functionName: "cancelVouchers",
+        args: [worker.address, epoch, 1n],
       }),
     );
-    await t.testClient.increaseTime({ seconds: 3 * Number(t.deployment.settings.epochLength) });
-    await t.testClient.mine({ blocks: 1 });
-    await t.wait(
-      await t.accounts.consumer.writeContract({
-        address: t.deployment.contracts.usageSettlement,
-        abi: usageSettlementAbi,
-        functionName: "withdraw",
-      }),
-    );
-    const result = await worker.worker.inference.settle();
-    expect(result).toMatchObject({ settled: 1, dropped: 0, waiting: 2 });
-    await t.wait(
-      await t.accounts.consumer.writeContract({
-        address: t.deployment.contracts.usageSettlement,
-        abi: usageSettlementAbi,
-        functionName: "deposit",
-        args: [t.consumer.address],
-        value: DEPOSIT,
-      }),
-    );
-    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 2, waiting: 0 });
+    expect(await worker.worker.inference.settlement.watch()).toBe(1);
+    // Within the grace what was served before the cancellation settles in full.
+    expect(await worker.worker.inference.settle({})).toMatchObject({ settled: 1 });
+    expect(await settledTotal(worker, epoch)).toBe(3n);
   });
 });
