@@ -28,6 +28,7 @@ import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
 import { depositCommands } from "./lib/consume/depositCommands.ts";
 import { keyCommands } from "./lib/consume/keyCommands.ts";
+import { tierCommands } from "./lib/consume/tiers.ts";
 import { usageCommands } from "./lib/consume/usageCommands.ts";
 import type { ConsumeCommands, ConsumeContext } from "./lib/consume/consumeContext.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
@@ -36,7 +37,7 @@ import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/st
 import { runChainCli } from "./lib/runChainCli.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
 
-const groups: ConsumeCommands[] = [keyCommands, usageCommands, depositCommands];
+const groups: ConsumeCommands[] = [tierCommands, keyCommands, usageCommands, depositCommands];
 
 const USAGE = `Usage: npm run consume -- <command> [options]
 
