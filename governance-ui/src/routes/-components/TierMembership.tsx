@@ -175,7 +175,7 @@ function JoinForm({ membership, policy, tiers }: { membership: Membership; polic
   else if (!renewal && !tier.open)
     problem = `Tier ${tier.tierId} is closed to new members; its members may still renew.`;
   else if (tier.maxMembers !== 0 && tier.members >= tier.maxMembers && from === policy.currentEpoch)
-    problem = `Tier ${tier.tierId} is full this epoch (${tier.maxMembers} members).`;
+    problem = `Tier ${tier.tierId} is full this epoch (${plural(tier.maxMembers, "member")}).`;
   const price = tier !== undefined && problem === undefined ? tier.pricePerEpoch * epochs : 0n;
   const action = renewal ? "Renew" : "Join";
 
