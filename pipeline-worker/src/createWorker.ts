@@ -13,8 +13,11 @@ import {
   type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { signedQueryBody, signedQueryHeaders } from "./api/authenticateQuery.ts";
+import { createBearerAuthenticator } from "./api/bearerToken.ts";
 import { createApiServer } from "./api/createApiServer.ts";
 import { ERROR_DOCS_PATH, registerHealthRoutes } from "./api/routes/registerHealthRoutes.ts";
+import { registerKeyRoutes } from "./api/routes/registerKeyRoutes.ts";
 import { registerPolicyRoutes } from "./api/routes/registerPolicyRoutes.ts";
 import { registerQueryRoutes } from "./api/routes/registerQueryRoutes.ts";
 import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.ts";
@@ -228,6 +231,15 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     registerQueryRoutes(app, {
       queries: inference.queries,
       maxInputLength: inferenceConfig.maxInputLength,
+      // Signed vouchers first: the openai client sends its `apiKey` as a bearer token even when
+      // the request is signed in its headers.
+      authenticators: [signedQueryBody, signedQueryHeaders, createBearerAuthenticator({ keys: inference.keys })],
+      ...(parameters.now ? { now: parameters.now } : {}),
+    });
+    registerKeyRoutes(app, {
+      keys: inference.keys,
+      store: inference.store,
+      policy: policySync,
       ...(parameters.now ? { now: parameters.now } : {}),
     });
     registerUsageRoutes(app, {

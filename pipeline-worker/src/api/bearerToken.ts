@@ -7,6 +7,12 @@ import { WorkerError } from "../internal/WorkerError.ts";
 import type { QueryAuthenticator } from "./authenticateQuery.ts";
 import { BEARER_TOKEN_PATTERN } from "./consumerWire.ts";
 
+/**
+ * A bearer request's receipt is unsigned (signing would cost the curve operation this path
+ * avoids) unless the request carries `x-query-receipt: signed`.
+ */
+export const RECEIPT_HEADER = "x-query-receipt";
+
 /** `Authorization: Bearer <token>`: the scheme's name is case-insensitive (RFC 9110). */
 const BEARER_HEADER = /^bearer[ \t]+(\S*)[ \t]*$/i;
 
@@ -23,6 +29,7 @@ export type CreateBearerAuthenticatorParameters = {
  * A request without a bearer header is left to the next authenticator; one whose bearer token is
  * malformed or whose key is not registered here is refused with KEY_UNKNOWN. The grant's other
  * checks (expiry, worker, fee, revocation, cap) are the query service's, through the key registry.
+ * Its receipt is left unsigned unless the request asks (RECEIPT_HEADER).
  *
  * The token is the key's secp256k1 private key, so its address takes a curve multiplication to
  * derive (about 20 µs natively, 10 times that in WebAssembly): that is done once per token per
@@ -62,6 +69,11 @@ export function createBearerAuthenticator(parameters: CreateBearerAuthenticatorP
     const header = headers.authorization === undefined ? null : BEARER_HEADER.exec(headers.authorization);
     if (header === null) return undefined;
     const key = keyOf(header[1]!);
-    return { consumer: parameters.keys.grantOf(key)!.grant.consumer, key, inputHash };
+    return {
+      consumer: parameters.keys.grantOf(key)!.grant.consumer,
+      key,
+      inputHash,
+      unsignedReceipt: headers[RECEIPT_HEADER] !== "signed",
+    };
   };
 }

@@ -54,6 +54,10 @@ export const signedQueryRequestSchema = z.strictObject({
 });
 export type SignedQueryRequest = z.infer<typeof signedQueryRequestSchema>;
 
+/** `POST /v1/queries` with an API key (`Authorization: Bearer dao_sk_...`): the input alone. */
+export const bearerQueryRequestSchema = z.strictObject({ input: z.string().min(1) });
+export type BearerQueryRequest = z.input<typeof bearerQueryRequestSchema>;
+
 /** A consumer's usage in the current epoch, as this worker counts it. */
 export const queryUsageSchema = z.object({
   epoch: uint64Schema,

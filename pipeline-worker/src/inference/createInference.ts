@@ -7,6 +7,7 @@ import type { Metrics } from "../internal/createMetrics.ts";
 import type { InferenceConfig } from "../internal/loadConfig.ts";
 import type { Model } from "../model/Model.ts";
 import type { PolicySync } from "../policy/createPolicySync.ts";
+import { createKeyRegistry, type KeyRegistry } from "./createKeyRegistry.ts";
 import { createQueryService, type QueryService } from "./createQueryService.ts";
 import {
   createUsageSettler,
@@ -48,6 +49,8 @@ export type CreateInferenceParameters = {
 export type Inference = {
   queries: QueryService;
   store: UsageStore;
+  /** The API and session keys consumers registered here (`POST /v1/keys`). */
+  keys: KeyRegistry;
   /** The settler: `watch` reads the consumers' events that make their lanes urgent (the loop calls it). */
   settlement: Pick<UsageSettler, "watch">;
   /**
@@ -72,12 +75,24 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
   const now = parameters.now ?? Date.now;
   const autoSettle = parameters.autoSettle ?? true;
   const store = await createUsageStore({ directory: path.join(parameters.dataDir, "usage") });
+  const keys = await createKeyRegistry({
+    directory: path.join(parameters.dataDir, "keys"),
+    client: parameters.publicClient,
+    chainId: parameters.chainId,
+    usageSettlement: parameters.contracts.usageSettlement,
+    worker: parameters.walletClient.account.address,
+    policy: parameters.policy,
+    unsettledOfKey: (consumer, key) => store.unsettledOfKey(consumer, key),
+    settledCount: (consumer) => store.settledCount(consumer),
+    ...(parameters.now ? { now: parameters.now } : {}),
+  });
   const settler = createUsageSettler({
     publicClient: parameters.publicClient,
     walletClient: parameters.walletClient,
     usageSettlement: parameters.contracts.usageSettlement,
     policyRegistry: parameters.contracts.policyRegistry,
     store,
+    keys,
     logger,
     metrics: parameters.metrics,
     batchSize: config.settlementBatchSize,
@@ -105,6 +120,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     usageSettlement: parameters.contracts.usageSettlement,
     policy: parameters.policy,
     store,
+    keys,
     model: parameters.model,
     workerIndex: config.workerIndex,
     workerCount: config.workerCount,
@@ -117,6 +133,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
   return {
     queries,
     store,
+    keys,
     settlement: settler,
     settle: (options = { all: true }) => settler.flush(options),
     start() {
@@ -142,6 +159,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
       await inFlight;
       await settler.idle();
       await store.close();
+      await keys.close();
     },
   };
 }

@@ -1,11 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
-import { getAddress, parseAbi, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, zeroAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
+import { usageSettlementAbi } from "../abis.ts";
 import { isConsumerSignature } from "../chain/consumerSignature.ts";
 import { recoverDigestSigner, sameAddress } from "../chain/signatures.ts";
 import { createKeyGrantHasher, type KeyGrantMessage } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import type { LaneRecord } from "./createUsageStore.ts";
 import type { PolicySync, PolicyView } from "../policy/createPolicySync.ts";
 
 /** A consumer's grant of a key, as registered here: what the worker settles the key's usage against. */
@@ -43,9 +45,6 @@ export type CreateKeyRegistryParameters = {
 };
 
 export type KeyRegistry = Awaited<ReturnType<typeof createKeyRegistry>>;
-
-// Until UsageSettlement v2's ABI is generated, the one view this module reads.
-const keyStateAbi = parseAbi(["function keyState(address consumer, address key) view returns (uint64, uint64)"]);
 
 type StoredGrant = {
   grant: {
@@ -137,7 +136,7 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
     try {
       const [used, revokedAt] = await client.readContract({
         address: parameters.usageSettlement,
-        abi: keyStateAbi,
+        abi: usageSettlementAbi,
         functionName: "keyState",
         args: [consumer, key],
         ...(blockNumber === undefined ? {} : { blockNumber }),
@@ -314,9 +313,32 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
     };
   }
 
+  /**
+   * A key lane's `settleKeys` entry (IUsageSettlement.KeySettlement): the grant and the consumer's
+   * signature over it, the lane's epoch and highest total, and for a session key its latest voucher
+   * (input hash, deadline, the key's signature); a bearer lane sends the worker's own count with no
+   * key signature, bounded on chain by the grant's cap. Undefined when the key's grant is not here.
+   */
+  function entryOf(record: LaneRecord) {
+    const known = grants.get(record.lane.key.toLowerCase());
+    const voucher = record.voucher;
+    if (known === undefined || voucher === undefined) return undefined;
+    const session = voucher.signature !== undefined && voucher.signature !== "0x";
+    return {
+      grant: known.grant,
+      grantSignature: known.signature,
+      epoch: record.lane.epoch,
+      total: voucher.total,
+      inputHash: session ? voucher.inputHash : zeroHash,
+      deadline: session ? voucher.deadline : 0n,
+      keySignature: session ? voucher.signature! : "0x",
+    };
+  }
+
   return {
     register,
     authorise,
+    entryOf,
     /** The grant registered for a key, or undefined. A map look-up. */
     grantOf: (key: Address): KeyGrantRecord | undefined => grants.get(key.toLowerCase()),
     /** Whether a key's grant is registered here. */

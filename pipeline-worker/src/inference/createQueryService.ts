@@ -60,6 +60,11 @@ export type QueryCredential = {
   key?: string | undefined;
   inputHash: Hex;
   voucher?: SignedVoucher | undefined;
+  /**
+   * Leave the receipt unsigned (`signature: "0x"`, its fields and digest as ever): the bearer path,
+   * whose point is to cost no curve operation, unless the client asks for a signed one.
+   */
+  unsignedReceipt?: boolean | undefined;
 };
 
 /**
@@ -70,9 +75,11 @@ export type KeyLaneAuthority = {
   /**
    * Checks that the key may be charged in this lane now: its grant is registered here, for this
    * worker, neither expired nor revoked, and, for a session key's voucher, that the key signed
-   * `usageDigest` (ECDSA). Throws the refusal (KEY_*, SIGNATURE_INVALID). Resolves to the grant's
-   * maximum fee (a bearer lane's fee bound) and how many more queries the key may be charged
-   * (its cap less what is settled and what is counted and not yet settled).
+   * `usageDigest` (ECDSA) with the grant's maximum fee. Throws the refusal (KEY_*,
+   * SIGNATURE_INVALID). Resolves to the grant's maximum fee (a bearer lane's fee bound) and the
+   * cap check, called once the query's total is reserved, with nothing awaited between: it throws
+   * KEY_CAP_REACHED when what is settled on chain for the key and what is counted or held here and
+   * not yet settled pass the grant's `maxQueries`.
    */
   authorise(request: {
     consumer: Address;
@@ -80,9 +87,11 @@ export type KeyLaneAuthority = {
     /** The voucher's digest and signature, for a session key; absent for a bearer key. */
     usageDigest?: Uint8Array;
     signature?: Hex;
+    /** The voucher's signed maximum fee, for a session key. */
+    voucherMaxFeePerQuery?: bigint;
     nowSeconds: bigint;
     view: PolicyView;
-  }): Promise<{ maxFeePerQuery: bigint; remaining: bigint }>;
+  }): Promise<{ maxFeePerQuery: bigint; checkCap(): void }>;
 };
 
 /**
@@ -280,7 +289,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     const signed = credential.voucher === undefined ? undefined : parseVoucher(credential.voucher);
     const epoch = signed?.epoch ?? currentEpoch;
     let usageDigest: Uint8Array | undefined;
-    let keyLimits: { maxFeePerQuery: bigint; remaining: bigint } | undefined;
+    let keyLimits: { maxFeePerQuery: bigint; checkCap(): void } | undefined;
     if (signed !== undefined) {
       usageDigest = hashUsage({ consumer, key, worker, inputHash: credential.inputHash, ...signed });
     }
@@ -313,7 +322,9 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       keyLimits = await parameters.keys.authorise({
         consumer,
         key,
-        ...(signed === undefined || usageDigest === undefined ? {} : { usageDigest, signature: signed.signature }),
+        ...(signed === undefined || usageDigest === undefined
+          ? {}
+          : { usageDigest, signature: signed.signature, voucherMaxFeePerQuery: signed.maxFeePerQuery }),
         nowSeconds,
         view,
       });
@@ -385,15 +396,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
           },
         );
       }
-      if (keyLimits !== undefined) {
-        const increase = reservation.total - (store.lane(lane)?.charged ?? 0n);
-        if (increase > keyLimits.remaining) {
-          throw new WorkerError("KEY_CAP_REACHED", `Key ${key} has reached its cap of queries.`, {
-            hints: ["Authorise a new key (or a larger cap) with the consumer's wallet."],
-            extra: { remaining: keyLimits.remaining.toString() },
-          });
-        }
-      }
+      keyLimits?.checkCap();
 
       if (account !== undefined) {
         const owed = () => store.unsettled(consumer) * fee;
@@ -431,6 +434,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
         lane,
         total: reservation.total,
         quota,
+        unsigned: credential.unsignedReceipt === true,
       });
       // The last point at which the answer can still be withheld: a kill switch seen before it
       // refuses the query (counted, as the model ran).
@@ -493,13 +497,16 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     lane: LaneId;
     total: bigint;
     quota: bigint;
+    unsigned: boolean;
   }): Promise<QueryReceipt> {
     const { lane } = fields;
     const signedFields = { ...fields, modelHash, consumer: lane.consumer, key: lane.key, epoch: lane.epoch };
     const digest = receiptDigestBytes(signedFields);
-    const signature = parameters.receiptSigner
-      ? parameters.receiptSigner.sign(ethMessageDigest(digest))
-      : await walletClient.signMessage({ account: walletClient.account, message: { raw: digest } });
+    const signature: Hex = fields.unsigned
+      ? "0x"
+      : parameters.receiptSigner
+        ? parameters.receiptSigner.sign(ethMessageDigest(digest))
+        : await walletClient.signMessage({ account: walletClient.account, message: { raw: digest } });
     return {
       version: 2,
       worker,

@@ -9,6 +9,7 @@ import {
 } from "../authenticateQuery.ts";
 import {
   addressSchema,
+  bearerQueryRequestSchema,
   jsonSchemaOf,
   queryResponseSchema,
   quotaStatusSchema,
@@ -44,8 +45,11 @@ export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQu
   const { queries } = parameters;
   const now = parameters.now ?? Date.now;
   const authenticators = parameters.authenticators ?? [signedQueryBody, signedQueryHeaders];
-  const body = jsonSchemaOf(signedQueryRequestSchema);
-  body.properties!.input!.maxLength = parameters.maxInputLength;
+  const signedBody = jsonSchemaOf(signedQueryRequestSchema);
+  const bearerBody = jsonSchemaOf(bearerQueryRequestSchema);
+  for (const schema of [signedBody, bearerBody]) schema.properties!.input!.maxLength = parameters.maxInputLength;
+  // The input alone is an API key's request; anything more is a signed voucher, checked whole.
+  const body = { type: "object", if: { maxProperties: 1 }, then: bearerBody, else: signedBody };
 
   app.post<{ Body: Record<string, unknown> & { input: string } }>(
     "/v1/queries",
