@@ -21,7 +21,13 @@ import {
   wasmSecp256k1,
   type Secp256k1,
 } from "../../src/chain/signatures.ts";
-import { createQueryHasher, queryDomain, queryTypes } from "../../src/chain/typedData.ts";
+import {
+  createKeyGrantHasher,
+  createUsageHasher,
+  keyGrantTypes,
+  usageDomain,
+  usageTypes,
+} from "../../src/chain/typedData.ts";
 import { isWorkerError } from "../../src/internal/WorkerError.ts";
 import { QUERY_RECEIPT_TAG, receiptDigestOf } from "../../src/inference/queryReceipt.ts";
 
@@ -37,7 +43,25 @@ const privateKey = fc.bigInt({ min: 1n, max: N - 1n }).map((k) => toHex(k, { siz
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => bytesToHex(b));
 const address = fc.uint8Array({ minLength: 20, maxLength: 20 }).map((b) => bytesToHex(b) as Address);
 const uint64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
-const query = fc.record({ consumer: address, inputHash: bytes32, nonce: uint64, epoch: uint64, deadline: uint64 });
+const uint256 = fc.bigInt({ min: 0n, max: 2n ** 256n - 1n });
+const usage = fc.record({
+  consumer: address,
+  key: address,
+  worker: address,
+  epoch: uint64,
+  total: uint64,
+  maxFeePerQuery: uint256,
+  inputHash: bytes32,
+  deadline: uint64,
+});
+const keyGrant = fc.record({
+  consumer: address,
+  key: address,
+  worker: address,
+  maxQueries: uint64,
+  maxFeePerQuery: uint256,
+  expiresAt: uint64,
+});
 const word = (value: bigint) => value.toString(16).padStart(64, "0");
 
 /** What viem says of a signature over `digest`: the signer, or that there is none. */
@@ -59,43 +83,52 @@ function workerVerdict(digest: Hex, signature: string, curve: Secp256k1): string
   }
 }
 
-describe("EIP-712 query digest", () => {
-  it("is viem's hashTypedData of the Query, for any fields, chain and contract", () => {
+describe("EIP-712 Usage and KeyGrant digests", () => {
+  it("are viem's hashTypedData of the Usage and of the KeyGrant, for any fields, chain and contract", () => {
     fc.assert(
-      fc.property(query, fc.integer({ min: 1, max: 2 ** 40 }), address, (message, chainId, usageSettlement) => {
-        const expected = hashTypedData({
-          domain: queryDomain(chainId, usageSettlement),
-          types: queryTypes,
-          primaryType: "Query",
-          message,
-        });
-        expect(bytesToHex(createQueryHasher(chainId, usageSettlement)(message))).toBe(expected);
-      }),
+      fc.property(
+        usage,
+        keyGrant,
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        address,
+        (message, grant, chainId, usageSettlement) => {
+          const domain = usageDomain(chainId, usageSettlement);
+          expect(bytesToHex(createUsageHasher(chainId, usageSettlement)(message))).toBe(
+            hashTypedData({ domain, types: usageTypes, primaryType: "Usage", message }),
+          );
+          expect(bytesToHex(createKeyGrantHasher(chainId, usageSettlement)(grant))).toBe(
+            hashTypedData({ domain, types: keyGrantTypes, primaryType: "KeyGrant", message: grant }),
+          );
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
-  it("is refused for a nonce, epoch or deadline beyond uint64, as the ABI encoder refuses it", () => {
-    const hash = createQueryHasher(31337, `0x${"11".repeat(20)}`);
+  it("is refused for an epoch, total or deadline beyond uint64, as the ABI encoder refuses it", () => {
+    const hash = createUsageHasher(31337, `0x${"11".repeat(20)}`);
     const message = {
       consumer: `0x${"22".repeat(20)}`,
-      inputHash: `0x${"33".repeat(32)}`,
+      key: `0x${"00".repeat(20)}`,
+      worker: `0x${"44".repeat(20)}`,
       epoch: 1n,
+      maxFeePerQuery: 1n,
+      inputHash: `0x${"33".repeat(32)}`,
       deadline: 1n,
     } as const;
-    expect(() => hash({ ...message, nonce: 2n ** 64n })).toThrow(RangeError);
+    expect(() => hash({ ...message, total: 2n ** 64n })).toThrow(RangeError);
   });
 });
 
 describe.each(curves.map((curve) => [curve.name, curve] as const))("signatures with libsecp256k1 (%s)", (_, curve) => {
   it("recovers what viem recovers from valid signatures", async () => {
     await fc.assert(
-      fc.asyncProperty(privateKey, query, async (key, message) => {
+      fc.asyncProperty(privateKey, usage, async (key, message) => {
         const account = privateKeyToAccount(key);
         const definition = {
-          domain: queryDomain(1, message.consumer),
-          types: queryTypes,
-          primaryType: "Query",
+          domain: usageDomain(1, message.consumer),
+          types: usageTypes,
+          primaryType: "Usage",
           message,
         } as const;
         const signature = await account.signTypedData(definition);
@@ -205,13 +238,11 @@ describe("receipt digest", () => {
   it("is keccak256 of the ABI encoding it documents", () => {
     fc.assert(
       fc.property(
-        bytes32,
-        bytes32,
-        bytes32,
-        uint64,
-        uint64,
-        uint64,
-        (queryDigest, answerHash, modelHash, epoch, used, quota) => {
+        fc.tuple(bytes32, bytes32, bytes32, bytes32),
+        address,
+        address,
+        fc.tuple(uint64, uint64, uint64),
+        ([usageDigest, inputHash, answerHash, modelHash], consumer, key, [epoch, total, quota]) => {
           const expected = keccak256(
             encodeAbiParameters(
               [
@@ -219,14 +250,18 @@ describe("receipt digest", () => {
                 { type: "bytes32" },
                 { type: "bytes32" },
                 { type: "bytes32" },
+                { type: "bytes32" },
+                { type: "address" },
+                { type: "address" },
                 { type: "uint64" },
                 { type: "uint64" },
                 { type: "uint64" },
               ],
-              [QUERY_RECEIPT_TAG, queryDigest, answerHash, modelHash, epoch, used, quota],
+              [QUERY_RECEIPT_TAG, usageDigest, inputHash, answerHash, modelHash, consumer, key, epoch, total, quota],
             ),
           );
-          expect(receiptDigestOf({ queryDigest, answerHash, modelHash, epoch, used, quota })).toBe(expected);
+          const fields = { usageDigest, inputHash, answerHash, modelHash, consumer, key, epoch, total, quota };
+          expect(receiptDigestOf(fields)).toBe(expected);
         },
       ),
       { numRuns: RUNS },
