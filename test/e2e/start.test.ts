@@ -254,18 +254,36 @@ describe("npm start", () => {
     const completion = await openai.chat.completions.create(whole, { headers: await headers(whole) });
     expect(completion.choices[0]!.message.content).toMatch(/^scam \(confidence: (low|medium|high)\)$/);
 
-    // An API key: the consumer signs its grant once with the CLI, then asks with curl and with the
-    // `openai` client, with no vote and no wallet at hand. It spends the consumer's seeded quota
-    // (5 a epoch; 3 used above).
-    const created = npmRun(["run", "consume", "--", "keys", "create", "--data-dir", dataDir], repoRoot);
-    expect((await created.exited).code, created.output()).toBe(0);
+    const streamed = chat("are we still on for lunch tomorrow? I can bring the charger", {
+      stream: true as const,
+    });
+    let text = "";
+    for await (const chunk of await openai.chat.completions.create(streamed, { headers: await headers(streamed) }))
+      text += chunk.choices[0]?.delta.content ?? "";
+    expect(text).toMatch(/^legit \(confidence: (low|medium|high)\)$/);
+    const fifth = chat("see you at 5", {});
+    await openai.chat.completions.create(fifth, { headers: await headers(fifth) });
+    const beyond = chat("one more", {});
+    const refused = await openai.chat.completions.create(beyond, { headers: await headers(beyond) }).catch((e) => e);
+    expect(refused).toBeInstanceOf(APIError);
+    expect(refused).toMatchObject({ status: 429, code: "QUOTA_EXHAUSTED" });
+
+    // Access with no vote and no wallet prompt: a new consumer (development account 17, which no
+    // proposal names) joins the starter tier by paying with the CLI, makes an API key with one
+    // signature, and asks with curl and with the `openai` client carrying only the key.
+    const consume = async (...command: string[]) => {
+      const ran = npmRun(["run", "consume", "--", ...command, "--account", "17", "--data-dir", dataDir], repoRoot);
+      expect((await ran.exited).code, ran.output()).toBe(0);
+      return ran.output();
+    };
+    expect(await consume("join-tier", "0")).toContain("Member of tier 0");
+    const created = await consume("keys", "create");
     const token = created
-      .output()
       .split("\n")
       .find((l) => BEARER_TOKEN_PATTERN.test(l.trim()))
       ?.trim();
-    expect(token, created.output()).toBeDefined();
-    expect(created.output()).toContain(`curl -s ${worker.url}/v1/queries -H "Authorization: Bearer $DAO_AI_KEY"`);
+    expect(token, created).toBeDefined();
+    expect(created).toContain(`curl -s ${worker.url}/v1/queries -H "Authorization: Bearer $DAO_AI_KEY"`);
     const asked = await curl([
       `${worker.url}/v1/queries`,
       "-H",
@@ -278,20 +296,13 @@ describe("npm start", () => {
     expect(asked.code, asked.output).toBe(0);
     expect(JSON.parse(asked.output), asked.output).toMatchObject({
       answer: { label: "scam" },
-      usage: { remaining: "1" },
+      usage: { quota: "20", remaining: "19" },
     });
     const keyed = new OpenAI({ baseURL: `${worker.url}/v1`, apiKey: token!, maxRetries: 0 });
-    const streamed = chat("are we still on for lunch tomorrow? I can bring the charger", { stream: true as const });
-    let text = "";
-    for await (const chunk of await keyed.chat.completions.create(streamed))
-      text += chunk.choices[0]?.delta.content ?? "";
-    expect(text).toMatch(/^legit \(confidence: (low|medium|high)\)$/);
-    const refused = await keyed.chat.completions.create(chat("one more", {})).catch((e) => e);
-    expect(refused).toBeInstanceOf(APIError);
-    expect(refused).toMatchObject({ status: 429, code: "QUOTA_EXHAUSTED" });
-    const usage = npmRun(["run", "consume", "--", "usage", "--csv", "--data-dir", dataDir], repoRoot);
-    expect((await usage.exited).code, usage.output()).toBe(0);
-    expect(usage.output()).toContain(USAGE_CSV_COLUMNS.join(","));
+    const keyedChat = await keyed.chat.completions.create(chat("are we still on for lunch tomorrow?", {}));
+    expect(keyedChat.choices[0]!.message.content).toMatch(/^legit \(confidence: (low|medium|high)\)$/);
+    expect(await consume("keys", "list")).toContain("active until");
+    expect(await consume("usage", "--csv")).toContain(USAGE_CSV_COLUMNS.join(","));
 
     const again = JSON.parse(readFileSync(join(dataDir, "stack.json"), "utf8")) as StackInfo;
     expect(again.safe.address).toBe(info.safe.address);
