@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IContributorRewards} from "../interfaces/IContributorRewards.sol";
 import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
@@ -22,7 +22,7 @@ import {IUsageSettlement} from "../interfaces/IUsageSettlement.sol";
 /// - a consumer's balance and pending withdrawal share one slot;
 /// - a key's use, revocation and a tag of the grant last verified share one slot, so a grant's
 ///   signature is checked once, not per settlement.
-contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuardTransient {
+contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     /// @dev The voucher type consumers and session keys sign; the worker's TypeScript builds the
     /// same (tested against `usageDigest`).
     bytes32 public constant USAGE_TYPEHASH = keccak256(
@@ -144,12 +144,15 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuardTransient {
     // ---------------------------------------------------------------------------------------------
 
     /// @inheritdoc IUsageSettlement
-    function settle(Voucher[] calldata vouchers) external nonReentrant {
+    /// @dev No reentrancy guard: the calls made are to the registry and ERC-1271 views (static
+    /// calls, which cannot change state) and to the reward pool, after this contract's books.
+    function settle(Voucher[] calldata vouchers) external {
         if (vouchers.length == 0) revert UsageEmptyBatch();
         for (uint256 i = 0; i < vouchers.length; ++i) {
             Voucher calldata v = vouchers[i];
-            _checkWindow(v.epoch);
+            // The deadline first: past its grace, that is the reason to give, not the closed window.
             _checkDeadline(v.deadline, v.epoch);
+            _checkWindow(v.epoch);
             bytes32 digest = usageDigest(
                 v.consumer,
                 address(0),
@@ -167,7 +170,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IUsageSettlement
-    function settleKeys(KeySettlement[] calldata settlements) external nonReentrant {
+    function settleKeys(KeySettlement[] calldata settlements) external {
         if (settlements.length == 0) revert UsageEmptyBatch();
         for (uint256 i = 0; i < settlements.length; ++i) {
             KeySettlement calldata s = settlements[i];

@@ -16,6 +16,12 @@ interface IVmExtended {
     /// call pays cold-access gas as a fresh transaction would.
     function cool(address target) external;
 
+    /// @notice Saves the whole chain state; `revertToState` returns to it (a test's "what if").
+    function snapshotState() external returns (uint256 snapshotId);
+
+    /// @notice Returns the chain state to snapshot `snapshotId`.
+    function revertToState(uint256 snapshotId) external returns (bool success);
+
     /// @notice Skips the current test (reported as skipped, not failed).
     function skip(bool skipTest, string calldata reason) external;
 }
