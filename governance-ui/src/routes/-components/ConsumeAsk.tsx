@@ -281,7 +281,6 @@ function AuthorizeSessionKey({
 
   return (
     <form
-      className="inline-form"
       data-testid="authorize-session"
       onSubmit={(event) => {
         event.preventDefault();
@@ -296,11 +295,22 @@ function AuthorizeSessionKey({
           : "(give a number of queries)"}
         .
       </p>
-      <div className="input-row">
-        <label htmlFor={queriesId}>Session queries</label>
-        <input id={queriesId} value={maxQueries} onChange={(e) => setMaxQueries(e.target.value)} inputMode="numeric" />
-        <label htmlFor={hoursId}>Hours</label>
-        <input id={hoursId} value={hours} onChange={(e) => setHours(e.target.value)} inputMode="decimal" />
+      <div className="form-grid">
+        <div className="field">
+          <label htmlFor={queriesId}>Session queries</label>
+          <input
+            id={queriesId}
+            value={maxQueries}
+            onChange={(e) => setMaxQueries(e.target.value)}
+            inputMode="numeric"
+          />
+        </div>
+        <div className="field">
+          <label htmlFor={hoursId}>Hours</label>
+          <input id={hoursId} value={hours} onChange={(e) => setHours(e.target.value)} inputMode="decimal" />
+        </div>
+      </div>
+      <div className="button-row">
         <button type="submit" disabled={busy || !wallet}>
           {busy ? "Waiting for your signature…" : "Authorise a session key"}
         </button>
