@@ -714,7 +714,7 @@ async function queries(d: Demo, lab: Hex) {
   );
   const usage = await consumeCommand(["usage"], lab);
   expect(
-    (usage.match(/\bsettled\b/g) ?? []).length >= 2,
+    (usage.match(/ settled\s*$/gm) ?? []).length === 2,
     "the lab's usage history shows both lanes served, charged, settled and paid (also as CSV: usage --csv)",
   );
 }
