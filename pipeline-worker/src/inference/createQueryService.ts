@@ -61,8 +61,8 @@ export type QueryCredential = {
   inputHash: Hex;
   voucher?: SignedVoucher | undefined;
   /**
-   * Leave the receipt unsigned (`signature: "0x"`, its fields and digest as ever): the bearer path,
-   * whose point is to cost no curve operation, unless the client asks for a signed one.
+   * Leave the receipt unsigned (`signature: "0x"`, `digest` zero, its other fields as ever): the
+   * bearer path, whose point is to cost no curve operation, unless the client asks for a signed one.
    */
   unsignedReceipt?: boolean | undefined;
 };
@@ -501,12 +501,15 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
   }): Promise<QueryReceipt> {
     const { lane } = fields;
     const signedFields = { ...fields, modelHash, consumer: lane.consumer, key: lane.key, epoch: lane.epoch };
-    const digest = receiptDigestBytes(signedFields);
-    const signature: Hex = fields.unsigned
-      ? "0x"
-      : parameters.receiptSigner
-        ? parameters.receiptSigner.sign(ethMessageDigest(digest))
-        : await walletClient.signMessage({ account: walletClient.account, message: { raw: digest } });
+    // An unsigned receipt has nothing to bind: its digest (a keccak256 over ten words, the dearest
+    // step left on the bearer path) is zero, like its signature.
+    const digest = fields.unsigned ? undefined : receiptDigestBytes(signedFields);
+    const signature: Hex =
+      digest === undefined
+        ? "0x"
+        : parameters.receiptSigner
+          ? parameters.receiptSigner.sign(ethMessageDigest(digest))
+          : await walletClient.signMessage({ account: walletClient.account, message: { raw: digest } });
     return {
       version: 2,
       worker,
@@ -520,7 +523,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       epoch: lane.epoch.toString(),
       total: fields.total.toString(),
       quota: fields.quota.toString(),
-      digest: bytesToHex(digest),
+      digest: digest === undefined ? zeroHash : bytesToHex(digest),
       signature,
     };
   }

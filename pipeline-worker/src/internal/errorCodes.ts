@@ -211,8 +211,8 @@ export const errorCodes = {
   AUTHENTICATION_REQUIRED: {
     status: 401,
     title: "The request is not authenticated",
-    why: "The request carries no credentials the worker accepts: an OpenAI-compatible request must carry a signed query in the `x-query-consumer`, `x-query-nonce`, `x-query-epoch`, `x-query-deadline` and `x-query-signature` headers. API keys (`Authorization: Bearer`) are not accepted by this worker yet.",
-    fix: "Sign the request as the worker's README describes (Queries through OpenAI's API) and send the five headers with it, e.g. through the `openai` client's per-request `headers`.",
+    why: "The request carries no credentials the worker accepts: neither a signed Usage voucher (in the body of `POST /v1/queries`, or in the `x-query-consumer`, `x-query-epoch`, `x-query-total`, `x-query-max-fee`, `x-query-deadline` and `x-query-signature` headers of the OpenAI-compatible routes) nor an API key (`Authorization: Bearer dao_sk_…`).",
+    fix: "Send an API key the consumer authorised and registered here (`POST /v1/keys`) as `Authorization: Bearer dao_sk_…` (the `openai` client's `apiKey`), or sign the request as the worker's README describes (`signChatRequest` makes the headers).",
     retryable: false,
   },
   KEY_UNKNOWN: {
