@@ -64,6 +64,7 @@ const { values, positionals } = parseArgs({
     expires: { type: "string" },
     worker: { type: "string" },
     csv: { type: "boolean", default: false },
+    above: { type: "string" },
     epochs: { type: "string" },
     account: { type: "string" },
     consumer: { type: "string" },

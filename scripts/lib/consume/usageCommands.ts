@@ -1,10 +1,14 @@
 import { zeroAddress } from "viem";
-import type { UsageHistory } from "@dao-ai/pipeline-worker/consumer-api";
+import { usageSettlementAbi } from "@dao-ai/pipeline-worker/abis";
+import type { QuotaStatus, UsageHistory } from "@dao-ai/pipeline-worker/consumer-api";
 import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
-import { eth, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
+import { eth, transact, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
 
 const USAGE = `  usage                the consumer's usage per epoch, worker and key: served, charged, settled on chain, paid
-      --csv            as CSV (one row per lane and epoch), for a spreadsheet or an invoice`;
+      --csv            as CSV (one row per lane and epoch), for a spreadsheet or an invoice
+  cancel               void the wallet's signed vouchers that each worker has not served yet (this epoch),
+                       so a leaked one cannot be charged; on chain, effective after the grace (1 hour)
+      --above N        void the totals above N instead (default: the highest the worker served)`;
 
 async function usage(context: ConsumeContext) {
   if (context.workers.length === 0) {
@@ -65,4 +69,45 @@ async function usage(context: ConsumeContext) {
   );
 }
 
-export const usageCommands: ConsumeCommands = { usage: USAGE, commands: { usage } };
+async function cancel(context: ConsumeContext) {
+  if (context.workers.length === 0) {
+    throw new BaseError("No worker to cancel vouchers at.", {
+      hints: ["Name one with --worker-url URL (repeat it for several), or start the local stack with `npm start`."],
+    });
+  }
+  const above = context.options.above as string | undefined;
+  if (above !== undefined && !/^\d+$/.test(above)) throw new BaseError(`--above takes a total; got "${above}".`);
+  const consumer = context.wallet.account.address;
+  for (const client of context.workers) {
+    const quota = await client.get<QuotaStatus>(`/v1/quota?consumer=${consumer}`);
+    if (quota.status !== 200) {
+      throw new BaseError(
+        `${client.url} did not say its lane: ${quota.body.code ?? quota.status} ${quota.body.detail ?? ""}`,
+      );
+    }
+    const epoch = BigInt(quota.body.epoch);
+    const aboveTotal = above === undefined ? BigInt(quota.body.nextTotal) - 1n : BigInt(above);
+    await transact(
+      context,
+      `Voiding ${consumer}'s vouchers above total ${aboveTotal} for worker ${quota.body.worker} in epoch ${epoch}`,
+      () =>
+        context.wallet.writeContract({
+          address: context.deployment.contracts.usageSettlement,
+          abi: usageSettlementAbi,
+          functionName: "cancelVouchers",
+          args: [quota.body.worker, epoch, aboveTotal],
+        }),
+    );
+    const [, effectiveAt] = await context.publicClient.readContract({
+      address: context.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      functionName: "cancellation",
+      args: [consumer, quota.body.worker, epoch],
+    });
+    console.log(
+      `From ${new Date(Number(effectiveAt) * 1000).toISOString()}, ${client.url} can charge at most total ${aboveTotal} of epoch ${epoch}; it settles what it served before then at once.`,
+    );
+  }
+}
+
+export const usageCommands: ConsumeCommands = { usage: USAGE, commands: { usage, cancel } };
