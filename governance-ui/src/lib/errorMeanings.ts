@@ -1,4 +1,4 @@
-import { formatEth, formatTokens } from "./format.ts";
+import { formatEth, formatTime, formatTokens } from "./format.ts";
 
 /**
  * What each of the system's custom errors means for the person who met it, in plain words, with
@@ -9,6 +9,7 @@ type Meaning = string | ((args: readonly unknown[]) => string);
 
 const s = (value: unknown) => String(value);
 const eth = (value: unknown) => (typeof value === "bigint" ? formatEth(value) : String(value));
+const time = (value: unknown) => (typeof value === "bigint" ? formatTime(value) : String(value));
 const tokens = (value: unknown) => (typeof value === "bigint" ? formatTokens(value) : String(value));
 
 export const errorMeanings: Record<string, Meaning> = {
@@ -83,11 +84,26 @@ export const errorMeanings: Record<string, Meaning> = {
 
   // UsageSettlement
   UsageNotWorker: "Only a worker the DAO authorised may settle usage.",
-  UsageKillSwitchEngaged: "The kill switch is engaged: no usage is settled.",
-  UsageInvalidSignature: "The query's signature is not the consumer's.",
-  UsageNonceAlreadyUsed: "This query was already settled (its nonce is spent).",
+  UsageEmptyBatch: "A settlement must carry at least one voucher or key lane.",
+  UsageInvalidSignature:
+    "The voucher's signature is not the consumer's (neither its key's ECDSA nor its account's ERC-1271).",
+  UsageInvalidKeySignature: "The Usage voucher is not signed by the session key its grant names.",
   UsageExceedsQuota: (a) => `This would take usage in epoch ${s(a[1])} to ${s(a[2])}, past the quota of ${s(a[3])}.`,
-  UsageFutureEpoch: "The query is for an epoch that has not started.",
+  UsageFutureEpoch: "The usage is for an epoch that has not started.",
+  UsageSettlementWindowClosed: (a) =>
+    `Epoch ${s(a[0])} can no longer be settled: its settlement window closed at ${time(a[1])}.`,
+  UsageVoucherExpired: "The voucher's deadline (with its grace) has passed, or falls before its epoch.",
+  UsageNothingToSettle: (a) =>
+    `The lane's total ${s(a[3])} is not above what is settled already (${s(a[4])}): nothing is charged twice.`,
+  UsageInvalidKeyGrant: "The key grant is not signed by the consumer it names.",
+  UsageKeyWrongWorker: "This key is granted for another worker.",
+  UsageKeyExpired: "The key's grant has expired (and its settlement window with it).",
+  UsageKeyRevoked: (a) =>
+    `The key was already revoked (at ${time(a[2])}): workers refuse it, and nothing of it settles after the grace.`,
+  UsageKeyCapExceeded: (a) => `This would take the key to ${s(a[1])} queries, past its cap of ${s(a[2])}.`,
+  UsageSettlementWindowOpen: (a) =>
+    `Epoch ${s(a[0])}'s fees can be swept only once its settlement window closes, at ${time(a[1])}.`,
+  UsageFeesAlreadySwept: (a) => `Epoch ${s(a[0])}'s fees were already swept to the reward pool.`,
   UsageInsufficientDeposit: "The consumer's deposit cannot pay the query fee: deposit more.",
   UsageInvalidAmount: "The amount must be more than zero and at most the deposit.",
   UsageWithdrawalLocked: "The withdrawal is not unlocked yet, or none was requested.",
