@@ -42,6 +42,10 @@ async function readTiers(context: ConsumeContext) {
   return { tiers, epoch, membership, active, votedQuota, quota };
 }
 
+/** "epoch 4" or "epochs 4 to 6" (`until` exclusive). */
+const epochRange = (from: bigint, until: bigint) =>
+  until - from === 1n ? `epoch ${from}` : `epochs ${from} to ${until - 1n}`;
+
 const tierWords = (tier: Tier) =>
   `${tier.queriesPerEpoch} queries per epoch for ${eth(tier.pricePerEpoch)} an epoch, ${
     tier.open ? "open" : "closed to new members"
@@ -66,14 +70,14 @@ export async function listTiers(context: ConsumeContext): Promise<void> {
       ]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const row of rows) console.log(`  ${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ")}`);
+    for (const row of rows) console.log(`  ${row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ")}`.trimEnd());
   }
   console.log("");
   console.log(
     membership === undefined
       ? `${context.consumer} is not a member of any tier.`
       : active
-        ? `${context.consumer} is a member of tier ${membership.tierId} for epochs ${membership.fromEpoch} to ${membership.untilEpoch - 1n}.`
+        ? `${context.consumer} is a member of tier ${membership.tierId} for ${epochRange(membership.fromEpoch, membership.untilEpoch)}.`
         : `${context.consumer}'s membership of tier ${membership.tierId} ended with epoch ${membership.untilEpoch - 1n} or its tier was removed.`,
   );
   if (votedQuota > 0n) console.log(`The DAO voted it ${votedQuota} queries per epoch: that quota wins over any tier.`);
@@ -124,7 +128,7 @@ export async function joinTier(context: ConsumeContext): Promise<void> {
   const from = renewal ? membership.untilEpoch : epoch;
   await transact(
     context,
-    `${renewal ? "Renewing" : "Joining"} tier ${tierId} (${tierWords(tier)}) for epochs ${from} to ${from + epochs - 1n}, paying ${eth(value)}`,
+    `${renewal ? "Renewing" : "Joining"} tier ${tierId} (${tierWords(tier)}) for ${epochRange(from, from + epochs)}, paying ${eth(value)}`,
     () =>
       context.wallet.writeContract({
         address: context.deployment.contracts.policyRegistry,
@@ -141,8 +145,9 @@ export async function joinTier(context: ConsumeContext): Promise<void> {
     },
   );
   const after = await readTiers(context);
+  const joined = after.membership!;
   console.log(
-    `Member of tier ${tierId} for epochs ${after.membership?.fromEpoch} to ${(after.membership?.untilEpoch ?? 1n) - 1n}; quota this epoch: ${after.quota} queries.`,
+    `Member of tier ${tierId} for ${epochRange(joined.fromEpoch, joined.untilEpoch)}; quota this epoch: ${after.quota} queries.`,
   );
   await waitForWorkers(context, after.quota);
 }
