@@ -5,7 +5,7 @@ import { secp256k1 } from "../chain/signatures.ts";
 import type { KeyRegistry } from "../inference/createKeyRegistry.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import type { QueryAuthenticator } from "./authenticateQuery.ts";
-import { BEARER_TOKEN_PATTERN } from "./consumerWire.ts";
+import { BEARER_TOKEN_PATTERN, BEARER_TOKEN_PREFIX } from "./consumerWire.ts";
 
 /**
  * A bearer request's receipt is unsigned (signing would cost the curve operation this path
@@ -26,7 +26,7 @@ export type CreateBearerAuthenticatorParameters = {
 /**
  * Authenticates `Authorization: Bearer dao_sk_<64 hex>`: the query is charged to the lane of the
  * token's key, for the consumer whose grant registered it, and counted by the worker (no voucher).
- * A request without a bearer header is left to the next authenticator; one whose bearer token is
+ * A request without a `dao_sk_` bearer token is left to the next authenticator; one whose token is
  * malformed or whose key is not registered here is refused with KEY_UNKNOWN. The grant's other
  * checks (expiry, worker, fee, revocation, cap) are the query service's, through the key registry.
  * Its receipt is left unsigned unless the request asks (RECEIPT_HEADER).
@@ -67,7 +67,9 @@ export function createBearerAuthenticator(parameters: CreateBearerAuthenticatorP
 
   return ({ headers, inputHash }) => {
     const header = headers.authorization === undefined ? null : BEARER_HEADER.exec(headers.authorization);
-    if (header === null) return undefined;
+    // Another service's token (an OpenAI `sk-…` key, the `openai` client's placeholder) is no
+    // credential here: the request is unauthenticated, not a key this worker does not know.
+    if (header === null || !header[1]!.startsWith(BEARER_TOKEN_PREFIX)) return undefined;
     const key = keyOf(header[1]!);
     return {
       consumer: parameters.keys.grantOf(key)!.grant.consumer,

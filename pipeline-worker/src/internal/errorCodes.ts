@@ -218,7 +218,7 @@ export const errorCodes = {
   KEY_UNKNOWN: {
     status: 401,
     title: "The API key is not known to this worker",
-    why: "The `Authorization: Bearer` token is not a DAO AI key (`dao_sk_` followed by 64 hex digits), or its key's grant was never registered at this worker (`POST /v1/keys`). A worker serves a key only once it holds the consumer's signed grant for it, since that grant is what it settles against.",
+    why: "The `Authorization: Bearer dao_sk_…` token is malformed (a DAO AI key is `dao_sk_` followed by the 64 hex digits of a secp256k1 private key), or its key's grant was never registered at this worker (`POST /v1/keys`). A bearer token of another kind (an OpenAI `sk-…` key) is no credential here: such a request is AUTHENTICATION_REQUIRED. A worker serves a key only once it holds the consumer's signed grant for it, since that grant is what it settles against.",
     fix: "Register the grant at this worker with `POST /v1/keys` (the consume CLI's `keys create` does it for the workers you name) and send the token exactly as it was printed, `dao_sk_` included.",
     retryable: false,
   },

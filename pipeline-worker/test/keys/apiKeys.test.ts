@@ -260,14 +260,19 @@ describe("querying with an API key (Authorization: Bearer)", () => {
     expect(((await listKeys(worker)).keys[0] as KeyStatus).state).toBe("exhausted");
   });
 
-  it("refuses an unknown or malformed key with KEY_UNKNOWN and counts nothing", async () => {
+  it("refuses an unknown or malformed key with KEY_UNKNOWN, another service's token as unauthenticated, and counts nothing", async () => {
     const worker = await t.startWorker();
     const baseURL = await t.listen(worker);
-    for (const apiKey of [newKey().token, "dao_sk_nothex", "sk-proj-openai-style-key"]) {
+    for (const [apiKey, code] of [
+      [newKey().token, "KEY_UNKNOWN"],
+      ["dao_sk_nothex", "KEY_UNKNOWN"],
+      [`dao_sk_${"0".repeat(64)}`, "KEY_UNKNOWN"],
+      ["sk-proj-openai-style-key", "AUTHENTICATION_REQUIRED"],
+    ] as const) {
       const client = new OpenAI({ baseURL, apiKey, maxRetries: 0 });
       const refusal = await refusalOf(client.chat.completions.create(ask("hello")));
       expect(refusal.status).toBe(401);
-      expect(refusal.code).toBe("KEY_UNKNOWN");
+      expect(refusal.code).toBe(code);
     }
     expect(await counted(worker)).toEqual({ used: "0", unsettled: 0n });
   });
