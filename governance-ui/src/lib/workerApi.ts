@@ -43,7 +43,7 @@ type TypedDataSpec = {
   types: Record<string, { name: string; type: string }[]>;
   primaryType: string;
 };
-export type Eip712Spec = { submission: TypedDataSpec; query: TypedDataSpec };
+export type Eip712Spec = { submission: TypedDataSpec; usage: TypedDataSpec; keyGrant: TypedDataSpec };
 
 /**
  * The pipeline worker's HTTP API, as the app uses it. Every non-2xx answer becomes a
