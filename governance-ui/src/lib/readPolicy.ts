@@ -81,6 +81,7 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
     attestation,
     committee,
     killSwitch,
+    tierCount,
     logs,
     executed,
   ] = await Promise.all([
@@ -95,12 +96,13 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
     publicClient.readContract({ ...registry, functionName: "attestationRequirement" }),
     publicClient.readContract({ ...registry, functionName: "committee" }),
     publicClient.readContract({ ...registry, functionName: "killSwitch" }),
+    publicClient.readContract({ ...registry, functionName: "tierCount" }),
     logCache.logs(contracts.policyRegistry, registryEvents, blockNumber),
     logCache.logs(contracts.governor, [proposalExecuted], blockNumber),
   ]);
   const [currentEpochEnd, tiers] = await Promise.all([
     publicClient.readContract({ ...registry, functionName: "epochEnd", args: [currentEpoch] }),
-    readTiers(app, blockNumber, currentEpoch),
+    readTiers(app, blockNumber, tierCount, currentEpoch),
   ]);
 
   const proposalByTx = new Map<string, bigint>();
@@ -144,10 +146,17 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
   };
 }
 
-/** The registry's tiers (numbered from 0, so readable from its views) and their members in `epoch`. */
-async function readTiers({ publicClient, contracts }: App, blockNumber: bigint, epoch: bigint): Promise<Tier[]> {
+/**
+ * The registry's tiers (numbered from 0 to `count - 1`, so readable from its views) and their
+ * members in `epoch`, in one batch of reads with the others that need the first batch's answers.
+ */
+function readTiers(
+  { publicClient, contracts }: App,
+  blockNumber: bigint,
+  count: number,
+  epoch: bigint,
+): Promise<Tier[]> {
   const registry = { address: contracts.policyRegistry, abi: policyRegistryAbi, blockNumber } as const;
-  const count = await publicClient.readContract({ ...registry, functionName: "tierCount" });
   return Promise.all(
     Array.from({ length: count }, async (_, tierId): Promise<Tier> => {
       const [tier, members] = await Promise.all([
