@@ -19,9 +19,7 @@ import {
   policyGovernorAbi,
   policyRegistryAbi,
   timelockControllerAbi,
-  usageSettlementAbi,
 } from "../../deployments/abis.ts";
-import { queryDomain, queryTypes } from "../../pipeline-worker/src/chain/typedData.ts";
 import { readArtifact, repoRoot, type ContractArtifact } from "../lib/contractArtifacts.ts";
 import { createBenchSystem, type BenchSystem } from "../lib/createBenchSystem.ts";
 import { BALLOT_TYPES, type Wallet } from "../lib/createGovernanceDriver.ts";
@@ -29,8 +27,9 @@ import { DEFAULT_GOVERNOR_SETTINGS } from "../lib/deploySystem.ts";
 import { DEV_ROLES } from "../lib/devAccounts.ts";
 import { attestData } from "../lib/submitContribution.ts";
 import { ratio, type BenchContext, type BenchSection } from "./measure.ts";
+import { perQuery, settlementGas, SETTLEMENT_SIZES } from "./settlementGas.ts";
 
-/** Items per batch for recording contributions and settling queries, as the worker batches them. */
+/** Items per batch for recording contributions, as the worker batches them. */
 const BATCH = 10;
 
 type GovernorUnderTest = { label: string; governor: Address; registry: Address; abi: Abi };
@@ -55,8 +54,9 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
     progress("the same proposal through the plain OpenZeppelin Governor");
     const baselineGas = await governanceCycle(system, baseline);
 
-    progress("recording contributions, settling usage, claiming");
+    progress("recording contributions, claiming");
     const rewards = await rewardsGas(system);
+    const settlement = await settlementGas(system, progress);
 
     const row = (what: string, gas: bigint, baselineWhat: string, baselineGas: bigint) => [
       what,
@@ -78,7 +78,7 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
           "ERC20 transfer",
           rewards.erc20Transfer,
         ),
-        row(`settle, per query (batch of ${BATCH})`, rewards.settlePerItem, "ERC20 transfer", rewards.erc20Transfer),
+        ...settlementRows(settlement),
         row("claim (one epoch's reward)", rewards.claim, "ETH transfer", rewards.ethTransfer),
       ],
       notes: [
@@ -86,7 +86,9 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
         "The baseline Governor is contracts/mocks/BaselineGovernorMock.sol (settings, simple counting, votes, quorum fraction, timelock control) with its own TimelockController and PolicyRegistry, voting with the same token and holders; both run the same setQuota proposal.",
         "propose costs most over the baseline because GovernorStorage writes the proposal's targets, values and calldatas to storage (so anyone can queue and execute by id), and the description is hashed into the id; PolicyGovernor also adds late-quorum protection (the vote that reaches quorum writes the extended deadline) and a proposal guardian.",
         "castVote (reaches quorum) is the first vote, by the largest holder; castVote is a later one; castVoteBySig is relayed by another account.",
-        `Per-item figures divide a batch's receipt gas by ${BATCH}. recordContributions verifies one EAS attestation per item; settle verifies each consumer's EIP-712 signature, counts usage against the quota, moves the fee into the rewards pool.`,
+        `Per-item figures divide a batch's receipt gas by ${BATCH}. recordContributions verifies one EAS attestation per item.`,
+        "Settlement rows: gas per settled query when a consumer used N queries at one worker in one epoch. UsageSettlement settles the lane's latest voucher (the consumer's signature over the running total) or its bearer key's count in one transaction whatever N is; the baseline is the per-query settlement it replaced (contracts/mocks/PerQueryUsageSettlement.sol, same chain and policy), one signed query per item in batches of up to 200, summed over the batches.",
+        "Steady state: the consumer settled the same lanes in an earlier epoch (two epochs before: the slots are rewritten, not created) and another settlement opened the epoch's fee pot. First: a consumer's first-ever voucher (its usage and lane slots created), and its key's first settlement (the grant's signature verified once, the key's slots created). The figures in brackets are the whole transaction's receipt gas.",
         "The ERC20 transfer is the governance token's (OpenZeppelin ERC20Votes) between two holders that have not delegated, both balances non-zero before and after; the ETH transfer is to an account with no code.",
       ],
     };
@@ -208,13 +210,39 @@ async function governanceCycle(system: BenchSystem, under: GovernorUnderTest): P
   };
 }
 
+/** Gas per settled query, each UsageSettlement row next to the per-query baseline for as many queries. */
+function settlementRows(gas: Awaited<ReturnType<typeof settlementGas>>) {
+  const rows: string[][] = [];
+  const kinds = [
+    ["voucher, steady state", gas.voucherSteady],
+    ["voucher, first lane of a consumer", gas.voucherFirst],
+    ["bearer key, steady state", gas.keySteady],
+    ["bearer key, first settlement", gas.keyFirst],
+  ] as const;
+  for (const size of SETTLEMENT_SIZES) {
+    const n = size.toLocaleString("en-US");
+    const baseline = perQuery(gas.perQuery.get(size)!, size);
+    for (const [label, measured] of kinds) {
+      const tx = measured.get(size)!;
+      const each = perQuery(tx, size);
+      rows.push([
+        `settle ${n} ${size === 1n ? "query" : "queries"}/consumer/epoch, per query: ${label} [${tx.toLocaleString("en-US")}]`,
+        each.toLocaleString("en-US"),
+        `per-query settlement: ${baseline.toLocaleString("en-US")}`,
+        ratio(Number(each) / Number(baseline)),
+      ]);
+    }
+  }
+  return rows;
+}
+
 /**
- * A worker records a batch of attested contributions and settles a batch of signed queries (whose
- * fees fund the epoch's reward pool); once the epoch is over, the contributor claims.
+ * A worker records a batch of attested contributions (usage fees fund the epoch's reward pool
+ * through the settlement rows); once the epoch is over, the contributor claims.
  */
 async function rewardsGas(system: BenchSystem) {
   const { publicClient, testClient, wallet, deployment, wait, pass } = system;
-  const { policyRegistry, contributorRewards, usageSettlement, eas, token } = deployment.contracts;
+  const { policyRegistry, contributorRewards, eas, token } = deployment.contracts;
   const worker = wallet(DEV_ROLES.worker);
   const attester = wallet(DEV_ROLES.attester);
   const contributor = wallet(DEV_ROLES.contributor);
@@ -230,19 +258,7 @@ async function rewardsGas(system: BenchSystem) {
     registry("setWorker", [worker.account.address, true]),
     registry("setSubmitters", [[contributor.account.address], true]),
     registry("setAttestationRequirement", [deployment.dataSchema.uid, [attester.account.address], 1, 0n]),
-    registry("setQuota", [consumer.account.address, 1_000n]),
-    registry("setQueryFee", [parseEther("0.001")]),
   ]);
-  await wait(
-    await consumer.writeContract({
-      address: usageSettlement,
-      abi: usageSettlementAbi,
-      functionName: "deposit",
-      args: [consumer.account.address],
-      value: parseEther("1"),
-    }),
-    "Depositing",
-  );
 
   const size = 1n << 20n;
   // Unique records in each contribution, as the worker counts them at ingest (about 100 bytes each).
@@ -283,32 +299,16 @@ async function rewardsGas(system: BenchSystem) {
     abi: policyRegistryAbi,
     functionName: "currentEpoch",
   });
-  const { timestamp } = await publicClient.getBlock();
-  const queries = [];
-  for (let nonce = 1n; nonce <= BigInt(BATCH); nonce++) {
-    const message = {
-      consumer: consumer.account.address,
-      inputHash: keccak256(toHex(`bench query ${nonce}`)),
-      nonce,
-      epoch,
-      deadline: timestamp + 3_600n,
-    };
-    const signature = await consumer.signTypedData({
-      domain: queryDomain(deployment.chainId, usageSettlement),
-      types: queryTypes,
-      primaryType: "Query",
-      message,
-    });
-    queries.push({ ...message, signature });
-  }
-  const settle = await wait(
-    await worker.writeContract({
-      address: usageSettlement,
-      abi: usageSettlementAbi,
-      functionName: "settle",
-      args: [queries],
+  // The pool to claim from: the fees of this epoch's usage, funded as UsageSettlement's sweep does.
+  await wait(
+    await outsider.writeContract({
+      address: contributorRewards,
+      abi: contributorRewardsAbi,
+      functionName: "fund",
+      args: [epoch],
+      value: parseEther("0.01"),
     }),
-    "Settling",
+    "Funding the pool",
   );
 
   const epochEnd = await publicClient.readContract({
@@ -351,7 +351,6 @@ async function rewardsGas(system: BenchSystem) {
   const perItem = (receipt: TransactionReceipt) => receipt.gasUsed / BigInt(BATCH);
   return {
     recordPerItem: perItem(record),
-    settlePerItem: perItem(settle),
     claim: claim.gasUsed,
     erc20Transfer: erc20.gasUsed,
     ethTransfer: eth.gasUsed,

@@ -2,10 +2,10 @@
 pragma solidity ^0.8.24;
 
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Eip7702AccountMock} from "../../contracts/mocks/Eip7702AccountMock.sol";
 import {IPolicyRegistry} from "../../contracts/interfaces/IPolicyRegistry.sol";
 import {IUsageSettlement} from "../../contracts/interfaces/IUsageSettlement.sol";
 import {ERC1271Wallet} from "../helpers/ERC1271Wallet.sol";
-import {RawDigestRejectingAccount} from "../helpers/RawDigestRejectingAccount.sol";
 import {SystemDeployer} from "../helpers/SystemDeployer.sol";
 
 /// @notice Usage settlement with cumulative vouchers and keys: a lane is charged once per total,
@@ -198,7 +198,7 @@ contract UsageSettlementTest is SystemDeployer {
 
     function test_attack_eip7702DelegatedEoa_settlesWithItsPlainSignature() public {
         IUsageSettlement.Voucher memory v = _signVoucher(_consumerKey, 0, 2, FEE);
-        RawDigestRejectingAccount delegate = new RawDigestRejectingAccount();
+        Eip7702AccountMock delegate = new Eip7702AccountMock();
         // The consumer's EOA delegates to account code (an EIP-7702 designator): it has code now.
         vm.etch(_consumer, abi.encodePacked(hex"ef0100", address(delegate)));
         assertGt(_consumer.code.length, 0);
