@@ -808,13 +808,39 @@ async function liftKillSwitch(d: Demo) {
 async function claimRewards(d: Demo) {
   chapter(
     "The epoch ends and the contributor claims its reward",
-    "Each epoch's pool is shared among that epoch's contributors by the bytes of accepted data: here the treasury's grant; the epoch's query fees join it once its settlement window has closed (anyone calls UsageSettlement.sweepFees). Once the epoch is over, the contributor claims.",
+    "Each epoch's pool is shared among that epoch's contributors by the bytes of accepted data: the treasury's grant, and the epoch's query fees, which accrue in UsageSettlement until the epoch's settlement window (one epoch after it) has closed and anyone sweeps them to the pool. Then the contributor claims.",
   );
-  const end = await readRegistry<bigint>(d, "epochEnd", [d.epoch]);
+  const usage = { address: d.deployment.contracts.usageSettlement, abi: usageSettlementAbi } as const;
+  const window = await d.clients.publicClient.readContract({ ...usage, functionName: "settlementWindow" });
+  const closes = (await readRegistry<bigint>(d, "epochEnd", [d.epoch])) + window;
   const { timestamp } = await d.clients.publicClient.getBlock();
-  if (timestamp < end) await d.clients.testClient.increaseTime({ seconds: Number(end - timestamp) });
+  if (timestamp < closes) await d.clients.testClient.increaseTime({ seconds: Number(closes - timestamp) });
   await d.clients.testClient.mine({ blocks: 1 });
-  expect((await readRegistry<bigint>(d, "currentEpoch")) > d.epoch, `epoch ${d.epoch} is over`);
+  expect(
+    (await readRegistry<bigint>(d, "currentEpoch")) > d.epoch + 1n,
+    `epoch ${d.epoch} is over, and so is its settlement window (${window / 60n} minutes)`,
+  );
+  // The worker sweeps the epochs it settled in once their window closes; anyone may.
+  const [accrued, swept] = await d.clients.publicClient.readContract({
+    ...usage,
+    functionName: "feesOf",
+    args: [d.epoch],
+  });
+  if (!swept) {
+    const why = await revertOf(d, { ...usage, functionName: "sweepFees", args: [d.epoch] }, devAddress(roles.outsider));
+    if (why === undefined) {
+      await wait(
+        d.clients,
+        await d.clients.wallet(roles.outsider).writeContract({ ...usage, functionName: "sweepFees", args: [d.epoch] }),
+      );
+    } else if (why !== "UsageFeesAlreadySwept") {
+      throw new BaseError(`Sweeping epoch ${d.epoch}'s fees failed: ${why}.`);
+    }
+  }
+  expect(
+    (await d.clients.publicClient.readContract({ ...usage, functionName: "feesOf", args: [d.epoch] }))[1],
+    `epoch ${d.epoch}'s ${formatEther(accrued)} ETH of query fees went to its reward pool (sweepFees)`,
+  );
 
   const rewards = d.deployment.contracts.contributorRewards;
   const contributor = d.clients.wallet(roles.contributor);

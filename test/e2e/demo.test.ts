@@ -52,7 +52,7 @@ describe("npm run demo", () => {
       "An attester vouches for data and a contributor submits it",
       "What the policy does not allow is refused",
       "A training run is approved, the keyholders release their shares, and the model is trained",
-      "A consumer queries the model until its quota is spent",
+      "A consumer queries the model, with its wallet and then with an API key, until its quota is spent",
       "The guardian Safe pulls the kill switch, and everything stops",
       "The DAO votes to lift the kill switch",
       "The epoch ends and the contributor claims its reward",
@@ -66,7 +66,9 @@ describe("npm run demo", () => {
     expect(output).toContain("[warn] keyholder unavailable; continuing without it");
     expect(output).toContain("every submission decrypted and matched its attested hash");
     expect(output).toMatch(/a fourth query: 429 QUOTA_EXHAUSTED/);
-    expect(output).toContain("the worker settled the 3 queries on chain");
+    expect(output).toMatch(/with the key \(Authorization: Bearer\): .* is (scam|legit)/);
+    expect(output).toMatch(/the worker refuses it at once: 401 KEY_REVOKED/);
+    expect(output).toContain("the worker settled the 3 queries on chain in two entries");
     // A fresh stack: the grant and the query fees are in the story's epoch, and all its data is the contributor's.
     expect(output).toContain("the contributor claims and receives 1.003 ETH");
     expect(output).toContain("The story went as told.");
