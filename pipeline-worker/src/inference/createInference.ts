@@ -84,6 +84,8 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     policy: parameters.policy,
     unsettledOfKey: (consumer, key) => store.unsettledOfKey(consumer, key),
     settledCount: (consumer) => store.settledCount(consumer),
+    // Called from a timer, after the settler below exists.
+    onExpiry: (consumer) => settler.urgent(consumer),
     ...(parameters.now ? { now: parameters.now } : {}),
   });
   const settler = createUsageSettler({
@@ -140,13 +142,13 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
       if (!autoSettle || timer !== undefined) return;
       timer = setInterval(() => {
         if (inFlight !== undefined) return;
-        // The consumers' cancellations, withdrawal requests and key revocations flag their lanes;
+        // The consumers' cancellations, withdrawal requests, key revocations (and keys expiring) flag their lanes;
         // otherwise lanes of ended epochs settle every `settlementIntervalSeconds`.
         settler
           .watch()
           .then((flagged) => {
             const due = now() - lastFlushAt >= config.settlementIntervalSeconds * 1000;
-            if (flagged > 0 || (due && store.pendingCount() > 0)) settleSoon();
+            if (flagged > 0 || settler.hasUrgent() || (due && store.pendingCount() > 0)) settleSoon();
           })
           .catch((error: unknown) => logger.warn({ err: error }, "reading the consumers' events failed; will retry"));
       }, parameters.pollingIntervalMs ?? 2_000);

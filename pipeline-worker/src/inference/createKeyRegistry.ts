@@ -38,6 +38,11 @@ export type CreateKeyRegistryParameters = {
    * as unsettled here and, not yet, as used on chain.
    */
   settledCount(consumer: Address): bigint;
+  /**
+   * Called when a key this worker served expires: its lanes must settle soon (the contract settles
+   * a key's usage until one epoch after its expiry), so the settler flags its consumer as urgent.
+   */
+  onExpiry?: (consumer: Address) => void;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
   /** The most key states kept between head blocks; the oldest is forgotten past it. Default 10,000. */
@@ -266,7 +271,11 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
       );
     }
     const { grant } = record;
-    if (grant.expiresAt <= request.nowSeconds) throw expired(grant);
+    if (grant.expiresAt <= request.nowSeconds) {
+      // Its lanes may have waited for their epoch's end: they settle now, while the contract still takes them.
+      parameters.onExpiry?.(grant.consumer);
+      throw expired(grant);
+    }
     if (grant.worker !== zeroAddress && grant.worker !== worker) throw wrongWorker(grant, worker);
     if (request.usageDigest !== undefined && request.signature !== undefined) {
       let signer: string | undefined;
@@ -296,6 +305,7 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
     const head = request.view.head.blockHash ?? String(request.view.head.blockNumber);
     const state = await keyState(grant.consumer, grant.key, head);
     if (state.revokedAt !== 0n) throw revoked(grant, state);
+    watchExpiry(grant, request.nowSeconds);
     return {
       maxFeePerQuery: grant.maxFeePerQuery,
       checkCap() {
@@ -311,6 +321,19 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
         );
       },
     };
+  }
+
+  /** Keys (lower-case) whose expiry is watched: one timer each, once the key has been used. */
+  const expiries = new Map<string, NodeJS.Timeout>();
+  function watchExpiry(grant: KeyGrantMessage, nowSeconds: bigint) {
+    const id = grant.key.toLowerCase();
+    const delayMs = Number(grant.expiresAt - nowSeconds) * 1000;
+    // setTimeout takes at most 2^31 - 1 ms (24.8 days): a key further from its expiry is watched
+    // from a later request.
+    if (parameters.onExpiry === undefined || expiries.has(id) || delayMs > 2 ** 31 - 1) return;
+    const timer = setTimeout(() => parameters.onExpiry!(grant.consumer), delayMs);
+    timer.unref();
+    expiries.set(id, timer);
   }
 
   /**
@@ -351,6 +374,7 @@ export async function createKeyRegistry(parameters: CreateKeyRegistryParameters)
     keyState,
     worker,
     async close() {
+      for (const timer of expiries.values()) clearTimeout(timer);
       await db.close();
     },
   };

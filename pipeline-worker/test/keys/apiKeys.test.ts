@@ -279,12 +279,16 @@ describe("querying with an API key (Authorization: Bearer)", () => {
 
   it("refuses an expired key with KEY_EXPIRED and counts nothing", async () => {
     const nowSeconds = BigInt(Math.floor(t.clock.now() / 1000));
-    const { worker, client } = await withKey({ expiresAt: nowSeconds + 30n });
+    const { worker, key, client } = await withKey({ expiresAt: nowSeconds + 30n });
     await client.chat.completions.create(ask("hello"));
     await t.advanceTime(60);
     const refusal = await refusalOf(client.chat.completions.create(ask("hello again")));
     expect(refusal.code).toBe("KEY_EXPIRED");
     expect((await counted(worker)).unsettled).toBe(1n);
+    // The key's lane settles at the next flush, its epoch still under way: the contract takes a
+    // key's usage for one epoch after its expiry only.
+    await worker.worker.inference.settle({});
+    expect((await keyState(key.address))[0]).toBe(1n);
   });
 
   it("refuses a key revoked on chain with KEY_REVOKED from the first poll that sees it, and counts nothing", async () => {
