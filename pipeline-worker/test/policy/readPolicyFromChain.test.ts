@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, keccak256, toHex, type Address, type Hex } from "viem";
+import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import { createGenesisPolicy } from "../../src/policy/Policy.ts";
 import { diffPolicies } from "../../src/policy/diffPolicies.ts";
 import { fetchPolicyEvents } from "../../src/policy/fetchPolicyEvents.ts";
-import { readPolicyFromChain } from "../../src/policy/readPolicyFromChain.ts";
+import { readEpochSchedule, readPolicyFromChain } from "../../src/policy/readPolicyFromChain.ts";
 import { reducePolicy } from "../../src/policy/reducePolicy.ts";
 import { createPolicyTestChain, type PolicyTestChain } from "./createPolicyTestChain.ts";
 
@@ -52,7 +53,11 @@ describe("readPolicyFromChain", () => {
     let reverted = 0;
 
     const keyPool = Array.from({ length: 6 }, () => toHex(generateKeyholderKeyPair().publicKey));
-    const changes: (() => [string, readonly unknown[]] | Promise<[string, readonly unknown[]]>)[] = [
+    const wallets = Object.values(chain.accounts).flat();
+    // A change: the registry function and its arguments, made by the timelock unless `by` (a
+    // consumer joining a tier, paying `value`) is given.
+    type Change = [string, readonly unknown[], { by: (typeof wallets)[number]; value: bigint }?];
+    const changes: (() => Change | Promise<Change>)[] = [
       () => ["setSubmitter", [random.pick(accounts), random.next() < 0.7]],
       () => ["setSubmitters", [random.subset(accounts, 1, 4), random.next() < 0.6]],
       () => [
@@ -67,6 +72,34 @@ describe("readPolicyFromChain", () => {
       ],
       () => ["setQuota", [random.pick(accounts), BigInt(random.int(4) === 0 ? 0 : random.int(1000))]],
       () => ["setQueryFee", [BigInt(random.int(1e9)) * 10n ** BigInt(random.int(10))]],
+      async () => {
+        // Mostly an existing id or the next one; now and then one out of order or a new empty tier, which revert.
+        const count = await chain.publicClient.readContract({
+          address: chain.registry,
+          abi: policyRegistryAbi,
+          functionName: "tierCount",
+        });
+        const queries = random.int(5) === 0 ? 0n : BigInt(1 + random.int(500));
+        return [
+          "setTier",
+          [random.int(count + 2), queries, BigInt(random.int(4)) * 10n ** 15n, random.next() < 0.8, random.int(4)],
+        ];
+      },
+      async () => {
+        // A consumer joins or renews (to the right price, mostly), so that renewals, re-joins after
+        // an expiry, full and closed tiers all occur as time moves on.
+        const tierId = random.int(4);
+        const { pricePerEpoch } = await chain.publicClient.readContract({
+          address: chain.registry,
+          abi: policyRegistryAbi,
+          functionName: "tier",
+          args: [tierId],
+        });
+        const epochs = BigInt(1 + random.int(3));
+        const value = pricePerEpoch * epochs + (random.next() < 0.05 ? 1n : 0n);
+        return ["joinTier", [tierId, epochs], { by: random.pick(wallets), value }];
+      },
+      async () => ["joinTier", [random.int(4), 1n], { by: random.pick(wallets), value: 0n }],
       () => {
         const members = random.subset(accounts, 1, 4);
         const keys = random.subset(keyPool, members.length, members.length);
@@ -101,9 +134,19 @@ describe("readPolicyFromChain", () => {
       if (together > 1) await chain.testClient.setAutomine(false);
       const hashes: Hex[] = [];
       for (let i = 0; i < together; i++) {
-        const [functionName, args] = await random.pick(changes)();
+        const [functionName, args, consumer] = await random.pick(changes)();
         try {
-          hashes.push(await chain.sendAsTimelock(functionName, args));
+          hashes.push(
+            consumer === undefined
+              ? await chain.sendAsTimelock(functionName, args)
+              : await consumer.by.writeContract({
+                  address: chain.registry,
+                  abi: policyRegistryAbi,
+                  functionName: "joinTier",
+                  args: args as [number, bigint],
+                  value: consumer.value,
+                }),
+          );
         } catch {
           // The registry refused it (an unknown run, a lift with nothing engaged, an operator who
           // is not a worker): a change that never happened, as a proposal that reverts.
@@ -154,11 +197,13 @@ describe("readPolicyFromChain", () => {
       maxBlockRange: 10_000,
     });
     // Every kind of change was made, so every branch of the reducer was compared with the views.
-    expect(new Set(events.map((event) => event.eventName)).size).toBe(12);
+    expect(new Set(events.map((event) => event.eventName)).size).toBe(14);
+    const epochs = await readEpochSchedule({ client: chain.publicClient, registry: chain.registry });
     for (const blockNumber of checkpoints) {
       const reduced = reducePolicy(
         genesis,
         events.filter((event) => event.blockNumber <= blockNumber),
+        epochs,
       );
       const atBlock = await readPolicyFromChain({
         client: chain.publicClient,
@@ -170,7 +215,7 @@ describe("readPolicyFromChain", () => {
       expect({ blockNumber, differing: diffPolicies(reduced, atBlock) }).toEqual({ blockNumber, differing: [] });
     }
     console.info(
-      `policy fuzz: seed ${SEED}, ${STEPS} steps, ${applied} changes applied, ${reverted} refused, ${checkpoints.length} intermediate blocks compared`,
+      `policy fuzz: seed ${SEED}, ${STEPS} steps, ${applied} changes applied (${events.filter((e) => e.eventName === "TierJoined").length} tier joins), ${reverted} refused, ${checkpoints.length} intermediate blocks compared`,
     );
   });
 });

@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 async function followChainClock() {
-  const block = await chain.publicClient.getBlock({ blockTag: "latest", cacheTime: 0 });
+  const block = await chain.publicClient.getBlock({ blockTag: "latest" });
   chainNowMs = Number(block.timestamp) * 1000;
 }
 
