@@ -6,7 +6,7 @@ import { useApp } from "../../lib/AppContext.tsx";
 import { formatEth, formatRelative, formatTime, plural } from "../../lib/format.ts";
 import { useWrite } from "../../lib/useWrite.ts";
 
-export type ConsumerAccount = {
+type ConsumerAccount = {
   /** The policy's fee per query now, in wei. */
   fee: bigint;
   deposit: bigint;
