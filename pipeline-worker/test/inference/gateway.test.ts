@@ -1,3 +1,4 @@
+import { zeroAddress } from "viem";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import OpenAI, { APIError } from "openai";
@@ -177,7 +178,7 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("Hello there, friend.");
     // One chunk per upstream piece, passed on as it came.
     expect(chunks.filter((c) => c.choices[0]?.delta.content).map((c) => c.choices[0]!.delta.content)).toEqual(WORDS);
-    expect(chunks.at(-1)).toMatchObject({ receipt: { model: MODEL, used: "2" }, quota: { used: "2" } });
+    expect(chunks.at(-1)).toMatchObject({ receipt: { model: MODEL, total: "2" }, quota: { used: "2" } });
     expect((await t.quotaOf(worker)).body.used).toBe("2");
 
     const models = await client.models.list();
@@ -240,7 +241,7 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
     for (let i = 0; i < 3; i++) {
       const replay = await raw(baseURL, body, headers);
       expect(replay.status).toBe(409);
-      expect(JSON.parse(replay.text).error.code).toBe("NONCE_REPLAYED");
+      expect(JSON.parse(replay.text).error.code).toBe("TOTAL_REPLAYED");
     }
     // The model was asked once; the query counts against the quota and is settled (its fee paid).
     expect(requests).toHaveLength(1);
@@ -250,7 +251,7 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
     // The same holds on POST /v1/queries, whose classification goes to the same model.
     const query = await t.signQuery({ input: "is this a scam?" });
     expect((await t.query(worker, query)).body.code).toBe("MODEL_FAILED");
-    expect((await t.query(worker, query)).body.code).toBe("NONCE_REPLAYED");
+    expect((await t.query(worker, query)).body.code).toBe("TOTAL_REPLAYED");
     expect(requests).toHaveLength(2);
   });
 
@@ -346,15 +347,19 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
     const body = chat();
     const headers = await t.signChat(body);
     const answered = JSON.parse((await raw(baseURL, body, headers)).text) as ChatCompletion;
+    const usage = {
+      consumer: t.consumer.address,
+      key: zeroAddress,
+      worker: worker.address,
+      epoch: BigInt(headers["x-query-epoch"]!),
+      total: BigInt(headers["x-query-total"]!),
+      maxFeePerQuery: BigInt(headers["x-query-max-fee"]!),
+      inputHash: chatInputHash(body),
+      deadline: BigInt(headers["x-query-deadline"]!),
+    };
     const signer = await verifyQueryReceipt({
       receipt: answered.receipt,
-      query: {
-        consumer: t.consumer.address,
-        inputHash: chatInputHash(body),
-        nonce: BigInt(headers["x-query-nonce"]!),
-        epoch: BigInt(headers["x-query-epoch"]!),
-        deadline: BigInt(headers["x-query-deadline"]!),
-      },
+      usage,
       answer: { content: answered.choices[0]!.message.content },
       chainId: t.deployment.chainId,
       usageSettlement: t.deployment.contracts.usageSettlement,
@@ -363,13 +368,7 @@ describe("the governed gateway in front of an external OpenAI-compatible model",
     await expect(
       verifyQueryReceipt({
         receipt: answered.receipt,
-        query: {
-          consumer: t.consumer.address,
-          inputHash: chatInputHash(body),
-          nonce: BigInt(headers["x-query-nonce"]!),
-          epoch: BigInt(headers["x-query-epoch"]!),
-          deadline: BigInt(headers["x-query-deadline"]!),
-        },
+        usage,
         answer: { content: "Goodbye." },
         chainId: t.deployment.chainId,
         usageSettlement: t.deployment.contracts.usageSettlement,

@@ -1,3 +1,4 @@
+import { zeroAddress } from "viem";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
 import { createKeywordModel } from "./createKeywordModel.ts";
@@ -59,19 +60,21 @@ describe("kill switch engaged mid-stream", () => {
     }
     expect(model.calls.aborted).toBe(4);
     expect(worker.worker.inference.queries.inFlight()).toBe(0);
-    // The model was invoked for all six: all are counted, and their nonces are spent.
+    // The model was invoked for all six: all are counted in the lane, and their totals are spent.
     expect((await t.quotaOf(worker)).body.used).toBe("6");
-    expect(worker.worker.inference.store.pendingCount()).toBe(6);
-    for (const body of bodies)
-      expect(await worker.worker.inference.store.get(t.consumer.address, BigInt(body.nonce))).toBeDefined();
-    // New queries are refused before anything is counted, and settlement waits while the switch is engaged.
+    expect(worker.worker.inference.store.pendingCount()).toBe(1);
+    const lane = { consumer: t.consumer.address, key: zeroAddress, epoch: BigInt(bodies[0]!.epoch) };
+    expect(worker.worker.inference.store.lane(lane)).toMatchObject({ served: 6n, charged: 6n });
+    for (const body of bodies) expect((await t.query(worker, body)).body.code).toBe("KILL_SWITCH_ENGAGED");
+    // New queries are refused before anything is counted; settlement goes on while the switch is
+    // engaged: it pays for what was served before it.
     const refused = await t.query(worker, await t.signQuery());
     expect(refused.body).toMatchObject({
       code: "KILL_SWITCH_ENGAGED",
       hints: ["The query was not counted. Only a governance proposal can lift the switch."],
     });
     expect((await t.quotaOf(worker)).body.used).toBe("6");
-    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 0, waiting: 6, transactions: [] });
+    expect(await worker.worker.inference.settle()).toMatchObject({ settled: 1, waiting: 0 });
     model.release();
   });
 

@@ -1,3 +1,4 @@
+import { zeroAddress } from "viem";
 import { spawn, spawnSync } from "node:child_process";
 import OpenAI, { APIError } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -101,17 +102,20 @@ describe("the OpenAI-compatible API, through the openai client", () => {
     expect(parsed.choices[0]!.finish_reason).toBe("stop");
     expect(parsed.model).toBe(MODEL);
     expect(parsed.quota).toMatchObject({ used: "1", remaining: (QUOTA - 1n).toString() });
-    const query = {
+    const usage = {
       consumer: t.consumer.address,
-      inputHash: chatInputHash(body),
-      nonce: BigInt(headers["x-query-nonce"]!),
+      key: zeroAddress,
+      worker: worker.address,
       epoch: BigInt(headers["x-query-epoch"]!),
+      total: BigInt(headers["x-query-total"]!),
+      maxFeePerQuery: BigInt(headers["x-query-max-fee"]!),
+      inputHash: chatInputHash(body),
       deadline: BigInt(headers["x-query-deadline"]!),
     };
     // The receipt binds the same answer as POST /v1/queries would, and the request as signed.
     const signer = await verifyQueryReceipt({
       receipt: parsed.receipt,
-      query,
+      usage,
       answer: { label: "scam", score: "high" },
       chainId: t.deployment.chainId,
       usageSettlement: t.deployment.contracts.usageSettlement,
@@ -119,7 +123,7 @@ describe("the OpenAI-compatible API, through the openai client", () => {
       policyRegistry: t.deployment.contracts.policyRegistry,
     });
     expect(signer).toBe(worker.address);
-    // The query is settled on chain like any other: the signature over the chat request is the voucher.
+    // The query is settled on chain like any other: the signature over the chat request is the lane's voucher.
     expect((await worker.worker.inference.settle()).settled).toBe(1);
   });
 
@@ -135,7 +139,7 @@ describe("the OpenAI-compatible API, through the openai client", () => {
     expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe("stop");
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
-    expect(last.receipt).toMatchObject({ model: MODEL, used: "1" });
+    expect(last.receipt).toMatchObject({ model: MODEL, total: "1" });
     expect(last.quota).toMatchObject({ used: "1" });
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
   });
@@ -185,7 +189,7 @@ describe("the OpenAI-compatible API, through the openai client", () => {
     const refused = await refusalOf(client.chat.completions.create(body, { headers: await t.signChat(body) }));
     expect(refused).toMatchObject({ status: 429, code: "QUOTA_EXHAUSTED", type: "rate_limit_error", param: null });
     expect(refused.message).toBe(
-      `${t.consumer.address} has used its ${QUOTA} queries of epoch ${await t.currentEpoch()}.`,
+      `Total ${QUOTA + 1n} would take ${t.consumer.address} past its ${QUOTA} queries of epoch ${await t.currentEpoch()}.`,
     );
     expect(refused.headers?.get("x-should-retry")).toBe("false");
     expect(Number(refused.headers?.get("retry-after"))).toBeGreaterThan(0);
@@ -227,11 +231,8 @@ describe("the OpenAI-compatible API, through the openai client", () => {
     const { client, worker } = await start();
     const body = ask("hello");
     const unsigned = await refusalOf(client.chat.completions.create(body));
-    expect(unsigned).toMatchObject({
-      status: 401,
-      code: "AUTHENTICATION_REQUIRED",
-      message: "This worker does not accept API keys yet: sign the request.",
-    });
+    // The client's own API key is no DAO AI key: refused as such, not taken for a signature.
+    expect(unsigned).toMatchObject({ status: 401, code: "KEY_UNKNOWN" });
     const headers = await t.signChat(body);
     const tampered = await refusalOf(client.chat.completions.create(ask("hello!"), { headers }));
     expect(tampered).toMatchObject({ status: 401, code: "SIGNATURE_INVALID" });
@@ -254,7 +255,7 @@ describe("the OpenAI-compatible API, through the openai client", () => {
     // None of them counted; the well-signed request is served once, then refused as a replay.
     await client.chat.completions.create(body, { headers });
     const replayed = await refusalOf(client.chat.completions.create(body, { headers }));
-    expect(replayed).toMatchObject({ status: 409, code: "NONCE_REPLAYED" });
+    expect(replayed).toMatchObject({ status: 409, code: "TOTAL_REPLAYED" });
     expect((await t.quotaOf(worker)).body.used).toBe("1");
   });
 });
@@ -282,7 +283,7 @@ describe("the OpenAI-compatible API, through curl", () => {
     expect(events.at(-1)).toBe("data: [DONE]");
     const chunks = events.slice(0, -1).map((event) => chatCompletionChunkSchema.parse(JSON.parse(event.slice(6))));
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("scam (confidence: high)");
-    expect(chunks.at(-1)!.receipt?.used).toBe("1");
+    expect(chunks.at(-1)!.receipt?.total).toBe("1");
   });
 
   it.skipIf(!curl)("answers curl's refusals in OpenAI's error shape", async () => {
@@ -302,7 +303,7 @@ describe("the OpenAI-compatible API, through curl", () => {
     expect(openAiErrorSchema.parse(JSON.parse(json!)).error).toMatchObject({
       code: "AUTHENTICATION_REQUIRED",
       type: "authentication_error",
-      message: "The request carries no signed query.",
+      message: "The request carries no signed Usage voucher and no API key.",
     });
   });
 });
