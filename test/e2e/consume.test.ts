@@ -133,6 +133,11 @@ describe("the Consume page", () => {
     expect(keyLane[0]).toMatchObject({ served: "2", charged: "2" });
     expect(keyLane[0]!.consumer?.toLowerCase()).toBe(consumer.toLowerCase());
 
+    // The tab keeps its key across a reload (sessionStorage), still with no prompt.
+    await page.reload();
+    await poll(() => page.getByTestId("session-key").locator("code").getAttribute("title")).toBe(sessionKey);
+    expect((await walletPrompts(page)).signatures).toBe(0);
+
     // Revoked on chain through the wallet (a transaction, no signature), then refused.
     await keyRow.getByRole("button", { name: "Revoke" }).click();
     await page.getByText(/Revoke key .*: confirmed/).waitFor();
