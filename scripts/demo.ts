@@ -98,7 +98,7 @@ type Demo = {
   epoch: bigint;
   /** Tells this run's proposals and data apart from earlier runs'. */
   run: string;
-  contributed: { dataHash: Hex; size: bigint }[];
+  contributed: { dataHash: Hex; size: bigint; weight: bigint }[];
   submissionDomain: { name: string; version: string; chainId: number; verifyingContract: Address };
 };
 
@@ -349,7 +349,7 @@ async function contribute(d: Demo, seed: number, story: string): Promise<Submiss
       `    encrypted with a fresh AES-256-GCM key split 2-of-3 among the keyholders; manifest on IPFS: ${status.manifestCid}`,
     ),
   );
-  d.contributed.push({ dataHash, size: BigInt(data.byteLength) });
+  d.contributed.push({ dataHash, size: BigInt(data.byteLength), weight: BigInt(recorded.weight) });
   return status;
 }
 
@@ -808,7 +808,7 @@ async function liftKillSwitch(d: Demo) {
 async function claimRewards(d: Demo) {
   chapter(
     "The epoch ends and the contributor claims its reward",
-    "Each epoch's pool is shared among that epoch's contributors by the bytes of accepted data: the treasury's grant, and the epoch's query fees, which accrue in UsageSettlement until the epoch's settlement window (one epoch after it) has closed and anyone sweeps them to the pool. Then the contributor claims.",
+    "Each epoch's pool is shared among that epoch's contributors by their unique accepted records: the treasury's grant, and the epoch's query fees, which accrue in UsageSettlement until the epoch's settlement window (one epoch after it) has closed and anyone sweeps them to the pool. Then the contributor claims.",
   );
   const usage = { address: d.deployment.contracts.usageSettlement, abi: usageSettlementAbi } as const;
   const window = await d.clients.publicClient.readContract({ ...usage, functionName: "settlementWindow" });
@@ -854,11 +854,11 @@ async function claimRewards(d: Demo) {
     } as never) as Promise<T>;
   const [pool, totalWeight] = await read<readonly [bigint, bigint, bigint]>("epochTotals", [d.epoch]);
   const [weight] = await read<readonly [bigint, bigint]>("shareOf", [d.epoch, address]);
-  const mine = d.contributed.reduce((sum, c) => sum + c.size, 0n);
-  // At least this story's bytes: the contributor may also have contributed outside the story.
+  const mine = d.contributed.reduce((sum, c) => sum + c.weight, 0n);
+  // At least this story's records: the contributor may also have contributed outside the story.
   expect(
     weight >= mine && mine > 0n,
-    `the contributor's weight is the ${weight} bytes it contributed, of ${totalWeight} in the epoch`,
+    `the contributor's weight is the ${weight} unique accepted records it contributed, of ${totalWeight} in the epoch`,
   );
   const claimable = await read<bigint>("claimable", [d.epoch, address]);
   expect(
