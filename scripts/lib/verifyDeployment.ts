@@ -46,6 +46,7 @@ export const REGISTRY_SETTERS: { functionName: string; args: readonly unknown[] 
   { functionName: "setRevealDelay", args: [1n] },
   { functionName: "setGuardian", args: [DUMMY] },
   { functionName: "liftKillSwitch", args: [1n] },
+  { functionName: "setTier", args: [0, 10n, 0n, true, 0] },
 ];
 
 /** The name of the custom error an `eth_call` reverted with, or undefined if it did not revert. */
@@ -226,6 +227,14 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     eq(await read(c.usageSettlement, usageSettlementAbi, "rewards"), c.contributorRewards) &&
       eq(await read(c.usageSettlement, usageSettlementAbi, "policy"), c.policyRegistry),
     "",
+  );
+  // UsageSettlement caches the registry's epoch length (its settlement window): they must agree.
+  const window = await read(c.usageSettlement, usageSettlementAbi, "settlementWindow");
+  const epochLength = await read(c.policyRegistry, policyRegistryAbi, "epochLength");
+  check(
+    "settlement's window is the registry's epoch",
+    window === epochLength,
+    `settlement window ${String(window)}, epoch length ${String(epochLength)}`,
   );
   check(
     "model commitments read the registry",
