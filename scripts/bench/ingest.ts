@@ -15,6 +15,7 @@ import { pipeline } from "node:stream/promises";
 import { FsBlockstore } from "blockstore-fs";
 import { importFile } from "ipfs-unixfs-importer";
 import { toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
+import { createRecordPool } from "@dao-ai/pipeline-worker/createRecordPool";
 import { privateKeyToAccount } from "viem/accounts";
 import { createApiServer } from "../../pipeline-worker/src/api/createApiServer.ts";
 import { registerSubmissionRoutes } from "../../pipeline-worker/src/api/routes/registerSubmissionRoutes.ts";
@@ -49,6 +50,41 @@ async function drain(source: AsyncIterable<Uint8Array>): Promise<void> {
   for await (const _ of source);
 }
 
+/** Random bytes to letters, about one in seven a space. */
+const LETTERS = Buffer.from(Array.from({ length: 256 }, (_, i) => (i % 7 === 0 ? 32 : 97 + (i % 26))));
+
+/**
+ * `size` bytes of training data as ingest requires it (JSON Lines of {text, label}), each record a
+ * 16 KiB line (or `size` bytes, when smaller) of pseudo-random letters from an AES-CTR keystream
+ * keyed by `seed`, so that another seed's records are new to the worker's pool. Made as they are
+ * sent, in chunks of about 1 MiB, never held whole; `size` is a multiple of the line's length.
+ */
+function* trainingPayload(size: number, seed: number): Generator<Uint8Array> {
+  const line = Math.min(16 * KiB, size);
+  const key = createHash("sha256").update(`bench-ingest ${seed}`).digest();
+  const keystream = createCipheriv("aes-256-ctr", key, Buffer.alloc(16, 0));
+  const prefix = Buffer.from('{"text":"');
+  const suffix = Buffer.from('","label":"legit"}\n');
+  const textLength = line - prefix.length - suffix.length;
+  const linesPerChunk = Math.max(1, Math.floor(MiB / line));
+  for (let sent = 0; sent < size;) {
+    const count = Math.min(linesPerChunk, Math.ceil((size - sent) / line));
+    const chunk = Buffer.alloc(count * line);
+    const random = keystream.update(Buffer.alloc(count * textLength));
+    for (let l = 0; l < count; l++) {
+      const text = l * line + prefix.length;
+      prefix.copy(chunk, l * line);
+      for (let i = 0; i < textLength; i++) chunk[text + i] = LETTERS[random[l * textLength + i]!]!;
+      // Letters at both ends, so that no record is blank once white space is trimmed.
+      chunk[text] = 97;
+      chunk[text + textLength - 1] = 122;
+      suffix.copy(chunk, text + textLength);
+    }
+    sent += chunk.byteLength;
+    yield chunk;
+  }
+}
+
 /**
  * The worker's submission service on a fresh data directory, as createWorker builds it (journal
  * with fsync, embedded Helia store), with the policy held fixed instead of followed on chain: one
@@ -70,6 +106,7 @@ async function createIngestHarness(directory: string) {
     },
   };
   const journal = await createJournal({ directory: path.join(directory, "journal") });
+  const recordPool = await createRecordPool({ directory: path.join(directory, "records") });
   const store = await createHeliaContentStore({ directory: path.join(directory, "ipfs") });
   const service = createSubmissionService({
     // `upload` reads nothing from the chain; only `begin` does.
@@ -79,6 +116,7 @@ async function createIngestHarness(directory: string) {
     policy: { requireFreshPolicy: () => ({ policy }) as PolicyView, onKillSwitch: () => () => true },
     journal,
     store,
+    recordPool,
     maxPayloadBytes: Number.MAX_SAFE_INTEGER,
     logger: createLogger({ level: "warn" }),
     metrics: createMetrics({ defaultMetrics: false }),
@@ -114,6 +152,7 @@ async function createIngestHarness(directory: string) {
     uploadToken: upload.token,
     async close() {
       await store.close();
+      await recordPool.close();
       await journal.close();
     },
   };
@@ -177,6 +216,7 @@ export async function benchIngest({ repeats, progress }: BenchContext): Promise<
   const notes: string[] = [];
   const directory = mkdtempSync(path.join(tmpdir(), "bench-ingest-"));
   const harness = await createIngestHarness(directory);
+  let seeds = 1;
   const rate = (bytes: number, seconds: number) => `${(bytes / seconds / 1e6).toFixed(1)} MB/s`;
   try {
     let large: Uint8Array | undefined;
@@ -186,13 +226,15 @@ export async function benchIngest({ repeats, progress }: BenchContext): Promise<
       ["64 MiB", 64 * MiB],
     ] as const) {
       progress(`ingest ${label} through the submission service, ${repeats} times`);
-      const payload = randomBytes(size);
-      const dataHash = toHex(createHash("sha256").update(payload).digest());
+      let payload = new Uint8Array();
       const raw: number[] = [];
       const full: number[] = [];
       const rawCpu: number[] = [];
       const fullCpu: number[] = [];
       for (let i = 0; i < Math.max(repeats, size < MiB ? 20 : repeats); i++) {
+        // New records each time: a second upload of the same ones would be refused as duplicates.
+        payload = Buffer.concat([...trainingPayload(size, seeds++)]);
+        const dataHash = toHex(createHash("sha256").update(payload).digest());
         rawCpu.push(await cpuTime(async () => raw.push(await time(() => rawAes(payload)))));
         const id = await harness.prepare(dataHash, size);
         let state = "";
@@ -335,12 +377,8 @@ async function uploadInChild(mib: number): Promise<UploadMemory> {
 /** The child: a worker HTTP server and a client streaming `mib` MiB to it; prints its UploadMemory as JSON. */
 async function uploadChild(mib: number): Promise<void> {
   const size = mib * MiB;
-  // The same pseudo-random bytes twice (an AES-CTR keystream), made as they are sent, never held whole.
-  function* data(): Generator<Uint8Array> {
-    const keystream = createCipheriv("aes-256-ctr", Buffer.alloc(32, 7), Buffer.alloc(16, 0));
-    const zeros = Buffer.alloc(MiB);
-    for (let sent = 0; sent < size; sent += MiB) yield keystream.update(zeros);
-  }
+  // The same training data twice, made as it is sent, never held whole.
+  const data = () => trainingPayload(size, 0);
   const hash = createHash("sha256");
   for (const chunk of data()) hash.update(chunk);
   const dataHash = toHex(hash.digest());
@@ -377,7 +415,7 @@ async function uploadChild(mib: number): Promise<void> {
   }
   try {
     // A first small upload, so that what the first request loads and compiles is not counted.
-    const warmUp = randomBytes(MiB);
+    const warmUp = Buffer.concat([...trainingPayload(MiB, -1)]);
     await put(await harness.prepare(toHex(createHash("sha256").update(warmUp).digest()), MiB), [warmUp]);
     const id = await harness.prepare(dataHash, size);
     const collect = (globalThis as { gc?: () => void }).gc;

@@ -13,16 +13,19 @@ import {
 import type { SubmissionValidation } from "./submissionStatus.ts";
 
 /** The pool's format: its fingerprints are only comparable with others of the same parameters. */
-const FORMAT = `dao-ai/record-pool/v1 minhash=${MINHASH_PERMUTATIONS} bands=${BANDS}x${ROWS} bigrams`;
+const FORMAT = `dao-ai/record-pool/v1 minhash=fmix32x${MINHASH_PERMUTATIONS} bands=${BANDS}x${ROWS} word-bigrams`;
 /**
  * Record keys kept per LSH bucket. A bucket this full is a crowd of near-identical texts already;
  * a newcomer that falls in it is still compared with the first ones, which is where a copy of
  * them would match.
  */
 const BUCKET_CAPACITY = 8;
+/** Records read or written per LevelDB round trip: bounds what an admission holds at once. */
+const SLICE = 2048;
 
-// Key layout. One LevelDB batch admits a submission's unique records, so a crash leaves the pool
-// with all of them or none.
+// Key layout. A submission's unique records are written in batches of SLICE records, each entry
+// naming the submission: a crash part way leaves some of them in the pool, and the retried upload
+// (same submission) counts those as its own, not as duplicates.
 //   meta!format        -> FORMAT
 //   r!<record key>     -> the id of the submission that brought the record
 //   m!<record key>     -> its MinHash signature (base64 of MINHASH_PERMUTATIONS uint32, little-endian)
@@ -71,76 +74,106 @@ export async function createRecordPool(parameters: CreateRecordPoolParameters): 
   /** Admissions run one at a time: each reads the pool and writes what it found unique. */
   let queue: Promise<unknown> = Promise.resolve();
 
+  /** The pooled records whose signatures are near `signature`, among those in `buckets`. */
+  function nearPooled(
+    signature: Uint32Array,
+    bands: readonly string[],
+    buckets: ReadonlyMap<string, readonly string[]>,
+    signatures: ReadonlyMap<string, Uint32Array>,
+  ): boolean {
+    return bands.some((name) =>
+      (buckets.get(name) ?? []).some((candidate) => {
+        const theirs = signatures.get(candidate);
+        return theirs !== undefined && similarity(signature, theirs) >= NEAR_DUPLICATE_THRESHOLD;
+      }),
+    );
+  }
+
+  async function readBuckets(names: readonly string[]): Promise<Map<string, string[]>> {
+    const values = await db.getMany(names.map((name) => `b!${name}`));
+    return new Map(names.map((name, i) => [name, values[i] ? (JSON.parse(values[i]) as string[]) : []]));
+  }
+
+  /**
+   * Decides, slice by slice so that memory stays bounded by a slice's reads, which records are
+   * duplicates of the pool, near duplicates of it, or repeats within the file; then writes the
+   * admitted ones, slice by slice too. Only the file's own index (LSH buckets of its admitted
+   * records) grows with the file.
+   */
   async function admitNow(submissionId: string, records: readonly RecordFingerprint[]): Promise<SubmissionValidation> {
-    const distinctKeys = [...new Set(records.map((r) => r.key))];
-    const owners = await db.getMany(distinctKeys.map((key) => `r!${key}`));
-    const pooledBy = new Map(distinctKeys.map((key, i) => [key, owners[i]]));
-
-    // Every bucket any record falls in, read once.
-    const recordBands = records.map((r) => (r.signature ? bandKeys(r.signature) : []));
-    const bucketNames = [...new Set(recordBands.flat())];
-    const bucketValues = await db.getMany(bucketNames.map((name) => `b!${name}`));
-    const buckets = new Map(
-      bucketNames.map((name, i) => [name, bucketValues[i] ? (JSON.parse(bucketValues[i]) as string[]) : []]),
-    );
-    // Records this submission brought itself (an upload retried after a crash) are compared as
-    // the file's own, below, in file order.
-    const pooledCandidates = [...new Set([...buckets.values()].flat())].filter(
-      (key) => pooledBy.get(key) !== submissionId,
-    );
-    const signatureValues = await db.getMany(pooledCandidates.map((key) => `m!${key}`));
-    const signatures = new Map<string, Uint32Array>();
-    pooledCandidates.forEach((key, i) => {
-      const value = signatureValues[i];
-      if (value !== undefined) signatures.set(key, decodeSignature(value));
-    });
-
-    let duplicates = 0;
-    let nearDuplicates = 0;
-    const admitted = new Set<string>();
-    const touched = new Set<string>();
-    records.forEach((record, i) => {
-      const owner = pooledBy.get(record.key);
-      if (admitted.has(record.key) || (owner !== undefined && owner !== submissionId)) {
-        duplicates++;
-        return;
-      }
-      const bands = recordBands[i]!;
-      const near = bands.some((name) =>
-        buckets.get(name)!.some((candidate) => {
-          if (candidate === record.key) return false;
-          const theirs = signatures.get(candidate);
-          return theirs !== undefined && similarity(record.signature!, theirs) >= NEAR_DUPLICATE_THRESHOLD;
-        }),
-      );
-      if (near) {
-        nearDuplicates++;
-        return;
-      }
-      admitted.add(record.key);
-      if (record.signature) {
-        signatures.set(record.key, record.signature);
-        for (const name of bands) {
-          const members = buckets.get(name)!;
-          if (members.length < BUCKET_CAPACITY && !members.includes(record.key)) {
-            members.push(record.key);
-            touched.add(name);
+    const verdicts = new Uint8Array(records.length); // 0 admitted, 1 duplicate, 2 near duplicate
+    const admittedKeys = new Set<string>();
+    const fileBuckets = new Map<string, number[]>();
+    for (let from = 0; from < records.length; from += SLICE) {
+      const slice = records.slice(from, from + SLICE);
+      const owners = await db.getMany(slice.map((r) => `r!${r.key}`));
+      const sliceBands = slice.map((r) => (r.signature ? bandKeys(r.signature) : []));
+      const buckets = await readBuckets([...new Set(sliceBands.flat())]);
+      // Records this submission brought itself (an upload retried after a crash) are compared as
+      // the file's own, in file order, not as the pool's.
+      const candidates = [...new Set([...buckets.values()].flat())];
+      const candidateOwners = await db.getMany(candidates.map((key) => `r!${key}`));
+      const theirs = candidates.filter((_, i) => candidateOwners[i] !== submissionId);
+      const signatureValues = await db.getMany(theirs.map((key) => `m!${key}`));
+      const signatures = new Map<string, Uint32Array>();
+      theirs.forEach((key, i) => {
+        if (signatureValues[i] !== undefined) signatures.set(key, decodeSignature(signatureValues[i]));
+      });
+      slice.forEach((record, j) => {
+        const index = from + j;
+        const owner = owners[j];
+        if (admittedKeys.has(record.key) || (owner !== undefined && owner !== submissionId)) {
+          verdicts[index] = 1;
+          return;
+        }
+        const bands = sliceBands[j]!;
+        const signature = record.signature;
+        if (signature) {
+          const nearFile = bands.some((name) =>
+            (fileBuckets.get(name) ?? []).some(
+              (other) => similarity(signature, records[other]!.signature!) >= NEAR_DUPLICATE_THRESHOLD,
+            ),
+          );
+          if (nearFile || nearPooled(signature, bands, buckets, signatures)) {
+            verdicts[index] = 2;
+            return;
+          }
+          for (const name of bands) {
+            const members = fileBuckets.get(name);
+            if (members === undefined) fileBuckets.set(name, [index]);
+            else if (members.length < BUCKET_CAPACITY) members.push(index);
           }
         }
-      }
-    });
+        admittedKeys.add(record.key);
+      });
+    }
 
-    const weight = admitted.size;
+    const weight = admittedKeys.size;
     if (weight > 0) {
-      const batch = db.batch();
-      const byKey = new Map(records.map((r) => [r.key, r]));
-      for (const key of admitted) {
-        batch.put(`r!${key}`, submissionId);
-        const signature = byKey.get(key)!.signature;
-        if (signature) batch.put(`m!${key}`, encodeSignature(signature));
+      const admitted = records.filter((_, i) => verdicts[i] === 0);
+      for (let from = 0; from < admitted.length; from += SLICE) {
+        const slice = admitted.slice(from, from + SLICE);
+        const sliceBands = slice.map((r) => (r.signature ? bandKeys(r.signature) : []));
+        const buckets = await readBuckets([...new Set(sliceBands.flat())]);
+        const batch = db.batch();
+        slice.forEach((record, j) => {
+          batch.put(`r!${record.key}`, submissionId);
+          if (!record.signature) return;
+          batch.put(`m!${record.key}`, encodeSignature(record.signature));
+          for (const name of sliceBands[j]!) {
+            const members = buckets.get(name)!;
+            if (members.length < BUCKET_CAPACITY && !members.includes(record.key)) members.push(record.key);
+          }
+        });
+        for (const [name, members] of buckets) if (members.length > 0) batch.put(`b!${name}`, JSON.stringify(members));
+        await batch.write({ sync });
       }
-      for (const name of touched) batch.put(`b!${name}`, JSON.stringify(buckets.get(name)));
-      await batch.write({ sync });
+    }
+    let duplicates = 0;
+    let nearDuplicates = 0;
+    for (const verdict of verdicts) {
+      if (verdict === 1) duplicates++;
+      if (verdict === 2) nearDuplicates++;
     }
     return { records: records.length, duplicates, nearDuplicates, weight };
   }

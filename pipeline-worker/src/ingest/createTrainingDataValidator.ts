@@ -4,8 +4,9 @@ import { DATA_LABELS, MAX_LABEL_LENGTH, MAX_LINE_LENGTH, MAX_TEXT_LENGTH } from 
 import { fingerprintRecord, normaliseText, type RecordFingerprint } from "./recordFingerprint.ts";
 
 /**
- * The most records one submission may hold. Ingest keeps each record's fingerprint (about 300
- * bytes) until the pool has admitted them, so this bounds an upload's memory (about 30 MB).
+ * The most records one submission may hold. Ingest keeps each record's fingerprint (about 450
+ * bytes) until the pool has admitted them, and the file's own LSH index while it admits them, so
+ * this bounds what an upload holds (tens of MB at most).
  */
 export const MAX_RECORDS = 100_000;
 
@@ -31,7 +32,7 @@ export type TrainingDataValidator = ReturnType<typeof createTrainingDataValidato
 /**
  * Checks submitted data as the model's training data (JSON Lines of {text, label}, UTF-8,
  * docs/model.md) while it streams past, and fingerprints each record for the pool's duplicate
- * checks. It holds one line, never the file. It never throws into the stream: the upload goes on
+ * checks. It holds one line, never the file, and each record's fingerprint. It never throws into the stream: the upload goes on
  * to its end so that its hash can first be compared with what was signed (bytes that are not the
  * signed ones are a wrong upload, not invalid data); `result()` then throws the first problem,
  * naming the line. Parsing stops at the first problem.
@@ -39,9 +40,13 @@ export type TrainingDataValidator = ReturnType<typeof createTrainingDataValidato
 export function createTrainingDataValidator(parameters: CreateTrainingDataValidatorParameters = {}) {
   const labels = new Set(parameters.labels ?? DATA_LABELS);
   const maxRecords = parameters.maxRecords ?? MAX_RECORDS;
+  // Not streaming: each line is decoded alone (a newline byte is never part of a multi-byte
+  // UTF-8 sequence, so lines split at it are whole characters).
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const records: RecordFingerprint[] = [];
-  let pending = "";
+  /** The bytes of the line being received, while its newline has not arrived. */
+  let partial: Uint8Array[] = [];
+  let partialBytes = 0;
   let line = 0;
   let problem: WorkerError | undefined;
 
@@ -54,13 +59,14 @@ export function createTrainingDataValidator(parameters: CreateTrainingDataValida
     });
   }
 
-  function decode(chunk?: Uint8Array): string | undefined {
+  function checkBytes(bytes: Uint8Array, number: number): void {
+    let text: string;
     try {
-      return chunk === undefined ? decoder.decode() : decoder.decode(chunk, { stream: true });
+      text = decoder.decode(bytes);
     } catch {
-      refuse("DATA_NOT_UTF8", `The data is not UTF-8 text (after line ${line}).`, { line: line + 1 });
-      return undefined;
+      return refuse("DATA_NOT_UTF8", `Line ${number} is not UTF-8 text.`, { line: number });
     }
+    checkLine(text, number);
   }
 
   function checkLine(raw: string, number: number): void {
@@ -115,24 +121,30 @@ export function createTrainingDataValidator(parameters: CreateTrainingDataValida
     records.push(fingerprintRecord(normalised));
   }
 
+  /**
+   * Checks each line as its newline arrives, from the bytes: no string longer than a line is ever
+   * built, so what the validator holds between chunks is one partial line, not a decoded chunk.
+   */
   function take(chunk: Uint8Array): void {
-    const decoded = decode(chunk);
-    if (decoded === undefined) return;
-    pending += decoded;
     let start = 0;
-    for (let end = pending.indexOf("\n"); end >= 0 && !problem; end = pending.indexOf("\n", start)) {
-      checkLine(pending.slice(start, end), ++line);
+    for (let end = chunk.indexOf(0x0a); end >= 0 && !problem; end = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, end);
+      const bytes = partialBytes === 0 ? piece : Buffer.concat([...partial, piece]);
+      partial = [];
+      partialBytes = 0;
+      checkBytes(bytes, ++line);
       start = end + 1;
     }
-    pending = pending.slice(start);
-    if (!problem && pending.length > MAX_LINE_LENGTH) {
+    if (problem || start === chunk.byteLength) return;
+    // A copy, so that the rest of the chunk is not kept alive with it.
+    partial.push(Uint8Array.from(chunk.subarray(start)));
+    partialBytes += chunk.byteLength - start;
+    if (partialBytes > MAX_LINE_LENGTH) {
       refuse("DATA_FIELD_LENGTH", `Line ${line + 1} is longer than any record can be.`, {
         line: line + 1,
         limit: MAX_TEXT_LENGTH,
       });
     }
-    // Nothing more is parsed after a problem; the bytes still flow to the hash.
-    if (problem) pending = "";
   }
 
   return {
@@ -142,10 +154,8 @@ export function createTrainingDataValidator(parameters: CreateTrainingDataValida
         if (!problem) take(chunk);
         yield chunk;
       }
-      if (!problem) {
-        const rest = decode();
-        if (rest !== undefined) checkLine(pending + rest, ++line);
-      }
+      if (!problem && partialBytes > 0) checkBytes(Buffer.concat(partial), ++line);
+      partial = [];
     },
     /** The records' fingerprints, in file order, once the whole data has passed; or its first problem. */
     result(): RecordFingerprint[] {

@@ -54,28 +54,30 @@ export function trainingData(bytes = 1000 + Math.floor(Math.random() * 4000)): U
 
 /**
  * `size` bytes of valid training data (a multiple of 8 KiB), the same every time, made as they are
- * sent in chunks of `chunk` bytes and never held whole: 8 KiB records of random text from an
- * AES-CTR keystream.
+ * sent in chunks of `chunk` bytes (a multiple of 8 KiB) and never held whole: 8 KiB records of
+ * random text from an AES-CTR keystream, each chunk built in one buffer so that making the data
+ * leaves little garbage beside what the worker is measured on.
  */
 export function* trainingDataChunks(size: number, chunk = 1024 * 1024): Generator<Uint8Array> {
-  const keystream = createCipheriv("aes-256-ctr", Buffer.alloc(32, 7), Buffer.alloc(16, 0));
-  const random = (length: number) => keystream.update(Buffer.alloc(length));
   const LINE = 8192;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  for (let line = 0; line * LINE < size; line++) {
-    const label = line % 2 === 0 ? "legit" : "scam";
-    const bytes = trainingLine(LINE - lineOverhead(label), label, random);
-    pending.push(bytes);
-    pendingBytes += bytes.byteLength;
-    if (pendingBytes >= chunk) {
-      const joined = Buffer.concat(pending);
-      yield joined.subarray(0, chunk);
-      pending = [joined.subarray(chunk)];
-      pendingBytes = joined.byteLength - chunk;
+  const keystream = createCipheriv("aes-256-ctr", Buffer.alloc(32, 7), Buffer.alloc(16, 0));
+  const zeros = Buffer.alloc(chunk);
+  for (let sent = 0; sent < size; sent += chunk) {
+    const bytes = Math.min(chunk, size - sent);
+    const out = keystream.update(zeros.subarray(0, bytes));
+    for (let at = 0; at < bytes; at += LINE) {
+      const label = (sent + at) % (2 * LINE) === 0 ? "legit" : "scam";
+      const prefix = '{"text":"';
+      const suffix = `","label":"${label}"}\n`;
+      const textEnd = at + LINE - suffix.length;
+      out.write(prefix, at, "latin1");
+      for (let i = at + prefix.length; i < textEnd; i++) out[i] = LETTERS[out[i]!]!;
+      out[at + prefix.length] = 97;
+      out[textEnd - 1] = 122;
+      out.write(suffix, textEnd, "latin1");
     }
+    yield out;
   }
-  if (pendingBytes > 0) yield Buffer.concat(pending);
 }
 
 export const sha256 = (data: Uint8Array): Hex => `0x${createHash("sha256").update(data).digest("hex")}`;

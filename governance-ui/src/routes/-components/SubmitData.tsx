@@ -184,7 +184,9 @@ export function SubmitData({ account }: { account: Address }) {
             value={text}
             disabled={file !== null}
             onChange={(e) => setText(e.target.value)}
-            placeholder="Paste the training text here, or choose a file below."
+            placeholder={
+              'One labelled message per line, as JSON Lines:\n{"text": "Claim your airdrop at …", "label": "scam"}\n{"text": "Lunch at noon?", "label": "legit"}'
+            }
           />
         </div>
         <div className="field">
@@ -295,6 +297,13 @@ export function SubmitData({ account }: { account: Address }) {
       {result ? (
         <p className="notice notice-ok" data-testid="submission-result">
           Stored as <code>{shortHex(result.id)}</code>: the worker records it on chain shortly.
+          {result.validation ? (
+            <>
+              {" "}
+              {plural(result.validation.records, "record")}, {result.validation.duplicates} already in the pool,{" "}
+              {result.validation.nearDuplicates} near duplicates: weight {result.validation.weight}.
+            </>
+          ) : null}
         </p>
       ) : null}
       {error ? <ErrorNotice error={error} title="The submission was refused" /> : null}
