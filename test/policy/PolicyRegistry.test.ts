@@ -113,6 +113,54 @@ describe("PolicyRegistry through governance", () => {
     expect(await read("feePerQuery")).toBe(parseEther("0.001"));
   });
 
+  it("votes an access tier that a consumer then joins by paying the treasury, with no proposal", async () => {
+    const price = parseEther("0.01");
+    const [set] = await passAndExpectVersions([registryAction(system, "setTier", [0, 500n, price, true, 2])]);
+    expect(set?.eventName).toBe("TierSet");
+    expect(set?.args).toMatchObject({
+      tierId: 0,
+      queriesPerEpoch: 500n,
+      pricePerEpoch: price,
+      open: true,
+      maxMembers: 2,
+    });
+    expect(await read("tierCount")).toBe(1);
+
+    const outsider = system.accounts.outsider;
+    const join = (epochs: bigint, value: bigint) =>
+      outsider.writeContract({
+        address: system.deployment.contracts.policyRegistry,
+        abi: policyRegistryAbi,
+        functionName: "joinTier",
+        args: [0, epochs],
+        value,
+      });
+    // The exact price, or nothing happens.
+    await expectRevert(join(3n, price), "PolicyTierWrongPayment", [3n * price, price]);
+    const treasury = await system.publicClient.getBalance({ address: system.deployment.contracts.timelock });
+    const version = await policyVersion();
+    const receipt = await system.wait(await join(3n, 3n * price));
+    const [joined] = parseEventLogs({ abi: policyRegistryAbi, eventName: "TierJoined", logs: receipt.logs });
+    const epoch = await read<bigint>("currentEpoch");
+    expect(joined?.args).toEqual({
+      consumer: address(outsider),
+      tierId: 0,
+      fromEpoch: epoch,
+      untilEpoch: epoch + 3n,
+      paid: 3n * price,
+      policyVersion: version + 1n,
+    });
+    expect(await system.publicClient.getBalance({ address: system.deployment.contracts.timelock })).toBe(
+      treasury + 3n * price,
+    );
+    expect(await read("membershipOf", [address(outsider)])).toEqual([0, epoch, epoch + 3n]);
+    expect(await read("quotaAt", [address(outsider), epoch + 2n])).toBe(500n);
+    expect(await read("quotaAt", [address(outsider), epoch + 3n])).toBe(0n);
+    // A quota voted for the consumer wins over its tier's.
+    await passAndExpectVersions([registryAction(system, "setQuota", [address(outsider), 7n])]);
+    expect(await read("quotaAt", [address(outsider), epoch])).toBe(7n);
+  });
+
   it("replaces the keyholder committee, numbering committees from 1", async () => {
     const members = system.accounts.keyholders.map(address);
     const keys = members.map(() => toHex(generateKeyholderKeyPair().publicKey));
