@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEther, type EIP1193RequestFn } from "viem";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import { workerShare } from "../../src/inference/workerShare.ts";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
 import {
@@ -84,7 +84,7 @@ async function stopWorker(child: Child | undefined, signal: NodeJS.Signals = "SI
   await child?.stop(signal);
 }
 
-async function post(child: Child, body: QueryRequest) {
+async function post(child: Child, body: SignedQueryRequest) {
   const response = await fetch(`${child.url}/v1/queries`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -108,15 +108,31 @@ async function eventually(read: () => Promise<bigint>, expected: bigint, timeout
   expect(value).toBe(expected);
 }
 
-const settledUsage = async (consumer: string) =>
-  t.readSettlement<bigint>("settledUsage", [consumer, await t.currentEpoch()]);
+const settledUsage = async (consumer: string, epoch: bigint) =>
+  t.readSettlement<bigint>("usedInEpoch", [consumer, epoch]);
+
+/** The address of the worker process at `index`: the `worker` its vouchers name. */
+const workerAddress = (index: number) => devAccount(WORKER_ACCOUNTS[index]!).address;
+
+/**
+ * Moves the chain past the epoch under way, so the workers' settlement loops settle its lanes (one
+ * entry each).
+ */
+async function endEpoch() {
+  await t.testClient.increaseTime({ seconds: Number(t.deployment.settings.epochLength) });
+  await t.testClient.mine({ blocks: 1 });
+  await t.clock.sync();
+}
+
+let firstEpoch: bigint | undefined;
+let crashShare: bigint | undefined;
 
 describe("several worker processes serving the same consumers", () => {
   it("serve together exactly the quota, each its share, however the queries are spread; settlement adds up", async () => {
-    const epoch = await t.currentEpoch();
-    const poolBefore = await t.poolOf(epoch);
     // Three times the quota, sent all at once, every worker receiving more than its share.
-    const bodies = await Promise.all(Array.from({ length: 3 * Number(QUOTA) }, () => t.signQuery()));
+    const bodies = await Promise.all(
+      Array.from({ length: 3 * Number(QUOTA) }, (_, i) => t.signQuery({ worker: workerAddress(i % WORKERS) })),
+    );
     const responses = await Promise.all(bodies.map((body, i) => post(children[i % WORKERS]!, body)));
     const servedBy = children.map((_, index) => responses.filter((r, i) => i % WORKERS === index && r.status === 200));
     for (const [index, served] of servedBy.entries()) {
@@ -126,28 +142,27 @@ describe("several worker processes serving the same consumers", () => {
     expect(responses.filter((r) => r.status !== 200).every((r) => r.body.code === "QUOTA_EXHAUSTED")).toBe(true);
 
     // A second wave, spread at random, finds nothing left anywhere.
-    const more = await Promise.all(Array.from({ length: 12 }, () => t.signQuery()));
-    const late = await Promise.all(more.map((body) => post(children[Math.floor(Math.random() * WORKERS)]!, body)));
+    const targets = Array.from({ length: 12 }, () => Math.floor(Math.random() * WORKERS));
+    const more = await Promise.all(targets.map((index) => t.signQuery({ worker: workerAddress(index) })));
+    const late = await Promise.all(more.map((body, i) => post(children[targets[i]!]!, body)));
     expect(late.map((r) => r.body.code)).toEqual(late.map(() => "QUOTA_EXHAUSTED"));
 
-    // Each worker settles its own vouchers within the settlement interval: usage on chain is the quota.
-    await eventually(() => settledUsage(t.consumer.address), QUOTA);
-    expect(await t.poolOf(epoch)).toBe(poolBefore + QUOTA * t.fee);
     for (const child of children) {
       expect(await usedAt(child, t.consumer.address)).toBe(
         workerShare({ quota: QUOTA, workerIndex: child.index, workerCount: WORKERS }),
       );
     }
-  });
+  }, 180_000);
 
   it("a worker killed mid-stream (SIGKILL) loses no counted query and serves no more than its share after a restart", async () => {
     const worker = children[0]!;
     const share = workerShare({ quota: CRASH_QUOTA, workerIndex: 0, workerCount: WORKERS });
-    const sign = () => t.signQuery({ signer: crashConsumer });
+    const epoch = await t.currentEpoch();
+    const sign = () => t.signQuery({ signer: crashConsumer, worker: workerAddress(0) });
     const first = await Promise.all(Array.from({ length: Number(share) }, sign));
     // Queries keep arriving on four connections; the worker is killed right after the fifth answer,
     // with the other lanes' queries in flight.
-    const answered: QueryRequest[] = [];
+    const answered: SignedQueryRequest[] = [];
     let next = 0;
     let killed: Promise<void> | undefined;
     const lane = async () => {
@@ -170,17 +185,44 @@ describe("several worker processes serving the same consumers", () => {
     // (the consumer is charged for them: the bound is on answers, never above the share).
     expect(used).toBeGreaterThanOrEqual(BigInt(answered.length));
     expect(used).toBeLessThanOrEqual(BigInt(answered.length + LANES));
-    for (const body of answered.slice(0, 3)) expect((await post(restarted, body)).body.code).toBe("NONCE_REPLAYED");
+    for (const body of answered.slice(0, 3)) expect((await post(restarted, body)).body.code).toBe("TOTAL_REPLAYED");
 
     // What is left of the share, and not one more.
-    const rest = await Promise.all(Array.from({ length: Number(share) }, sign));
+    // The consumer picks up at the worker's nextTotal: totals signed and lost in the crash are not reused.
+    const rest = await Promise.all(
+      Array.from({ length: Number(share) }, (_, i) =>
+        t.signQuery({ signer: crashConsumer, worker: workerAddress(0), total: used + 1n + BigInt(i) }),
+      ),
+    );
     const after = await Promise.all(rest.map((body) => post(restarted, body)));
     const servedAfter = after.filter((r) => r.status === 200).length;
     expect(BigInt(servedAfter)).toBe(share - used);
     expect(BigInt(answered.length + servedAfter)).toBeLessThanOrEqual(share);
     expect(await usedAt(restarted, crashConsumer.address)).toBe(share);
 
-    // Every counted query is settled once: what the chain charges is what the worker counted.
-    await eventually(() => settledUsage(crashConsumer.address), share);
-  });
+    firstEpoch = epoch;
+    crashShare = share;
+  }, 180_000);
+
+  it("settle each lane with one entry once the epoch has ended: usage on chain is what was counted, fees accrue to the epoch", async () => {
+    const epoch = firstEpoch!;
+    const firstBlock = await t.publicClient.getBlockNumber();
+    await endEpoch();
+    await eventually(() => settledUsage(t.consumer.address, epoch), QUOTA);
+    await eventually(() => settledUsage(crashConsumer.address, epoch), crashShare!);
+    expect(await t.readSettlement("feesOf", [epoch])).toEqual([(QUOTA + crashShare!) * t.fee, false]);
+    const events = await t.publicClient.getContractEvents({
+      address: t.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      eventName: "UsageSettled",
+      fromBlock: firstBlock,
+    });
+    // One entry per lane: three lanes of the first consumer (one per worker), one of the second.
+    expect(events.map((e) => `${e.args.consumer}!${e.args.worker}`).sort()).toEqual(
+      [
+        ...[0, 1, 2].map((i) => `${t.consumer.address}!${workerAddress(i)}`),
+        `${crashConsumer.address}!${workerAddress(0)}`,
+      ].sort(),
+    );
+  }, 120_000);
 });
