@@ -1,5 +1,13 @@
 import OpenAI, { APIError } from "openai";
-import { decodeFunctionData, hashTypedData, zeroAddress, type Address, type Hex, type LocalAccount } from "viem";
+import {
+  decodeFunctionData,
+  hashTypedData,
+  zeroAddress,
+  zeroHash,
+  type Address,
+  type Hex,
+  type LocalAccount,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
@@ -14,6 +22,9 @@ import {
 } from "../../src/api/consumerWire.ts";
 import { openAiErrorSchema, signChatRequest } from "../../src/api/openAiWire.ts";
 import type { KeyGrantMessage } from "../../src/chain/typedData.ts";
+import { inputHashOf } from "../../src/inference/createQueryService.ts";
+import { verifyQueryReceipt, type QueryReceipt } from "../../src/inference/queryReceipt.ts";
+import type { ModelAnswer } from "../../src/model/Model.ts";
 import {
   createInferenceTestSystem,
   devAccount,
@@ -218,19 +229,39 @@ describe("querying with an API key (Authorization: Bearer)", () => {
     expect(await counted(worker)).toEqual({ used: "2", unsettled: 2n });
   });
 
-  it("answers POST /v1/queries with a bearer key and no signature fields", async () => {
+  it("answers POST /v1/queries with a bearer key and no signature fields; its receipt is signed only when asked", async () => {
     const { worker, key } = await withKey();
-    const response = await worker.worker.app.inject({
-      method: "POST",
-      url: "/v1/queries",
-      headers: { authorization: `Bearer ${key.token}` },
-      payload: { input: SCAM },
-    });
-    expect(response.statusCode).toBe(200);
-    expect(response.json()).toMatchObject({
+    const post = (headers: Record<string, string> = {}) =>
+      worker.worker.app.inject({
+        method: "POST",
+        url: "/v1/queries",
+        headers: { authorization: `Bearer ${key.token}`, ...headers },
+        payload: { input: SCAM },
+      });
+    const plain = await post();
+    expect(plain.statusCode).toBe(200);
+    const answer = plain.json() as { answer: { label: string; score: string }; receipt: QueryReceipt };
+    expect(answer).toMatchObject({
       answer: { label: "scam" },
-      receipt: { consumer: t.consumer.address, key: key.address, total: "1" },
+      receipt: { consumer: t.consumer.address, key: key.address, total: "1", signature: "0x", digest: zeroHash },
     });
+    // Asked for, the receipt is signed by the worker and binds the lane, the total and the answer.
+    const signed = await post({ "x-query-receipt": "signed" });
+    const { receipt } = signed.json() as { receipt: QueryReceipt };
+    const signer = await verifyQueryReceipt({
+      receipt,
+      usage: {
+        consumer: t.consumer.address,
+        key: key.address,
+        epoch: BigInt(receipt.epoch),
+        total: 2n,
+        inputHash: inputHashOf(SCAM),
+      },
+      answer: answer.answer as ModelAnswer,
+      chainId: t.deployment.chainId,
+      usageSettlement: t.deployment.contracts.usageSettlement,
+    });
+    expect(signer).toBe(worker.address);
   });
 
   it("lets a stolen key spend at most its cap: then KEY_CAP_REACHED, and nothing more is charged on chain", async () => {
