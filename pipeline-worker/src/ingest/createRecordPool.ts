@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
 import { WorkerError } from "../internal/WorkerError.ts";
 import {
+  bandHashes,
   bandKeys,
   BANDS,
   MINHASH_PERMUTATIONS,
@@ -103,7 +104,18 @@ export async function createRecordPool(parameters: CreateRecordPoolParameters): 
   async function admitNow(submissionId: string, records: readonly RecordFingerprint[]): Promise<SubmissionValidation> {
     const verdicts = new Uint8Array(records.length); // 0 admitted, 1 duplicate, 2 near duplicate
     const admittedKeys = new Set<string>();
-    const fileBuckets = new Map<string, number[]>();
+    // The file's own LSH index, by small-integer bucket ids (a collision only adds a candidate,
+    // which the similarity check then dismisses): a record's first bucket member is kept in
+    // `firstInBucket`, the rest, rare, in `moreInBucket`, so that a file of unique records costs
+    // a few bytes per band.
+    const firstInBucket = new Map<number, number>();
+    const moreInBucket = new Map<number, number[]>();
+    const fileBucketsOf = (signature: Uint32Array) =>
+      bandHashes(signature).map((hash, band) => (hash ^ Math.imul(band + 1, 0x9e3779b1)) >>> 2);
+    const membersOf = (bucket: number): number[] => {
+      const first = firstInBucket.get(bucket);
+      return first === undefined ? [] : [first, ...(moreInBucket.get(bucket) ?? [])];
+    };
     for (let from = 0; from < records.length; from += SLICE) {
       const slice = records.slice(from, from + SLICE);
       const owners = await db.getMany(slice.map((r) => `r!${r.key}`));
@@ -129,8 +141,9 @@ export async function createRecordPool(parameters: CreateRecordPoolParameters): 
         const bands = sliceBands[j]!;
         const signature = record.signature;
         if (signature) {
-          const nearFile = bands.some((name) =>
-            (fileBuckets.get(name) ?? []).some(
+          const fileBuckets = fileBucketsOf(signature);
+          const nearFile = fileBuckets.some((bucket) =>
+            membersOf(bucket).some(
               (other) => similarity(signature, records[other]!.signature!) >= NEAR_DUPLICATE_THRESHOLD,
             ),
           );
@@ -138,10 +151,12 @@ export async function createRecordPool(parameters: CreateRecordPoolParameters): 
             verdicts[index] = 2;
             return;
           }
-          for (const name of bands) {
-            const members = fileBuckets.get(name);
-            if (members === undefined) fileBuckets.set(name, [index]);
-            else if (members.length < BUCKET_CAPACITY) members.push(index);
+          for (const bucket of fileBuckets) {
+            if (!firstInBucket.has(bucket)) firstInBucket.set(bucket, index);
+            else {
+              const more = moreInBucket.get(bucket) ?? [];
+              if (more.length < BUCKET_CAPACITY - 1) moreInBucket.set(bucket, [...more, index]);
+            }
           }
         }
         admittedKeys.add(record.key);

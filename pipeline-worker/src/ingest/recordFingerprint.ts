@@ -124,16 +124,18 @@ export function similarity(a: Uint32Array, b: Uint32Array): number {
   return equal / a.length;
 }
 
-/**
- * The LSH bucket of each band of a signature, as a short key (the band's number and a 32-bit hash
- * of its rows): records sharing one are near-duplicate candidates.
- */
-export function bandKeys(signature: Uint32Array): string[] {
-  const keys: string[] = [];
+/** A 32-bit hash of each band's rows (its LSH bucket within the band). */
+export function bandHashes(signature: Uint32Array): number[] {
+  const hashes: number[] = [];
   for (let band = 0; band < BANDS; band++) {
     let hash = band;
     for (let row = band * ROWS; row < (band + 1) * ROWS; row++) hash = fmix32((hash ^ signature[row]!) >>> 0);
-    keys.push(`${band.toString(16)}${hash.toString(16).padStart(8, "0")}`);
+    hashes.push(hash);
   }
-  return keys;
+  return hashes;
+}
+
+/** The pool's key of each LSH bucket of a signature: records sharing one are near-duplicate candidates. */
+export function bandKeys(signature: Uint32Array): string[] {
+  return bandHashes(signature).map((hash, band) => `${band.toString(16)}${hash.toString(16).padStart(8, "0")}`);
 }
