@@ -18,7 +18,7 @@ import {
 } from "viem";
 import { usageSettlementAbi } from "../abis.ts";
 import { isConsumerSignature } from "../chain/consumerSignature.ts";
-import { ethMessageDigest, sameAddress, type DigestSigner } from "../chain/signatures.ts";
+import { ethMessageDigest, recoverDigestSigner, sameAddress, type DigestSigner } from "../chain/signatures.ts";
 import { createUsageHasher } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Logger } from "../internal/createLogger.ts";
@@ -135,6 +135,8 @@ export type CreateQueryServiceParameters = {
 export type QueryService = ReturnType<typeof createQueryService>;
 
 const SCORES = new Set(["low", "medium", "high"]);
+/** Consumers whose code presence is kept between head blocks; the oldest is forgotten past it. */
+const MAX_KEPT_ACCOUNTS = 10_000;
 const MAX_LABEL_LENGTH = 64;
 
 /**
@@ -194,6 +196,24 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     settledCount: (consumer) => store.settledCount(consumer),
   });
   const metrics = createQueryMetrics(parameters.metrics.registry);
+  /**
+   * Whether each consumer has code, read once per head block (as deposits are): an EOA's signature
+   * that ECDSA refuses is then refused without a chain read, however many are sent.
+   */
+  const codes = new Map<Address, { head: string; hasCode: Promise<boolean> }>();
+  function accountHasCode(consumer: Address, head: string, blockNumber: bigint): Promise<boolean> {
+    const kept = codes.get(consumer);
+    if (kept !== undefined && kept.head === head) return kept.hasCode;
+    const hasCode = chainRead(async () => {
+      const code = await client.getCode({ address: consumer, blockNumber });
+      return code !== undefined && code !== "0x";
+    });
+    codes.delete(consumer);
+    if (codes.size >= MAX_KEPT_ACCOUNTS) codes.delete(codes.keys().next().value!);
+    codes.set(consumer, { head, hasCode });
+    hasCode.catch(() => codes.delete(consumer));
+    return hasCode;
+  }
   const controllers = new Set<AbortController>();
 
   const unsubscribe = parameters.policy.onKillSwitch((change) => {
@@ -299,13 +319,18 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
           hints: ["Sign a Usage voucher as GET /v1/eip712 describes, or use an API key (Authorization: Bearer)."],
         });
       }
-      const valid = await isConsumerSignature({
-        client,
-        consumer,
-        digest: usageDigest,
-        signature: signed.signature,
-        blockNumber: view.head.blockNumber,
-      });
+      // ECDSA here first: the common case costs no chain read. Only a consumer with code (a Safe,
+      // a smart account) is asked with ERC-1271, as the contract would ask it.
+      const valid =
+        isEcdsaSigner(usageDigest, signed.signature, consumer) ||
+        ((await accountHasCode(consumer, head, view.head.blockNumber)) &&
+          (await isConsumerSignature({
+            client,
+            consumer,
+            digest: usageDigest,
+            signature: signed.signature,
+            blockNumber: view.head.blockNumber,
+          })));
       if (!valid) {
         throw new WorkerError("SIGNATURE_INVALID", "The signature is not the consumer's over this Usage voucher.", {
           hints: [
@@ -559,6 +584,15 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
       unsubscribe();
     },
   };
+}
+
+/** Whether `signature` is `signer`'s low-s ECDSA signature of `digest` (any other shape: no). */
+function isEcdsaSigner(digest: Uint8Array, signature: Hex, signer: Address): boolean {
+  try {
+    return sameAddress(recoverDigestSigner(digest, signature), signer);
+  } catch {
+    return false;
+  }
 }
 
 /** A voucher's numbers, range-checked against their EIP-712 types (the route checked their form). */
