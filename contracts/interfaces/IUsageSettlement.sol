@@ -165,7 +165,8 @@ interface IUsageSettlement {
     function settleKeys(KeySettlement[] calldata settlements) external;
     /// @notice Revoke `key` (the caller is the consumer that granted it). It still settles for
     /// CANCEL_GRACE, so that a worker that served it before seeing the revocation is paid; a
-    /// second revocation keeps the first time.
+    /// second revocation keeps the first time. A revoked key stays revoked, whatever grant of it
+    /// is shown later: authorise a new key instead.
     function revokeKey(address key) external;
     /// @notice Void the caller's vouchers for `worker` in `epoch` above `aboveTotal`, from
     /// CANCEL_GRACE after now (a worker that served before seeing it is paid); the voucher totals

@@ -369,9 +369,11 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         return uint64((block.timestamp - _epochGenesis) / _epochLength);
     }
 
-    /// @dev When `epoch`'s settlement window closes: one window (an epoch) after its end.
+    /// @dev When `epoch`'s settlement window closes: one window (an epoch) after its end. Saturates
+    /// at the largest uint64 for epochs so far ahead that the time would not fit (never reached).
     function _windowClosesAt(uint64 epoch) private view returns (uint64) {
-        return _epochGenesis + (epoch + 2) * _epochLength;
+        uint256 closesAt = uint256(_epochGenesis) + (uint256(epoch) + 2) * _epochLength;
+        return closesAt > type(uint64).max ? type(uint64).max : uint64(closesAt);
     }
 
     /// @dev The count stored for `epoch` in a word of two `(epoch, count)` pairs (0 if another

@@ -587,6 +587,18 @@ contract UsageSettlementTest is SystemDeployer {
         _settlement.revokeKey(_appKey);
     }
 
+    function test_attack_keyRevoked_newGrantOfTheSameKeyStillRefused() public {
+        vm.prank(_consumer);
+        _settlement.revokeKey(_appKey);
+        uint64 revokedAt = uint64(block.timestamp);
+        vm.warp(block.timestamp + 1 hours);
+        (IUsageSettlement.KeyGrant memory g, bytes memory sig) = _signGrant(_consumerKey, _appKey, 5000, FEE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IUsageSettlement.UsageKeyRevoked.selector, _consumer, _appKey, revokedAt)
+        );
+        _settleKeys(_bearerSettlement(g, sig, 0, 5));
+    }
+
     function test_attack_keyRevokedByAnother_doesNotRevokeTheConsumersKey() public {
         (IUsageSettlement.KeyGrant memory g, bytes memory sig) = _signGrant(_consumerKey, _appKey, 1000, FEE);
         vm.prank(_outsider);
@@ -730,6 +742,17 @@ contract UsageSettlementTest is SystemDeployer {
         _settlement.sweepFees(1);
         (uint256 received, ) = _rewards.totals();
         assertEq(received, 0);
+    }
+
+    function test_RevertIf_FeesOfAnEpochFarAheadSwept() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IUsageSettlement.UsageSettlementWindowOpen.selector,
+                type(uint64).max,
+                type(uint64).max
+            )
+        );
+        _settlement.sweepFees(type(uint64).max);
     }
 
     function test_SettlementWindowIsOneEpoch() public {
