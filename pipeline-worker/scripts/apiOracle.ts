@@ -1,19 +1,17 @@
-import { keccak256, toHex, type Address, type LocalAccount } from "viem";
-import { queryDomain, queryTypes } from "../src/chain/typedData.ts";
-import type { QueryRequest } from "../src/inference/createQueryService.ts";
+import { keccak256, toHex, zeroAddress, type Address, type LocalAccount } from "viem";
+import type { QuotaStatus, SignedQueryRequest } from "../src/api/consumerWire.ts";
+import { usageDomain, usageTypes } from "../src/chain/typedData.ts";
 import { REFUSED, type Oracle } from "./extractionAttack.ts";
 
 export type CreateApiOracleParameters = {
   /** The worker's base URL, e.g. what `worker.listen()` returns. */
   url: string;
-  /** The consumer's key: it signs every query (EIP-712, as the worker's query route expects). */
+  /** The consumer's key: it signs every query's Usage voucher (EIP-712, as the worker's query route expects). */
   account: LocalAccount;
   chainId: number;
   usageSettlement: Address;
   /** The clock the deadlines are set by, in ms. Default Date.now. */
   now?: () => number;
-  /** The first nonce. Default: the time in microseconds, so runs against one worker do not collide. */
-  firstNonce?: bigint;
 };
 
 export type ApiOracle = {
@@ -28,42 +26,51 @@ export type ApiOracle = {
 /**
  * The extraction attack's oracle over HTTP: a consumer that signs each query and POSTs it to a
  * running worker's `/v1/queries`, taking the answered label, until the worker refuses with
- * QUOTA_EXHAUSTED. The epoch comes from `GET /v1/quota/:consumer`, fetched again when the worker
- * says WRONG_EPOCH; any other refusal ends the attack with an error.
+ * QUOTA_EXHAUSTED. The epoch, the worker, the fee and the lane's next total come from `GET
+ * /v1/quota`, fetched again when the worker says WRONG_EPOCH; any other refusal ends the attack
+ * with an error.
  */
 export function createApiOracle(parameters: CreateApiOracleParameters): ApiOracle {
   const { account, url } = parameters;
   const now = parameters.now ?? Date.now;
-  const domain = queryDomain(parameters.chainId, parameters.usageSettlement);
-  let nonce = parameters.firstNonce ?? BigInt(Date.now()) * 1000n;
-  let epoch: bigint | undefined;
+  const domain = usageDomain(parameters.chainId, parameters.usageSettlement);
+  let lane: { epoch: bigint; worker: Address; feePerQuery: bigint; nextTotal: bigint } | undefined;
   let answered = 0;
   let refusal: Record<string, unknown> | undefined;
 
-  async function currentEpoch(): Promise<bigint> {
-    const response = await fetch(`${url}/v1/quota/${account.address}`);
-    const body = (await response.json()) as { epoch?: string; code?: string };
+  async function readLane() {
+    const response = await fetch(`${url}/v1/quota?consumer=${account.address}`);
+    const body = (await response.json()) as Partial<QuotaStatus> & { code?: string };
     if (!response.ok || body.epoch === undefined) {
       throw new Error(`GET /v1/quota refused: ${response.status} ${body.code ?? ""}`);
     }
-    return BigInt(body.epoch);
+    return {
+      epoch: BigInt(body.epoch),
+      worker: body.worker!,
+      feePerQuery: BigInt(body.feePerQuery!),
+      nextTotal: BigInt(body.nextTotal!),
+    };
   }
 
   async function post(input: string): Promise<{ status: number; body: Record<string, unknown> }> {
-    epoch ??= await currentEpoch();
+    lane ??= await readLane();
     const message = {
       consumer: account.address,
+      key: zeroAddress,
+      worker: lane.worker,
+      epoch: lane.epoch,
+      total: lane.nextTotal++,
+      maxFeePerQuery: lane.feePerQuery,
       inputHash: keccak256(toHex(input)),
-      nonce: ++nonce,
-      epoch,
       deadline: BigInt(Math.floor(now() / 1000)) + 600n,
     };
-    const signature = await account.signTypedData({ domain, types: queryTypes, primaryType: "Query", message });
-    const request: QueryRequest = {
+    const signature = await account.signTypedData({ domain, types: usageTypes, primaryType: "Usage", message });
+    const request: SignedQueryRequest = {
       consumer: message.consumer,
       input,
-      nonce: message.nonce.toString(),
       epoch: message.epoch.toString(),
+      total: message.total.toString(),
+      maxFeePerQuery: message.maxFeePerQuery.toString(),
       deadline: Number(message.deadline),
       signature,
     };
@@ -78,7 +85,7 @@ export function createApiOracle(parameters: CreateApiOracleParameters): ApiOracl
   async function ask(input: string): Promise<string | typeof REFUSED> {
     let response = await post(input);
     if (response.body.code === "WRONG_EPOCH") {
-      epoch = await currentEpoch();
+      lane = await readLane();
       response = await post(input);
     }
     if (response.status === 200) {

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseEventLogs, toHex, type Address, type EIP1193RequestFn, type Hex } from "viem";
+import { parseEventLogs, toHex, zeroAddress, type Address, type EIP1193RequestFn, type Hex } from "viem";
 import { contributorRewardsAbi, usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import { createWorker, type Worker } from "../../src/createWorker.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import { createLogger } from "../../src/internal/createLogger.ts";
 import type { WorkerConfig } from "../../src/internal/loadConfig.ts";
 import type { ContentStore } from "../../src/storage/ContentStore.ts";
@@ -107,7 +107,7 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
   }
 
   /** Posts a signed query over HTTP, as a consumer does. */
-  async function query(url: string, body: QueryRequest) {
+  async function query(url: string, body: SignedQueryRequest) {
     const response = await fetch(`${url}/v1/queries`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -128,8 +128,15 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
       .reduce((sum, log) => sum + BigInt(log.args.queries), 0n);
   }
 
-  const nonceUsed = (nonce: string, consumer: Address = t.consumer.address) =>
-    t.readSettlement<boolean>("isNonceUsed", [consumer, BigInt(nonce)]);
+  /** Whether the chain settled the query's total: its lane (at the first worker) is settled up to it or beyond. */
+  const totalSettled = async (body: SignedQueryRequest) =>
+    BigInt(body.total) <=
+    (await t.readSettlement<bigint>("settledTotal", [
+      body.consumer,
+      zeroAddress,
+      t.workerWallets[0]!.account.address,
+      BigInt(body.epoch),
+    ]));
 
   /** How many times the chain recorded this data (ContributionRecorded events). */
   async function timesRecorded(dataHash: Hex): Promise<number> {
@@ -162,7 +169,7 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
     startWorker,
     query,
     settledEvents,
-    nonceUsed,
+    totalSettled,
     timesRecorded,
     reset,
     async closeAll() {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import { describeInjected } from "../helpers/createFaultyRpcProxy.ts";
 import { spawnWorkerProcess, type WorkerProcess } from "../helpers/workerProcesses.ts";
 import { devPrivateKey, WORKER_ACCOUNTS } from "../inference/createInferenceTestSystem.ts";
@@ -62,14 +62,18 @@ describe("a worker killed while it settles", () => {
   it("settles every answered query exactly once after a restart, whether its transaction landed or arrives late", async () => {
     const dataDir = path.join(f.root, "killed-worker");
     worker = await spawn(dataDir);
-    const sent: QueryRequest[] = [];
-    const answered: QueryRequest[] = [];
+    const sent: SignedQueryRequest[] = [];
+    const answered: SignedQueryRequest[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Odd rounds: the node got the transaction and the answer is lost. Even: the network holds
       // the transaction itself, and delivers it once the worker has restarted.
       const when = round % 2 === 0 ? "before" : "after";
       f.proxy.inject({ methods: ["eth_sendRawTransaction"], fault: { kind: "stall", when }, times: 1 });
-      const bodies = await Promise.all(Array.from({ length: QUERIES_PER_ROUND }, () => f.signQuery()));
+      // The round picks up at the worker's next total: totals signed and never sent are not skipped.
+      const first = (await used(worker.url)) + 1n;
+      const bodies = await Promise.all(
+        Array.from({ length: QUERIES_PER_ROUND }, (_, i) => f.signQuery({ total: first + BigInt(i) })),
+      );
       let next = 0;
       let killed: Promise<void> | undefined;
       const current = worker;
@@ -99,21 +103,21 @@ describe("a worker killed while it settles", () => {
       // Everything the worker counted is settled by its restarted self, once.
       const counted = await used(worker.url);
       await expect
-        .poll(async () => f.readSettlement<bigint>("settledUsage", [f.consumer.address, await f.currentEpoch()]), {
+        .poll(async () => f.readSettlement<bigint>("usedInEpoch", [f.consumer.address, await f.currentEpoch()]), {
           timeout: 30_000,
           interval: 250,
         })
         .toBe(counted);
       await expect.poll(() => f.settledEvents(), { timeout: 10_000 }).toBe(counted);
       // Nothing answered was lost; what was counted and not answered was in flight at the kill.
-      for (const body of answered) expect(await f.nonceUsed(body.nonce)).toBe(true);
+      for (const body of answered) expect(await f.totalSettled(body)).toBe(true);
       expect(counted).toBeGreaterThanOrEqual(BigInt(answered.length));
       expect(counted - BigInt(answered.length)).toBeLessThanOrEqual(BigInt(LANES * (round + 1)));
-      const spent = await Promise.all(sent.map((body) => f.nonceUsed(body.nonce)));
+      const spent = await Promise.all(sent.map((body) => f.totalSettled(body)));
       expect(BigInt(spent.filter(Boolean).length)).toBe(counted);
       // An answered query sent again is refused, never served (or charged) twice.
       for (const body of answered.slice(-3)) {
-        expect((await f.query(worker.url, body)).body.code).toBe("NONCE_REPLAYED");
+        expect((await f.query(worker.url, body)).body.code).toBe("TOTAL_REPLAYED");
       }
       summary.inFlight = Number(counted) - answered.length;
     }

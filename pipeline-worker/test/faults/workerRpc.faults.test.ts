@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { policyRegistryAbi } from "../../../deployments/abis.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import { describeInjected, type RpcFault } from "../helpers/createFaultyRpcProxy.ts";
 import { createFaultsSystem, type FaultsSystem } from "./createFaultsSystem.ts";
 
@@ -61,8 +61,8 @@ for (const method of ["eth_sendRawTransaction", "eth_getTransactionReceipt"]) {
 }
 
 /** Sends QUERIES signed queries, one at a time, each answered; returns them. */
-async function serve(url: string): Promise<QueryRequest[]> {
-  const served: QueryRequest[] = [];
+async function serve(url: string): Promise<SignedQueryRequest[]> {
+  const served: SignedQueryRequest[] = [];
   for (let i = 0; i < QUERIES; i++) {
     const body = await f.signQuery();
     expect((await f.query(url, body)).status).toBe(200);
@@ -139,7 +139,7 @@ describe("a reorg that drops the worker's transactions", () => {
     // The set-up's last grants (the contributor, the committee) get their two confirmations.
     await f.testClient.mine({ blocks: 2 });
     const w = await f.startWorker({ confirmations: 2 });
-    const served: QueryRequest[] = [];
+    const served: SignedQueryRequest[] = [];
     served.push(...(await serve(w.url)));
     const { data, envelope } = await w.submitter.prepare();
     const id = (await w.submitter.post(envelope)).json.id as string;
@@ -147,7 +147,7 @@ describe("a reorg that drops the worker's transactions", () => {
 
     // Both transactions are mined, then a reorg replaces their blocks with others.
     const fork = await f.testClient.snapshot();
-    expect(await w.worker.inference.settle()).toMatchObject({ settled: QUERIES });
+    expect(await w.worker.inference.settle()).toMatchObject({ settled: 1 });
     expect(await w.worker.flush()).toBe(0);
     expect(await f.timesRecorded(envelope.dataHash)).toBe(1);
     await f.testClient.revert({ id: fork });
@@ -160,11 +160,11 @@ describe("a reorg that drops the worker's transactions", () => {
     await w.worker.inference.settle();
     await w.worker.flush();
     await f.testClient.mine({ blocks: 2 });
-    expect(await w.worker.inference.settle()).toMatchObject({ settled: QUERIES, transactions: [] });
+    expect(await w.worker.inference.settle()).toMatchObject({ settled: 1, transactions: [] });
     expect(await w.worker.flush()).toBe(1);
     expect(w.worker.inference.store.pendingCount()).toBe(0);
     expect(await f.settledEvents()).toBe(BigInt(QUERIES));
-    for (const body of served) expect(await f.nonceUsed(body.nonce)).toBe(true);
+    for (const body of served) expect(await f.totalSettled(body)).toBe(true);
     expect(await f.timesRecorded(envelope.dataHash)).toBe(1);
     const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
     expect(status.state).toBe("recorded");
@@ -178,7 +178,7 @@ describe("the worker's transactions while the RPC loses their answers", () => {
     "%s, %s: every answered query is settled and every stored submission recorded, exactly once",
     async (method, _name, fault) => {
       const w = await f.startWorker();
-      const served: QueryRequest[] = [];
+      const served: SignedQueryRequest[] = [];
       const stored: { id: string; dataHash: `0x${string}` }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         served.push(...(await serve(w.url)));
@@ -207,10 +207,10 @@ describe("the worker's transactions while the RPC loses their answers", () => {
         for (let attempt = 0; attempt < 3; attempt++) await w.worker.flush();
       }
       expect(await f.settledEvents()).toBe(BigInt(served.length));
-      expect(await f.readSettlement<bigint>("settledUsage", [f.consumer.address, await f.currentEpoch()])).toBe(
+      expect(await f.readSettlement<bigint>("usedInEpoch", [f.consumer.address, await f.currentEpoch()])).toBe(
         BigInt(served.length),
       );
-      for (const body of served) expect(await f.nonceUsed(body.nonce)).toBe(true);
+      for (const body of served) expect(await f.totalSettled(body)).toBe(true);
       for (const { id, dataHash } of stored) {
         expect(await f.timesRecorded(dataHash)).toBe(1);
         const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
@@ -223,7 +223,7 @@ describe("the worker's transactions while the RPC loses their answers", () => {
 
   it("a worker restarted after its settle transaction's answer was lost settles nothing twice", async () => {
     const w = await f.startWorker();
-    const served: QueryRequest[] = [];
+    const served: SignedQueryRequest[] = [];
     served.push(...(await serve(w.url)));
     // The transaction lands; its hash never reaches the worker, which then stops.
     f.proxy.inject({ methods: ["eth_sendRawTransaction"], fault: { kind: "close", when: "after" } });
@@ -233,7 +233,7 @@ describe("the worker's transactions while the RPC loses their answers", () => {
     const again = await f.startWorker({ dataDir: w.dataDir });
     const address = f.workerWallets[0]!.account.address;
     const nonce = await f.publicClient.getTransactionCount({ address });
-    expect(await again.worker.inference.settle()).toMatchObject({ settled: QUERIES, transactions: [] });
+    expect(await again.worker.inference.settle()).toMatchObject({ settled: 1, transactions: [] });
     expect(await f.publicClient.getTransactionCount({ address })).toBe(nonce);
     expect(await f.settledEvents()).toBe(BigInt(QUERIES));
     answered += served.length;

@@ -4,7 +4,7 @@ import { keccak256, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
 import { openAiErrorSchema } from "../../src/api/openAiWire.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import type { ErrorCode } from "../../src/internal/errorCodes.ts";
 import {
   createInferenceTestSystem,
@@ -129,10 +129,11 @@ describe("POST /v1/queries under hostile input", () => {
     // The chain's own rule (OpenZeppelin's ECDSA takes v = 27 or 28 only): a worker that served
     // this query would count it and answer it, and its settlement would be dropped, unpaid.
     const voucher = {
-      consumer: valid.consumer as `0x${string}`,
-      inputHash: keccak256(toHex(valid.input)),
-      nonce: BigInt(valid.nonce),
+      consumer: valid.consumer,
       epoch: BigInt(valid.epoch),
+      total: BigInt(valid.total),
+      maxFeePerQuery: BigInt(valid.maxFeePerQuery),
+      inputHash: keccak256(toHex(valid.input)),
       deadline: BigInt(valid.deadline),
     };
     await expect(
@@ -156,13 +157,14 @@ describe("POST /v1/queries under hostile input", () => {
         .uint8Array({ minLength: 20, maxLength: 20 })
         .map((bytes) => ({ consumer: `0x${Buffer.from(bytes).toString("hex")}` })),
       fc.string({ minLength: 1, maxLength: 200 }).map((input) => ({ input })),
-      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((nonce) => ({ nonce: nonce.toString() })),
+      fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }).map((total) => ({ total: total.toString() })),
+      fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }).map((fee) => ({ maxFeePerQuery: fee.toString() })),
       fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((epoch) => ({ epoch: epoch.toString() })),
       fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }).map((deadline) => ({ deadline })),
     );
     await fc.assert(
       fc.asyncProperty(
-        changed.filter((change) => Object.entries(change).some(([k, v]) => valid[k as keyof QueryRequest] !== v)),
+        changed.filter((change) => Object.entries(change).some(([k, v]) => valid[k as keyof SignedQueryRequest] !== v)),
         async (change) => {
           tally.add();
           expectRefusal(await postQuery(JSON.stringify({ ...valid, ...change })), ["SIGNATURE_INVALID"]);
@@ -173,23 +175,23 @@ describe("POST /v1/queries under hostile input", () => {
     await expectUnharmed();
   });
 
-  it("refuses a replayed nonce, in the same shape or another, and counts the query once", async () => {
+  it("refuses a replayed total, in the same shape or another, and counts the query once", async () => {
     const valid = await t.signQuery();
     expect((await postQuery(JSON.stringify(valid))).status).toBe(200);
     before = await state();
     for (let i = 0; i < 3; i++) {
       tally.add();
-      expectRefusal(await postQuery(JSON.stringify(valid)), ["NONCE_REPLAYED"]);
+      expectRefusal(await postQuery(JSON.stringify(valid)), ["TOTAL_REPLAYED"]);
     }
     tally.add();
     expectRefusal(
       await postQuery(JSON.stringify({ ...valid, consumer: valid.consumer.toUpperCase().replace("0X", "0x") })),
-      ["NONCE_REPLAYED"],
+      ["TOTAL_REPLAYED"],
     );
-    // The same nonce signed again over another input is a replay too.
+    // The same total signed again over another input is a replay too.
     tally.add();
-    const resigned = await t.signQuery({ nonce: BigInt(valid.nonce), input: "another input" });
-    expectRefusal(await postQuery(JSON.stringify(resigned)), ["NONCE_REPLAYED"]);
+    const resigned = await t.signQuery({ total: BigInt(valid.total), input: "another input" });
+    expectRefusal(await postQuery(JSON.stringify(resigned)), ["TOTAL_REPLAYED"]);
     await expectUnharmed();
   });
 
@@ -197,7 +199,7 @@ describe("POST /v1/queries under hostile input", () => {
     const nowSeconds = BigInt(Math.floor(t.clock.now() / 1000));
     const epoch = await t.currentEpoch();
     const stranger = privateKeyToAccount(`0x${"42".repeat(32)}`);
-    const cases: [() => Promise<QueryRequest>, string][] = [
+    const cases: [() => Promise<SignedQueryRequest>, string][] = [
       [() => t.signQuery({ deadline: nowSeconds - 1n }), "SIGNATURE_EXPIRED"],
       [() => t.signQuery({ deadline: 0n }), "SIGNATURE_EXPIRED"],
       [() => t.signQuery({ epoch: epoch + 1n }), "WRONG_EPOCH"],
@@ -327,8 +329,10 @@ describe("POST /v1/chat/completions under hostile input", () => {
       { numRuns: runs },
     );
     for (const [name, value] of [
-      ["x-query-nonce", "-1"],
-      ["x-query-nonce", "1".repeat(30)],
+      ["x-query-total", "-1"],
+      ["x-query-total", "1".repeat(30)],
+      ["x-query-max-fee", "0x10"],
+      ["x-query-key", "0x1234"],
       ["x-query-deadline", "9".repeat(17)],
       ["x-query-consumer", "0x1234"],
       ["x-query-signature", "0x"],
@@ -341,9 +345,8 @@ describe("POST /v1/chat/completions under hostile input", () => {
     tally.add();
     expectOpenAiRefusal(await postChat(JSON.stringify(body), partial), ["VALIDATION_FAILED"]);
     tally.add();
-    expectOpenAiRefusal(await postChat(JSON.stringify(body), { authorization: "Bearer sk-stolen" }), [
-      "AUTHENTICATION_REQUIRED",
-    ]);
+    // A bearer token that is no DAO AI key is refused as such.
+    expectOpenAiRefusal(await postChat(JSON.stringify(body), { authorization: "Bearer sk-stolen" }), ["KEY_UNKNOWN"]);
     await expectUnharmed();
   });
 
