@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeFunctionData, parseEther, toHex, type Address, type EIP1193RequestFn, type Hex } from "viem";
+import { parseEther, toHex, zeroAddress, type Address, type EIP1193RequestFn } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
@@ -22,7 +22,8 @@ import { serveProvider } from "../inference/serveProvider.ts";
 import { runConsumers, type LoadTally } from "./runConsumers.ts";
 
 // Many consumers querying three worker processes at once, with settlement on, for a while: what
-// each consumer was answered is what the chain charges, exactly once; no consumer gets more than
+// each consumer was answered is what the chain charges, exactly once, with at most one settlement
+// entry per lane (consumer, worker, epoch) whatever its number of queries; no consumer gets more than
 // its quota in any epoch (the documented bound with quota shares is 0, docs/queries.md); every
 // refusal is a documented code; the workers' memory stays flat. The epoch turns in the middle of
 // the load, so quotas are restored and past epochs settled while queries keep coming.
@@ -182,7 +183,8 @@ beforeAll(async () => {
   try {
     tally = await runConsumers({
       consumers,
-      workers,
+      workers: workers.map((w) => ({ ...w, address: workerAddress(w.index) })),
+      maxFeePerQuery: FEE,
       lanesPerConsumer: LANES,
       durationMs: LOAD_MS,
       chainId: t.deployment.chainId,
@@ -224,7 +226,7 @@ async function workerGauges(url: string) {
   const live = gauge("worker_heap_live_bytes");
   // 0 until the first full garbage collection: no reading yet.
   return {
-    unsettled: gauge("worker_queries_unsettled"),
+    unsettled: gauge("worker_lanes_unsettled"),
     live: live > 0 ? live : Number.NaN,
     heapTotal: gauge("worker_nodejs_heap_size_total_bytes"),
   };
@@ -239,6 +241,19 @@ const peak = (samples: MemorySample[], of: "anonymous" | "files" | "live" | "hea
   Math.max(...samples.map((s) => s[of]).filter(Number.isFinite));
 
 const keyOf = (consumer: Address, epoch: bigint) => `${consumer}!${epoch}`;
+const workerAddress = (index: number) =>
+  mnemonicToAccount(DEV_MNEMONIC, { addressIndex: WORKER_ACCOUNTS[index]! }).address;
+
+/** By lane (`consumer!epoch!workerIndex`): the totals answered. */
+function answeredByLane() {
+  const lanes = new Map<string, bigint[]>();
+  for (const a of tally.answered) {
+    const key = `${keyOf(a.consumer, a.epoch)}!${a.worker}`;
+    lanes.set(key, [...(lanes.get(key) ?? []), a.total]);
+  }
+  return lanes;
+}
+const highest = (totals: bigint[]) => totals.reduce((a, b) => (a > b ? a : b), 0n);
 
 function countBy<T>(items: T[], key: (item: T) => string) {
   const counts = new Map<string, number>();
@@ -265,100 +280,114 @@ describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, s
   });
 
   it("never serves a consumer more than its quota in an epoch, nor a worker more than its share", () => {
-    for (const [key, served] of countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch))) {
-      const consumer = key.split("!")[0] as Address;
-      expect(BigInt(served), key).toBeLessThanOrEqual(quotaOf(consumer));
-    }
-    // Each worker numbers a consumer's queries of the epoch 1, 2, 3 … in its receipts, each number once.
-    const byWorker = new Map<string, bigint[]>();
-    for (const a of tally.answered) {
-      const key = `${keyOf(a.consumer, a.epoch)}!${a.worker}`;
-      byWorker.set(key, [...(byWorker.get(key) ?? []), a.used]);
-    }
-    for (const [key, used] of byWorker) {
-      const [consumer, , index] = key.split("!");
+    const charged = new Map<string, bigint>();
+    for (const [key, totals] of answeredByLane()) {
+      const [consumer, epoch, index] = key.split("!");
       const share = workerShare({
         quota: quotaOf(consumer as Address),
         workerIndex: Number(index),
         workerCount: WORKERS,
       });
-      const sorted = [...used].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      expect(sorted, key).toEqual(sorted.map((_, i) => BigInt(i + 1)));
-      expect(BigInt(used.length), key).toBeLessThanOrEqual(share);
+      // Each total of a lane is answered once; the lane's charge, its highest total, is within the share.
+      expect(new Set(totals).size, key).toBe(totals.length);
+      expect(highest(totals), key).toBeLessThanOrEqual(share);
+      const consumerEpoch = `${consumer}!${epoch}`;
+      charged.set(consumerEpoch, (charged.get(consumerEpoch) ?? 0n) + highest(totals));
     }
-    // A consumer every worker turned away had been served its whole quota, not one query less.
-    const served = countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch));
+    for (const [key, sum] of charged) expect(sum, key).toBeLessThanOrEqual(quotaOf(key.split("!")[0] as Address));
+    // A consumer every worker turned away had been charged its whole quota, not one query less.
     const turnedAway = [...tally.exhaustedAt].filter(([, by]) => by.size === WORKERS).map(([key]) => key);
-    for (const key of turnedAway) {
-      expect(BigInt(served.get(key) ?? 0), key).toBe(quotaOf(key.split("!")[0] as Address));
-    }
+    for (const key of turnedAway) expect(charged.get(key) ?? 0n, key).toBe(quotaOf(key.split("!")[0] as Address));
     expect(turnedAway.length).toBeGreaterThanOrEqual(SMALL_QUOTAS.length);
   });
 
   it(
-    "settles every answered query on chain exactly once, and nothing that was not answered",
+    "settles every lane on chain once, with one entry, at the total answered: nothing lost, nothing twice",
     async () => {
-      const answered = countBy(tally.answered, (a) => keyOf(a.consumer, a.epoch));
-      const settledUsage = (key: string) => {
-        const [consumer, epoch] = key.split("!");
-        return t.readSettlement<bigint>("settledUsage", [consumer, BigInt(epoch!)]);
+      const lanes = answeredByLane();
+      const settledTotal = (key: string) => {
+        const [consumer, epoch, index] = key.split("!");
+        return t.readSettlement<bigint>("settledTotal", [
+          consumer,
+          zeroAddress,
+          workerAddress(Number(index)),
+          BigInt(epoch!),
+        ]);
       };
       const behind = async () => {
         const late: string[] = [];
-        for (const [key, count] of answered) {
-          const settled = await settledUsage(key);
-          if (settled !== BigInt(count)) late.push(`${key}: ${settled} settled of ${count} answered`);
+        for (const [key, totals] of lanes) {
+          const settled = await settledTotal(key);
+          if (settled !== highest(totals)) late.push(`${key}: settled to ${settled} of ${highest(totals)} answered`);
+        }
+        return late;
+      };
+      const waitSettled = async (keys: (key: string) => boolean) => {
+        let progressAt = Date.now();
+        let late = (await behind()).filter(keys);
+        while (late.length > 0 && Date.now() - progressAt < SETTLE_STALL_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          const before = late.join();
+          late = (await behind()).filter(keys);
+          if (late.join() !== before) progressAt = Date.now();
         }
         return late;
       };
       const drainStarted = Date.now();
-      let progressAt = Date.now();
-      let late = await behind();
-      while (late.length > 0 && Date.now() - progressAt < SETTLE_STALL_MS) {
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-        const before = late.join();
-        late = await behind();
-        if (late.join() !== before) progressAt = Date.now();
-      }
+      // The first epoch ended during the load: its lanes settle by themselves. The lanes of the
+      // epoch under way settle once it ends: the chain is moved just past its end.
+      const lastEpoch = await t.currentEpoch();
+      const early = await waitSettled((late) => !late.includes(`!${lastEpoch}!`));
+      expect(early).toEqual([]);
+      const end = schedule.epochGenesis + (lastEpoch + 1n) * schedule.epochLength;
+      const { timestamp } = await t.publicClient.getBlock({ blockTag: "latest" });
+      await t.testClient.increaseTime({ seconds: Number(end - timestamp) + 1 });
+      await t.testClient.mine({ blocks: 1 });
+      const late = await waitSettled(() => true);
       phases.drainMs = late.length === 0 ? Date.now() - drainStarted : Number.NaN;
       // Two more settlement intervals: nothing else arrives.
       if (late.length === 0) await new Promise((resolve) => setTimeout(resolve, 2_500));
 
-      // Which queries the chain settled, read from the settle transactions themselves.
+      // One UsageSettled event per lane, at the lane's highest answered total, for its fees.
       const events = await t.publicClient.getContractEvents({
         address: t.deployment.contracts.usageSettlement,
         abi: usageSettlementAbi,
         eventName: "UsageSettled",
         fromBlock: firstBlock,
       });
-      const settled = new Map<string, number>();
-      for (const hash of new Set(events.map((e) => e.transactionHash as Hex))) {
-        const transaction = await t.publicClient.getTransaction({ hash });
-        const { functionName, args } = decodeFunctionData({ abi: usageSettlementAbi, data: transaction.input });
-        expect(functionName).toBe("settle");
-        for (const query of (args as unknown as [{ consumer: Address; nonce: bigint }[]])[0]) {
-          const key = `${query.consumer}!${query.nonce}`;
-          settled.set(key, (settled.get(key) ?? 0) + 1);
-        }
-      }
-      const answeredNonces = new Set(tally.answered.map((a) => `${a.consumer}!${a.nonce}`));
-      const lost = [...answeredNonces].filter((key) => !settled.has(key));
-      printSummary(settled.size, lost.length);
+      const entries = countBy(events, (e) => `${e.args.consumer}!${e.args.epoch}!${e.args.worker}`);
+      const expected = new Map(
+        [...lanes].map(([key, totals]) => {
+          const [consumer, epoch, index] = key.split("!");
+          return [`${consumer}!${epoch}!${workerAddress(Number(index))}`, highest(totals)];
+        }),
+      );
+      const lost = [...expected.keys()].filter((key) => !entries.has(key));
+      printSummary(entries.size, lost.length);
       expect(late).toEqual([]);
-      expect([...settled].filter(([, times]) => times !== 1)).toEqual([]);
       expect(lost).toEqual([]);
-      expect([...settled.keys()].filter((key) => !answeredNonces.has(key))).toEqual([]);
-      for (const [key, count] of answered) expect(await settledUsage(key), key).toBe(BigInt(count));
+      expect([...entries].filter(([, times]) => times !== 1)).toEqual([]);
+      for (const event of events) {
+        const key = `${event.args.consumer}!${event.args.epoch}!${event.args.worker}`;
+        expect(event.args.total, key).toBe(expected.get(key));
+        expect(event.args.fees, key).toBe(event.args.queries! * FEE);
+      }
 
-      // Each consumer paid the fee of each answer, once; each epoch's pool got them.
-      const answeredBy = countBy(tally.answered, (a) => a.consumer);
+      // Each consumer paid the fee of each query charged, once; each epoch accrued its fees.
+      const paidBy = new Map<Address, bigint>();
+      const accruedIn = new Map<bigint, bigint>();
+      for (const [key, totals] of lanes) {
+        const [consumer, epoch] = key.split("!") as [Address, string];
+        paidBy.set(consumer, (paidBy.get(consumer) ?? 0n) + highest(totals) * FEE);
+        accruedIn.set(BigInt(epoch), (accruedIn.get(BigInt(epoch)) ?? 0n) + highest(totals) * FEE);
+      }
       for (const consumer of consumers) {
         const [balance] = await t.readSettlement<readonly bigint[]>("accountOf", [consumer.address]);
-        expect(balance, consumer.address).toBe(DEPOSIT - BigInt(answeredBy.get(consumer.address) ?? 0) * FEE);
+        expect(balance, consumer.address).toBe(DEPOSIT - (paidBy.get(consumer.address) ?? 0n));
       }
-      const answeredIn = countBy(tally.answered, (a) => a.epoch.toString());
-      for (const [epoch, before] of poolsBefore) {
-        expect(await t.poolOf(epoch)).toBe(before + BigInt(answeredIn.get(epoch.toString()) ?? 0) * FEE);
+      for (const epoch of poolsBefore.keys()) {
+        const [accrued] = await t.readSettlement<readonly [bigint, boolean]>("feesOf", [epoch]);
+        expect(accrued, `epoch ${epoch}`).toBe(accruedIn.get(epoch) ?? 0n);
       }
     },
     SETTLE_TIMEOUT_MS,
@@ -418,7 +447,7 @@ function printSummary(settled: number, lost: number) {
     `LOAD ${CONSUMERS} consumers × ${LANES} lanes, ${WORKERS} workers, ${seconds(tally.durationMs)}, ${epochs} epochs: ` +
       `sent ${tally.sent}, answered ${tally.answered.length} (${(tally.answered.length / (tally.durationMs / 1000)).toFixed(0)}/s), ` +
       `refused ${tally.refused.length} (${refused}), failed ${tally.failures.length}; ` +
-      `settled ${settled}, lost ${lost}, at most ${backlog} unsettled on a worker, ${Number.isNaN(phases.drainMs) ? "NOT all settled" : `all settled ${seconds(phases.drainMs)}`} after the load; ` +
+      `settled ${settled} lanes, lost ${lost}, at most ${backlog} unsettled lanes on a worker, ${Number.isNaN(phases.drainMs) ? "NOT all settled" : `all settled ${seconds(phases.drainMs)}`} after the load; ` +
       `memory MiB at the start/each third's peak: ${memory}; CPU during the load ${cpu}; set-up ${seconds(phases.setUpMs)}, workers up in ${seconds(phases.startMs)}`,
   );
   if (LOAD_MS >= 120_000) {

@@ -1,23 +1,22 @@
-import { keccak256, toHex, type Address } from "viem";
+import { keccak256, toHex, zeroAddress, type Address } from "viem";
+import type { SignedQueryRequest } from "../../src/api/consumerWire.ts";
 import type { DigestSigner } from "../../src/chain/signatures.ts";
-import { createQueryHasher } from "../../src/chain/typedData.ts";
-import type { QueryRequest } from "../../src/inference/createQueryService.ts";
+import { createUsageHasher } from "../../src/chain/typedData.ts";
 import { epochAt, type EpochSchedule } from "../../src/policy/Policy.ts";
 
 /** A query a worker answered with 200, as the consumer saw it. */
 export type AnsweredQuery = {
   consumer: Address;
-  nonce: bigint;
   epoch: bigint;
   worker: number;
-  /** The receipt's `used`: which of the consumer's queries in the epoch this worker says it was. */
-  used: bigint;
+  /** The voucher's total in the lane (consumer, worker, epoch), as the receipt states it. */
+  total: bigint;
 };
 
 /** A refusal as the consumer saw it: the HTTP status, the problem's `code` and, if it has one, its `reason`. */
 export type RefusedQuery = {
   consumer: Address;
-  nonce: bigint;
+  total: bigint;
   worker: number;
   status: number;
   code: string;
@@ -42,8 +41,8 @@ export type RunConsumersParameters = {
    * the process that also runs the chain the workers settle on.
    */
   consumers: DigestSigner[];
-  /** Worker `index` is the worker's `workerIndex`. */
-  workers: { index: number; url: string }[];
+  /** Worker `index` is the worker's `workerIndex`; `address` is the `worker` its vouchers name. */
+  workers: { index: number; url: string; address: Address }[];
   /** Requests each consumer keeps in flight at once. */
   lanesPerConsumer: number;
   durationMs: number;
@@ -57,6 +56,8 @@ export type RunConsumersParameters = {
   schedule: EpochSchedule;
   /** The chain's clock (milliseconds): the epoch a consumer signs for is the chain's. */
   now: () => number;
+  /** The most each consumer lets a worker charge per query. */
+  maxFeePerQuery: bigint;
 };
 
 const INPUTS = [
@@ -68,48 +69,65 @@ const INPUTS = [
 
 /**
  * Consumers querying as a well-behaved client does: each keeps `lanesPerConsumer` signed queries in
- * flight, each to a worker picked at random; a worker that answers QUOTA_EXHAUSTED (its share is
+ * flight, each to a worker picked at random, each signing the next total of its lane at that worker; a worker that answers QUOTA_EXHAUSTED (its share is
  * spent) is left alone for the rest of that epoch and the others are tried, as the docs advise; when
  * every worker has refused, the consumer waits for the next epoch. WRONG_EPOCH (a query signed just
  * before the epoch turned) is signed again for the new epoch. Everything each consumer saw is tallied.
  */
 export async function runConsumers(parameters: RunConsumersParameters): Promise<LoadTally> {
   const { consumers, workers, now, schedule } = parameters;
-  const queryDigest = createQueryHasher(parameters.chainId, parameters.usageSettlement);
+  const usageDigest = createUsageHasher(parameters.chainId, parameters.usageSettlement);
   const tally: LoadTally = { sent: 0, answered: [], refused: [], failures: [], exhaustedAt: new Map(), durationMs: 0 };
   const started = Date.now();
   const end = started + parameters.durationMs;
-  const nextNonce = new Map<Address, bigint>();
+  /** By lane (consumer, worker, epoch): the highest total signed, and totals signed but refused, to sign again. */
+  const lanes = new Map<string, { signed: bigint; free: bigint[] }>();
+  let inputs = 0;
 
   const epochNow = () => epochAt(schedule, BigInt(Math.floor(now() / 1000)));
   const epochEndsAtMs = (epoch: bigint) => Number(schedule.epochGenesis + (epoch + 1n) * schedule.epochLength) * 1000;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
-  function sign(consumer: DigestSigner, epoch: bigint): QueryRequest {
-    const nonce = (nextNonce.get(consumer.address) ?? 0n) + 1n;
-    nextNonce.set(consumer.address, nonce);
-    const input = `${INPUTS[Number(nonce % BigInt(INPUTS.length))]} #${nonce}`;
+  const laneOf = (consumer: Address, worker: Address, epoch: bigint) => {
+    const key = `${consumer}!${worker}!${epoch}`;
+    let lane = lanes.get(key);
+    if (lane === undefined) lanes.set(key, (lane = { signed: 0n, free: [] }));
+    return lane;
+  };
+
+  /**
+   * Signs the lane's next total, as a client keeping its own counter does; a total refused before
+   * is signed again first, so that the lane's charge (its highest total) is what was answered.
+   */
+  function sign(consumer: DigestSigner, worker: Address, epoch: bigint): SignedQueryRequest {
+    const lane = laneOf(consumer.address, worker, epoch);
+    lane.free.sort((a, b) => (a < b ? 1 : -1));
+    const total = lane.free.pop() ?? ++lane.signed;
+    const input = `${INPUTS[++inputs % INPUTS.length]} #${inputs}`;
     const message = {
       consumer: consumer.address,
-      inputHash: keccak256(toHex(input)),
-      nonce,
+      key: zeroAddress,
+      worker,
       epoch,
+      total,
+      maxFeePerQuery: parameters.maxFeePerQuery,
+      inputHash: keccak256(toHex(input)),
       deadline: BigInt(Math.floor(now() / 1000)) + 600n,
     };
-    const signature = consumer.sign(queryDigest(message));
     return {
       consumer: consumer.address,
       input,
-      nonce: nonce.toString(),
       epoch: epoch.toString(),
+      total: total.toString(),
+      maxFeePerQuery: message.maxFeePerQuery.toString(),
       deadline: Number(message.deadline),
-      signature,
+      signature: consumer.sign(usageDigest(message)),
     };
   }
 
   const done = () => Date.now() >= end && (parameters.until?.(tally) ?? true);
 
-  async function lane(consumer: DigestSigner) {
+  async function client(consumer: DigestSigner) {
     while (!done()) {
       const epoch = epochNow();
       const key = `${consumer.address}!${epoch}`;
@@ -121,10 +139,10 @@ export async function runConsumers(parameters: RunConsumersParameters): Promise<
         continue;
       }
       const worker = open[Math.floor(Math.random() * open.length)]!;
-      const body = sign(consumer, epoch);
+      const body = sign(consumer, worker.address, epoch);
       tally.sent++;
       let status: number;
-      let json: { code?: string; reason?: string; receipt?: { used: string }; epoch?: string };
+      let json: { code?: string; reason?: string; receipt?: { total: string }; epoch?: string };
       try {
         const response = await fetch(`${worker.url}/v1/queries`, {
           method: "POST",
@@ -137,20 +155,20 @@ export async function runConsumers(parameters: RunConsumersParameters): Promise<
         tally.failures.push(`${worker.url}: ${String(error)}`);
         continue;
       }
-      const nonce = BigInt(body.nonce);
+      const total = BigInt(body.total);
       if (status === 200 && json.receipt !== undefined) {
         tally.answered.push({
           consumer: consumer.address,
-          nonce,
           epoch,
           worker: worker.index,
-          used: BigInt(json.receipt.used),
+          total: BigInt(json.receipt.total),
         });
         continue;
       }
+      if (json.code !== "TOTAL_REPLAYED") laneOf(consumer.address, worker.address, epoch).free.push(total);
       tally.refused.push({
         consumer: consumer.address,
-        nonce,
+        total,
         worker: worker.index,
         status,
         code: json.code ?? `HTTP ${status}`,
@@ -165,10 +183,10 @@ export async function runConsumers(parameters: RunConsumersParameters): Promise<
     }
   }
 
-  const lanes = consumers.flatMap((consumer) =>
-    Array.from({ length: parameters.lanesPerConsumer }, () => lane(consumer)),
+  const clients = consumers.flatMap((consumer) =>
+    Array.from({ length: parameters.lanesPerConsumer }, () => client(consumer)),
   );
-  await Promise.all(lanes);
+  await Promise.all(clients);
   tally.durationMs = Date.now() - started;
   return tally;
 }
