@@ -355,7 +355,11 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
   /** The lane for serving: its consumer and epoch must be loaded. */
   function servingLane(id: LaneId): { lane: Lane; group: Set<Lane> } {
     const group = groups.get(groupName(id.consumer, id.epoch));
-    if (group === undefined) throw new Error(`The lanes of ${id.consumer} in epoch ${id.epoch} are not loaded.`);
+    if (group === undefined) {
+      throw new WorkerError("INTERNAL", `The lanes of ${id.consumer} in epoch ${id.epoch} are not loaded.`, {
+        hints: ["A caller of the usage store must await load(consumer, epoch) before reserving a total."],
+      });
+    }
     const lane = laneOf(id);
     lane.served ??= new Set();
     group.add(lane);

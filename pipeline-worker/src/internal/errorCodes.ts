@@ -141,7 +141,7 @@ export const errorCodes = {
   QUOTA_EXHAUSTED: {
     status: 429,
     title: "The query quota for this epoch is used up",
-    why: "The consumer has used every query its quota allows in the current epoch.",
+    why: "The consumer has used every query its quota allows in the current epoch, or the voucher's total would take it past them: a lane is charged its highest total, so the sum of the consumer's lanes' totals at a worker must stay within that worker's share of the quota.",
     fix: "Wait for the next epoch, or ask the DAO for a larger quota.",
     retryable: false,
   },
@@ -156,7 +156,7 @@ export const errorCodes = {
     status: 422,
     title: "The query is signed for another epoch",
     why: "A query counts against the quota of the epoch it names, and the worker serves only queries for the current epoch (by its clock, as the PolicyRegistry numbers epochs). The problem's `currentEpoch` and `epochEndsAt` say which epoch that is and when it ends.",
-    fix: "Sign the query again for the current epoch (GET /v1/quota/:consumer reports it). Near an epoch's end, check that your clock is right.",
+    fix: "Sign the voucher again for the current epoch (GET /v1/quota?consumer= reports it, with the lane's nextTotal). Near an epoch's end, check that your clock is right.",
     retryable: false,
   },
   DEPOSIT_INSUFFICIENT: {
@@ -191,7 +191,7 @@ export const errorCodes = {
     status: 503,
     title: "The model failed to answer",
     why: "The model was invoked and did not give a usable answer (it failed, timed out, or answered outside its contract). Every such failure gets this same answer, whatever the cause, and counts: the query's nonce is spent and it counts against the quota (and is charged its fee) as an answered one would, so that a failing model cannot be queried again and again for free, nor its error text read as an oracle. Operators see the cause in the worker's log.",
-    fix: "Sign a new query (a new nonce) and send it again later; the same signed query is now refused with NONCE_REPLAYED. Operators: the worker's log says why the model failed.",
+    fix: "Sign the lane's next total and send it again later; the same voucher is now refused with TOTAL_REPLAYED. Operators: the worker's log says why the model failed.",
     retryable: false,
   },
   MODEL_NOT_FOUND: {
