@@ -1,6 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, parseEther, parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
-import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { contributorRewardsAbi, policyRegistryAbi, usageSettlementAbi } from "../../deployments/abis.ts";
 import { createAttestations, randomDataHash } from "../helpers/attestations.ts";
 import { createGovernance, registryAction, type Governance } from "../helpers/governance.ts";
 import { createQueries } from "../helpers/queries.ts";
@@ -8,8 +8,9 @@ import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";
 import { createSystem, type System, type Wallet } from "../helpers/system.ts";
 
-// Rewards end to end: contributions recorded by a worker, fees settled from a consumer's deposit,
-// a treasury grant through a proposal, the epoch closed, and each contributor paid its pro-rata
+// Rewards end to end: contributions recorded by a worker, fees settled from a consumer's deposit
+// (they reach the epoch's reward pool only when swept, once its settlement window has closed), a
+// treasury grant through a proposal, the epoch closed, and each contributor paid its pro-rata
 // share, computed here independently with bigint floor division.
 
 const FEE = parseEther("0.003");
@@ -110,6 +111,46 @@ async function settleQueries(epoch: bigint, count: number) {
   return system.wait(await queries.settle([voucher]));
 }
 
+function readUsage<T>(functionName: string, args: readonly unknown[] = []): Promise<T> {
+  return system.publicClient.readContract({
+    address: system.deployment.contracts.usageSettlement,
+    abi: usageSettlementAbi,
+    functionName,
+    args,
+  } as never) as Promise<T>;
+}
+
+/** When `epoch`'s settlement window closes: no voucher of it settles from then on, and its fees can be swept. */
+async function windowClosesAt(epoch: bigint): Promise<bigint> {
+  return (await epochEnd(epoch)) + (await readUsage<bigint>("settlementWindow"));
+}
+
+function sweep(epoch: bigint) {
+  return system.accounts.outsider.writeContract({
+    address: system.deployment.contracts.usageSettlement,
+    abi: usageSettlementAbi,
+    functionName: "sweepFees",
+    args: [epoch],
+  });
+}
+
+/**
+ * Moves the chain past `epoch`'s settlement window if it is not yet, and sweeps the epoch's fees
+ * into its reward pool (anyone may), checking the FeesSwept event.
+ */
+async function sweepFees(epoch: bigint, amount: bigint) {
+  const closesAt = await windowClosesAt(epoch);
+  if ((await system.publicClient.getBlock()).timestamp < closesAt) {
+    await system.testClient.setNextBlockTimestamp({ timestamp: closesAt });
+    await system.testClient.mine({ blocks: 1 });
+  }
+  const receipt = await system.wait(await sweep(epoch));
+  const [swept] = parseEventLogs({ abi: usageSettlementAbi, eventName: "FeesSwept", logs: receipt.logs });
+  expect(swept?.args).toEqual({ epoch, amount });
+  expect(await readUsage("feesOf", [epoch])).toEqual([amount, true]);
+  return receipt;
+}
+
 /** Grants `amount` of the treasury's ether to `epoch`'s pool, through a proposal. */
 function treasuryGrant(epoch: bigint, amount: bigint) {
   return gov.pass([
@@ -156,7 +197,9 @@ describe("ContributorRewards end to end", () => {
 
     const pool = grant + 7n * FEE;
     const totalWeight = sizes[0] + sizes[1];
-    expect(await readRewards("epochTotals", [epoch])).toEqual([pool, totalWeight, 0n]);
+    // The settled fees accrue in UsageSettlement until the epoch's window closes: the pool holds the grant.
+    expect(await readRewards("epochTotals", [epoch])).toEqual([grant, totalWeight, 0n]);
+    expect(await readUsage("feesOf", [epoch])).toEqual([7n * FEE, false]);
     expect(await system.publicClient.getBalance({ address: system.deployment.contracts.timelock })).toBe(
       parseEther("10") - grant,
     );
@@ -165,8 +208,14 @@ describe("ContributorRewards end to end", () => {
     expect(await readRewards("claimable", [epoch, address(alice)])).toBe(0n);
     await expectRevert(claim(alice, epoch), "RewardsEpochNotOver", [epoch, epoch]);
 
+    // Over, but its window is open: late vouchers may still settle, so its fees cannot be swept yet.
     await system.testClient.setNextBlockTimestamp({ timestamp: await epochEnd(epoch) });
     await system.testClient.mine({ blocks: 1 });
+    await expectRevert(sweep(epoch), "UsageSettlementWindowOpen", [epoch, await windowClosesAt(epoch)]);
+    await sweepFees(epoch, 7n * FEE);
+    expect(await readRewards("epochTotals", [epoch])).toEqual([pool, totalWeight, 0n]);
+    // Fees are swept once.
+    await expectRevert(sweep(epoch), "UsageFeesAlreadySwept", [epoch]);
     const expected = [(pool * sizes[0]) / totalWeight, (pool * sizes[1]) / totalWeight] as const;
     expect(await readRewards("claimable", [epoch, address(alice)])).toBe(expected[0]);
     expect(await readRewards("claimable", [epoch, address(bob)])).toBe(expected[1]);
@@ -208,6 +257,8 @@ describe("ContributorRewards end to end", () => {
     await contribute([[alice, 1n]]);
     await settleQueries(second, 2);
     await startNextEpoch();
+    // The first epoch's window closed as this one began; the second's is still open.
+    await sweepFees(first, 5n * FEE);
 
     const firstPool = 5n * FEE;
     const { received: initial } = await claimAndMeasure(alice, () => claim(alice, first));
@@ -216,6 +267,7 @@ describe("ContributorRewards end to end", () => {
     // The treasury tops up the first epoch after Alice claimed; Alice alone in the second epoch.
     const topUp = parseEther("0.5");
     await treasuryGrant(first, topUp);
+    await sweepFees(second, 2n * FEE);
     const { received: both } = await claimAndMeasure(alice, () =>
       alice.writeContract({
         address: system.deployment.contracts.contributorRewards,
@@ -247,7 +299,20 @@ describe("ContributorRewards end to end", () => {
       "RewardsEpochNotOver",
       [empty, empty],
     );
+    // Over, but its fees are not in its pool until swept: there is nothing to roll over yet.
+    await startNextEpoch();
+    await expectRevert(
+      system.accounts.outsider.writeContract({
+        address: system.deployment.contracts.contributorRewards,
+        abi: contributorRewardsAbi,
+        functionName: "rollOver",
+        args: [empty],
+      }),
+      "RewardsZeroAmount",
+    );
     const next = await startNextEpoch();
+    await sweepFees(empty, 4n * FEE);
+    expect(await readRewards("epochTotals", [empty])).toEqual([4n * FEE, 0n, 0n]);
     await contribute([[alice, 10n]]);
     const receipt = await system.wait(
       await system.accounts.outsider.writeContract({
