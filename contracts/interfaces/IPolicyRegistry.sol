@@ -185,7 +185,9 @@ interface IPolicyRegistry {
     error PolicyTierWrongPayment(uint256 expected, uint256 paid);
     /// @notice A membership is bought for 1 to `maxEpochs` epochs at a time.
     error PolicyInvalidTierEpochs(uint64 epochs, uint64 maxEpochs);
-    /// @notice The consumer is a member of another tier until `untilEpoch`: one tier at a time.
+    /// @notice The consumer is a member of another tier until `untilEpoch`: one tier at a time. A
+    /// membership that ended as the current epoch began still counts, since its last epoch is being
+    /// settled: join another tier from the epoch after.
     error PolicyTierMembershipActive(uint8 tierId, uint64 untilEpoch);
     /// @notice Forwarding a tier payment of `amount` wei to the treasury `to` failed.
     error PolicyTransferFailed(address to, uint256 amount);
@@ -270,7 +272,9 @@ interface IPolicyRegistry {
     /// @notice Join tier `tierId` for `epochs` epochs (1 to 12) from the current one, or renew a
     /// membership of it from where it ends. Send exactly `pricePerEpoch * epochs` wei; it goes to
     /// the DAO's treasury (the timelock). Joining needs the tier open and a free place in each
-    /// epoch joined; a member of another tier cannot join until that membership ends.
+    /// epoch joined; a member of another tier cannot join until the epoch after that membership
+    /// ends. Joining the tier a membership ended with, in the epoch it ended, continues it
+    /// (`fromEpoch` is kept), so the last epoch's quota stays readable while it is settled.
     function joinTier(uint8 tierId, uint64 epochs) external payable;
     /// @notice `consumer`'s membership: tier `tierId` from `fromEpoch` until `untilEpoch`
     /// (exclusive); all zero if it never joined one.

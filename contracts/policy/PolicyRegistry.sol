@@ -253,15 +253,22 @@ contract PolicyRegistry is IPolicyRegistry {
         uint64 current = currentEpoch();
         Membership memory m = _memberships[msg.sender];
         // A membership of a removed tier grants nothing, so it does not hold its member back.
-        bool active = m.untilEpoch > current && _tiers[m.tierId].queriesPerEpoch != 0;
+        bool granting = _tiers[m.tierId].queriesPerEpoch != 0;
+        bool active = m.untilEpoch > current && granting;
+        // A membership that ended as this epoch began still backs the last epoch's usage, which is
+        // settled during this one (UsageSettlement reads `quotaAt` for it): it must stay readable.
+        bool settling = m.untilEpoch == current && current != 0 && granting;
         uint64 from;
         if (active) {
             if (m.tierId != tierId) revert PolicyTierMembershipActive(m.tierId, m.untilEpoch);
             from = m.untilEpoch; // A renewal, allowed while the tier is closed.
         } else {
+            if (settling && m.tierId != tierId) revert PolicyTierMembershipActive(m.tierId, m.untilEpoch);
             if (!t.open) revert PolicyTierClosed(tierId);
             from = current;
-            m = Membership(tierId, current, current);
+            // Joining the same tier again right after it ended continues the membership without a
+            // gap, so `quotaAt` still answers for the epoch it ended with.
+            if (!settling) m = Membership(tierId, current, current);
         }
         uint64 until = from + epochs;
         mapping(uint64 => uint32) storage members = _tierMembers[tierId];

@@ -270,10 +270,31 @@ contract PolicyRegistryTiersTest is SystemDeployer {
             abi.encodeWithSelector(IPolicyRegistry.PolicyTierMembershipActive.selector, 0, 2)
         );
         assertEq(uint256(_registry.quotaAt(_outsider, 0)), TIER_QUERIES);
-        // Once the membership ends, another tier may be joined.
+        // In the epoch after it ends, its last epoch is still being settled: still one tier.
         _warpToEpoch(2);
+        _expectJoinRefused(
+            _outsider,
+            1,
+            1,
+            TIER_PRICE,
+            abi.encodeWithSelector(IPolicyRegistry.PolicyTierMembershipActive.selector, 0, 2)
+        );
+        // From the epoch after that, another tier may be joined.
+        _warpToEpoch(3);
         _join(_outsider, 1, 1, TIER_PRICE);
-        assertEq(uint256(_registry.quotaAt(_outsider, 2)), 10_000);
+        assertEq(uint256(_registry.quotaAt(_outsider, 3)), 10_000);
+    }
+
+    function test_RejoinInTheEpochItEndedContinuesTheMembership() public {
+        _join(_outsider, 0, 1, TIER_PRICE);
+        _warpToEpoch(1);
+        _join(_outsider, 0, 1, TIER_PRICE);
+        (, uint64 fromEpoch, uint64 untilEpoch) = _registry.membershipOf(_outsider);
+        assertEq(uint256(fromEpoch), 0);
+        assertEq(uint256(untilEpoch), 2);
+        // Epoch 0's usage, settled during epoch 1, still has its quota.
+        assertEq(uint256(_registry.quotaAt(_outsider, 0)), TIER_QUERIES);
+        assertEq(uint256(_registry.tierMembers(0, 1)), 1);
     }
 
     function test_MemberOfARemovedTierMayJoinAnother() public {

@@ -858,6 +858,26 @@ contract UsageSettlementTest is SystemDeployer {
         _settle(next);
     }
 
+    /// @dev Re-joining the same tier right after the membership ended must not erase the quota of
+    /// the epoch it ended with, whose usage is settled during the next one.
+    function test_attack_rejoinRightAfterExpiry_lastEpochStillSettles() public {
+        (address member, uint256 memberKey) = _actor("tier member");
+        vm.prank(address(_timelock));
+        _registry.setTier(0, 5, 0.01 ether, true, 0);
+        vm.deal(member, 0.01 ether);
+        vm.prank(member);
+        _registry.joinTier{value: 0.01 ether}(0, 1);
+        _deposit(member, DEPOSIT);
+        IUsageSettlement.Voucher memory served = _signVoucher(memberKey, 0, 5, FEE);
+        // Epoch 0's usage is settled during epoch 1, after the member joined again.
+        _warpToEpoch(1);
+        vm.deal(member, 0.01 ether);
+        vm.prank(member);
+        _registry.joinTier{value: 0.01 ether}(0, 1);
+        _settle(served);
+        assertEq(uint256(_settlement.usedInEpoch(member, 0)), 5);
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Helpers
     // ---------------------------------------------------------------------------------------------

@@ -371,7 +371,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       await checkEventBlocks(events, before);
       let policy: Policy;
       try {
-        policy = reducePolicy(confirmed.policy, events, epochs);
+        policy = reducePolicy(confirmed.policy, events);
       } catch (error) {
         if (error instanceof PolicyVersionGapError) return repairMissingLogs(error);
         throw error;
@@ -436,7 +436,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     await checkEventBlocks(events, head);
     let tip: Policy;
     try {
-      tip = reducePolicy(confirmed.policy, events, epochs);
+      tip = reducePolicy(confirmed.policy, events);
     } catch (error) {
       if (error instanceof PolicyVersionGapError) return repairMissingLogs(error);
       throw error;

@@ -2,7 +2,7 @@ import type { Address, Hex, PublicClient } from "viem";
 import { decodePolicyLog, type PolicyEvent } from "./decodePolicyLog.ts";
 
 // The events whose meaning depends on when they happened (see reducePolicy).
-const TIMED_EVENTS: ReadonlySet<PolicyEvent["eventName"]> = new Set(["KillSwitchEngaged", "TierJoined"]);
+const TIMED_EVENTS: ReadonlySet<PolicyEvent["eventName"]> = new Set(["KillSwitchEngaged"]);
 
 export type FetchPolicyEventsParameters = {
   client: PublicClient;

@@ -1,14 +1,7 @@
 import { zeroAddress, type Address, type Hex } from "viem";
 import { BaseError } from "../internal/BaseError.ts";
 import type { PolicyEvent } from "./decodePolicyLog.ts";
-import {
-  epochAt,
-  type EpochSchedule,
-  type KillSwitch,
-  type Policy,
-  type TierMembership,
-  type TrainingRun,
-} from "./Policy.ts";
+import { type KillSwitch, type Policy, type TierMembership, type TrainingRun } from "./Policy.ts";
 import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
 
 /**
@@ -20,11 +13,8 @@ import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
  * Each event must carry the version after `policy`'s: the registry bumps the version by exactly
  * one per change, so a gap means logs were missed and the result would not be the chain's
  * policy. Then this throws a {@link PolicyVersionGapError} instead.
- *
- * `epochs` (the registry's schedule) is needed only to apply a `TierJoined` that may be a renewal
- * or a new membership: the event alone does not say which (see {@link joinedMembership}).
  */
-export function reducePolicy(policy: Policy, events: readonly PolicyEvent[], epochs?: EpochSchedule): Policy {
+export function reducePolicy(policy: Policy, events: readonly PolicyEvent[]): Policy {
   if (events.length === 0) return policy;
   // One copy per batch, not per event: a long catch-up applies thousands of events to one draft.
   const submitters = new Set(policy.submitters);
@@ -72,7 +62,7 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[], epo
         });
         break;
       case "TierJoined":
-        memberships.set(event.args.consumer, joinedMembership(memberships.get(event.args.consumer), event, epochs));
+        memberships.set(event.args.consumer, joinedMembership(memberships.get(event.args.consumer), event));
         break;
       case "QueryFeeSet":
         feePerQuery = event.args.feePerQuery;
@@ -165,28 +155,15 @@ export function reducePolicy(policy: Policy, events: readonly PolicyEvent[], epo
 type TierJoinedEvent = Extract<PolicyEvent, { eventName: "TierJoined" }>;
 
 /**
- * The membership after a `TierJoined`, as the registry's `membershipOf` then reads it. A renewal
- * of an active membership extends it from its `untilEpoch` and keeps its `fromEpoch` (the event's
- * `fromEpoch` is where the paid extension starts); a new membership starts at the current epoch.
- * A renewal's extension always starts after the current epoch, so the two differ only when a
- * member of the same tier joins again in the epoch its membership ended: that one is told apart
- * by the block's time.
+ * The membership after a `TierJoined`, as the registry's `membershipOf` then reads it. A join of
+ * the same tier from where the previous membership ends keeps its `fromEpoch`: that is a renewal
+ * of an active membership, or a join in the epoch it ended, which the registry continues so that
+ * the last epoch's quota stays readable while it is settled. Any other join starts afresh.
  */
-function joinedMembership(
-  previous: TierMembership | undefined,
-  event: TierJoinedEvent,
-  epochs: EpochSchedule | undefined,
-): TierMembership {
+function joinedMembership(previous: TierMembership | undefined, event: TierJoinedEvent): TierMembership {
   const { tierId, fromEpoch, untilEpoch } = event.args;
-  const joined = { tierId, fromEpoch, untilEpoch };
-  if (previous === undefined || previous.tierId !== tierId || previous.untilEpoch !== fromEpoch) return joined;
-  if (epochs === undefined || event.blockTimestamp === undefined) {
-    throw new BaseError(`TierJoined in block ${event.blockNumber} needs its block's time and the epoch schedule.`, {
-      hints: ["Fill in `blockTimestamp` (fetchPolicyEvents does) and pass the registry's epoch schedule."],
-    });
-  }
-  const renewal = fromEpoch > epochAt(epochs, event.blockTimestamp);
-  return renewal ? { tierId, fromEpoch: previous.fromEpoch, untilEpoch } : joined;
+  const continues = previous !== undefined && previous.tierId === tierId && previous.untilEpoch === fromEpoch;
+  return { tierId, fromEpoch: continues ? previous.fromEpoch : fromEpoch, untilEpoch };
 }
 
 // The registry deletes its kill switch struct on lift, so every field reads as zero.

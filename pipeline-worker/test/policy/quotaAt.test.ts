@@ -95,11 +95,7 @@ describe("tiers in the enforced policy and in JSON", () => {
 });
 
 describe("reducePolicy: tiers", () => {
-  // Epochs of an hour from time 0: epoch n runs from n * 3600 to (n + 1) * 3600.
-  const schedule = { epochLength: 3600n, epochGenesis: 0n };
-  const at = (epoch: bigint) => epoch * 3600n + 10n;
-
-  function event(version: bigint, eventName: string, args: Record<string, unknown>, timestamp?: bigint) {
+  function event(version: bigint, eventName: string, args: Record<string, unknown>) {
     return {
       eventName,
       args: { ...args, policyVersion: version },
@@ -107,36 +103,33 @@ describe("reducePolicy: tiers", () => {
       blockHash: keccak256(toHex(`block ${version}`)),
       logIndex: 0,
       transactionHash: keccak256(toHex(`tx ${version}`)),
-      blockTimestamp: timestamp,
+      blockTimestamp: undefined,
     } as unknown as PolicyEvent;
   }
   const tierSet = (version: bigint, queriesPerEpoch: bigint) =>
     event(version, "TierSet", { tierId: 0, queriesPerEpoch, pricePerEpoch: 10n, open: true, maxMembers: 0 });
-  const joined = (version: bigint, fromEpoch: bigint, untilEpoch: bigint, inEpoch: bigint | undefined) =>
-    event(
-      version,
-      "TierJoined",
-      { consumer: member, tierId: 0, fromEpoch, untilEpoch, paid: 10n },
-      inEpoch === undefined ? undefined : at(inEpoch),
-    );
+  const joined = (version: bigint, fromEpoch: bigint, untilEpoch: bigint) =>
+    event(version, "TierJoined", { consumer: member, tierId: 0, fromEpoch, untilEpoch, paid: 10n });
   const genesis = createGenesisPolicy({ guardian, revealDelay: 600n });
 
-  it("keeps a renewal's first epoch, and starts a re-join in the epoch the membership ended anew, as the registry does", () => {
+  it("keeps the first epoch through a renewal and a join in the epoch the membership ended, as the registry does", () => {
     // Joined in epoch 3 for epochs 3-4, renewed in epoch 4 for epoch 5 (the event gives where the extension starts).
-    const renewed = reducePolicy(genesis, [tierSet(1n, 20n), joined(2n, 3n, 5n, 3n), joined(3n, 5n, 6n, 4n)], schedule);
+    const renewed = reducePolicy(genesis, [tierSet(1n, 20n), joined(2n, 3n, 5n), joined(3n, 5n, 6n)]);
     expect(renewed.memberships.get(member)).toEqual({ tierId: 0, fromEpoch: 3n, untilEpoch: 6n });
-    // Expired at the end of epoch 5, joined again in epoch 6: the registry keeps only the new membership.
-    const rejoined = reducePolicy(renewed, [joined(4n, 6n, 7n, 6n)], schedule);
-    expect(rejoined.memberships.get(member)).toEqual({ tierId: 0, fromEpoch: 6n, untilEpoch: 7n });
-    expect(quotaAt(rejoined, member, 5n)).toBe(0n);
-    expect(quotaAt(rejoined, member, 6n)).toBe(20n);
+    // Ended as epoch 6 began and joined again in epoch 6: continued, so epoch 5 (settled during 6) keeps its quota.
+    const continued = reducePolicy(renewed, [joined(4n, 6n, 7n)]);
+    expect(continued.memberships.get(member)).toEqual({ tierId: 0, fromEpoch: 3n, untilEpoch: 7n });
+    expect(quotaAt(continued, member, 5n)).toBe(20n);
+    expect(quotaAt(continued, member, 6n)).toBe(20n);
+    // Joined again after a gap: a new membership.
+    const rejoined = reducePolicy(continued, [joined(5n, 9n, 10n)]);
+    expect(rejoined.memberships.get(member)).toEqual({ tierId: 0, fromEpoch: 9n, untilEpoch: 10n });
+    expect(quotaAt(rejoined, member, 8n)).toBe(0n);
+    expect(quotaAt(rejoined, member, 9n)).toBe(20n);
   });
 
-  it("refuses a join it cannot tell a renewal from without its block's time, and gives nothing once the tier is removed", () => {
-    const member3to5 = reducePolicy(genesis, [tierSet(1n, 20n), joined(2n, 3n, 5n, 3n)], schedule);
-    expect(() => reducePolicy(member3to5, [joined(3n, 5n, 6n, undefined)], schedule)).toThrow(
-      /needs its block's time and the epoch schedule/,
-    );
+  it("gives nothing once the tier is removed", () => {
+    const member3to5 = reducePolicy(genesis, [tierSet(1n, 20n), joined(2n, 3n, 5n)]);
     const removed = reducePolicy(member3to5, [tierSet(3n, 0n)]);
     expect(removed.tiers.get(0)?.queriesPerEpoch).toBe(0n);
     expect(quotaAt(removed, member, 4n)).toBe(0n);

@@ -151,7 +151,7 @@ describe("access tiers: joined by paying, followed by the worker", () => {
     expect(sync.snapshot({ consumer }).consumer).toMatchObject({ quota: "5", source: "vote", votedQuota: "5" });
   });
 
-  it("agrees with the registry's quotaAt at epoch boundaries, through a renewal and a re-join after expiry", async () => {
+  it("agrees with the registry's quotaAt at epoch boundaries, through a renewal, a join in the epoch the membership ended and a change of tier", async () => {
     const consumer = chain.accounts.consumer.account.address;
     await chain.asTimelock("setTier", [0, 20n, PRICE, true, 0]);
     await chain.asTimelock("setTier", [1, 100n, PRICE * 3n, true, 0]);
@@ -182,15 +182,17 @@ describe("access tiers: joined by paying, followed by the worker", () => {
 
     await nextEpoch();
     await nextEpoch();
-    // Expired in this very epoch: joining the same tier again starts a new membership here, and
-    // the registry then forgets the epochs before it.
+    // Ended as this very epoch began: joining the same tier again continues the membership, so the
+    // epoch it ended with (settled during this one) keeps its quota.
     await join("consumer", 0, 1n);
-    expect(await expectSameAsRegistry()).toEqual([0n, 0n, 0n, 20n, 0n, 0n, 0n]);
+    expect(await expectSameAsRegistry()).toEqual([0n, 20n, 20n, 20n, 0n, 0n, 0n]);
 
     await nextEpoch();
-    // Another tier, once the first has ended.
+    // Ended as this epoch began: its last epoch is being settled, so another tier must wait one epoch.
+    await expect(join("consumer", 1, 2n, PRICE * 6n)).rejects.toThrow(/PolicyTierMembershipActive/);
+    await nextEpoch();
     await join("consumer", 1, 2n, PRICE * 6n);
-    expect(await expectSameAsRegistry()).toEqual([0n, 0n, 0n, 0n, 100n, 100n, 0n]);
+    expect(await expectSameAsRegistry()).toEqual([0n, 0n, 0n, 0n, 0n, 100n, 100n]);
   });
 
   it("takes a removed tier's quota away at once, even unconfirmed; a closed tier keeps its members' renewals", async () => {

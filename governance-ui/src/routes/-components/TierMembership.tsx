@@ -104,6 +104,17 @@ function isActive(membership: Membership, policy: Policy): boolean {
   return membership.untilEpoch > policy.currentEpoch && (tier?.queriesPerEpoch ?? 0n) > 0n;
 }
 
+/**
+ * A membership that ended as the current epoch began, as joinTier sees it: its last epoch's usage
+ * is settled during this one, so the registry lets only the same tier be joined (continuing it).
+ */
+function settlingLastEpoch(membership: Membership, policy: Policy): boolean {
+  const tier = policy.tiers[membership.tierId];
+  return (
+    membership.untilEpoch !== 0n && membership.untilEpoch === policy.currentEpoch && (tier?.queriesPerEpoch ?? 0n) > 0n
+  );
+}
+
 /** When `epoch` starts, in unix seconds. */
 function epochStart(policy: Policy, epoch: bigint): bigint {
   return policy.epochGenesis + epoch * policy.epochLength;
@@ -172,6 +183,8 @@ function JoinForm({ membership, policy, tiers }: { membership: Membership; polic
     problem = `Join for 1 to ${MAX_EPOCHS} epochs at a time (a whole number).`;
   else if (active && !renewal)
     problem = `You are a member of tier ${membership.tierId} until epoch ${membership.untilEpoch.toString()}: one tier at a time. Renew it, or join another once it ends.`;
+  else if (settlingLastEpoch(membership, policy) && tier.tierId !== membership.tierId)
+    problem = `Your membership of tier ${membership.tierId} ended as this epoch began and its last epoch is still being settled: join tier ${membership.tierId} again now, or another tier from epoch ${(policy.currentEpoch + 1n).toString()}.`;
   else if (!renewal && !tier.open)
     problem = `Tier ${tier.tierId} is closed to new members; its members may still renew.`;
   else if (tier.maxMembers !== 0 && tier.members >= tier.maxMembers && from === policy.currentEpoch)
