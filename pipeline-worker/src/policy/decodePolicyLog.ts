@@ -6,8 +6,7 @@ type DecodedRegistryEvent = DecodeEventLogReturnType<typeof policyRegistryAbi>;
 
 /**
  * One PolicyRegistry event, decoded, with where it happened. `blockTimestamp` is set for
- * `KillSwitchEngaged`, whose `engagedAt` is the block's time and is not in the event itself, and
- * for `TierJoined`, whose meaning (renewal or new membership) can depend on the epoch it was in.
+ * `KillSwitchEngaged`, whose `engagedAt` is the block's time and is not in the event itself.
  */
 export type PolicyEvent = DecodedRegistryEvent & {
   blockNumber: bigint;

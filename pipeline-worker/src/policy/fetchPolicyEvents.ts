@@ -1,9 +1,6 @@
 import type { Address, Hex, PublicClient } from "viem";
 import { decodePolicyLog, type PolicyEvent } from "./decodePolicyLog.ts";
 
-// The events whose meaning depends on when they happened (see reducePolicy).
-const TIMED_EVENTS: ReadonlySet<PolicyEvent["eventName"]> = new Set(["KillSwitchEngaged"]);
-
 export type FetchPolicyEventsParameters = {
   client: PublicClient;
   registry: Address;
@@ -17,8 +14,8 @@ export type FetchPolicyEventsParameters = {
 
 /**
  * The registry's events in `[fromBlock, toBlock]`, decoded and in chain order, fetched in ranges
- * of at most `maxBlockRange` blocks. `KillSwitchEngaged` and `TierJoined` events get their
- * block's timestamp, from the log where the node includes it and from the block header otherwise.
+ * of at most `maxBlockRange` blocks. `KillSwitchEngaged` events get their block's timestamp,
+ * from the log where the node includes it and from the block header otherwise.
  */
 export async function fetchPolicyEvents(parameters: FetchPolicyEventsParameters): Promise<PolicyEvent[]> {
   const { client, registry, toBlock, maxBlockRange } = parameters;
@@ -36,7 +33,7 @@ export async function fetchPolicyEvents(parameters: FetchPolicyEventsParameters)
   );
   const timestamps = new Map<Hex, Promise<bigint>>();
   for (const event of events) {
-    if (!TIMED_EVENTS.has(event.eventName) || event.blockTimestamp !== undefined) continue;
+    if (event.eventName !== "KillSwitchEngaged" || event.blockTimestamp !== undefined) continue;
     let timestamp = timestamps.get(event.blockHash);
     if (timestamp === undefined) {
       timestamp = client.getBlock({ blockHash: event.blockHash }).then((block) => block.timestamp);
