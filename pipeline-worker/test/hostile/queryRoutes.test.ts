@@ -64,10 +64,14 @@ const postQuery = (body: Buffer | string, contentType = "application/json") =>
 /** After hostile input: a good query is still served, and it is the only thing counted since `before`. */
 async function expectUnharmed() {
   expect(await state()).toEqual(before);
-  const good = await postQuery(JSON.stringify(await t.signQuery()));
+  // The lane's next total, as the worker reports it: the hostile requests spent none.
+  const { nextTotal } = (await t.quotaOf(w)).body as { nextTotal: string };
+  const good = await postQuery(JSON.stringify(await t.signQuery({ total: BigInt(nextTotal) })));
   expect(good.status, good.body.toString()).toBe(200);
   const after = await state();
-  expect(after.pendingUsage).toBe(before.pendingUsage + 1);
+  // One lane waits for settlement, charged one query more.
+  expect(after.pendingUsage).toBe(1);
+  expect(BigInt(after.unsettledOfConsumer)).toBe(BigInt(before.unsettledOfConsumer) + 1n);
   before = after;
 }
 
@@ -345,8 +349,11 @@ describe("POST /v1/chat/completions under hostile input", () => {
     tally.add();
     expectOpenAiRefusal(await postChat(JSON.stringify(body), partial), ["VALIDATION_FAILED"]);
     tally.add();
-    // A bearer token that is no DAO AI key is refused as such.
-    expectOpenAiRefusal(await postChat(JSON.stringify(body), { authorization: "Bearer sk-stolen" }), ["KEY_UNKNOWN"]);
+    // A bearer token that is no DAO AI key authenticates nothing.
+    expectOpenAiRefusal(await postChat(JSON.stringify(body), { authorization: "Bearer sk-stolen" }), [
+      "AUTHENTICATION_REQUIRED",
+      "KEY_UNKNOWN",
+    ]);
     await expectUnharmed();
   });
 
