@@ -1,36 +1,43 @@
+import { randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
 import { WorkerError } from "../internal/WorkerError.ts";
 import {
-  bandHashes,
   bandKeys,
   BANDS,
   MINHASH_PERMUTATIONS,
   NEAR_DUPLICATE_THRESHOLD,
   ROWS,
   similarity,
-  type RecordFingerprint,
+  type FingerprintList,
 } from "./recordFingerprint.ts";
 import type { SubmissionValidation } from "./submissionStatus.ts";
 
 /** The pool's format: its fingerprints are only comparable with others of the same parameters. */
-const FORMAT = `dao-ai/record-pool/v1 minhash=fmix32x${MINHASH_PERMUTATIONS} bands=${BANDS}x${ROWS} word-bigrams`;
+const FORMAT = `dao-ai/record-pool/v2 minhash=fmix32x${MINHASH_PERMUTATIONS} bands=${BANDS}x${ROWS} word-bigrams`;
 /**
  * Record keys kept per LSH bucket. A bucket this full is a crowd of near-identical texts already;
  * a newcomer that falls in it is still compared with the first ones, which is where a copy of
  * them would match.
  */
 const BUCKET_CAPACITY = 8;
-/** Records read or written per LevelDB round trip: bounds what an admission holds at once. */
-const SLICE = 2048;
+/** Length of a record key (hex SHA-256) as a bucket lists it. */
+const KEY_LENGTH = 64;
+/**
+ * Records read and written per LevelDB round trip. An admission holds one slice's fingerprints,
+ * reads and writes at a time, never an index of the whole file: records admitted from earlier
+ * slices are compared from the pool itself.
+ */
+const SLICE = 256;
 
-// Key layout. A submission's unique records are written in batches of SLICE records, each entry
-// naming the submission: a crash part way leaves some of them in the pool, and the retried upload
-// (same submission) counts those as its own, not as duplicates.
+// Key layout. A submission's unique records are written slice by slice as they are admitted,
+// each entry naming the submission and the admission: a crash part way leaves some of them in
+// the pool, and the retried upload (same submission, another admission) counts those as its own,
+// not as duplicates, while a repeat within the file (same admission) is one.
 //   meta!format        -> FORMAT
-//   r!<record key>     -> the id of the submission that brought the record
+//   r!<record key>     -> "<submission id> <admission id>" that brought the record
 //   m!<record key>     -> its MinHash signature (base64 of MINHASH_PERMUTATIONS uint32, little-endian)
-//   b!<band bucket>    -> JSON array of up to BUCKET_CAPACITY record keys in that LSH bucket
+//   b!<band bucket>    -> up to BUCKET_CAPACITY record keys in that LSH bucket, concatenated
 
 export type RecordPool = {
   /**
@@ -41,7 +48,7 @@ export type RecordPool = {
    * that `submissionId` itself brought before (an upload retried after a crash) are its own, not
    * duplicates. Nothing is written when the weight is 0.
    */
-  admit(submissionId: string, records: readonly RecordFingerprint[]): Promise<SubmissionValidation>;
+  admit(submissionId: string, records: FingerprintList): Promise<SubmissionValidation>;
   close(): Promise<void>;
 };
 
@@ -75,120 +82,87 @@ export async function createRecordPool(parameters: CreateRecordPoolParameters): 
   /** Admissions run one at a time: each reads the pool and writes what it found unique. */
   let queue: Promise<unknown> = Promise.resolve();
 
-  /** The pooled records whose signatures are near `signature`, among those in `buckets`. */
-  function nearPooled(
-    signature: Uint32Array,
-    bands: readonly string[],
-    buckets: ReadonlyMap<string, readonly string[]>,
-    signatures: ReadonlyMap<string, Uint32Array>,
-  ): boolean {
-    return bands.some((name) =>
-      (buckets.get(name) ?? []).some((candidate) => {
-        const theirs = signatures.get(candidate);
-        return theirs !== undefined && similarity(signature, theirs) >= NEAR_DUPLICATE_THRESHOLD;
+  async function readBuckets(names: readonly string[]): Promise<Map<string, string[]>> {
+    const values = await db.getMany(names.map((name) => `b!${name}`));
+    return new Map(
+      names.map((name, i) => {
+        const members: string[] = [];
+        const value = values[i] ?? "";
+        for (let at = 0; at < value.length; at += KEY_LENGTH) members.push(value.slice(at, at + KEY_LENGTH));
+        return [name, members];
       }),
     );
   }
 
-  async function readBuckets(names: readonly string[]): Promise<Map<string, string[]>> {
-    const values = await db.getMany(names.map((name) => `b!${name}`));
-    return new Map(names.map((name, i) => [name, values[i] ? (JSON.parse(values[i]) as string[]) : []]));
-  }
-
   /**
-   * Decides, slice by slice so that memory stays bounded by a slice's reads, which records are
-   * duplicates of the pool, near duplicates of it, or repeats within the file; then writes the
-   * admitted ones, slice by slice too. Only the file's own index (LSH buckets of its admitted
-   * records) grows with the file.
+   * Decides, slice by slice, which records are duplicates of the pool (or of records earlier in
+   * the file, which earlier slices wrote to it), near duplicates, or new, and writes each slice's
+   * new records before reading the next: memory stays bounded by a slice whatever the file's size.
    */
-  async function admitNow(submissionId: string, records: readonly RecordFingerprint[]): Promise<SubmissionValidation> {
-    const verdicts = new Uint8Array(records.length); // 0 admitted, 1 duplicate, 2 near duplicate
-    const admittedKeys = new Set<string>();
-    // The file's own LSH index, by small-integer bucket ids (a collision only adds a candidate,
-    // which the similarity check then dismisses): a record's first bucket member is kept in
-    // `firstInBucket`, the rest, rare, in `moreInBucket`, so that a file of unique records costs
-    // a few bytes per band.
-    const firstInBucket = new Map<number, number>();
-    const moreInBucket = new Map<number, number[]>();
-    const fileBucketsOf = (signature: Uint32Array) =>
-      bandHashes(signature).map((hash, band) => (hash ^ Math.imul(band + 1, 0x9e3779b1)) >>> 2);
-    const membersOf = (bucket: number): number[] => {
-      const first = firstInBucket.get(bucket);
-      return first === undefined ? [] : [first, ...(moreInBucket.get(bucket) ?? [])];
-    };
+  async function admitNow(submissionId: string, records: FingerprintList): Promise<SubmissionValidation> {
+    const admission = `${submissionId} ${randomUUID()}`;
+    /** Records an earlier, interrupted admission of this submission wrote: they come again in file order. */
+    const fromEarlierAdmission = (owner: string) => owner.startsWith(`${submissionId} `) && owner !== admission;
+    let duplicates = 0;
+    let nearDuplicates = 0;
+    let weight = 0;
     for (let from = 0; from < records.length; from += SLICE) {
-      const slice = records.slice(from, from + SLICE);
+      const slice = Array.from({ length: Math.min(SLICE, records.length - from) }, (_, j) => records.at(from + j));
       const owners = await db.getMany(slice.map((r) => `r!${r.key}`));
       const sliceBands = slice.map((r) => (r.signature ? bandKeys(r.signature) : []));
       const buckets = await readBuckets([...new Set(sliceBands.flat())]);
-      // Records this submission brought itself (an upload retried after a crash) are compared as
-      // the file's own, in file order, not as the pool's.
       const candidates = [...new Set([...buckets.values()].flat())];
       const candidateOwners = await db.getMany(candidates.map((key) => `r!${key}`));
-      const theirs = candidates.filter((_, i) => candidateOwners[i] !== submissionId);
-      const signatureValues = await db.getMany(theirs.map((key) => `m!${key}`));
+      const comparable = candidates.filter((_, i) => {
+        const owner = candidateOwners[i];
+        return owner !== undefined && !fromEarlierAdmission(owner);
+      });
+      const signatureValues = await db.getMany(comparable.map((key) => `m!${key}`));
       const signatures = new Map<string, Uint32Array>();
-      theirs.forEach((key, i) => {
+      comparable.forEach((key, i) => {
         if (signatureValues[i] !== undefined) signatures.set(key, decodeSignature(signatureValues[i]));
       });
+      const admittedHere = new Set<string>();
+      const changedBuckets = new Set<string>();
+      const batch = db.batch();
       slice.forEach((record, j) => {
-        const index = from + j;
         const owner = owners[j];
-        if (admittedKeys.has(record.key) || (owner !== undefined && owner !== submissionId)) {
-          verdicts[index] = 1;
+        if (admittedHere.has(record.key) || (owner !== undefined && !fromEarlierAdmission(owner))) {
+          duplicates++;
           return;
         }
-        const bands = sliceBands[j]!;
         const signature = record.signature;
+        const bands = sliceBands[j]!;
         if (signature) {
-          const fileBuckets = fileBucketsOf(signature);
-          const nearFile = fileBuckets.some((bucket) =>
-            membersOf(bucket).some(
-              (other) => similarity(signature, records[other]!.signature!) >= NEAR_DUPLICATE_THRESHOLD,
-            ),
+          const near = bands.some((name) =>
+            buckets.get(name)!.some((candidate) => {
+              const theirs = signatures.get(candidate);
+              return theirs !== undefined && similarity(signature, theirs) >= NEAR_DUPLICATE_THRESHOLD;
+            }),
           );
-          if (nearFile || nearPooled(signature, bands, buckets, signatures)) {
-            verdicts[index] = 2;
+          if (near) {
+            nearDuplicates++;
             return;
           }
-          for (const bucket of fileBuckets) {
-            if (!firstInBucket.has(bucket)) firstInBucket.set(bucket, index);
-            else {
-              const more = moreInBucket.get(bucket) ?? [];
-              if (more.length < BUCKET_CAPACITY - 1) moreInBucket.set(bucket, [...more, index]);
-            }
+        }
+        weight++;
+        admittedHere.add(record.key);
+        batch.put(`r!${record.key}`, admission);
+        if (!signature) return;
+        batch.put(`m!${record.key}`, encodeSignature(signature));
+        // Later records of this slice compare with this one as with the pool's.
+        signatures.set(record.key, signature);
+        for (const name of bands) {
+          const members = buckets.get(name)!;
+          if (members.length < BUCKET_CAPACITY && !members.includes(record.key)) {
+            members.push(record.key);
+            changedBuckets.add(name);
           }
         }
-        admittedKeys.add(record.key);
       });
-    }
-
-    const weight = admittedKeys.size;
-    if (weight > 0) {
-      const admitted = records.filter((_, i) => verdicts[i] === 0);
-      for (let from = 0; from < admitted.length; from += SLICE) {
-        const slice = admitted.slice(from, from + SLICE);
-        const sliceBands = slice.map((r) => (r.signature ? bandKeys(r.signature) : []));
-        const buckets = await readBuckets([...new Set(sliceBands.flat())]);
-        const batch = db.batch();
-        slice.forEach((record, j) => {
-          batch.put(`r!${record.key}`, submissionId);
-          if (!record.signature) return;
-          batch.put(`m!${record.key}`, encodeSignature(record.signature));
-          for (const name of sliceBands[j]!) {
-            const members = buckets.get(name)!;
-            if (members.length < BUCKET_CAPACITY && !members.includes(record.key)) members.push(record.key);
-          }
-        });
-        for (const [name, members] of buckets) if (members.length > 0) batch.put(`b!${name}`, JSON.stringify(members));
-        await batch.write({ sync });
-      }
-    }
-    let duplicates = 0;
-    let nearDuplicates = 0;
-    for (const verdict of verdicts) {
-      if (verdict === 1) duplicates++;
-      if (verdict === 2) nearDuplicates++;
+      for (const name of changedBuckets) batch.put(`b!${name}`, buckets.get(name)!.join(""));
+      if (batch.length > 0) await batch.write({ sync });
+      else await batch.close();
     }
     return { records: records.length, duplicates, nearDuplicates, weight };
   }

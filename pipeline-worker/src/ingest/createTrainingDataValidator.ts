@@ -1,12 +1,11 @@
 import type { ErrorCode } from "../internal/errorCodes.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { DATA_LABELS, MAX_LABEL_LENGTH, MAX_LINE_LENGTH, MAX_TEXT_LENGTH } from "../model/trainingRecords.ts";
-import { fingerprintRecord, normaliseText, type RecordFingerprint } from "./recordFingerprint.ts";
+import { createFingerprintList, fingerprintRecord, normaliseText, type FingerprintList } from "./recordFingerprint.ts";
 
 /**
- * The most records one submission may hold. Ingest keeps each record's fingerprint (about 450
- * bytes) until the pool has admitted them, and the file's own LSH index while it admits them, so
- * this bounds what an upload holds (tens of MB at most).
+ * The most records one submission may hold. Ingest keeps each record's fingerprint, packed (288
+ * bytes), until the pool has admitted them, so this bounds what an upload holds (29 MB at most).
  */
 export const MAX_RECORDS = 100_000;
 
@@ -32,7 +31,7 @@ export type TrainingDataValidator = ReturnType<typeof createTrainingDataValidato
 /**
  * Checks submitted data as the model's training data (JSON Lines of {text, label}, UTF-8,
  * docs/model.md) while it streams past, and fingerprints each record for the pool's duplicate
- * checks. It holds one line, never the file, and each record's fingerprint. It never throws into the stream: the upload goes on
+ * checks. It holds one line, never the file, and each record's packed fingerprint. It never throws into the stream: the upload goes on
  * to its end so that its hash can first be compared with what was signed (bytes that are not the
  * signed ones are a wrong upload, not invalid data); `result()` then throws the first problem,
  * naming the line. Parsing stops at the first problem.
@@ -43,7 +42,7 @@ export function createTrainingDataValidator(parameters: CreateTrainingDataValida
   // Not streaming: each line is decoded alone (a newline byte is never part of a multi-byte
   // UTF-8 sequence, so lines split at it are whole characters).
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  const records: RecordFingerprint[] = [];
+  const records = createFingerprintList();
   /** The bytes of the line being received, while its newline has not arrived. */
   let partial: Uint8Array[] = [];
   let partialBytes = 0;
@@ -158,7 +157,7 @@ export function createTrainingDataValidator(parameters: CreateTrainingDataValida
       partial = [];
     },
     /** The records' fingerprints, in file order, once the whole data has passed; or its first problem. */
-    result(): RecordFingerprint[] {
+    result(): FingerprintList {
       if (problem) throw problem;
       if (records.length === 0) {
         throw new WorkerError("DATA_EMPTY", "The data has no records.", {
