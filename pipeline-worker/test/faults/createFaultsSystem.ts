@@ -116,17 +116,43 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> & { code?: string } };
   }
 
-  /** Queries of `consumer` settled on chain in all, summed over UsageSettled events (a double shows here). */
-  async function settledEvents(consumer: Address = t.consumer.address): Promise<bigint> {
+  /**
+   * The lanes' running totals of this system's own signed queries. The inference test system's
+   * counter lives as long as it does, while `reset` below rewinds the chain and every test starts
+   * a fresh worker: its lanes start again at total 1 here, so that a test's charge is its own
+   * queries, not totals left by the tests before it.
+   */
+  const totals = new Map<string, bigint>();
+  /** Signs the consumer's next total in its lane (consumer, worker, epoch), or the `total` given. */
+  async function signQuery(fields: Parameters<typeof t.signQuery>[0] = {}): Promise<SignedQueryRequest> {
+    const epoch = fields.epoch ?? (await t.currentEpoch());
+    const consumer = fields.consumer ?? (fields.signer ?? t.consumer).address;
+    const lane = `${consumer.toLowerCase()}!${(fields.worker ?? t.workerWallets[0]!.account.address).toLowerCase()}!${epoch}`;
+    const total = fields.total ?? (totals.get(lane) ?? 0n) + 1n;
+    if (total > (totals.get(lane) ?? 0n)) totals.set(lane, total);
+    return t.signQuery({ ...fields, epoch, total });
+  }
+
+  /** The UsageSettled events of `consumer`: one per lane settled (or settled further). */
+  async function usageSettled(consumer: Address = t.consumer.address) {
     const logs = await t.publicClient.getLogs({
       address: t.deployment.contracts.usageSettlement,
       fromBlock: 0n,
       toBlock: "latest",
     });
-    return parseEventLogs({ abi: usageSettlementAbi, eventName: "UsageSettled", logs })
-      .filter((log) => log.args.consumer.toLowerCase() === consumer.toLowerCase())
-      .reduce((sum, log) => sum + BigInt(log.args.queries), 0n);
+    return parseEventLogs({ abi: usageSettlementAbi, eventName: "UsageSettled", logs }).filter(
+      (log) => log.args.consumer.toLowerCase() === consumer.toLowerCase(),
+    );
   }
+
+  /** Queries of `consumer` settled on chain in all, summed over UsageSettled events (a double shows here). */
+  async function settledEvents(consumer: Address = t.consumer.address): Promise<bigint> {
+    return (await usageSettled(consumer)).reduce((sum, log) => sum + BigInt(log.args.queries), 0n);
+  }
+
+  /** The consumer's own lane's `settledTotal` at the first worker in `epoch`. */
+  const laneSettledTotal = (epoch: bigint, consumer: Address = t.consumer.address) =>
+    t.readSettlement<bigint>("settledTotal", [consumer, zeroAddress, t.workerWallets[0]!.account.address, epoch]);
 
   /** Whether the chain settled the query's total: its lane (at the first worker) is settled up to it or beyond. */
   const totalSettled = async (body: SignedQueryRequest) =>
@@ -153,6 +179,7 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
   /** Back to the state after set-up, every worker stopped and every fault cleared. */
   async function reset() {
     proxy.clear();
+    totals.clear();
     await Promise.all([...running].map((worker) => worker.close()));
     running.clear();
     await snapshots.restore();
@@ -168,7 +195,10 @@ export async function createFaultsSystem(options: { quota?: bigint } = {}) {
     configOf,
     startWorker,
     query,
+    signQuery,
+    usageSettled,
     settledEvents,
+    laneSettledTotal,
     totalSettled,
     timesRecorded,
     reset,

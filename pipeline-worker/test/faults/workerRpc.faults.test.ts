@@ -154,7 +154,8 @@ describe("a reorg that drops the worker's transactions", () => {
     await f.testClient.mine({ blocks: 3 });
     expect(await f.settledEvents()).toBe(0n);
     expect(await f.timesRecorded(envelope.dataHash)).toBe(0);
-    expect(w.worker.inference.store.pendingCount()).toBe(QUERIES);
+    // The store counts lanes: the consumer's one lane, waiting again with its QUERIES.
+    expect(w.worker.inference.store.pendingCount()).toBe(1);
 
     // Sent again, and final once deep enough.
     await w.worker.inference.settle();
@@ -164,6 +165,9 @@ describe("a reorg that drops the worker's transactions", () => {
     expect(await w.worker.flush()).toBe(1);
     expect(w.worker.inference.store.pendingCount()).toBe(0);
     expect(await f.settledEvents()).toBe(BigInt(QUERIES));
+    // One entry for the lane, at its highest total: the reorged one is gone, the resent one stays.
+    expect(await f.usageSettled()).toHaveLength(1);
+    expect(await f.laneSettledTotal(BigInt(served[0]!.epoch))).toBe(BigInt(QUERIES));
     for (const body of served) expect(await f.totalSettled(body)).toBe(true);
     expect(await f.timesRecorded(envelope.dataHash)).toBe(1);
     const status = (await (await fetch(`${w.url}/v1/submissions/${id}`)).json()) as { state: string };
@@ -206,7 +210,11 @@ describe("the worker's transactions while the RPC loses their answers", () => {
         expect(w.worker.inference.store.pendingCount()).toBe(0);
         for (let attempt = 0; attempt < 3; attempt++) await w.worker.flush();
       }
+      // The test's own lane (its worker is fresh and the chain rewound): charged its served
+      // queries, one UsageSettled entry per flush that found it grown, never one sent twice.
       expect(await f.settledEvents()).toBe(BigInt(served.length));
+      expect(await f.usageSettled()).toHaveLength(ROUNDS);
+      expect(await f.laneSettledTotal(BigInt(served[0]!.epoch))).toBe(BigInt(served.length));
       expect(await f.readSettlement<bigint>("usedInEpoch", [f.consumer.address, await f.currentEpoch()])).toBe(
         BigInt(served.length),
       );
@@ -236,6 +244,8 @@ describe("the worker's transactions while the RPC loses their answers", () => {
     expect(await again.worker.inference.settle()).toMatchObject({ settled: 1, transactions: [] });
     expect(await f.publicClient.getTransactionCount({ address })).toBe(nonce);
     expect(await f.settledEvents()).toBe(BigInt(QUERIES));
+    expect(await f.usageSettled()).toHaveLength(1);
+    expect(await f.laneSettledTotal(BigInt(served[0]!.epoch))).toBe(BigInt(QUERIES));
     answered += served.length;
   });
 });
