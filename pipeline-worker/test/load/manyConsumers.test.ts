@@ -373,6 +373,19 @@ describe(`${CONSUMERS} consumers querying ${WORKERS} worker processes at once, s
         expect(event.args.fees, key).toBe(event.args.queries! * FEE);
       }
 
+      // Receipt gas per settled lane, whatever number of queries it carries: under 80,000 with the
+      // settler's batches, even for lanes settled for the first time (whose storage is created).
+      const byTransaction = Map.groupBy(events, (e) => e.transactionHash);
+      const perLane: number[] = [];
+      for (const [hash, settled] of byTransaction) {
+        const { gasUsed } = await t.publicClient.getTransactionReceipt({ hash });
+        perLane.push(Number(gasUsed) / settled.length);
+      }
+      console.log(
+        `settlement: ${byTransaction.size} transactions for ${events.length} lanes; receipt gas per lane ${Math.round(Math.min(...perLane))} to ${Math.round(Math.max(...perLane))}`,
+      );
+      for (const gas of perLane) expect(gas).toBeLessThan(80_000);
+
       // Each consumer paid the fee of each query charged, once; each epoch accrued its fees.
       const paidBy = new Map<Address, bigint>();
       const accruedIn = new Map<bigint, bigint>();
