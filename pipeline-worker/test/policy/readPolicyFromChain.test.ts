@@ -5,7 +5,7 @@ import { generateKeyholderKeyPair } from "../../src/crypto/keyholderKeys.ts";
 import { createGenesisPolicy } from "../../src/policy/Policy.ts";
 import { diffPolicies } from "../../src/policy/diffPolicies.ts";
 import { fetchPolicyEvents } from "../../src/policy/fetchPolicyEvents.ts";
-import { readEpochSchedule, readPolicyFromChain } from "../../src/policy/readPolicyFromChain.ts";
+import { readPolicyFromChain } from "../../src/policy/readPolicyFromChain.ts";
 import { reducePolicy } from "../../src/policy/reducePolicy.ts";
 import { createPolicyTestChain, type PolicyTestChain } from "./createPolicyTestChain.ts";
 
@@ -198,12 +198,10 @@ describe("readPolicyFromChain", () => {
     });
     // Every kind of change was made, so every branch of the reducer was compared with the views.
     expect(new Set(events.map((event) => event.eventName)).size).toBe(14);
-    const epochs = await readEpochSchedule({ client: chain.publicClient, registry: chain.registry });
     for (const blockNumber of checkpoints) {
       const reduced = reducePolicy(
         genesis,
         events.filter((event) => event.blockNumber <= blockNumber),
-        epochs,
       );
       const atBlock = await readPolicyFromChain({
         client: chain.publicClient,
