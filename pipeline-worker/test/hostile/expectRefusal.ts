@@ -9,7 +9,7 @@ import type { HostileResponse } from "./hostileHttp.ts";
  */
 export function documentedCodes(): Map<string, number> {
   const docs = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
-  const rows = docs.matchAll(/^\| \[([A-Z_]+)\]\(#([a-z_]+)\) +\| (\d{3}) +\|/gm);
+  const rows = docs.matchAll(/^\| \[([A-Z0-9_]+)\]\(#([a-z0-9_]+)\) +\| (\d{3}) +\|/gm);
   return new Map([...rows].map(([, code, , status]) => [code!, Number(status)]));
 }
 
