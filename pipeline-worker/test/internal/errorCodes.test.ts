@@ -29,7 +29,7 @@ describe("error-code catalogue", () => {
       expect(errorCodes).toHaveProperty(code);
     }
     for (const [code, entry] of Object.entries(errorCodes)) {
-      expect(code).toMatch(/^[A-Z][A-Z_]+$/);
+      expect(code).toMatch(/^[A-Z][A-Z0-9_]+$/);
       expect(entry.status, code).toBeGreaterThanOrEqual(400);
       expect(entry.status, code).toBeLessThan(600);
       expect(entry.title.length, code).toBeGreaterThan(5);
