@@ -17,6 +17,7 @@ import {
 } from "../lib/format.ts";
 import { usePolicy } from "../lib/queries.ts";
 import type { Policy } from "../lib/readPolicy.ts";
+import { TierTable } from "./-components/TierTable.tsx";
 
 export const Route = createFileRoute("/")({ component: PolicyPage });
 
@@ -178,39 +179,7 @@ function PolicyView({ policy }: { policy: Policy }) {
           {policy.tiers.every((tier) => tier.queriesPerEpoch === 0n) ? (
             <p>No tier yet: only consumers with a voted quota may query.</p>
           ) : (
-            <table className="table" data-testid="tiers">
-              <thead>
-                <tr>
-                  <th scope="col">Tier</th>
-                  <th scope="col" className="num">
-                    Queries per epoch
-                  </th>
-                  <th scope="col" className="num">
-                    Price per epoch
-                  </th>
-                  <th scope="col">New members</th>
-                  <th scope="col" className="num">
-                    Members this epoch
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {policy.tiers
-                  .filter((tier) => tier.queriesPerEpoch > 0n)
-                  .map((tier) => (
-                    <tr key={tier.tierId}>
-                      <td>{tier.tierId}</td>
-                      <td className="num">{tier.queriesPerEpoch.toString()}</td>
-                      <td className="num">{formatEth(tier.pricePerEpoch)}</td>
-                      <td>{tier.open ? "open" : "closed"}</td>
-                      <td className="num">
-                        {tier.members}
-                        {tier.maxMembers === 0 ? "" : ` of ${tier.maxMembers}`}
-                      </td>
-                    </tr>
-                  ))}
-              </tbody>
-            </table>
+            <TierTable tiers={policy.tiers.filter((tier) => tier.queriesPerEpoch > 0n)} testId="tiers" />
           )}
         </section>
 

@@ -10,6 +10,7 @@ import { usePolicy } from "../../lib/queries.ts";
 import type { Policy, Tier } from "../../lib/readPolicy.ts";
 import { useWrite } from "../../lib/useWrite.ts";
 import { useWallet } from "../../lib/WalletContext.tsx";
+import { TierTable } from "./TierTable.tsx";
 
 /** The registry's limit on the epochs bought at once (IPolicyRegistry.joinTier). */
 const MAX_EPOCHS = 12;
@@ -55,37 +56,7 @@ function Tiers({ account, policy }: { account: Address; policy: Policy }) {
   if (tiers.length === 0) return <p>No tier is offered yet: the DAO adds one by proposal.</p>;
   return (
     <>
-      <table className="table" data-testid="tier-list">
-        <thead>
-          <tr>
-            <th scope="col">Tier</th>
-            <th scope="col" className="num">
-              Queries per epoch
-            </th>
-            <th scope="col" className="num">
-              Price per epoch
-            </th>
-            <th scope="col">New members</th>
-            <th scope="col" className="num">
-              Members this epoch
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {tiers.map((tier) => (
-            <tr key={tier.tierId} data-testid={`tier-${tier.tierId}`}>
-              <td>{tier.tierId}</td>
-              <td className="num">{tier.queriesPerEpoch.toString()}</td>
-              <td className="num">{formatEth(tier.pricePerEpoch)}</td>
-              <td>{tier.open ? "open" : "closed"}</td>
-              <td className="num">
-                {tier.members}
-                {tier.maxMembers === 0 ? "" : ` of ${tier.maxMembers}`}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <TierTable tiers={tiers} testId="tier-list" />
       {membership.data ? (
         <>
           <MembershipState membership={membership.data} policy={policy} />
