@@ -24,12 +24,18 @@ describe("the worker's service routes", () => {
   it("publishes the EIP-712 domains and types clients sign", async () => {
     const eip712 = (await (await get("/v1/eip712")).json()) as {
       submission: { domain: { chainId: number; verifyingContract: string }; primaryType: string };
-      query: { domain: { verifyingContract: string } };
+      usage: { domain: { name: string; version: string; verifyingContract: string }; primaryType: string };
+      keyGrant: { domain: { verifyingContract: string }; primaryType: string };
     };
     expect(eip712.submission.primaryType).toBe("Submission");
     expect(eip712.submission.domain.chainId).toBe(s.deployment.chainId);
     expect(eip712.submission.domain.verifyingContract.toLowerCase()).toBe(s.deployment.contracts.contributorRewards);
-    expect(eip712.query.domain.verifyingContract.toLowerCase()).toBe(s.deployment.contracts.usageSettlement);
+    // Queries and keys are signed in UsageSettlement's own domain, which settles them.
+    expect(eip712.usage.primaryType).toBe("Usage");
+    expect(eip712.usage.domain).toMatchObject({ name: "DAO AI Query", version: "2" });
+    expect(eip712.usage.domain.verifyingContract.toLowerCase()).toBe(s.deployment.contracts.usageSettlement);
+    expect(eip712.keyGrant.primaryType).toBe("KeyGrant");
+    expect(eip712.keyGrant.domain.verifyingContract.toLowerCase()).toBe(s.deployment.contracts.usageSettlement);
   });
 
   it("serves the policy it enforces, with the block and version it was read at", async () => {

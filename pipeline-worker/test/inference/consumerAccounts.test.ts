@@ -25,7 +25,7 @@ import {
 // ERC-1271 on the consumer. The review found an EIP-7702-delegated EOA escaping every fee (the
 // worker's ECDSA check accepted, the contract's ERC-1271-only path refused); these tests serve
 // and settle both kinds of account on the real contract, with the Solidity tests' fixture
-// (RawDigestRejectingAccount) for the delegation and a real Safe 1.4.1.
+// (Eip7702AccountMock, OpenZeppelin's ERC-7739 signer) for the delegation and a real Safe 1.4.1.
 
 let t: InferenceTestSystem;
 const OWNERS = [11, 12, 13].map((i) => devAccount(i));
@@ -103,7 +103,7 @@ async function safeSignature(digest: Hex, signers: typeof OWNERS): Promise<Hex> 
 
 describe("consumers that are accounts with code", () => {
   it("serves and settles an EIP-7702-delegated EOA's plain signature, as the contract accepts it, though its account code refuses raw digests", async () => {
-    const delegate = await t.viem.deployContract("RawDigestRejectingAccount");
+    const delegate = await t.viem.deployContract("Eip7702AccountMock");
     await t.testClient.setCode({ address: t.consumer.address, bytecode: concat(["0xef0100", delegate.address]) });
     const worker = await t.startWorker();
     const { message, digest } = await usageOf(t.consumer.address, worker.address, 1n, "hello");
