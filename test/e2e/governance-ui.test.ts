@@ -472,18 +472,22 @@ describe("governance from the UI", () => {
     // What the page reads after each of three blocks, once the first load is over.
     const perBlock: { ethCalls: number; httpRequests: number }[] = [];
     await new Promise((r) => setTimeout(r, 3_000));
-    for (let i = 0; i < 3; i++) {
-      const before = Number(
+    const shownBlock = async () =>
+      Number(
         await page
           .getByTestId("block-number")
           .textContent()
           .then((t) => t!.replace(/\D/g, "")),
       );
+    for (let i = 0; i < 3; i++) {
+      const before = await shownBlock();
       rpc.reset();
       await e2e.stack.mine(1);
-      await poll(() => page.getByTestId("block-number").textContent()).toBe(`block ${before + 1}`);
+      await poll(shownBlock).toBeGreaterThan(before);
       await new Promise((r) => setTimeout(r, 3_000));
-      perBlock.push({ ethCalls: rpc.calls().eth_call ?? 0, httpRequests: rpc.httpRequests() });
+      // Other activity on the stack may mine a block too: the reads are shared among the blocks seen.
+      const blocks = Math.max(1, (await shownBlock()) - before);
+      perBlock.push({ ethCalls: (rpc.calls().eth_call ?? 0) / blocks, httpRequests: rpc.httpRequests() / blocks });
     }
     console.info(
       `Reads per new block with ${proposals} proposals on the page: ${perBlock
