@@ -9,6 +9,7 @@ import type { Model } from "../model/Model.ts";
 import type { PolicySync } from "../policy/createPolicySync.ts";
 import { createKeyRegistry, type KeyRegistry } from "./createKeyRegistry.ts";
 import { createQueryService, type QueryService } from "./createQueryService.ts";
+import { createServedEpochs } from "./createServedEpochs.ts";
 import {
   createUsageSettler,
   type FlushOptions,
@@ -88,6 +89,8 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     onExpiry: (consumer) => settler.urgent(consumer),
     ...(parameters.now ? { now: parameters.now } : {}),
   });
+  // Shared, so that the query service serves no epoch the settler has settled (createServedEpochs).
+  const servedEpochs = createServedEpochs(now);
   const settler = createUsageSettler({
     publicClient: parameters.publicClient,
     walletClient: parameters.walletClient,
@@ -95,6 +98,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     policyRegistry: parameters.contracts.policyRegistry,
     store,
     keys,
+    servedEpochs,
     logger,
     metrics: parameters.metrics,
     batchSize: config.settlementBatchSize,
@@ -127,6 +131,7 @@ export async function createInference(parameters: CreateInferenceParameters): Pr
     workerIndex: config.workerIndex,
     workerCount: config.workerCount,
     ...(parameters.now ? { now: parameters.now } : {}),
+    servedEpochs,
     logger,
     metrics: parameters.metrics,
   });

@@ -26,9 +26,10 @@ import type { Metrics } from "../internal/createMetrics.ts";
 import { isWorkerError, WorkerError } from "../internal/WorkerError.ts";
 import type { Model, ModelAnswer } from "../model/Model.ts";
 import type { PolicySync, PolicyView } from "../policy/createPolicySync.ts";
-import { epochAt, isWorker, quotaAt, type EpochSchedule } from "../policy/Policy.ts";
+import { isWorker, quotaAt, type EpochSchedule } from "../policy/Policy.ts";
 import type { QueryUsage, QuotaStatus } from "../api/consumerWire.ts";
 import { availableOf, createDepositCache } from "./createDepositCache.ts";
+import { createServedEpochs, type ServedEpochs } from "./createServedEpochs.ts";
 import { noModelError } from "./createUnconfiguredModel.ts";
 import type { LaneId, Reservation, UsageStore } from "./createUsageStore.ts";
 import { answerHashOf, receiptDigestBytes, type QueryReceipt } from "./queryReceipt.ts";
@@ -126,6 +127,11 @@ export type CreateQueryServiceParameters = {
   workerCount?: number;
   /** Milliseconds since the epoch; injected by tests. */
   now?: () => number;
+  /**
+   * The epochs served, shared with the settler: an epoch it closed is not served any more, so a
+   * lane it settled takes no second entry. Default: the epochs by `now` alone (no settler).
+   */
+  servedEpochs?: ServedEpochs;
   logger: Logger;
   metrics: Metrics;
   /** Called after each query is counted. */
@@ -174,6 +180,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
   const workerCount = parameters.workerCount ?? 1;
   workerShare({ quota: 0n, workerIndex, workerCount });
   const now = parameters.now ?? Date.now;
+  const servedEpochs = parameters.servedEpochs ?? createServedEpochs(now);
   const worker = getAddress(walletClient.account.address);
   if (parameters.receiptSigner !== undefined && !sameAddress(parameters.receiptSigner.address, worker)) {
     throw new WorkerError("CONFIG_INVALID", "The receipt signer's key is not the worker account's key.", {
@@ -225,7 +232,7 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
 
   function epochInfo(epochs: EpochSchedule) {
     const nowSeconds = BigInt(Math.floor(now() / 1000));
-    const epoch = epochAt(epochs, nowSeconds);
+    const epoch = servedEpochs.current(epochs);
     const epochEndsAt = epochs.epochGenesis + (epoch + 1n) * epochs.epochLength;
     return { nowSeconds, epoch, epochEndsAt };
   }
@@ -361,16 +368,27 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
         { hints: ["Sign the voucher again with a later deadline."] },
       );
     }
-    if (epoch !== currentEpoch) {
+    const requireCurrentEpoch = () => {
+      const { epoch: current, epochEndsAt: endsAt } = epochInfo(view.epochs);
+      if (epoch === current) return;
+      const extra = { currentEpoch: current.toString(), epochEndsAt: Number(endsAt) };
+      if (signed === undefined) {
+        // A bearer query took the epoch current when it arrived, which ended while it was checked.
+        throw new WorkerError("WRONG_EPOCH", `Epoch ${epoch} ended while the query was checked.`, {
+          hints: [`Send the query again: it is served in epoch ${current}.`],
+          extra,
+        });
+      }
       throw new WorkerError(
         "WRONG_EPOCH",
-        `The voucher is signed for epoch ${epoch}; the current epoch is ${currentEpoch}.`,
+        `The voucher is signed for epoch ${epoch}; the current epoch is ${current}.`,
         {
-          hints: [`Sign the voucher again for epoch ${currentEpoch} (GET /v1/quota reports it, with nextTotal).`],
-          extra: { currentEpoch: currentEpoch.toString(), epochEndsAt: Number(epochEndsAt) },
+          hints: [`Sign the voucher again for epoch ${current} (GET /v1/quota reports it, with nextTotal).`],
+          extra,
         },
       );
-    }
+    };
+    if (epoch !== currentEpoch) requireCurrentEpoch();
     const maxFeePerQuery = signed?.maxFeePerQuery ?? keyLimits!.maxFeePerQuery;
     if (fee > maxFeePerQuery || (keyLimits !== undefined && fee > keyLimits.maxFeePerQuery)) {
       throw new WorkerError(
@@ -388,6 +406,9 @@ export function createQueryService(parameters: CreateQueryServiceParameters) {
     const lane: LaneId = { consumer, key, epoch };
     await store.load(consumer, epoch);
     // From here to the reservation nothing is awaited: the checks and the reservation are one step.
+    // The epoch is checked again, as it may have ended (or the settler closed it) while the checks
+    // above awaited: a lane's epoch, once closed, takes no new total.
+    requireCurrentEpoch();
     const reservation: Reservation = signed === undefined ? store.reserveNext(lane) : store.reserve(lane, signed.total);
     try {
       const quota = quotaAt(policy, consumer, epoch);

@@ -18,6 +18,7 @@ import { revertErrorName } from "../chain/revertErrorName.ts";
 import { sameAddress } from "../chain/signatures.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
+import type { ServedEpochs } from "./createServedEpochs.ts";
 import type { LaneId, LaneRecord, UsageStore } from "./createUsageStore.ts";
 
 /**
@@ -37,6 +38,11 @@ export type CreateUsageSettlerParameters = {
   policyRegistry: Address;
   store: UsageStore;
   keys?: KeySettlementEntries;
+  /**
+   * The epochs the query service serves: the settler closes those the chain has passed before it
+   * settles their lanes, so that no query is counted in a lane after its one entry.
+   */
+  servedEpochs?: ServedEpochs;
   logger: Logger;
   metrics: Metrics;
   /** Most lanes per settlement transaction (the worker's `inference.settlementBatchSize`). */
@@ -295,6 +301,8 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     const chainTime = latest.timestamp;
     const chainEpoch = chainTime < epochGenesis ? 0n : (chainTime - epochGenesis) / epochLength;
     const epochEnd = (epoch: bigint) => epochGenesis + (epoch + 1n) * epochLength;
+    // The chain's clock may be ahead of the worker's: its ended epochs are served no more from here.
+    parameters.servedEpochs?.closeBefore(chainEpoch);
     // A page at a time, so a flush holds a bounded number of lanes however far settlement has
     // fallen behind. The cursor moves past each page whatever became of its lanes, so lanes that
     // must wait do not hold back the ones after them.
@@ -328,13 +336,19 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   };
 
   /** Settles one page of the backlog; true when settlement is paused for every lane. */
-  async function settlePage(records: readonly LaneRecord[], result: SettlementResult, context: PageContext) {
+  async function settlePage(page: readonly LaneRecord[], result: SettlementResult, context: PageContext) {
     const closed: LaneRecord[] = [];
     const candidates: LaneRecord[] = [];
+    // The lanes as they are now: a query may have been counted since the page was read.
+    const records = page.map((record) => store.lane(record.lane) ?? record);
     for (const record of records) {
       const closesAt = context.windowCloses(record.lane.epoch);
       if (record.lane.epoch > context.chainEpoch || !context.due(record)) {
         // The epoch is under way (or the chain's clock is behind the worker's): one entry at its end.
+        result.waiting++;
+      } else if (record.lane.epoch < context.chainEpoch && store.reserving(record.lane)) {
+        // A query of the ended epoch, checked before it was closed, is still being counted: the
+        // lane's one entry waits for it.
         result.waiting++;
       } else if (context.chainTime >= closesAt) {
         closed.push(record);

@@ -97,6 +97,8 @@ export type UsageStore = {
   record(reservation: Reservation, voucher: VoucherFields): Promise<LaneRecord>;
   /** The lane's record as kept in memory, or undefined when not loaded or never served. */
   lane(lane: LaneId): LaneRecord | undefined;
+  /** Whether a query in flight holds a total of the lane (reserved, not yet counted or given back). */
+  reserving(lane: LaneId): boolean;
   /**
    * Lanes waiting for settlement (open or pending), oldest epoch first; at most `limit`, and only
    * those after `after` in that order (to read a long backlog a page at a time).
@@ -460,6 +462,7 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
     settledCount: (consumer) => left.get(lower(consumer)) ?? 0n,
     pendingCount: () => pending,
     lane: (id) => lanes.get(laneName(id))?.record,
+    reserving: (id) => (lanes.get(laneName(id))?.reserved.size ?? 0) > 0,
 
     async record(reservation, fields) {
       try {

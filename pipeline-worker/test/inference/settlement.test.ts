@@ -88,6 +88,33 @@ describe("settlement on chain", () => {
     expect(await t.poolOf(epoch)).toBe(poolBefore + QUOTA * t.fee);
   });
 
+  // The chain's clock may run ahead of the worker's (a node's block timestamps, which under load
+  // can pass the wall clock): a lane settled once the chain's epoch ended must not be served again
+  // in that epoch, or it would take a second entry. A CI run of the load test saw 21 lanes so.
+  it("LaneSettledTwiceAtEpochTurn: once it settles an epoch the chain ended, the worker serves it no more, so each lane keeps one entry", async () => {
+    const worker = await t.startWorker();
+    const epoch = await t.currentEpoch();
+    expect((await t.query(worker, await t.signQuery({ epoch }))).status).toBe(200);
+    // The chain passes the end of the epoch; the worker's clock does not (no clock.sync).
+    await t.testClient.increaseTime({ seconds: Number(t.deployment.settings.epochLength) });
+    await t.testClient.mine({ blocks: 1 });
+    expect(await worker.worker.inference.settle({})).toMatchObject({ settled: 1, dropped: 0 });
+
+    const late = await t.query(worker, await t.signQuery({ epoch, total: 2n }));
+    expect(late.body).toMatchObject({ code: "WRONG_EPOCH", currentEpoch: String(epoch + 1n) });
+    expect(await worker.worker.inference.settle({})).toMatchObject({ settled: 0, transactions: [] });
+    const entries = await t.publicClient.getContractEvents({
+      address: t.deployment.contracts.usageSettlement,
+      abi: usageSettlementAbi,
+      eventName: "UsageSettled",
+      args: { consumer: t.consumer.address },
+      fromBlock: 0n,
+    });
+    expect(entries.map((e) => [e.args.epoch, e.args.total])).toEqual([[epoch, 1n]]);
+    // The next epoch is served, at the chain's turn, though the worker's clock has not reached it.
+    expect((await t.query(worker, await t.signQuery({ epoch: epoch + 1n }))).status).toBe(200);
+  });
+
   it("estimates gas once, then checks each later batch with one call at a limit taken from that estimate", async () => {
     // A node's eth_estimateGas runs the call many times over; a call at a given limit runs once.
     const worker = await t.startWorker({ inference: { settlementBatchSize: 1 } });
