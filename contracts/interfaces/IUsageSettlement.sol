@@ -7,8 +7,10 @@ pragma solidity ^0.8.24;
 /// only the lane's latest total, one entry per lane whatever the number of queries. The contract
 /// charges `(total - settledTotal) * min(feePerQuery now, maxFeePerQuery signed)` from the
 /// consumer's deposit, counts the queries against its quota for the epoch (summed over workers
-/// and keys), and accrues the fees per epoch; `sweepFees` forwards them to that epoch's contributor
-/// reward pool. The EIP-712 domain ("DAO AI Query", version "2", this chain, this contract) binds
+/// and keys), and accrues the fees per epoch and per the run whose model the worker declared it
+/// serves (`serveRun`): `sweepRunFees` forwards a run's fees to the pool of the contributions that
+/// model learned from (RunRewards), and `sweepFees` forwards the fees of workers serving no
+/// committed model to that epoch's contributor reward pool (ContributorRewards). The EIP-712 domain ("DAO AI Query", version "2", this chain, this contract) binds
 /// every signature to this deployment.
 /// @dev Lanes and per-epoch usage are kept for two epochs at a time (the epoch a settlement can be
 /// for is the current one or the previous one: the settlement window is one epoch), so a lane's
@@ -100,6 +102,12 @@ interface IUsageSettlement {
     );
     /// @notice `amount` wei of fees of `epoch` went to the epoch's contributor reward pool.
     event FeesSwept(uint64 indexed epoch, uint256 amount);
+    /// @notice `worker` declared that it serves the model of `runId` (zero: none): the fees of its
+    /// settlements from now on go to that model's contributions.
+    event WorkerServesRun(address indexed worker, bytes32 indexed runId);
+    /// @notice `amount` wei of the fees of `epoch` charged for `runId`'s model went to its
+    /// contributions' pool in RunRewards.
+    event RunFeesSwept(uint64 indexed epoch, bytes32 indexed runId, uint256 amount);
 
     /// @notice The caller is not a worker the DAO authorised: only they settle usage.
     error UsageNotWorker(address caller);
@@ -140,6 +148,14 @@ interface IUsageSettlement {
     error UsageSettlementWindowOpen(uint64 epoch, uint64 closesAt);
     /// @notice The epoch's fees were already swept to the reward pool.
     error UsageFeesAlreadySwept(uint64 epoch);
+    /// @notice The run's fees of this epoch were already swept to its contributions' pool.
+    error UsageRunFeesAlreadySwept(uint64 epoch, bytes32 runId);
+    /// @notice The run has no model commitment: a worker can only serve a committed model.
+    error UsageRunNotCommitted(bytes32 runId);
+    /// @notice The DAO revoked the run: its model is not to be served.
+    error UsageRunRevoked(bytes32 runId);
+    /// @notice Run zero is no model: its fees are swept with `sweepFees`.
+    error UsageNoRun();
     /// @notice Deposits and withdrawals must be more than zero and at most the balance.
     error UsageInvalidAmount(uint256 amount);
     /// @notice The withdrawal is not unlocked yet, or none was requested.
@@ -176,6 +192,14 @@ interface IUsageSettlement {
     /// closed. Anyone may call it; each epoch is swept once. A settlement two epochs later sweeps
     /// an epoch that nobody swept, so fees are never stranded.
     function sweepFees(uint64 epoch) external;
+    /// @notice Forward the fees charged in `epoch` by workers serving `runId`'s model to that
+    /// model's contributions (RunRewards.fundRun), once the epoch's settlement window closed.
+    /// Anyone may call it; each (epoch, run) is swept once.
+    function sweepRunFees(uint64 epoch, bytes32 runId) external;
+    /// @notice Declare the run whose model the caller (an authorised worker) serves from now on:
+    /// committed in ModelCommitments and not revoked; zero declares none. Its later settlements'
+    /// fees go to that run: a worker settles what it served under its previous model first.
+    function serveRun(bytes32 runId) external;
 
     /// @notice A consumer's deposit and pending withdrawal.
     function accountOf(
@@ -196,8 +220,14 @@ interface IUsageSettlement {
         address worker,
         uint64 epoch
     ) external view returns (uint64 aboveTotal, uint64 effectiveAt);
-    /// @notice The fees charged for `epoch`'s usage, and whether they went to the reward pool.
+    /// @notice The fees charged for `epoch`'s usage by workers serving no committed model, and
+    /// whether they went to the epoch's reward pool.
     function feesOf(uint64 epoch) external view returns (uint256 accrued, bool swept);
+    /// @notice The fees charged in `epoch` by workers serving `runId`'s model, and whether they
+    /// went to its contributions' pool.
+    function runFeesOf(uint64 epoch, bytes32 runId) external view returns (uint256 accrued, bool swept);
+    /// @notice The run `worker` declared it serves (zero: none).
+    function servedRun(address worker) external view returns (bytes32);
     /// @notice How long after an epoch's end its usage may still be settled, in seconds (one epoch).
     function settlementWindow() external view returns (uint64);
     /// @notice How long a revoked key or a cancelled voucher still settles, in seconds.

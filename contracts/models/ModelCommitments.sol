@@ -23,7 +23,8 @@ contract ModelCommitments is IModelCommitments {
         bytes32 runId,
         bytes32 weightsHash,
         bytes32 trainingSetHash,
-        string calldata encryptedWeightsURI
+        string calldata encryptedWeightsURI,
+        Contributions calldata contributions
     ) external {
         if (policy.killSwitchEngaged()) revert ModelKillSwitchEngaged();
         if (!policy.isTrainingRunApproved(runId)) revert ModelRunNotApproved(runId);
@@ -33,6 +34,10 @@ contract ModelCommitments is IModelCommitments {
         if (weightsHash == bytes32(0) || trainingSetHash == bytes32(0) || bytes(encryptedWeightsURI).length == 0) {
             revert ModelEmptyValue();
         }
+        if (contributions.root == bytes32(0) || contributions.totalWeight == 0) {
+            revert ModelNoContributions(contributions.root, contributions.totalWeight);
+        }
+        if (bytes(contributions.uri).length == 0) revert ModelEmptyValue();
         // The delay in force at commit time applies, so a later change cannot shorten it after the fact.
         uint64 revealableAt = uint64(block.timestamp) + policy.revealDelay();
         _commitments[runId] = Commitment(
@@ -42,9 +47,22 @@ contract ModelCommitments is IModelCommitments {
             operator,
             uint64(block.timestamp),
             revealableAt,
-            ""
+            "",
+            contributions.root,
+            contributions.totalWeight,
+            contributions.uri
         );
-        emit ModelCommitted(runId, weightsHash, trainingSetHash, encryptedWeightsURI, operator, revealableAt);
+        emit ModelCommitted(
+            runId,
+            weightsHash,
+            trainingSetHash,
+            encryptedWeightsURI,
+            operator,
+            revealableAt,
+            contributions.root,
+            contributions.totalWeight,
+            contributions.uri
+        );
     }
 
     /// @inheritdoc IModelCommitments
@@ -65,6 +83,12 @@ contract ModelCommitments is IModelCommitments {
     /// @inheritdoc IModelCommitments
     function commitmentOf(bytes32 runId) external view returns (Commitment memory) {
         return _commitments[runId];
+    }
+
+    /// @inheritdoc IModelCommitments
+    function contributionsOf(bytes32 runId) external view returns (bytes32 root, uint256 totalWeight) {
+        Commitment storage c = _commitments[runId];
+        return (c.contributionsRoot, c.totalWeight);
     }
 
     /// @inheritdoc IModelCommitments

@@ -7,7 +7,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IContributorRewards} from "../interfaces/IContributorRewards.sol";
+import {IModelCommitments} from "../interfaces/IModelCommitments.sol";
 import {IPolicyRegistry} from "../interfaces/IPolicyRegistry.sol";
+import {IRunRewards} from "../interfaces/IRunRewards.sol";
 import {IUsageSettlement} from "../interfaces/IUsageSettlement.sol";
 
 /// @title UsageSettlement
@@ -19,6 +21,8 @@ import {IUsageSettlement} from "../interfaces/IUsageSettlement.sol";
 ///   is overwritten, and next epoch's first settlement rewrites a slot instead of creating one;
 /// - the fees accrue in two pots, by parity as well; a pot still holding an unswept epoch is
 ///   swept when a later epoch takes it over;
+/// - the fees of a worker that serves a committed model accrue per (epoch, run) instead, one slot
+///   each, read once per batch from the worker's declared run;
 /// - a consumer's balance and pending withdrawal share one slot;
 /// - a key's use, revocation and a tag of the grant last verified share one slot, so a grant's
 ///   signature is checked once, not per settlement.
@@ -37,6 +41,8 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
 
     IPolicyRegistry public immutable policy;
     IContributorRewards public immutable rewards;
+    IModelCommitments public immutable modelCommitments;
+    IRunRewards public immutable runRewards;
     /// @dev The registry's epoch length and genesis, fixed there at deployment: cached to save a
     /// call per settlement.
     uint64 private immutable _epochLength;
@@ -65,6 +71,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         uint192 accrued;
     }
 
+    /// @dev An epoch's fees once swept, and a run's fees of an epoch, accruing then swept.
     struct SweptFees {
         uint192 amount;
         bool swept;
@@ -77,6 +84,8 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         uint64 epoch;
         uint64 total;
         uint256 maxFeePerQuery;
+        /// @dev The run the settling worker serves (zero: none), whose contributions the fees go to.
+        bytes32 run;
     }
 
     mapping(address consumer => Account) private _accounts;
@@ -89,12 +98,27 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     mapping(bytes32 cancellationId => Cancellation) private _cancellations;
     FeePot[2] private _pots;
     mapping(uint64 epoch => SweptFees) private _swept;
+    /// @dev The run each worker declared it serves; zero: none, its fees go to the epoch's pool.
+    mapping(address worker => bytes32 runId) private _servedRuns;
+    /// @dev Invariant: `amount` is the fees charged in `epoch` by workers serving `runId` (nonzero
+    /// runs only), and once `swept` it was forwarded to RunRewards and nothing more accrues.
+    mapping(uint64 epoch => mapping(bytes32 runId => SweptFees)) private _runFees;
 
     /// @param policy_ The PolicyRegistry with quotas, the fee, workers and epochs.
-    /// @param rewards_ Where fees go: the pool of the epoch the queries were served in.
-    constructor(IPolicyRegistry policy_, IContributorRewards rewards_) EIP712("DAO AI Query", "2") {
+    /// @param rewards_ Where the fees of workers serving no committed model go: the pool of the epoch
+    /// the queries were served in.
+    /// @param modelCommitments_ Where a served run's model must be committed.
+    /// @param runRewards_ Where the fees of a served run go: the pool of the run's contributions.
+    constructor(
+        IPolicyRegistry policy_,
+        IContributorRewards rewards_,
+        IModelCommitments modelCommitments_,
+        IRunRewards runRewards_
+    ) EIP712("DAO AI Query", "2") {
         policy = policy_;
         rewards = rewards_;
+        modelCommitments = modelCommitments_;
+        runRewards = runRewards_;
         _epochLength = policy_.epochLength();
         _epochGenesis = policy_.epochGenesis();
     }
@@ -148,6 +172,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
     /// calls, which cannot change state) and to the reward pool, after this contract's books.
     function settle(Voucher[] calldata vouchers) external {
         if (vouchers.length == 0) revert UsageEmptyBatch();
+        bytes32 run = _servedRuns[msg.sender];
         for (uint256 i = 0; i < vouchers.length; ++i) {
             Voucher calldata v = vouchers[i];
             // The deadline first: past its grace, that is the reason to give, not the closed window.
@@ -165,13 +190,14 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
             );
             if (!_isConsumerSignature(v.consumer, digest, v.signature)) revert UsageInvalidSignature(v.consumer);
             uint64 total = _cancelledCap(v.consumer, v.epoch, v.total);
-            _charge(Lane(v.consumer, address(0), v.epoch, total, v.maxFeePerQuery));
+            _charge(Lane(v.consumer, address(0), v.epoch, total, v.maxFeePerQuery, run));
         }
     }
 
     /// @inheritdoc IUsageSettlement
     function settleKeys(KeySettlement[] calldata settlements) external {
         if (settlements.length == 0) revert UsageEmptyBatch();
+        bytes32 run = _servedRuns[msg.sender];
         for (uint256 i = 0; i < settlements.length; ++i) {
             KeySettlement calldata s = settlements[i];
             KeyGrant calldata g = s.grant;
@@ -194,7 +220,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
                 (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecover(digest, s.keySignature);
                 if (error != ECDSA.RecoverError.NoError || signer != g.key) revert UsageInvalidKeySignature(g.key);
             }
-            uint64 queries = _charge(Lane(g.consumer, g.key, s.epoch, s.total, g.maxFeePerQuery));
+            uint64 queries = _charge(Lane(g.consumer, g.key, s.epoch, s.total, g.maxFeePerQuery, run));
             uint64 used = record.used + queries;
             if (used > g.maxQueries) revert UsageKeyCapExceeded(g.key, used, g.maxQueries);
             record.used = used;
@@ -230,6 +256,34 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         _forward(epoch, amount);
     }
 
+    /// @inheritdoc IUsageSettlement
+    function sweepRunFees(uint64 epoch, bytes32 runId) external nonReentrant {
+        if (runId == bytes32(0)) revert UsageNoRun();
+        uint64 closesAt = _windowClosesAt(epoch);
+        if (block.timestamp < closesAt) revert UsageSettlementWindowOpen(epoch, closesAt);
+        SweptFees storage fees = _runFees[epoch][runId];
+        if (fees.swept) revert UsageRunFeesAlreadySwept(epoch, runId);
+        uint192 amount = fees.amount;
+        fees.swept = true;
+        emit RunFeesSwept(epoch, runId, amount);
+        if (amount != 0) runRewards.fundRun{value: amount}(runId);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Served models
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IUsageSettlement
+    function serveRun(bytes32 runId) external {
+        if (!policy.isWorker(msg.sender)) revert UsageNotWorker(msg.sender);
+        if (runId != bytes32(0)) {
+            if (modelCommitments.commitmentOf(runId).committedAt == 0) revert UsageRunNotCommitted(runId);
+            if (policy.trainingRun(runId).revoked) revert UsageRunRevoked(runId);
+        }
+        _servedRuns[msg.sender] = runId;
+        emit WorkerServesRun(msg.sender, runId);
+    }
+
     /// @dev Charges the lane up to `lane.total`: checks the worker, the quota and the deposit
     /// (one policy call), records the lane's and the consumer's new totals, and accrues the fees.
     /// Returns the queries newly charged.
@@ -241,7 +295,7 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         uint64 used = _pairCount(usagePairs, lane.epoch) + queries;
         if (used > quota) revert UsageExceedsQuota(lane.consumer, lane.epoch, used, quota);
         _usage[lane.consumer] = _setPair(usagePairs, lane.epoch, used);
-        uint256 fees = _pay(lane.consumer, lane.epoch, queries, fee < lane.maxFeePerQuery ? fee : lane.maxFeePerQuery);
+        uint256 fees = _pay(lane, queries, fee < lane.maxFeePerQuery ? fee : lane.maxFeePerQuery);
         emit UsageSettled(lane.consumer, lane.key, msg.sender, lane.epoch, lane.total, queries, fees);
     }
 
@@ -257,8 +311,10 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         return lane.total - settled;
     }
 
-    /// @dev Takes `queries * price` from the consumer's deposit into `epoch`'s fees; returns it.
-    function _pay(address consumer, uint64 epoch, uint64 queries, uint256 price) private returns (uint256 fees) {
+    /// @dev Takes `queries * price` from the consumer's deposit into the fees of the lane's epoch
+    /// and run; returns it.
+    function _pay(Lane memory lane, uint64 queries, uint256 price) private returns (uint256 fees) {
+        address consumer = lane.consumer;
         unchecked {
             fees = uint256(queries) * price;
             // An overflow (absurd fees) reads as more than any deposit.
@@ -269,7 +325,8 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         if (fees > balance) revert UsageInsufficientDeposit(consumer, balance, fees);
         if (fees != 0) {
             account.balance = balance - uint128(fees);
-            _accrue(epoch, uint128(fees));
+            if (lane.run == bytes32(0)) _accrue(lane.epoch, uint128(fees));
+            else _runFees[lane.epoch][lane.run].amount += uint192(fees);
         }
     }
 
@@ -447,6 +504,17 @@ contract UsageSettlement is IUsageSettlement, EIP712, ReentrancyGuard {
         if (s.swept) return (s.amount, true);
         FeePot memory pot = _pots[epoch & 1];
         return (pot.epoch == epoch ? pot.accrued : 0, false);
+    }
+
+    /// @inheritdoc IUsageSettlement
+    function runFeesOf(uint64 epoch, bytes32 runId) external view returns (uint256 accrued, bool swept) {
+        SweptFees memory fees = _runFees[epoch][runId];
+        return (fees.amount, fees.swept);
+    }
+
+    /// @inheritdoc IUsageSettlement
+    function servedRun(address worker) external view returns (bytes32) {
+        return _servedRuns[worker];
     }
 
     /// @inheritdoc IUsageSettlement

@@ -22,6 +22,7 @@ export const CONTRACT_SOURCES = {
   ContributorRewards: "contracts/rewards/ContributorRewards.sol",
   UsageSettlement: "contracts/rewards/UsageSettlement.sol",
   ModelCommitments: "contracts/models/ModelCommitments.sol",
+  RunRewards: "contracts/rewards/RunRewards.sol",
 } as const;
 
 export type ContractName = keyof typeof CONTRACT_SOURCES;

@@ -92,6 +92,8 @@ export type Deployment = {
     contributorRewards: Address;
     usageSettlement: Address;
     modelCommitments: Address;
+    /** Pays each committed model's fees to the contributions it learned from. */
+    runRewards: Address;
   };
   dataSchema: { uid: Hex; definition: string };
   guardian: Address;
@@ -118,8 +120,8 @@ export const DEFAULT_GOVERNOR_SETTINGS: GovernorSettings = {
 
 /**
  * Deploys the whole on-chain system and wires it: EAS (unless the chain has one) with the data
- * schema, the token, the timelock, the Governor, the policy registry, rewards, usage settlement
- * and model commitments. The Governor becomes the timelock's only proposer and canceller,
+ * schema, the token, the timelock, the Governor, the policy registry, rewards, model commitments,
+ * run rewards and usage settlement. The Governor becomes the timelock's only proposer and canceller,
  * anyone may execute, and the deployer renounces the timelock's admin role, so from the end of
  * this function on, only proposals change anything. The one module used by the deploy script,
  * the tests and the demo.
@@ -200,8 +202,14 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
     },
   ]);
   const contributorRewards = await deploy("ContributorRewards", [policyRegistry, eas]);
-  const usageSettlement = await deploy("UsageSettlement", [policyRegistry, contributorRewards]);
   const modelCommitments = await deploy("ModelCommitments", [policyRegistry]);
+  const runRewards = await deploy("RunRewards", [policyRegistry, contributorRewards, modelCommitments]);
+  const usageSettlement = await deploy("UsageSettlement", [
+    policyRegistry,
+    contributorRewards,
+    modelCommitments,
+    runRewards,
+  ]);
 
   const role = (name: "PROPOSER_ROLE" | "CANCELLER_ROLE" | "DEFAULT_ADMIN_ROLE") =>
     publicClient.readContract({ address: timelock, abi: timelockControllerAbi, functionName: name });
@@ -270,6 +278,7 @@ export async function deploySystem(params: DeploySystemParameters): Promise<Depl
       contributorRewards,
       usageSettlement,
       modelCommitments,
+      runRewards,
     },
     dataSchema: { uid: dataSchemaUID, definition: DATA_SCHEMA },
     guardian: params.guardian,

@@ -18,6 +18,7 @@ import {
   modelCommitmentsAbi,
   policyGovernorAbi,
   policyRegistryAbi,
+  runRewardsAbi,
   timelockControllerAbi,
   usageSettlementAbi,
 } from "../../deployments/abis.ts";
@@ -226,6 +227,19 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     "settlement pays into rewards",
     eq(await read(c.usageSettlement, usageSettlementAbi, "rewards"), c.contributorRewards) &&
       eq(await read(c.usageSettlement, usageSettlementAbi, "policy"), c.policyRegistry),
+    "",
+  );
+  check(
+    "settlement pays served models' fees into run rewards",
+    eq(await read(c.usageSettlement, usageSettlementAbi, "runRewards"), c.runRewards) &&
+      eq(await read(c.usageSettlement, usageSettlementAbi, "modelCommitments"), c.modelCommitments),
+    "",
+  );
+  check(
+    "run rewards read the registry, rewards and model commitments",
+    eq(await read(c.runRewards, runRewardsAbi, "policy"), c.policyRegistry) &&
+      eq(await read(c.runRewards, runRewardsAbi, "contributorRewards"), c.contributorRewards) &&
+      eq(await read(c.runRewards, runRewardsAbi, "modelCommitments"), c.modelCommitments),
     "",
   );
   // UsageSettlement caches the registry's epoch length (its settlement window): they must agree.

@@ -92,8 +92,14 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
     },
   ]);
   const contributorRewards = await deploy("ContributorRewards", [policyRegistry, faults.rewardsEas ?? eas]);
-  const usageSettlement = await deploy("UsageSettlement", [policyRegistry, contributorRewards]);
   const modelCommitments = await deploy("ModelCommitments", [policyRegistry]);
+  const runRewards = await deploy("RunRewards", [policyRegistry, contributorRewards, modelCommitments]);
+  const usageSettlement = await deploy("UsageSettlement", [
+    policyRegistry,
+    contributorRewards,
+    modelCommitments,
+    runRewards,
+  ]);
 
   const role = (name: "PROPOSER_ROLE" | "CANCELLER_ROLE" | "DEFAULT_ADMIN_ROLE") =>
     publicClient.readContract({ address: timelock, abi: timelockControllerAbi, functionName: name });
@@ -137,6 +143,7 @@ async function deployByHand(faults: Faults = {}): Promise<Deployment> {
       contributorRewards,
       usageSettlement,
       modelCommitments,
+      runRewards,
     },
     settings: { ...system.deployment.settings, timelockMinDelay: "60" },
   };

@@ -17,6 +17,7 @@ import {PolicyGovernor} from "../../contracts/governance/PolicyGovernor.sol";
 import {PolicyRegistry} from "../../contracts/policy/PolicyRegistry.sol";
 import {ContributorRewards} from "../../contracts/rewards/ContributorRewards.sol";
 import {UsageSettlement} from "../../contracts/rewards/UsageSettlement.sol";
+import {RunRewards} from "../../contracts/rewards/RunRewards.sol";
 import {ModelCommitments} from "../../contracts/models/ModelCommitments.sol";
 import {IPolicyRegistry} from "../../contracts/interfaces/IPolicyRegistry.sol";
 import {IUsageSettlement} from "../../contracts/interfaces/IUsageSettlement.sol";
@@ -76,6 +77,7 @@ abstract contract SystemDeployer is PRBTest {
     ContributorRewards internal _rewards;
     UsageSettlement internal _settlement;
     ModelCommitments internal _commitments;
+    RunRewards internal _runRewards;
 
     // ---------------------------------------------------------------------------------------------
     // Actors: the parts of test/helpers/system.ts. Those who sign off chain have a key.
@@ -113,7 +115,7 @@ abstract contract SystemDeployer is PRBTest {
     /// EAS with the data schema, the token, the timelock (the Governor its only proposer and
     /// canceller, anyone its executor, the deployer's admin role renounced), the registry, the Governor
     /// (which knows the registry, for the guardian-role calls its guardian cannot cancel), the
-    /// rewards, settlement and commitments. Holders delegate to themselves.
+    /// rewards, commitments, run rewards and settlement. Holders delegate to themselves.
     function _deploySystem() internal {
         _createActors();
 
@@ -139,8 +141,9 @@ abstract contract SystemDeployer is PRBTest {
             })
         );
         _rewards = new ContributorRewards(_registry, _eas);
-        _settlement = new UsageSettlement(_registry, _rewards);
         _commitments = new ModelCommitments(_registry);
+        _runRewards = new RunRewards(_registry, _rewards, _commitments);
+        _settlement = new UsageSettlement(_registry, _rewards, _commitments, _runRewards);
 
         _timelock.grantRole(_timelock.PROPOSER_ROLE(), address(_governor));
         _timelock.grantRole(_timelock.CANCELLER_ROLE(), address(_governor));
@@ -461,6 +464,7 @@ abstract contract SystemDeployer is PRBTest {
         VM_EXT.cool(address(_rewards));
         VM_EXT.cool(address(_settlement));
         VM_EXT.cool(address(_commitments));
+        VM_EXT.cool(address(_runRewards));
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ contract ModelCommitmentsTest is SystemDeployer {
     bytes32 internal constant TRAINING_SET = keccak256("training set");
     string internal constant ENCRYPTED_URI = "ipfs://bafy-encrypted";
     string internal constant REVEALED_URI = "ipfs://bafy-plaintext";
+    bytes32 internal constant CONTRIBUTIONS_ROOT = keccak256("contributions root");
+    uint256 internal constant TOTAL_WEIGHT = 42;
+    string internal constant CONTRIBUTIONS_URI = "ipfs://bafy-contributions";
 
     uint64 internal _runExpiresAt;
 
@@ -32,7 +35,17 @@ contract ModelCommitmentsTest is SystemDeployer {
     function test_CommitModel() public {
         uint64 revealableAt = uint64(block.timestamp) + REVEAL_DELAY;
         vm.expectEmit(address(_commitments));
-        emit IModelCommitments.ModelCommitted(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _worker, revealableAt);
+        emit IModelCommitments.ModelCommitted(
+            RUN_ID,
+            WEIGHTS,
+            TRAINING_SET,
+            ENCRYPTED_URI,
+            _worker,
+            revealableAt,
+            CONTRIBUTIONS_ROOT,
+            TOTAL_WEIGHT,
+            CONTRIBUTIONS_URI
+        );
         _commit();
 
         IModelCommitments.Commitment memory c = _commitments.commitmentOf(RUN_ID);
@@ -43,6 +56,12 @@ contract ModelCommitmentsTest is SystemDeployer {
         assertEq(uint256(c.committedAt), block.timestamp);
         assertEq(uint256(c.revealableAt), revealableAt);
         assertEq(c.revealedURI, "");
+        assertEq(c.contributionsRoot, CONTRIBUTIONS_ROOT);
+        assertEq(c.totalWeight, TOTAL_WEIGHT);
+        assertEq(c.contributionsURI, CONTRIBUTIONS_URI);
+        (bytes32 root, uint256 totalWeight) = _commitments.contributionsOf(RUN_ID);
+        assertEq(root, CONTRIBUTIONS_ROOT);
+        assertEq(totalWeight, TOTAL_WEIGHT);
         assertTrue(_commitments.verifyWeightsHash(RUN_ID, WEIGHTS));
         assertFalse(_commitments.verifyWeightsHash(RUN_ID, TRAINING_SET));
         assertFalse(_commitments.verifyWeightsHash(SPEC_HASH, bytes32(0)));
@@ -52,7 +71,7 @@ contract ModelCommitmentsTest is SystemDeployer {
         vm.assume(caller != _worker);
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelNotOperator.selector, RUN_ID, caller, _worker));
         vm.prank(caller);
-        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _contributions());
         _assertNotCommitted();
     }
 
@@ -64,14 +83,14 @@ contract ModelCommitmentsTest is SystemDeployer {
             abi.encodeWithSelector(IModelCommitments.ModelNotOperator.selector, RUN_ID, _outsider, _worker)
         );
         vm.prank(_outsider);
-        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _contributions());
     }
 
     function testFuzz_RevertIf_RunUnknown(bytes32 runId) public {
         vm.assume(runId != RUN_ID);
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelRunNotApproved.selector, runId));
         vm.prank(_worker);
-        _commitments.commitModel(runId, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(runId, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _contributions());
     }
 
     function test_RevertIf_RunRevoked() public {
@@ -92,20 +111,56 @@ contract ModelCommitmentsTest is SystemDeployer {
         _commit();
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelAlreadyCommitted.selector, RUN_ID));
         vm.prank(_worker);
-        _commitments.commitModel(RUN_ID, keccak256("other weights"), TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, keccak256("other weights"), TRAINING_SET, ENCRYPTED_URI, _contributions());
         assertEq(_commitments.commitmentOf(RUN_ID).weightsHash, WEIGHTS);
     }
 
     function test_RevertIf_CommitmentEmpty() public {
         vm.startPrank(_worker);
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
-        _commitments.commitModel(RUN_ID, bytes32(0), TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, bytes32(0), TRAINING_SET, ENCRYPTED_URI, _contributions());
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
-        _commitments.commitModel(RUN_ID, WEIGHTS, bytes32(0), ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, WEIGHTS, bytes32(0), ENCRYPTED_URI, _contributions());
         vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
-        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, "");
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, "", _contributions());
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelEmptyValue.selector));
+        _commitments.commitModel(
+            RUN_ID,
+            WEIGHTS,
+            TRAINING_SET,
+            ENCRYPTED_URI,
+            IModelCommitments.Contributions(CONTRIBUTIONS_ROOT, TOTAL_WEIGHT, "")
+        );
         vm.stopPrank();
         _assertNotCommitted();
+    }
+
+    /// @dev A model must name the contributions it learned from, or its fees could not be paid to them.
+    function test_RevertIf_NoContributions() public {
+        vm.startPrank(_worker);
+        vm.expectRevert(
+            abi.encodeWithSelector(IModelCommitments.ModelNoContributions.selector, bytes32(0), TOTAL_WEIGHT)
+        );
+        _commitments.commitModel(
+            RUN_ID,
+            WEIGHTS,
+            TRAINING_SET,
+            ENCRYPTED_URI,
+            IModelCommitments.Contributions(bytes32(0), TOTAL_WEIGHT, CONTRIBUTIONS_URI)
+        );
+        vm.expectRevert(abi.encodeWithSelector(IModelCommitments.ModelNoContributions.selector, CONTRIBUTIONS_ROOT, 0));
+        _commitments.commitModel(
+            RUN_ID,
+            WEIGHTS,
+            TRAINING_SET,
+            ENCRYPTED_URI,
+            IModelCommitments.Contributions(CONTRIBUTIONS_ROOT, 0, CONTRIBUTIONS_URI)
+        );
+        vm.stopPrank();
+        _assertNotCommitted();
+        (bytes32 root, uint256 totalWeight) = _commitments.contributionsOf(RUN_ID);
+        assertEq(root, bytes32(0));
+        assertEq(totalWeight, 0);
     }
 
     function test_RevertIf_KillSwitchEngaged() public {
@@ -241,7 +296,11 @@ contract ModelCommitmentsTest is SystemDeployer {
 
     function _commit() internal {
         vm.prank(_worker);
-        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI);
+        _commitments.commitModel(RUN_ID, WEIGHTS, TRAINING_SET, ENCRYPTED_URI, _contributions());
+    }
+
+    function _contributions() internal pure returns (IModelCommitments.Contributions memory) {
+        return IModelCommitments.Contributions(CONTRIBUTIONS_ROOT, TOTAL_WEIGHT, CONTRIBUTIONS_URI);
     }
 
     function _commitAndWait() internal {

@@ -15,6 +15,7 @@ const OTHER_RUN = keccak256(toHex("run-to-revoke"));
 const WEIGHTS = keccak256(toHex("weights"));
 const TRAINING_SET = keccak256(toHex("training set"));
 const ENCRYPTED_URI = "ipfs://bafybeiencryptedweights";
+const CONTRIBUTIONS = { root: keccak256(toHex("contributions")), totalWeight: 10n, uri: "ipfs://bafybeicontributions" };
 const REVEALED_URI = "ipfs://bafybeiplaintextweights";
 
 let system: System;
@@ -45,7 +46,7 @@ function commit(runId: Hex, from: Wallet = system.accounts.worker, weightsHash: 
     address: system.deployment.contracts.modelCommitments,
     abi: modelCommitmentsAbi,
     functionName: "commitModel",
-    args: [runId, weightsHash, TRAINING_SET, ENCRYPTED_URI],
+    args: [runId, weightsHash, TRAINING_SET, ENCRYPTED_URI, CONTRIBUTIONS],
   });
 }
 

@@ -81,7 +81,13 @@ async function commitModel(stored: Uint8Array, claimedHash = embeddedWeightsHash
       address: s.deployment.contracts.modelCommitments,
       abi: modelCommitmentsAbi,
       functionName: "commitModel",
-      args: [run, claimedHash, keccak256(toHex("training set")), encrypted.uri],
+      args: [
+        run,
+        claimedHash,
+        keccak256(toHex("training set")),
+        encrypted.uri,
+        { root: keccak256(toHex("contributions")), totalWeight: 1n, uri: "ipfs://contributions" },
+      ],
     }),
   );
   return { run, manifestCid: encrypted.manifestCid };

@@ -37,7 +37,13 @@ beforeAll(async () => {
       address: system.deployment.contracts.modelCommitments,
       abi: modelCommitmentsAbi,
       functionName: "commitModel",
-      args: [runId, embeddedWeightsHash(weights), keccak256(toHex("set")), "ipfs://x"],
+      args: [
+        runId,
+        embeddedWeightsHash(weights),
+        keccak256(toHex("set")),
+        "ipfs://x",
+        { root: keccak256(toHex("contributions")), totalWeight: 1n, uri: "ipfs://y" },
+      ],
     }),
   );
 });
