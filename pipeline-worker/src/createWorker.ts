@@ -32,6 +32,7 @@ import { createMetrics } from "./internal/createMetrics.ts";
 import { maxHeadAgeSecondsFor } from "./internal/configSchema.ts";
 import type { WorkerConfig } from "./internal/loadConfig.ts";
 import type { Model } from "./model/Model.ts";
+import { declareServedRun } from "./inference/declareServedRun.ts";
 import { WorkerError } from "./internal/WorkerError.ts";
 import { createPolicySync } from "./policy/createPolicySync.ts";
 import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
@@ -206,6 +207,10 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     };
     registerSubmissionRoutes(app, { submissions, onStored: flushSoon });
     const inferenceConfig = config.inference ?? DEFAULT_INFERENCE_CONFIG;
+    const model =
+      parameters.model ??
+      (await parameters.loadModel?.({ store, publicClient, walletClient })) ??
+      createUnconfiguredModel();
     const inference = await createInference({
       config: inferenceConfig,
       dataDir: config.dataDir,
@@ -216,10 +221,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       // The worker holds the key of the wallet it made, and signs receipts with it in process.
       ...(parameters.walletClient === undefined ? { receiptKey: config.privateKey } : {}),
       policy: policySync,
-      model:
-        parameters.model ??
-        (await parameters.loadModel?.({ store, publicClient, walletClient })) ??
-        createUnconfiguredModel(),
+      model,
       ...(parameters.autoSettle === undefined ? {} : { autoSettle: parameters.autoSettle }),
       pollingIntervalMs,
       confirmations: config.confirmations,
@@ -266,6 +268,16 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
         policySync.start();
         timer = setInterval(flushSoon, pollingIntervalMs);
         timer.unref();
+        // Before the settler's loop starts: what was served under the previously declared model
+        // is settled to it, and only then do fees follow this one.
+        await declareServedRun({
+          publicClient,
+          walletClient,
+          usageSettlement: manifest.contracts.usageSettlement,
+          runId: model.runId,
+          settleAll: () => inference.settle({ all: true }),
+          logger,
+        });
         inference.start();
         return app.listen({ host: config.http.host, port: config.http.port });
       },

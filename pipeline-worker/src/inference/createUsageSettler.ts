@@ -4,6 +4,7 @@ import {
   parseEventLogs,
   TransactionNotFoundError,
   TransactionReceiptNotFoundError,
+  zeroHash,
   type Account,
   type Address,
   type Chain,
@@ -89,8 +90,11 @@ const CHAIN_READS_IN_FLIGHT = 16;
  * its queries), within the epoch's settlement window (a lane close to the window's end is logged
  * as a warning; one whose window closed is dropped with the reason), and at once when the
  * consumer cancels vouchers, requests a withdrawal or revokes a key (`urgent`). Fees accrue per
- * epoch in UsageSettlement; the settler sweeps those of epochs whose window closed to the reward
- * pool (`sweepFees`).
+ * epoch and per the run whose model the worker declared it serves (`serveRun`); the settler
+ * sweeps each (epoch, run) it settled once the epoch's window closed: a run's fees to the
+ * contributions its model learned from (`sweepRunFees`, RunRewards), run zero's to the epoch's
+ * reward pool (`sweepFees`). The run is read on chain at each flush: the worker declares it only
+ * at start, after settling what it served before (declareServedRun.ts).
  *
  * Crash-safe through the usage store: a lane counts as settled only once its total is seen settled
  * on chain. Before a lane that was sent before is sent again, its `settledTotal` is read on chain,
@@ -114,8 +118,10 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   let running: Promise<SettlementResult> | undefined;
   /** Consumers (lower-case) whose lanes settle at the next flush, whatever their epoch. */
   const urgent = new Set<string>();
-  /** Epochs this worker settled in, whose fees to sweep once their window closes. */
-  const epochsToSweep = new Set<bigint>();
+  /** (epoch, run) pairs this worker settled in, whose fees to sweep once the epoch's window closes. */
+  const toSweep = new Map<string, { epoch: bigint; run: Hex }>();
+  /** The run this flush's settlements accrue to, as UsageSettlement reads it (zero: none). */
+  let servedRun: Hex = zeroHash;
   let terms: Promise<{ epochLength: bigint; epochGenesis: bigint; window: bigint }> | undefined;
 
   const readSettlement = <T>(functionName: string, args: readonly unknown[] = []) =>
@@ -279,7 +285,9 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
         hash,
       );
     }
-    for (const { record } of batch) epochsToSweep.add(record.lane.epoch);
+    for (const { record } of batch) {
+      toSweep.set(`${record.lane.epoch}:${servedRun}`, { epoch: record.lane.epoch, run: servedRun });
+    }
     result.settled += batch.length;
     metrics.settled.inc(batch.length);
     logger.info(
@@ -297,6 +305,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     urgent.clear();
     let page = await store.listUnsettled({ limit: pageSize });
     const { epochLength, epochGenesis, window } = await settlementTerms();
+    if (page.length > 0) servedRun = await readSettlement<Hex>("servedRun", [worker]);
     const latest = await publicClient.getBlock({ blockTag: "latest" });
     const chainTime = latest.timestamp;
     const chainEpoch = chainTime < epochGenesis ? 0n : (chainTime - epochGenesis) / epochLength;
@@ -474,29 +483,40 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     return false;
   }
 
-  /** Forwards the fees of epochs whose settlement window closed to the reward pool. */
+  /**
+   * Forwards the fees of the (epoch, run) pairs whose settlement window closed: a run's to its
+   * contributions (RunRewards), run zero's to the epoch's reward pool.
+   */
   async function sweep(chainTime: bigint, epochEnd: (epoch: bigint) => bigint, window: bigint) {
-    for (const epoch of [...epochsToSweep].sort()) {
-      if (chainTime < epochEnd(epoch) + window) continue;
-      epochsToSweep.delete(epoch);
+    const due = [...toSweep].filter(([, { epoch }]) => chainTime >= epochEnd(epoch) + window);
+    for (const [key, { epoch, run }] of due.sort(([, a], [, b]) => (a.epoch < b.epoch ? -1 : 1))) {
+      toSweep.delete(key);
+      const forRun = run !== zeroHash;
       try {
-        const [accrued, swept] = await readSettlement<readonly [bigint, boolean]>("feesOf", [epoch]);
+        const [accrued, swept] = await readSettlement<readonly [bigint, boolean]>(
+          forRun ? "runFeesOf" : "feesOf",
+          forRun ? [epoch, run] : [epoch],
+        );
         if (swept || accrued === 0n) continue;
         const hash = await walletClient.writeContract({
           account: walletClient.account,
           chain: walletClient.chain,
           address: parameters.usageSettlement,
           abi: usageSettlementAbi,
-          functionName: "sweepFees",
-          args: [epoch],
+          functionName: forRun ? "sweepRunFees" : "sweepFees",
+          args: forRun ? [epoch, run] : [epoch],
         } as never);
         await publicClient.waitForTransactionReceipt({ hash });
-        logger.info({ epoch: epoch.toString(), fees: accrued.toString(), transactionHash: hash }, "fees swept");
+        logger.info(
+          { epoch: epoch.toString(), run: forRun ? run : null, fees: accrued.toString(), transactionHash: hash },
+          forRun ? "fees swept to the served model's contributions" : "fees swept",
+        );
       } catch (error) {
         // Someone else swept it first (anyone may), or the node failed: the next flush looks again.
-        if (revertErrorName(error) !== "UsageFeesAlreadySwept") {
-          epochsToSweep.add(epoch);
-          logger.warn({ err: error, epoch: epoch.toString() }, "sweeping fees failed; will retry");
+        const name = revertErrorName(error);
+        if (name !== "UsageFeesAlreadySwept" && name !== "UsageRunFeesAlreadySwept") {
+          toSweep.set(key, { epoch, run });
+          logger.warn({ err: error, epoch: epoch.toString(), run }, "sweeping fees failed; will retry");
         }
       }
     }

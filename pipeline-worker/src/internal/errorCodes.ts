@@ -481,6 +481,13 @@ export const errorCodes = {
     fix: "Submit records that are new to the pool. See docs/model.md for how records are compared.",
     retryable: false,
   },
+  CONTRIBUTIONS_TREE_INVALID: {
+    status: 502,
+    title: "The model's contributions tree is unusable",
+    why: "A committed model names the contributions it learned from as a StandardMerkleTree whose dump is stored on IPFS (the commitment's contributionsURI). The dump read is not a tree of (bytes32 dataHash, address contributor, uint256 weight) leaves, or its root or total weight is not the committed one: proofs from it would not pay.",
+    fix: "Read the dump again from another IPFS node or gateway: its CID binds its bytes, so a faithful copy matches. If the committed dump itself is wrong, the run's operator committed a bad tree; report it to the DAO.",
+    retryable: false,
+  },
   MODEL_ALREADY_COMMITTED: {
     status: 409,
     title: "The run already has a model commitment",

@@ -150,7 +150,9 @@ async function main(): Promise<void> {
       // file, and never through a symlink planted at the name (writeSecretFile says how).
       await writeSecretFile(weightsOut, report.weights);
       const { weights: _weights, ...summary } = report;
-      console.log(JSON.stringify({ ...summary, weightsFile: weightsOut }, null, 2));
+      // Weights on chain are uint256: printed as decimal strings.
+      const json = (_key: string, value: unknown) => (typeof value === "bigint" ? value.toString() : value);
+      console.log(JSON.stringify({ ...summary, weightsFile: weightsOut }, json, 2));
     } else {
       const weightsFile = values.weights ?? fail("--weights is missing.");
       const result = await revealModel({

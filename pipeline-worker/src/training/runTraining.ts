@@ -24,6 +24,7 @@ import {
 } from "../model/createEmbeddedModel.ts";
 import { readTrainingRecords } from "../model/trainingRecords.ts";
 import type { ContentStore } from "../storage/ContentStore.ts";
+import { buildContributionsTree } from "./contributionsTree.ts";
 import { modelCommitmentsError } from "./contractRevert.ts";
 import { encryptModelWeights } from "./encryptModelWeights.ts";
 import { recoverDataKey, RUN_ENDING_CODES } from "./gatherDataKey.ts";
@@ -50,10 +51,13 @@ export type RunTrainingParameters = {
 
 export type ExcludedSubmission = RunSpecEntry & { code: ErrorCode; detail: string };
 
+/** A submission the model learned from: its records, and who is paid for it and by what weight. */
+export type IncludedSubmission = RunSpecEntry & { records: number; contributor: Address; weight: bigint };
+
 export type TrainingReport = {
   runId: Hex;
   specHash: Hex;
-  included: (RunSpecEntry & { records: number })[];
+  included: IncludedSubmission[];
   /** Submissions left out, each with why: a poisoned or unreadable submission never stops a run. */
   excluded: ExcludedSubmission[];
   examples: number;
@@ -63,6 +67,12 @@ export type TrainingReport = {
   /** SHA-256 over the sorted 32-byte data hashes of the included submissions. */
   trainingSetHash: Hex;
   encryptedWeightsUri: string;
+  /**
+   * The contributions the model learned from, committed with it: the root of their
+   * StandardMerkleTree over (dataHash, contributor, weight), its total weight, and where its
+   * dump is stored. The fees of the model's queries are paid to them (RunRewards).
+   */
+  contributions: { root: Hex; totalWeight: bigint; uri: string };
   transactionHash: Hex;
   /** The plaintext weights, for the operator to keep until the reveal. Never stored unencrypted here. */
   weights: Uint8Array;
@@ -83,7 +93,10 @@ export type TrainingReport = {
  *    its whole plaintext has matched the attested hash, so memory holds a few submissions'
  *    counts and never the data itself, whatever its size;
  * 4. encrypts the weights to the current committee, stores them on IPFS, and commits the hashes
- *    of the weights and of the training set with ModelCommitments.commitModel.
+ *    of the weights and of the training set with ModelCommitments.commitModel, together with the
+ *    contributions it used: the root and total weight of their StandardMerkleTree of
+ *    (dataHash, contributor, weight as recorded), whose dump it stores on IPFS first, so that
+ *    the fees of the model's queries go to them and contributors can take their proofs.
  */
 export async function runTraining(parameters: RunTrainingParameters): Promise<TrainingReport> {
   const { runId, publicClient, walletClient, store, contracts, logger } = parameters;
@@ -121,7 +134,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
   await Promise.all(
     Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
-        let submission: EmbeddedTrainer;
+        let submission: { trainer: EmbeddedTrainer; contributor: Address; weight: bigint };
         try {
           submission = await readSubmission(entry);
         } catch (error) {
@@ -135,10 +148,15 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
         }
         // Outside the exclusion above: too many labels in the run as a whole is no one
         // submission's fault, and which one tipped it over depends on the order they came in.
-        trainer.merge(submission);
-        included.push({ ...entry, records: submission.examples });
+        trainer.merge(submission.trainer);
+        included.push({
+          ...entry,
+          records: submission.trainer.examples,
+          contributor: submission.contributor,
+          weight: submission.weight,
+        });
         logger?.info(
-          { runId, dataHash: entry.dataHash, records: submission.examples, examples: trainer.examples },
+          { runId, dataHash: entry.dataHash, records: submission.trainer.examples, examples: trainer.examples },
           "submission counted",
         );
       }
@@ -155,6 +173,9 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
   const weights = encodeEmbeddedWeights(trainer.weights());
   const weightsHash = embeddedWeightsHash(weights);
   const trainingSetHash = hashTrainingSet(included.map((entry) => entry.dataHash));
+  const tree = buildContributionsTree(included);
+  const storedTree = await store.put([new TextEncoder().encode(tree.dump())]);
+  const contributions = { root: tree.root, totalWeight: tree.totalWeight, uri: `ipfs://${storedTree.cid.toString()}` };
 
   const [committeeId, members, publicKeys, threshold] = await publicClient.readContract({
     address: contracts.policyRegistry,
@@ -177,7 +198,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
       address: contracts.modelCommitments,
       abi: modelCommitmentsAbi,
       functionName: "commitModel",
-      args: [runId, weightsHash, trainingSetHash, encrypted.uri],
+      args: [runId, weightsHash, trainingSetHash, encrypted.uri, contributions],
     });
     transactionHash = await walletClient.writeContract(request);
     const receipt = await publicClient.waitForTransactionReceipt({ hash: transactionHash });
@@ -187,7 +208,16 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     throw isWorkerError(error) ? error : modelCommitmentsError(error, "commit the model");
   }
   logger?.info(
-    { runId, weightsHash, trainingSetHash, included: included.length, excluded: excluded.length, transactionHash },
+    {
+      runId,
+      weightsHash,
+      trainingSetHash,
+      contributionsRoot: contributions.root,
+      contributionsUri: contributions.uri,
+      included: included.length,
+      excluded: excluded.length,
+      transactionHash,
+    },
     "model committed",
   );
   return {
@@ -200,6 +230,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     weightsHash,
     trainingSetHash,
     encryptedWeightsUri: encrypted.uri,
+    contributions,
     transactionHash,
     weights,
   };
@@ -238,8 +269,13 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
     }
   }
 
-  /** One submission, checked and counted: its own trainer, to merge once all of it checked out. */
-  async function readSubmission(entry: RunSpecEntry): Promise<EmbeddedTrainer> {
+  /**
+   * One submission, checked and counted: its own trainer, to merge once all of it checked out, and
+   * its contributor and weight as recorded on chain, for the contributions tree.
+   */
+  async function readSubmission(
+    entry: RunSpecEntry,
+  ): Promise<{ trainer: EmbeddedTrainer; contributor: Address; weight: bigint }> {
     const manifestBytes = await readAll(store.get(entry.manifest));
     const manifest = parseSubmissionManifest(manifestBytes);
     if (manifest.dataHash.toLowerCase() !== entry.dataHash) {
@@ -315,7 +351,7 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
       );
     }
     if (invalid !== undefined) throw invalid;
-    return counted;
+    return { trainer: counted, contributor: getAddress(contribution.contributor), weight: contribution.weight };
   }
 }
 

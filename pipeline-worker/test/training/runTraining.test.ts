@@ -21,6 +21,7 @@ import {
 } from "../../src/model/createEmbeddedModel.ts";
 import { generateScamMessages, LEGIT_LABEL, SCAM_LABEL } from "../../src/model/generateScamMessages.ts";
 import { buildRunSpec, listRecordedManifests } from "../../src/training/buildRunSpec.ts";
+import { parseContributionsTree } from "../../src/training/contributionsTree.ts";
 import type { ModelManifest } from "../../src/training/encryptModelWeights.ts";
 import { revealModel } from "../../src/training/revealModel.ts";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "../../src/training/runSpec.ts";
@@ -185,6 +186,36 @@ describe("runTraining", () => {
     expect(commitment.trainingSetHash).toBe(hashTrainingSet(honest.map((h) => h.dataHash)));
     expect(commitment.encryptedWeightsURI).toBe(report.encryptedWeightsUri);
     expect(getAddress(commitment.operator)).toBe(getAddress(t.accounts.worker.account.address));
+
+    // The contributions it learned from, committed for its fees to go to them: the honest
+    // submissions only, each with its contributor and weight as recorded, in a tree whose dump is
+    // on IPFS and gives proofs the contract accepts.
+    expect(commitment.contributionsRoot).toBe(report.contributions.root);
+    expect(commitment.contributionsURI).toBe(report.contributions.uri);
+    const dump = await collect(t.s.worker.store.get(commitment.contributionsURI.replace("ipfs://", "")));
+    const tree = parseContributionsTree(dump, {
+      root: commitment.contributionsRoot,
+      totalWeight: commitment.totalWeight,
+    });
+    const recorded = await Promise.all(
+      honest.map((h) =>
+        t.publicClient.readContract({
+          address: t.contracts.contributorRewards,
+          abi: contributorRewardsAbi,
+          functionName: "contributionOf",
+          args: [h.dataHash],
+        }),
+      ),
+    );
+    expect(tree.leaves.map((l) => l.dataHash).sort()).toEqual(honest.map((h) => h.dataHash.toLowerCase()).sort());
+    honest.forEach((h, i) =>
+      expect(tree.proofOf(h.dataHash)).toMatchObject({
+        contributor: getAddress(recorded[i]!.contributor),
+        weight: recorded[i]!.weight,
+      }),
+    );
+    expect(commitment.totalWeight).toBe(recorded.reduce((sum, c) => sum + c.weight, 0n));
+    expect(tree.proofOf(poisoned.dataHash)).toBeUndefined();
 
     // The weights are the embedded model's, trained on the honest data only: it has learnt.
     const model = createEmbeddedModel({ weights: report.weights });
@@ -440,7 +471,7 @@ describe("delayed publication", () => {
           address: t.contracts.modelCommitments,
           abi: modelCommitmentsAbi,
           functionName: "commitModel",
-          args: [run, report.weightsHash, report.trainingSetHash, report.encryptedWeightsUri],
+          args: [run, report.weightsHash, report.trainingSetHash, report.encryptedWeightsUri, report.contributions],
         }),
       );
       expect(await verify(run)).toMatchObject({ code: 1, out: expect.stringContaining("NOT VERIFIED") });
