@@ -31,7 +31,7 @@ interface IContributorRewards {
     /// @notice One contribution for `recordContributions`.
     /// @param contributor Who submitted the data (the attestations' recipient).
     /// @param dataHash SHA-256 of the plaintext data, as attested.
-    /// @param size The data's size in bytes, as attested.
+    /// @param size The data's size in bytes, as attested: at most 2^32 - 1 (4 GiB), as stored.
     /// @param weight The data's unique accepted records, as the worker counted them at ingest: the
     /// contribution's weight in its epoch. At least 1 and at most `size` (a record is longer than a byte).
     /// @param attestationUIDs On-chain EAS attestations of (dataHash, size) to the contributor.
@@ -46,10 +46,18 @@ interface IContributorRewards {
     }
 
     /// @notice A recorded contribution.
+    /// @param epoch The epoch it was recorded in: the only epoch pool it has a share of.
     /// @param size Its attested size in bytes.
     /// @param weight Its unique accepted records: its weight in its epoch.
+    /// @param recordedAt When it was recorded (the block's timestamp).
+    /// @param worker The worker that recorded it.
     /// @param voided Whether a vote voided it (poisoned data, say): it is never paid, its weight
     /// is gone from its epoch, and its data hash stays taken.
+    /// @param withdrawnAt When its contributor withdrew it (0: not withdrawn). A withdrawn
+    /// contribution is in no later training run; models already trained with it keep what they
+    /// learned. Withdrawn while its epoch ran, its weight left that epoch (it earns nothing from the
+    /// epoch's pool); withdrawn after, it keeps its share of its ended epoch. Unlike a voided one,
+    /// it was not found bad, so payments for models that used it still reach it.
     struct Contribution {
         address contributor;
         uint64 epoch;
@@ -58,6 +66,7 @@ interface IContributorRewards {
         uint64 recordedAt;
         address worker;
         bool voided;
+        uint64 withdrawnAt;
     }
 
     /// @notice A contribution was accepted and counts in `epoch`'s rewards with `weight` (its unique
@@ -82,6 +91,14 @@ interface IContributorRewards {
         uint64 indexed epoch,
         uint64 weight
     );
+    /// @notice The contributor withdrew the contribution of `dataHash`: no later training run uses it.
+    /// `weightRemoved` is what left `epoch`'s pool shares (its weight if the epoch was not over, else 0).
+    event ContributionWithdrawn(
+        bytes32 indexed dataHash,
+        address indexed contributor,
+        uint64 indexed epoch,
+        uint64 weightRemoved
+    );
     /// @notice `contributor` was paid `amount` wei from `epoch`'s pool.
     event RewardClaimed(uint64 indexed epoch, address indexed contributor, uint256 amount);
 
@@ -94,8 +111,9 @@ interface IContributorRewards {
     error RewardsSubmitterNotAllowed(address contributor);
     /// @notice This data was already recorded; nobody is paid twice for the same data.
     error RewardsDuplicateContribution(bytes32 dataHash);
-    /// @notice A contribution must have a non-zero hash and size, and a weight from 1 to its size: a
-    /// contribution without a unique record earns nothing, so it is not recorded at all.
+    /// @notice A contribution must have a non-zero hash, a size from 1 to 2^32 - 1 bytes, and a weight
+    /// from 1 to its size: a contribution without a unique record earns nothing, so it is not
+    /// recorded at all.
     error RewardsInvalidContribution(bytes32 dataHash, uint64 size, uint64 weight);
     /// @notice No attestation with this UID exists on EAS.
     error RewardsAttestationNotFound(bytes32 uid);
@@ -136,6 +154,10 @@ interface IContributorRewards {
     /// @notice The contributor already claimed from this contribution's epoch: what was paid cannot
     /// be taken back, so the contribution can no longer be voided.
     error RewardsContributionClaimed(bytes32 dataHash, uint64 epoch);
+    /// @notice Only the contribution's contributor may withdraw it.
+    error RewardsNotContributor(bytes32 dataHash, address caller, address contributor);
+    /// @notice This contribution was already withdrawn, at `withdrawnAt`.
+    error RewardsContributionWithdrawn(bytes32 dataHash, uint64 withdrawnAt);
     /// @notice Sending `amount` wei to `to` failed.
     error RewardsTransferFailed(address to, uint256 amount);
 
@@ -157,6 +179,11 @@ interface IContributorRewards {
     /// contributions (or rolls over if none is left), so nothing is lost and no more is paid out
     /// than was received. The epoch's earlier claimants can claim the difference.
     function voidContribution(bytes32 dataHash) external;
+    /// @notice Withdraw the caller's contribution of `dataHash`: no later training run includes it,
+    /// keyholders release no more of its key shares, and workers unpin its ciphertext. Models
+    /// already trained with it keep what they learned, and keep paying it for that (see
+    /// {Contribution}). Its contributor only, once; allowed while the kill switch is engaged.
+    function withdrawContribution(bytes32 dataHash) external;
 
     /// @notice Add the sent value to `epoch`'s pool. The treasury does this through proposals, and
     /// the usage settlement contract with the query fees it collects.

@@ -119,6 +119,7 @@ describe("ContributorRewards attestation checks", () => {
       recordedAt: await blockTime(hash),
       worker: address(worker),
       voided: false,
+      withdrawnAt: 0n,
     });
     expect(await readRewards("epochTotals", [epoch])).toEqual([0n, size, 0n]);
     expect(await readRewards("shareOf", [epoch, address(contributor)])).toEqual([size, 0n]);

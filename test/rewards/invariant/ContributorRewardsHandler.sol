@@ -15,7 +15,8 @@ import {HandlerBase} from "../../helpers/HandlerBase.sol";
 /// and future epochs), voiding by the timelock, claiming, rolling over and the passing of time,
 /// keeping `ghost_` sums of what went in and what came out, and of the weight still live.
 contract ContributorRewardsHandler is HandlerBase {
-    uint64 internal constant MAX_SIZE = 1e12;
+    /// @dev The largest size the contract stores (4 GiB).
+    uint64 internal constant MAX_SIZE = type(uint32).max;
     uint256 internal constant MAX_FUNDING = 100 ether;
 
     IContributorRewards public immutable rewards;
@@ -38,13 +39,16 @@ contract ContributorRewardsHandler is HandlerBase {
     uint256 public ghost_recorded;
     uint256 public ghost_claims;
     uint256 public ghost_voided;
-    /// @dev Voids that succeeded although the contributor had claimed from the epoch.
+    /// @dev Voids that succeeded although the contributor had claimed from the epoch, or a
+    /// contribution voided twice; withdrawals by someone else than the contributor, or twice.
     uint256 public ghost_voidsAfterClaim;
     /// @notice The recorded, unvoided weight of each epoch, and of each contributor in it.
     mapping(uint64 epoch => uint256 weight) public ghost_liveWeight;
     mapping(uint64 epoch => mapping(address contributor => uint256 weight)) public ghost_liveShare;
     uint256 private _dataNonce;
     bytes32[] private _recorded;
+    /// @dev Contributions whose weight left their epoch (voided, or withdrawn while it ran).
+    mapping(bytes32 dataHash => bool) private _uncounted;
 
     constructor(
         IContributorRewards rewards_,
@@ -118,10 +122,33 @@ contract ContributorRewardsHandler is HandlerBase {
         VM.prank(timelock);
         try rewards.voidContribution(dataHash) {
             ++ghost_voided;
-            if (claimedBefore != 0 || c.voided) ++ghost_voidsAfterClaim;
-            ghost_liveWeight[c.epoch] -= c.weight;
-            ghost_liveShare[c.epoch][c.contributor] -= c.weight;
+            if (c.voided) ++ghost_voidsAfterClaim;
+            // Withdrawn while its epoch ran, its weight is already gone (and nothing was claimed for it).
+            if (!_uncounted[dataHash]) {
+                if (claimedBefore != 0) ++ghost_voidsAfterClaim;
+                _uncount(dataHash, c);
+            }
         } catch {} // solhint-disable-line no-empty-blocks
+    }
+
+    /// @notice A contributor withdraws one of its contributions (or someone else's, or one twice:
+    /// then it must be refused and change nothing).
+    function withdrawContribution(uint256 seed, uint256 callerSeed) external {
+        if (_recorded.length == 0) return;
+        bytes32 dataHash = _recorded[seed % _recorded.length];
+        IContributorRewards.Contribution memory c = rewards.contributionOf(dataHash);
+        address caller = _contributor(callerSeed);
+        VM.prank(caller);
+        try rewards.withdrawContribution(dataHash) {
+            if (caller != c.contributor || c.withdrawnAt != 0) ++ghost_voidsAfterClaim;
+            if (!_uncounted[dataHash] && c.epoch == policy.currentEpoch()) _uncount(dataHash, c);
+        } catch {} // solhint-disable-line no-empty-blocks
+    }
+
+    function _uncount(bytes32 dataHash, IContributorRewards.Contribution memory c) private {
+        _uncounted[dataHash] = true;
+        ghost_liveWeight[c.epoch] -= c.weight;
+        ghost_liveShare[c.epoch][c.contributor] -= c.weight;
     }
 
     /// @notice Someone funds an epoch up to two back or one ahead of the current one.

@@ -32,7 +32,7 @@ contract ContributorRewardsInvariantTest is SystemDeployer, InvariantTargets {
             contributors
         );
 
-        bytes4[] memory selectors = new bytes4[](7);
+        bytes4[] memory selectors = new bytes4[](8);
         selectors[0] = ContributorRewardsHandler.record.selector;
         selectors[1] = ContributorRewardsHandler.fund.selector;
         selectors[2] = ContributorRewardsHandler.claim.selector;
@@ -40,6 +40,7 @@ contract ContributorRewardsInvariantTest is SystemDeployer, InvariantTargets {
         selectors[4] = ContributorRewardsHandler.rollOver.selector;
         selectors[5] = ContributorRewardsHandler.warp.selector;
         selectors[6] = ContributorRewardsHandler.voidContribution.selector;
+        selectors[7] = ContributorRewardsHandler.withdrawContribution.selector;
         _targetContract(address(_handler));
         _targetSelectors(address(_handler), selectors);
     }
