@@ -133,7 +133,10 @@ export async function benchQueries({ repeats, progress }: BenchContext): Promise
     writeFileSync(manifest, JSON.stringify(deployment));
 
     progress("worker: start it pinned to CPU 0");
-    child = spawn("taskset", ["-c", "0", process.execPath, WORKER_ENTRY], {
+    // BENCH_WORKER_NODE_ARGS passes Node flags to the worker alone, e.g. "--cpu-prof --cpu-prof-dir=prof"
+    // to profile what it does per query (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    child = spawn("taskset", ["-c", "0", process.execPath, ...nodeArgs, WORKER_ENTRY], {
       env: {
         ...process.env,
         WORKER_CONFIG: "",

@@ -1,15 +1,7 @@
 import { createRequire } from "node:module";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import * as tinySecp256k1 from "tiny-secp256k1";
-import {
-  bytesToHex,
-  getAddress,
-  hashTypedData,
-  hexToBytes,
-  keccak256,
-  type Address,
-  type Hex,
-  type TypedDataDefinition,
-} from "viem";
+import { getAddress, hashTypedData, hexToBytes, type Address, type Hex, type TypedDataDefinition } from "viem";
 import { WorkerError } from "../internal/WorkerError.ts";
 
 // Signatures are checked and made with libsecp256k1, Bitcoin Core's library: natively through the
@@ -193,7 +185,7 @@ export function ethMessageDigest(digest: Uint8Array): Uint8Array {
   const prefixed = new Uint8Array(MESSAGE_PREFIX.length + 32);
   prefixed.set(MESSAGE_PREFIX);
   prefixed.set(digest, MESSAGE_PREFIX.length);
-  return keccak256(prefixed, "bytes");
+  return keccak_256(prefixed);
 }
 
 export type DigestSigner = {
@@ -218,14 +210,15 @@ export function createDigestSigner(privateKey: Hex, curve: Secp256k1 = secp256k1
     address: getAddress(addressOfPublicKey(publicKey)),
     sign(digest) {
       const { signature, recoveryId } = curve.sign(digest, key);
-      const bytes = new Uint8Array(65);
+      const bytes = Buffer.alloc(65);
       bytes.set(signature);
       bytes[64] = 27 + recoveryId;
-      return bytesToHex(bytes);
+      return `0x${bytes.toString("hex")}`;
     },
   };
 }
 
 function addressOfPublicKey(publicKey: Uint8Array): Lowercase<Address> {
-  return bytesToHex(keccak256(publicKey.subarray(1), "bytes").subarray(12)) as Lowercase<Address>;
+  const hash = keccak_256(publicKey.subarray(1));
+  return `0x${Buffer.from(hash.buffer, hash.byteOffset + 12, 20).toString("hex")}` as Lowercase<Address>;
 }

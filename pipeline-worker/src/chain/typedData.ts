@@ -1,3 +1,4 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import { domainSeparator, hexToBytes, keccak256, toHex, type Address, type Hex } from "viem";
 
 /**
@@ -106,8 +107,11 @@ const USAGE_TYPE_HASH = typeHashOf(usageTypes.Usage, "Usage");
 const KEY_GRANT_TYPE_HASH = typeHashOf(keyGrantTypes.KeyGrant, "KeyGrant");
 
 /**
- * An EIP-712 digest function for one struct in one domain, with the domain separator computed
- * once: `encode` writes the struct's words (after the type hash) into a zeroed buffer.
+ * An EIP-712 digest function for one struct in one domain, with the domain separator and type
+ * hash computed once: `encode` writes the struct's words (after the type hash) into a zeroed
+ * buffer. Hashed with @noble/hashes' keccak_256 on the bytes, as viem's `keccak256` wrapper adds
+ * checks and ships an older, slower @noble/hashes (a signed query hashes four Keccak blocks here).
+ * The buffers are reused: the function is synchronous, so no two calls share them.
  */
 function createStructHasher<T>(
   separatorHex: Hex,
@@ -115,17 +119,18 @@ function createStructHasher<T>(
   words: number,
   encode: (struct: Buffer, message: T) => void,
 ): (message: T) => Uint8Array {
-  const separator = hexToBytes(separatorHex);
+  const struct = Buffer.alloc((words + 1) * 32);
+  struct.set(typeHash, 0);
+  // "\x19\x01" ‖ domainSeparator ‖ hashStruct(message): only the last 32 bytes change.
+  const prefixed = new Uint8Array(66);
+  prefixed[0] = 0x19;
+  prefixed[1] = 0x01;
+  prefixed.set(hexToBytes(separatorHex), 2);
   return (message) => {
-    const struct = Buffer.alloc((words + 1) * 32);
-    struct.set(typeHash, 0);
+    struct.fill(0, 32);
     encode(struct, message);
-    const prefixed = new Uint8Array(66);
-    prefixed[0] = 0x19;
-    prefixed[1] = 0x01;
-    prefixed.set(separator, 2);
-    prefixed.set(keccak256(struct, "bytes"), 34);
-    return keccak256(prefixed, "bytes");
+    prefixed.set(keccak_256(struct), 34);
+    return keccak_256(prefixed);
   };
 }
 

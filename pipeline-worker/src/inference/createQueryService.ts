@@ -1,3 +1,4 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
   bytesToHex,
@@ -37,7 +38,8 @@ import { workerShare } from "./workerShare.ts";
 
 /** What a consumer signs for `POST /v1/queries`' input: keccak256 of its UTF-8 bytes. */
 export function inputHashOf(input: string): Hex {
-  return bytesToHex(keccak256(Buffer.from(input, "utf8"), "bytes"));
+  const hash = keccak_256(Buffer.from(input, "utf8"));
+  return `0x${Buffer.from(hash.buffer, hash.byteOffset, 32).toString("hex")}`;
 }
 
 /** A Usage voucher as a request carries it: decimal strings for the uint64 and uint256 fields. */

@@ -1,3 +1,4 @@
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import {
   bytesToHex,
   encodeAbiParameters,
@@ -93,10 +94,17 @@ export function receiptDigestOf(parameters: ReceiptDigestParameters): Hex {
   return bytesToHex(receiptDigestBytes(parameters));
 }
 
-/** `receiptDigestOf` as bytes, encoded by hand (ten 32-byte words): the worker computes one per query. */
+/** The ten words, the tag written once; reused, as `receiptDigestBytes` is synchronous. */
+const receiptWords = Buffer.alloc(10 * 32);
+receiptWords.write(QUERY_RECEIPT_TAG.slice(2), 0, 32, "hex");
+
+/**
+ * `receiptDigestOf` as bytes, encoded by hand (ten 32-byte words) and hashed with @noble/hashes'
+ * keccak_256 on the bytes: the worker computes one per signed query.
+ */
 export function receiptDigestBytes(parameters: ReceiptDigestParameters): Uint8Array {
-  const words = Buffer.alloc(10 * 32);
-  words.write(QUERY_RECEIPT_TAG.slice(2), 0, 32, "hex");
+  const words = receiptWords;
+  words.fill(0, 32);
   words.write(parameters.usageDigest.slice(2), 32, 32, "hex");
   words.write(parameters.inputHash.slice(2), 64, 32, "hex");
   words.write(parameters.answerHash.slice(2), 96, 32, "hex");
@@ -106,7 +114,7 @@ export function receiptDigestBytes(parameters: ReceiptDigestParameters): Uint8Ar
   words.writeBigUInt64BE(parameters.epoch, 224 + 24);
   words.writeBigUInt64BE(parameters.total, 256 + 24);
   words.writeBigUInt64BE(parameters.quota, 288 + 24);
-  return keccak256(words, "bytes");
+  return keccak_256(words);
 }
 
 export type VerifyQueryReceiptParameters = {
