@@ -33,6 +33,7 @@ import { maxHeadAgeSecondsFor } from "./internal/configSchema.ts";
 import type { WorkerConfig } from "./internal/loadConfig.ts";
 import type { Model } from "./model/Model.ts";
 import { declareServedRun } from "./inference/declareServedRun.ts";
+import { registerContributionRoutes } from "./api/routes/registerContributionRoutes.ts";
 import { WorkerError } from "./internal/WorkerError.ts";
 import { createPolicySync } from "./policy/createPolicySync.ts";
 import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
@@ -45,7 +46,13 @@ import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
 /** The addresses the worker uses, from the deployment manifest. */
 type Manifest = {
   chainId: number;
-  contracts: { eas: Address; contributorRewards: Address; usageSettlement: Address; policyRegistry: Address };
+  contracts: {
+    eas: Address;
+    contributorRewards: Address;
+    usageSettlement: Address;
+    policyRegistry: Address;
+    modelCommitments: Address;
+  };
 };
 
 export type CreateWorkerParameters = {
@@ -243,6 +250,11 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       store: inference.store,
       policy: policySync,
       ...(parameters.now ? { now: parameters.now } : {}),
+    });
+    registerContributionRoutes(app, {
+      publicClient,
+      modelCommitments: manifest.contracts.modelCommitments,
+      store,
     });
     registerUsageRoutes(app, {
       store: inference.store,

@@ -44,7 +44,7 @@ export type ConsumeCommands = { usage: string; commands: Record<string, ConsumeC
  * the caller expects, instead of viem's hex-laden message.
  */
 export async function transact(
-  context: ConsumeContext,
+  context: Pick<ConsumeContext, "say" | "publicClient">,
   what: string,
   send: () => Promise<Hash>,
   hints: Record<string, string> = {},

@@ -1,0 +1,151 @@
+// A contributor's commands: what each contribution earned from the models that used it, and claims.
+//
+//   npm run contribute -- earnings
+//   npm run contribute -- claim [--run RUN] [--data HASH]
+//
+// The fees of the queries a model answers go to the contributions it was trained on (RunRewards),
+// pro rata to their weights; a claim proves a contribution's place in the model's contributions
+// tree, which the worker serves. On the local stack (`npm start`) the chain, the manifest and the
+// worker come from the data directory and the contributor is a development account (--account N,
+// default the data contributor #6). On another chain pass --rpc-url, --manifest and --worker-url,
+// and the contributor's key in CONTRIBUTOR_PRIVATE_KEY (never a flag, so it stays out of shell history).
+import { existsSync } from "node:fs";
+import { relative } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  createPublicClient,
+  createWalletClient,
+  getAddress,
+  http,
+  isAddress,
+  type Chain,
+  type Hex,
+  type PublicClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { BaseError } from "@dao-ai/pipeline-worker/attestations";
+import { createWorkerClient } from "./lib/createWorkerClient.ts";
+import { EARNINGS_USAGE, earningsCommands, type ContributeContext } from "./lib/contribute/earningsCommands.ts";
+import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import { readManifest } from "./lib/manifest.ts";
+import { runChainCli } from "./lib/runChainCli.ts";
+import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+
+const USAGE = `Usage: npm run contribute -- <command> [options]
+
+Commands:
+${EARNINGS_USAGE}
+
+Where and as whom:
+  --account N          on the local stack: act as development account N (default ${DEV_ROLES.contributor}, the data contributor)
+  --contributor ADDR   earnings: show another contributor's (claims always pay the contribution's contributor)
+  --data-dir DIR       the local stack's data directory (default .data)
+  --rpc-url URL        another chain: its JSON-RPC endpoint (with --manifest and --worker-url)
+  --manifest FILE      another chain: its deployment manifest
+  --worker-url URL     a worker serving the models' contributions trees (default on the local stack: its worker)
+
+On another chain the contributor's key comes from CONTRIBUTOR_PRIVATE_KEY.`;
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    run: { type: "string" },
+    data: { type: "string" },
+    account: { type: "string" },
+    contributor: { type: "string" },
+    "data-dir": { type: "string", default: DEFAULT_DATA_DIR },
+    "rpc-url": { type: "string" },
+    manifest: { type: "string" },
+    "worker-url": { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+function loadContext(): ContributeContext {
+  const remote = values["rpc-url"] !== undefined || values.manifest !== undefined;
+  let rpcUrl: string;
+  let manifestFile: string;
+  let workerUrl = values["worker-url"];
+  if (remote) {
+    if (!values["rpc-url"] || !values.manifest || !workerUrl) {
+      throw new BaseError("--rpc-url, --manifest and --worker-url go together.", {
+        hints: ["Pass the chain's RPC endpoint, the manifest `npm run deploy` wrote for it, and a worker's URL."],
+      });
+    }
+    rpcUrl = values["rpc-url"];
+    manifestFile = values.manifest;
+  } else {
+    const paths = stackPaths(values["data-dir"]!);
+    manifestFile = paths.manifest(LOCAL_CHAIN_ID);
+    if (!existsSync(manifestFile)) {
+      throw new BaseError(`No local stack in ${relative(process.cwd(), paths.root) || "."}.`, {
+        hints: [
+          "Start it with `npm start` (or pass the --data-dir it uses).",
+          "For another chain, pass --rpc-url, --manifest and --worker-url.",
+        ],
+      });
+    }
+    const stack = readJson<Partial<StackInfo>>(paths.stack);
+    rpcUrl = stack?.rpcUrl ?? "http://127.0.0.1:8545";
+    workerUrl ??= stack?.services?.find((s) => s.name === "worker")?.url;
+    if (!workerUrl) throw new BaseError("The local stack has no worker.", { hints: ["Pass --worker-url."] });
+  }
+  const deployment = readManifest(manifestFile);
+  if (!deployment.contracts.runRewards) {
+    throw new BaseError(`The deployment in ${manifestFile} has no RunRewards contract.`, {
+      hints: ["It predates rewards that follow use: redeploy (`npm run deploy`, or `npm start -- --fresh`)."],
+    });
+  }
+  const chain: Chain = {
+    id: deployment.chainId,
+    name: `chain ${deployment.chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  };
+  const wallet = createWalletClient({
+    account: privateKeyToAccount(contributorKey(!remote)),
+    chain,
+    transport: http(rpcUrl),
+  });
+  let contributor = wallet.account.address;
+  if (values.contributor !== undefined) {
+    if (!isAddress(values.contributor)) throw new BaseError(`--contributor ${values.contributor} is not an address.`);
+    contributor = getAddress(values.contributor);
+  }
+  return {
+    rpcUrl,
+    local: !remote,
+    publicClient: createPublicClient({ chain, transport: http(rpcUrl) }) as PublicClient,
+    deployment,
+    wallet,
+    contributor,
+    worker: createWorkerClient(workerUrl.replace(/\/+$/, "")),
+    options: values,
+    say: (line) => console.error(line),
+  };
+}
+
+/** CONTRIBUTOR_PRIVATE_KEY when set; on the local stack otherwise a development account's key. */
+function contributorKey(local: boolean): Hex {
+  const fromEnv = process.env.CONTRIBUTOR_PRIVATE_KEY;
+  if (fromEnv) {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(fromEnv)) {
+      throw new BaseError("CONTRIBUTOR_PRIVATE_KEY is not a private key.", {
+        hints: ["Export it as 0x followed by 64 hex digits."],
+      });
+    }
+    return fromEnv as Hex;
+  }
+  if (!local) {
+    throw new BaseError("CONTRIBUTOR_PRIVATE_KEY is not set.", {
+      hints: ["Export the contributor's private key as CONTRIBUTOR_PRIVATE_KEY: it signs the claim."],
+    });
+  }
+  if (values.account !== undefined && !/^\d+$/.test(values.account)) {
+    throw new BaseError(`--account must be a development account's number; got ${values.account}.`);
+  }
+  return devPrivateKey(values.account === undefined ? DEV_ROLES.contributor : Number(values.account));
+}
+
+runChainCli({ usage: USAGE, help: values.help, command: positionals[0], commands: earningsCommands, loadContext });
