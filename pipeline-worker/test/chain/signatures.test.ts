@@ -118,6 +118,21 @@ describe("EIP-712 Usage and KeyGrant digests", () => {
     } as const;
     expect(() => hash({ ...message, total: 2n ** 64n })).toThrow(RangeError);
   });
+
+  it("depend on their message alone, though a hasher reuses its buffers (even after a refused message)", () => {
+    const contract = `0x${"11".repeat(20)}` as const;
+    const hashUsage = createUsageHasher(31337, contract);
+    const domain = usageDomain(31337, contract);
+    fc.assert(
+      fc.property(usage, (message) => {
+        expect(() => hashUsage({ ...message, deadline: 2n ** 64n })).toThrow(RangeError);
+        expect(bytesToHex(hashUsage(message))).toBe(
+          hashTypedData({ domain, types: usageTypes, primaryType: "Usage", message }),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
 
 describe.each(curves.map((curve) => [curve.name, curve] as const))("signatures with libsecp256k1 (%s)", (_, curve) => {
