@@ -77,15 +77,22 @@ contract RunRewards is IRunRewards, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IRunRewards
-    /// @dev Each leaf is paid as it is settled: leaves of different contributors can share a batch.
+    /// @dev Consecutive leaves of one contributor are paid in one transfer; leaves of different
+    /// contributors can share a batch.
     function claimMany(LeafClaim[] calldata claims) external nonReentrant returns (uint256 amount) {
         if (policy.killSwitchEngaged()) revert RunRewardsKillSwitchEngaged();
+        address payee;
+        uint256 owed;
         for (uint256 i = 0; i < claims.length; ++i) {
             LeafClaim calldata c = claims[i];
             (uint256 leafAmount, address contributor) = _settle(c.runId, c.dataHash, c.weight, c.proof);
             if (leafAmount == 0) continue;
+            if (contributor != payee) {
+                if (owed != 0) _pay(payee, owed);
+                (payee, owed) = (contributor, 0);
+            }
+            owed += leafAmount;
             amount += leafAmount;
-            _pay(contributor, leafAmount);
         }
         if (amount == 0) {
             revert RunRewardsNothingToClaim(
@@ -93,6 +100,7 @@ contract RunRewards is IRunRewards, ReentrancyGuardTransient {
                 claims.length == 0 ? bytes32(0) : claims[0].dataHash
             );
         }
+        _pay(payee, owed);
     }
 
     /// @dev Checks the leaf and books its claim (effects before the transfer, on top of the guard).
