@@ -16,6 +16,7 @@ const context: BuildContext = {
     contributorRewards: address(7),
     usageSettlement: address(8),
     modelCommitments: address(9),
+    runRewards: address(10),
   },
   dataSchemaUID: `0x${"ab".repeat(32)}`,
   policy: undefined,

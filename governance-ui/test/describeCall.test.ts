@@ -16,6 +16,7 @@ const contracts = {
   contributorRewards: address(7),
   usageSettlement: address(8),
   modelCommitments: address(9),
+  runRewards: address(10),
 } satisfies Deployment["contracts"];
 const consumer = getAddress("0xabcdef0000000000000000000000000000001234");
 

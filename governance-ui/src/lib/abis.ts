@@ -8,6 +8,7 @@ import {
   modelCommitmentsAbi,
   policyGovernorAbi,
   policyRegistryAbi,
+  runRewardsAbi,
   schemaRegistryAbi,
   timelockControllerAbi,
   usageSettlementAbi,
@@ -20,6 +21,7 @@ export {
   modelCommitmentsAbi,
   policyGovernorAbi,
   policyRegistryAbi,
+  runRewardsAbi,
   timelockControllerAbi,
   usageSettlementAbi,
 };
@@ -67,6 +69,7 @@ export const systemErrorsAbi: Abi = dedupeErrors([
   ...contributorRewardsAbi,
   ...usageSettlementAbi,
   ...modelCommitmentsAbi,
+  ...runRewardsAbi,
   ...easAbi,
   ...schemaRegistryAbi,
 ]);

@@ -4,6 +4,7 @@ import {
   governanceTokenAbi,
   policyGovernorAbi,
   policyRegistryAbi,
+  runRewardsAbi,
   timelockControllerAbi,
   usageSettlementAbi,
 } from "./abis.ts";
@@ -37,6 +38,7 @@ const TARGETS: { key: keyof Contracts; name: string; abi: Abi }[] = [
   { key: "governor", name: "PolicyGovernor", abi: policyGovernorAbi },
   { key: "timelock", name: "TimelockController", abi: timelockControllerAbi },
   { key: "usageSettlement", name: "UsageSettlement", abi: usageSettlementAbi },
+  { key: "runRewards", name: "RunRewards", abi: runRewardsAbi },
 ];
 
 const yesNo = (value: boolean) => (value ? "yes" : "no");
@@ -356,6 +358,12 @@ function describeKnown(
   if (contract === "ContributorRewards" && fn === "fund") {
     return {
       summary: `Fund the reward pool of epoch ${String(a(0))} with ${formatEth(call.value)} from the treasury`,
+      changes: [],
+    };
+  }
+  if (contract === "RunRewards" && fn === "fundRun") {
+    return {
+      summary: `Grant ${formatEth(call.value)} from the treasury to the contributions the model of run ${shortHex(a(0) as Hex)} was trained on`,
       changes: [],
     };
   }

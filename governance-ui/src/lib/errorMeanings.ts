@@ -120,6 +120,21 @@ export const errorMeanings: Record<string, Meaning> = {
   ModelKillSwitchEngaged: "The kill switch is engaged: no model is committed or revealed.",
   ModelRunRevoked:
     "The DAO withdrew this run (revoked it, or removed its operator) after its model was committed: it is not revealed.",
+  ModelNoContributions: "A model must commit the contributions it learned from (a non-zero root and total weight).",
+
+  // RunRewards
+  RunRewardsZeroAmount: "Funding must be more than zero.",
+  RunRewardsNotCommitted: "This run has no model commitment, so its pool cannot be funded.",
+  RunRewardsNotFunded: "The model's pool has received nothing yet: there is nothing to claim.",
+  RunRewardsInvalidProof: "The proof does not show this contribution and weight in the model's contributions tree.",
+  RunRewardsNothingToClaim: "There is nothing (left) to claim for this contribution from this model.",
+  RunRewardsContributionVoided: "A vote voided this contribution: it is paid from no pool.",
+  RunRewardsKillSwitchEngaged: "The kill switch is engaged: rewards are paid again once a vote lifts it.",
+  RunRewardsTransferFailed: "Sending the reward failed: the receiving account refused it.",
+  UsageRunFeesAlreadySwept: "This model's fees of that epoch were already sent to its contributions.",
+  UsageRunNotCommitted: "A worker can only serve a run whose model is committed.",
+  UsageRunRevoked: "The DAO revoked this run: its model is not to be served.",
+  UsageNoRun: "Run zero is no model: its fees are swept with sweepFees.",
 
   // Governor (OpenZeppelin)
   GovernorInsufficientProposerVotes: (a) =>

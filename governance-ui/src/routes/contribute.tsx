@@ -2,6 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import { getAbiItem, type AbiEvent, type Address, type Hex } from "viem";
 import { AddressText } from "../components/AddressText.tsx";
+import { ContributionEarnings } from "../components/ContributionEarnings.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { contributorRewardsAbi, policyRegistryAbi } from "../lib/abis.ts";
@@ -53,6 +54,7 @@ function ContributePage() {
           <SubmitData account={account} />
           <Contributions account={account} />
           <Rewards account={account} />
+          <ContributionEarnings account={account} />
         </>
       )}
     </section>
