@@ -24,6 +24,7 @@ import { registerSubmissionRoutes } from "./api/routes/registerSubmissionRoutes.
 import { registerUsageRoutes } from "./api/routes/registerUsageRoutes.ts";
 import { offThreadSha256Pool } from "./crypto/createOffThreadSha256Tap.ts";
 import { createContributionRecorder } from "./ingest/createContributionRecorder.ts";
+import { createWithdrawalWatcher, type WithdrawalWatcher } from "./ingest/createWithdrawalWatcher.ts";
 import { createSubmissionService } from "./ingest/createSubmissionService.ts";
 import { createInference, DEFAULT_INFERENCE_CONFIG, type Inference } from "./inference/createInference.ts";
 import { createUnconfiguredModel } from "./inference/createUnconfiguredModel.ts";
@@ -97,6 +98,8 @@ export type Worker = {
   journal: Journal;
   /** Queries, their durable usage counts and their settlement on chain. */
   inference: Inference;
+  /** Contributors' withdrawals: unpins withdrawn submissions (the loop polls it every interval). */
+  withdrawals: WithdrawalWatcher;
 };
 
 /**
@@ -186,6 +189,19 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       confirmations: config.confirmations,
       onFinished: (record) => submissions.finished((record.data.received?.envelope as { dataHash: string }).dataHash),
     });
+    const withdrawals = createWithdrawalWatcher({
+      publicClient,
+      contributorRewards: manifest.contracts.contributorRewards,
+      fromBlock: readPolicyDeployment(config.deploymentManifest).deploymentBlock,
+      journal,
+      store,
+      logger,
+    });
+    const watchWithdrawals = () => {
+      withdrawals
+        .poll()
+        .catch((error: unknown) => logger.warn({ err: error }, "reading withdrawals failed; will retry"));
+    };
 
     const app = createApiServer({
       logger,
@@ -270,6 +286,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
       store,
       journal,
       inference,
+      withdrawals,
       flush: () => recorder.flush(),
       async listen() {
         await policySync
@@ -278,7 +295,10 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
             logger.warn({ err: error }, "first policy poll failed; refusing requests until one succeeds"),
           );
         policySync.start();
-        timer = setInterval(flushSoon, pollingIntervalMs);
+        timer = setInterval(() => {
+          flushSoon();
+          watchWithdrawals();
+        }, pollingIntervalMs);
         timer.unref();
         // Before the settler's loop starts: what was served under the previously declared model
         // is settled to it, and only then do fees follow this one.
@@ -300,6 +320,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
         await app.close();
         // A flush in flight finishes its journal writes before the journal closes under it.
         await recorder.settled();
+        await withdrawals.settled();
         for (const close of closers.toReversed()) await close();
       },
     };

@@ -20,8 +20,11 @@ export type SubmissionStatus = {
   contributor: string;
   dataHash: string;
   size: string;
-  /** awaiting_data -> stored -> recording -> recorded, or rejected. */
-  state: "awaiting_data" | "stored" | "recording" | "recorded" | "rejected";
+  /**
+   * awaiting_data -> stored -> recording -> recorded (-> withdrawn, once its contributor withdrew
+   * it on chain and the worker unpinned it), or rejected.
+   */
+  state: "awaiting_data" | "stored" | "recording" | "recorded" | "withdrawn" | "rejected";
   /** Where the data goes while the submission awaits it (PUT, with the POST's upload token). */
   uploadUrl: string | null;
   manifestCid: string | null;
@@ -40,6 +43,7 @@ const STATES = {
   stored: "stored",
   submitted: "recording",
   recorded: "recorded",
+  withdrawn: "withdrawn",
   rejected: "rejected",
 } as const;
 
@@ -90,7 +94,7 @@ export const submissionStatusSchema = {
     contributor: { type: "string" },
     dataHash: { type: "string" },
     size: { type: "string" },
-    state: { type: "string", enum: ["awaiting_data", "stored", "recording", "recorded", "rejected"] },
+    state: { type: "string", enum: ["awaiting_data", "stored", "recording", "recorded", "withdrawn", "rejected"] },
     uploadUrl: { type: ["string", "null"] },
     manifestCid: { type: ["string", "null"] },
     ciphertextCid: { type: ["string", "null"] },

@@ -383,6 +383,13 @@ export const errorCodes = {
     fix: "Request shares only for the submissions in the run's spec, or have the DAO approve a run whose spec includes this one.",
     retryable: false,
   },
+  SUBMISSION_WITHDRAWN: {
+    status: 410,
+    title: "The contributor withdrew this submission",
+    why: "Its contributor called withdrawContribution on ContributorRewards: no training run may use the data any more, so keyholders release no share of its key, even for a run whose spec lists it (a spec approved before the withdrawal).",
+    fix: "Train without it: build a new run spec (buildRunSpec leaves withdrawn submissions out) and have the DAO approve it. Models already trained with the data keep what they learned.",
+    retryable: false,
+  },
   KEYHOLDER_NOT_IN_COMMITTEE: {
     status: 409,
     title: "The submission has no share for this keyholder",

@@ -1,5 +1,5 @@
 import { getAddress, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
-import { modelCommitmentsAbi, policyRegistryAbi } from "../abis.ts";
+import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
 import { assertValidCommittee } from "../crypto/validateCommittee.ts";
@@ -41,6 +41,13 @@ export type CreateKeyholderParameters = {
    * Without it, weights keys are refused (MODEL_NOT_COMMITTED): this keyholder releases data keys only.
    */
   modelCommitments?: Address | undefined;
+  /**
+   * The ContributorRewards contract, where contributors withdraw their data: a withdrawn
+   * submission's share is refused (SUBMISSION_WITHDRAWN). The keyholder's main always sets it
+   * from the deployment manifest; without it (an embedding that checks withdrawals itself),
+   * withdrawals are not checked.
+   */
+  contributorRewards?: Address | undefined;
   /**
    * Blocks an approval must have before it counts (a kill switch counts at once). Default 2. An
    * approval must hold both at the head and this many blocks back, so a reorg cannot release a
@@ -110,7 +117,10 @@ const CLOCK_SKEW_SECONDS = 60;
  * 5. the PolicyRegistry approves the run, at the head and `confirmations` blocks back
  *    (`isTrainingRunApproved`: approved, not revoked, not expired, operator still a worker), and
  *    the run at the head still has this operator and specHash;
- * 6. the manifest (verified against its CID) has the data hash the spec lists and a valid
+ * 6. its contributor has not withdrawn the data the spec lists (ContributorRewards' `withdrawnAt`,
+ *    read at the head: a withdrawal, like a kill switch, counts at once; once seen it is kept, as
+ *    it is final);
+ * 7. the manifest (verified against its CID) has the data hash the spec lists and a valid
  *    committee with a share wrapped to this keyholder, which opens.
  *
  * The order puts what costs nothing first: a request from anyone but the run's operator is
@@ -182,6 +192,37 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
       });
     }
     return run;
+  }
+
+  /** Data hashes seen withdrawn: a withdrawal is final, so each is read until it is one. */
+  const withdrawn = new Set<Hex>();
+  async function requireNotWithdrawn(dataHash: Hex, runId: Hex, manifestCid: string) {
+    if (parameters.contributorRewards === undefined) return;
+    if (!withdrawn.has(dataHash)) {
+      let withdrawnAt: bigint;
+      try {
+        const head = await readHead();
+        ({ withdrawnAt } = await client.readContract({
+          address: parameters.contributorRewards,
+          abi: contributorRewardsAbi,
+          functionName: "contributionOf",
+          args: [dataHash],
+          blockNumber: head.number,
+        }));
+      } catch (cause) {
+        throw chainUnavailable(cause);
+      }
+      if (withdrawnAt === 0n) return;
+      withdrawn.add(dataHash);
+    }
+    throw new WorkerError(
+      "SUBMISSION_WITHDRAWN",
+      `The contributor withdrew submission ${manifestCid}: no share of its key is released.`,
+      {
+        hints: ["Build a new run spec without it (buildRunSpec leaves withdrawn submissions out)."],
+        extra: { runId, manifest: manifestCid, dataHash },
+      },
+    );
   }
 
   /** The kill switch and the run's approval, read once per run and head block. */
@@ -458,6 +499,7 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
       const state = await readRun(request.runId);
       requireApproved(request.runId, state);
       requireSameRun(request.runId, run, state);
+      await requireNotWithdrawn(listedHash, request.runId, request.manifest);
 
       const manifest = parseSubmissionManifest(await readManifest(request));
       if (manifest.dataHash.toLowerCase() !== listedHash) {

@@ -16,6 +16,9 @@ async function main() {
   const config = loadKeyholderConfig();
   const logger = createLogger({ level: config.logLevel, name: "keyholder" });
   const deployment = readPolicyDeployment(config.deploymentManifest);
+  const { contracts } = JSON.parse(readFileSync(config.deploymentManifest, "utf8")) as {
+    contracts: { modelCommitments: Address; contributorRewards: Address };
+  };
   const client = createPublicClient({ transport: http(config.rpcUrl) }) as PublicClient;
   const chainId = await client.getChainId();
   if (chainId !== config.chainId || deployment.chainId !== config.chainId) {
@@ -34,9 +37,9 @@ async function main() {
     chainId,
     policyRegistry: deployment.policyRegistry,
     // Which model manifest each run committed: weights keys are released for that one only.
-    modelCommitments: (
-      JSON.parse(readFileSync(config.deploymentManifest, "utf8")) as { contracts: { modelCommitments: Address } }
-    ).contracts.modelCommitments,
+    modelCommitments: contracts.modelCommitments,
+    // Where contributors withdraw their data: a withdrawn submission's share is never released.
+    contributorRewards: contracts.contributorRewards,
     confirmations: config.confirmations,
     maxHeadAgeSeconds: config.maxHeadAgeSeconds,
     store,

@@ -168,7 +168,7 @@ export async function createJournal(parameters: CreateJournalParameters): Promis
             `Submission ${id} cannot go from ${record.step} to ${step}.`,
             {
               hints: [
-                isTerminalStep(record.step)
+                NEXT_STEPS[record.step].length === 0
                   ? `It is ${record.step}; nothing follows.`
                   : `From ${record.step} it can go to ${NEXT_STEPS[record.step].join(" or ")}.`,
               ],

@@ -23,15 +23,15 @@ export type BuiltRunSpec = {
   document: Uint8Array;
   /** What to put in `approveTrainingRun(runId, specHash, operator, expiresAt)`. */
   specHash: Hex;
-  /** Candidates left out, with why (unreadable manifest, contribution not recorded). */
+  /** Candidates left out, with why (unreadable manifest, contribution not recorded, voided or withdrawn). */
   skipped: { manifest: string; reason: string }[];
 };
 
 /**
  * Builds a training-run spec from recorded submissions, for governance to approve its hash.
  * Each candidate's manifest is read (verified against its CID) and kept only if its contribution
- * is recorded on chain for the same contributor, so a spec never lists data whose attestations
- * the chain did not accept.
+ * is recorded on chain for the same contributor, neither voided nor withdrawn, so a spec never
+ * lists data whose attestations the chain did not accept or that its contributor took back.
  */
 export async function buildRunSpec(parameters: BuildRunSpecParameters): Promise<BuiltRunSpec> {
   const entries: RunSpecEntry[] = [];
@@ -60,6 +60,12 @@ export async function buildRunSpec(parameters: BuildRunSpecParameters): Promise<
       // Voided by a vote (poisoned data, say): never paid, so never trained on either.
       if (contribution.voided) {
         skipped.push({ manifest: cid, reason: "a vote voided its contribution" });
+        continue;
+      }
+      // Withdrawn by its contributor: no run after the withdrawal may use it (keyholders would
+      // refuse its shares anyway, SUBMISSION_WITHDRAWN).
+      if (contribution.withdrawnAt !== 0n) {
+        skipped.push({ manifest: cid, reason: "its contributor withdrew it" });
         continue;
       }
       seen.add(dataHash);

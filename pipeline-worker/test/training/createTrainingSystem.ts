@@ -41,6 +41,7 @@ export async function createTrainingSystem(parameters: { keyholderRateLimit?: Ke
       client: s.publicClient,
       chainId: s.deployment.chainId,
       policyRegistry: s.deployment.contracts.policyRegistry,
+      contributorRewards: s.deployment.contracts.contributorRewards,
       confirmations: 0,
       logger,
       rateLimit: parameters.keyholderRateLimit,
