@@ -18,6 +18,7 @@ import { DEV_ROLES } from "../lib/devAccounts.ts";
 import { attestData } from "../lib/submitContribution.ts";
 import { ratio, type BenchContext, type BenchSection } from "./measure.ts";
 import { perQuery, settlementGas, SETTLEMENT_SIZES } from "./settlementGas.ts";
+import { CLAIM_MANY_LEAVES, RUN_TREE_LEAVES, runRewardsGas } from "./runRewardsGas.ts";
 
 /** Items per batch for recording contributions: the worker's old batch, and the one the target (70,000 per item) is set for. */
 const BATCHES = [10, 100] as const;
@@ -46,6 +47,8 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
 
     progress("recording contributions, claiming");
     const rewards = await rewardsGas(system);
+    progress("claiming a model's fees from RunRewards");
+    const runClaims = await runRewardsGas(system);
     const settlement = await settlementGas(system, progress);
 
     const row = (what: string, gas: bigint, baselineWhat: string, baselineGas: bigint) => [
@@ -72,6 +75,19 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
         ),
         ...settlementRows(settlement),
         row("claim (one epoch's reward)", rewards.claim, "ETH transfer", rewards.ethTransfer),
+        row(
+          "RunRewards claim (a model's fees, first claim of a leaf)",
+          runClaims.first,
+          "ETH transfer",
+          rewards.ethTransfer,
+        ),
+        row("RunRewards claim (the same leaf, after more fees)", runClaims.again, "ETH transfer", rewards.ethTransfer),
+        row(
+          `RunRewards claimMany, per leaf (${CLAIM_MANY_LEAVES} leaves)`,
+          runClaims.manyPerLeaf,
+          "ETH transfer",
+          rewards.ethTransfer,
+        ),
       ],
       notes: [
         "Gas is each transaction's receipt gasUsed on one Anvil chain: what the sender pays for, 21,000 base and calldata included (the Solidity snapshots in snapshots/ are execution gas only, e.g. propose 282,284 vs 51,944).",
@@ -81,6 +97,7 @@ export async function benchGas({ progress }: BenchContext): Promise<BenchSection
         `Per-item figures divide a batch's receipt gas by its size (${BATCHES.join(", ")}). recordContributions verifies one on-chain EAS attestation per item (schema, attester, recipient, data hash and size, revocation, expiry); EAS's getAttestation alone costs about 34,000 gas for the deployment's schema (each 32 bytes of its data, licence and provenance included, is a cold slot), and the contribution's one new storage slot 22,100.`,
         "Settlement rows: gas per settled query when a consumer used N queries at one worker in one epoch. UsageSettlement settles the lane's latest voucher (the consumer's signature over the running total) or its bearer key's count in one transaction whatever N is; the baseline is the per-query settlement it replaced (contracts/mocks/PerQueryUsageSettlement.sol, same chain and policy), one signed query per item in batches of up to 200, summed over the batches.",
         "Steady state: the consumer settled the same lanes in an earlier epoch (two epochs before: the slots are rewritten, not created) and another settlement opened the epoch's fee pot. First: a consumer's first-ever voucher (its usage and lane slots created), and its key's first settlement (the grant's signature verified once, the key's slots created). The figures in brackets are the whole transaction's receipt gas.",
+        `RunRewards rows: the contributor claims what its contribution earned from a model's fees with a proof of ${runClaims.proofLength} hashes (a tree of ${RUN_TREE_LEAVES} contributions), paid to it in the same transaction. A first claim stores the leaf's claimed amount in a new slot (22,100) and sends ether to an account (9,000 with the value transfer), on top of the 21,000 base: what is left for the proof (about 2,000 in calldata and hashing), the run's pool (two slots), the contribution's voided flag in ContributorRewards (a call to a cold contract reading its record) and the kill switch in PolicyRegistry (another cold call) is what makes it more than 60,000. A later claim of the same leaf rewrites its slot (5,000 instead of 22,100); claimMany shares the base, the kill switch read and one transfer among consecutive leaves of one contributor, and reads ContributorRewards warm after the first leaf.`,
         "The ERC20 transfer is the governance token's (OpenZeppelin ERC20Votes) between two holders that have not delegated, both balances non-zero before and after; the ETH transfer is to an account with no code.",
       ],
     };
