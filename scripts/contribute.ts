@@ -2,6 +2,7 @@
 //
 //   npm run contribute -- earnings
 //   npm run contribute -- claim [--run RUN] [--data HASH]
+//   npm run contribute -- withdraw --data HASH
 //
 // The fees of the queries a model answers go to the contributions it was trained on (RunRewards),
 // pro rata to their weights; a claim proves a contribution's place in the model's contributions
@@ -26,6 +27,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "@dao-ai/pipeline-worker/attestations";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
 import { EARNINGS_USAGE, earningsCommands, type ContributeContext } from "./lib/contribute/earningsCommands.ts";
+import { WITHDRAW_USAGE, withdrawCommands } from "./lib/contribute/withdrawCommands.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
@@ -36,6 +38,7 @@ const USAGE = `Usage: npm run contribute -- <command> [options]
 
 Commands:
 ${EARNINGS_USAGE}
+${WITHDRAW_USAGE}
 
 Where and as whom:
   --account N          on the local stack: act as development account N (default ${DEV_ROLES.contributor}, the data contributor)
@@ -148,4 +151,10 @@ function contributorKey(local: boolean): Hex {
   return devPrivateKey(values.account === undefined ? DEV_ROLES.contributor : Number(values.account));
 }
 
-runChainCli({ usage: USAGE, help: values.help, command: positionals[0], commands: earningsCommands, loadContext });
+runChainCli({
+  usage: USAGE,
+  help: values.help,
+  command: positionals[0],
+  commands: { ...earningsCommands, ...withdrawCommands },
+  loadContext,
+});
