@@ -79,6 +79,8 @@ export const errorMeanings: Record<string, Meaning> = {
   RewardsNotTimelock: "Only the timelock may void a contribution: it takes a proposal.",
   RewardsUnknownContribution: "No contribution of this data hash is recorded.",
   RewardsContributionVoided: "This contribution was already voided.",
+  RewardsNotContributor: "Only the contribution's contributor can withdraw it: connect that account.",
+  RewardsContributionWithdrawn: "This contribution was already withdrawn.",
   RewardsContributionClaimed: (a) =>
     `The contributor already claimed from epoch ${s(a[1])}: what was paid cannot be taken back, so this contribution can no longer be voided.`,
 

@@ -5,6 +5,7 @@ import { AddressText } from "../components/AddressText.tsx";
 import { ContributionEarnings } from "../components/ContributionEarnings.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
+import { WithdrawSubmission } from "../components/WithdrawSubmission.tsx";
 import { contributorRewardsAbi, policyRegistryAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainHead, useChainQuery } from "../lib/ChainHead.tsx";
@@ -125,6 +126,7 @@ function Contributions({ account }: { account: Address }) {
                       <th scope="col">State</th>
                       <th scope="col">Epoch</th>
                       <th scope="col">Submitted</th>
+                      <th scope="col">Withdraw</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -159,6 +161,9 @@ function Contributions({ account }: { account: Address }) {
                           </td>
                           <td>{record ? record.epoch.toString() : "—"}</td>
                           <td className="small">{formatTime(Date.parse(s.createdAt) / 1000)}</td>
+                          <td>
+                            <WithdrawSubmission dataHash={s.dataHash as Hex} state={s.state} />
+                          </td>
                         </tr>
                       );
                     })}
