@@ -9,6 +9,7 @@ import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
 import { formatEth, plural, shortHex } from "../lib/format.ts";
 import { useWrite } from "../lib/useWrite.ts";
+import { WorkerProblemError, type Problem } from "../lib/workerApi.ts";
 import { Loaded } from "./Loading.tsx";
 import { TxStatus } from "./TxStatus.tsx";
 
@@ -49,7 +50,8 @@ export function ContributionEarnings({ account }: { account: Address }) {
         models,
         dataHashes,
         readTree: async (model) => {
-          const response = await fetch(new URL(`/v1/runs/${model.runId}/contributions`, workerUrl));
+          const response = await fetch(`${workerUrl}/v1/runs/${model.runId}/contributions`);
+          if (!response.ok) throw new WorkerProblemError((await response.json()) as Problem);
           return new Uint8Array(await response.arrayBuffer());
         },
       });

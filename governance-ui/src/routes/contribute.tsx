@@ -32,8 +32,9 @@ function ContributePage() {
         <p className="lede">
           Submit training data (JSON Lines of {"{"}"text", "label"{"}"}) with the attestations the policy requires. The
           worker checks every record, encrypts the data, splits its key among the keyholders and records it on chain;
-          you are paid from each epoch's pool in proportion to your weight: the records you brought that were new to the
-          pool (duplicates and near duplicates of records already there count nothing).
+          your weight is the records you brought that were new to the pool (duplicates and near duplicates of records
+          already there count nothing). The fees of the queries a model answers are paid to the contributions it was
+          trained on, by weight; the treasury's grants to an epoch are shared by that epoch's contributions.
         </p>
       </div>
       {policy?.killSwitch.engaged ? (

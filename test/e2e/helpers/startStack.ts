@@ -70,6 +70,8 @@ export type Stack = {
   mine(blocks: number): Promise<void>;
   /** Moves the chain's clock ahead and mines a block. */
   warp(seconds: number): Promise<void>;
+  /** The pipeline worker, in-process: its content store holds what a training run would store there. */
+  worker: Worker;
   /** Makes a change as the timelock would, for test set-up that is not what the test is about. */
   asTimelock(functionName: string, args: readonly unknown[]): Promise<void>;
   /** Sends a transaction from a development account and waits for it. */
@@ -223,6 +225,7 @@ export async function startStack(): Promise<Stack> {
         await testClient.increaseTime({ seconds });
         await testClient.mine({ blocks: 1 });
       },
+      worker,
       asTimelock,
       send,
       close,
