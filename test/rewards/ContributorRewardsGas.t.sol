@@ -18,6 +18,8 @@ contract ContributorRewardsGasTest is SystemDeployer {
     uint256 internal constant SMALL_BATCH = 10;
     /// @dev The batch size the recording target (70,000 receipt gas per contribution) is set for.
     uint256 internal constant BATCH = 100;
+    /// @dev See `test_GasRecordContributions100`.
+    uint256 internal constant MAX_EXECUTION_GAS_PER_ITEM = 68_500;
 
     bytes32 internal _single;
     bytes32[] internal _singleUids;
@@ -58,12 +60,17 @@ contract ContributorRewardsGasTest is SystemDeployer {
         _recordBatch(0, SMALL_BATCH, "recordContributions (10)");
     }
 
+    /// @dev The target is what a worker pays, at most 70,000 receipt gas per contribution in
+    /// batches of 100 (`npm run bench -- gas` measures it: 67,833). Execution gas here was 68,028
+    /// per item when it was met (EAS's getAttestation alone is about 34,400 of it and the
+    /// contribution's new slot 22,100); a change that costs more fails here, not only in review.
     function test_GasRecordContributions100() public {
-        _recordBatch(SMALL_BATCH, BATCH, "recordContributions (100)");
+        uint256 perItem = _recordBatch(SMALL_BATCH, BATCH, "recordContributions (100)");
+        assertLte(perItem, MAX_EXECUTION_GAS_PER_ITEM);
     }
 
     /// @dev Records `count` of the attested contributions from `first` in one batch and snapshots it.
-    function _recordBatch(uint256 first, uint256 count, string memory name) private {
+    function _recordBatch(uint256 first, uint256 count, string memory name) private returns (uint256 perItem) {
         IContributorRewards.ContributionInput[] memory batch = new IContributorRewards.ContributionInput[](count);
         for (uint256 i = 0; i < count; ++i) {
             batch[i] = IContributorRewards.ContributionInput(
@@ -79,7 +86,8 @@ contract ContributorRewardsGasTest is SystemDeployer {
         vm.prank(_worker);
         _rewards.recordContributions(batch);
         uint256 gasUsed = VM_EXT.snapshotGasLastCall(GROUP, name);
-        VM_EXT.snapshotValue(GROUP, string.concat(name, ", per item"), gasUsed / count);
+        perItem = gasUsed / count;
+        VM_EXT.snapshotValue(GROUP, string.concat(name, ", per item"), perItem);
         assertEq(_rewards.contributionOf(_batchHashes[first + count - 1]).contributor, _contributor);
     }
 
