@@ -56,6 +56,7 @@ describe("npm run demo", () => {
       "The guardian Safe pulls the kill switch, and everything stops",
       "The DAO votes to lift the kill switch",
       "The epoch ends and the contributor claims its reward",
+      "The model's fees go to the contributions it was trained on",
     ]) {
       expect(output).toContain(chapter);
     }
@@ -69,8 +70,12 @@ describe("npm run demo", () => {
     expect(output).toMatch(/with the key \(Authorization: Bearer\): .* is (scam|legit)/);
     expect(output).toMatch(/the worker refuses it at once: 401 KEY_REVOKED/);
     expect(output).toContain("the worker settled the 3 queries on chain in two entries");
-    // A fresh stack: the grant and the query fees are in the story's epoch, and all its data is the contributor's.
-    expect(output).toContain("the contributor claims and receives 1.003 ETH");
+    // A fresh stack: the grant is in the story's epoch, and all its data is the contributor's; the
+    // query fees went to the served model's contributions (the contributor's, in its tree).
+    expect(output).toContain("the contributor claims and receives 1 ETH");
+    expect(output).toContain("the 0.003 ETH its queries paid went to the model's contributions");
+    expect(output).toMatch(/recorded after the model was trained, is not in it: it earns nothing from its queries/);
+    expect(output).toMatch(/the contributor claims the 0\.00\d+ ETH its contributions earned from the model/);
     expect(output).toContain("The story went as told.");
     expect(output).not.toContain("✗");
     // It stopped the stack it started.
