@@ -63,7 +63,7 @@ export async function attestData(parameters: AttestDataParameters): Promise<Hex>
 /** The worker's view of a submission (GET /v1/submissions/:id). */
 export type SubmissionStatus = {
   id: string;
-  state: "awaiting_data" | "stored" | "recording" | "recorded" | "rejected";
+  state: "awaiting_data" | "stored" | "recording" | "recorded" | "withdrawn" | "rejected";
   uploadUrl: string | null;
   manifestCid: string | null;
   ciphertextCid: string | null;
