@@ -90,6 +90,9 @@ const EMPTY_COMMITMENT = {
   committedAt: 0n,
   revealableAt: 0n,
   revealedURI: "",
+  contributionsRoot: zeroHash,
+  totalWeight: 0n,
+  contributionsURI: "",
 };
 
 describe("ModelCommitments", () => {
@@ -105,6 +108,9 @@ describe("ModelCommitments", () => {
       encryptedWeightsURI: ENCRYPTED_URI,
       operator: worker,
       revealableAt,
+      contributionsRoot: CONTRIBUTIONS.root,
+      totalWeight: CONTRIBUTIONS.totalWeight,
+      contributionsURI: CONTRIBUTIONS.uri,
     });
     expect(await commitmentOf(RUN)).toEqual({
       weightsHash: WEIGHTS,
@@ -114,6 +120,9 @@ describe("ModelCommitments", () => {
       committedAt,
       revealableAt,
       revealedURI: "",
+      contributionsRoot: CONTRIBUTIONS.root,
+      totalWeight: CONTRIBUTIONS.totalWeight,
+      contributionsURI: CONTRIBUTIONS.uri,
     });
     expect(await verify(RUN, WEIGHTS)).toBe(true);
     expect(await verify(RUN, keccak256(toHex("other weights")))).toBe(false);
