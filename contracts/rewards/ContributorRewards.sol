@@ -147,6 +147,7 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         bytes32[] calldata attestationUIDs
     ) external {
         Recording memory r = _beforeRecording();
+        _openBatch(r);
         _checkSubmitter(contributor);
         (r.contributor, r.dataHash, r.size, r.weight) = (contributor, dataHash, size, weight);
         _record(r, attestationUIDs, _noOffchainAttestations());
@@ -159,11 +160,9 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
     /// run of its consecutive contributions (the worker sends a contributor's submissions together),
     /// whose allowlist entry is also read once.
     function recordContributions(ContributionInput[] calldata contributions) external {
-        if (contributions.length == 0) {
-            _beforeRecording();
-            return;
-        }
         Recording memory r = _beforeRecording();
+        if (contributions.length == 0) return;
+        _openBatch(r);
         address runContributor = address(0);
         uint256 runWeight = 0;
         uint256 batchWeight = 0;
@@ -250,15 +249,18 @@ contract ContributorRewards is IContributorRewards, ReentrancyGuard {
         _epochs[epoch].totalWeight -= weight;
     }
 
-    /// @dev Checks shared by a whole batch, and the policy it is checked against, read once; opens
-    /// the batch's record.
-    function _beforeRecording() private returns (Recording memory r) {
+    /// @dev Checks shared by a whole batch, and the policy it is checked against, read once.
+    function _beforeRecording() private view returns (Recording memory r) {
         if (!policy.isWorker(msg.sender)) revert RewardsNotWorker(msg.sender);
         if (policy.killSwitchEngaged()) revert RewardsKillSwitchEngaged();
         r.requirement = policy.attestationRequirement();
         // The registry never stores a zero minimum, so zero means "never set": fail closed.
         if (r.requirement.minAttestations == 0) revert RewardsNoAttestationRequirement();
         r.epoch = policy.currentEpoch();
+    }
+
+    /// @dev Writes what the batch's contributions share: once per batch, not per contribution.
+    function _openBatch(Recording memory r) private {
         r.batch = ++_batchCount;
         _batches[r.batch] = Batch(msg.sender, r.epoch, uint32(block.timestamp));
     }
