@@ -194,7 +194,8 @@ interface IUsageSettlement {
     function sweepFees(uint64 epoch) external;
     /// @notice Forward the fees charged in `epoch` by workers serving `runId`'s model to that
     /// model's contributions (RunRewards.fundRun), once the epoch's settlement window closed.
-    /// Anyone may call it; each (epoch, run) is swept once.
+    /// Anyone may call it; each (epoch, run) is swept once. A run revoked after its model answered
+    /// still receives those queries' fees: its contributions' data gave the answers paid for.
     function sweepRunFees(uint64 epoch, bytes32 runId) external;
     /// @notice Declare the run whose model the caller (an authorised worker) serves from now on:
     /// committed in ModelCommitments and not revoked; zero declares none. Its later settlements'
