@@ -20,7 +20,6 @@ import {
   http,
   isAddress,
   type Address,
-  type Chain,
   type Hex,
   type PublicClient,
 } from "viem";
@@ -46,6 +45,7 @@ import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+import { chainAt } from "./lib/chainAt.ts";
 
 const USAGE = `Usage: npm run attest -- <command> [options]
 
@@ -133,12 +133,7 @@ function loadContext(): Context {
     rpcUrl = readJson<Partial<StackInfo>>(paths.stack)?.rpcUrl ?? "http://127.0.0.1:8545";
     deployment = readManifest(manifestFile);
   }
-  const chain: Chain = {
-    id: deployment.chainId,
-    name: `chain ${deployment.chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  };
+  const chain = chainAt(deployment.chainId, rpcUrl);
   const publicClient = createPublicClient({ chain, transport: http(rpcUrl) }) as PublicClient;
   const wallet = createWalletClient({
     account: privateKeyToAccount(attesterKey(!remote)),

@@ -13,16 +13,7 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  createPublicClient,
-  createWalletClient,
-  getAddress,
-  http,
-  isAddress,
-  type Chain,
-  type Hex,
-  type PublicClient,
-} from "viem";
+import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
@@ -36,6 +27,7 @@ import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+import { chainAt } from "./lib/chainAt.ts";
 
 const groups: ConsumeCommands[] = [tierCommands, keyCommands, usageCommands, depositCommands];
 
@@ -109,12 +101,7 @@ function loadContext(): ConsumeContext {
     if (workerUrls.length === 0 && worker) workerUrls = [worker];
   }
   const deployment = readManifest(manifestFile);
-  const chain: Chain = {
-    id: deployment.chainId,
-    name: `chain ${deployment.chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  };
+  const chain = chainAt(deployment.chainId, rpcUrl);
   const wallet = createWalletClient({
     account: privateKeyToAccount(consumerKey(!remote)),
     chain,

@@ -13,16 +13,7 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
-import {
-  createPublicClient,
-  createWalletClient,
-  getAddress,
-  http,
-  isAddress,
-  type Chain,
-  type Hex,
-  type PublicClient,
-} from "viem";
+import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "@dao-ai/pipeline-worker/attestations";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
@@ -33,6 +24,7 @@ import { readManifest } from "./lib/manifest.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
 import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+import { chainAt } from "./lib/chainAt.ts";
 
 const USAGE = `Usage: npm run contribute -- <command> [options]
 
@@ -100,12 +92,7 @@ function loadContext(): ContributeContext {
       hints: ["It predates rewards that follow use: redeploy (`npm run deploy`, or `npm start -- --fresh`)."],
     });
   }
-  const chain: Chain = {
-    id: deployment.chainId,
-    name: `chain ${deployment.chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  };
+  const chain = chainAt(deployment.chainId, rpcUrl);
   const wallet = createWalletClient({
     account: privateKeyToAccount(contributorKey(!remote)),
     chain,

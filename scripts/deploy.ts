@@ -31,6 +31,7 @@ import { deployParameters, parseClockMode } from "./lib/deployParameters.ts";
 import { deploySystem, governanceTokenClockMode } from "./lib/deploySystem.ts";
 import { manifestPath, writeManifest } from "./lib/manifest.ts";
 import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
+import { chainAt } from "./lib/chainAt.ts";
 
 /** Hardhat's and Anvil's public development mnemonic: for local chains only. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -91,12 +92,7 @@ async function main() {
     clock: parseClockMode(await governanceTokenClockMode(publicClient)),
   });
   const account = key ? privateKeyToAccount(key) : mnemonicToAccount(DEV_MNEMONIC);
-  const chain = {
-    id: chainId,
-    name: `chain ${chainId}`,
-    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-    rpcUrls: { default: { http: [rpcUrl] } },
-  };
+  const chain = chainAt(chainId, rpcUrl);
   const walletClient = createWalletClient({ account, chain, transport });
 
   if (values.guardian && values["guardian-owners"]) {
