@@ -10,8 +10,7 @@
 // chain pass --rpc-url and --manifest, and the attester's key in ATTESTER_PRIVATE_KEY (never a
 // flag, so it stays out of shell history). The same module signs here and in the UI's Attest page.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { relative } from "node:path";
+import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
   createPublicClient,
@@ -42,10 +41,10 @@ import {
 import type { Deployment } from "./lib/deploySystem.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
-import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const USAGE = `Usage: npm run attest -- <command> [options]
 
@@ -108,31 +107,12 @@ type Context = {
 const say = (line: string) => console.error(line);
 
 function loadContext(): Context {
-  const remote = values["rpc-url"] !== undefined || values.manifest !== undefined;
-  let rpcUrl: string;
-  let deployment: Deployment;
-  if (remote) {
-    if (!values["rpc-url"] || !values.manifest) {
-      throw new BaseError("--rpc-url and --manifest go together.", {
-        hints: ["Pass the chain's RPC endpoint and the manifest `npm run deploy` wrote for it."],
-      });
-    }
-    rpcUrl = values["rpc-url"];
-    deployment = readManifest(values.manifest);
-  } else {
-    const paths = stackPaths(values["data-dir"]!);
-    const manifestFile = paths.manifest(LOCAL_CHAIN_ID);
-    if (!existsSync(manifestFile)) {
-      throw new BaseError(`No local stack in ${relative(process.cwd(), paths.root) || "."}.`, {
-        hints: [
-          "Start it with `npm start` (or pass the --data-dir it uses).",
-          "For another chain, pass --rpc-url and --manifest.",
-        ],
-      });
-    }
-    rpcUrl = readJson<Partial<StackInfo>>(paths.stack)?.rpcUrl ?? "http://127.0.0.1:8545";
-    deployment = readManifest(manifestFile);
-  }
+  const { remote, rpcUrl, manifestFile } = locateDeployment({
+    rpcUrl: values["rpc-url"],
+    manifest: values.manifest,
+    dataDir: values["data-dir"],
+  });
+  const deployment = readManifest(manifestFile);
   const chain = chainAt(deployment.chainId, rpcUrl);
   const publicClient = createPublicClient({ chain, transport: http(rpcUrl) }) as PublicClient;
   const wallet = createWalletClient({

@@ -10,8 +10,6 @@
 // directory and the consumer is a development account (--account N, default the query consumer
 // #7). On another chain pass --rpc-url, --manifest and --worker-url, and the consumer's key in
 // CONSUMER_PRIVATE_KEY (never a flag, so it stays out of shell history).
-import { existsSync } from "node:fs";
-import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -24,10 +22,10 @@ import { usageCommands } from "./lib/consume/usageCommands.ts";
 import type { ConsumeCommands, ConsumeContext } from "./lib/consume/consumeContext.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
+import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
-import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const groups: ConsumeCommands[] = [tierCommands, keyCommands, usageCommands, depositCommands];
 
@@ -72,34 +70,14 @@ const { values, positionals } = parseArgs({
 const say = (line: string) => console.error(line);
 
 function loadContext(): ConsumeContext {
-  const remote = values["rpc-url"] !== undefined || values.manifest !== undefined;
-  let rpcUrl: string;
-  let manifestFile: string;
+  const { remote, rpcUrl, manifestFile, stackWorkerUrl } = locateDeployment({
+    rpcUrl: values["rpc-url"],
+    manifest: values.manifest,
+    dataDir: values["data-dir"],
+    remoteOptions: "--rpc-url, --manifest and --worker-url",
+  });
   let workerUrls = values["worker-url"]!;
-  if (remote) {
-    if (!values["rpc-url"] || !values.manifest) {
-      throw new BaseError("--rpc-url and --manifest go together.", {
-        hints: ["Pass the chain's RPC endpoint and the manifest `npm run deploy` wrote for it."],
-      });
-    }
-    rpcUrl = values["rpc-url"];
-    manifestFile = values.manifest;
-  } else {
-    const paths = stackPaths(values["data-dir"]!);
-    manifestFile = paths.manifest(LOCAL_CHAIN_ID);
-    if (!existsSync(manifestFile)) {
-      throw new BaseError(`No local stack in ${relative(process.cwd(), paths.root) || "."}.`, {
-        hints: [
-          "Start it with `npm start` (or pass the --data-dir it uses).",
-          "For another chain, pass --rpc-url, --manifest and --worker-url.",
-        ],
-      });
-    }
-    const stack = readJson<Partial<StackInfo>>(paths.stack);
-    rpcUrl = stack?.rpcUrl ?? "http://127.0.0.1:8545";
-    const worker = stack?.services?.find((s) => s.name === "worker")?.url;
-    if (workerUrls.length === 0 && worker) workerUrls = [worker];
-  }
+  if (workerUrls.length === 0 && stackWorkerUrl) workerUrls = [stackWorkerUrl];
   const deployment = readManifest(manifestFile);
   const chain = chainAt(deployment.chainId, rpcUrl);
   const wallet = createWalletClient({

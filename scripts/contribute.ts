@@ -10,8 +10,6 @@
 // worker come from the data directory and the contributor is a development account (--account N,
 // default the data contributor #6). On another chain pass --rpc-url, --manifest and --worker-url,
 // and the contributor's key in CONTRIBUTOR_PRIVATE_KEY (never a flag, so it stays out of shell history).
-import { existsSync } from "node:fs";
-import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -22,9 +20,9 @@ import { WITHDRAW_USAGE, withdrawCommands } from "./lib/contribute/withdrawComma
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
-import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
-import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const USAGE = `Usage: npm run contribute -- <command> [options]
 
@@ -58,33 +56,20 @@ const { values, positionals } = parseArgs({
 });
 
 function loadContext(): ContributeContext {
-  const remote = values["rpc-url"] !== undefined || values.manifest !== undefined;
-  let rpcUrl: string;
-  let manifestFile: string;
-  let workerUrl = values["worker-url"];
-  if (remote) {
-    if (!values["rpc-url"] || !values.manifest || !workerUrl) {
-      throw new BaseError("--rpc-url, --manifest and --worker-url go together.", {
-        hints: ["Pass the chain's RPC endpoint, the manifest `npm run deploy` wrote for it, and a worker's URL."],
-      });
-    }
-    rpcUrl = values["rpc-url"];
-    manifestFile = values.manifest;
-  } else {
-    const paths = stackPaths(values["data-dir"]!);
-    manifestFile = paths.manifest(LOCAL_CHAIN_ID);
-    if (!existsSync(manifestFile)) {
-      throw new BaseError(`No local stack in ${relative(process.cwd(), paths.root) || "."}.`, {
-        hints: [
-          "Start it with `npm start` (or pass the --data-dir it uses).",
-          "For another chain, pass --rpc-url, --manifest and --worker-url.",
-        ],
-      });
-    }
-    const stack = readJson<Partial<StackInfo>>(paths.stack);
-    rpcUrl = stack?.rpcUrl ?? "http://127.0.0.1:8545";
-    workerUrl ??= stack?.services?.find((s) => s.name === "worker")?.url;
-    if (!workerUrl) throw new BaseError("The local stack has no worker.", { hints: ["Pass --worker-url."] });
+  const { remote, rpcUrl, manifestFile, stackWorkerUrl } = locateDeployment({
+    rpcUrl: values["rpc-url"],
+    manifest: values.manifest,
+    dataDir: values["data-dir"],
+    remoteOptions: "--rpc-url, --manifest and --worker-url",
+  });
+  const workerUrl = values["worker-url"] ?? stackWorkerUrl;
+  if (!workerUrl) {
+    throw new BaseError(
+      remote ? "--worker-url is needed with --rpc-url and --manifest." : "The local stack has no worker.",
+      {
+        hints: ["Pass a worker's URL with --worker-url."],
+      },
+    );
   }
   const deployment = readManifest(manifestFile);
   if (!deployment.contracts.runRewards) {
