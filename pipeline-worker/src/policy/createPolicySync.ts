@@ -354,34 +354,19 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   async function catchUp(target: bigint): Promise<number> {
     let applied = 0;
     const backlog = target - confirmed.blockNumber;
-    const rangeAfter = (block: bigint) => {
-      const toBlock = block + BigInt(maxBlockRange) < target ? block + BigInt(maxBlockRange) : target;
-      return { fromBlock: block + 1n, toBlock };
-    };
-    /** A range's last header, then its logs: read ahead while the range before is checked and applied. */
-    const readRange = async ({ fromBlock, toBlock }: { fromBlock: bigint; toBlock: bigint }) => {
+    while (confirmed.blockNumber < target) {
+      const fromBlock = confirmed.blockNumber + 1n;
+      const toBlock = fromBlock + BigInt(maxBlockRange) - 1n < target ? fromBlock + BigInt(maxBlockRange) - 1n : target;
       const before = await headerAt(toBlock);
       if (before === undefined) throw new ChainMovedError(`Block ${toBlock} disappeared while syncing policy.`);
       const events = await fetchPolicyEvents({ client, registry, fromBlock, toBlock, maxBlockRange });
-      return { before, events };
-    };
-    let next = confirmed.blockNumber < target ? readRange(rangeAfter(confirmed.blockNumber)) : undefined;
-    while (next !== undefined) {
-      const { fromBlock, toBlock } = rangeAfter(confirmed.blockNumber);
-      const { before, events } = await next;
-      // The next range is read while this one is checked and applied: the node's time and ours overlap.
-      next = toBlock < target ? readRange(rangeAfter(toBlock)) : undefined;
-      next?.catch(() => undefined);
       // The cursor still canonical after the read, and the range's last block unchanged across it,
       // make the range one piece of chain continuing the cursor. (Comparing parent hashes would
       // save nothing and breaks on Hardhat, whose blocks mined in bulk report a zero parent hash.)
-      const [cursor, after] = await Promise.all([
-        confirmed.blockHash === undefined ? undefined : headerAt(confirmed.blockNumber),
-        headerAt(toBlock),
-      ]);
-      if (confirmed.blockHash !== undefined && cursor?.hash !== confirmed.blockHash) {
+      if (confirmed.blockHash !== undefined && (await headerAt(confirmed.blockNumber))?.hash !== confirmed.blockHash) {
         throw new ChainMovedError(`The policy cursor at block ${confirmed.blockNumber} left the canonical chain.`);
       }
+      const after = await headerAt(toBlock);
       if (after?.hash !== before.hash) throw new ChainMovedError(`Block ${toBlock} changed while its logs were read.`);
       await checkEventBlocks(events, before);
       let policy: Policy;
