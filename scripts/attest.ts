@@ -39,11 +39,12 @@ import {
   type AttesterWallet,
 } from "@dao-ai/pipeline-worker/attestations";
 import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import { DEV_ROLES } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { cliPrivateKey } from "./lib/cliPrivateKey.ts";
 import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const USAGE = `Usage: npm run attest -- <command> [options]
@@ -125,24 +126,13 @@ function loadContext(): Context {
 
 /** ATTESTER_PRIVATE_KEY when set; on the local stack otherwise a development account's key. */
 function attesterKey(local: boolean): Hex {
-  const fromEnv = process.env.ATTESTER_PRIVATE_KEY;
-  if (fromEnv) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(fromEnv)) {
-      throw new BaseError("ATTESTER_PRIVATE_KEY is not a private key.", {
-        hints: ["Export it as 0x followed by 64 hex digits."],
-      });
-    }
-    return fromEnv as Hex;
-  }
-  if (!local) {
-    throw new BaseError("ATTESTER_PRIVATE_KEY is not set.", {
-      hints: ["Export the private key of an attester the policy trusts as ATTESTER_PRIVATE_KEY."],
-    });
-  }
-  if (values.account !== undefined && !/^\d+$/.test(values.account)) {
-    throw new BaseError(`--account must be a development account's number; got ${values.account}.`);
-  }
-  return devPrivateKey(values.account === undefined ? DEV_ROLES.attester : Number(values.account));
+  return cliPrivateKey({
+    variable: "ATTESTER_PRIVATE_KEY",
+    local,
+    account: values.account,
+    devAccount: DEV_ROLES.attester,
+    needs: "Export the private key of an attester the policy trusts as ATTESTER_PRIVATE_KEY.",
+  });
 }
 
 async function readRequirement(context: Context) {

@@ -20,11 +20,12 @@ import { keyCommands } from "./lib/consume/keyCommands.ts";
 import { tierCommands } from "./lib/consume/tiers.ts";
 import { usageCommands } from "./lib/consume/usageCommands.ts";
 import type { ConsumeCommands, ConsumeContext } from "./lib/consume/consumeContext.ts";
-import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import { DEV_ROLES } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { cliPrivateKey } from "./lib/cliPrivateKey.ts";
 import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const groups: ConsumeCommands[] = [tierCommands, keyCommands, usageCommands, depositCommands];
@@ -107,24 +108,13 @@ function loadContext(): ConsumeContext {
 
 /** CONSUMER_PRIVATE_KEY when set; on the local stack otherwise a development account's key. */
 function consumerKey(local: boolean): Hex {
-  const fromEnv = process.env.CONSUMER_PRIVATE_KEY;
-  if (fromEnv) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(fromEnv)) {
-      throw new BaseError("CONSUMER_PRIVATE_KEY is not a private key.", {
-        hints: ["Export it as 0x followed by 64 hex digits."],
-      });
-    }
-    return fromEnv as Hex;
-  }
-  if (!local) {
-    throw new BaseError("CONSUMER_PRIVATE_KEY is not set.", {
-      hints: ["Export the consumer's private key as CONSUMER_PRIVATE_KEY: it signs key grants and pays deposits."],
-    });
-  }
-  if (values.account !== undefined && !/^\d+$/.test(values.account)) {
-    throw new BaseError(`--account must be a development account's number; got ${values.account}.`);
-  }
-  return devPrivateKey(values.account === undefined ? DEV_ROLES.consumer : Number(values.account));
+  return cliPrivateKey({
+    variable: "CONSUMER_PRIVATE_KEY",
+    local,
+    account: values.account,
+    devAccount: DEV_ROLES.consumer,
+    needs: "Export the consumer's private key as CONSUMER_PRIVATE_KEY: it signs key grants and pays deposits.",
+  });
 }
 
 /** The options that reach the same chain, workers and consumer again, for the next command printed. */

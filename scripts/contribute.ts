@@ -17,11 +17,12 @@ import { BaseError } from "@dao-ai/pipeline-worker/attestations";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
 import { EARNINGS_USAGE, earningsCommands, type ContributeContext } from "./lib/contribute/earningsCommands.ts";
 import { WITHDRAW_USAGE, withdrawCommands } from "./lib/contribute/withdrawCommands.ts";
-import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import { DEV_ROLES } from "./lib/devAccounts.ts";
 import { readManifest } from "./lib/manifest.ts";
 import { runChainCli } from "./lib/runChainCli.ts";
 import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
 import { chainAt } from "./lib/chainAt.ts";
+import { cliPrivateKey } from "./lib/cliPrivateKey.ts";
 import { locateDeployment } from "./lib/locateDeployment.ts";
 
 const USAGE = `Usage: npm run contribute -- <command> [options]
@@ -103,24 +104,13 @@ function loadContext(): ContributeContext {
 
 /** CONTRIBUTOR_PRIVATE_KEY when set; on the local stack otherwise a development account's key. */
 function contributorKey(local: boolean): Hex {
-  const fromEnv = process.env.CONTRIBUTOR_PRIVATE_KEY;
-  if (fromEnv) {
-    if (!/^0x[0-9a-fA-F]{64}$/.test(fromEnv)) {
-      throw new BaseError("CONTRIBUTOR_PRIVATE_KEY is not a private key.", {
-        hints: ["Export it as 0x followed by 64 hex digits."],
-      });
-    }
-    return fromEnv as Hex;
-  }
-  if (!local) {
-    throw new BaseError("CONTRIBUTOR_PRIVATE_KEY is not set.", {
-      hints: ["Export the contributor's private key as CONTRIBUTOR_PRIVATE_KEY: it signs the claim."],
-    });
-  }
-  if (values.account !== undefined && !/^\d+$/.test(values.account)) {
-    throw new BaseError(`--account must be a development account's number; got ${values.account}.`);
-  }
-  return devPrivateKey(values.account === undefined ? DEV_ROLES.contributor : Number(values.account));
+  return cliPrivateKey({
+    variable: "CONTRIBUTOR_PRIVATE_KEY",
+    local,
+    account: values.account,
+    devAccount: DEV_ROLES.contributor,
+    needs: "Export the contributor's private key as CONTRIBUTOR_PRIVATE_KEY: it signs the claim.",
+  });
 }
 
 runChainCli({
