@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createWorkerClient } from "./lib/createWorkerClient.ts";
 import { depositCommands } from "./lib/consume/depositCommands.ts";
 import { keyCommands } from "./lib/consume/keyCommands.ts";

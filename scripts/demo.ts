@@ -37,9 +37,9 @@ import {
   type QueryResponse,
   type QuotaStatus,
 } from "@dao-ai/pipeline-worker/consumer-api";
-import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
-import { formatTrainingRecords } from "../pipeline-worker/src/model/trainingRecords.ts";
-import { generateScamMessages } from "../pipeline-worker/src/model/generateScamMessages.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import { formatTrainingRecords } from "@dao-ai/pipeline-worker/trainingRecords";
+import { generateScamMessages } from "@dao-ai/pipeline-worker/generateScamMessages";
 import { repoRoot } from "./lib/contractArtifacts.ts";
 import {
   createGovernanceDriver,

@@ -25,7 +25,7 @@ import {
   type PublicClient,
 } from "viem";
 import { privateKeyToAccount, mnemonicToAccount } from "viem/accounts";
-import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { deploySafe, type SafeContracts, type SafeDeployment } from "./lib/deploySafe.ts";
 import { deployParameters, parseClockMode } from "./lib/deployParameters.ts";
 import { deploySystem, governanceTokenClockMode } from "./lib/deploySystem.ts";

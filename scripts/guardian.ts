@@ -21,7 +21,7 @@ import {
 } from "@dao-ai/pipeline-worker/safe";
 import { privateKeyToAccount } from "viem/accounts";
 import { policyRegistryAbi } from "../deployments/abis.ts";
-import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { SafeDeployment } from "./lib/deploySafe.ts";
 import type { Deployment } from "./lib/deploySystem.ts";
 import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";

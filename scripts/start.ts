@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { BaseError } from "../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createReporter } from "./lib/createReporter.ts";
 import { createSupervisor, tail, type RunningService } from "./lib/createSupervisor.ts";
 import { ensureCompiled } from "./lib/ensureCompiled.ts";

@@ -7,7 +7,7 @@ import path from "node:path";
 import { encodeFunctionData, type Abi, type Hex } from "viem";
 import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { createWorker } from "../../pipeline-worker/src/createWorker.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
 import type { WorkerConfig } from "../../pipeline-worker/src/internal/loadConfig.ts";
 import type { Model } from "../../pipeline-worker/src/model/Model.ts";

@@ -19,7 +19,7 @@ import { policyRegistryAbi } from "../../deployments/abis.ts";
 import { isSubmitter } from "../../pipeline-worker/src/policy/Policy.ts";
 import { createPolicySync } from "../../pipeline-worker/src/policy/createPolicySync.ts";
 import { readPolicyDeployment } from "../../pipeline-worker/src/policy/readPolicyDeployment.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createBenchSystem } from "../lib/createBenchSystem.ts";
 import { DEV_ROLES } from "../lib/devAccounts.ts";
 import { median, ratio, time, type BenchContext, type BenchSection } from "./measure.ts";

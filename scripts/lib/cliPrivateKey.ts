@@ -1,5 +1,5 @@
 import type { Hex } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { devPrivateKey } from "./devAccounts.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { parseEther, type Hex } from "viem";
 import { governanceTokenAbi } from "../../deployments/abis.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createGovernanceDriver, type Ballot, type ProposalAction } from "./createGovernanceDriver.ts";
 import { deploySystem, type DeploySystemParameters } from "./deploySystem.ts";
 import { DEV_ROLES } from "./devAccounts.ts";

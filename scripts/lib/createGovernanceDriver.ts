@@ -16,7 +16,7 @@ import {
   type WalletClient,
 } from "viem";
 import { policyGovernorAbi } from "../../deployments/abis.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { Deployment } from "./deploySystem.ts";
 
 export type Wallet = WalletClient<Transport, Chain, Account>;

@@ -1,4 +1,4 @@
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 
 /** An answer of the worker's API: the status and the parsed body (a problem+json on errors). */
 export type WorkerResponse<T = Record<string, unknown>> = {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { formatEther, getAddress, isAddress, parseEther, type Address } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { DEFAULT_GOVERNOR_SETTINGS, type DeploySystemParameters, type GovernorSettings } from "./deploySystem.ts";
 import { DEV_ROLES, devAddress } from "./devAccounts.ts";
 import { HOLDER_ALLOCATIONS, LOCAL_SETTINGS } from "./deployLocalStack.ts";

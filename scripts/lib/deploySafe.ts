@@ -12,7 +12,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { ProtocolKit, safeContractNetworks, type SafeContracts } from "@dao-ai/pipeline-worker/safe";
 
 /**

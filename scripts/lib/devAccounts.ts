@@ -1,6 +1,6 @@
 import { bytesToHex, type Address, type Hex } from "viem";
 import { mnemonicToAccount, type HDAccount } from "viem/accounts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 
 /** Hardhat's and Anvil's public development mnemonic: for local chains only, never for real funds. */
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";

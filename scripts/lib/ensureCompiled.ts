@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { CONTRACT_SOURCES, repoRoot } from "./contractArtifacts.ts";
 import { tail } from "./createSupervisor.ts";
 import { isAlive } from "./stackFiles.ts";

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { repoRoot } from "./contractArtifacts.ts";
 import { isAlive, readJson, readRunningStack, stackPaths, type StackInfo } from "./stackFiles.ts";
 

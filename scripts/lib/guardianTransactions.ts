@@ -13,7 +13,7 @@ import {
   type SafeConnection,
   type SafeContracts,
 } from "@dao-ai/pipeline-worker/safe";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 
 // The guardian CLI's side of a Safe transaction: the guardian's calls, its hints, and the files
 // owners pass along. Creating, signing, checking and executing are the shared module's

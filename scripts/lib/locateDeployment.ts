@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./stackFiles.ts";
 import { LOCAL_CHAIN_ID } from "./stackServices.ts";
 

@@ -13,7 +13,7 @@ import {
   type TestClient,
 } from "viem";
 import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createEmbeddedModel, DEFAULT_FEATURES } from "@dao-ai/pipeline-worker/createEmbeddedModel";
 import {
   FIRST_START_BATCHES,

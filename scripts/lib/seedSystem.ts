@@ -8,7 +8,7 @@ import {
   type TestClient,
 } from "viem";
 import { governanceTokenAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createGovernanceDriver, type ProposalAction, type Wallet } from "./createGovernanceDriver.ts";
 import type { Deployment } from "./deploySystem.ts";
 

@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { createConnection, createServer, type Server } from "node:net";
 import { createInterface } from "node:readline";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 
 /** What tools may ask a running stack: stop one service for a while, and start it again. */
 export type StackCommand = { command: "pause" | "resume"; service: string };

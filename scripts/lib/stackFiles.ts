@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Address, Hex } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { repoRoot } from "./contractArtifacts.ts";
 import type { SafeDeployment } from "./deploySafe.ts";
 import { manifestPath } from "./manifest.ts";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createTestClient, http, type TestClient } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { repoRoot } from "./contractArtifacts.ts";
 import { rpcReady } from "./createSupervisor.ts";
 import { localChainClients, type LocalChainClients } from "./localChain.ts";

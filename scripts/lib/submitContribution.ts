@@ -9,8 +9,8 @@ import {
   type PublicClient,
 } from "viem";
 import { easAbi } from "../../deployments/abis.ts";
-import { submissionTypes } from "../../pipeline-worker/src/chain/typedData.ts";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { submissionTypes } from "@dao-ai/pipeline-worker/eip712";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { Wallet } from "./createGovernanceDriver.ts";
 import { DATA_SCHEMA } from "./deploySystem.ts";
 import type { WorkerClient, WorkerResponse } from "./createWorkerClient.ts";

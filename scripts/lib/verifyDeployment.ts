@@ -1,4 +1,4 @@
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import {
   encodeFunctionData,
   formatEther,

@@ -9,7 +9,7 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { WorkerClient } from "../createWorkerClient.ts";
 import type { Deployment } from "../deploySystem.ts";
 import type { ChainCliContext } from "../runChainCli.ts";

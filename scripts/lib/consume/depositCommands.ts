@@ -1,6 +1,6 @@
 import { parseEther } from "viem";
 import { usageSettlementAbi } from "@dao-ai/pipeline-worker/abis";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { eth, transact, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
 
 const USAGE = `  deposit ETH          add ETH to the consumer's deposit in UsageSettlement: it pays the query fees

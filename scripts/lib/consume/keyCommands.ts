@@ -10,7 +10,7 @@ import {
   type RegisterKeyRequest,
 } from "@dao-ai/pipeline-worker/consumer-api";
 import { keyGrantTypes, usageDomain, type KeyGrantMessage } from "@dao-ai/pipeline-worker/eip712";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { eth, transact, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
 
 const DEFAULT_MAX_QUERIES = 1_000n;

@@ -1,7 +1,7 @@
 import { zeroAddress } from "viem";
 import { usageSettlementAbi } from "@dao-ai/pipeline-worker/abis";
 import type { QuotaStatus, UsageHistory } from "@dao-ai/pipeline-worker/consumer-api";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { eth, transact, type ConsumeCommands, type ConsumeContext } from "./consumeContext.ts";
 
 const USAGE = `  usage                the consumer's usage per epoch, worker and key: served, charged, settled on chain, paid
