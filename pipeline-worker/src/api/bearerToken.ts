@@ -32,7 +32,7 @@ export type CreateBearerAuthenticatorParameters = {
  * Its receipt is left unsigned unless the request asks (RECEIPT_HEADER).
  *
  * The token is the key's secp256k1 private key, so its address takes a curve multiplication to
- * derive (about 20 µs natively, 10 times that in WebAssembly): that is done once per token per
+ * derive (about 20 µs natively, 10 times that in WebAssembly: `npm run bench -- signatures`): that is done once per token per
  * process, and the token is then found by its SHA-256 (a microsecond), so a request with a known
  * key costs no curve work. Only tokens of registered keys are remembered, so random tokens cannot
  * fill the memory; each of those costs one derivation, no more than a signed request's recovery.

@@ -15,7 +15,8 @@ export type KeyholderKeyPair = { privateKey: Uint8Array; publicKey: Uint8Array }
 export const KEYHOLDER_PUBLIC_KEY_BYTES = 33;
 
 // Key pairs are made (one per wrapped share, for its ephemeral key) with libsecp256k1: natively, a
-// share wraps in about 0.2 ms where @noble/curves took 2.2. Noble still checks the keys given.
+// share wraps in about 0.2 ms where @noble/curves took 2.2 (docs/performance.md, ingest; `npm run
+// bench -- ingest` times whole submissions). Noble still checks the keys given.
 
 export function generateKeyholderKeyPair(): KeyholderKeyPair {
   for (;;) {

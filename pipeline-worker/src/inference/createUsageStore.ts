@@ -218,7 +218,8 @@ export async function createUsageStore(parameters: CreateUsageStoreParameters): 
 
   const readRecord = (key: string): LaneRecord | undefined => {
     // Synchronous: a LevelDB read from memory or the page cache takes about a microsecond, while
-    // the asynchronous `get` costs 15 to 25 µs of the main thread and waits for the thread pool.
+    // the asynchronous `get` costs 15 to 25 µs of the main thread and waits for the thread pool
+    // (a one-off measurement; `npm run bench -- queries` measures the whole path).
     const value = db.getSync(key);
     return value === undefined ? undefined : fromStored(JSON.parse(value) as StoredRecord);
   };

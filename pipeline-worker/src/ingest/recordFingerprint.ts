@@ -77,7 +77,7 @@ export function fingerprintRecord(normalisedText: string): RecordFingerprint {
  * MinHash written here rather than taken from a library. The one well-kept npm package with a
  * MinHash, bloom-filters, evaluates (a x + b) mod p in doubles (so inputs must stay under 2^26),
  * draws its hash functions from Math.random in its factory (signatures would not survive a
- * restart), and measured 6.3 s against 0.7 s here for 8,192 records of 255 shingles: ingest would
+ * restart), and took 6.3 s against 0.7 s here for 8,192 records of 255 shingles (a one-off measurement): ingest would
  * read large uploads at a few MB/s. Hash function i is MurmurHash3's 32-bit finaliser of the
  * shingle's FNV-1a hash xor SEEDS[i], a well-mixed hash whose minimum behaves as a random
  * permutation's.

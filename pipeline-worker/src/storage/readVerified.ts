@@ -6,8 +6,8 @@ import type { GetOptions } from "./ContentStore.ts";
 import { verifyBlock } from "./verifyBlock.ts";
 
 // Left unset, the exporter fetches every child of a DAG node at once: 174 blocks of 256 KiB held
-// in memory per layer. Eight in flight keep a disk or an HTTP connection pool busy (measured: three
-// times faster than unbounded on the local blockstore) while holding 2 MiB.
+// in memory per layer. Eight in flight keep a disk or an HTTP connection pool busy (a one-off
+// measurement: three times faster than unbounded on the local blockstore; not in `npm run bench`) while holding 2 MiB.
 const BLOCK_READ_CONCURRENCY = 8;
 
 /** Fetches one block's bytes from wherever the adapter keeps them; throws NOT_FOUND when absent. */
