@@ -38,14 +38,14 @@ import {
   signOffchainAttestation,
   type AttesterWallet,
 } from "@dao-ai/pipeline-worker/attestations";
-import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_ROLES } from "./lib/devAccounts.ts";
-import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
-import { runChainCli } from "./lib/runChainCli.ts";
-import { chainAt } from "./lib/chainAt.ts";
-import { cliPrivateKey } from "./lib/cliPrivateKey.ts";
-import { locateDeployment } from "./lib/locateDeployment.ts";
+import type { Deployment } from "./lib/deploy/deploySystem.ts";
+import { DEV_ROLES } from "./lib/stack/devAccounts.ts";
+import { readManifest } from "./lib/deploy/manifest.ts";
+import { DEFAULT_DATA_DIR } from "./lib/stack/stackFiles.ts";
+import { runChainCli } from "./lib/cli/runChainCli.ts";
+import { chainAt } from "./lib/cli/chainAt.ts";
+import { cliPrivateKey } from "./lib/cli/cliPrivateKey.ts";
+import { locateDeployment } from "./lib/cli/locateDeployment.ts";
 
 const USAGE = `Usage: npm run attest -- <command> [options]
 

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { repoRoot } from "./lib/contractArtifacts.ts";
+import { repoRoot } from "./lib/deploy/contractArtifacts.ts";
 import { benchEnforcement } from "./bench/enforcement.ts";
 import { benchGas } from "./bench/gas.ts";
 import { benchIngest } from "./bench/ingest.ts";

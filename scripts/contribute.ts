@@ -14,16 +14,16 @@ import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, getAddress, http, isAddress, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { BaseError } from "@dao-ai/pipeline-worker/attestations";
-import { createWorkerClient } from "./lib/createWorkerClient.ts";
-import { EARNINGS_USAGE, earningsCommands, type ContributeContext } from "./lib/contribute/earningsCommands.ts";
-import { WITHDRAW_USAGE, withdrawCommands } from "./lib/contribute/withdrawCommands.ts";
-import { DEV_ROLES } from "./lib/devAccounts.ts";
-import { readManifest } from "./lib/manifest.ts";
-import { runChainCli } from "./lib/runChainCli.ts";
-import { DEFAULT_DATA_DIR } from "./lib/stackFiles.ts";
-import { chainAt } from "./lib/chainAt.ts";
-import { cliPrivateKey } from "./lib/cliPrivateKey.ts";
-import { locateDeployment } from "./lib/locateDeployment.ts";
+import { createWorkerClient } from "./lib/actors/createWorkerClient.ts";
+import { EARNINGS_USAGE, earningsCommands, type ContributeContext } from "./lib/actors/contribute/earningsCommands.ts";
+import { WITHDRAW_USAGE, withdrawCommands } from "./lib/actors/contribute/withdrawCommands.ts";
+import { DEV_ROLES } from "./lib/stack/devAccounts.ts";
+import { readManifest } from "./lib/deploy/manifest.ts";
+import { runChainCli } from "./lib/cli/runChainCli.ts";
+import { DEFAULT_DATA_DIR } from "./lib/stack/stackFiles.ts";
+import { chainAt } from "./lib/cli/chainAt.ts";
+import { cliPrivateKey } from "./lib/cli/cliPrivateKey.ts";
+import { locateDeployment } from "./lib/cli/locateDeployment.ts";
 
 const USAGE = `Usage: npm run contribute -- <command> [options]
 

@@ -40,25 +40,30 @@ import {
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { formatTrainingRecords } from "@dao-ai/pipeline-worker/trainingRecords";
 import { generateScamMessages } from "@dao-ai/pipeline-worker/generateScamMessages";
-import { repoRoot } from "./lib/contractArtifacts.ts";
+import { repoRoot } from "./lib/deploy/contractArtifacts.ts";
 import {
   createGovernanceDriver,
   type Proposal,
   type ProposalAction,
   type Wallet,
-} from "./lib/createGovernanceDriver.ts";
-import { createReporter } from "./lib/createReporter.ts";
-import { createWorkerClient, type WorkerClient, type WorkerResponse } from "./lib/createWorkerClient.ts";
-import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_ROLES, devAddress, devPrivateKey } from "./lib/devAccounts.ts";
-import { ensureStack } from "./lib/ensureStack.ts";
-import { localChainClients, type LocalChainClients } from "./lib/localChain.ts";
-import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR, stackPaths, writeJson, type ModelRecord, type StackInfo } from "./lib/stackFiles.ts";
-import { sendStackCommand } from "./lib/stackControl.ts";
-import { signQueryRequest } from "./lib/signQueryRequest.ts";
-import { stackServices } from "./lib/stackServices.ts";
-import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./lib/submitContribution.ts";
+} from "./lib/actors/createGovernanceDriver.ts";
+import { createReporter } from "./lib/cli/createReporter.ts";
+import { createWorkerClient, type WorkerClient, type WorkerResponse } from "./lib/actors/createWorkerClient.ts";
+import type { Deployment } from "./lib/deploy/deploySystem.ts";
+import { DEV_ROLES, devAddress, devPrivateKey } from "./lib/stack/devAccounts.ts";
+import { ensureStack } from "./lib/stack/ensureStack.ts";
+import { localChainClients, type LocalChainClients } from "./lib/stack/localChain.ts";
+import { readManifest } from "./lib/deploy/manifest.ts";
+import { DEFAULT_DATA_DIR, stackPaths, writeJson, type ModelRecord, type StackInfo } from "./lib/stack/stackFiles.ts";
+import { sendStackCommand } from "./lib/stack/stackControl.ts";
+import { signQueryRequest } from "./lib/actors/signQueryRequest.ts";
+import { stackServices } from "./lib/stack/stackServices.ts";
+import {
+  attestData,
+  submitContribution,
+  waitForRecorded,
+  type SubmissionStatus,
+} from "./lib/actors/submitContribution.ts";
 
 const { values } = parseArgs({
   options: {

@@ -26,12 +26,12 @@ import {
 } from "viem";
 import { privateKeyToAccount, mnemonicToAccount } from "viem/accounts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { deploySafe, type SafeContracts, type SafeDeployment } from "./lib/deploySafe.ts";
-import { deployParameters, parseClockMode } from "./lib/deployParameters.ts";
-import { deploySystem, governanceTokenClockMode } from "./lib/deploySystem.ts";
-import { manifestPath, writeManifest } from "./lib/manifest.ts";
-import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
-import { chainAt } from "./lib/chainAt.ts";
+import { deploySafe, type SafeContracts, type SafeDeployment } from "./lib/deploy/deploySafe.ts";
+import { deployParameters, parseClockMode } from "./lib/deploy/deployParameters.ts";
+import { deploySystem, governanceTokenClockMode } from "./lib/deploy/deploySystem.ts";
+import { manifestPath, writeManifest } from "./lib/deploy/manifest.ts";
+import { assertVerified, verifyDeployment } from "./lib/deploy/verifyDeployment.ts";
+import { chainAt } from "./lib/cli/chainAt.ts";
 
 /** Hardhat's and Anvil's public development mnemonic: for local chains only. */
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";

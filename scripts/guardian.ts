@@ -22,9 +22,9 @@ import {
 import { privateKeyToAccount } from "viem/accounts";
 import { policyRegistryAbi } from "../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import type { SafeDeployment } from "./lib/deploySafe.ts";
-import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_ROLES, devPrivateKey } from "./lib/devAccounts.ts";
+import type { SafeDeployment } from "./lib/deploy/deploySafe.ts";
+import type { Deployment } from "./lib/deploy/deploySystem.ts";
+import { DEV_ROLES, devPrivateKey } from "./lib/stack/devAccounts.ts";
 import {
   engageKillSwitchCall,
   executeGuardianTransaction,
@@ -33,11 +33,11 @@ import {
   proposeGuardianTransaction,
   readPendingTransaction,
   writePendingTransaction,
-} from "./lib/guardianTransactions.ts";
-import { readManifest } from "./lib/manifest.ts";
-import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stackFiles.ts";
-import { runChainCli } from "./lib/runChainCli.ts";
-import { LOCAL_CHAIN_ID } from "./lib/stackServices.ts";
+} from "./lib/actors/guardianTransactions.ts";
+import { readManifest } from "./lib/deploy/manifest.ts";
+import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./lib/stack/stackFiles.ts";
+import { runChainCli } from "./lib/cli/runChainCli.ts";
+import { LOCAL_CHAIN_ID } from "./lib/stack/stackServices.ts";
 
 const USAGE = `Usage: npm run guardian -- <command> [options]
 

@@ -11,18 +11,18 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { createReporter } from "./lib/createReporter.ts";
-import { createSupervisor, tail, type RunningService } from "./lib/createSupervisor.ts";
-import { ensureCompiled } from "./lib/ensureCompiled.ts";
-import { ensureUiBuilt } from "./lib/ensureUiBuilt.ts";
-import { deployLocalStack, findLocalDeployment, HOLDER_ALLOCATIONS } from "./lib/deployLocalStack.ts";
-import type { SafeDeployment } from "./lib/deploySafe.ts";
-import type { Deployment } from "./lib/deploySystem.ts";
-import { DEV_MNEMONIC, DEV_ROLE_DESCRIPTIONS, DEV_ROLES, devAddress, devPrivateKey } from "./lib/devAccounts.ts";
-import { ensureKeyholderKeys } from "./lib/ensureKeyholderKeys.ts";
-import { keepChainTimeMonotonic, localChainClients } from "./lib/localChain.ts";
-import { seedFirstModel } from "./lib/seedFirstModel.ts";
-import { seedSystem } from "./lib/seedSystem.ts";
+import { createReporter } from "./lib/cli/createReporter.ts";
+import { createSupervisor, tail, type RunningService } from "./lib/stack/createSupervisor.ts";
+import { ensureCompiled } from "./lib/deploy/ensureCompiled.ts";
+import { ensureUiBuilt } from "./lib/stack/ensureUiBuilt.ts";
+import { deployLocalStack, findLocalDeployment, HOLDER_ALLOCATIONS } from "./lib/deploy/deployLocalStack.ts";
+import type { SafeDeployment } from "./lib/deploy/deploySafe.ts";
+import type { Deployment } from "./lib/deploy/deploySystem.ts";
+import { DEV_MNEMONIC, DEV_ROLE_DESCRIPTIONS, DEV_ROLES, devAddress, devPrivateKey } from "./lib/stack/devAccounts.ts";
+import { ensureKeyholderKeys } from "./lib/stack/ensureKeyholderKeys.ts";
+import { keepChainTimeMonotonic, localChainClients } from "./lib/stack/localChain.ts";
+import { seedFirstModel } from "./lib/actors/seedFirstModel.ts";
+import { seedSystem } from "./lib/actors/seedSystem.ts";
 import {
   DEFAULT_DATA_DIR,
   readJson,
@@ -32,10 +32,10 @@ import {
   type KeyholderInfo,
   type ModelRecord,
   type StackInfo,
-} from "./lib/stackFiles.ts";
-import { createControlServer } from "./lib/stackControl.ts";
-import { DEFAULT_PORTS, notifierConfigFile, stackServices, type StackPorts } from "./lib/stackServices.ts";
-import { assertVerified, verifyDeployment } from "./lib/verifyDeployment.ts";
+} from "./lib/stack/stackFiles.ts";
+import { createControlServer } from "./lib/stack/stackControl.ts";
+import { DEFAULT_PORTS, notifierConfigFile, stackServices, type StackPorts } from "./lib/stack/stackServices.ts";
+import { assertVerified, verifyDeployment } from "./lib/deploy/verifyDeployment.ts";
 
 /** The consumer's queries per epoch in the first policy. */
 const SEED_QUOTA = 5n;

@@ -11,11 +11,11 @@ import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
 import type { WorkerConfig } from "../../pipeline-worker/src/internal/loadConfig.ts";
 import type { Model } from "../../pipeline-worker/src/model/Model.ts";
-import { BENCH_GUARDIAN, createBenchSystem, type BenchSystem } from "../lib/createBenchSystem.ts";
-import type { ProposalAction, Wallet } from "../lib/createGovernanceDriver.ts";
-import { devAccount, devPrivateKey, DEV_ROLES } from "../lib/devAccounts.ts";
+import { BENCH_GUARDIAN, createBenchSystem, type BenchSystem } from "../lib/bench/createBenchSystem.ts";
+import type { ProposalAction, Wallet } from "../lib/actors/createGovernanceDriver.ts";
+import { devAccount, devPrivateKey, DEV_ROLES } from "../lib/stack/devAccounts.ts";
 import type { QuotaStatus } from "@dao-ai/pipeline-worker/consumer-api";
-import { signQueryRequest } from "../lib/signQueryRequest.ts";
+import { signQueryRequest } from "../lib/actors/signQueryRequest.ts";
 import { median, type BenchContext, type BenchSection } from "./measure.ts";
 
 /** Seconds between the blocks Anvil mines on its own (transactions are mined at once as well). */

@@ -10,12 +10,12 @@ import {
   policyRegistryAbi,
   timelockControllerAbi,
 } from "../../deployments/abis.ts";
-import { readArtifact, repoRoot, type ContractArtifact } from "../lib/contractArtifacts.ts";
-import { createBenchSystem, type BenchSystem } from "../lib/createBenchSystem.ts";
-import { BALLOT_TYPES, type Wallet } from "../lib/createGovernanceDriver.ts";
-import { DEFAULT_GOVERNOR_SETTINGS } from "../lib/deploySystem.ts";
-import { DEV_ROLES } from "../lib/devAccounts.ts";
-import { attestData } from "../lib/submitContribution.ts";
+import { readArtifact, repoRoot, type ContractArtifact } from "../lib/deploy/contractArtifacts.ts";
+import { createBenchSystem, type BenchSystem } from "../lib/bench/createBenchSystem.ts";
+import { BALLOT_TYPES, type Wallet } from "../lib/actors/createGovernanceDriver.ts";
+import { DEFAULT_GOVERNOR_SETTINGS } from "../lib/deploy/deploySystem.ts";
+import { DEV_ROLES } from "../lib/stack/devAccounts.ts";
+import { attestData } from "../lib/actors/submitContribution.ts";
 import { ratio, type BenchContext, type BenchSection } from "./measure.ts";
 import { perQuery, settlementGas, SETTLEMENT_SIZES } from "./settlementGas.ts";
 import { CLAIM_MANY_LEAVES, RUN_TREE_LEAVES, runRewardsGas } from "./runRewardsGas.ts";

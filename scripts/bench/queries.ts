@@ -14,9 +14,9 @@ import { getAddress, keccak256, parseEther, toHex, zeroAddress, type Address, ty
 import { policyRegistryAbi, usageSettlementAbi } from "../../deployments/abis.ts";
 import { createDigestSigner, secp256k1 } from "../../pipeline-worker/src/chain/signatures.ts";
 import { createUsageStore } from "../../pipeline-worker/src/inference/createUsageStore.ts";
-import { createBenchSystem } from "../lib/createBenchSystem.ts";
-import { repoRoot } from "../lib/contractArtifacts.ts";
-import { DEV_ROLES, devPrivateKey } from "../lib/devAccounts.ts";
+import { createBenchSystem } from "../lib/bench/createBenchSystem.ts";
+import { repoRoot } from "../lib/deploy/contractArtifacts.ts";
+import { DEV_ROLES, devPrivateKey } from "../lib/stack/devAccounts.ts";
 import { median, percentile, ratio, type BenchContext, type BenchSection } from "./measure.ts";
 
 /** The targets per CPU-second of one worker: with an API key, and with a signed voucher. */
@@ -28,7 +28,7 @@ const FEE = 1_000_000_000n; // 1 gwei: the deposit and fee checks run, and never
 const CONCURRENCY = 32;
 const SECONDS_PER_RUN = Number(process.env.BENCH_QUERY_SECONDS ?? 4);
 const LATENCY_SAMPLES = 1_000;
-const WORKER_ENTRY = path.join(repoRoot, "scripts", "lib", "noopModelWorker.ts");
+const WORKER_ENTRY = path.join(repoRoot, "scripts", "lib", "bench", "noopModelWorker.ts");
 
 type Sent = { status: number; ms: number; body?: string };
 type Signed = { body: string; headers?: Record<string, string> };

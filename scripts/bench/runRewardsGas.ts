@@ -9,8 +9,8 @@ import {
   policyRegistryAbi,
   runRewardsAbi,
 } from "../../deployments/abis.ts";
-import type { BenchSystem } from "../lib/createBenchSystem.ts";
-import { DEV_ROLES } from "../lib/devAccounts.ts";
+import type { BenchSystem } from "../lib/bench/createBenchSystem.ts";
+import { DEV_ROLES } from "../lib/stack/devAccounts.ts";
 
 /** Leaves in the bench model's tree (proofs of 7 hashes), and leaves claimed at once in the claimMany row. */
 export const RUN_TREE_LEAVES = 100;

@@ -7,9 +7,9 @@ import { keccak256, parseEther, toHex, zeroAddress, type Abi, type LocalAccount,
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { keyGrantTypes, usageDomain, usageTypes } from "@dao-ai/pipeline-worker/eip712";
 import { policyRegistryAbi, usageSettlementAbi } from "../../deployments/abis.ts";
-import { repoRoot, type ContractArtifact } from "../lib/contractArtifacts.ts";
-import type { BenchSystem } from "../lib/createBenchSystem.ts";
-import { devAccount, DEV_ROLES } from "../lib/devAccounts.ts";
+import { repoRoot, type ContractArtifact } from "../lib/deploy/contractArtifacts.ts";
+import type { BenchSystem } from "../lib/bench/createBenchSystem.ts";
+import { devAccount, DEV_ROLES } from "../lib/stack/devAccounts.ts";
 
 /** Queries per consumer and epoch the rows are measured at. */
 export const SETTLEMENT_SIZES = [1n, 100n, 10_000n] as const;

@@ -20,8 +20,8 @@ import { isSubmitter } from "../../pipeline-worker/src/policy/Policy.ts";
 import { createPolicySync } from "../../pipeline-worker/src/policy/createPolicySync.ts";
 import { readPolicyDeployment } from "../../pipeline-worker/src/policy/readPolicyDeployment.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { createBenchSystem } from "../lib/createBenchSystem.ts";
-import { DEV_ROLES } from "../lib/devAccounts.ts";
+import { createBenchSystem } from "../lib/bench/createBenchSystem.ts";
+import { DEV_ROLES } from "../lib/stack/devAccounts.ts";
 import { median, ratio, time, type BenchContext, type BenchSection } from "./measure.ts";
 
 /** Registry events to follow; `BENCH_SYNC_EVENTS` changes it for a quick run. */

@@ -2,7 +2,7 @@
 import { network } from "hardhat";
 import { createPublicClient, custom, parseEther, type PublicClient } from "viem";
 import { describe, expect, test } from "vitest";
-import { deployMulticall3, MULTICALL3_ADDRESS } from "../../scripts/lib/deployMulticall3.ts";
+import { deployMulticall3, MULTICALL3_ADDRESS } from "../../scripts/lib/deploy/deployMulticall3.ts";
 
 describe("deployMulticall3", () => {
   test("places Multicall3 at its canonical address on Hardhat's chain, once, and viem batches reads through it", async () => {

@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
 import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
-import { DEFAULT_GOVERNOR_SETTINGS } from "../../scripts/lib/deploySystem.ts";
+import { DEFAULT_GOVERNOR_SETTINGS } from "../../scripts/lib/deploy/deploySystem.ts";
 import {
   deployParameters,
   parseClockMode,
   type DeployFlags,
   type DeployParametersOptions,
-} from "../../scripts/lib/deployParameters.ts";
-import { DEV_ROLES, devAddress } from "../../scripts/lib/devAccounts.ts";
+} from "../../scripts/lib/deploy/deployParameters.ts";
+import { DEV_ROLES, devAddress } from "../../scripts/lib/stack/devAccounts.ts";
 
 // What deploy accepts off the local chain: the flags an operator gives, checked before anything is
 // deployed. Each refusal is one line that says what is wrong and how to fix it.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
-import { verifyDeployment } from "../../scripts/lib/verifyDeployment.ts";
+import { verifyDeployment } from "../../scripts/lib/deploy/verifyDeployment.ts";
 import { createSystem } from "../helpers/system.ts";
 
 describe("deploySystem", () => {

@@ -1,9 +1,9 @@
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, parseEther, zeroAddress, type Abi, type AbiFunction, type Address, type Hex } from "viem";
 import { governanceTokenAbi, policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
-import { readArtifact, type ContractName } from "../../scripts/lib/contractArtifacts.ts";
-import { DEFAULT_GOVERNOR_SETTINGS, type Deployment } from "../../scripts/lib/deploySystem.ts";
-import { assertVerified, REGISTRY_SETTERS, verifyDeployment } from "../../scripts/lib/verifyDeployment.ts";
+import { readArtifact, type ContractName } from "../../scripts/lib/deploy/contractArtifacts.ts";
+import { DEFAULT_GOVERNOR_SETTINGS, type Deployment } from "../../scripts/lib/deploy/deploySystem.ts";
+import { assertVerified, REGISTRY_SETTERS, verifyDeployment } from "../../scripts/lib/deploy/verifyDeployment.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";
 import { createSystem, type System, type Wallet } from "../helpers/system.ts";
 

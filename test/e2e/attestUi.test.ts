@@ -14,8 +14,8 @@ import { describe, expect, test } from "vitest";
 import { easAbi } from "../../deployments/abis.ts";
 import { actAs, injectedWalletScript, navigate, poll, screenshot } from "./helpers/browser.ts";
 import { devAccount, ROLES } from "./helpers/startStack.ts";
-import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
-import { devPrivateKey } from "../../scripts/lib/devAccounts.ts";
+import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
+import { devPrivateKey } from "../../scripts/lib/stack/devAccounts.ts";
 import { useStackAndBrowser } from "./helpers/useStackAndBrowser.ts";
 
 const e2e = useStackAndBrowser();

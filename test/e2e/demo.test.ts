@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
+import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
 import { freePort, isListening, npmRun, processesMentioning, type NpmRun } from "./helpers/childProcesses.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "dao-ai-demo-"));

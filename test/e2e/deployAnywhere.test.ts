@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { createPublicClient, http, isAddressEqual, parseAbi } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
-import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
-import { rpcReady } from "../../scripts/lib/createSupervisor.ts";
-import type { SafeDeployment } from "../../scripts/lib/deploySafe.ts";
-import type { Deployment } from "../../scripts/lib/deploySystem.ts";
-import { DEV_ROLES, devAddress, devPrivateKey } from "../../scripts/lib/devAccounts.ts";
-import { anvilBinary } from "../../scripts/lib/stackServices.ts";
+import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
+import { rpcReady } from "../../scripts/lib/stack/createSupervisor.ts";
+import type { SafeDeployment } from "../../scripts/lib/deploy/deploySafe.ts";
+import type { Deployment } from "../../scripts/lib/deploy/deploySystem.ts";
+import { DEV_ROLES, devAddress, devPrivateKey } from "../../scripts/lib/stack/devAccounts.ts";
+import { anvilBinary } from "../../scripts/lib/stack/stackServices.ts";
 import { freePort } from "./helpers/childProcesses.ts";
 
 const CHAIN_ID = 84532;

@@ -1,7 +1,7 @@
 // The guardian as a real Safe: the kill switch engaged through the Safe (one owner proposes, a
 // second signs, anyone executes), the DAO replacing one guardian Safe with another by a vote the
 // Safe cannot cancel, and one pending-transaction file crossing between the CLI's code path
-// (scripts/lib/guardianTransactions.ts, private keys) and the UI's (the shared Safe module through
+// (scripts/lib/actors/guardianTransactions.ts, private keys) and the UI's (the shared Safe module through
 // an EIP-1193 provider over a viem wallet client, as the browser calls it), with an owner that is
 // itself a Safe signing through its own owners.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,8 +24,8 @@ import {
   createSafe,
   type SafeContracts,
   type SafeDeployment,
-} from "../../scripts/lib/deploySafe.ts";
-import { devAccount, devAddress, devPrivateKey } from "../../scripts/lib/devAccounts.ts";
+} from "../../scripts/lib/deploy/deploySafe.ts";
+import { devAccount, devAddress, devPrivateKey } from "../../scripts/lib/stack/devAccounts.ts";
 import {
   engageKillSwitchCall,
   executeGuardianTransaction,
@@ -33,7 +33,7 @@ import {
   proposeGuardianTransaction,
   readPendingTransaction,
   writePendingTransaction,
-} from "../../scripts/lib/guardianTransactions.ts";
+} from "../../scripts/lib/actors/guardianTransactions.ts";
 import { createGovernance, ProposalState, registryAction } from "../helpers/governance.ts";
 import { createSystem, type System } from "../helpers/system.ts";
 

@@ -8,15 +8,15 @@ import { join } from "node:path";
 import { createWalletClient, encodeFunctionData, http, keccak256, parseEther, toBytes, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { governanceTokenAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { createSafe } from "../../scripts/lib/deploySafe.ts";
-import { devPrivateKey } from "../../scripts/lib/devAccounts.ts";
+import { createSafe } from "../../scripts/lib/deploy/deploySafe.ts";
+import { devPrivateKey } from "../../scripts/lib/stack/devAccounts.ts";
 import {
   engageKillSwitchCall,
   guardianConnection,
   proposeGuardianTransaction,
   readPendingTransaction,
   writePendingTransaction,
-} from "../../scripts/lib/guardianTransactions.ts";
+} from "../../scripts/lib/actors/guardianTransactions.ts";
 import { actAs, launchBrowser, navigate, poll, screenshot, type TestBrowser } from "./helpers/browser.ts";
 import { devAccount, ROLES, startStack, type Stack } from "./helpers/startStack.ts";
 import { startTogether } from "./helpers/startTogether.ts";

@@ -9,11 +9,11 @@ import OpenAI, { APIError } from "openai";
 import { createPublicClient, getAddress, http, isAddressEqual, parseAbi, type Address } from "viem";
 import { afterAll, describe, expect, test } from "vitest";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
-import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
-import { DEV_ROLES, devAccount, devAddress } from "../../scripts/lib/devAccounts.ts";
-import { signQueryRequest } from "../../scripts/lib/signQueryRequest.ts";
-import { isAlive, type StackInfo } from "../../scripts/lib/stackFiles.ts";
-import type { Deployment } from "../../scripts/lib/deploySystem.ts";
+import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
+import { DEV_ROLES, devAccount, devAddress } from "../../scripts/lib/stack/devAccounts.ts";
+import { signQueryRequest } from "../../scripts/lib/actors/signQueryRequest.ts";
+import { isAlive, type StackInfo } from "../../scripts/lib/stack/stackFiles.ts";
+import type { Deployment } from "../../scripts/lib/deploy/deploySystem.ts";
 import { freePort, isListening, npmRun, processesMentioning, type NpmRun } from "./helpers/childProcesses.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "dao-ai-start-"));

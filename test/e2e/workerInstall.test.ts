@@ -12,8 +12,8 @@ import { promisify } from "node:util";
 import { bytesToHex, createPublicClient, createWalletClient, http, type Chain, type PublicClient } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
-import { deploySystem } from "../../scripts/lib/deploySystem.ts";
-import { repoRoot } from "../../scripts/lib/contractArtifacts.ts";
+import { deploySystem } from "../../scripts/lib/deploy/deploySystem.ts";
+import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
 import { freePort, processesMentioning } from "./helpers/childProcesses.ts";
 import { devAccount, HOLDER_BALANCES, ROLES } from "./helpers/startStack.ts";
 

@@ -10,7 +10,7 @@ import {
   type Hex,
 } from "viem";
 import { easAbi, schemaRegistryAbi } from "../../deployments/abis.ts";
-import { DATA_SCHEMA, schemaUID } from "../../scripts/lib/deploySystem.ts";
+import { DATA_SCHEMA, schemaUID } from "../../scripts/lib/deploy/deploySystem.ts";
 import type { System, Wallet } from "./system.ts";
 
 /** The data schema's fields, as an attester encodes them. */

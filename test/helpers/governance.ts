@@ -1,6 +1,6 @@
 import { encodeFunctionData, keccak256, parseEventLogs, toHex, type Hex, type TransactionReceipt } from "viem";
 import { policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { BALLOT_TYPES, type Proposal } from "../../scripts/lib/createGovernanceDriver.ts";
+import { BALLOT_TYPES, type Proposal } from "../../scripts/lib/actors/createGovernanceDriver.ts";
 import type { ProposalAction, System, Wallet } from "./system.ts";
 
 // The scripts' governance driver defines the proposal and ballot types for the demo and `npm start`.

@@ -3,8 +3,8 @@ import type {} from "@nomicfoundation/hardhat-viem";
 import { network } from "hardhat";
 import { encodeFunctionData, keccak256, parseEther, toHex, type Hex, type PublicClient, type TestClient } from "viem";
 import { governanceTokenAbi, policyGovernorAbi } from "../../deployments/abis.ts";
-import type { ProposalAction, Wallet } from "../../scripts/lib/createGovernanceDriver.ts";
-import { deploySystem, type Deployment, type DeploySystemParameters } from "../../scripts/lib/deploySystem.ts";
+import type { ProposalAction, Wallet } from "../../scripts/lib/actors/createGovernanceDriver.ts";
+import { deploySystem, type Deployment, type DeploySystemParameters } from "../../scripts/lib/deploy/deploySystem.ts";
 
 // The scripts' governance driver defines these for the demo and `npm start`; tests share them.
 export type { ProposalAction, Wallet };

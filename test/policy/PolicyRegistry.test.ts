@@ -2,7 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, keccak256, parseEther, parseEventLogs, toHex, zeroAddress, type Address } from "viem";
 import { policyGovernorAbi, policyRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
 import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
-import { REGISTRY_SETTERS } from "../../scripts/lib/verifyDeployment.ts";
+import { REGISTRY_SETTERS } from "../../scripts/lib/deploy/verifyDeployment.ts";
 import { createGovernance, ProposalState, registryAction, type Governance } from "../helpers/governance.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";

@@ -28,8 +28,8 @@ import {
   type UsageMessage,
 } from "@dao-ai/pipeline-worker/eip712";
 import { contributorRewardsAbi, usageSettlementAbi } from "../../deployments/abis.ts";
-import { createSafe, deploySafeContracts } from "../../scripts/lib/deploySafe.ts";
-import { devAccount } from "../../scripts/lib/devAccounts.ts";
+import { createSafe, deploySafeContracts } from "../../scripts/lib/deploy/deploySafe.ts";
+import { devAccount } from "../../scripts/lib/stack/devAccounts.ts";
 import { registryAction } from "../helpers/governance.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";

@@ -1,5 +1,5 @@
 import type { SafeContracts } from "@dao-ai/pipeline-worker/safe";
-import type { Deployment } from "../../../scripts/lib/deploySystem.ts";
+import type { Deployment } from "../../../scripts/lib/deploy/deploySystem.ts";
 
 export type { Deployment };
 

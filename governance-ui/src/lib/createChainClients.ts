@@ -7,7 +7,7 @@ export type ChainClients = { chain: Chain; publicClient: PublicClient; rpcUrl: s
 
 /**
  * Multicall3's address on every chain that has it (deployed there by one presigned transaction);
- * the local stack puts it there too (scripts/lib/deployMulticall3.ts).
+ * the local stack puts it there too (scripts/lib/deploy/deployMulticall3.ts).
  */
 const MULTICALL3_ADDRESS = mainnet.contracts.multicall3.address;
 

@@ -11,7 +11,7 @@ import {
   type Hex,
 } from "viem";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
-import { createSafe, deploySafeContracts } from "../../../scripts/lib/deploySafe.ts";
+import { createSafe, deploySafeContracts } from "../../../scripts/lib/deploy/deploySafe.ts";
 import { registryAction } from "../../../test/helpers/governance.ts";
 import { usageDomain, usageTypes } from "../../src/chain/typedData.ts";
 import {

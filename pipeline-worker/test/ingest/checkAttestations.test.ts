@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
-import { devPrivateKey, DEV_ROLES } from "../../../scripts/lib/devAccounts.ts";
+import { devPrivateKey, DEV_ROLES } from "../../../scripts/lib/stack/devAccounts.ts";
 import { encodeDataAttestation, randomDataHash } from "../../../test/helpers/attestations.ts";
 import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { createSystem, type System } from "../../../test/helpers/system.ts";

@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getAddress, zeroHash, type Hex } from "viem";
-import { DEV_ROLES, devPrivateKey } from "../../../scripts/lib/devAccounts.ts";
+import { DEV_ROLES, devPrivateKey } from "../../../scripts/lib/stack/devAccounts.ts";
 import { encodeDataAttestation } from "../../../test/helpers/attestations.ts";
 import type { OffchainAttestation } from "../../src/ingest/checkAttestations.ts";
 import { createWorkerSystem, type WorkerSystem } from "../helpers/createWorkerSystem.ts";

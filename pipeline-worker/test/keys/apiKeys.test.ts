@@ -11,7 +11,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { usageSettlementAbi } from "../../../deployments/abis.ts";
-import { createSafe, deploySafeContracts } from "../../../scripts/lib/deploySafe.ts";
+import { createSafe, deploySafeContracts } from "../../../scripts/lib/deploy/deploySafe.ts";
 import { keyGrantTypedData } from "../../../test/helpers/queryTypedData.ts";
 import {
   bearerTokenOf,

@@ -4,7 +4,7 @@ import path from "node:path";
 import sparticuzChromium from "@sparticuz/chromium";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { expect } from "vitest";
-import { repoRoot } from "../../../scripts/lib/contractArtifacts.ts";
+import { repoRoot } from "../../../scripts/lib/deploy/contractArtifacts.ts";
 import { devAccount } from "./startStack.ts";
 
 export const SCREENSHOTS = path.join(repoRoot, "governance-ui", "screenshots");

@@ -27,10 +27,10 @@ import { generateKeyholderKeyPair } from "../../../pipeline-worker/src/crypto/ke
 import { createLogger } from "../../../pipeline-worker/src/internal/createLogger.ts";
 import { createEmbeddedModel, trainEmbeddedModel } from "../../../pipeline-worker/src/model/createEmbeddedModel.ts";
 import { generateScamMessages } from "../../../pipeline-worker/src/model/generateScamMessages.ts";
-import { deployMulticall3 } from "../../../scripts/lib/deployMulticall3.ts";
-import { deploySafe, type SafeContracts } from "../../../scripts/lib/deploySafe.ts";
-import { deploySystem, type Deployment } from "../../../scripts/lib/deploySystem.ts";
-import { repoRoot } from "../../../scripts/lib/contractArtifacts.ts";
+import { deployMulticall3 } from "../../../scripts/lib/deploy/deployMulticall3.ts";
+import { deploySafe, type SafeContracts } from "../../../scripts/lib/deploy/deploySafe.ts";
+import { deploySystem, type Deployment } from "../../../scripts/lib/deploy/deploySystem.ts";
+import { repoRoot } from "../../../scripts/lib/deploy/contractArtifacts.ts";
 
 const DEV_MNEMONIC = "test test test test test test test test test test test junk";
 

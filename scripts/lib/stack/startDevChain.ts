@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { createTestClient, http, type TestClient } from "viem";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { repoRoot } from "./contractArtifacts.ts";
+import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { rpcReady } from "./createSupervisor.ts";
 import { localChainClients, type LocalChainClients } from "./localChain.ts";
 import { anvilArguments, anvilBinary } from "./stackServices.ts";

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { formatEther, getAddress, isAddress, parseEther, type Address } from "viem";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { DEFAULT_GOVERNOR_SETTINGS, type DeploySystemParameters, type GovernorSettings } from "./deploySystem.ts";
-import { DEV_ROLES, devAddress } from "./devAccounts.ts";
+import { DEV_ROLES, devAddress } from "../stack/devAccounts.ts";
 import { HOLDER_ALLOCATIONS, LOCAL_SETTINGS } from "./deployLocalStack.ts";
 
 /** The chain id of Hardhat's and Anvil's development chains, where the demo's short timings apply. */

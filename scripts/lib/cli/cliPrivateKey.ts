@@ -1,6 +1,6 @@
 import type { Hex } from "viem";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { devPrivateKey } from "./devAccounts.ts";
+import { devPrivateKey } from "../stack/devAccounts.ts";
 
 /**
  * The private key a CLI acts with: the environment variable `variable` when set; on the local

@@ -15,9 +15,9 @@ import {
   type Transport,
   type WalletClient,
 } from "viem";
-import { policyGovernorAbi } from "../../deployments/abis.ts";
+import { policyGovernorAbi } from "../../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import type { Deployment } from "./deploySystem.ts";
+import type { Deployment } from "../deploy/deploySystem.ts";
 
 export type Wallet = WalletClient<Transport, Chain, Account>;
 

@@ -12,7 +12,7 @@ import {
   type PublicClient,
   type TestClient,
 } from "viem";
-import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createEmbeddedModel, DEFAULT_FEATURES } from "@dao-ai/pipeline-worker/createEmbeddedModel";
 import {
@@ -22,11 +22,11 @@ import {
 } from "@dao-ai/pipeline-worker/generateScamMessages";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "@dao-ai/pipeline-worker/runSpec";
 import { formatTrainingRecords } from "@dao-ai/pipeline-worker/trainingRecords";
-import { repoRoot } from "./contractArtifacts.ts";
+import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { createGovernanceDriver, type Wallet } from "./createGovernanceDriver.ts";
 import { createWorkerClient } from "./createWorkerClient.ts";
-import type { Deployment } from "./deploySystem.ts";
-import { readJson, writeJson, type ModelRecord, type StackPaths } from "./stackFiles.ts";
+import type { Deployment } from "../deploy/deploySystem.ts";
+import { readJson, writeJson, type ModelRecord, type StackPaths } from "../stack/stackFiles.ts";
 import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./submitContribution.ts";
 
 export type SeedFirstModelParameters = {

@@ -21,7 +21,7 @@ import {
   runRewardsAbi,
   timelockControllerAbi,
   usageSettlementAbi,
-} from "../../deployments/abis.ts";
+} from "../../../deployments/abis.ts";
 import type { Deployment } from "./deploySystem.ts";
 
 /** One property of a safe deployment, checked. */

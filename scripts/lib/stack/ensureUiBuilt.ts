@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { repoRoot } from "./contractArtifacts.ts";
+import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { tail } from "./createSupervisor.ts";
 
 const UI = join(repoRoot, "governance-ui");

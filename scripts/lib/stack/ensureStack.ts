@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { repoRoot } from "./contractArtifacts.ts";
+import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { isAlive, readJson, readRunningStack, stackPaths, type StackInfo } from "./stackFiles.ts";
 
 /** The last line `npm start` prints once everything runs. */

@@ -9,7 +9,7 @@ import {
   type TestClient,
 } from "viem";
 import { anvil } from "viem/chains";
-import type { Wallet } from "./createGovernanceDriver.ts";
+import type { Wallet } from "../actors/createGovernanceDriver.ts";
 import { devAccount } from "./devAccounts.ts";
 import { LOCAL_CHAIN_ID } from "./stackServices.ts";
 

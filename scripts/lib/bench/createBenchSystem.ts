@@ -1,10 +1,10 @@
 import { parseEther, type Hex } from "viem";
-import { governanceTokenAbi } from "../../deployments/abis.ts";
+import { governanceTokenAbi } from "../../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { createGovernanceDriver, type Ballot, type ProposalAction } from "./createGovernanceDriver.ts";
-import { deploySystem, type DeploySystemParameters } from "./deploySystem.ts";
-import { DEV_ROLES } from "./devAccounts.ts";
-import { startDevChain, type StartDevChainParameters } from "./startDevChain.ts";
+import { createGovernanceDriver, type Ballot, type ProposalAction } from "../actors/createGovernanceDriver.ts";
+import { deploySystem, type DeploySystemParameters } from "../deploy/deploySystem.ts";
+import { DEV_ROLES } from "../stack/devAccounts.ts";
+import { startDevChain, type StartDevChainParameters } from "../stack/startDevChain.ts";
 
 /** The holders' genesis allocations: together far above the 4% quorum, each alone above it too. */
 export const BENCH_HOLDER_BALANCES = [parseEther("400000"), parseEther("250000"), parseEther("100000")] as const;

@@ -8,11 +8,11 @@ import {
   type Hex,
   type PublicClient,
 } from "viem";
-import { easAbi } from "../../deployments/abis.ts";
+import { easAbi } from "../../../deployments/abis.ts";
 import { submissionTypes } from "@dao-ai/pipeline-worker/eip712";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { Wallet } from "./createGovernanceDriver.ts";
-import { DATA_SCHEMA } from "./deploySystem.ts";
+import { DATA_SCHEMA } from "../deploy/deploySystem.ts";
 import type { WorkerClient, WorkerResponse } from "./createWorkerClient.ts";
 
 export type AttestDataParameters = {

@@ -14,7 +14,7 @@ import {
   type WalletClient,
 } from "viem";
 import { readArtifact, type ContractName } from "./contractArtifacts.ts";
-import { governanceTokenAbi, schemaRegistryAbi, timelockControllerAbi } from "../../deployments/abis.ts";
+import { governanceTokenAbi, schemaRegistryAbi, timelockControllerAbi } from "../../../deployments/abis.ts";
 
 /**
  * The EAS schema every training-data attestation uses. Its first two fields must stay

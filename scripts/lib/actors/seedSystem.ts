@@ -7,10 +7,10 @@ import {
   type PublicClient,
   type TestClient,
 } from "viem";
-import { governanceTokenAbi, policyRegistryAbi } from "../../deployments/abis.ts";
+import { governanceTokenAbi, policyRegistryAbi } from "../../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createGovernanceDriver, type ProposalAction, type Wallet } from "./createGovernanceDriver.ts";
-import type { Deployment } from "./deploySystem.ts";
+import type { Deployment } from "../deploy/deploySystem.ts";
 
 export type SeedSystemParameters = {
   publicClient: PublicClient;

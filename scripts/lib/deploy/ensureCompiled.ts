@@ -14,8 +14,8 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { CONTRACT_SOURCES, repoRoot } from "./contractArtifacts.ts";
-import { tail } from "./createSupervisor.ts";
-import { isAlive } from "./stackFiles.ts";
+import { tail } from "../stack/createSupervisor.ts";
+import { isAlive } from "../stack/stackFiles.ts";
 
 /** The newest modification time under a folder of Solidity sources. */
 function newestSource(dir: string): number {

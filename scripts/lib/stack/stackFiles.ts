@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join, resolve } from "node:path";
 import type { Address, Hex } from "viem";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { repoRoot } from "./contractArtifacts.ts";
-import type { SafeDeployment } from "./deploySafe.ts";
-import { manifestPath } from "./manifest.ts";
+import { repoRoot } from "../deploy/contractArtifacts.ts";
+import type { SafeDeployment } from "../deploy/deploySafe.ts";
+import { manifestPath } from "../deploy/manifest.ts";
 import type { StackPorts } from "./stackServices.ts";
 
 /** The default data directory of the local stack: everything `npm start` keeps lives under it. */

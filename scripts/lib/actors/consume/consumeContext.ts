@@ -11,8 +11,8 @@ import {
 } from "viem";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { WorkerClient } from "../createWorkerClient.ts";
-import type { Deployment } from "../deploySystem.ts";
-import type { ChainCliContext } from "../runChainCli.ts";
+import type { Deployment } from "../../deploy/deploySystem.ts";
+import type { ChainCliContext } from "../../cli/runChainCli.ts";
 
 /** What every `npm run consume` command runs with: the chain, the consumer's wallet, the workers. */
 export type ConsumeContext = ChainCliContext & {

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "./stackFiles.ts";
-import { LOCAL_CHAIN_ID } from "./stackServices.ts";
+import { DEFAULT_DATA_DIR, readJson, stackPaths, type StackInfo } from "../stack/stackFiles.ts";
+import { LOCAL_CHAIN_ID } from "../stack/stackServices.ts";
 
 export type DeploymentLocation = {
   /** Whether the CLI was pointed at another chain (--rpc-url and --manifest) rather than the local stack. */

@@ -3,10 +3,10 @@ import { parseEther } from "viem";
 import { deployMulticall3 } from "./deployMulticall3.ts";
 import { deploySafe, type SafeDeployment } from "./deploySafe.ts";
 import { deploySystem, type Deployment } from "./deploySystem.ts";
-import { DEV_ROLES, devAddress } from "./devAccounts.ts";
-import type { LocalChainClients } from "./localChain.ts";
+import { DEV_ROLES, devAddress } from "../stack/devAccounts.ts";
+import type { LocalChainClients } from "../stack/localChain.ts";
 import { readManifest, writeManifest } from "./manifest.ts";
-import { readJson, writeJson, type ChainRecord, type StackPaths } from "./stackFiles.ts";
+import { readJson, writeJson, type ChainRecord, type StackPaths } from "../stack/stackFiles.ts";
 
 /** The token holders' allocations at genesis (the rest of the supply goes to the treasury). */
 export const HOLDER_ALLOCATIONS = [parseEther("400000"), parseEther("250000"), parseEther("100000")] as const;

@@ -18,8 +18,8 @@ import {
 } from "@dao-ai/pipeline-worker/contributionEarnings";
 import { BaseError } from "@dao-ai/pipeline-worker/attestations";
 import type { WorkerClient } from "../createWorkerClient.ts";
-import type { Deployment } from "../deploySystem.ts";
-import type { ChainCliContext } from "../runChainCli.ts";
+import type { Deployment } from "../../deploy/deploySystem.ts";
+import type { ChainCliContext } from "../../cli/runChainCli.ts";
 import { eth, transact } from "../consume/consumeContext.ts";
 
 /** What every `npm run contribute` command runs with: the chain, the contributor's wallet, a worker. */

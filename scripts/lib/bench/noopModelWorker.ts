@@ -4,13 +4,13 @@
 // `POST /model` that calls the same model directly: the baseline the gateway's added latency is
 // measured against. Prints one JSON line, `{ url, baselineUrl, pid }`, once both listen; stops
 // on SIGTERM. Used by `npm run bench -- queries`.
-import { createWorker } from "../../pipeline-worker/src/createWorker.ts";
-import { createApiServer } from "../../pipeline-worker/src/api/createApiServer.ts";
-import { ERROR_DOCS_PATH } from "../../pipeline-worker/src/api/routes/registerHealthRoutes.ts";
-import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
-import { createMetrics } from "../../pipeline-worker/src/internal/createMetrics.ts";
-import { loadConfig } from "../../pipeline-worker/src/internal/loadConfig.ts";
-import type { Model } from "../../pipeline-worker/src/model/Model.ts";
+import { createWorker } from "../../../pipeline-worker/src/createWorker.ts";
+import { createApiServer } from "../../../pipeline-worker/src/api/createApiServer.ts";
+import { ERROR_DOCS_PATH } from "../../../pipeline-worker/src/api/routes/registerHealthRoutes.ts";
+import { createLogger } from "../../../pipeline-worker/src/internal/createLogger.ts";
+import { createMetrics } from "../../../pipeline-worker/src/internal/createMetrics.ts";
+import { loadConfig } from "../../../pipeline-worker/src/internal/loadConfig.ts";
+import type { Model } from "../../../pipeline-worker/src/model/Model.ts";
 
 /** Answers every input at once with the same label: the model's own cost is nil. */
 export const noopModel: Model = {
