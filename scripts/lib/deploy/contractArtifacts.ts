@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Abi, Hex } from "viem";
 
 /** The repository root, found from this file so scripts work from any working directory. */
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 /**
  * Every contract the system deploys, with where Hardhat writes its artifact. EAS and the
