@@ -34,7 +34,7 @@ import {
   readPendingTransaction,
   writePendingTransaction,
 } from "../../scripts/lib/actors/guardianTransactions.ts";
-import { createGovernance, ProposalState, registryAction } from "../helpers/governance.ts";
+import { createGovernance, registryAction } from "../helpers/governance.ts";
 import { createSystem, type System } from "../helpers/system.ts";
 
 // Owners of the two Safes: development accounts no other part of the system uses.
@@ -197,7 +197,7 @@ describe("the guardian Safe", () => {
       registryAction(system, "liftKillSwitch", [engagementId]),
     ]);
     await gov.openVoting(proposal);
-    for (const holder of system.accounts.holders) await gov.vote(proposal, holder);
+    for (const holder of system.accounts.holders) await gov.vote(proposal, { voter: holder, support: 1 });
     await gov.closeVoting(proposal);
     await gov.queue(proposal);
 
@@ -212,10 +212,10 @@ describe("the guardian Safe", () => {
     await expect(executeGuardianTransaction(cli(9), pending)).rejects.toThrow(
       `The Safe transaction would fail: the call it makes reverted with GovernorUnableToCancel(${proposal.proposalId}, ${second.address}).`,
     );
-    expect(await gov.state(proposal)).toBe(ProposalState.Queued);
+    expect(await gov.state(proposal)).toBe("Queued");
 
-    await gov.waitForTimelock();
-    await system.wait(await gov.execute(proposal));
+    await gov.waitForTimelock(proposal);
+    await gov.execute(proposal);
     expect(await killSwitch()).toMatchObject({ engaged: false, engagementId: 0n });
     expect(
       await system.publicClient.readContract({

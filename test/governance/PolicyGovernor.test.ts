@@ -70,7 +70,7 @@ function timelockOperationId(proposal: Proposal) {
 async function proposeAndQueue(actions = setQuota()) {
   const proposal = await gov.propose(actions);
   await gov.openVoting(proposal);
-  for (const holder of system.accounts.holders) await gov.vote(proposal, holder);
+  for (const holder of system.accounts.holders) await gov.vote(proposal, { voter: holder, support: 1 });
   await gov.closeVoting(proposal);
   await gov.queue(proposal);
   return proposal;
@@ -120,20 +120,20 @@ describe("PolicyGovernor lifecycle", () => {
     expect(await votesOf(address(outsider))).toBe(parseEther("10"));
     await system.testClient.mine({ blocks: 1 });
     const proposal = await gov.propose(setQuota(), "outsider proposes", outsider);
-    expect(await gov.state(proposal)).toBe(ProposalState.Pending);
+    expect(await gov.state(proposal)).toBe("Pending");
   });
 
   it("goes Pending, Active, Succeeded, Queued, Executed, counting a vote cast by signature", async () => {
     const { holders, outsider } = system.accounts;
     const proposal = await gov.propose(setQuota());
-    expect(await gov.state(proposal)).toBe(ProposalState.Pending);
+    expect(await gov.state(proposal)).toBe("Pending");
     await gov.openVoting(proposal);
-    expect(await gov.state(proposal)).toBe(ProposalState.Active);
+    expect(await gov.state(proposal)).toBe("Active");
 
-    await gov.vote(proposal, holders[0], 1);
-    await gov.vote(proposal, holders[1], 0);
+    await gov.vote(proposal, { voter: holders[0], support: 1 });
+    await gov.vote(proposal, { voter: holders[1], support: 0 });
     // Holder 2 signs its ballot in TypeScript; the outsider relays it and pays the gas.
-    const receipt = await gov.voteBySig(proposal, holders[2], 1, outsider);
+    const receipt = await gov.vote(proposal, { voter: holders[2], support: 1, bySignature: true });
     expect(receipt.from).toBe(outsider.account.address.toLowerCase());
     const [voteCast] = parseEventLogs({ abi: policyGovernorAbi, eventName: "VoteCast", logs: receipt.logs });
     expect(voteCast?.args).toMatchObject({
@@ -150,12 +150,12 @@ describe("PolicyGovernor lifecycle", () => {
     ]);
 
     await gov.closeVoting(proposal);
-    expect(await gov.state(proposal)).toBe(ProposalState.Succeeded);
+    expect(await gov.state(proposal)).toBe("Succeeded");
     await gov.queue(proposal);
-    expect(await gov.state(proposal)).toBe(ProposalState.Queued);
-    await gov.waitForTimelock();
-    await system.wait(await gov.execute(proposal));
-    expect(await gov.state(proposal)).toBe(ProposalState.Executed);
+    expect(await gov.state(proposal)).toBe("Queued");
+    await gov.waitForTimelock(proposal);
+    await gov.execute(proposal);
+    expect(await gov.state(proposal)).toBe("Executed");
     expect(await quotaOf(address(system.accounts.consumer))).toBe(42n);
   });
 
@@ -195,7 +195,7 @@ describe("PolicyGovernor lifecycle", () => {
     await expectRevert(castBySig(address(holders[0]), forged), "GovernorInvalidSignature", [address(holders[0])]);
     expect(await readGovernor("hasVoted", [proposal.proposalId, address(holders[0])])).toBe(false);
 
-    const genuine = await gov.signBallot(proposal, holders[1]);
+    const genuine = await gov.signBallot(proposal, { voter: holders[1], support: 1 });
     await system.wait(await castBySig(address(holders[1]), genuine));
     // The nonce is spent, so the same signature no longer recovers to the voter.
     await expectRevert(castBySig(address(holders[1]), genuine), "GovernorInvalidSignature", [address(holders[1])]);
@@ -261,19 +261,19 @@ describe("PolicyGovernor attacks", () => {
         args: [address(outsider)],
       }),
     );
-    const receipt = await gov.vote(proposal, outsider, 0);
+    const receipt = await gov.vote(proposal, { voter: outsider, support: 0 });
     const [cast] = parseEventLogs({ abi: policyGovernorAbi, eventName: "VoteCast", logs: receipt.logs });
     expect(cast?.args).toMatchObject({ voter: address(outsider), weight: 0n });
     expect(await readGovernor("getVotes", [address(outsider), snapshot])).toBe(0n);
 
     // Holder 0 no longer holds a token, yet votes with its whole weight at the snapshot.
-    const holderVote = await gov.vote(proposal, holders[0], 1);
+    const holderVote = await gov.vote(proposal, { voter: holders[0], support: 1 });
     const [holderCast] = parseEventLogs({ abi: policyGovernorAbi, eventName: "VoteCast", logs: holderVote.logs });
     expect(holderCast?.args).toMatchObject({ weight: HOLDER_BALANCES[0] });
     expect(await readGovernor("proposalVotes", [proposal.proposalId])).toEqual([0n, HOLDER_BALANCES[0], 0n]);
 
     await gov.closeVoting(proposal);
-    expect(await gov.state(proposal)).toBe(ProposalState.Succeeded);
+    expect(await gov.state(proposal)).toBe("Succeeded");
   });
 
   it("refuses to execute before the timelock delay, and nothing changes", async () => {
@@ -282,16 +282,16 @@ describe("PolicyGovernor attacks", () => {
       await timelockOperationId(proposal),
       stateBitmap(2), // Ready
     ]);
-    expect(await gov.state(proposal)).toBe(ProposalState.Queued);
+    expect(await gov.state(proposal)).toBe("Queued");
     expect(await quotaOf(address(system.accounts.consumer))).toBe(0n);
   });
 
   it("refuses to execute a succeeded proposal that was never queued", async () => {
     const proposal = await gov.propose(setQuota());
     await gov.openVoting(proposal);
-    for (const holder of system.accounts.holders) await gov.vote(proposal, holder);
+    for (const holder of system.accounts.holders) await gov.vote(proposal, { voter: holder, support: 1 });
     await gov.closeVoting(proposal);
-    await gov.waitForTimelock();
+    await gov.waitForTimelock(proposal);
     // Through the timelock, a proposal must be queued (and wait out the delay) before it executes.
     await expectRevert(gov.execute(proposal), "GovernorUnexpectedProposalState", [
       proposal.proposalId,
@@ -303,8 +303,8 @@ describe("PolicyGovernor attacks", () => {
 
   it("refuses to execute twice", async () => {
     const proposal = await proposeAndQueue([registryAction(system, "setQueryFee", [7n])]);
-    await gov.waitForTimelock();
-    await system.wait(await gov.execute(proposal));
+    await gov.waitForTimelock(proposal);
+    await gov.execute(proposal);
     const version = await system.publicClient.readContract({
       address: system.deployment.contracts.policyRegistry,
       abi: policyRegistryAbi,
@@ -327,10 +327,10 @@ describe("PolicyGovernor attacks", () => {
   it("refuses to queue a defeated proposal", async () => {
     const proposal = await gov.propose(setQuota());
     await gov.openVoting(proposal);
-    await gov.vote(proposal, system.accounts.holders[0], 0);
-    await gov.vote(proposal, system.accounts.holders[1], 1);
+    await gov.vote(proposal, { voter: system.accounts.holders[0], support: 0 });
+    await gov.vote(proposal, { voter: system.accounts.holders[1], support: 1 });
     await gov.closeVoting(proposal);
-    expect(await gov.state(proposal)).toBe(ProposalState.Defeated);
+    expect(await gov.state(proposal)).toBe("Defeated");
     await expectRevert(gov.queue(proposal), "GovernorUnexpectedProposalState", [
       proposal.proposalId,
       ProposalState.Defeated,
@@ -341,8 +341,8 @@ describe("PolicyGovernor attacks", () => {
   it("lets the proposal guardian cancel a queued proposal, which then cannot execute", async () => {
     const proposal = await proposeAndQueue();
     const operationId = await timelockOperationId(proposal);
-    await system.wait(await gov.cancel(proposal, system.accounts.guardian));
-    expect(await gov.state(proposal)).toBe(ProposalState.Canceled);
+    await gov.cancel(proposal, system.accounts.guardian);
+    expect(await gov.state(proposal)).toBe("Canceled");
     // The timelock operation is gone too, so nobody can execute it there either.
     expect(
       await system.publicClient.readContract({
@@ -352,7 +352,7 @@ describe("PolicyGovernor attacks", () => {
         args: [operationId],
       }),
     ).toBe(0);
-    await gov.waitForTimelock();
+    await gov.waitForTimelock(proposal);
     await expectRevert(gov.execute(proposal), "GovernorUnexpectedProposalState", [
       proposal.proposalId,
       ProposalState.Canceled,
@@ -364,13 +364,13 @@ describe("PolicyGovernor attacks", () => {
   it("lets the proposal guardian cancel an active proposal", async () => {
     const proposal = await gov.propose(setQuota());
     await gov.openVoting(proposal);
-    await system.wait(await gov.cancel(proposal, system.accounts.guardian));
-    expect(await gov.state(proposal)).toBe(ProposalState.Canceled);
-    await expectRevert(gov.vote(proposal, system.accounts.holders[1]), "GovernorUnexpectedProposalState", [
-      proposal.proposalId,
-      ProposalState.Canceled,
-      stateBitmap(ProposalState.Active),
-    ]);
+    await gov.cancel(proposal, system.accounts.guardian);
+    expect(await gov.state(proposal)).toBe("Canceled");
+    await expectRevert(
+      gov.vote(proposal, { voter: system.accounts.holders[1], support: 1 }),
+      "GovernorUnexpectedProposalState",
+      [proposal.proposalId, ProposalState.Canceled, stateBitmap(ProposalState.Active)],
+    );
   });
 
   it("refuses cancellation by anyone but the guardian once voting opened, the proposer included", async () => {
@@ -383,6 +383,6 @@ describe("PolicyGovernor attacks", () => {
         address(caller),
       ]);
     }
-    expect(await gov.state(proposal)).toBe(ProposalState.Active);
+    expect(await gov.state(proposal)).toBe("Active");
   });
 });

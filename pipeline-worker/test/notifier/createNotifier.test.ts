@@ -254,7 +254,7 @@ describe("notifier", () => {
 
   it(`alerts that the vote is about to end once its deadline is ${WINDOW} blocks away, once`, async () => {
     await governance.openVoting(proposal);
-    for (const holder of system.accounts.holders) await governance.vote(proposal, holder);
+    for (const holder of system.accounts.holders) await governance.vote(proposal, { voter: holder, support: 1 });
     const deadline = await system.publicClient.readContract({
       address: system.deployment.contracts.governor,
       abi: policyGovernorAbi,
@@ -310,8 +310,8 @@ describe("notifier", () => {
   });
 
   it("alerts that the proposal was executed and the kill switch lifted, by webhook and email", async () => {
-    await governance.waitForTimelock();
-    const receipt = await system.wait(await governance.execute(proposal));
+    await governance.waitForTimelock(proposal);
+    const receipt = await governance.execute(proposal);
     const lifted = await alertAt("kill_switch.lifted");
     const executed = await alertAt("proposal.executed");
     expect(lifted.alert.block.number).toBe(receipt.blockNumber.toString());

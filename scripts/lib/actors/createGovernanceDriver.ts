@@ -64,8 +64,11 @@ export const BALLOT_TYPES = {
   ],
 } as const;
 
-/** A ballot: 0 against, 1 for, 2 abstain, with the reason the voter gives. */
-export type Ballot = { voter: Wallet; support: 0 | 1 | 2; reason?: string };
+/**
+ * A ballot: 0 against, 1 for, 2 abstain, with the reason the voter gives. `bySignature`: the voter
+ * only signs it (EIP-712) and the executor sends it, as a holder without gas would vote.
+ */
+export type Ballot = { voter: Wallet; support: number; reason?: string; bySignature?: boolean };
 
 export type CreateGovernanceDriverParameters = {
   publicClient: PublicClient;
@@ -83,10 +86,12 @@ export type CreateGovernanceDriverParameters = {
 };
 
 /**
- * Drives proposals through the Governor for scripts (seeding a stack, the demo): propose, vote
- * with reasons, queue, wait out the timelock, execute. `pass` resumes a proposal from whatever
- * state it is in, so a seed interrupted half-way finishes on the next run instead of failing on a
- * duplicate proposal.
+ * Drives proposals through the Governor: propose, vote (directly, with a reason, or by
+ * signature), queue, wait out the timelock, execute, cancel. The one driver of the scripts
+ * (seeding a stack, the demo, the benches) and the tests (`test/helpers/governance.ts` configures
+ * it); each stage is its own call so tests can act between them, and each refusal is the
+ * Governor's own revert. `pass` resumes a proposal from whatever state it is in, so a seed
+ * interrupted half-way finishes on the next run instead of failing on a duplicate proposal.
  */
 export function createGovernanceDriver(parameters: CreateGovernanceDriverParameters) {
   const { publicClient, testClient, deployment, proposer, executor } = parameters;
@@ -141,10 +146,10 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     }
   }
 
-  async function propose(actions: ProposalAction[], description: string): Promise<Proposal> {
+  async function propose(actions: ProposalAction[], description: string, from: Wallet = proposer): Promise<Proposal> {
     const proposal = await identify(actions, description);
     await wait(
-      await proposer.writeContract({
+      await from.writeContract({
         address: governor,
         abi: policyGovernorAbi,
         functionName: "propose",
@@ -189,28 +194,60 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     }
   }
 
-  async function vote(proposal: Proposal, ballot: Ballot) {
-    const voted = await publicClient.readContract({
-      address: governor,
-      abi: policyGovernorAbi,
-      functionName: "hasVoted",
-      args: [proposal.proposalId, ballot.voter.account.address],
-    });
-    if (voted) return;
-    await wait(
-      await ballot.voter.writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "castVoteWithReason",
-        args: [proposal.proposalId, ballot.support, ballot.reason ?? ""],
-      }),
-      "Voting",
-    );
+  /** Casts the ballot: with its reason if it gives one, relayed by the executor if signed. */
+  async function vote(proposal: Proposal, ballot: Ballot): Promise<TransactionReceipt> {
+    const { proposalId } = proposal;
+    const { voter, support, reason } = ballot;
+    if (ballot.bySignature) {
+      const signature = await signBallot(proposal, ballot);
+      return wait(
+        await executor.writeContract({
+          address: governor,
+          abi: policyGovernorAbi,
+          functionName: "castVoteBySig",
+          args: [proposalId, support, voter.account.address, signature],
+        }),
+        "Voting by signature",
+      );
+    }
+    const hash =
+      reason === undefined
+        ? await voter.writeContract({
+            address: governor,
+            abi: policyGovernorAbi,
+            functionName: "castVote",
+            args: [proposalId, support],
+          })
+        : await voter.writeContract({
+            address: governor,
+            abi: policyGovernorAbi,
+            functionName: "castVoteWithReason",
+            args: [proposalId, support, reason],
+          });
+    return wait(hash, "Voting");
   }
 
-  async function queue(proposal: Proposal) {
-    await wait(
-      await proposer.writeContract({
+  /** The voter's EIP-712 signature of its ballot, which anyone may send (`castVoteBySig`). */
+  async function signBallot(proposal: Proposal, ballot: Pick<Ballot, "voter" | "support">): Promise<Hex> {
+    const { voter, support } = ballot;
+    const nonce = await publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "nonces",
+      args: [voter.account.address],
+    });
+    return voter.signTypedData({
+      account: voter.account,
+      domain: { name: "PolicyGovernor", version: "1", chainId: deployment.chainId, verifyingContract: governor },
+      types: BALLOT_TYPES,
+      primaryType: "Ballot",
+      message: { proposalId: proposal.proposalId, support, voter: voter.account.address, nonce },
+    });
+  }
+
+  async function queue(proposal: Proposal, from: Wallet = proposer): Promise<TransactionReceipt> {
+    return wait(
+      await from.writeContract({
         address: governor,
         abi: policyGovernorAbi,
         functionName: "queue",
@@ -240,15 +277,36 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     }
   }
 
-  async function execute(proposal: Proposal): Promise<TransactionReceipt> {
+  /**
+   * Executes a queued proposal. By default nothing is sent along: the values of the proposal's
+   * calls come out of the timelock's own balance (the treasury).
+   */
+  async function execute(
+    proposal: Proposal,
+    options: { from?: Wallet; value?: bigint } = {},
+  ): Promise<TransactionReceipt> {
     return wait(
-      await executor.writeContract({
+      await (options.from ?? executor).writeContract({
         address: governor,
         abi: policyGovernorAbi,
         functionName: "execute",
         args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
+        value: options.value ?? 0n,
       }),
       "Executing the proposal",
+    );
+  }
+
+  /** Cancels a proposal as `from`: its proposer while pending, or the proposal guardian (the Governor says when). */
+  async function cancel(proposal: Proposal, from: Wallet): Promise<TransactionReceipt> {
+    return wait(
+      await from.writeContract({
+        address: governor,
+        abi: policyGovernorAbi,
+        functionName: "cancel",
+        args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
+      }),
+      "Cancelling the proposal",
     );
   }
 
@@ -277,6 +335,8 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
           break;
         case "Active":
           for (const ballot of ballots) {
+            // A ballot cast before an interruption stays cast: only the others are sent.
+            if (await hasVoted(proposal, ballot.voter)) continue;
             progress(`${ballot.voter.account.address} votes ${["against", "for", "abstain"][ballot.support]}`);
             await vote(proposal, ballot);
           }
@@ -304,7 +364,29 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     }
   }
 
-  return { identify, state, propose, openVoting, vote, closeVoting, queue, waitForTimelock, execute, pass };
+  function hasVoted(proposal: Proposal, voter: Wallet): Promise<boolean> {
+    return publicClient.readContract({
+      address: governor,
+      abi: policyGovernorAbi,
+      functionName: "hasVoted",
+      args: [proposal.proposalId, voter.account.address],
+    });
+  }
+
+  return {
+    identify,
+    state,
+    propose,
+    openVoting,
+    vote,
+    signBallot,
+    closeVoting,
+    queue,
+    waitForTimelock,
+    execute,
+    cancel,
+    pass,
+  };
 }
 
 export type GovernanceDriver = ReturnType<typeof createGovernanceDriver>;
