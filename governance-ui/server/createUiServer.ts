@@ -3,6 +3,7 @@ import path from "node:path";
 import fastifyCompress from "@fastify/compress";
 import fastifyHttpProxy from "@fastify/http-proxy";
 import fastifyStatic from "@fastify/static";
+import { PROBLEM_CONTENT_TYPE, type Problem } from "@dao-ai/pipeline-worker/problem";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
 
@@ -58,7 +59,7 @@ export async function createUiServer(parameters: CreateUiServerParameters): Prom
     });
   } else {
     const noWorker = (_: unknown, reply: ProblemReply) =>
-      problem(reply, 503, "WORKER_NOT_CONFIGURED", "This UI server has no worker to forward to.");
+      problem(reply, 503, "WORKER_NOT_CONFIGURED", "This UI server has no worker to forward to.", false);
     app.all("/worker", noWorker);
     app.all("/worker/*", noWorker);
   }
@@ -102,7 +103,7 @@ export async function createUiServer(parameters: CreateUiServerParameters): Prom
 function upstreamError(upstream: string) {
   const origin = new URL(upstream).origin;
   return (reply: ProblemReply) => {
-    problem(reply, 502, "UPSTREAM_UNREACHABLE", `The UI server could not reach ${origin}.`);
+    problem(reply, 502, "UPSTREAM_UNREACHABLE", `The UI server could not reach ${origin}.`, true);
   };
 }
 
@@ -113,9 +114,7 @@ type ProblemReply = {
   send(payload: string): unknown;
 };
 
-function problem(reply: ProblemReply, status: number, code: string, detail: string) {
-  return reply
-    .code(status)
-    .type("application/problem+json")
-    .send(JSON.stringify({ title: detail, status, code, detail }));
+function problem(reply: ProblemReply, status: number, code: string, detail: string, retryable: boolean) {
+  const body: Problem = { type: "about:blank", title: detail, status, code, detail, retryable };
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }

@@ -12,7 +12,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createUiServer } from "./createUiServer.ts";
 import { createRuntimeConfig, defaultManifestPath, readDeployment, readSafeContracts } from "./runtimeConfigFromEnv.ts";
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { safeContractsSchema, type SafeContracts } from "@dao-ai/pipeline-worker/safe";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { Deployment, RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
 
 export type CreateRuntimeConfigParameters = {

@@ -3,7 +3,7 @@ import { createRouter, RouterProvider } from "@tanstack/react-router";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import type { Config } from "wagmi";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { AppProvider, type App } from "./lib/AppContext.tsx";
 import { ChainHeadProvider } from "./lib/ChainHead.tsx";
 import { createChainClients } from "./lib/createChainClients.ts";

@@ -40,10 +40,12 @@ describe("decodeError", () => {
   test("a worker's problem keeps its stable code and says what to do", () => {
     const decoded = decodeError(
       new WorkerProblemError({
+        type: "http://worker/docs/errors.md#quota_exhausted",
         title: "The quota is spent",
         status: 429,
         code: "QUOTA_EXHAUSTED",
         detail: "0xabc has used its 3 queries of epoch 0.",
+        retryable: true,
         hints: ["Wait for the next epoch."],
       }),
     );

@@ -23,7 +23,7 @@ import { encryptStream } from "../../pipeline-worker/src/crypto/encryptStream.ts
 import { generateDataKey } from "../../pipeline-worker/src/crypto/generateDataKey.ts";
 import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
 import { createSubmissionService, submissionId } from "../../pipeline-worker/src/ingest/createSubmissionService.ts";
-import type { SubmissionEnvelope } from "../../pipeline-worker/src/ingest/submissionEnvelope.ts";
+import type { SubmissionEnvelope } from "@dao-ai/pipeline-worker/submission-api";
 import { issueUploadToken } from "../../pipeline-worker/src/ingest/uploadToken.ts";
 import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
 import { createMetrics } from "../../pipeline-worker/src/internal/createMetrics.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { getAddress, parseEther } from "viem";
-import { BaseError } from "../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { DEFAULT_GOVERNOR_SETTINGS } from "../../scripts/lib/deploy/deploySystem.ts";
 import {
   deployParameters,

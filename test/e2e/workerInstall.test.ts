@@ -11,7 +11,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { bytesToHex, createPublicClient, createWalletClient, http, type Chain, type PublicClient } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
+import { generateKeyholderKeyPair } from "@dao-ai/pipeline-worker/keyholderKeys";
 import { deploySystem } from "../../scripts/lib/deploy/deploySystem.ts";
 import { repoRoot } from "../../scripts/lib/deploy/contractArtifacts.ts";
 import { freePort, processesMentioning } from "./helpers/childProcesses.ts";

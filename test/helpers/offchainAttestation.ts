@@ -3,7 +3,7 @@ import { parseSignature, toHex, type Address, type Hex, type PublicClient } from
 import { OFFCHAIN_ATTEST_TYPES } from "@dao-ai/pipeline-worker/attestations";
 import { easAbi } from "../../deployments/abis.ts";
 import type { Wallet } from "./system.ts";
-import type { OffchainAttestation } from "../../pipeline-worker/src/ingest/checkAttestations.ts";
+import type { OffchainAttestation } from "@dao-ai/pipeline-worker/attestations";
 
 // The SDK's CommonJS build (its ESM build does not load in Node; see checkAttestations.ts).
 export const { Offchain, OffchainAttestationVersion } = createRequire(import.meta.url)(

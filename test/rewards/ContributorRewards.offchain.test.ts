@@ -3,7 +3,7 @@ import { getAddress, serializeSignature, type Address, type Hex } from "viem";
 import { contributorRewardsAbi, easAbi } from "../../deployments/abis.ts";
 import { encodeDataAttestation, randomDataHash } from "../helpers/attestations.ts";
 import { createGovernance, ingestPolicyActions } from "../helpers/governance.ts";
-import { offchainAttestationUID } from "../../pipeline-worker/src/ingest/offchainAttestationUID.ts";
+import { offchainAttestationUID } from "@dao-ai/pipeline-worker/offchainAttestationUID";
 import { Offchain, OffchainAttestationVersion, signOffchainAttestation } from "../helpers/offchainAttestation.ts";
 import { expectRevert } from "../helpers/revert.ts";
 import { createSnapshots } from "../helpers/snapshots.ts";

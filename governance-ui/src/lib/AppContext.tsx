@@ -1,6 +1,6 @@
 import { createContext, useContext, type ReactNode } from "react";
 import type { Address } from "viem";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { ChainClients } from "./createChainClients.ts";
 import type { LogCache } from "./createLogCache.ts";
 import type { Deployment, RuntimeConfig } from "./RuntimeConfig.ts";

@@ -13,7 +13,7 @@ import {
   type Config,
   type Connector,
 } from "wagmi";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { useApp } from "./AppContext.tsx";
 import { devAccountsConnector } from "./devAccountsConnector.ts";
 import { devAccounts } from "./devAccounts.ts";

@@ -17,7 +17,7 @@ import {
   type TypedDataDefinition,
 } from "viem";
 import { createConnector } from "wagmi";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { devAccounts } from "./devAccounts.ts";
 
 export type DevAccountsConnectorParameters = {

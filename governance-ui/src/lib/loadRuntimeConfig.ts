@@ -1,5 +1,5 @@
 import { isAddress } from "viem";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { RuntimeConfig } from "./RuntimeConfig.ts";
 
 const CONTRACTS = [

@@ -1,49 +1,25 @@
-import type { Address, Hex, TypedDataDomain } from "viem";
-import type { SubmissionStatus } from "@dao-ai/pipeline-worker/submissionStatus";
-import { BaseError } from "../../../pipeline-worker/src/internal/BaseError.ts";
+import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import type { Eip712Spec, PolicySnapshotWire } from "@dao-ai/pipeline-worker/policy-api";
+import { problemSchema, type Problem } from "@dao-ai/pipeline-worker/problem";
+import type {
+  BegunSubmission,
+  SubmissionEnvelope,
+  SubmissionList,
+  SubmissionStatus,
+} from "@dao-ai/pipeline-worker/submission-api";
+import type { Address, Hex } from "viem";
 
-/** An RFC 9457 problem, as the worker answers every error (with a stable `code`). */
-export type Problem = {
-  type?: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  retryable?: boolean;
-  hints?: string[];
-  [extension: string]: unknown;
-};
+export type { Problem };
 
 /** The worker refused a request; `problem.code` says why, stably. */
 export class WorkerProblemError extends BaseError {
   override name = "WorkerProblemError";
   readonly problem: Problem;
   constructor(problem: Problem) {
-    super(problem.detail || problem.title, { hints: problem.hints ?? [], retryable: problem.retryable ?? false });
+    super(problem.detail || problem.title, { hints: problem.hints ?? [], retryable: problem.retryable });
     this.problem = problem;
   }
 }
-
-/** The answer to an accepted submission: its status, and the capability to upload its data (shown once). */
-export type BegunSubmission = SubmissionStatus & { uploadToken: string };
-
-export type SubmissionEnvelope = {
-  contributor: Address;
-  dataHash: Hex;
-  size: string;
-  nonce: string;
-  deadline: number;
-  chainId: number;
-  signature: Hex;
-  attestations: { onchain: Hex[]; offchain: unknown[] };
-};
-
-type TypedDataSpec = {
-  domain: TypedDataDomain;
-  types: Record<string, { name: string; type: string }[]>;
-  primaryType: string;
-};
-export type Eip712Spec = { submission: TypedDataSpec; usage: TypedDataSpec; keyGrant: TypedDataSpec };
 
 /**
  * The pipeline worker's HTTP API, as the app uses it. Every non-2xx answer becomes a
@@ -56,26 +32,18 @@ export function createWorkerApi(baseUrl: string) {
       response = await fetch(`${baseUrl}${path}`, init);
     } catch (cause) {
       throw new WorkerProblemError({
+        type: "about:blank",
         title: "The worker is unreachable",
         status: 0,
         code: "WORKER_UNREACHABLE",
         detail: `The worker did not answer (${cause instanceof Error ? cause.message : String(cause)}).`,
+        retryable: true,
         hints: ["Check that the pipeline worker is running and that the UI server proxies /worker to it."],
       });
     }
     const text = await response.text();
     const body: unknown = text === "" ? undefined : safeJson(text);
-    if (!response.ok) {
-      const problem = body as Partial<Problem> | undefined;
-      throw new WorkerProblemError({
-        title: problem?.title ?? response.statusText,
-        status: response.status,
-        code: problem?.code ?? (response.status === 404 ? "NOT_FOUND" : `HTTP_${response.status}`),
-        detail: problem?.detail ?? (typeof problem?.message === "string" ? problem.message : response.statusText),
-        ...(problem?.hints ? { hints: problem.hints } : {}),
-        ...(problem ?? {}),
-      } as Problem);
-    }
+    if (!response.ok) throw new WorkerProblemError(problemOf(response, body));
     return body as T;
   }
 
@@ -90,7 +58,7 @@ export function createWorkerApi(baseUrl: string) {
     /** For route groups kept in modules of their own (consumeApi.ts): the same errors and parsing. */
     request,
     json,
-    policy: () => request<Record<string, unknown>>("/v1/policy"),
+    policy: () => request<PolicySnapshotWire>("/v1/policy"),
     eip712: () => request<Eip712Spec>("/v1/eip712"),
     beginSubmission: (envelope: SubmissionEnvelope) =>
       request<BegunSubmission>("/v1/submissions", json("POST", envelope)),
@@ -102,12 +70,32 @@ export function createWorkerApi(baseUrl: string) {
         body: data,
       }),
     submission: (id: Hex) => request<SubmissionStatus>(`/v1/submissions/${id}`),
-    submissions: (contributor: Address) =>
-      request<{ submissions: SubmissionStatus[] }>(`/v1/submissions?contributor=${contributor}`),
+    submissions: (contributor: Address) => request<SubmissionList>(`/v1/submissions?contributor=${contributor}`),
   };
 }
 
 export type WorkerApi = ReturnType<typeof createWorkerApi>;
+
+/**
+ * The worker's problem, or one made from whatever answered instead (the UI server's proxy, a
+ * gateway's page), so that every refusal reads the same.
+ */
+function problemOf(response: Response, body: unknown): Problem {
+  const parsed = problemSchema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const partial = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const text = (key: string) => (typeof partial[key] === "string" ? partial[key] : undefined);
+  return {
+    ...partial,
+    type: text("type") ?? "about:blank",
+    title: text("title") ?? response.statusText,
+    status: response.status,
+    code: text("code") ?? (response.status === 404 ? "NOT_FOUND" : `HTTP_${response.status}`),
+    detail: text("detail") ?? text("message") ?? response.statusText,
+    retryable: partial.retryable === true,
+    ...(Array.isArray(partial.hints) ? { hints: partial.hints.filter((hint) => typeof hint === "string") } : {}),
+  };
+}
 
 function safeJson(text: string): unknown {
   try {

@@ -1,30 +1,21 @@
-import type { Address, Hex } from "viem";
+import type { Hex } from "viem";
 import { z } from "zod";
+import {
+  addressSchema,
+  bytes32Schema,
+  hexSchema,
+  signatureSchema,
+  uint256Schema,
+  uint64Schema,
+} from "./wireScalars.ts";
 
 /**
  * The wire shapes of the worker's consumer routes (`POST /v1/queries`, `GET /v1/quota`, and the
  * receipt and usage every answer carries), declared once for the worker (Fastify's JSON schemas
  * derive from them), its tests and its clients: the package exports this file as
  * `@dao-ai/pipeline-worker/consumer-api`. Numbers that may exceed 2^53 (uint64, uint256) travel
- * as decimal strings.
+ * as decimal strings (wireScalars.ts).
  */
-
-/** A uint64 or uint256 as a decimal string, without leading zeros. */
-export const decimalSchema = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, { error: "must be a decimal number" });
-/** A uint64 as a decimal string. */
-export const uint64Schema = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, { error: "must be a decimal uint64" });
-export const addressSchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be an address (0x and 40 hex digits)" })
-  .transform((value) => value as Address);
-const hex = (pattern: RegExp, what: string) =>
-  z
-    .string()
-    .regex(pattern, { error: `must be ${what}` })
-    .transform((value) => value as Hex);
-export const bytes32Schema = hex(/^0x[0-9a-fA-F]{64}$/, "0x and 64 hex digits");
-/** A 65-byte ECDSA signature, or an ERC-1271 signature of any length (a Safe's owners' signatures). */
-export const signatureSchema = hex(/^0x(?:[0-9a-fA-F]{2}){1,4096}$/, "0x and the signature's hex digits");
 
 /**
  * The signed fields of a request, in the body of `POST /v1/queries` or (the same names) in the
@@ -41,7 +32,7 @@ export const signedUsageFields = {
   /** The query's position in the lane's running total: any total not yet served in the lane. */
   total: uint64Schema,
   /** The most the consumer lets the worker charge per query, in wei (uint256). */
-  maxFeePerQuery: decimalSchema,
+  maxFeePerQuery: uint256Schema,
   /** Unix seconds after which the worker refuses the voucher. */
   deadline: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   signature: signatureSchema,
@@ -85,7 +76,7 @@ export const quotaStatusSchema = queryUsageSchema.extend({
   /** This worker: the `worker` of the Usage vouchers it accepts. */
   worker: addressSchema,
   /** The policy's fee per query now, in wei: sign a `maxFeePerQuery` at least this. */
-  feePerQuery: decimalSchema,
+  feePerQuery: uint256Schema,
 });
 export type QuotaStatus = z.infer<typeof quotaStatusSchema>;
 
@@ -105,7 +96,7 @@ export const queryReceiptSchema = z.object({
   total: uint64Schema,
   quota: uint64Schema,
   digest: bytes32Schema,
-  signature: hex(/^0x[0-9a-fA-F]*$/, "0x and hex digits"),
+  signature: hexSchema(/^0x[0-9a-fA-F]*$/, "0x and hex digits"),
 });
 export type QueryReceiptWire = z.infer<typeof queryReceiptSchema>;
 
@@ -116,16 +107,6 @@ export const queryResponseSchema = z.object({
   receipt: queryReceiptSchema,
 });
 export type QueryResponse = z.infer<typeof queryResponseSchema>;
-
-/**
- * JSON Schema of a wire shape, for Fastify's validator and response serialiser (which lists what
- * may leave the worker): the shapes are declared here once, in zod, and the routes' schemas derive
- * from them.
- */
-export function jsonSchemaOf(schema: z.ZodType) {
-  const { $schema: _draft, ...json } = z.toJSONSchema(schema, { target: "draft-7", io: "input" });
-  return json as Record<string, unknown> & { properties?: Record<string, Record<string, unknown>> };
-}
 
 /**
  * One lane's usage in one epoch at this worker (`GET /v1/usage`): a lane is (consumer, key, worker,
@@ -142,7 +123,7 @@ export const usageLaneSchema = z.object({
   /** The lane's total settled on chain (`UsageSettlement.settledTotal`). */
   settledTotal: uint64Schema,
   /** Fees paid on chain for the lane, in wei (the `UsageSettled` events' fees). */
-  paidWei: decimalSchema,
+  paidWei: uint256Schema,
   /**
    * `open`: charged above what is settled, not sent yet; `pending`: sent for settlement in
    * `transactionHash`, not yet mined and confirmed; `settled`: settled on chain up to `charged`;
@@ -193,7 +174,7 @@ export const keyGrantSchema = z.strictObject({
   /** Queries over the key's whole life, at every worker together (uint64). */
   maxQueries: uint64Schema,
   /** The most charged per query, in wei (uint256). */
-  maxFeePerQuery: decimalSchema,
+  maxFeePerQuery: uint256Schema,
   /** Unix seconds after which the key is refused (uint64). */
   expiresAt: uint64Schema,
 });

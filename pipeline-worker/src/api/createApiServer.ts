@@ -10,8 +10,9 @@ import Fastify, {
 import { DEFAULT_BODY_IDLE_TIMEOUT_MS } from "../internal/configSchema.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
-import { PROBLEM_CONTENT_TYPE, renderProblem } from "../internal/renderProblem.ts";
+import { renderProblem } from "../internal/renderProblem.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { PROBLEM_CONTENT_TYPE } from "./problemWire.ts";
 import { withIdleTimeout } from "./withIdleTimeout.ts";
 
 export type CreateApiServerParameters = {

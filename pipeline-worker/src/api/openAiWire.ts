@@ -4,6 +4,7 @@ import { z } from "zod";
 import { usageDomain, usageTypes } from "../chain/typedData.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
 import { queryReceiptSchema, queryUsageSchema } from "./consumerWire.ts";
+import { bytes32Schema } from "./wireScalars.ts";
 
 /**
  * The wire shapes of the worker's OpenAI-compatible API (`GET /v1/models`, `POST
@@ -59,11 +60,6 @@ export const chatCompletionRequestSchema = z.strictObject({
   user: z.string().max(256).optional(),
 });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
-
-const hex32 = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{64}$/, { error: "must be 0x and 64 hex digits" })
-  .transform((value) => value as Hex);
 
 const tokenUsageSchema = z.object({
   prompt_tokens: z.int(),
@@ -130,7 +126,7 @@ export const modelSchema = z.object({
   created: z.int(),
   owned_by: z.string(),
   commitment: z.discriminatedUnion("kind", [
-    z.object({ kind: z.literal("weights"), weightsHash: hex32 }),
+    z.object({ kind: z.literal("weights"), weightsHash: bytes32Schema }),
     z.object({ kind: z.literal("name") }),
   ]),
 });

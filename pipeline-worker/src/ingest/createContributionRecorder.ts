@@ -16,7 +16,7 @@ import { contributorRewardsAbi } from "../abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
-import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
+import type { SubmissionEnvelope } from "../api/submissionWire.ts";
 import { submissionStatus } from "./submissionStatus.ts";
 
 export type CreateContributionRecorderParameters = {

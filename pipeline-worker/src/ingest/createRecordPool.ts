@@ -11,7 +11,7 @@ import {
   similarity,
   type FingerprintList,
 } from "./recordFingerprint.ts";
-import type { SubmissionValidation } from "./submissionStatus.ts";
+import type { SubmissionValidation } from "../api/submissionWire.ts";
 
 /** The pool's format: its fingerprints are only comparable with others of the same parameters. */
 const FORMAT = `dao-ai/record-pool/v2 minhash=fmix32x${MINHASH_PERMUTATIONS} bands=${BANDS}x${ROWS} word-bigrams`;

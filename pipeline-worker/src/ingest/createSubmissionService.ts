@@ -30,8 +30,8 @@ import type { Journal, SubmissionRecord } from "../storage/createJournal.ts";
 import { checkAttestations } from "./checkAttestations.ts";
 import { createTrainingDataValidator } from "./createTrainingDataValidator.ts";
 import type { RecordPool } from "./createRecordPool.ts";
-import type { SubmissionEnvelope } from "./submissionEnvelope.ts";
-import { submissionStatus, type SubmissionStatus, type SubmissionValidation } from "./submissionStatus.ts";
+import type { SubmissionEnvelope, SubmissionStatus, SubmissionValidation } from "../api/submissionWire.ts";
+import { submissionStatus } from "./submissionStatus.ts";
 import { isUploadToken, issueUploadToken } from "./uploadToken.ts";
 
 /**

@@ -1,19 +1,10 @@
+import type { Problem } from "../api/problemWire.ts";
 import { errorCodes, type ErrorCode } from "./errorCodes.ts";
 import { redactUrls, redactUrlsDeep } from "./redactUrls.ts";
 import { WorkerError } from "./WorkerError.ts";
 
-/** An RFC 9457 problem details object, as the API serves it with `application/problem+json`. */
-export type ProblemDetails = {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: ErrorCode;
-  instance?: string;
-  retryable: boolean;
-  hints?: readonly string[];
-  [extension: string]: unknown;
-};
+/** A problem as the worker renders it: the wire shape (api/problemWire.ts), with a code of its catalogue. */
+export type ProblemDetails = Problem & { code: ErrorCode };
 
 export type RenderProblemParameters = {
   /**
@@ -25,8 +16,6 @@ export type RenderProblemParameters = {
   /** Identifies this occurrence (e.g. `urn:request:<id>`), so an operator can find it in the logs. */
   instance?: string | undefined;
 };
-
-export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 const STANDARD_MEMBERS = new Set(["type", "title", "status", "detail", "instance", "code", "retryable", "hints"]);
 

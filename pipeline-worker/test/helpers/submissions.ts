@@ -5,7 +5,7 @@ import { contributorRewardsAbi } from "../../../deployments/abis.ts";
 import { createAttestations } from "../../../test/helpers/attestations.ts";
 import type { Wallet } from "../../../test/helpers/system.ts";
 import { submissionDomain, submissionTypes } from "../../src/chain/typedData.ts";
-import type { SubmissionEnvelope } from "../../src/ingest/submissionEnvelope.ts";
+import type { SubmissionEnvelope } from "../../src/api/submissionWire.ts";
 import type { WorkerSystem } from "./createWorkerSystem.ts";
 
 export type Prepared = { data: Uint8Array; envelope: SubmissionEnvelope };

@@ -25,7 +25,7 @@ import { createSnapshots } from "../../../test/helpers/snapshots.ts";
 import { createSystem, type System } from "../../../test/helpers/system.ts";
 import { checkAttestations, type SubmissionAttestations } from "../../src/ingest/checkAttestations.ts";
 import { contributionInput } from "../../src/ingest/createContributionRecorder.ts";
-import type { SubmissionEnvelope } from "../../src/ingest/submissionEnvelope.ts";
+import type { SubmissionEnvelope } from "../../src/api/submissionWire.ts";
 import { WorkerError } from "../../src/internal/WorkerError.ts";
 
 // The attester's module (what `npm run attest` and the UI's Attest page run) against the real EAS on

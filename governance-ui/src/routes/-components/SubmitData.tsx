@@ -11,7 +11,7 @@ import { devAccounts } from "../../lib/devAccounts.ts";
 import { plural, shortHex } from "../../lib/format.ts";
 import { usePolicy, useWorkerApi } from "../../lib/queries.ts";
 import { LOCAL_CHAIN_ID } from "../../lib/RuntimeConfig.ts";
-import type { SubmissionStatus } from "@dao-ai/pipeline-worker/submissionStatus";
+import type { SubmissionStatus } from "@dao-ai/pipeline-worker/submission-api";
 import { useWallet } from "../../lib/WalletContext.tsx";
 import { OffchainAttachments, useAttachmentChecks } from "./OffchainAttachments.tsx";
 

@@ -5,8 +5,6 @@ import type { UsageStore } from "../../inference/createUsageStore.ts";
 import { WorkerError } from "../../internal/WorkerError.ts";
 import type { PolicySync } from "../../policy/createPolicySync.ts";
 import {
-  addressSchema,
-  jsonSchemaOf,
   keyListSchema,
   keyStatusSchema,
   registerKeyRequestSchema,
@@ -14,6 +12,8 @@ import {
   type KeyStatus,
   type RegisterKeyRequest,
 } from "../consumerWire.ts";
+import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { addressSchema } from "../wireScalars.ts";
 
 export type RegisterKeyRoutesParameters = {
   keys: KeyRegistry;

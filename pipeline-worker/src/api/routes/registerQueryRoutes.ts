@@ -8,13 +8,13 @@ import {
   type QueryAuthenticator,
 } from "../authenticateQuery.ts";
 import {
-  addressSchema,
   bearerQueryRequestSchema,
-  jsonSchemaOf,
   queryResponseSchema,
   quotaStatusSchema,
   signedQueryRequestSchema,
 } from "../consumerWire.ts";
+import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { addressSchema } from "../wireScalars.ts";
 import { registerOpenAiRoutes } from "./registerOpenAiRoutes.ts";
 
 export type RegisterQueryRoutesParameters = {

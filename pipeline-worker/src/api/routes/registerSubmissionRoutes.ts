@@ -2,11 +2,18 @@ import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Address } from "viem";
 import type { SubmissionService } from "../../ingest/createSubmissionService.ts";
-import { submissionEnvelopeSchema, type SubmissionEnvelope } from "../../ingest/submissionEnvelope.ts";
-import { begunSubmissionSchema, submissionStatusSchema } from "../../ingest/submissionStatus.ts";
 import { bearerToken } from "../../ingest/uploadToken.ts";
 import { isWorkerError, WorkerError } from "../../internal/WorkerError.ts";
+import { jsonSchemaOf } from "../jsonSchemaOf.ts";
 import { requireOctetStream } from "../requireOctetStream.ts";
+import {
+  begunSubmissionSchema,
+  submissionEnvelopeSchema,
+  submissionListSchema,
+  submissionStatusSchema,
+  type SubmissionEnvelope,
+} from "../submissionWire.ts";
+import { addressSchema, bytes32Schema } from "../wireScalars.ts";
 
 export type RegisterSubmissionRoutesParameters = {
   submissions: SubmissionService;
@@ -14,11 +21,8 @@ export type RegisterSubmissionRoutesParameters = {
   onStored: () => void;
 };
 
-const idParams = {
-  type: "object",
-  required: ["id"],
-  properties: { id: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
-} as const;
+const idParams = { type: "object", required: ["id"], properties: { id: jsonSchemaOf(bytes32Schema) } };
+const statusSchema = jsonSchemaOf(submissionStatusSchema);
 
 /**
  * Submissions in two steps: `POST /v1/submissions` with the signed envelope (every check that
@@ -32,7 +36,12 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
 
   app.post<{ Body: SubmissionEnvelope }>(
     "/v1/submissions",
-    { schema: { body: submissionEnvelopeSchema, response: { 201: begunSubmissionSchema } } },
+    {
+      schema: {
+        body: jsonSchemaOf(submissionEnvelopeSchema),
+        response: { 201: jsonSchemaOf(begunSubmissionSchema) },
+      },
+    },
     async (request, reply) => {
       const status = await submissions.begin(request.body);
       void reply.status(201).header("location", `/v1/submissions/${status.id}`);
@@ -46,7 +55,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
       // The service bounds the stream by the signed size; Fastify's own limit must not cut it first.
       bodyLimit: Number.MAX_SAFE_INTEGER,
       onRequest: requireOctetStream,
-      schema: { params: idParams, response: { 202: submissionStatusSchema } },
+      schema: { params: idParams, response: { 202: statusSchema } },
     },
     async (request, reply) => {
       // The body is the socket's byte stream, refused with REQUEST_TIMEOUT if it stops arriving.
@@ -80,7 +89,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
 
   app.get<{ Params: { id: string } }>(
     "/v1/submissions/:id",
-    { schema: { params: idParams, response: { 200: submissionStatusSchema } } },
+    { schema: { params: idParams, response: { 200: statusSchema } } },
     async (request) => submissions.get(request.params.id.toLowerCase()),
   );
 
@@ -91,15 +100,9 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
         querystring: {
           type: "object",
           required: ["contributor"],
-          properties: { contributor: { type: "string", pattern: "^0x[0-9a-fA-F]{40}$" } },
+          properties: { contributor: jsonSchemaOf(addressSchema) },
         },
-        response: {
-          200: {
-            type: "object",
-            required: ["submissions"],
-            properties: { submissions: { type: "array", items: submissionStatusSchema } },
-          },
-        },
+        response: { 200: jsonSchemaOf(submissionListSchema) },
       },
     },
     async (request) => ({ submissions: await submissions.listByContributor(request.query.contributor) }),

@@ -5,14 +5,9 @@ import { getAddress, type Address, type PublicClient } from "viem";
 import { usageSettlementAbi } from "../../abis.ts";
 import type { LaneRecord, UsageStore } from "../../inference/createUsageStore.ts";
 import { WorkerError } from "../../internal/WorkerError.ts";
-import {
-  addressSchema,
-  jsonSchemaOf,
-  USAGE_CSV_COLUMNS,
-  usageHistorySchema,
-  type UsageHistory,
-  type UsageLane,
-} from "../consumerWire.ts";
+import { USAGE_CSV_COLUMNS, usageHistorySchema, type UsageHistory, type UsageLane } from "../consumerWire.ts";
+import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { addressSchema } from "../wireScalars.ts";
 
 export type RegisterUsageRoutesParameters = {
   store: Pick<UsageStore, "history">;
