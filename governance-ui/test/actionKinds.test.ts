@@ -93,7 +93,7 @@ describe("the typed action builder", () => {
         maxMembers: "50",
       }),
     ).toMatchObject({ functionName: "setTier", args: [0, 20n, parseEther("0.001"), true, 50] });
-    const withTiers = { ...context, policy: { tiers: [{ tierId: 0 }] } as unknown as Policy };
+    const withTiers = { ...context, policy: { tiers: new Map([[0, {}]]) } as unknown as Policy };
     expect(actionKind("tier").defaults(withTiers).tierId).toBe("1");
     const skipped = actionKind("tier").build({ ...actionKind("tier").defaults(withTiers), tierId: "3" }, withTiers);
     expect(skipped.ok ? {} : skipped.errors).toEqual({ tierId: "Tier ids go in order: the next new tier is 1." });

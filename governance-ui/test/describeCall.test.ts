@@ -23,11 +23,9 @@ const consumer = getAddress("0xabcdef0000000000000000000000000000001234");
 const policy = {
   feePerQuery: parseEther("0.001"),
   quotas: new Map<Address, bigint>([[consumer, 10n]]),
-  tiers: [
-    { tierId: 0, queriesPerEpoch: 20n, pricePerEpoch: parseEther("0.001"), open: true, maxMembers: 0, members: 3 },
-  ],
-  submitters: [] as Address[],
-  workers: [] as Address[],
+  tiers: new Map([[0, { queriesPerEpoch: 20n, pricePerEpoch: parseEther("0.001"), open: true, maxMembers: 0 }]]),
+  submitters: new Set<Address>(),
+  workers: new Set<Address>(),
   killSwitch: { engaged: true, engagementId: 2n, engagedBy: address(10), engagedAt: 1n, reason: "test" },
 } as unknown as Policy;
 

@@ -172,9 +172,9 @@ function rolesOf(address: string, policy: Policy | undefined): string {
   const is = (list: readonly string[]) => list.some((a) => a.toLowerCase() === address.toLowerCase());
   const roles = [
     is([policy.guardian]) && "guardian",
-    is(policy.submitters) && "submitter",
+    is([...policy.submitters]) && "submitter",
     is([...policy.quotas.keys()]) && "consumer",
-    is(policy.workers) && "worker",
+    is([...policy.workers]) && "worker",
     is(policy.attestation.attesters) && "attester",
     is(policy.committee.members) && "keyholder",
   ].filter(Boolean);

@@ -9,7 +9,8 @@ import {
   usageSettlementAbi,
 } from "./abis.ts";
 import type { Deployment } from "./RuntimeConfig.ts";
-import { formatDuration, formatEth, formatTime, formatTokens, plural, shortAddress, shortHex } from "./format.ts";
+import { decodePolicyCall, describePolicyCall } from "@dao-ai/pipeline-worker/policy-actions";
+import { formatEth, formatTokens, plural, shortAddress, shortHex } from "./format.ts";
 import type { Policy } from "./readPolicy.ts";
 
 /** One call a proposal makes, as the Governor stores it. */
@@ -40,8 +41,6 @@ const TARGETS: { key: keyof Contracts; name: string; abi: Abi }[] = [
   { key: "usageSettlement", name: "UsageSettlement", abi: usageSettlementAbi },
   { key: "runRewards", name: "RunRewards", abi: runRewardsAbi },
 ];
-
-const yesNo = (value: boolean) => (value ? "yes" : "no");
 
 /** Decodes a call against the system's ABIs and says what it does, in words. */
 export function describeCall(call: Call, contracts: Contracts, policy?: Policy): DescribedCall {
@@ -110,244 +109,10 @@ function describeKnown(
 ): KnownDescription | undefined {
   const a = (i: number) => args[i];
   const addr = (i: number) => a(i) as Address;
-  const changes: KnownDescription["changes"] = [];
-  const has = (list: readonly Address[] | undefined, x: Address) =>
-    list?.some((y) => y.toLowerCase() === x.toLowerCase()) ?? false;
 
   if (contract === "PolicyRegistry") {
-    switch (fn) {
-      case "setSubmitter": {
-        const allowed = a(1) as boolean;
-        if (policy) {
-          changes.push({
-            label: `${shortAddress(addr(0))} may submit data`,
-            before: yesNo(has(policy.submitters, addr(0))),
-            after: yesNo(allowed),
-          });
-        }
-        return {
-          summary: allowed
-            ? `Allow ${shortAddress(addr(0))} to submit training data`
-            : `Remove ${shortAddress(addr(0))} from the submitter allowlist`,
-          changes,
-        };
-      }
-      case "setSubmitters": {
-        const list = a(0) as readonly Address[];
-        const allowed = a(1) as boolean;
-        if (policy) {
-          for (const s of list) {
-            changes.push({
-              label: `${shortAddress(s)} may submit data`,
-              before: yesNo(has(policy.submitters, s)),
-              after: yesNo(allowed),
-            });
-          }
-        }
-        const who = list.map(shortAddress).join(", ");
-        return {
-          summary: allowed
-            ? `Allow ${plural(list.length, "account")} to submit training data: ${who}`
-            : `Remove ${plural(list.length, "account")} from the submitter allowlist: ${who}`,
-          changes,
-        };
-      }
-      case "setAttestationRequirement": {
-        const attesters = a(1) as readonly Address[];
-        const min = Number(a(2));
-        const maxAge = a(3) as bigint;
-        const after = requirementWords(min, attesters, maxAge);
-        if (policy) {
-          const r = policy.attestation;
-          changes.push({
-            label: "Attestation requirement",
-            before: r.minAttestations === 0 ? "none" : requirementWords(r.minAttestations, r.attesters, r.maxAge),
-            after,
-          });
-        }
-        return {
-          summary: `Require ${after} for each contribution (schema ${shortHex(a(0) as Hex)})`,
-          changes,
-          fields: [
-            { label: "schema UID", value: a(0) as Hex },
-            { label: "trusted attesters", value: attesters.join(", ") },
-            { label: "attestations required", value: String(min) },
-            { label: "maximum age", value: maxAge === 0n ? "no limit" : formatDuration(maxAge) },
-          ],
-        };
-      }
-      case "setQuota": {
-        const quota = a(1) as bigint;
-        if (policy) {
-          changes.push({
-            label: `Quota of ${shortAddress(addr(0))}`,
-            before: quotaWords(policy.quotas.get(addr(0)) ?? 0n),
-            after: quotaWords(quota),
-          });
-        }
-        return {
-          summary:
-            quota === 0n
-              ? `Remove consumer ${shortAddress(addr(0))} (no more queries)`
-              : `Let ${shortAddress(addr(0))} make ${plural(quota, "query", "queries")} per epoch`,
-          changes,
-        };
-      }
-      case "setTier": {
-        const tierId = Number(a(0));
-        const tier = {
-          queriesPerEpoch: a(1) as bigint,
-          pricePerEpoch: a(2) as bigint,
-          open: a(3) as boolean,
-          maxMembers: Number(a(4)),
-        };
-        const existing = policy?.tiers.find((t) => t.tierId === tierId);
-        if (policy) {
-          changes.push({
-            label: `Access tier ${tierId}`,
-            before: existing && existing.queriesPerEpoch > 0n ? tierWords(existing) : "none",
-            after: tier.queriesPerEpoch === 0n ? "none (removed)" : tierWords(tier),
-          });
-        }
-        return {
-          summary:
-            tier.queriesPerEpoch === 0n
-              ? `Remove access tier ${tierId}: its members keep no quota from it`
-              : `${existing ? "Change" : "Add"} access tier ${tierId}: ${tierWords(tier)}, joined by paying with no vote`,
-          changes,
-          fields: [
-            { label: "tier", value: String(tierId) },
-            { label: "queries per epoch", value: tier.queriesPerEpoch.toString() },
-            { label: "price per epoch", value: formatEth(tier.pricePerEpoch) },
-            { label: "new members", value: tier.open ? "open" : "closed (members may renew)" },
-            { label: "members at most", value: tier.maxMembers === 0 ? "no limit" : String(tier.maxMembers) },
-          ],
-        };
-      }
-      case "setQueryFee": {
-        const fee = a(0) as bigint;
-        if (policy)
-          changes.push({ label: "Fee per query", before: formatEth(policy.feePerQuery), after: formatEth(fee) });
-        return { summary: `Set the fee per query to ${formatEth(fee)}`, changes };
-      }
-      case "setCommittee": {
-        const members = a(0) as readonly Address[];
-        const threshold = Number(a(2));
-        const after = `${plural(members.length, "member")}, ${threshold} needed to release a key`;
-        if (policy) {
-          const c = policy.committee;
-          changes.push({
-            label: "Keyholder committee",
-            before: c.id === 0n ? "none" : `#${c.id}: ${plural(c.members.length, "member")}, ${c.threshold} needed`,
-            after,
-          });
-        }
-        return {
-          summary: `Replace the keyholder committee: ${after} (${members.map(shortAddress).join(", ")})`,
-          changes,
-          fields: [
-            { label: "members", value: members.join(", ") },
-            { label: "public keys", value: (a(1) as readonly Hex[]).map((k) => shortHex(k, 8)).join(", ") },
-            { label: "threshold", value: String(threshold) },
-          ],
-        };
-      }
-      case "approveTrainingRun": {
-        const expiresAt = a(3) as bigint;
-        if (policy) {
-          const existing = policy.trainingRuns.find((r) => r.runId.toLowerCase() === (a(0) as Hex).toLowerCase());
-          changes.push({
-            label: `Training run ${shortHex(a(0) as Hex)}`,
-            before: existing ? (existing.revoked ? "revoked" : "approved") : "not approved",
-            after: `approved until ${formatTime(expiresAt)}`,
-          });
-        }
-        return {
-          summary: `Approve training run ${shortHex(a(0) as Hex)}, run by ${shortAddress(addr(2))}, until ${formatTime(expiresAt)}`,
-          changes,
-          fields: [
-            { label: "run id", value: a(0) as Hex },
-            { label: "specification hash", value: a(1) as Hex },
-            { label: "operator", value: addr(2) },
-            { label: "expires", value: formatTime(expiresAt) },
-          ],
-        };
-      }
-      case "revokeTrainingRun":
-        if (policy) {
-          const existing = policy.trainingRuns.find((r) => r.runId.toLowerCase() === (a(0) as Hex).toLowerCase());
-          changes.push({
-            label: `Training run ${shortHex(a(0) as Hex)}`,
-            before: existing ? (existing.revoked ? "revoked" : "approved") : "does not exist",
-            after: "revoked",
-          });
-        }
-        return { summary: `Withdraw the approval of training run ${shortHex(a(0) as Hex)}`, changes };
-      case "setWorker": {
-        const on = a(1) as boolean;
-        if (policy) {
-          changes.push({
-            label: `${shortAddress(addr(0))} is an authorised worker`,
-            before: yesNo(has(policy.workers, addr(0))),
-            after: yesNo(on),
-          });
-        }
-        return {
-          summary: on
-            ? `Authorise ${shortAddress(addr(0))} as a worker (records contributions, settles usage, commits models)`
-            : `Remove worker ${shortAddress(addr(0))}`,
-          changes,
-        };
-      }
-      case "setRevealDelay": {
-        const delay = a(0) as bigint;
-        if (policy) {
-          changes.push({
-            label: "Model reveal delay",
-            before: formatDuration(policy.revealDelay),
-            after: formatDuration(delay),
-          });
-        }
-        return { summary: `Let trained models be revealed ${formatDuration(delay)} after they are committed`, changes };
-      }
-      case "setGuardian":
-        if (policy) {
-          changes.push({ label: "Guardian", before: shortAddress(policy.guardian), after: shortAddress(addr(0)) });
-        }
-        return { summary: `Make ${shortAddress(addr(0))} the guardian (may engage the kill switch)`, changes };
-      case "engageKillSwitch":
-        if (policy) {
-          changes.push({
-            label: "Kill switch",
-            before: policy.killSwitch.engaged ? "engaged" : "off",
-            after: "engaged",
-          });
-        }
-        return { summary: `Engage the kill switch: “${String(a(0))}”`, changes };
-      case "liftKillSwitch": {
-        const engagementId = a(0) as bigint;
-        const current = policy?.killSwitch.engaged ? policy.killSwitch.engagementId : undefined;
-        if (policy) {
-          changes.push({
-            label: "Kill switch",
-            before: current === undefined ? "off" : `engaged (engagement ${current})`,
-            after: current === engagementId ? "off" : "unchanged: this lift would revert",
-          });
-        }
-        // A lift names the engagement it lifts, so a stale one (voted on an earlier incident) reverts.
-        const stale =
-          policy && current !== engagementId
-            ? current === undefined
-              ? " (the kill switch is off now: this lift would revert)"
-              : ` (engagement ${current} is in force now: this lift would revert)`
-            : "";
-        return {
-          summary: `Lift the kill switch (engagement ${engagementId}): ingest, inference and training resume${stale}`,
-          changes,
-        };
-      }
-    }
-    return undefined;
+    const registryCall = decodePolicyCall(call.data);
+    return registryCall && describePolicyCall(registryCall, policy);
   }
   if (contract === "ContributorRewards" && fn === "voidContribution") {
     return {
@@ -388,21 +153,6 @@ function describeKnown(
     }
   }
   return undefined;
-}
-
-function requirementWords(min: number, attesters: readonly Address[], maxAge: bigint): string {
-  const age = maxAge === 0n ? "" : `, at most ${formatDuration(maxAge)} old`;
-  return `${min} of ${plural(attesters.length, "trusted attester")} (${attesters.map(shortAddress).join(", ")})${age}`;
-}
-
-/** "20 queries per epoch for 0.001 ETH an epoch, open, at most 50 members". */
-export function tierWords(tier: { queriesPerEpoch: bigint; pricePerEpoch: bigint; open: boolean; maxMembers: number }) {
-  const size = tier.maxMembers === 0 ? "no member limit" : `at most ${plural(tier.maxMembers, "member")}`;
-  return `${quotaWords(tier.queriesPerEpoch)} for ${formatEth(tier.pricePerEpoch)} an epoch, ${tier.open ? "open" : "closed to new members"}, ${size}`;
-}
-
-function quotaWords(quota: bigint): string {
-  return quota === 0n ? "none" : `${plural(quota, "query", "queries")} per epoch`;
 }
 
 function defaultFields(abi: Abi, functionName: string, args: readonly unknown[]) {

@@ -1,7 +1,7 @@
+import { describePolicyEvent } from "@dao-ai/pipeline-worker/policy-actions";
 import { decodeEventLog, type Address, type Log, type PublicClient } from "viem";
 import { policyGovernorAbi, policyRegistryAbi } from "./abis.ts";
 import { decodeError, type DecodedError } from "./decodeError.ts";
-import { describeChange } from "./describeChange.ts";
 import type { Call } from "./describeCall.ts";
 import type { Deployment } from "./RuntimeConfig.ts";
 
@@ -87,18 +87,7 @@ function effectsOf(logs: readonly Log[], contracts: Deployment["contracts"]): st
     .flatMap((log) => {
       try {
         const { eventName, args } = decodeEventLog({ abi: policyRegistryAbi, data: log.data, topics: log.topics });
-        const record = args as unknown as Record<string, unknown>;
-        return [
-          `${describeChange({
-            eventName,
-            args: record,
-            version: 0n,
-            blockNumber: 0n,
-            timestamp: undefined,
-            transactionHash: "0x",
-            proposalId: undefined,
-          })} (policy version ${String(record.policyVersion)})`,
-        ];
+        return [`${describePolicyEvent({ eventName, args })} (policy version ${args.policyVersion})`];
       } catch {
         return [];
       }

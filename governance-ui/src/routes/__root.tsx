@@ -95,7 +95,7 @@ function Footer() {
       <span data-testid="block-number">
         {error && !head ? "chain unreachable" : head ? `block ${head.number.toString()}` : "connecting…"}
       </span>
-      {policy ? <span>policy version {policy.version.toString()}</span> : null}
+      {policy ? <span>policy version {policy.policyVersion.toString()}</span> : null}
       <span>
         worker:{" "}
         {workerUrl === null ? "not configured" : worker.isSuccess ? "online" : worker.isError ? "unreachable" : "…"}

@@ -1,3 +1,4 @@
+import { isSubmitter } from "@dao-ai/pipeline-worker/Policy";
 import { useQuery } from "@tanstack/react-query";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import { getAbiItem, type AbiEvent, type Address, type Hex } from "viem";
@@ -23,8 +24,7 @@ function ContributePage() {
   const { wallet } = useWallet();
   const { data: policy } = usePolicy();
   const account = wallet?.address;
-  const allowed =
-    account && policy ? policy.submitters.some((s) => s.toLowerCase() === account.toLowerCase()) : undefined;
+  const allowed = account && policy ? isSubmitter(policy, account) : undefined;
   return (
     <section className="page" aria-labelledby="contribute-title">
       <div className="page-head">

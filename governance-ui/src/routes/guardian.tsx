@@ -1,3 +1,4 @@
+import { describePolicyEvent } from "@dao-ai/pipeline-worker/policy-actions";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import { useId, useState } from "react";
 import { encodeFunctionData, type Address } from "viem";
@@ -15,7 +16,6 @@ import { TxStatus } from "../components/TxStatus.tsx";
 import { policyGovernorAbi, policyRegistryAbi, safeAbi, systemErrorsAbi } from "../lib/abis.ts";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainQuery } from "../lib/ChainHead.tsx";
-import { describeChange } from "../lib/describeChange.ts";
 import { formatTime } from "../lib/format.ts";
 import { useGovernorSettings, usePolicy, useProposals } from "../lib/queries.ts";
 import { useWallet } from "../lib/WalletContext.tsx";
@@ -132,7 +132,8 @@ function GuardianPage() {
             <ul className="small">
               {killHistory.map((c) => (
                 <li key={c.transactionHash}>
-                  {describeChange(c)} ({c.timestamp !== undefined ? formatTime(c.timestamp) : `block ${c.blockNumber}`})
+                  {describePolicyEvent(c)} (
+                  {c.timestamp !== undefined ? formatTime(c.timestamp) : `block ${c.blockNumber}`})
                 </li>
               ))}
             </ul>

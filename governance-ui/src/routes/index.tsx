@@ -1,10 +1,10 @@
+import { describePolicyEvent } from "@dao-ai/pipeline-worker/policy-actions";
 import { createFileRoute, Link } from "@tanstack/react-router";
 import { AddressText } from "../components/AddressText.tsx";
 import { Loaded } from "../components/Loading.tsx";
 import { useApp } from "../lib/AppContext.tsx";
 import { useChainHead, useChainQuery } from "../lib/ChainHead.tsx";
 import { governanceTokenAbi } from "../lib/abis.ts";
-import { describeChange } from "../lib/describeChange.ts";
 import {
   formatBalance,
   formatDuration,
@@ -16,7 +16,7 @@ import {
   shortHex,
 } from "../lib/format.ts";
 import { usePolicy } from "../lib/queries.ts";
-import type { Policy } from "../lib/readPolicy.ts";
+import { tierList, type Policy } from "../lib/readPolicy.ts";
 import { TierTable } from "./-components/TierTable.tsx";
 
 export const Route = createFileRoute("/")({ component: PolicyPage });
@@ -44,6 +44,7 @@ function PolicyView({ policy }: { policy: Policy }) {
   const { config } = useApp();
   const now = Number(head?.timestamp ?? 0n);
   const ks = policy.killSwitch;
+  const tiers = tierList(policy).filter((tier) => tier.queriesPerEpoch > 0n);
   return (
     <>
       <div className="stat-grid">
@@ -61,7 +62,7 @@ function PolicyView({ policy }: { policy: Policy }) {
         <div className="stat">
           <span className="stat-label">Policy version</span>
           <span className="stat-value" data-testid="policy-version">
-            {policy.version.toString()}
+            {policy.policyVersion.toString()}
           </span>
           <span className="stat-note">{plural(policy.history.length, "change")} since deployment</span>
         </div>
@@ -84,11 +85,11 @@ function PolicyView({ policy }: { policy: Policy }) {
         <section className="card" aria-labelledby="submitters-title">
           <h2 id="submitters-title">Submitters</h2>
           <p className="muted small">Who may submit training data.</p>
-          {policy.submitters.length === 0 ? (
+          {policy.submitters.size === 0 ? (
             <p>Nobody yet.</p>
           ) : (
             <ul className="plain-list" data-testid="submitters">
-              {policy.submitters.map((s) => (
+              {[...policy.submitters].map((s) => (
                 <li key={s}>
                   <AddressText address={s} />
                 </li>
@@ -176,10 +177,10 @@ function PolicyView({ policy }: { policy: Policy }) {
             Anyone joins an open tier by paying its price (to the treasury) on the{" "}
             <Link to="/consume">Consume page</Link>, with no proposal.
           </p>
-          {policy.tiers.every((tier) => tier.queriesPerEpoch === 0n) ? (
+          {tiers.length === 0 ? (
             <p>No tier yet: only consumers with a voted quota may query.</p>
           ) : (
-            <TierTable tiers={policy.tiers.filter((tier) => tier.queriesPerEpoch > 0n)} testId="tiers" />
+            <TierTable tiers={tiers} testId="tiers" />
           )}
         </section>
 
@@ -214,11 +215,11 @@ function PolicyView({ policy }: { policy: Policy }) {
             <div>
               <dt>Workers</dt>
               <dd>
-                {policy.workers.length === 0 ? (
+                {policy.workers.size === 0 ? (
                   "none"
                 ) : (
                   <ul className="plain-list">
-                    {policy.workers.map((w) => (
+                    {[...policy.workers].map((w) => (
                       <li key={w}>
                         <AddressText address={w} />
                       </li>
@@ -230,13 +231,13 @@ function PolicyView({ policy }: { policy: Policy }) {
             <div>
               <dt>Training runs</dt>
               <dd>
-                {policy.trainingRuns.length === 0 ? (
+                {policy.trainingRuns.size === 0 ? (
                   "none approved"
                 ) : (
                   <ul className="plain-list">
-                    {policy.trainingRuns.map((r) => (
-                      <li key={r.runId}>
-                        <code title={r.runId}>{shortHex(r.runId)}</code>{" "}
+                    {[...policy.trainingRuns].map(([runId, r]) => (
+                      <li key={runId}>
+                        <code title={runId}>{shortHex(runId)}</code>{" "}
                         {r.revoked
                           ? "revoked"
                           : r.expiresAt <= BigInt(now)
@@ -279,7 +280,7 @@ function PolicyView({ policy }: { policy: Policy }) {
                   v{change.version.toString()}
                 </span>
                 <div>
-                  <p className="history-change">{describeChange(change)}</p>
+                  <p className="history-change">{describePolicyEvent(change)}</p>
                   <p className="history-meta">
                     <span>
                       {change.proposalId !== undefined ? (
@@ -288,7 +289,7 @@ function PolicyView({ policy }: { policy: Policy }) {
                         </Link>
                       ) : change.eventName === "KillSwitchEngaged" ? (
                         <>
-                          by the guardian <AddressText address={change.args.by as string} />
+                          by the guardian <AddressText address={change.args.by} />
                         </>
                       ) : (
                         "by a timelock operation"

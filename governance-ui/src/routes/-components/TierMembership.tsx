@@ -7,7 +7,7 @@ import { useApp } from "../../lib/AppContext.tsx";
 import { useChainQuery } from "../../lib/ChainHead.tsx";
 import { formatEth, formatTime, plural } from "../../lib/format.ts";
 import { usePolicy } from "../../lib/queries.ts";
-import type { Policy, Tier } from "../../lib/readPolicy.ts";
+import { tierList, type Policy, type Tier } from "../../lib/readPolicy.ts";
 import { useWrite } from "../../lib/useWrite.ts";
 import { useWallet } from "../../lib/WalletContext.tsx";
 import { TierTable } from "./TierTable.tsx";
@@ -52,7 +52,7 @@ function Tiers({ account, policy }: { account: Address; policy: Policy }) {
     ]);
     return { tierId, fromEpoch, untilEpoch, votedQuota } satisfies Membership;
   });
-  const tiers = policy.tiers.filter((tier) => tier.queriesPerEpoch > 0n);
+  const tiers = tierList(policy).filter((tier) => tier.queriesPerEpoch > 0n);
   if (tiers.length === 0) return <p>No tier is offered yet: the DAO adds one by proposal.</p>;
   return (
     <>
@@ -70,7 +70,7 @@ function Tiers({ account, policy }: { account: Address; policy: Policy }) {
 }
 
 function isActive(membership: Membership, policy: Policy): boolean {
-  const tier = policy.tiers[membership.tierId];
+  const tier = policy.tiers.get(membership.tierId);
   // As the registry's joinTier sees it: a membership of a removed tier grants nothing and holds no one back.
   return membership.untilEpoch > policy.currentEpoch && (tier?.queriesPerEpoch ?? 0n) > 0n;
 }
@@ -80,7 +80,7 @@ function isActive(membership: Membership, policy: Policy): boolean {
  * is settled during this one, so the registry lets only the same tier be joined (continuing it).
  */
 function settlingLastEpoch(membership: Membership, policy: Policy): boolean {
-  const tier = policy.tiers[membership.tierId];
+  const tier = policy.tiers.get(membership.tierId);
   return (
     membership.untilEpoch !== 0n && membership.untilEpoch === policy.currentEpoch && (tier?.queriesPerEpoch ?? 0n) > 0n
   );
@@ -92,7 +92,7 @@ function epochStart(policy: Policy, epoch: bigint): bigint {
 }
 
 function MembershipState({ membership, policy }: { membership: Membership; policy: Policy }) {
-  const tier = policy.tiers[membership.tierId];
+  const tier = policy.tiers.get(membership.tierId);
   const voted =
     membership.votedQuota > 0n ? (
       <p className="notice" data-testid="voted-quota">
