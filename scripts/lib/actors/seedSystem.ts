@@ -1,5 +1,6 @@
 import {
   formatEther,
+  getContract,
   isAddressEqual,
   parseEther,
   type Address,
@@ -88,15 +89,14 @@ export async function seedSystem(parameters: SeedSystemParameters): Promise<{ pr
     await wait(await deployer.sendTransaction({ to: timelock, value: treasury }), "Funding the treasury");
   }
 
-  const read = (functionName: string, args: readonly unknown[] = []) =>
-    publicClient.readContract({ address: policyRegistry, abi: policyRegistryAbi, functionName, args } as never);
-  const [isWorker, isSubmitter, committee, quota, tierCount] = (await Promise.all([
-    read("isWorker", [parameters.worker]),
-    read("isSubmitter", [parameters.contributor]),
-    read("committee"),
-    read("quotaOf", [parameters.consumer]),
-    read("tierCount"),
-  ])) as [boolean, boolean, readonly [bigint, ...unknown[]], bigint, number];
+  const view = getContract({ address: policyRegistry, abi: policyRegistryAbi, client: publicClient }).read;
+  const [isWorker, isSubmitter, committee, quota, tierCount] = await Promise.all([
+    view.isWorker([parameters.worker]),
+    view.isSubmitter([parameters.contributor]),
+    view.committee(),
+    view.quotaOf([parameters.consumer]),
+    view.tierCount(),
+  ]);
   if (isWorker && isSubmitter && committee[0] > 0n && quota > 0n && tierCount > 0) return { proposed: false };
   const starter = STARTER_TIER;
 

@@ -1,6 +1,8 @@
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import {
   encodeFunctionData,
+  getAbiItem,
+  getContract,
   formatEther,
   keccak256,
   toHex,
@@ -96,13 +98,21 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   // Every other check reads these contracts; without code they would only fail confusingly.
   if (checks.some((c) => !c.ok)) return checks;
 
-  const read = <T>(address: Address, abi: readonly unknown[], functionName: string, args: unknown[] = []) =>
-    client.readContract({ address, abi: abi as never, functionName, args } as never) as Promise<T>;
+  // Each contract read through its typed ABI, so a renamed function is a type error here.
+  const view = {
+    timelock: getContract({ address: c.timelock, abi: timelockControllerAbi, client }).read,
+    governor: getContract({ address: c.governor, abi: policyGovernorAbi, client }).read,
+    registry: getContract({ address: c.policyRegistry, abi: policyRegistryAbi, client }).read,
+    token: getContract({ address: c.token, abi: governanceTokenAbi, client }).read,
+    contributorRewards: getContract({ address: c.contributorRewards, abi: contributorRewardsAbi, client }).read,
+    usageSettlement: getContract({ address: c.usageSettlement, abi: usageSettlementAbi, client }).read,
+    runRewards: getContract({ address: c.runRewards, abi: runRewardsAbi, client }).read,
+    modelCommitments: getContract({ address: c.modelCommitments, abi: modelCommitmentsAbi, client }).read,
+  };
 
   // Timelock roles. TimelockController does not enumerate members, so holders are rebuilt from
   // its RoleGranted/RoleRevoked events since deployment.
-  const roleId = (r: "PROPOSER_ROLE" | "CANCELLER_ROLE" | "EXECUTOR_ROLE" | "DEFAULT_ADMIN_ROLE") =>
-    read<Hex>(c.timelock, timelockControllerAbi, r);
+  const roleId = (r: "PROPOSER_ROLE" | "CANCELLER_ROLE" | "EXECUTOR_ROLE" | "DEFAULT_ADMIN_ROLE") => view.timelock[r]();
   const proposerRole = await roleId("PROPOSER_ROLE");
   const cancellerRole = await roleId("CANCELLER_ROLE");
   const executorRole = await roleId("EXECUTOR_ROLE");
@@ -122,7 +132,7 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   );
   // The Governor tells the votes its guardian may not cancel (replacing the guardian, lifting the
   // kill switch) by the registry's address: another address would leave them cancellable.
-  const governorRegistry = await read<Address>(c.governor, policyGovernorAbi, "policyRegistry");
+  const governorRegistry = await view.governor.policyRegistry();
   check(
     "the Governor's guardian cannot cancel votes replacing it or lifting the kill switch",
     governorRegistry.toLowerCase() === c.policyRegistry.toLowerCase(),
@@ -130,7 +140,7 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   );
   check(
     "anyone can execute a queued proposal",
-    await read<boolean>(c.timelock, timelockControllerAbi, "hasRole", [executorRole, zeroAddress]),
+    await view.timelock.hasRole([executorRole, zeroAddress]),
     "EXECUTOR_ROLE held by the zero address",
   );
   check(
@@ -142,9 +152,9 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   for (const [role, who] of holders) {
     if (who.has(deployment.deployer.toLowerCase())) deployerRoles.push(role);
   }
-  const registryGuardian = await read<Address>(c.policyRegistry, policyRegistryAbi, "guardian");
-  const proposalGuardian = await read<Address>(c.governor, policyGovernorAbi, "proposalGuardian");
-  const deployerIsWorker = await read<boolean>(c.policyRegistry, policyRegistryAbi, "isWorker", [deployment.deployer]);
+  const registryGuardian = await view.registry.guardian();
+  const proposalGuardian = await view.governor.proposalGuardian();
+  const deployerIsWorker = await view.registry.isWorker([deployment.deployer]);
   check(
     "the deployer holds no role anywhere",
     deployerRoles.length === 0 &&
@@ -156,18 +166,18 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
 
   // Settings: what the manifest promises voters is what the chain enforces.
   const s = deployment.settings;
-  const minDelay = await read<bigint>(c.timelock, timelockControllerAbi, "getMinDelay");
+  const minDelay = await view.timelock.getMinDelay();
   check(
     "the timelock delay is the manifest's",
     minDelay.toString() === s.timelockMinDelay,
     `chain ${minDelay} s, manifest ${s.timelockMinDelay} s`,
   );
   const governorSettings = {
-    votingDelay: (await read<bigint>(c.governor, policyGovernorAbi, "votingDelay")).toString(),
-    votingPeriod: (await read<bigint>(c.governor, policyGovernorAbi, "votingPeriod")).toString(),
-    proposalThreshold: (await read<bigint>(c.governor, policyGovernorAbi, "proposalThreshold")).toString(),
-    quorumNumerator: (await read<bigint>(c.governor, policyGovernorAbi, "quorumNumerator")).toString(),
-    lateQuorumExtension: (await read<bigint>(c.governor, policyGovernorAbi, "lateQuorumVoteExtension")).toString(),
+    votingDelay: (await view.governor.votingDelay()).toString(),
+    votingPeriod: (await view.governor.votingPeriod()).toString(),
+    proposalThreshold: (await view.governor.proposalThreshold()).toString(),
+    quorumNumerator: (await view.governor.quorumNumerator()).toString(),
+    lateQuorumExtension: (await view.governor.lateQuorumVoteExtension()).toString(),
   };
   const promised = {
     votingDelay: String(s.votingDelay),
@@ -187,16 +197,14 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   // they must reach the proposal threshold and the quorum, or no proposal can ever pass and the
   // DAO, and the treasury in its timelock, are frozen from the first day. Balances are counted,
   // not votes: at deployment nobody has delegated yet, and anyone can delegate to one proposer.
-  const supply = await read<bigint>(c.token, governanceTokenAbi, "totalSupply");
+  const supply = await view.token.totalSupply();
   let locked = 0n;
   for (const address of new Set(Object.values(c).map((a) => a.toLowerCase() as Address))) {
-    locked += await read<bigint>(c.token, governanceTokenAbi, "balanceOf", [address]);
+    locked += await view.token.balanceOf([address]);
   }
   const outside = supply - locked;
-  const threshold = await read<bigint>(c.governor, policyGovernorAbi, "proposalThreshold");
-  const quorum =
-    (supply * (await read<bigint>(c.governor, policyGovernorAbi, "quorumNumerator"))) /
-    (await read<bigint>(c.governor, policyGovernorAbi, "quorumDenominator"));
+  const threshold = await view.governor.proposalThreshold();
+  const quorum = (supply * (await view.governor.quorumNumerator())) / (await view.governor.quorumDenominator());
   const held = `holders outside the timelock have ${formatEther(outside)} of ${formatEther(supply)} tokens`;
   check(
     "holders outside the timelock can reach the proposal threshold",
@@ -210,51 +218,42 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
   );
 
   // Wiring.
-  check("the Governor uses the timelock", eq(await read(c.governor, policyGovernorAbi, "timelock"), c.timelock), "");
-  check("the Governor counts the token's votes", eq(await read(c.governor, policyGovernorAbi, "token"), c.token), "");
-  check(
-    "the registry obeys the timelock",
-    eq(await read(c.policyRegistry, policyRegistryAbi, "timelock"), c.timelock),
-    "",
-  );
+  check("the Governor uses the timelock", eq(await view.governor.timelock(), c.timelock), "");
+  check("the Governor counts the token's votes", eq(await view.governor.token(), c.token), "");
+  check("the registry obeys the timelock", eq(await view.registry.timelock(), c.timelock), "");
   check(
     "rewards read the registry and EAS",
-    eq(await read(c.contributorRewards, contributorRewardsAbi, "policy"), c.policyRegistry) &&
-      eq(await read(c.contributorRewards, contributorRewardsAbi, "eas"), c.eas),
+    eq(await view.contributorRewards.policy(), c.policyRegistry) && eq(await view.contributorRewards.eas(), c.eas),
     "",
   );
   check(
     "settlement pays into rewards",
-    eq(await read(c.usageSettlement, usageSettlementAbi, "rewards"), c.contributorRewards) &&
-      eq(await read(c.usageSettlement, usageSettlementAbi, "policy"), c.policyRegistry),
+    eq(await view.usageSettlement.rewards(), c.contributorRewards) &&
+      eq(await view.usageSettlement.policy(), c.policyRegistry),
     "",
   );
   check(
     "settlement pays served models' fees into run rewards",
-    eq(await read(c.usageSettlement, usageSettlementAbi, "runRewards"), c.runRewards) &&
-      eq(await read(c.usageSettlement, usageSettlementAbi, "modelCommitments"), c.modelCommitments),
+    eq(await view.usageSettlement.runRewards(), c.runRewards) &&
+      eq(await view.usageSettlement.modelCommitments(), c.modelCommitments),
     "",
   );
   check(
     "run rewards read the registry, rewards and model commitments",
-    eq(await read(c.runRewards, runRewardsAbi, "policy"), c.policyRegistry) &&
-      eq(await read(c.runRewards, runRewardsAbi, "contributorRewards"), c.contributorRewards) &&
-      eq(await read(c.runRewards, runRewardsAbi, "modelCommitments"), c.modelCommitments),
+    eq(await view.runRewards.policy(), c.policyRegistry) &&
+      eq(await view.runRewards.contributorRewards(), c.contributorRewards) &&
+      eq(await view.runRewards.modelCommitments(), c.modelCommitments),
     "",
   );
   // UsageSettlement caches the registry's epoch length (its settlement window): they must agree.
-  const window = await read(c.usageSettlement, usageSettlementAbi, "settlementWindow");
-  const epochLength = await read(c.policyRegistry, policyRegistryAbi, "epochLength");
+  const window = await view.usageSettlement.settlementWindow();
+  const epochLength = await view.registry.epochLength();
   check(
     "settlement's window is the registry's epoch",
     window === epochLength,
     `settlement window ${String(window)}, epoch length ${String(epochLength)}`,
   );
-  check(
-    "model commitments read the registry",
-    eq(await read(c.modelCommitments, modelCommitmentsAbi, "policy"), c.policyRegistry),
-    "",
-  );
+  check("model commitments read the registry", eq(await view.modelCommitments.policy(), c.policyRegistry), "");
 
   // Every setter, from every account that might hold power, must be refused; from the timelock it
   // must pass the access check (it may still fail for state reasons, which is fine).
@@ -297,17 +296,19 @@ function eq(a: unknown, b: string): boolean {
 }
 
 async function roleHolders(client: PublicClient, timelock: Address, fromBlock: bigint): Promise<Map<Hex, Set<string>>> {
-  const events = timelockControllerAbi.filter(
-    (item) => item.type === "event" && (item.name === "RoleGranted" || item.name === "RoleRevoked"),
-  );
-  const logs = await client.getContractEvents({
+  // Only the two role events are asked for (one topic filter), not every operation the timelock ran.
+  const logs = await client.getLogs({
     address: timelock,
-    abi: events,
+    events: [
+      getAbiItem({ abi: timelockControllerAbi, name: "RoleGranted" }),
+      getAbiItem({ abi: timelockControllerAbi, name: "RoleRevoked" }),
+    ],
     fromBlock,
     toBlock: "latest",
-  } as never);
+    strict: true,
+  });
   const holders = new Map<Hex, Set<string>>();
-  for (const log of logs as unknown as { eventName: string; args: { role: Hex; account: Address } }[]) {
+  for (const log of logs) {
     const set = holders.get(log.args.role) ?? new Set<string>();
     if (log.eventName === "RoleGranted") set.add(log.args.account.toLowerCase());
     else set.delete(log.args.account.toLowerCase());

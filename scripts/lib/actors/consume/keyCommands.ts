@@ -1,4 +1,13 @@
-import { formatEther, getAddress, isAddress, isAddressEqual, parseEther, zeroAddress, type Address } from "viem";
+import {
+  formatEther,
+  getAddress,
+  getContract,
+  isAddress,
+  isAddressEqual,
+  parseEther,
+  zeroAddress,
+  type Address,
+} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { policyRegistryAbi, usageSettlementAbi } from "@dao-ai/pipeline-worker/abis";
 import {
@@ -60,13 +69,19 @@ function keyAddressOf(given: string): Address {
   return getAddress(given);
 }
 
-const read = <T>(
-  context: ConsumeContext,
-  abi: readonly unknown[],
-  address: Address,
-  functionName: string,
-  args: unknown[],
-) => context.publicClient.readContract({ address, abi, functionName, args } as never) as Promise<T>;
+/** The registry's and the settlement contract's views, read through their typed ABIs. */
+const registryOf = (context: ConsumeContext) =>
+  getContract({
+    address: context.deployment.contracts.policyRegistry,
+    abi: policyRegistryAbi,
+    client: context.publicClient,
+  }).read;
+const settlementOf = (context: ConsumeContext) =>
+  getContract({
+    address: context.deployment.contracts.usageSettlement,
+    abi: usageSettlementAbi,
+    client: context.publicClient,
+  }).read;
 
 function needWorkers(context: ConsumeContext) {
   if (context.workers.length === 0) {
@@ -80,11 +95,11 @@ async function create(context: ConsumeContext) {
   needWorkers(context);
   const { deployment, wallet, options } = context;
   const consumer = wallet.account.address;
-  const { policyRegistry, usageSettlement } = deployment.contracts;
+  const { usageSettlement } = deployment.contracts;
   const [head, fee, epoch] = await Promise.all([
     context.publicClient.getBlock(),
-    read<bigint>(context, policyRegistryAbi, policyRegistry, "feePerQuery", []),
-    read<bigint>(context, policyRegistryAbi, policyRegistry, "currentEpoch", []),
+    registryOf(context).feePerQuery(),
+    registryOf(context).currentEpoch(),
   ]);
   let worker: Address = zeroAddress;
   if (options.worker !== undefined) {
@@ -110,7 +125,7 @@ async function create(context: ConsumeContext) {
       },
     );
   }
-  const quota = await read<bigint>(context, policyRegistryAbi, policyRegistry, "quotaAt", [consumer, epoch]);
+  const quota = await registryOf(context).quotaAt([consumer, epoch]);
   if (quota === 0n) {
     context.say(`Warning: ${consumer} has no quota in epoch ${epoch}: workers will refuse its queries (NO_QUOTA).`);
     context.say(`  Join an access tier first (npm run consume -- tiers), or ask the DAO for a quota.`);
@@ -223,13 +238,7 @@ async function revoke(context: ConsumeContext) {
   const key = keyAddressOf(given);
   const { usageSettlement } = context.deployment.contracts;
   const consumer = context.wallet.account.address;
-  const [, revokedAt] = await read<readonly [bigint, bigint]>(
-    context,
-    usageSettlementAbi,
-    usageSettlement,
-    "keyState",
-    [consumer, key],
-  );
+  const [, revokedAt] = await settlementOf(context).keyState([consumer, key]);
   if (revokedAt !== 0n) {
     throw new BaseError(
       `Key ${key} of ${consumer} was already revoked at ${new Date(Number(revokedAt) * 1000).toISOString()}.`,
@@ -243,7 +252,7 @@ async function revoke(context: ConsumeContext) {
       args: [key],
     }),
   );
-  const grace = await read<bigint>(context, usageSettlementAbi, usageSettlement, "CANCEL_GRACE", []);
+  const grace = await settlementOf(context).CANCEL_GRACE();
   console.log(`Key ${key} is revoked. Workers refuse it (KEY_REVOKED) as soon as their policy sync sees the event;`);
   console.log(
     `what they served with it before that still settles for ${Number(grace) / 60} minutes, then nothing more can be charged to it.`,
