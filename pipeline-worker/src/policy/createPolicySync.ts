@@ -1,21 +1,24 @@
-import { Counter, Gauge, type Registry } from "prom-client";
-import { BlockNotFoundError, type Address, type Hex, type PublicClient } from "viem";
+import type { Address, Hex, PublicClient } from "viem";
 import { policyRegistryAbi } from "../abis.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { Metrics } from "../internal/createMetrics.ts";
 import { WorkerError } from "../internal/WorkerError.ts";
+import { createPolicyPublisher, toPolicyView } from "./createPolicyPublisher.ts";
 import { createPolicyStore, type PolicyCheckpoint, type PolicyStore } from "./createPolicyStore.ts";
-import type { PolicyEvent } from "./decodePolicyLog.ts";
+import { createPolicySyncMetrics } from "./createPolicySyncMetrics.ts";
+import { createPollScheduler } from "./createPollScheduler.ts";
+import { ChainMovedError, createReorgGuard, type BlockHeader } from "./createReorgGuard.ts";
 import { diffPolicies, type PolicyField } from "./diffPolicies.ts";
+import { evaluatePolicyFreshness, type PolicyFreshness } from "./evaluatePolicyFreshness.ts";
 import { fetchPolicyEvents } from "./fetchPolicyEvents.ts";
 import { mostRestrictivePolicy } from "./mostRestrictivePolicy.ts";
-import { accessOf, createGenesisPolicy, epochAt, type EpochSchedule, type KillSwitch, type Policy } from "./Policy.ts";
-import { toPolicyJson, type ConsumerAccessJson, type PolicyJson } from "./policyJson.ts";
+import { createGenesisPolicy, type EpochSchedule, type KillSwitch, type Policy } from "./Policy.ts";
 import { PolicyVersionGapError } from "./PolicyVersionGapError.ts";
 import type { PolicyDeployment } from "./readPolicyDeployment.ts";
 import { reducePolicy } from "./reducePolicy.ts";
 import { readEpochSchedule, readPolicyFromChain } from "./readPolicyFromChain.ts";
+import { toPolicySnapshot, type PolicySnapshot } from "./toPolicySnapshot.ts";
 
 export type CreatePolicySyncParameters = {
   client: PublicClient;
@@ -99,27 +102,6 @@ export type KillSwitchChange = {
   policyVersion: bigint;
 };
 
-export type StaleReason = "not-synced" | "sync-failed" | "too-old" | "too-far-behind" | "head-too-old" | "inconsistent";
-
-/** The JSON body of `GET /v1/policy`. */
-export type PolicySnapshot = {
-  chainId: number;
-  registry: string;
-  /** The enforced policy (see {@link PolicyView.policy}). */
-  policy: PolicyJson;
-  /** The confirmed cursor: the block and policy version the enforced grants come from. */
-  blockNumber: string;
-  blockHash: Hex | null;
-  policyVersion: string;
-  head: { blockNumber: string; blockHash: Hex | null; policyVersion: string };
-  confirmations: number;
-  killSwitchUnconfirmed: boolean;
-  epochs: { epochLength: string; epochGenesis: string };
-  syncedAt: string;
-  /** With `consumer`: where its quota in the current epoch comes from (a vote or a tier). */
-  consumer?: ConsumerAccessJson;
-};
-
 export type PolicySync = {
   /** Polls now and then every `pollingIntervalMs` until `stop`. */
   start(): void;
@@ -145,21 +127,6 @@ export type PolicySync = {
 };
 
 type Confirmed = { blockNumber: bigint; blockHash: Hex | undefined; policy: Policy };
-type Header = { number: bigint; hash: Hex };
-type Published = {
-  effective: Policy;
-  confirmed: Confirmed;
-  head: { blockNumber: bigint; blockHash: Hex; policy: Policy };
-  syncedAt: number;
-};
-
-/** The chain moved under a poll (a reorg while it read); the next attempt reads again. */
-class ChainMovedError extends BaseError {
-  override name = "ChainMovedError";
-  constructor(message: string) {
-    super(message, { retryable: true, hints: ["The sync reads again on its next poll."] });
-  }
-}
 
 const SCALAR_FIELDS: readonly PolicyField[] = [
   "policyVersion",
@@ -177,8 +144,6 @@ const MAX_VERIFIED_ENTRIES = 64;
 const CHAIN_MOVED_ATTEMPTS = 3;
 // The longest a catch-up goes without persisting its cursor (its last range is always persisted).
 const PERSIST_INTERVAL_MS = 1_000;
-// Block headers requested at once when checking that events come from canonical blocks.
-const HEADER_CONCURRENCY = 8;
 
 /**
  * Follows the PolicyRegistry's events and keeps the policy every request is checked against, in
@@ -194,18 +159,19 @@ const HEADER_CONCURRENCY = 8;
  * Each poll first checks that the cursor's block is still canonical and, if not, rolls back to
  * the newest checkpoint that is (or to the deployment). Every range read is bracketed by reading
  * its last block's hash before and after, and the cursor is checked to be still canonical, so a
- * reorg while reading makes the poll read again instead of mixing two forks. Every registry
- * event carries the next policy version, and each poll compares the version at the head with the
- * registry's, so missed logs are detected and the range read again.
+ * reorg while reading makes the poll read again instead of mixing two forks (`createReorgGuard`).
+ * Every registry event carries the next policy version, and each poll compares the version at the
+ * head with the registry's, so missed logs are detected and the range read again.
  *
  * A node is not trusted to be consistent across requests (a load balancer can send each to
  * another replica): a head lower than one already seen fails the poll, and each event must come
  * from the block canonical at its height, not from a fork the node has not forgotten.
  *
- * It fails closed: `requireFreshPolicy` throws POLICY_STALE before the first poll, after a failed
- * poll, when the last good poll is older than `stalenessMs`, when the confirmed cursor is
- * more than `maxLagBlocks` behind the head, and when the head itself is older than
- * `maxHeadAgeSeconds` (the node has fallen behind the network).
+ * It fails closed (`evaluatePolicyFreshness`): `requireFreshPolicy` throws POLICY_STALE before the
+ * first poll, after a failed poll, when the last good poll is older than `stalenessMs`, when the
+ * confirmed cursor is more than `maxLagBlocks` behind the head, and when the head itself is older
+ * than `maxHeadAgeSeconds` (the node has fallen behind the network). Polls are timed by
+ * `createPollScheduler`, and listeners told of changes by `createPolicyPublisher`.
  */
 export async function createPolicySync(parameters: CreatePolicySyncParameters): Promise<PolicySync> {
   const { client, deployment, logger, onProgress } = parameters;
@@ -217,7 +183,9 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   const maxLagBlocks = wholeNumber("maxLagBlocks", parameters.maxLagBlocks ?? confirmations + 16, confirmations);
   const maxHeadAgeSeconds = wholeNumber("maxHeadAgeSeconds", parameters.maxHeadAgeSeconds ?? 0, 0);
   const now = parameters.now ?? Date.now;
-  const metrics = parameters.metrics === undefined ? undefined : createSyncMetrics(parameters.metrics.registry);
+  const metrics = parameters.metrics === undefined ? undefined : createPolicySyncMetrics(parameters.metrics.registry);
+  const guard = createReorgGuard({ client });
+  const publisher = createPolicyPublisher({ logger });
 
   const store: PolicyStore = await createPolicyStore({
     directory: parameters.directory,
@@ -241,13 +209,11 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     policy: createGenesisPolicy({ guardian: deployment.guardian, revealDelay: deployment.revealDelay }),
   };
   let confirmed: Confirmed = (await store.latest()) ?? genesis;
-  let published: Published | undefined;
   let epochs: EpochSchedule | undefined;
   let chainChecked = false;
   let verified = false;
-  let latestHead: bigint | undefined;
-  /** The latest head's timestamp, in seconds, as its block says. */
-  let latestHeadTimestamp: bigint | undefined;
+  /** The latest head a poll saw, with its timestamp in seconds as its block says. */
+  let latestHead: { number: bigint; timestamp: bigint } | undefined;
   // The highest head any poll saw. It is an invariant that the published policy comes from a head
   // no lower than this: a node that answers with a lower one is behind (a lagging replica behind a
   // load balancer), and its older view could lift a kill switch already seen engaged.
@@ -255,13 +221,8 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
   let lastSuccessAt: number | undefined;
   let lastFailure: { at: number; error: BaseError } | undefined;
   let inconsistency: BaseError | undefined;
-  let lastFingerprint: string | undefined;
-  let inFlight: Promise<PolicyPollResult> | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running = false;
   let closed = false;
-  const killSwitchListeners = new Set<(change: KillSwitchChange) => void>();
-  const policyListeners = new Set<(view: PolicyView) => void>();
+  let persistedAt = Number.NEGATIVE_INFINITY;
   if (confirmed !== genesis) {
     logger?.info(
       { blockNumber: confirmed.blockNumber, policyVersion: confirmed.policy.policyVersion },
@@ -269,22 +230,6 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     );
   }
 
-  async function headerAt(blockNumber: bigint): Promise<Header | undefined> {
-    try {
-      const block = await client.getBlock({ blockNumber });
-      return { number: block.number, hash: block.hash };
-    } catch (error) {
-      if (error instanceof BlockNotFoundError) return undefined;
-      throw error;
-    }
-  }
-
-  async function latestHeader(): Promise<Header & { timestamp: bigint }> {
-    const block = await client.getBlock({ blockTag: "latest" });
-    return { number: block.number, hash: block.hash, timestamp: block.timestamp };
-  }
-
-  let persistedAt = Number.NEGATIVE_INFINITY;
   /**
    * Moves the confirmed state to `next`, persisting it when `persist` is set or a second has passed
    * since the last write. Each write serialises the whole policy, so persisting every range of a
@@ -299,16 +244,9 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     confirmed = next;
   }
 
-  /** Moves the confirmed state back to the newest checkpoint `accept`s, or to the deployment. */
-  async function rollBack(accept: (checkpoint: PolicyCheckpoint) => Promise<boolean> | boolean, why: string) {
+  /** Moves the confirmed state back to `target` (a checkpoint, or the deployment); returns its block. */
+  async function rollBack(target: Confirmed, why: string): Promise<bigint> {
     const from = confirmed.blockNumber;
-    let target: Confirmed = genesis;
-    for (const checkpoint of await store.checkpoints()) {
-      if (await accept(checkpoint)) {
-        target = checkpoint;
-        break;
-      }
-    }
     await store.discardAbove(target.blockNumber);
     confirmed = target;
     metrics?.reorgs.inc();
@@ -317,6 +255,13 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       `Policy sync rolled back: ${why}.`,
     );
     return target.blockNumber;
+  }
+
+  /** Rolls back when the cursor's block left the canonical chain; returns where to. */
+  async function rollBackIfReorganised(): Promise<bigint | undefined> {
+    const point = await guard.resyncPoint(confirmed, () => store.checkpoints());
+    if (point === undefined) return undefined;
+    return rollBack(point.from ?? genesis, `block ${confirmed.blockNumber} is no longer canonical (reorg)`);
   }
 
   /** After a version gap or a version that differs from the chain's: find out whether the confirmed state is sound. */
@@ -333,8 +278,9 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
         // The missing events come after the last one applied, so any checkpoint from before that
         // event is sound.
         const below = onChain < ours ? onChain : ours;
+        const sound = (await store.checkpoints()).find((checkpoint) => checkpoint.policy.policyVersion < below);
         await rollBack(
-          (checkpoint) => checkpoint.policy.policyVersion < below,
+          sound ?? genesis,
           `the confirmed policy is at version ${ours} but the registry was at ${onChain} in block ${confirmed.blockNumber}`,
         );
       }
@@ -357,18 +303,21 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     while (confirmed.blockNumber < target) {
       const fromBlock = confirmed.blockNumber + 1n;
       const toBlock = fromBlock + BigInt(maxBlockRange) - 1n < target ? fromBlock + BigInt(maxBlockRange) - 1n : target;
-      const before = await headerAt(toBlock);
+      const before = await guard.headerAt(toBlock);
       if (before === undefined) throw new ChainMovedError(`Block ${toBlock} disappeared while syncing policy.`);
       const events = await fetchPolicyEvents({ client, registry, fromBlock, toBlock, maxBlockRange });
       // The cursor still canonical after the read, and the range's last block unchanged across it,
       // make the range one piece of chain continuing the cursor. (Comparing parent hashes would
       // save nothing and breaks on Hardhat, whose blocks mined in bulk report a zero parent hash.)
-      if (confirmed.blockHash !== undefined && (await headerAt(confirmed.blockNumber))?.hash !== confirmed.blockHash) {
-        throw new ChainMovedError(`The policy cursor at block ${confirmed.blockNumber} left the canonical chain.`);
-      }
-      const after = await headerAt(toBlock);
-      if (after?.hash !== before.hash) throw new ChainMovedError(`Block ${toBlock} changed while its logs were read.`);
-      await checkEventBlocks(events, before);
+      await guard.requireCanonical(
+        confirmed,
+        `The policy cursor at block ${confirmed.blockNumber} left the canonical chain.`,
+      );
+      await guard.requireCanonical(
+        { blockNumber: toBlock, blockHash: before.hash },
+        `Block ${toBlock} changed while its logs were read.`,
+      );
+      await guard.requireCanonicalEvents(events, before);
       let policy: Policy;
       try {
         policy = reducePolicy(confirmed.policy, events);
@@ -385,42 +334,17 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       }
       notifyProgress({ fromBlock, toBlock, targetBlock: target, events: events.length });
       // A kill switch met while catching up is enforced at once, before the rest is read.
-      if (policy.killSwitch.engaged && published !== undefined && !published.effective.killSwitch.engaged) {
-        const effective = { ...published.effective, killSwitch: policy.killSwitch };
-        publish({ ...published, confirmed, effective }, toBlock);
+      const current = publisher.current();
+      if (policy.killSwitch.engaged && current !== undefined && !current.effective.killSwitch.engaged) {
+        const effective = { ...current.effective, killSwitch: policy.killSwitch };
+        publisher.publish({ ...current, confirmed, effective }, toBlock);
       }
     }
     return applied;
   }
 
-  /**
-   * Every event must come from the block now canonical at its height. A node can answer
-   * `eth_getLogs` from a fork that is gone (a replica that has not seen the reorg), and the policy
-   * versions alone do not show it: both forks number their events alike. Blocks holding registry
-   * events are few, so this costs one header per such block.
-   */
-  async function checkEventBlocks(events: readonly PolicyEvent[], known: Header) {
-    const canonical = new Map<bigint, Hex | undefined>([[known.number, known.hash]]);
-    const unknown = [...new Set(events.map((event) => event.blockNumber))].filter((n) => !canonical.has(n));
-    // A few requests at a time: one after the other, a catch-up over thousands of event blocks
-    // spends most of its time waiting for the node.
-    for (let i = 0; i < unknown.length; i += HEADER_CONCURRENCY) {
-      const batch = unknown.slice(i, i + HEADER_CONCURRENCY);
-      const headers = await Promise.all(batch.map((blockNumber) => headerAt(blockNumber)));
-      batch.forEach((blockNumber, n) => canonical.set(blockNumber, headers[n]?.hash));
-    }
-    for (const event of events) {
-      const hash = canonical.get(event.blockNumber);
-      if (hash !== event.blockHash) {
-        throw new ChainMovedError(
-          `A registry event of block ${event.blockNumber} came from block ${event.blockHash}, not the canonical ${hash ?? "(none)"}.`,
-        );
-      }
-    }
-  }
-
   /** Reads the blocks above the confirmed cursor and derives the tip policy from scratch. */
-  async function readTip(head: Header): Promise<Policy> {
+  async function readTip(head: BlockHeader): Promise<Policy> {
     const events =
       confirmed.blockNumber < head.number
         ? await fetchPolicyEvents({
@@ -431,9 +355,11 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
             maxBlockRange,
           })
         : [];
-    const again = await headerAt(head.number);
-    if (again?.hash !== head.hash) throw new ChainMovedError(`The head block ${head.number} changed while read.`);
-    await checkEventBlocks(events, head);
+    await guard.requireCanonical(
+      { blockNumber: head.number, blockHash: head.hash },
+      `The head block ${head.number} changed while read.`,
+    );
+    await guard.requireCanonicalEvents(events, head);
     let tip: Policy;
     try {
       tip = reducePolicy(confirmed.policy, events);
@@ -479,9 +405,7 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
       return;
     }
     // A reorg between reading the events and the views also makes them differ: check again next poll.
-    if ((await headerAt(confirmed.blockNumber))?.hash !== confirmed.blockHash) {
-      throw new ChainMovedError(`Block ${confirmed.blockNumber} changed while the policy was verified.`);
-    }
+    await guard.requireCanonical(confirmed, `Block ${confirmed.blockNumber} changed while the policy was verified.`);
     inconsistency = new BaseError(
       `The policy derived from PolicyRegistry events differs from the registry's views at block ${confirmed.blockNumber} in: ${differing.join(", ")}.`,
       {
@@ -495,121 +419,56 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     throw inconsistency;
   }
 
-  function view(state: Published): PolicyView {
-    return {
-      policy: state.effective,
-      confirmed: {
-        blockNumber: state.confirmed.blockNumber,
-        blockHash: state.confirmed.blockHash,
-        policyVersion: state.confirmed.policy.policyVersion,
-        policy: state.confirmed.policy,
-      },
-      head: {
-        blockNumber: state.head.blockNumber,
-        blockHash: state.head.blockHash,
-        policyVersion: state.head.policy.policyVersion,
-        policy: state.head.policy,
-      },
-      epochs: epochs!,
-      killSwitchUnconfirmed: state.effective.killSwitch.engaged && !state.confirmed.policy.killSwitch.engaged,
-      syncedAt: state.syncedAt,
-    };
-  }
-
-  function publish(next: Published, seenAt: bigint) {
-    const previous = published;
-    published = next;
-    const wasEngaged = previous?.effective.killSwitch.engaged ?? false;
-    const engaged = next.effective.killSwitch.engaged;
-    if (wasEngaged !== engaged) {
-      const change: KillSwitchChange = {
-        engaged,
-        confirmed: engaged ? next.confirmed.policy.killSwitch.engaged : !next.head.policy.killSwitch.engaged,
-        killSwitch: next.effective.killSwitch,
-        blockNumber: seenAt,
-        policyVersion: next.head.policy.policyVersion,
-      };
-      logger?.[engaged ? "warn" : "info"](
-        { ...change, killSwitch: { ...change.killSwitch } },
-        engaged ? "Kill switch engaged: stopping work." : "Kill switch lifted.",
+  /** The node's head, refused when lower than one already seen (a lagging replica). */
+  async function readHead(): Promise<BlockHeader & { timestamp: bigint }> {
+    const head = await guard.latestHeader();
+    if (highestHead !== undefined && head.number < highestHead) {
+      throw new WorkerError(
+        "CHAIN_UNAVAILABLE",
+        `The RPC node's head is block ${head.number}, behind block ${highestHead} it reported before: it is lagging or answering from a stale replica.`,
+        {
+          hints: [
+            "The sync polls again and serves once the node is back at the head.",
+            "Operators: if this persists, point rpcUrl at a node that is in sync (not a load balancer over lagging replicas).",
+          ],
+        },
       );
-      for (const listener of killSwitchListeners) {
-        try {
-          listener(change);
-        } catch (error) {
-          logger?.error({ err: error }, "A kill switch listener threw.");
-        }
-      }
     }
-    if (policyListeners.size === 0) return;
-    // Compared by content: the tip is a new object on every poll, and a reorg can change a policy
-    // without changing its version.
-    const fingerprint = JSON.stringify([toPolicyJson(next.effective), toPolicyJson(next.head.policy)]);
-    if (fingerprint !== lastFingerprint) {
-      lastFingerprint = fingerprint;
-      const current = view(next);
-      for (const listener of policyListeners) {
-        try {
-          listener(current);
-        } catch (error) {
-          logger?.error({ err: error }, "A policy change listener threw.");
-        }
-      }
-    }
+    highestHead = head.number;
+    latestHead = { number: head.number, timestamp: head.timestamp };
+    metrics?.headBlock.set(Number(head.number));
+    return head;
   }
 
-  /** Rolls back when the cursor's block left the canonical chain; returns where to. */
-  async function rollBackIfReorganised(): Promise<bigint | undefined> {
-    if (confirmed.blockHash === undefined) return undefined;
-    if ((await headerAt(confirmed.blockNumber))?.hash === confirmed.blockHash) return undefined;
-    return rollBack(
-      async (checkpoint) => (await headerAt(checkpoint.blockNumber))?.hash === checkpoint.blockHash,
-      `block ${confirmed.blockNumber} is no longer canonical (reorg)`,
-    );
+  async function checkChain() {
+    if (chainChecked) return;
+    const chainId = await client.getChainId();
+    if (chainId !== deployment.chainId) {
+      inconsistency = new WorkerError(
+        "CONFIG_INVALID",
+        `The RPC node serves chain ${chainId}, but the deployment manifest is for chain ${deployment.chainId}.`,
+        { hints: ["Point rpcUrl at the chain the manifest was written for, or use that chain's manifest."] },
+      );
+      throw inconsistency;
+    }
+    chainChecked = true;
   }
 
   async function runPoll(): Promise<PolicyPollResult> {
     const startedAt = now();
     try {
-      if (!chainChecked) {
-        const chainId = await client.getChainId();
-        if (chainId !== deployment.chainId) {
-          inconsistency = new WorkerError(
-            "CONFIG_INVALID",
-            `The RPC node serves chain ${chainId}, but the deployment manifest is for chain ${deployment.chainId}.`,
-            { hints: ["Point rpcUrl at the chain the manifest was written for, or use that chain's manifest."] },
-          );
-          throw inconsistency;
-        }
-        chainChecked = true;
-      }
-      epochs ??= await readEpochSchedule({ client, registry });
+      await checkChain();
+      const epochSchedule = (epochs ??= await readEpochSchedule({ client, registry }));
 
       let rolledBackTo: bigint | undefined;
       let eventsApplied = 0;
       for (let attempt = 1; ; attempt++) {
-        let head: Header & { timestamp: bigint };
+        let head: BlockHeader;
         let tip: Policy;
         try {
           const target = await rollBackIfReorganised();
           if (target !== undefined) rolledBackTo = target;
-          head = await latestHeader();
-          if (highestHead !== undefined && head.number < highestHead) {
-            throw new WorkerError(
-              "CHAIN_UNAVAILABLE",
-              `The RPC node's head is block ${head.number}, behind block ${highestHead} it reported before: it is lagging or answering from a stale replica.`,
-              {
-                hints: [
-                  "The sync polls again and serves once the node is back at the head.",
-                  "Operators: if this persists, point rpcUrl at a node that is in sync (not a load balancer over lagging replicas).",
-                ],
-              },
-            );
-          }
-          highestHead = head.number;
-          latestHead = head.number;
-          latestHeadTimestamp = head.timestamp;
-          metrics?.headBlock.set(Number(head.number));
+          head = await readHead();
           eventsApplied += await catchUp(head.number - BigInt(confirmations));
           tip = await readTip(head);
         } catch (error) {
@@ -618,12 +477,12 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
           throw error;
         }
         await verifyAgainstViews();
-        const effective = mostRestrictivePolicy(confirmed.policy, tip);
-        publish(
+        publisher.publish(
           {
-            effective,
+            effective: mostRestrictivePolicy(confirmed.policy, tip),
             confirmed,
             head: { blockNumber: head.number, blockHash: head.hash, policy: tip },
+            epochs: epochSchedule,
             syncedAt: startedAt,
           },
           head.number,
@@ -656,143 +515,55 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     }
   }
 
+  const scheduler = createPollScheduler({ run: runPoll, intervalMs: pollingIntervalMs });
+
   function poll(): Promise<PolicyPollResult> {
     if (closed) {
       return Promise.reject(new BaseError("The policy sync is closed.", { hints: ["Create a new one."] }));
     }
-    inFlight ??= runPoll().finally(() => {
-      inFlight = undefined;
+    return scheduler.poll();
+  }
+
+  function freshness(): PolicyFreshness {
+    const current = publisher.current();
+    const result = evaluatePolicyFreshness({
+      now: now(),
+      published:
+        current === undefined
+          ? undefined
+          : {
+              confirmedBlock: current.confirmed.blockNumber,
+              policyVersion: current.confirmed.policy.policyVersion,
+              headBlock: current.head.blockNumber,
+              syncedAt: current.syncedAt,
+            },
+      lastSuccessAt,
+      lastFailure,
+      inconsistency,
+      latestHead,
+      confirmedBlock: confirmed.blockNumber,
+      stalenessMs,
+      maxHeadAgeSeconds,
+      maxLagBlocks,
     });
-    return inFlight;
-  }
-
-  function schedule(delay: number) {
-    timer = setTimeout(() => {
-      poll()
-        .catch(() => {
-          // Already logged and recorded; the next poll tries again.
-        })
-        .finally(() => {
-          if (running) schedule(pollingIntervalMs);
-        });
-    }, delay);
-    timer.unref?.();
-  }
-
-  function staleness(): { reason: StaleReason; error: WorkerError } | undefined {
-    const current = published;
-    const at = now();
-    const where =
-      current === undefined
-        ? {}
-        : {
-            blockNumber: current.confirmed.blockNumber.toString(),
-            policyVersion: current.confirmed.policy.policyVersion.toString(),
-            syncedAt: new Date(current.syncedAt).toISOString(),
-          };
-    const stale = (reason: StaleReason, message: string, hints: string[], cause?: unknown, details?: string) => ({
-      reason,
-      error: new WorkerError("POLICY_STALE", message, {
-        hints,
-        cause,
-        details,
-        extra: { reason, ...where },
-        retryable: reason !== "inconsistent",
-      }),
-    });
-    if (inconsistency !== undefined) {
-      return stale(
-        "inconsistent",
-        "The worker refuses to act on a policy it could not reconcile with the chain.",
-        [...inconsistency.hints],
-        inconsistency,
-      );
-    }
-    if (current === undefined || lastSuccessAt === undefined) {
-      return stale(
-        "not-synced",
-        lastFailure === undefined
-          ? "The policy has not been read from the chain yet."
-          : "The policy could not be read from the chain yet.",
-        [
-          "Retry in a few seconds: the worker serves requests once its first policy sync completes.",
-          "Operators: check that rpcUrl answers and that the deployment manifest is for this chain.",
-        ],
-        lastFailure?.error,
-      );
-    }
-    if (lastFailure !== undefined && lastFailure.at >= lastSuccessAt) {
-      const seconds = Math.round((at - lastSuccessAt) / 1000);
-      return stale(
-        "sync-failed",
-        `The policy cannot be confirmed fresh: the last poll of the chain failed (last good poll ${seconds} s ago, at block ${current.head.blockNumber}).`,
-        [
-          "Retry later: the worker polls again and serves as soon as it reaches the chain.",
-          "Operators: check the RPC node at rpcUrl and the worker's log for the failing request.",
-        ],
-        lastFailure.error,
-        describe(lastFailure.error),
-      );
-    }
-    const age = at - lastSuccessAt;
-    parameters.metrics?.policyLagSeconds.set(age / 1000);
-    if (age > stalenessMs) {
-      return stale(
-        "too-old",
-        `The policy was last confirmed ${Math.round(age / 1000)} s ago, more than the ${Math.round(stalenessMs / 1000)} s allowed.`,
-        [
-          "Retry later.",
-          "Operators: the sync has stopped polling or its polls hang; check the worker's log and the RPC node.",
-        ],
-      );
-    }
-    const headAge = latestHeadTimestamp === undefined ? 0 : at / 1000 - Number(latestHeadTimestamp);
-    if (maxHeadAgeSeconds > 0 && headAge > maxHeadAgeSeconds) {
-      return stale(
-        "head-too-old",
-        `The RPC node's latest block is ${Math.round(headAge)} s old, more than the ${maxHeadAgeSeconds} s allowed: the node has fallen behind the network, and a change made since would not be seen.`,
-        [
-          "Retry later.",
-          "Operators: check that the node at rpcUrl is in sync with the network (its peers, its sync status), or point rpcUrl at one that is.",
-        ],
-      );
-    }
-    const lag = (latestHead ?? current.head.blockNumber) - confirmed.blockNumber;
-    if (lag > BigInt(maxLagBlocks)) {
-      return stale(
-        "too-far-behind",
-        `The confirmed policy is ${lag} blocks behind the chain head, more than the ${maxLagBlocks} allowed.`,
-        [
-          "Retry later: the worker is catching up with the chain.",
-          "Operators: if the lag keeps growing, the RPC node is slow to answer eth_getLogs; raise maxBlockRange or use a faster node.",
-        ],
-      );
-    }
-    return undefined;
-  }
-
-  async function stop() {
-    running = false;
-    if (timer !== undefined) clearTimeout(timer);
-    await inFlight?.catch(() => undefined);
+    if (result.ageMs !== undefined) parameters.metrics?.policyLagSeconds.set(result.ageMs / 1000);
+    return result;
   }
 
   function requireFreshPolicy(): PolicyView {
-    const problem = staleness();
-    if (problem !== undefined) throw problem.error;
-    return view(published!);
+    const result = freshness();
+    if (!result.fresh) throw result.error;
+    return toPolicyView(publisher.current()!);
   }
 
   return {
     start() {
-      if (running || closed) return;
-      running = true;
-      schedule(0);
+      if (!closed) scheduler.start();
     },
-    stop,
+    stop: scheduler.stop,
     async close() {
       if (closed) return;
-      await stop();
+      await scheduler.stop();
       closed = true;
       await store.close();
     },
@@ -800,58 +571,18 @@ export async function createPolicySync(parameters: CreatePolicySyncParameters): 
     requireFreshPolicy,
     policy: () => requireFreshPolicy().policy,
     snapshot(options) {
-      const current = requireFreshPolicy();
-      const epoch = epochAt(current.epochs, BigInt(Math.floor(now() / 1000)));
-      const access = options?.consumer === undefined ? undefined : accessOf(current.policy, options.consumer, epoch);
-      return {
+      const view = requireFreshPolicy();
+      return toPolicySnapshot({
+        view,
         chainId: deployment.chainId,
         registry,
-        policy: toPolicyJson(current.policy),
-        blockNumber: current.confirmed.blockNumber.toString(),
-        blockHash: current.confirmed.blockHash ?? null,
-        policyVersion: current.confirmed.policyVersion.toString(),
-        head: {
-          blockNumber: current.head.blockNumber.toString(),
-          blockHash: current.head.blockHash ?? null,
-          policyVersion: current.head.policyVersion.toString(),
-        },
         confirmations,
-        killSwitchUnconfirmed: current.killSwitchUnconfirmed,
-        epochs: {
-          epochLength: current.epochs.epochLength.toString(),
-          epochGenesis: current.epochs.epochGenesis.toString(),
-        },
-        syncedAt: new Date(current.syncedAt).toISOString(),
-        ...(access === undefined
-          ? {}
-          : {
-              consumer: {
-                consumer: access.consumer,
-                epoch: access.epoch.toString(),
-                quota: access.quota.toString(),
-                source: access.source,
-                votedQuota: access.votedQuota.toString(),
-                membership:
-                  access.membership === undefined
-                    ? null
-                    : {
-                        tierId: access.membership.tierId,
-                        fromEpoch: access.membership.fromEpoch.toString(),
-                        untilEpoch: access.membership.untilEpoch.toString(),
-                        active: access.membership.active,
-                      },
-              },
-            }),
-      };
+        now: now(),
+        consumer: options?.consumer,
+      });
     },
-    onKillSwitch(listener) {
-      killSwitchListeners.add(listener);
-      return () => killSwitchListeners.delete(listener);
-    },
-    onPolicyChange(listener) {
-      policyListeners.add(listener);
-      return () => policyListeners.delete(listener);
-    },
+    onKillSwitch: publisher.onKillSwitch,
+    onPolicyChange: publisher.onPolicyChange,
   };
 }
 
@@ -872,75 +603,10 @@ function wholeNumber(name: string, value: number, min: number): number {
   return value;
 }
 
-/** An error's short message with what lies under it, on one line, for an operator to act on. */
-function describe(error: BaseError): string {
-  const inner = error.walk();
-  const innerDetails =
-    inner !== error && inner instanceof Error ? ((inner as { details?: string }).details ?? inner.message) : undefined;
-  return innerDetails === undefined ? error.shortMessage : `${error.shortMessage} ${innerDetails}`;
-}
-
 function wrapPollError(error: unknown): BaseError {
   if (error instanceof BaseError) return error;
   return new WorkerError("CHAIN_UNAVAILABLE", "The RPC node failed while the policy was synced.", {
     cause: error,
     hints: ["The sync retries on its next poll.", "Operators: check that rpcUrl answers and the node is healthy."],
   });
-}
-
-function createSyncMetrics(registry: Registry) {
-  // Reuse a metric already registered (a second sync on the same registry, as in a restart test).
-  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
-  return {
-    confirmedBlock:
-      existing<Gauge>("worker_policy_confirmed_block") ??
-      new Gauge({
-        name: "worker_policy_confirmed_block",
-        help: "The block up to which the policy is confirmed and persisted.",
-        registers: [registry],
-      }),
-    headBlock:
-      existing<Gauge>("worker_policy_head_block") ??
-      new Gauge({
-        name: "worker_policy_head_block",
-        help: "The newest chain head the policy sync saw.",
-        registers: [registry],
-      }),
-    lagBlocks:
-      existing<Gauge>("worker_policy_lag_blocks") ??
-      new Gauge({
-        name: "worker_policy_lag_blocks",
-        help: "Blocks between the chain head and the confirmed policy cursor, confirmations included.",
-        registers: [registry],
-      }),
-    policyVersion:
-      existing<Gauge<"view">>("worker_policy_version") ??
-      new Gauge({
-        name: "worker_policy_version",
-        help: "The policy version held, confirmed and at the head.",
-        labelNames: ["view"] as const,
-        registers: [registry],
-      }),
-    eventsApplied:
-      existing<Counter>("worker_policy_events_applied_total") ??
-      new Counter({
-        name: "worker_policy_events_applied_total",
-        help: "PolicyRegistry events applied to the confirmed policy.",
-        registers: [registry],
-      }),
-    reorgs:
-      existing<Counter>("worker_policy_rollbacks_total") ??
-      new Counter({
-        name: "worker_policy_rollbacks_total",
-        help: "Times the confirmed policy was rolled back to a checkpoint (a reorg or missing logs).",
-        registers: [registry],
-      }),
-    pollFailures:
-      existing<Counter>("worker_policy_poll_failures_total") ??
-      new Counter({
-        name: "worker_policy_poll_failures_total",
-        help: "Policy polls that failed.",
-        registers: [registry],
-      }),
-  };
 }
