@@ -15,7 +15,7 @@ describe("decodeError", () => {
     });
     expect(decodeRevert(data)).toEqual({
       name: "PolicyUnauthorized",
-      meaning: "Only the timelock may change policy: this change has to go through a proposal.",
+      meaning: "Only the timelock (a passed proposal) may make this change.",
       args: [
         { name: "caller", value: caller },
         { name: "timelock", value: timelock },

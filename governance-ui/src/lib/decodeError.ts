@@ -115,7 +115,7 @@ function described(
   inputs: readonly AbiParameter[],
   details: string | undefined,
 ): DecodedError {
-  let meaning = meaningOf(name, args);
+  let meaning = meaningOf(name, args, inputs);
   if (name === "Error") {
     const reason = String(args[0] ?? "");
     meaning = safeErrorMeanings[reason] ?? reason;
