@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import {
+  getContract,
   parseAbi,
   parseEventLogs,
   TransactionNotFoundError,
@@ -8,6 +9,7 @@ import {
   type Account,
   type Address,
   type Chain,
+  type ContractFunctionArgs,
   type Hex,
   type PublicClient,
   type TransactionReceipt,
@@ -29,8 +31,13 @@ import type { LaneId, LaneRecord, UsageStore } from "./createUsageStore.ts";
  */
 export type KeySettlementEntries = {
   /** The lane's `KeySettlement` (IUsageSettlement), or undefined when its grant is unknown here. */
-  entryOf(record: LaneRecord): unknown;
+  entryOf(record: LaneRecord): KeySettlement | undefined;
 };
+
+/** One entry of `settleKeys`, as the contract takes it. */
+export type KeySettlement = ContractFunctionArgs<typeof usageSettlementAbi, "nonpayable", "settleKeys">[0][number];
+/** One entry of `settle` (a consumer's own voucher), as the contract takes it. */
+type VoucherSettlement = ContractFunctionArgs<typeof usageSettlementAbi, "nonpayable", "settle">[0][number];
 
 export type CreateUsageSettlerParameters = {
   publicClient: PublicClient;
@@ -124,33 +131,28 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   let servedRun: Hex = zeroHash;
   let terms: Promise<{ epochLength: bigint; epochGenesis: bigint; window: bigint }> | undefined;
 
-  const readSettlement = <T>(functionName: string, args: readonly unknown[] = []) =>
-    publicClient.readContract({
-      address: parameters.usageSettlement,
-      abi: usageSettlementAbi,
-      functionName,
-      args,
-    } as never) as Promise<T>;
-  const readRegistry = <T>(functionName: string) =>
-    publicClient.readContract({
-      address: parameters.policyRegistry,
-      abi: policyRegistryAbi,
-      functionName,
-    } as never) as Promise<T>;
+  const settlement = getContract({
+    address: parameters.usageSettlement,
+    abi: usageSettlementAbi,
+    client: { public: publicClient, wallet: walletClient },
+  });
+  const registry = getContract({ address: parameters.policyRegistry, abi: policyRegistryAbi, client: publicClient });
 
   /** The epoch schedule and the settlement window: immutable, read once. */
   function settlementTerms() {
     terms ??= Promise.all([
-      readRegistry<bigint>("epochLength"),
-      readRegistry<bigint>("epochGenesis"),
-      readSettlement<bigint>("settlementWindow"),
+      registry.read.epochLength(),
+      registry.read.epochGenesis(),
+      settlement.read.settlementWindow(),
     ]).then(([epochLength, epochGenesis, window]) => ({ epochLength, epochGenesis, window }));
     terms.catch(() => (terms = undefined));
     return terms;
   }
 
   type Method = "settle" | "settleKeys";
-  type Entry = { record: LaneRecord; method: Method; arg: unknown };
+  type Entry = { record: LaneRecord } & (
+    { method: "settle"; arg: VoucherSettlement } | { method: "settleKeys"; arg: KeySettlement }
+  );
 
   function entryOf(record: LaneRecord): Entry | undefined {
     const voucher = record.voucher!;
@@ -165,7 +167,8 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
           maxFeePerQuery: voucher.maxFeePerQuery,
           inputHash: voucher.inputHash,
           deadline: voucher.deadline,
-          signature: voucher.signature,
+          // Only bearer lanes lack a signature, and they are key lanes, never this one.
+          signature: voucher.signature!,
         },
       };
     }
@@ -173,14 +176,27 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     return arg === undefined ? undefined : { record, method: "settleKeys", arg };
   }
 
-  const call = (method: Method, entries: readonly Entry[]) =>
-    ({
-      account: walletClient.account,
-      address: parameters.usageSettlement,
-      abi: usageSettlementAbi,
-      functionName: method,
-      args: [entries.map((entry) => entry.arg)],
-    }) as const;
+  /** The settlement transaction of `entries`, all of the one `method`, to simulate, estimate or send. */
+  function transactionOf(method: Method, entries: readonly Entry[]) {
+    // Simulated and estimated from the worker's address; sent with the wallet's account and chain.
+    const from = { account: walletClient.account.address };
+    const vouchers = entries.flatMap((entry) => (entry.method === "settle" ? [entry.arg] : []));
+    const keys = entries.flatMap((entry) => (entry.method === "settleKeys" ? [entry.arg] : []));
+    return {
+      simulate: (gas: bigint) =>
+        method === "settle"
+          ? settlement.simulate.settle([vouchers], { ...from, gas })
+          : settlement.simulate.settleKeys([keys], { ...from, gas }),
+      estimateGas: () =>
+        method === "settle"
+          ? settlement.estimateGas.settle([vouchers], from)
+          : settlement.estimateGas.settleKeys([keys], from),
+      write: (gas: bigint | undefined) =>
+        method === "settle"
+          ? settlement.write.settle([vouchers], { gas })
+          : settlement.write.settleKeys([keys], { gas }),
+    };
+  }
 
   // Gas per entry in the last estimate. A node's eth_estimateGas runs the call over and over, so
   // once a batch has been estimated the next ones are checked by one call with a gas limit from
@@ -194,14 +210,14 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     if (known !== undefined) {
       const gas = (known * BigInt(entries.length) * 3n) / 2n + GAS_MARGIN;
       try {
-        await publicClient.simulateContract({ ...call(method, entries), gas } as never);
+        await transactionOf(method, entries).simulate(gas);
         return { gas };
       } catch {
         // Out of gas at that limit, a revert, or the node failing: the estimate below tells which.
       }
     }
     try {
-      const gas = await publicClient.estimateContractGas(call(method, entries) as never);
+      const gas = await transactionOf(method, entries).estimateGas();
       gasPerEntry.set(method, gas / BigInt(entries.length));
       // A margin, since the state may move between the estimate and the block; unused gas is not paid.
       return { gas: (gas * 6n) / 5n };
@@ -258,8 +274,8 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   /** Fees charged per lane in a settlement transaction, from its UsageSettled events. */
   function feesByLane(receipt: TransactionReceipt): Map<string, bigint> {
     const fees = new Map<string, bigint>();
-    const logs = parseEventLogs({ abi: usageSettlementAbi, logs: receipt.logs, eventName: "UsageSettled" as never });
-    for (const log of logs as unknown as { args: { consumer: Address; key: Address; epoch: bigint; fees: bigint } }[]) {
+    const logs = parseEventLogs({ abi: usageSettlementAbi, logs: receipt.logs, eventName: "UsageSettled" });
+    for (const log of logs) {
       const name = laneName(log.args);
       fees.set(name, (fees.get(name) ?? 0n) + log.args.fees);
     }
@@ -267,7 +283,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
   }
 
   async function send(method: Method, batch: readonly Entry[], result: SettlementResult, gas?: bigint) {
-    const hash = await walletClient.writeContract({ ...call(method, batch), gas } as never);
+    const hash = await transactionOf(method, batch).write(gas);
     const totals = batch.map(({ record }) => ({ lane: record.lane, total: record.voucher!.total }));
     await store.markSubmitted(totals, hash);
     result.transactions.push(hash);
@@ -296,8 +312,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     );
   }
 
-  const settledOnChain = (lane: LaneId) =>
-    readSettlement<bigint>("settledTotal", [lane.consumer, lane.key, worker, lane.epoch]).then(BigInt);
+  const settledOnChain = (lane: LaneId) => settlement.read.settledTotal([lane.consumer, lane.key, worker, lane.epoch]);
 
   async function flushOnce(options: FlushOptions): Promise<SettlementResult> {
     const result: SettlementResult = { settled: 0, dropped: 0, waiting: 0, transactions: [] };
@@ -305,7 +320,7 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
     urgent.clear();
     let page = await store.listUnsettled({ limit: pageSize });
     const { epochLength, epochGenesis, window } = await settlementTerms();
-    if (page.length > 0) servedRun = await readSettlement<Hex>("servedRun", [worker]);
+    if (page.length > 0) servedRun = await settlement.read.servedRun([worker]);
     const latest = await publicClient.getBlock({ blockTag: "latest" });
     const chainTime = latest.timestamp;
     const chainEpoch = chainTime < epochGenesis ? 0n : (chainTime - epochGenesis) / epochLength;
@@ -493,19 +508,13 @@ export function createUsageSettler(parameters: CreateUsageSettlerParameters) {
       toSweep.delete(key);
       const forRun = run !== zeroHash;
       try {
-        const [accrued, swept] = await readSettlement<readonly [bigint, boolean]>(
-          forRun ? "runFeesOf" : "feesOf",
-          forRun ? [epoch, run] : [epoch],
-        );
+        const [accrued, swept] = forRun
+          ? await settlement.read.runFeesOf([epoch, run])
+          : await settlement.read.feesOf([epoch]);
         if (swept || accrued === 0n) continue;
-        const hash = await walletClient.writeContract({
-          account: walletClient.account,
-          chain: walletClient.chain,
-          address: parameters.usageSettlement,
-          abi: usageSettlementAbi,
-          functionName: forRun ? "sweepRunFees" : "sweepFees",
-          args: forRun ? [epoch, run] : [epoch],
-        } as never);
+        const hash = forRun
+          ? await settlement.write.sweepRunFees([epoch, run])
+          : await settlement.write.sweepFees([epoch]);
         await publicClient.waitForTransactionReceipt({ hash });
         logger.info(
           { epoch: epoch.toString(), run: forRun ? run : null, fees: accrued.toString(), transactionHash: hash },

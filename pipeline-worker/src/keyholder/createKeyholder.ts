@@ -1,4 +1,4 @@
-import { getAddress, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
+import { getAddress, getContract, toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
 import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../abis.ts";
 import { recoverTypedDataSigner } from "../chain/signatures.ts";
 import { assertKeyholderPublicKey, keyholderPublicKey } from "../crypto/keyholderKeys.ts";
@@ -261,25 +261,12 @@ export function createKeyholder(parameters: CreateKeyholderParameters): Keyholde
   async function readState(runId: Hex, head: bigint) {
     try {
       const confirmed = head > confirmations ? head - confirmations : 0n;
-      const read = (functionName: "killSwitchEngaged" | "isTrainingRunApproved", blockNumber: bigint) =>
-        client.readContract({
-          address: parameters.policyRegistry,
-          abi: policyRegistryAbi,
-          functionName,
-          args: functionName === "killSwitchEngaged" ? [] : [runId],
-          blockNumber,
-        } as never) as Promise<boolean>;
+      const { read } = getContract({ address: parameters.policyRegistry, abi: policyRegistryAbi, client });
       const [killSwitch, approvedAtHead, approvedConfirmed, run] = await Promise.all([
-        read("killSwitchEngaged", head),
-        read("isTrainingRunApproved", head),
-        read("isTrainingRunApproved", confirmed),
-        client.readContract({
-          address: parameters.policyRegistry,
-          abi: policyRegistryAbi,
-          functionName: "trainingRun",
-          args: [runId],
-          blockNumber: head,
-        }),
+        read.killSwitchEngaged({ blockNumber: head }),
+        read.isTrainingRunApproved([runId], { blockNumber: head }),
+        read.isTrainingRunApproved([runId], { blockNumber: confirmed }),
+        read.trainingRun([runId], { blockNumber: head }),
       ]);
       return { killSwitch, approved: approvedAtHead && approvedConfirmed, run };
     } catch (cause) {

@@ -1,4 +1,4 @@
-import { BlockNotFoundError, type Hex, type Log, type PublicClient } from "viem";
+import { BlockNotFoundError, getContract, type Hex, type Log, type PublicClient } from "viem";
 import { policyGovernorAbi } from "../abis.ts";
 import type { Logger } from "../internal/createLogger.ts";
 import type { AlertKind, AlertPayload } from "./alertPayload.ts";
@@ -225,28 +225,14 @@ export async function createNotifier(parameters: CreateNotifierParameters): Prom
     blockSeconds: number | undefined,
   ): Promise<AlertPayload | "closed" | "not-open-yet"> {
     const id = BigInt(proposal.proposalId);
-    const read = <const F extends "state" | "proposalVotes" | "proposalSnapshot">(functionName: F) =>
-      client.readContract({
-        address: deployment.governor,
-        abi: policyGovernorAbi,
-        functionName,
-        args: [id],
-        blockNumber: block.number,
-      } as never) as Promise<
-        F extends "state" ? number : F extends "proposalVotes" ? readonly [bigint, bigint, bigint] : bigint
-      >;
-    const state = await read("state");
+    const { read } = getContract({ address: deployment.governor, abi: policyGovernorAbi, client });
+    const at = { blockNumber: block.number };
+    const state = await read.state([id], at);
     if (state === PENDING) return "not-open-yet";
     if (state !== ACTIVE) return "closed";
-    const [against, forVotes, abstain] = await read("proposalVotes");
-    const snapshot = await read("proposalSnapshot");
-    const quorum = await client.readContract({
-      address: deployment.governor,
-      abi: policyGovernorAbi,
-      functionName: "quorum",
-      args: [snapshot],
-      blockNumber: block.number,
-    });
+    const [against, forVotes, abstain] = await read.proposalVotes([id], at);
+    const snapshot = await read.proposalSnapshot([id], at);
+    const quorum = await read.quorum([snapshot], at);
     const deadline = BigInt(proposal.deadline);
     const blocksLeft = deadline - block.number;
     const url =

@@ -1,4 +1,4 @@
-import { getAddress, zeroAddress, type Address, type Hex, type PublicClient, type ReadContractReturnType } from "viem";
+import { getAddress, getContract, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
 import { policyRegistryAbi } from "../abis.ts";
 import type { EpochSchedule, Policy, Tier, TierMembership, TrainingRun } from "./Policy.ts";
 
@@ -25,29 +25,23 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
   const { client, registry, blockNumber } = parameters;
   const accounts = [...new Set((parameters.accounts ?? []).map((account) => getAddress(account)))];
   const runIds = [...new Set((parameters.runIds ?? []).map((runId) => runId.toLowerCase() as Hex))];
-  const read = <const name extends ViewName>(functionName: name, args: readonly unknown[] = []) =>
-    client.readContract({
-      address: registry,
-      abi: policyRegistryAbi,
-      functionName,
-      args,
-      blockNumber,
-    } as never) as Promise<ViewResult<name>>;
+  const { read } = getContract({ address: registry, abi: policyRegistryAbi, client });
+  const at = { blockNumber };
 
   const [policyVersion, requirement, feePerQuery, committee, revealDelay, guardian, killSwitch, tierCount] =
     await Promise.all([
-      read("policyVersion"),
-      read("attestationRequirement"),
-      read("feePerQuery"),
-      read("committee"),
-      read("revealDelay"),
-      read("guardian"),
-      read("killSwitch"),
-      read("tierCount"),
+      read.policyVersion(at),
+      read.attestationRequirement(at),
+      read.feePerQuery(at),
+      read.committee(at),
+      read.revealDelay(at),
+      read.guardian(at),
+      read.killSwitch(at),
+      read.tierCount(at),
     ]);
   const tiers = await Promise.all(
     Array.from({ length: tierCount }, async (_, tierId): Promise<[number, Tier]> => {
-      const tier = await read("tier", [tierId]);
+      const tier = await read.tier([tierId], at);
       return [
         tierId,
         {
@@ -62,16 +56,16 @@ export async function readPolicyFromChain(parameters: ReadPolicyFromChainParamet
   const perAccount = await Promise.all(
     accounts.map(async (account) => {
       const [submitter, quota, worker, [tierId, fromEpoch, untilEpoch]] = await Promise.all([
-        read("isSubmitter", [account]),
-        read("quotaOf", [account]),
-        read("isWorker", [account]),
-        read("membershipOf", [account]),
+        read.isSubmitter([account], at),
+        read.quotaOf([account], at),
+        read.isWorker([account], at),
+        read.membershipOf([account], at),
       ]);
       const membership: TierMembership = { tierId, fromEpoch, untilEpoch };
       return { account, submitter, quota, worker, membership };
     }),
   );
-  const runs = await Promise.all(runIds.map(async (runId) => ({ runId, run: await read("trainingRun", [runId]) })));
+  const runs = await Promise.all(runIds.map(async (runId) => ({ runId, run: await read.trainingRun([runId], at) })));
 
   const [committeeId, members, publicKeys, threshold] = committee;
   return {
@@ -127,7 +121,3 @@ export async function readEpochSchedule(parameters: ReadEpochScheduleParameters)
   ]);
   return { epochLength, epochGenesis };
 }
-
-type RegistryFunction = Extract<(typeof policyRegistryAbi)[number], { type: "function" }>;
-type ViewName = Extract<RegistryFunction, { stateMutability: "view" }>["name"];
-type ViewResult<name extends ViewName> = ReadContractReturnType<typeof policyRegistryAbi, name>;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   getAddress,
+  getContract,
   type Account,
   type Address,
   type Chain,
@@ -236,18 +237,17 @@ export async function runTraining(parameters: RunTrainingParameters): Promise<Tr
   };
 
   async function checkRunOnChain(): Promise<void> {
-    const read = <T>(functionName: string, args: readonly unknown[], address: Address = contracts.policyRegistry) =>
-      publicClient.readContract({
-        address,
-        abi: address === contracts.policyRegistry ? policyRegistryAbi : modelCommitmentsAbi,
-        functionName,
-        args,
-      } as never) as Promise<T>;
+    const registry = getContract({ address: contracts.policyRegistry, abi: policyRegistryAbi, client: publicClient });
+    const commitments = getContract({
+      address: contracts.modelCommitments,
+      abi: modelCommitmentsAbi,
+      client: publicClient,
+    });
     const [killSwitch, approved, run, commitment] = await Promise.all([
-      read<boolean>("killSwitchEngaged", []),
-      read<boolean>("isTrainingRunApproved", [runId]),
-      read<{ specHash: Hex; operator: Address }>("trainingRun", [runId]),
-      read<{ committedAt: bigint }>("commitmentOf", [runId], contracts.modelCommitments),
+      registry.read.killSwitchEngaged(),
+      registry.read.isTrainingRunApproved([runId]),
+      registry.read.trainingRun([runId]),
+      commitments.read.commitmentOf([runId]),
     ]);
     if (killSwitch) throw new WorkerError("KILL_SWITCH_ENGAGED", "The kill switch is engaged: no training runs.");
     if (!approved)
