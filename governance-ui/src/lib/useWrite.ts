@@ -1,6 +1,16 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useState } from "react";
-import type { Abi, Hex, TransactionReceipt } from "viem";
+import type {
+  Abi,
+  Account,
+  Chain,
+  ContractFunctionArgs,
+  ContractFunctionName,
+  Hex,
+  SimulateContractParameters,
+  TransactionReceipt,
+  WriteContractParameters,
+} from "viem";
 import { useApp } from "./AppContext.tsx";
 import { decodeError, type DecodedError } from "./decodeError.ts";
 import { useWallet, type ConnectedWallet } from "./WalletContext.tsx";
@@ -13,13 +23,19 @@ export type TxState =
   | { status: "confirmed"; label: string; hash: Hex; blockNumber: bigint }
   | { status: "failed"; label: string; hash?: Hex; error: DecodedError };
 
-export type WriteRequest = {
+type Mutability = "nonpayable" | "payable";
+
+/** A transaction to send, typed by its ABI: a misspelt function or a wrong argument does not compile. */
+export type WriteRequest<
+  abi extends Abi = Abi,
+  functionName extends ContractFunctionName<abi, Mutability> = ContractFunctionName<abi, Mutability>,
+> = {
   /** What the person is doing, in words: "Vote for", "Queue the proposal". */
   label: string;
   address: Hex;
-  abi: Abi;
-  functionName: string;
-  args?: readonly unknown[];
+  abi: abi;
+  functionName: functionName;
+  args?: ContractFunctionArgs<abi, Mutability, functionName>;
   value?: bigint;
 };
 
@@ -70,34 +86,47 @@ export function useWrite() {
   );
 
   const write = useCallback(
-    async (request: WriteRequest): Promise<TransactionReceipt | undefined> => {
+    async <const abi extends Abi, functionName extends ContractFunctionName<abi, Mutability>>(
+      typed: WriteRequest<abi, functionName>,
+    ): Promise<TransactionReceipt | undefined> => {
+      // Checked at the call site against its ABI; from here on any ABI's call is sent the same way.
+      const request = typed as WriteRequest;
       // Without a wallet, track() reports it and never calls the sender.
       if (!wallet) return track(request.label, () => Promise.resolve("0x"));
       setState({ status: "simulating", label: request.label });
       try {
-        await publicClient.simulateContract({
+        const simulation: SimulateContractParameters<
+          Abi,
+          string,
+          readonly unknown[],
+          Chain | undefined,
+          Chain | undefined,
+          Account | undefined
+        > = {
           account: wallet.client.account,
           address: request.address,
           abi: request.abi,
           functionName: request.functionName,
           args: request.args ?? [],
-          ...(request.value !== undefined ? { value: request.value } : {}),
-        } as never);
+          value: request.value,
+        };
+        await publicClient.simulateContract(simulation);
       } catch (error) {
         setState({ status: "failed", label: request.label, error: decodeError(error) });
         return undefined;
       }
-      return track(request.label, (w) =>
-        w.client.writeContract({
+      return track(request.label, (w) => {
+        const transaction: WriteContractParameters = {
           account: w.client.account,
           chain: w.client.chain,
           address: request.address,
           abi: request.abi,
           functionName: request.functionName,
           args: request.args ?? [],
-          ...(request.value !== undefined ? { value: request.value } : {}),
-        } as never),
-      );
+          value: request.value,
+        };
+        return w.client.writeContract(transaction);
+      });
     },
     [wallet, publicClient, track],
   );
