@@ -85,7 +85,6 @@ async function main() {
     const workerUrl = info.services.find((s) => s.name === "worker")?.url;
     if (!workerUrl) throw new BaseError("The stack runs no worker.");
     const worker = createWorkerClient(workerUrl);
-    const eip712 = await worker.get<{ submission: { domain: Demo["submissionDomain"] } }>("/v1/eip712");
     const d: Demo = {
       info,
       deployment,
@@ -107,7 +106,6 @@ async function main() {
       epoch: 0n,
       run: Date.now().toString(16),
       contributed: [],
-      submissionDomain: eip712.body.submission.domain,
     };
     const state = await d.registry.read.killSwitch();
     if (state.engaged) {

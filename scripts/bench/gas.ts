@@ -15,7 +15,7 @@ import { createBenchSystem, type BenchSystem } from "../lib/bench/createBenchSys
 import { BALLOT_TYPES, type Wallet } from "../lib/actors/createGovernanceDriver.ts";
 import { DEFAULT_GOVERNOR_SETTINGS } from "../lib/deploy/deploySystem.ts";
 import { DEV_ROLES } from "../lib/stack/devAccounts.ts";
-import { attestData } from "../lib/actors/submitContribution.ts";
+import { attestData } from "../lib/actors/attestData.ts";
 import { ratio, type BenchContext, type BenchSection } from "./measure.ts";
 import { perQuery, settlementGas, SETTLEMENT_SIZES } from "./settlementGas.ts";
 import { CLAIM_MANY_LEAVES, RUN_TREE_LEAVES, runRewardsGas } from "./runRewardsGas.ts";

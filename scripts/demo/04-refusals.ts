@@ -1,6 +1,6 @@
 import { keccak256, sha256, toHex } from "viem";
-import { attestData, submitContribution } from "../lib/actors/submitContribution.ts";
-import { trainingData } from "./contributions.ts";
+import { attestData } from "../lib/actors/attestData.ts";
+import { refusalOf, trainingData } from "./contributions.ts";
 import { type Demo, chapter, expect, problem, roles } from "./story.ts";
 
 export async function refusals(d: Demo) {
@@ -22,30 +22,18 @@ export async function refusals(d: Demo) {
     dataHash: sha256(outsiderData),
     size: BigInt(outsiderData.byteLength),
   });
-  const notAllowed = await submitContribution({
-    worker: d.worker,
-    contributor: outsider,
-    domain: d.submissionDomain,
-    data: outsiderData,
-    attestations: { onchain: [outsiderUid] },
-  });
+  const notAllowed = await refusalOf(d, outsider, outsiderData, [outsiderUid]);
   expect(
-    notAllowed.begin.status === 403 && notAllowed.begin.body.code === "SUBMITTER_NOT_ALLOWED",
-    `an outsider with a genuine attestation: ${problem(notAllowed.begin)}`,
+    notAllowed?.status === 403 && notAllowed.body.code === "SUBMITTER_NOT_ALLOWED",
+    `an outsider with a genuine attestation: ${problem(notAllowed)}`,
   );
 
   const forgedData = trainingData(8, 10);
   const forgedUid = keccak256(toHex(`an attestation nobody made ${d.run}`));
-  const forged = await submitContribution({
-    worker: d.worker,
-    contributor,
-    domain: d.submissionDomain,
-    data: forgedData,
-    attestations: { onchain: [forgedUid] },
-  });
+  const forged = await refusalOf(d, contributor, forgedData, [forgedUid]);
   expect(
-    forged.begin.status === 422 && forged.begin.body.code === "ATTESTATION_INVALID",
-    `a forged attestation (a UID that is not on EAS): ${problem(forged.begin)}`,
+    forged?.status === 422 && forged.body.code === "ATTESTATION_INVALID",
+    `a forged attestation (a UID that is not on EAS): ${problem(forged)}`,
   );
 
   const untrustedUid = await attestData({
@@ -57,16 +45,10 @@ export async function refusals(d: Demo) {
     dataHash: sha256(forgedData),
     size: BigInt(forgedData.byteLength),
   });
-  const untrusted = await submitContribution({
-    worker: d.worker,
-    contributor,
-    domain: d.submissionDomain,
-    data: forgedData,
-    attestations: { onchain: [untrustedUid] },
-  });
+  const untrusted = await refusalOf(d, contributor, forgedData, [untrustedUid]);
   expect(
-    untrusted.begin.status === 422 && untrusted.begin.body.code === "ATTESTATION_INVALID",
-    `a real attestation from an attester the policy does not trust: ${problem(untrusted.begin)}`,
+    untrusted?.status === 422 && untrusted.body.code === "ATTESTATION_INVALID",
+    `a real attestation from an attester the policy does not trust: ${problem(untrusted)}`,
   );
 
   const listed = await d.worker.get<{ submissions: unknown[] }>(

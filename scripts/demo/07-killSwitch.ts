@@ -2,10 +2,9 @@ import { isAddressEqual, keccak256, toHex } from "viem";
 import { contributorRewardsAbi, policyRegistryAbi } from "../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { devAddress } from "../lib/stack/devAccounts.ts";
-import { submitContribution } from "../lib/actors/submitContribution.ts";
 import { guardianCommand } from "./commands.ts";
 import { signedQuery } from "./consumerRequests.ts";
-import { trainingData } from "./contributions.ts";
+import { refusalOf, trainingData } from "./contributions.ts";
 import { type Demo, chapter, expect, problem, revertOf, roles } from "./story.ts";
 
 export async function killSwitch(d: Demo) {
@@ -29,21 +28,15 @@ export async function killSwitch(d: Demo) {
 
   // The worker acts on an engaged kill switch as soon as it sees it, without waiting for confirmations.
   const deadline = Date.now() + 30_000;
-  let refused: Awaited<ReturnType<typeof submitContribution>>;
+  let refused: Awaited<ReturnType<typeof refusalOf>>;
   for (;;) {
-    refused = await submitContribution({
-      worker: d.worker,
-      contributor: d.clients.wallet(roles.contributor),
-      domain: d.submissionDomain,
-      data: trainingData(9, 10),
-      attestations: { onchain: [keccak256(toHex("any"))] },
-    });
-    if (refused.begin.body.code === "KILL_SWITCH_ENGAGED" || Date.now() > deadline) break;
+    refused = await refusalOf(d, d.clients.wallet(roles.contributor), trainingData(9, 10), [keccak256(toHex("any"))]);
+    if (refused?.body.code === "KILL_SWITCH_ENGAGED" || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   expect(
-    refused.begin.status === 503 && refused.begin.body.code === "KILL_SWITCH_ENGAGED",
-    `the worker refuses submissions: ${problem(refused.begin)}`,
+    refused?.status === 503 && refused.body.code === "KILL_SWITCH_ENGAGED",
+    `the worker refuses submissions: ${problem(refused)}`,
   );
   const query = await d.worker.post(
     "/v1/queries",

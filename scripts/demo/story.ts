@@ -35,7 +35,6 @@ export type Demo = {
   /** Tells this run's proposals and data apart from earlier runs'. */
   run: string;
   contributed: { dataHash: Hex; size: bigint; weight: bigint }[];
-  submissionDomain: { name: string; version: string; chainId: number; verifyingContract: Address };
 };
 
 export const roles = {
@@ -63,8 +62,9 @@ export function chapter(title: string, story: string) {
   line(`   ${story}`);
 }
 
-/** What a worker refusal looks like, in a line. */
-export function problem(response: WorkerResponse): string {
+/** What a worker refusal looks like, in a line (a request it accepted has none). */
+export function problem(response: WorkerResponse<unknown> | undefined): string {
+  if (!response) return "accepted";
   return `${response.status} ${response.body.code ?? ""}: ${response.body.detail ?? ""}`.trim();
 }
 

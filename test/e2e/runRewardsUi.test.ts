@@ -6,7 +6,7 @@ import { createWalletClient, http, keccak256, parseEther, toHex, type Hex } from
 import { describe, expect, test } from "vitest";
 import { buildContributionsTree } from "@dao-ai/pipeline-worker/contributionsTree";
 import { contributorRewardsAbi, modelCommitmentsAbi, runRewardsAbi } from "../../deployments/abis.ts";
-import { attestData } from "../../scripts/lib/actors/submitContribution.ts";
+import { attestData } from "../../scripts/lib/actors/attestData.ts";
 import { actAs, navigate, poll, screenshot } from "./helpers/browser.ts";
 import { devAccount, ROLES } from "./helpers/startStack.ts";
 import { useStackAndBrowser } from "./helpers/useStackAndBrowser.ts";

@@ -5,7 +5,7 @@
 // no framework and no Node API in it: the caller brings the HTTP transport (so refusals arrive as
 // its own errors, the UI's WorkerProblemError or the scripts' WorkerRefusal) and the signer (a
 // browser wallet or a private key), and is told each step as it starts, to show it.
-import { bytesToHex, type Address, type Hex, type TypedDataDomain } from "viem";
+import { bytesToHex, type Account, type Chain, type Hex, type Transport, type WalletClient } from "viem";
 import { submissionTypes } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Eip712Spec } from "../api/policyWire.ts";
@@ -26,16 +26,8 @@ export type SubmissionTransport = {
   submission(id: Hex): Promise<SubmissionStatus>;
 };
 
-/** Signs the Submission typed data: a wallet's `signTypedData` with its account. */
-export type SubmissionSigner = {
-  address: Address;
-  signTypedData(typedData: {
-    domain: TypedDataDomain;
-    types: typeof submissionTypes;
-    primaryType: "Submission";
-    message: { contributor: Address; dataHash: Hex; size: bigint; nonce: bigint; deadline: bigint };
-  }): Promise<Hex>;
-};
+/** The contributor's wallet (viem): a browser wallet's client or a private key's, with its account. */
+export type SubmissionSigner = WalletClient<Transport, Chain | undefined, Account>;
 
 /** The steps of a submission, in order; `recording` only when the caller waits for the chain. */
 export type ContributionStep = "reading" | "signing" | "sending" | "uploading" | "recording";
@@ -83,16 +75,18 @@ export async function submitContribution(parameters: SubmitContributionParameter
   progress({ step: "signing" });
   const nonce = parameters.nonce ?? randomNonce();
   const deadline = Math.floor(Date.now() / 1000) + (parameters.validForSeconds ?? 3600);
+  const contributor = signer.account.address;
   const signature = await signer.signTypedData({
+    account: signer.account,
     domain: spec.domain,
     types: submissionTypes,
     primaryType: "Submission",
-    message: { contributor: signer.address, dataHash, size, nonce, deadline: BigInt(deadline) },
+    message: { contributor, dataHash, size, nonce, deadline: BigInt(deadline) },
   });
 
   progress({ step: "sending" });
   const begun = await transport.beginSubmission({
-    contributor: signer.address,
+    contributor,
     dataHash,
     size: size.toString(),
     nonce: nonce.toString(),

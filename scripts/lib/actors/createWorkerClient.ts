@@ -1,4 +1,7 @@
+import type { SubmissionTransport } from "@dao-ai/pipeline-worker/contribute";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import type { Eip712Spec } from "@dao-ai/pipeline-worker/policy-api";
+import type { BegunSubmission, SubmissionStatus } from "@dao-ai/pipeline-worker/submission-api";
 
 /** An answer of the worker's API: the status and the parsed body (a problem+json on errors). */
 export type WorkerResponse<T = Record<string, unknown>> = {
@@ -56,3 +59,41 @@ export function createWorkerClient(baseUrl: string) {
 }
 
 export type WorkerClient = ReturnType<typeof createWorkerClient>;
+
+/** The worker refused a request: its answer, with the problem's code, for callers that check it. */
+export class WorkerRefusal extends BaseError {
+  override name = "WorkerRefusal";
+  readonly response: WorkerResponse<unknown>;
+  constructor(what: string, response: WorkerResponse<unknown>) {
+    super(
+      `The worker refused ${what}: ${response.status} ${response.body.code ?? ""} ${response.body.detail ?? ""}`.trim(),
+    );
+    this.response = response;
+  }
+}
+
+/** The worker's submission routes for the shared `submitContribution`, each refusal thrown as a WorkerRefusal. */
+export function submissionTransport(worker: WorkerClient): SubmissionTransport {
+  const ok = <T>(what: string, response: WorkerResponse<T>): T => {
+    if (response.status < 200 || response.status > 299) throw new WorkerRefusal(what, response);
+    return response.body;
+  };
+  return {
+    eip712: async () => ok("GET /v1/eip712", await worker.get<Eip712Spec>("/v1/eip712")),
+    beginSubmission: async (envelope) =>
+      ok("the submission", await worker.post<BegunSubmission>("/v1/submissions", envelope)),
+    uploadSubmission: async (begun, data) =>
+      ok(
+        "the upload",
+        await worker.put<SubmissionStatus>(
+          `/v1/submissions/${begun.id}/data`,
+          new Uint8Array(await data.arrayBuffer()),
+          {
+            authorization: `Bearer ${begun.uploadToken}`,
+          },
+        ),
+      ),
+    submission: async (id) =>
+      ok(`GET /v1/submissions/${id}`, await worker.get<SubmissionStatus>(`/v1/submissions/${id}`)),
+  };
+}

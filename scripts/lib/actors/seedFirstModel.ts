@@ -13,6 +13,7 @@ import {
   type TestClient,
 } from "viem";
 import { contributorRewardsAbi, modelCommitmentsAbi, policyRegistryAbi } from "../../../deployments/abis.ts";
+import { submitContribution } from "@dao-ai/pipeline-worker/contribute";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createEmbeddedModel, DEFAULT_FEATURES } from "@dao-ai/pipeline-worker/createEmbeddedModel";
 import {
@@ -21,13 +22,14 @@ import {
   generateScamMessages,
 } from "@dao-ai/pipeline-worker/generateScamMessages";
 import { encodeRunSpec, RUN_SPEC_FORMAT, runSpecHash } from "@dao-ai/pipeline-worker/runSpec";
+import type { SubmissionStatus } from "@dao-ai/pipeline-worker/submission-api";
 import { formatTrainingRecords } from "@dao-ai/pipeline-worker/trainingRecords";
 import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { createGovernanceDriver, type Wallet } from "./createGovernanceDriver.ts";
-import { createWorkerClient } from "./createWorkerClient.ts";
+import { createWorkerClient, submissionTransport } from "./createWorkerClient.ts";
 import type { Deployment } from "../deploy/deploySystem.ts";
 import { readJson, writeJson, type ModelRecord, type StackPaths } from "../stack/stackFiles.ts";
-import { attestData, submitContribution, waitForRecorded, type SubmissionStatus } from "./submitContribution.ts";
+import { attestData } from "./attestData.ts";
 
 export type SeedFirstModelParameters = {
   paths: StackPaths;
@@ -81,10 +83,6 @@ export async function seedFirstModel(parameters: SeedFirstModelParameters): Prom
   }
 
   const worker = createWorkerClient(parameters.workerUrl);
-  const eip712 = await worker.get<{ submission: { domain: Parameters<typeof submitContribution>[0]["domain"] } }>(
-    "/v1/eip712",
-  );
-  if (eip712.status !== 200) throw new BaseError(`The worker does not answer GET /v1/eip712 (${eip712.status}).`);
   const batches = FIRST_START_BATCHES.map((batch) => {
     const data = new TextEncoder().encode(formatTrainingRecords(generateScamMessages(batch)));
     return { data, dataHash: sha256(data), records: batch.count };
@@ -114,20 +112,13 @@ export async function seedFirstModel(parameters: SeedFirstModelParameters): Prom
   }
   await Promise.all(
     pending.map(async ({ data, uid, dataHash }) => {
-      const { begin, upload } = await submitContribution({
-        worker,
-        contributor: parameters.contributor,
-        domain: eip712.body.submission.domain,
+      const status = await submitContribution({
+        transport: submissionTransport(worker),
+        signer: parameters.contributor,
         data,
-        attestations: { onchain: [uid] },
+        attestations: { onchain: [uid], offchain: [] },
+        waitForRecording: {},
       });
-      if (begin.status !== 201 || upload?.status !== 202) {
-        const refusal = upload ?? begin;
-        throw new BaseError(
-          `The worker refused a demo contribution: ${refusal.status} ${refusal.body.code ?? ""} ${refusal.body.detail ?? ""}`,
-        );
-      }
-      const status = await waitForRecorded(worker, begin.body.id);
       if (status.state !== "recorded") {
         throw new BaseError(`The worker rejected a demo contribution: ${status.rejection?.detail ?? status.state}.`);
       }
