@@ -13,8 +13,9 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import { readDeploymentManifest } from "@dao-ai/pipeline-worker/readDeploymentManifest";
 import { createUiServer } from "./createUiServer.ts";
-import { createRuntimeConfig, defaultManifestPath, readDeployment, readSafeContracts } from "./runtimeConfigFromEnv.ts";
+import { createRuntimeConfig, defaultManifestPath, readSafeContracts } from "./runtimeConfigFromEnv.ts";
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +39,7 @@ async function main() {
   if (!existsSync(path.join(distDir, "index.html"))) {
     throw new BaseError(`No built app in ${distDir}.`, { hints: ["Build it first: npm run build -w governance-ui."] });
   }
-  const deployment = readDeployment(manifest);
+  const deployment = readDeploymentManifest(manifest);
   const server = await createUiServer({
     distDir,
     runtimeConfig: createRuntimeConfig({

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { readDeploymentManifest } from "@dao-ai/pipeline-worker/readDeploymentManifest";
 import { safeContractsSchema, type SafeContracts } from "@dao-ai/pipeline-worker/safe";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { Deployment, RuntimeConfig } from "../src/lib/RuntimeConfig.ts";
@@ -57,17 +58,6 @@ export function readSafeContracts(manifest: string, file?: string): SafeContract
   }
 }
 
-export function readDeployment(file: string): Deployment {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Deployment;
-  } catch (cause) {
-    throw new BaseError(`Cannot read the deployment manifest ${file}.`, {
-      cause,
-      hints: ["Deploy first with `npm run deploy`, or pass the manifest the deployer gave you."],
-    });
-  }
-}
-
 /** The local chain's manifest: where `npm run deploy` writes it, else where `npm start` keeps it. */
 export function defaultManifestPath(): string {
   const root = path.resolve(import.meta.dirname, "../..");
@@ -78,5 +68,8 @@ export function defaultManifestPath(): string {
 /** For Vite's dev and preview servers: the manifest from UI_MANIFEST, else the local chain's. */
 export function runtimeConfigFromEnv(): RuntimeConfig {
   const manifest = process.env.UI_MANIFEST ?? defaultManifestPath();
-  return createRuntimeConfig({ deployment: readDeployment(manifest), safeContracts: readSafeContracts(manifest) });
+  return createRuntimeConfig({
+    deployment: readDeploymentManifest(manifest),
+    safeContracts: readSafeContracts(manifest),
+  });
 }

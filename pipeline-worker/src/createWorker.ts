@@ -1,12 +1,10 @@
 import path from "node:path";
-import { readFileSync } from "node:fs";
 import type { FastifyInstance } from "fastify";
 import {
   createPublicClient,
   createWalletClient,
   http,
   type Account,
-  type Address,
   type Chain,
   type PublicClient,
   type Transport,
@@ -38,23 +36,12 @@ import { registerContributionRoutes } from "./api/routes/registerContributionRou
 import { WorkerError } from "./internal/WorkerError.ts";
 import { createPolicySync } from "./policy/createPolicySync.ts";
 import { readPolicyDeployment } from "./policy/readPolicyDeployment.ts";
+import { readDeploymentManifest } from "./chain/readDeploymentManifest.ts";
 import type { ContentStore } from "./storage/ContentStore.ts";
 import { createHeliaContentStore } from "./storage/createHeliaContentStore.ts";
 import { createJournal, type Journal } from "./storage/createJournal.ts";
 import { createRecordPool } from "./ingest/createRecordPool.ts";
 import { createKuboContentStore } from "./storage/createKuboContentStore.ts";
-
-/** The addresses the worker uses, from the deployment manifest. */
-type Manifest = {
-  chainId: number;
-  contracts: {
-    eas: Address;
-    contributorRewards: Address;
-    usageSettlement: Address;
-    policyRegistry: Address;
-    modelCommitments: Address;
-  };
-};
 
 export type CreateWorkerParameters = {
   config: WorkerConfig;
@@ -111,7 +98,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
   const { config } = parameters;
   const logger = parameters.logger ?? createLogger({ level: config.logLevel, name: "worker" });
   const metrics = createMetrics({ defaultMetrics: parameters.publicClient === undefined });
-  const manifest = readManifest(config.deploymentManifest);
+  const manifest = readDeploymentManifest(config.deploymentManifest);
   if (manifest.chainId !== config.chainId) {
     throw new WorkerError(
       "CONFIG_INVALID",
@@ -140,7 +127,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
   try {
     const policySync = await createPolicySync({
       client: publicClient,
-      deployment: readPolicyDeployment(config.deploymentManifest),
+      deployment: readPolicyDeployment(manifest),
       directory: path.join(config.dataDir, "policy"),
       confirmations: config.confirmations,
       stalenessMs: config.stalenessSeconds * 1000,
@@ -192,7 +179,7 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
     const withdrawals = createWithdrawalWatcher({
       publicClient,
       contributorRewards: manifest.contracts.contributorRewards,
-      fromBlock: readPolicyDeployment(config.deploymentManifest).deploymentBlock,
+      fromBlock: BigInt(manifest.deploymentBlock),
       journal,
       store,
       logger,
@@ -327,16 +314,5 @@ export async function createWorker(parameters: CreateWorkerParameters): Promise<
   } catch (error) {
     for (const close of closers.toReversed()) await close().catch(() => {});
     throw error;
-  }
-}
-
-function readManifest(file: string): Manifest {
-  try {
-    return JSON.parse(readFileSync(file, "utf8")) as Manifest;
-  } catch (cause) {
-    throw new WorkerError("CONFIG_INVALID", `Cannot read the deployment manifest ${file}.`, {
-      cause,
-      hints: ["Deploy first (npm run deploy) or set deploymentManifest to the manifest for this chain."],
-    });
   }
 }

@@ -1,5 +1,5 @@
 import type { SafeContracts } from "@dao-ai/pipeline-worker/safe";
-import type { Deployment } from "../../../scripts/lib/deploy/deploySystem.ts";
+import type { DeploymentManifest as Deployment } from "@dao-ai/pipeline-worker/deployment";
 
 export type { Deployment };
 

@@ -1,18 +1,6 @@
-import { isAddress } from "viem";
+import { deploymentManifestProblems } from "@dao-ai/pipeline-worker/deployment";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import type { RuntimeConfig } from "./RuntimeConfig.ts";
-
-const CONTRACTS = [
-  "schemaRegistry",
-  "eas",
-  "token",
-  "timelock",
-  "governor",
-  "policyRegistry",
-  "contributorRewards",
-  "usageSettlement",
-  "modelCommitments",
-] as const;
 
 /** Fetches `/config.json` and checks the parts the app relies on, so a bad config fails with one clear message. */
 export async function loadRuntimeConfig(url = "/config.json"): Promise<RuntimeConfig> {
@@ -34,10 +22,8 @@ export async function loadRuntimeConfig(url = "/config.json"): Promise<RuntimeCo
   const problems: string[] = [];
   if (!Number.isInteger(config.chainId)) problems.push("chainId is not a number");
   if (typeof config.rpcUrl !== "string" || config.rpcUrl === "") problems.push("rpcUrl is missing");
+  problems.push(...deploymentManifestProblems(config.deployment).map((problem) => `deployment: ${problem}`));
   if (config.deployment?.chainId !== config.chainId) problems.push("the deployment is for another chain");
-  for (const name of CONTRACTS) {
-    if (!isAddress(config.deployment?.contracts?.[name] ?? "")) problems.push(`contracts.${name} is not an address`);
-  }
   if (problems.length > 0) {
     throw new BaseError("The app's configuration is invalid.", { hints: problems });
   }

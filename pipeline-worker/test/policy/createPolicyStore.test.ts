@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { getAddress, keccak256, toHex } from "viem";
 import { createPolicyStore, type PolicyStoreIdentity } from "../../src/policy/createPolicyStore.ts";
 import { createGenesisPolicy } from "../../src/policy/Policy.ts";
-import { readPolicyDeployment } from "../../src/policy/readPolicyDeployment.ts";
 
 const guardian = getAddress("0x00000000000000000000000000000000000006a4");
 const identity: PolicyStoreIdentity = {
@@ -93,30 +92,5 @@ describe("createPolicyStore", () => {
     const reopened = await createPolicyStore({ directory: dir, identity });
     await expect(reopened.latest()).rejects.toThrow(`The policy store at ${dir} holds a malformed checkpoint.`);
     await reopened.close();
-  });
-});
-
-describe("readPolicyDeployment", () => {
-  it("takes what the sync needs from a manifest and names what is missing", () => {
-    const manifest = {
-      chainId: 31337,
-      deploymentBlock: "12",
-      contracts: { policyRegistry: identity.registry.toLowerCase() },
-      guardian: guardian.toLowerCase(),
-      settings: { revealDelay: "600" },
-    };
-    expect(readPolicyDeployment(manifest)).toEqual({
-      chainId: 31337,
-      policyRegistry: identity.registry,
-      deploymentBlock: 12n,
-      guardian,
-      revealDelay: 600n,
-    });
-    expect(() => readPolicyDeployment({ ...manifest, contracts: {} })).toThrow(
-      "The deployment manifest lacks what the policy sync needs.",
-    );
-    expect(() => readPolicyDeployment("/nonexistent/31337.json")).toThrow(
-      "Cannot read the deployment manifest /nonexistent/31337.json.",
-    );
   });
 });

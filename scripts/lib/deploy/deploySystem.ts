@@ -15,6 +15,7 @@ import {
 } from "viem";
 import { readArtifact, type ContractName } from "./contractArtifacts.ts";
 import { governanceTokenAbi, schemaRegistryAbi, timelockControllerAbi } from "../../../deployments/abis.ts";
+import type { DeploymentManifest } from "@dao-ai/pipeline-worker/deployment";
 
 /**
  * The EAS schema every training-data attestation uses. Its first two fields must stay
@@ -78,37 +79,8 @@ export type DeploySystemParameters = {
   onProgress?: (message: string) => void;
 };
 
-export type Deployment = {
-  chainId: number;
-  deploymentBlock: string;
-  deployer: Address;
-  contracts: {
-    schemaRegistry: Address;
-    eas: Address;
-    token: Address;
-    timelock: Address;
-    governor: Address;
-    policyRegistry: Address;
-    contributorRewards: Address;
-    usageSettlement: Address;
-    modelCommitments: Address;
-    /** Pays each committed model's fees to the contributions it learned from. */
-    runRewards: Address;
-  };
-  dataSchema: { uid: Hex; definition: string };
-  guardian: Address;
-  /** Every number as a decimal string, so the manifest is plain JSON. */
-  settings: {
-    votingDelay: number;
-    votingPeriod: number;
-    proposalThreshold: string;
-    quorumNumerator: string;
-    lateQuorumExtension: number;
-    timelockMinDelay: string;
-    epochLength: string;
-    revealDelay: string;
-  };
-};
+/** What the deploy writes to `deployments/<chainId>.json`: the manifest's one schema is the worker package's. */
+export type Deployment = DeploymentManifest;
 
 export const DEFAULT_GOVERNOR_SETTINGS: GovernorSettings = {
   votingDelay: 1,

@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import { readDeploymentManifest } from "@dao-ai/pipeline-worker/readDeploymentManifest";
 import { repoRoot } from "./contractArtifacts.ts";
 import type { Deployment } from "./deploySystem.ts";
 
@@ -15,13 +15,7 @@ export function writeManifest(deployment: Deployment, path = manifestPath(deploy
   return path;
 }
 
+/** The manifest in `path`, validated against its one schema (CONFIG_INVALID names the file and the field). */
 export function readManifest(path: string): Deployment {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as Deployment;
-  } catch (cause) {
-    throw new BaseError(`Cannot read the deployment manifest ${path}.`, {
-      cause,
-      hints: ["Deploy first with `npm run deploy`, or point to the manifest the deployer gave you."],
-    });
-  }
+  return readDeploymentManifest(path);
 }

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { getAddress, maxUint256, type Address } from "viem";
+import { getAddress, type Address } from "viem";
 import type { KeyGrantRecord, KeyRegistry } from "../../inference/createKeyRegistry.ts";
 import type { UsageStore } from "../../inference/createUsageStore.ts";
-import { WorkerError } from "../../internal/WorkerError.ts";
 import type { PolicySync } from "../../policy/createPolicySync.ts";
 import {
   keyListSchema,
@@ -13,6 +12,7 @@ import {
   type RegisterKeyRequest,
 } from "../consumerWire.ts";
 import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { parseWire } from "../parseWire.ts";
 import { addressSchema } from "../wireScalars.ts";
 
 export type RegisterKeyRoutesParameters = {
@@ -79,20 +79,14 @@ export function registerKeyRoutes(app: FastifyInstance, parameters: RegisterKeyR
       },
     },
     async (request, reply) => {
-      const { grant, signature } = registerKeyRequestSchema.parse(request.body);
-      const maxFeePerQuery = BigInt(grant.maxFeePerQuery);
-      if (maxFeePerQuery > maxUint256) {
-        throw new WorkerError("VALIDATION_FAILED", "The grant's maxFeePerQuery is larger than a uint256.", {
-          extra: { field: "grant.maxFeePerQuery" },
-        });
-      }
+      const { grant, signature } = parseWire(registerKeyRequestSchema, request.body);
       const { record, created } = await keys.register(
         {
           consumer: grant.consumer,
           key: grant.key,
           worker: grant.worker,
           maxQueries: BigInt(grant.maxQueries),
-          maxFeePerQuery,
+          maxFeePerQuery: BigInt(grant.maxFeePerQuery),
           expiresAt: BigInt(grant.expiresAt),
         },
         signature,

@@ -14,6 +14,7 @@ import {
   signedQueryRequestSchema,
 } from "../consumerWire.ts";
 import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { parseWire } from "../parseWire.ts";
 import { addressSchema } from "../wireScalars.ts";
 import { registerOpenAiRoutes } from "./registerOpenAiRoutes.ts";
 
@@ -56,10 +57,15 @@ export function registerQueryRoutes(app: FastifyInstance, parameters: RegisterQu
     { schema: { body, response: { 200: jsonSchemaOf(queryResponseSchema) } } },
     async (request, reply) => {
       try {
-        const { input } = request.body;
+        // The schema Fastify checked tells the two apart the same way: the input alone is a key's.
+        const body = parseWire(
+          Object.keys(request.body).length > 1 ? signedQueryRequestSchema : bearerQueryRequestSchema,
+          request.body,
+        );
+        const { input } = body;
         const credential = authenticateQuery(authenticators, {
           headers: request.headers,
-          body: request.body,
+          body,
           inputHash: inputHashOf(input),
         });
         return await queries.query(credential, input);

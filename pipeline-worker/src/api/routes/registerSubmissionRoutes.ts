@@ -5,13 +5,13 @@ import type { SubmissionService } from "../../ingest/createSubmissionService.ts"
 import { bearerToken } from "../../ingest/uploadToken.ts";
 import { isWorkerError, WorkerError } from "../../internal/WorkerError.ts";
 import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { parseWire } from "../parseWire.ts";
 import { requireOctetStream } from "../requireOctetStream.ts";
 import {
   begunSubmissionSchema,
   submissionEnvelopeSchema,
   submissionListSchema,
   submissionStatusSchema,
-  type SubmissionEnvelope,
 } from "../submissionWire.ts";
 import { addressSchema, bytes32Schema } from "../wireScalars.ts";
 
@@ -34,7 +34,7 @@ const statusSchema = jsonSchemaOf(submissionStatusSchema);
 export function registerSubmissionRoutes(app: FastifyInstance, parameters: RegisterSubmissionRoutesParameters): void {
   const { submissions } = parameters;
 
-  app.post<{ Body: SubmissionEnvelope }>(
+  app.post<{ Body: unknown }>(
     "/v1/submissions",
     {
       schema: {
@@ -43,7 +43,7 @@ export function registerSubmissionRoutes(app: FastifyInstance, parameters: Regis
       },
     },
     async (request, reply) => {
-      const status = await submissions.begin(request.body);
+      const status = await submissions.begin(parseWire(submissionEnvelopeSchema, request.body));
       void reply.status(201).header("location", `/v1/submissions/${status.id}`);
       return status;
     },
