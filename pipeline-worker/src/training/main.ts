@@ -10,20 +10,12 @@
 //   reveal --run-id 0x.. --weights FILE            reveal the weights after the reveal delay
 //
 // Prints one line saying what was wrong and what to do, and exits non-zero, on any failure.
-import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import {
-  createPublicClient,
-  createWalletClient,
-  http,
-  type Address,
-  type Chain,
-  type Hex,
-  type PublicClient,
-} from "viem";
+import { createPublicClient, createWalletClient, http, type Chain, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { readDeploymentManifest } from "../chain/readDeploymentManifest.ts";
 import { exitWithError } from "../internal/exitWithError.ts";
 import { createLogger } from "../internal/createLogger.ts";
 import { loadConfig } from "../internal/loadConfig.ts";
@@ -37,12 +29,6 @@ import { createKuboContentStore } from "../storage/createKuboContentStore.ts";
 import { buildRunSpec, listRecordedManifests } from "./buildRunSpec.ts";
 import { revealModel } from "./revealModel.ts";
 import { runTraining } from "./runTraining.ts";
-
-type Deployment = {
-  chainId: number;
-  deploymentBlock: string;
-  contracts: { policyRegistry: Address; contributorRewards: Address; modelCommitments: Address };
-};
 
 const USAGE = [
   "usage: training/main.ts spec --out FILE [--dimensions N]",
@@ -78,7 +64,7 @@ async function main(): Promise<void> {
 
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, name: "training" });
-  const deployment = JSON.parse(readFileSync(config.deploymentManifest, "utf8")) as Deployment;
+  const deployment = readDeploymentManifest(config.deploymentManifest);
   const chain: Chain = {
     id: config.chainId,
     name: `chain ${config.chainId}`,
