@@ -9,7 +9,7 @@ import { bytesToHex, type Account, type Chain, type Hex, type Transport, type Wa
 import { submissionTypes } from "../chain/typedData.ts";
 import { BaseError } from "../internal/BaseError.ts";
 import type { Eip712Spec } from "../api/policyWire.ts";
-import type { BegunSubmission, SubmissionEnvelopeInput, SubmissionStatus } from "../api/submissionWire.ts";
+import type { BegunSubmission, SubmissionEnvelope, SubmissionStatus } from "../api/submissionWire.ts";
 
 /**
  * The worker's submission routes, as the caller's HTTP client reaches them. Each refusal (a
@@ -19,7 +19,7 @@ export type SubmissionTransport = {
   /** `GET /v1/eip712`: the domain the worker checks signatures against. */
   eip712(): Promise<Pick<Eip712Spec, "submission">>;
   /** `POST /v1/submissions`. */
-  beginSubmission(envelope: SubmissionEnvelopeInput): Promise<BegunSubmission>;
+  beginSubmission(envelope: SubmissionEnvelope): Promise<BegunSubmission>;
   /** `PUT` the data to the answer's upload URL, with its upload token. */
   uploadSubmission(begun: Pick<BegunSubmission, "id" | "uploadToken">, data: Blob): Promise<SubmissionStatus>;
   /** `GET /v1/submissions/:id`. */
@@ -43,7 +43,7 @@ export type SubmitContributionParameters = {
   transport: SubmissionTransport;
   signer: SubmissionSigner;
   data: Blob | Uint8Array;
-  attestations: SubmissionEnvelopeInput["attestations"];
+  attestations: SubmissionEnvelope["attestations"];
   /** Any number of the contributor's it has not used; a random 64-bit one by default. */
   nonce?: bigint;
   /** How long the signature counts, in seconds (an hour by default): the upload must start before. */

@@ -1,4 +1,5 @@
 import { attestOnchain, encodeDataAttestation, type OffchainAttestation } from "@dao-ai/pipeline-worker/attestations";
+import { submitContribution, type ContributionProgress } from "@dao-ai/pipeline-worker/contribute";
 import { useQueryClient } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
 import { useEffect, useId, useState } from "react";
@@ -117,45 +118,18 @@ export function SubmitData({ account }: { account: Address }) {
     setResult(null);
     setBusy(true);
     const progress: Step[] = [];
-    const step = (label: string) => {
-      progress.forEach((s) => (s.state = "done"));
-      progress.push({ label, state: "active" });
-      setSteps([...progress]);
-    };
     try {
-      step("Reading the signing format from the worker");
-      const { submission } = await api.eip712();
-      step("Signing the submission in your wallet");
-      const nonce = randomNonce();
-      const deadline = Math.floor(Date.now() / 1000) + 3600;
-      const message = {
-        contributor: account,
-        dataHash: digest.hash,
-        size: digest.size,
-        nonce,
-        deadline: BigInt(deadline),
-      };
-      const signature = await wallet.client.signTypedData({
-        account: wallet.client.account,
-        domain: submission.domain,
-        types: submission.types,
-        primaryType: submission.primaryType,
-        message,
-      } as never);
-      step("Sending the signed envelope (the worker checks it before any data moves)");
-      const begun = await api.beginSubmission({
-        contributor: account,
-        dataHash: digest.hash,
-        size: digest.size.toString(),
-        nonce: nonce.toString(),
-        deadline,
-        chainId: config.chainId,
-        signature,
+      const stored = await submitContribution({
+        transport: api,
+        signer: wallet.client,
+        data: digest.blob,
         attestations: { onchain: uidList as Hex[], offchain },
+        onProgress: (p) => {
+          progress.forEach((s) => (s.state = "done"));
+          progress.push({ label: stepLabel(p), state: "active" });
+          setSteps([...progress]);
+        },
       });
-      step(`Uploading ${plural(digest.size, "byte")} (encrypted by the worker as it arrives)`);
-      // The upload token is in this answer only, and is kept nowhere: it lives as long as this upload.
-      const stored = await api.uploadSubmission(begun, digest.blob);
       progress.forEach((s) => (s.state = "done"));
       setSteps([...progress]);
       setResult(stored);
@@ -311,8 +285,18 @@ export function SubmitData({ account }: { account: Address }) {
   );
 }
 
-/** A random uint64-sized nonce: the worker refuses a nonce it has seen for this contributor. */
-function randomNonce(): bigint {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return BigInt(bytesToHex(bytes));
+/** What the contributor sees of each step of the shared submission. */
+function stepLabel(progress: ContributionProgress): string {
+  switch (progress.step) {
+    case "reading":
+      return "Reading the signing format from the worker";
+    case "signing":
+      return "Signing the submission in your wallet";
+    case "sending":
+      return "Sending the signed envelope (the worker checks it before any data moves)";
+    case "uploading":
+      return `Uploading ${plural(progress.size, "byte")} (encrypted by the worker as it arrives)`;
+    case "recording":
+      return "Waiting for the worker to record it on chain";
+  }
 }
