@@ -1,5 +1,6 @@
 import { useId } from "react";
-import type { ActionKind, FieldSpec } from "./actionKinds.ts";
+import type { FieldSpec } from "@dao-ai/pipeline-worker/policy-form";
+import type { ActionKind } from "./actionKinds.ts";
 
 /** The form of one action: its fields, each labelled, with its help and its error. */
 export function ActionForm({

@@ -1,12 +1,15 @@
 import { encodeFunctionData, isHex, parseAbiItem, type AbiFunction, type Hex } from "viem";
-import { encodePolicyCall, policyForms, type PolicyFormContext } from "@dao-ai/pipeline-worker/policy-actions";
-import { createFieldParser, type FieldSpec, type FormResult } from "@dao-ai/pipeline-worker/policy-form";
+import {
+  encodePolicyCall,
+  policyForms,
+  type PolicyForm,
+  type PolicyFormContext,
+} from "@dao-ai/pipeline-worker/policy-actions";
+import { createFieldParser, type FormResult } from "@dao-ai/pipeline-worker/policy-form";
 import { contributorRewardsAbi } from "../../../lib/abis.ts";
 import type { Call } from "../../../lib/describeCall.ts";
 import type { Deployment } from "../../../lib/RuntimeConfig.ts";
 import type { Policy } from "../../../lib/readPolicy.ts";
-
-export type { FieldSpec };
 
 export type BuildContext = PolicyFormContext & {
   contracts: Deployment["contracts"];
@@ -15,12 +18,8 @@ export type BuildContext = PolicyFormContext & {
 
 export type Built = { ok: true; call: Call } | { ok: false; errors: Record<string, string> };
 
-export type ActionKind = {
-  id: string;
-  label: string;
-  /** One sentence on what the action does. */
-  help: string;
-  fields: readonly FieldSpec[];
+/** An action of the builder: a form of the policy actions table, or one of the UI's own below. */
+export type ActionKind = Omit<PolicyForm, "defaults" | "build"> & {
   defaults(context: BuildContext): Record<string, string>;
   build(values: Record<string, string>, context: BuildContext): Built;
 };
