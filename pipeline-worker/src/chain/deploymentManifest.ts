@@ -1,4 +1,4 @@
-import { getAddress, type Address, type Hex } from "viem";
+import type { Address, Hex } from "viem";
 import { z } from "zod";
 import { WorkerError } from "../internal/WorkerError.ts";
 
@@ -10,10 +10,12 @@ import { WorkerError } from "../internal/WorkerError.ts";
  * than failing later at whichever part first needs the missing field.
  */
 
+// Addresses are kept as the deploy wrote them (lowercase, from its receipts): readers that compare
+// them with what the chain returns rely on that.
 const address = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, { error: "must be an address (0x and 40 hex digits)" })
-  .transform((value): Address => getAddress(value.toLowerCase()));
+  .transform((value) => value as Address);
 const decimal = z.string().regex(/^(0|[1-9][0-9]*)$/, { error: "must be a decimal number as a string" });
 
 export const deploymentManifestSchema = z.object({

@@ -1,4 +1,4 @@
-import type { Address } from "viem";
+import { getAddress, type Address } from "viem";
 import { readDeploymentManifest } from "../chain/readDeploymentManifest.ts";
 
 /** What the notifier follows: the Governor's and the registry's events, from the deployment block on. */
@@ -14,8 +14,8 @@ export function readNotifierDeployment(file: string): NotifierDeployment {
   const deployment = readDeploymentManifest(file);
   return {
     chainId: deployment.chainId,
-    governor: deployment.contracts.governor,
-    policyRegistry: deployment.contracts.policyRegistry,
+    governor: getAddress(deployment.contracts.governor),
+    policyRegistry: getAddress(deployment.contracts.policyRegistry),
     deploymentBlock: BigInt(deployment.deploymentBlock),
   };
 }

@@ -1,4 +1,4 @@
-import type { Address } from "viem";
+import { getAddress, type Address } from "viem";
 import { parseDeploymentManifest } from "../chain/deploymentManifest.ts";
 import { readDeploymentManifest } from "../chain/readDeploymentManifest.ts";
 
@@ -23,9 +23,9 @@ export function readPolicyDeployment(manifest: unknown): PolicyDeployment {
     typeof manifest === "string" ? readDeploymentManifest(manifest) : parseDeploymentManifest(manifest);
   return {
     chainId: deployment.chainId,
-    policyRegistry: deployment.contracts.policyRegistry,
+    policyRegistry: getAddress(deployment.contracts.policyRegistry),
     deploymentBlock: BigInt(deployment.deploymentBlock),
-    guardian: deployment.guardian,
+    guardian: getAddress(deployment.guardian),
     revealDelay: BigInt(deployment.settings.revealDelay),
   };
 }

@@ -100,10 +100,9 @@ function refusal(read: () => unknown): { code: string; message: string; field: u
 }
 
 describe("the deployment manifest", () => {
-  it("is read whole, with its addresses checksummed", () => {
+  it("is read whole, as written; the services take checksummed addresses from it", () => {
     const read = readDeploymentManifest(files.get("valid")!);
-    expect(read.contracts.policyRegistry).toBe(getAddress(manifest.contracts.policyRegistry));
-    expect(read.settings.revealDelay).toBe("600");
+    expect(read).toEqual(manifest);
     expect(readPolicyDeployment(files.get("valid")!)).toEqual({
       chainId: 31337,
       policyRegistry: getAddress(manifest.contracts.policyRegistry),
