@@ -17,21 +17,25 @@ import { importFile } from "ipfs-unixfs-importer";
 import { toHex, zeroAddress, type Address, type Hex, type PublicClient } from "viem";
 import { createRecordPool } from "@dao-ai/pipeline-worker/createRecordPool";
 import { privateKeyToAccount } from "viem/accounts";
-import { createApiServer } from "../../pipeline-worker/src/api/createApiServer.ts";
-import { registerSubmissionRoutes } from "../../pipeline-worker/src/api/routes/registerSubmissionRoutes.ts";
-import { encryptStream } from "../../pipeline-worker/src/crypto/encryptStream.ts";
-import { generateDataKey } from "../../pipeline-worker/src/crypto/generateDataKey.ts";
-import { generateKeyholderKeyPair } from "../../pipeline-worker/src/crypto/keyholderKeys.ts";
-import { createSubmissionService, submissionId } from "../../pipeline-worker/src/ingest/createSubmissionService.ts";
+import {
+  createApiServer,
+  registerSubmissionRoutes,
+  encryptStream,
+  generateDataKey,
+  createSubmissionService,
+  submissionId,
+  issueUploadToken,
+  createMetrics,
+  createGenesisPolicy,
+  type Policy,
+  type PolicyView,
+  createHeliaContentStore,
+  createJournal,
+  heliaImportOptions,
+} from "@dao-ai/pipeline-worker/bench";
+import { generateKeyholderKeyPair } from "@dao-ai/pipeline-worker/keyholderKeys";
+import { createLogger } from "@dao-ai/pipeline-worker/createLogger";
 import type { SubmissionEnvelope } from "@dao-ai/pipeline-worker/submission-api";
-import { issueUploadToken } from "../../pipeline-worker/src/ingest/uploadToken.ts";
-import { createLogger } from "../../pipeline-worker/src/internal/createLogger.ts";
-import { createMetrics } from "../../pipeline-worker/src/internal/createMetrics.ts";
-import { createGenesisPolicy, type Policy } from "../../pipeline-worker/src/policy/Policy.ts";
-import type { PolicyView } from "../../pipeline-worker/src/policy/createPolicySync.ts";
-import { createHeliaContentStore } from "../../pipeline-worker/src/storage/createHeliaContentStore.ts";
-import { createJournal } from "../../pipeline-worker/src/storage/createJournal.ts";
-import { heliaImportOptions } from "../../pipeline-worker/src/storage/unixfsImportOptions.ts";
 import { median, ratio, time, type BenchContext, type BenchSection } from "./measure.ts";
 
 const KiB = 1024;

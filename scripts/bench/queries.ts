@@ -12,8 +12,7 @@ import { bearerTokenOf, type RegisterKeyRequest, type SignedQueryRequest } from 
 import { createKeyGrantHasher, createUsageHasher } from "@dao-ai/pipeline-worker/eip712";
 import { getAddress, keccak256, parseEther, toHex, zeroAddress, type Address, type Hex } from "viem";
 import { policyRegistryAbi, usageSettlementAbi } from "../../deployments/abis.ts";
-import { createDigestSigner, secp256k1 } from "../../pipeline-worker/src/chain/signatures.ts";
-import { createUsageStore } from "../../pipeline-worker/src/inference/createUsageStore.ts";
+import { createDigestSigner, secp256k1, createUsageStore } from "@dao-ai/pipeline-worker/bench";
 import { createBenchSystem } from "../lib/bench/createBenchSystem.ts";
 import { repoRoot } from "../lib/deploy/contractArtifacts.ts";
 import { DEV_ROLES, devPrivateKey } from "../lib/stack/devAccounts.ts";

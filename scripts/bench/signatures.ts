@@ -11,8 +11,8 @@ import {
   recoverDigestSigner,
   recoverTypedDataSigner,
   wasmSecp256k1,
-} from "../../pipeline-worker/src/chain/signatures.ts";
-import { submissionDomain, submissionTypes } from "../../pipeline-worker/src/chain/typedData.ts";
+} from "@dao-ai/pipeline-worker/bench";
+import { submissionDomain, submissionTypes } from "@dao-ai/pipeline-worker/eip712";
 import { median, ratio, time, type BenchContext, type BenchSection } from "./measure.ts";
 
 export async function benchSignatures({ repeats, progress }: BenchContext): Promise<BenchSection> {

@@ -16,9 +16,7 @@ import {
   type PublicClient,
 } from "viem";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
-import { isSubmitter } from "../../pipeline-worker/src/policy/Policy.ts";
-import { createPolicySync } from "../../pipeline-worker/src/policy/createPolicySync.ts";
-import { readPolicyDeployment } from "../../pipeline-worker/src/policy/readPolicyDeployment.ts";
+import { isSubmitter, createPolicySync, readPolicyDeployment } from "@dao-ai/pipeline-worker/bench";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { createBenchSystem } from "../lib/bench/createBenchSystem.ts";
 import { DEV_ROLES } from "../lib/stack/devAccounts.ts";

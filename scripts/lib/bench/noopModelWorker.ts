@@ -4,13 +4,9 @@
 // `POST /model` that calls the same model directly: the baseline the gateway's added latency is
 // measured against. Prints one JSON line, `{ url, baselineUrl, pid }`, once both listen; stops
 // on SIGTERM. Used by `npm run bench -- queries`.
-import { createWorker } from "../../../pipeline-worker/src/createWorker.ts";
-import { createApiServer } from "../../../pipeline-worker/src/api/createApiServer.ts";
-import { ERROR_DOCS_PATH } from "../../../pipeline-worker/src/api/routes/registerHealthRoutes.ts";
-import { createLogger } from "../../../pipeline-worker/src/internal/createLogger.ts";
-import { createMetrics } from "../../../pipeline-worker/src/internal/createMetrics.ts";
-import { loadConfig } from "../../../pipeline-worker/src/internal/loadConfig.ts";
-import type { Model } from "../../../pipeline-worker/src/model/Model.ts";
+import { createWorker } from "@dao-ai/pipeline-worker/createWorker";
+import { createApiServer, ERROR_DOCS_PATH, createMetrics, loadConfig, type Model } from "@dao-ai/pipeline-worker/bench";
+import { createLogger } from "@dao-ai/pipeline-worker/createLogger";
 
 /** Answers every input at once with the same label: the model's own cost is nil. */
 export const noopModel: Model = {

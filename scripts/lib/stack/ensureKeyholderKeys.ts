@@ -1,10 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bytesToHex, hexToBytes, type Address, type Hex } from "viem";
-import { generateKeyholderKeyPair, keyholderPublicKey } from "../../../pipeline-worker/src/crypto/keyholderKeys.ts";
+import { generateKeyholderKeyPair, keyholderPublicKey } from "@dao-ai/pipeline-worker/keyholderKeys";
+import { readSecretFile, writeSecretFileSync } from "@dao-ai/pipeline-worker/local-stack";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
-import { readSecretFile } from "../../../pipeline-worker/src/internal/readSecretFile.ts";
-import { writeSecretFileSync } from "../../../pipeline-worker/src/internal/writeSecretFile.ts";
 import type { KeyholderInfo } from "./stackFiles.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { LOCAL_CHAIN_ID } from "../../../pipeline-worker/src/internal/configSchema.ts";
+import { LOCAL_CHAIN_ID } from "@dao-ai/pipeline-worker/local-stack";
 import { repoRoot } from "../deploy/contractArtifacts.ts";
 import { httpReady, rpcReady, type ServiceSpec } from "./createSupervisor.ts";
 import { DEV_ACCOUNT_COUNT, DEV_MNEMONIC } from "./devAccounts.ts";
