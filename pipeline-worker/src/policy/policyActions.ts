@@ -3,6 +3,8 @@ import {
   encodeFunctionData,
   getAddress,
   isAddress,
+  keccak256,
+  toHex,
   type Address,
   type ContractFunctionArgs,
   type ContractFunctionName,
@@ -67,6 +69,13 @@ export type PolicyCallWords = {
 };
 
 export type PolicyActionRow<F extends PolicySetter, E extends PolicyEventName> = {
+  /** Who the registry lets make the call: the timelock (a passed proposal), the guardian too, or anyone paying. */
+  caller: "timelock" | "guardian or timelock" | "anyone";
+  /**
+   * Arguments of a call, for checks that need one: a deployment's verification sends each
+   * timelock-only setter with these from other accounts, and expects PolicyUnauthorized.
+   */
+  example: PolicySetterArgs<F>;
   /** The event the setter emits; every change of policy emits one. */
   event: E;
   /** The builder's forms that make this call; none for a call no proposal makes (a consumer joins a tier itself). */
@@ -75,6 +84,10 @@ export type PolicyActionRow<F extends PolicySetter, E extends PolicyEventName> =
   /** The event in the past tense, as the history lists it: "Allowed 0xab…cd to submit training data". */
   describeEvent(args: EventArgs<E>): string;
 };
+
+// Arguments of the rows' example calls: an account and a 32-byte id that mean nothing.
+const EXAMPLE_ACCOUNT: Address = "0x000000000000000000000000000000000000dEaD";
+const EXAMPLE_HASH: Hex = keccak256(toHex("example"));
 
 /** The registry's limit (IPolicyRegistry.setRevealDelay). */
 const MAX_REVEAL_DELAY = 365n * 86_400n;
@@ -141,6 +154,8 @@ function runState(policy: Policy, runId: Hex, missing: string): string {
 /** The table: one row per registry setter. */
 export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEventName> } = {
   setSubmitter: {
+    caller: "timelock",
+    example: [EXAMPLE_ACCOUNT, true],
     event: "SubmitterSet",
     // The submitter forms make this call for one account and `setSubmitters` for several.
     forms: [],
@@ -161,6 +176,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
     describeEvent: submitterSet,
   },
   setSubmitters: {
+    caller: "timelock",
+    example: [[EXAMPLE_ACCOUNT], true],
     event: "SubmitterSet",
     forms: [submitterForm(true), submitterForm(false)],
     describe([list, allowed], policy) {
@@ -181,6 +198,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
     describeEvent: submitterSet,
   },
   setAttestationRequirement: {
+    caller: "timelock",
+    example: [EXAMPLE_HASH, [EXAMPLE_ACCOUNT], 1, 0n],
     event: "AttestationRequirementSet",
     forms: [
       {
@@ -248,6 +267,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       `Required ${requirementWords(args.minAttestations, args.attesters, args.maxAge)}`,
   },
   setQuota: {
+    caller: "timelock",
+    example: [EXAMPLE_ACCOUNT, 10n],
     event: "QuotaSet",
     forms: [
       {
@@ -288,6 +309,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
         : `Set the quota of ${shortAddress(consumer)} to ${plural(queriesPerEpoch, "query", "queries")} per epoch`,
   },
   setTier: {
+    caller: "timelock",
+    example: [0, 10n, 0n, true, 0],
     event: "TierSet",
     forms: [
       {
@@ -381,6 +404,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       tier.queriesPerEpoch === 0n ? `Removed access tier ${tierId}` : `Set access tier ${tierId}: ${tierWords(tier)}`,
   },
   joinTier: {
+    caller: "anyone",
+    example: [0, 1n],
     event: "TierJoined",
     // A consumer joins by paying (the Consume page), not by a proposal.
     forms: [],
@@ -394,6 +419,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       }, paying ${formatEth(args.paid)}`,
   },
   setQueryFee: {
+    caller: "timelock",
+    example: [1n],
     event: "QueryFeeSet",
     forms: [
       {
@@ -416,6 +443,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
     describeEvent: (args: EventArgs<"QueryFeeSet">) => `Set the fee per query to ${formatEth(args.feePerQuery)}`,
   },
   setCommittee: {
+    caller: "timelock",
+    example: [[EXAMPLE_ACCOUNT], ["0x02"], 1],
     event: "CommitteeSet",
     forms: [
       {
@@ -493,6 +522,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       } needed to release a key`,
   },
   approveTrainingRun: {
+    caller: "timelock",
+    example: [EXAMPLE_HASH, EXAMPLE_HASH, EXAMPLE_ACCOUNT, 1n],
     event: "TrainingRunApproved",
     forms: [
       {
@@ -559,6 +590,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       )}`,
   },
   revokeTrainingRun: {
+    caller: "timelock",
+    example: [EXAMPLE_HASH],
     event: "TrainingRunRevoked",
     forms: [
       {
@@ -592,6 +625,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       `Withdrew the approval of training run ${shortHex(args.runId)}`,
   },
   setWorker: {
+    caller: "timelock",
+    example: [EXAMPLE_ACCOUNT, true],
     event: "WorkerSet",
     forms: [
       {
@@ -641,6 +676,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
         : `Removed worker ${shortAddress(args.worker)}`,
   },
   setRevealDelay: {
+    caller: "timelock",
+    example: [1n],
     event: "RevealDelaySet",
     forms: [
       {
@@ -667,6 +704,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       `Set the model reveal delay to ${formatDuration(args.revealDelay)}`,
   },
   setGuardian: {
+    caller: "timelock",
+    example: [EXAMPLE_ACCOUNT],
     event: "GuardianSet",
     forms: [
       {
@@ -692,6 +731,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       `Replaced the guardian ${shortAddress(args.previousGuardian)} with ${shortAddress(args.newGuardian)}`,
   },
   engageKillSwitch: {
+    caller: "guardian or timelock",
+    example: ["example"],
     event: "KillSwitchEngaged",
     forms: [
       {
@@ -719,6 +760,8 @@ export const policyActions: { [F in PolicySetter]: PolicyActionRow<F, PolicyEven
       `Engaged the kill switch (engagement ${args.engagementId}): “${args.reason}”`,
   },
   liftKillSwitch: {
+    caller: "timelock",
+    example: [1n],
     event: "KillSwitchLifted",
     forms: [
       {

@@ -1,11 +1,10 @@
+import { encodePolicyCall, policyActions, type PolicyCall } from "@dao-ai/pipeline-worker/policy-actions";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import {
   encodeFunctionData,
   getAbiItem,
   getContract,
   formatEther,
-  keccak256,
-  toHex,
   zeroAddress,
   BaseError as ViemError,
   ContractFunctionRevertedError,
@@ -32,25 +31,13 @@ export type VerificationCheck = { name: string; ok: boolean; detail: string };
 const DUMMY: Address = "0x000000000000000000000000000000000000dEaD";
 
 /**
- * Every registry setter with arguments that the timelock itself could apply; each must revert
- * with PolicyUnauthorized for anyone else. Keep in sync with IPolicyRegistry (a test checks that
- * every non-view registry function but the kill switch's is listed here).
+ * Every registry setter only the timelock may call, with an example call from the policy actions
+ * table; each must revert with PolicyUnauthorized for anyone else. A new setter's table row brings
+ * it here.
  */
-export const REGISTRY_SETTERS: { functionName: string; args: readonly unknown[] }[] = [
-  { functionName: "setSubmitter", args: [DUMMY, true] },
-  { functionName: "setSubmitters", args: [[DUMMY], true] },
-  { functionName: "setAttestationRequirement", args: [keccak256(toHex("schema")), [DUMMY], 1, 0n] },
-  { functionName: "setQuota", args: [DUMMY, 10n] },
-  { functionName: "setQueryFee", args: [1n] },
-  { functionName: "setCommittee", args: [[DUMMY], ["0x02"], 1] },
-  { functionName: "approveTrainingRun", args: [keccak256(toHex("run")), keccak256(toHex("spec")), DUMMY, 1n] },
-  { functionName: "revokeTrainingRun", args: [keccak256(toHex("run"))] },
-  { functionName: "setWorker", args: [DUMMY, true] },
-  { functionName: "setRevealDelay", args: [1n] },
-  { functionName: "setGuardian", args: [DUMMY] },
-  { functionName: "liftKillSwitch", args: [1n] },
-  { functionName: "setTier", args: [0, 10n, 0n, true, 0] },
-];
+export const REGISTRY_SETTERS: PolicyCall[] = Object.entries(policyActions).flatMap(([functionName, row]) =>
+  row.caller === "timelock" ? [{ functionName, args: row.example } as PolicyCall] : [],
+);
 
 /** The name of the custom error an `eth_call` reverted with, or undefined if it did not revert. */
 async function revertName(client: PublicClient, to: Address, from: Address, data: Hex): Promise<string | undefined> {
@@ -261,11 +248,7 @@ export async function verifyDeployment(client: PublicClient, deployment: Deploym
     (a) => a !== zeroAddress,
   );
   for (const setter of REGISTRY_SETTERS) {
-    const data = encodeFunctionData({
-      abi: policyRegistryAbi,
-      functionName: setter.functionName,
-      args: setter.args,
-    } as never);
+    const data = encodePolicyCall(setter);
     const refusals = await Promise.all(outsiders.map((from) => revertName(client, c.policyRegistry, from, data)));
     const timelockResult = await revertName(client, c.policyRegistry, c.timelock, data);
     check(
