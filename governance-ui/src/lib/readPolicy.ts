@@ -106,7 +106,7 @@ export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
       ...(event as EventOf<PolicyEvent>),
       version: event.args.policyVersion,
       blockNumber: event.blockNumber,
-      timestamp: event.blockTimestamp ?? times.get(event.blockNumber),
+      timestamp: event.blockTimestamp,
       transactionHash: event.transactionHash,
       proposalId: proposalByTx.get(event.transactionHash.toLowerCase()),
     }))
