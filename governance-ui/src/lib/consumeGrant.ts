@@ -1,6 +1,6 @@
 import { keyGrantTypes, usageDomain, type KeyGrantMessage } from "@dao-ai/pipeline-worker/eip712";
 import type { Address } from "viem";
-import type { KeyStatus } from "@dao-ai/pipeline-worker/consumer-api";
+import { keyGrantToWire, type KeyStatus } from "@dao-ai/pipeline-worker/consumer-api";
 import type { ConsumeApi } from "./consumeApi.ts";
 import { createApiKeySecret, type ApiKeySecret } from "./consumeSessionKey.ts";
 import type { ConnectedWallet } from "./WalletContext.tsx";
@@ -32,16 +32,6 @@ export async function authorizeKey(parameters: AuthorizeKeyParameters): Promise<
     primaryType: "KeyGrant",
     message: grant,
   });
-  const info = await parameters.consumeApi.registerKey(
-    {
-      consumer: grant.consumer,
-      key: grant.key,
-      worker: grant.worker,
-      maxQueries: grant.maxQueries.toString(),
-      maxFeePerQuery: grant.maxFeePerQuery.toString(),
-      expiresAt: grant.expiresAt.toString(),
-    },
-    signature,
-  );
+  const info = await parameters.consumeApi.registerKey(keyGrantToWire(grant), signature);
   return { ...secret, info };
 }

@@ -1,5 +1,6 @@
 import type { Hex } from "viem";
 import { z } from "zod";
+import type { KeyGrantMessage } from "../chain/typedData.ts";
 import {
   addressSchema,
   bytes32Schema,
@@ -179,6 +180,18 @@ export const keyGrantSchema = z.strictObject({
   expiresAt: uint64Schema,
 });
 export type KeyGrantWire = z.input<typeof keyGrantSchema>;
+
+/** A KeyGrant as signed (GET /v1/eip712's message, integers as bigints) in its wire form. */
+export function keyGrantToWire(grant: KeyGrantMessage): z.output<typeof keyGrantSchema> {
+  return {
+    consumer: grant.consumer,
+    key: grant.key,
+    worker: grant.worker,
+    maxQueries: grant.maxQueries.toString(),
+    maxFeePerQuery: grant.maxFeePerQuery.toString(),
+    expiresAt: grant.expiresAt.toString(),
+  };
+}
 
 /** `POST /v1/keys`: a grant and the consumer's signature over it (ECDSA, or its account's ERC-1271). */
 export const registerKeyRequestSchema = z.strictObject({ grant: keyGrantSchema, signature: signatureSchema });

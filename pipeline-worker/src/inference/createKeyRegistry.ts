@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
 import { getAddress, zeroAddress, zeroHash, type Address, type Hex, type PublicClient } from "viem";
 import { usageSettlementAbi } from "../abis.ts";
+import { keyGrantToWire } from "../api/consumerWire.ts";
 import { isConsumerSignature } from "../chain/consumerSignature.ts";
 import { recoverDigestSigner, sameAddress } from "../chain/signatures.ts";
 import { createKeyGrantHasher, type KeyGrantMessage } from "../chain/typedData.ts";
@@ -426,18 +427,7 @@ function sameGrant(a: KeyGrantMessage, b: KeyGrantMessage): boolean {
 }
 
 function toStored(record: KeyGrantRecord): StoredGrant {
-  const { grant } = record;
-  return {
-    ...record,
-    grant: {
-      consumer: grant.consumer,
-      key: grant.key,
-      worker: grant.worker,
-      maxQueries: grant.maxQueries.toString(),
-      maxFeePerQuery: grant.maxFeePerQuery.toString(),
-      expiresAt: grant.expiresAt.toString(),
-    },
-  };
+  return { ...record, grant: keyGrantToWire(record.grant) };
 }
 
 function fromStored(stored: StoredGrant): KeyGrantRecord {

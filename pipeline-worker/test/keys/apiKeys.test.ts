@@ -15,6 +15,7 @@ import { createSafe, deploySafeContracts } from "../../../scripts/lib/deploy/dep
 import { keyGrantTypedData } from "../../../test/helpers/queryTypedData.ts";
 import {
   bearerTokenOf,
+  keyGrantToWire,
   keyListSchema,
   keyStatusSchema,
   type KeyStatus,
@@ -81,17 +82,8 @@ async function signGrant(
       message: grant,
     }),
   );
-  return { grant: wireGrant(grant), signature };
+  return { grant: keyGrantToWire(grant), signature };
 }
-
-const wireGrant = (grant: KeyGrantMessage) => ({
-  consumer: grant.consumer,
-  key: grant.key,
-  worker: grant.worker,
-  maxQueries: grant.maxQueries.toString(),
-  maxFeePerQuery: grant.maxFeePerQuery.toString(),
-  expiresAt: grant.expiresAt.toString(),
-});
 
 async function register(worker: InferenceTestWorker, request: RegisterKeyRequest) {
   const response = await worker.worker.app.inject({ method: "POST", url: "/v1/keys", payload: request });
@@ -462,11 +454,11 @@ describe("a Safe as consumer (ERC-1271)", () => {
         message: { message: digest },
       });
     const stranger = await register(worker, {
-      grant: wireGrant(grant),
+      grant: keyGrantToWire(grant),
       signature: await safeSignature(devAccount(18)),
     });
     expect(stranger.body.code).toBe("SIGNATURE_INVALID");
-    const registered = await register(worker, { grant: wireGrant(grant), signature: await safeSignature(owner) });
+    const registered = await register(worker, { grant: keyGrantToWire(grant), signature: await safeSignature(owner) });
     expect(registered.status).toBe(201);
     expect((await listKeys(worker, safe.address)).keys.map((k) => k.key)).toEqual([key.address]);
   });

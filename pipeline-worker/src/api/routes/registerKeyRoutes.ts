@@ -4,6 +4,7 @@ import type { KeyGrantRecord, KeyRegistry } from "../../inference/createKeyRegis
 import type { UsageStore } from "../../inference/createUsageStore.ts";
 import type { PolicySync } from "../../policy/createPolicySync.ts";
 import {
+  keyGrantToWire,
   keyListSchema,
   keyStatusSchema,
   registerKeyRequestSchema,
@@ -43,12 +44,7 @@ export function registerKeyRoutes(app: FastifyInstance, parameters: RegisterKeyR
     const spent = state.used + store.unsettledOfKey(grant.consumer, grant.key);
     const remaining = grant.maxQueries > spent ? grant.maxQueries - spent : 0n;
     return {
-      consumer: grant.consumer,
-      key: grant.key,
-      worker: grant.worker,
-      maxQueries: grant.maxQueries.toString(),
-      maxFeePerQuery: grant.maxFeePerQuery.toString(),
-      expiresAt: grant.expiresAt.toString(),
+      ...keyGrantToWire(grant),
       registeredAt: record.registeredAt,
       usedHere: usedHere.toString(),
       used: state.used.toString(),
