@@ -58,7 +58,10 @@ const proposalExecuted = getAbiItem({ abi: policyGovernorAbi, name: "ProposalExe
  * The whole policy at `head`: the registry's events reduced by the worker's own `reducePolicy`, so
  * the app shows exactly the policy the worker enforces, checked against the registry's version.
  */
-export async function readPolicy(app: App, head: ChainHead): Promise<Policy> {
+export async function readPolicy(
+  app: Pick<App, "publicClient" | "contracts" | "logCache">,
+  head: Pick<ChainHead, "number">,
+): Promise<Policy> {
   const { publicClient, contracts, logCache } = app;
   const blockNumber = head.number;
   const registry = { address: contracts.policyRegistry, abi: policyRegistryAbi, blockNumber } as const;
