@@ -309,8 +309,8 @@ export const errorCodes = {
   CONFIG_INVALID: {
     status: 500,
     title: "The worker's configuration is invalid",
-    why: "At start, the configuration file or an environment variable had a missing or wrong value. The worker refuses to start rather than run with a guess.",
-    fix: "Read the listed problems: each names the field, where it came from, and what to set it to.",
+    why: "At start, the configuration file, an environment variable or the deployment manifest had a missing or wrong value. The worker (like the keyholder, the notifier, the CLIs and the UI's server, which read the same manifest) refuses to start rather than run with a guess.",
+    fix: "Read the listed problems: each names the field, where it came from, and what to set it to. For the manifest, use the deployments/<chainId>.json that `npm run deploy` wrote for this chain.",
     retryable: false,
   },
   CIPHERTEXT_INVALID: {
