@@ -2,7 +2,6 @@ import { getContract, formatEther, parseEventLogs } from "viem";
 import { contributorRewardsAbi, usageSettlementAbi } from "../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
 import { devAddress } from "../lib/stack/devAccounts.ts";
-import { claimModelFees } from "./10-claimModelFees.ts";
 import { type Demo, chapter, expect, revertOf, roles, wait } from "./story.ts";
 
 export async function claimRewards(d: Demo) {
@@ -81,5 +80,4 @@ export async function claimRewards(d: Demo) {
     address,
   );
   expect(again === "RewardsNothingToClaim", `claiming twice is refused (${again})`);
-  await claimModelFees(d);
 }
