@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { errorCodes, type ErrorCode } from "../../src/internal/errorCodes.ts";
 import type { HostileResponse } from "./hostileHttp.ts";
+import type { ProblemDetails } from "../../src/internal/renderProblem.ts";
 
 /**
  * The codes and statuses that docs/errors.md documents, read from its table as a client's author
@@ -42,7 +43,7 @@ export function propertyRuns(soakRuns = 5_000): number {
 /** The time one test may take: the default in `npm test`, half an hour for a soak's thousands of runs. */
 export const HOSTILE_TEST_TIMEOUT_MS = process.env.SOAK ? 30 * 60_000 : 60_000;
 
-export type Problem = { type: string; title: string; status: number; code: ErrorCode; detail: string };
+export type Problem = ProblemDetails;
 
 /**
  * Asserts that a response is a refusal a client can act on: a 4xx status (never 5xx), an RFC 9457
