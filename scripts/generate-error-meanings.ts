@@ -2,11 +2,11 @@
 // (governance-ui/src/lib/errorNatspec.ts), generated from the build and never edited by hand, so
 // the meaning a person reads next to a revert is the one written beside the error in Solidity.
 // `--check` fails when the file is stale (`npm run build` runs it).
-import { readFileSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { repoRoot } from "./lib/deploy/contractArtifacts.ts";
 import { readErrorNatspec } from "./lib/deploy/readErrorNatspec.ts";
+import { writeGeneratedFile } from "./lib/deploy/writeGeneratedFile.ts";
 
 const target = join(repoRoot, "governance-ui", "src", "lib", "errorNatspec.ts");
 
@@ -23,22 +23,11 @@ async function render(): Promise<string> {
   return format(source, { ...(await resolveConfig(target)), filepath: target });
 }
 
-const fresh = await render();
-const name = relative(repoRoot, target);
-if (process.argv.includes("--check")) {
-  let current = "";
-  try {
-    current = readFileSync(target, "utf8");
-  } catch {
-    // A missing file is stale too.
-  }
-  if (current !== fresh) {
-    console.error(`${name} is stale: run \`npm run generate:error-meanings\` and commit the result.`);
-    process.exit(1);
-  }
-  console.log(`${name} is up to date.`);
-} else {
-  writeFileSync(target, fresh);
+const check = process.argv.includes("--check");
+writeGeneratedFile(target, await render(), { check, command: "generate:error-meanings" });
+if (!check) {
   const missing = readErrorNatspec().filter((e) => e.text === "");
-  console.log(`Wrote ${name} (${missing.length} errors without NatSpec: ${missing.map((e) => e.name).join(", ")})`);
+  console.log(
+    `${missing.length} errors have no NatSpec (their meanings are written in errorMeanings.ts): ${missing.map((e) => e.name).join(", ")}`,
+  );
 }
