@@ -4,6 +4,8 @@ import { modelCommitmentsAbi } from "../../abis.ts";
 import type { ContentStore } from "../../storage/ContentStore.ts";
 import { parseContributionsTree } from "../../training/contributionsTree.ts";
 import { WorkerError } from "../../internal/WorkerError.ts";
+import { jsonSchemaOf } from "../jsonSchemaOf.ts";
+import { bytes32Schema } from "../wireScalars.ts";
 
 export type RegisterContributionRoutesParameters = {
   publicClient: PublicClient;
@@ -31,7 +33,7 @@ export function registerContributionRoutes(
         params: {
           type: "object",
           required: ["runId"],
-          properties: { runId: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" } },
+          properties: { runId: jsonSchemaOf(bytes32Schema) },
         },
       },
     },
