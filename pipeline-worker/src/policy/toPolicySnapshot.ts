@@ -1,26 +1,11 @@
-import type { Address, Hex } from "viem";
+import type { Address } from "viem";
+import type { PolicySnapshotWire } from "../api/policyWire.ts";
 import type { PolicyView } from "./createPolicySync.ts";
 import { accessOf, epochAt } from "./Policy.ts";
-import { toPolicyJson, type ConsumerAccessJson, type PolicyJson } from "./policyJson.ts";
+import { toPolicyJson } from "./policyJson.ts";
 
-/** The JSON body of `GET /v1/policy`. */
-export type PolicySnapshot = {
-  chainId: number;
-  registry: string;
-  /** The enforced policy (see {@link PolicyView.policy}). */
-  policy: PolicyJson;
-  /** The confirmed cursor: the block and policy version the enforced grants come from. */
-  blockNumber: string;
-  blockHash: Hex | null;
-  policyVersion: string;
-  head: { blockNumber: string; blockHash: Hex | null; policyVersion: string };
-  confirmations: number;
-  killSwitchUnconfirmed: boolean;
-  epochs: { epochLength: string; epochGenesis: string };
-  syncedAt: string;
-  /** With `consumer`: where its quota in the current epoch comes from (a vote or a tier). */
-  consumer?: ConsumerAccessJson;
-};
+/** The JSON body of `GET /v1/policy`, whose shape api/policyWire.ts declares. */
+export type PolicySnapshot = PolicySnapshotWire;
 
 export type ToPolicySnapshotParameters = {
   view: PolicyView;
