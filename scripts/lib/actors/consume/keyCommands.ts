@@ -13,6 +13,7 @@ import { policyRegistryAbi, usageSettlementAbi } from "@dao-ai/pipeline-worker/a
 import {
   BEARER_TOKEN_PREFIX,
   bearerTokenOf,
+  keyGrantToWire,
   privateKeyOfBearerToken,
   type KeyList,
   type KeyStatus,
@@ -142,14 +143,7 @@ async function create(context: ConsumeContext) {
   });
   const request: RegisterKeyRequest = {
     signature,
-    grant: {
-      consumer: grant.consumer,
-      key: grant.key,
-      worker: grant.worker,
-      maxQueries: grant.maxQueries.toString(),
-      maxFeePerQuery: grant.maxFeePerQuery.toString(),
-      expiresAt: grant.expiresAt.toString(),
-    },
+    grant: keyGrantToWire(grant),
   };
   const registered: string[] = [];
   for (const client of context.workers) {
