@@ -1,9 +1,13 @@
 // Brings in hardhat-viem's type augmentation of network connections for projects that do not load hardhat.config.ts.
 import type {} from "@nomicfoundation/hardhat-viem";
 import { network } from "hardhat";
-import { encodeFunctionData, keccak256, parseEther, toHex, type Hex, type PublicClient, type TestClient } from "viem";
-import { governanceTokenAbi, policyGovernorAbi } from "../../deployments/abis.ts";
-import type { ProposalAction, Wallet } from "../../scripts/lib/actors/createGovernanceDriver.ts";
+import { parseEther, type Hex, type PublicClient, type TestClient } from "viem";
+import { governanceTokenAbi } from "../../deployments/abis.ts";
+import {
+  createGovernanceDriver,
+  type ProposalAction,
+  type Wallet,
+} from "../../scripts/lib/actors/createGovernanceDriver.ts";
 import { deploySystem, type Deployment, type DeploySystemParameters } from "../../scripts/lib/deploy/deploySystem.ts";
 
 // The scripts' governance driver defines these for the demo and `npm start`; tests share them.
@@ -70,73 +74,32 @@ export async function createSystem(overrides: Partial<DeploySystemParameters> = 
     await testClient.mine({ blocks: 1 });
   }
 
-  /** Encodes actions as the Governor's targets, values and calldatas. */
-  function encode(actions: ProposalAction[]) {
-    return {
-      targets: actions.map((a) => a.target),
-      values: actions.map((a) => a.value ?? 0n),
-      calldatas: actions.map((a) =>
-        encodeFunctionData({ abi: a.abi, functionName: a.functionName, args: a.args } as never),
-      ),
-    };
-  }
+  // The scripts' one governance driver; `test/helpers/governance.ts` configures the same driver for
+  // the tests that act between the stages.
+  const governance = createGovernanceDriver({
+    publicClient,
+    testClient,
+    deployment,
+    proposer: accounts.holders[0],
+    executor: accounts.outsider,
+  });
 
-  /** Proposes, votes (all holders for), queues and executes; returns the proposal id. */
+  /**
+   * Proposes, votes (all holders for), queues and executes; returns the proposal id. The executor
+   * sends the actions' values with the execution, so a grant needs no treasury balance.
+   */
   async function pass(actions: ProposalAction[], description = `proposal ${Math.random()}`) {
-    const { targets, values, calldatas } = encode(actions);
-    const governor = deployment.contracts.governor;
-    const proposer = accounts.holders[0];
-    const { result: proposalId } = await publicClient.simulateContract({
-      account: proposer.account,
-      address: governor,
-      abi: policyGovernorAbi,
-      functionName: "propose",
-      args: [targets, values, calldatas, description],
-    });
-    await wait(
-      await proposer.writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "propose",
-        args: [targets, values, calldatas, description],
-      }),
-    );
-    await testClient.mine({ blocks: deployment.settings.votingDelay + 1 });
-    for (const holder of accounts.holders) {
-      await wait(
-        await holder.writeContract({
-          address: governor,
-          abi: policyGovernorAbi,
-          functionName: "castVote",
-          args: [proposalId, 1],
-        }),
-      );
-    }
-    await testClient.mine({ blocks: deployment.settings.votingPeriod + 1 });
-    const descriptionHash = keccak256(toHex(description));
-    await wait(
-      await proposer.writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "queue",
-        args: [targets, values, calldatas, descriptionHash],
-      }),
-    );
-    await testClient.increaseTime({ seconds: Number(deployment.settings.timelockMinDelay) + 1 });
-    await testClient.mine({ blocks: 1 });
-    await wait(
-      await accounts.outsider.writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "execute",
-        args: [targets, values, calldatas, descriptionHash],
-        value: values.reduce((a, b) => a + b, 0n),
-      }),
-    );
-    return proposalId;
+    const proposal = await governance.propose(actions, description);
+    await governance.openVoting(proposal);
+    for (const voter of accounts.holders) await governance.vote(proposal, { voter, support: 1 });
+    await governance.closeVoting(proposal);
+    await governance.queue(proposal);
+    await governance.waitForTimelock(proposal);
+    await governance.execute(proposal, { value: proposal.values.reduce((a, b) => a + b, 0n) });
+    return proposal.proposalId;
   }
 
-  return { connection, viem, publicClient, testClient, accounts, deployment, wait, delegateAll, encode, pass };
+  return { connection, viem, publicClient, testClient, accounts, deployment, wait, delegateAll, pass };
 }
 
 export type System = Awaited<ReturnType<typeof createSystem>>;
