@@ -1,17 +1,19 @@
-// The parts of the monorepo meet through the worker package's public modules (the "exports" of
-// pipeline-worker/package.json: `@dao-ai/pipeline-worker/<name>`), never through its source
-// tree: a module under pipeline-worker/src/ may be renamed, split or moved without a thought for
-// who else reads it, and a wire shape copied or imported from there drifts from the one the
-// worker serves. This test fails on any import from the folders below into pipeline-worker/src/.
+// The parts of the monorepo meet through each package's public modules (the "exports" of its
+// package.json: `@dao-ai/pipeline-worker/<name>`, `@dao-ai/governance-ui/<name>`), never through
+// another package's source tree: a module under src/ may be renamed, split or moved without a
+// thought for who else reads it, and a wire shape copied or imported from there drifts from the
+// one the package serves. This test fails on any import across those lines.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
-const workerSource = path.join(repoRoot, "pipeline-worker", "src") + path.sep;
 
-/** The folders whose imports are checked (each a top-level folder of the repository). */
-const CHECKED_FOLDERS = ["governance-ui", "test"];
+/** Each package's source tree, and the top-level folders that must not import from it. */
+const BOUNDARIES = [
+  { pkg: "pipeline-worker", checked: ["governance-ui", "scripts", "test"] },
+  { pkg: "governance-ui", checked: ["pipeline-worker", "scripts", "test"] },
+] as const;
 
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
 const SKIPPED = new Set(["node_modules", "dist", "artifacts", "cache"]);
@@ -36,16 +38,18 @@ const SPECIFIER_PATTERNS = [
 
 type Reach = { file: string; line: number; specifier: string };
 
-/** The imports of `file` (whose text is `source`) that land in the worker's source tree. */
-function reachesIntoWorkerSource(file: string, source = readFileSync(file, "utf8")): Reach[] {
+/** The imports of `file` (whose text is `source`) that land in `pkg`'s source tree. */
+function reachesIntoSource(pkg: string, file: string, source = readFileSync(file, "utf8")): Reach[] {
+  const pkgRoot = path.join(repoRoot, pkg);
+  const pkgSource = path.join(pkgRoot, "src") + path.sep;
   const found: Reach[] = [];
   for (const pattern of SPECIFIER_PATTERNS) {
     for (const match of source.matchAll(pattern)) {
       const specifier = match[1]!;
       const target = specifier.startsWith(".")
         ? path.resolve(path.dirname(file), specifier)
-        : specifier.replace(/^@dao-ai\/pipeline-worker\//, `${path.join(repoRoot, "pipeline-worker")}/`);
-      if (!target.startsWith(workerSource)) continue;
+        : specifier.replace(new RegExp(`^@dao-ai/${pkg}/`), `${pkgRoot}/`);
+      if (!target.startsWith(pkgSource)) continue;
       const line = source.slice(0, match.index).split("\n").length;
       found.push({ file: path.relative(repoRoot, file), line, specifier });
     }
@@ -54,17 +58,18 @@ function reachesIntoWorkerSource(file: string, source = readFileSync(file, "utf8
 }
 
 describe("package boundaries", () => {
-  test.each(CHECKED_FOLDERS)("nothing in %s/ imports pipeline-worker/src/: it uses the package's exports", (folder) => {
+  const cases = BOUNDARIES.flatMap(({ pkg, checked }) => checked.map((folder) => [folder, pkg] as const));
+  test.each(cases)("nothing in %s/ imports %s/src/: it uses the package's exports", (folder, pkg) => {
     const files = sourceFiles(path.join(repoRoot, folder));
     expect(files.length).toBeGreaterThan(10);
-    const reaches = files.flatMap((file) => reachesIntoWorkerSource(file));
+    const reaches = files.flatMap((file) => reachesIntoSource(pkg, file));
     expect(
       reaches.map(({ file, line, specifier }) => `${file}:${line} imports ${specifier}`),
-      "Import @dao-ai/pipeline-worker/<name> instead; add the module to the exports of pipeline-worker/package.json if it is not there.",
+      `Import @dao-ai/${pkg}/<name> instead; add the module to the exports of ${pkg}/package.json if it is not there.`,
     ).toEqual([]);
   });
 
-  test("the check sees relative, package-path and dynamic imports into the worker's source", () => {
+  test("the check sees relative, package-path and dynamic imports into a package's source", () => {
     const probe = path.join(repoRoot, "test", "probe.ts");
     // Spelled in pieces, so that this file does not import what it names.
     const src = ["pipeline-worker", "src"].join("/");
@@ -74,7 +79,9 @@ describe("package boundaries", () => {
       `const c = await import("../${src}/c.ts");`,
       'import { fine } from "@dao-ai/pipeline-worker/errors";',
     ].join("\n");
-    expect(reachesIntoWorkerSource(probe, text).map(({ line, specifier }) => `${line}: ${specifier}`)).toEqual([
+    expect(
+      reachesIntoSource("pipeline-worker", probe, text).map(({ line, specifier }) => `${line}: ${specifier}`),
+    ).toEqual([
       "1: ../pipeline-worker/src/a.ts",
       "2: @dao-ai/pipeline-worker/src/b.ts",
       "3: ../pipeline-worker/src/c.ts",

@@ -7,7 +7,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWorkerError } from "@dao-ai/pipeline-worker/errors";
-import { loadRuntimeConfig } from "../../governance-ui/src/lib/loadRuntimeConfig.ts";
+import { loadRuntimeConfig } from "@dao-ai/governance-ui/loadRuntimeConfig";
 import { createRuntimeConfig, runtimeConfigFromEnv } from "../../governance-ui/server/runtimeConfigFromEnv.ts";
 import type { Deployment } from "../../scripts/lib/deploy/deploySystem.ts";
 import { readManifest, writeManifest } from "../../scripts/lib/deploy/manifest.ts";

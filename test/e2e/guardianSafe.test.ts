@@ -18,7 +18,7 @@ import {
 import { createWalletClient, custom, encodeFunctionData, parseEther, type Address } from "viem";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { governanceTokenAbi, policyGovernorAbi, policyRegistryAbi } from "../../deployments/abis.ts";
-import { createSafeConnection } from "../../governance-ui/src/lib/safeConnection.ts";
+import { createSafeConnection } from "@dao-ai/governance-ui/safeConnection";
 import {
   deploySafeContracts,
   createSafe,
