@@ -2,13 +2,19 @@ import {
   BaseError as ViemError,
   ContractFunctionRevertedError,
   type Address,
-  type ContractFunctionArgs,
-  type ContractFunctionName,
   type GetContractReturnType,
   type Hex,
 } from "viem";
 import { policyRegistryAbi } from "../../deployments/abis.ts";
 import { BaseError } from "@dao-ai/pipeline-worker/errors";
+import { decodePolicyLog } from "@dao-ai/pipeline-worker/decodePolicyLog";
+import {
+  describePolicyCall,
+  describePolicyEvent,
+  policyCall,
+  type PolicySetter,
+  type PolicySetterArgs,
+} from "@dao-ai/pipeline-worker/policy-actions";
 import { createGovernanceDriver, type Proposal, type ProposalAction } from "../lib/actors/createGovernanceDriver.ts";
 import { createReporter } from "../lib/cli/createReporter.ts";
 import type { WorkerClient, WorkerResponse } from "../lib/actors/createWorkerClient.ts";
@@ -16,8 +22,6 @@ import type { Deployment } from "../lib/deploy/deploySystem.ts";
 import { DEV_ROLES } from "../lib/stack/devAccounts.ts";
 import type { LocalChainClients } from "../lib/stack/localChain.ts";
 import type { StackInfo } from "../lib/stack/stackFiles.ts";
-
-type RegistryWrite = ContractFunctionName<typeof policyRegistryAbi, "nonpayable" | "payable">;
 
 /** Everything the chapters share. */
 export type Demo = {
@@ -74,15 +78,14 @@ export async function wait(clients: LocalChainClients, hash: Hex) {
   return receipt;
 }
 
-/** A proposal's call to the policy registry, checked against its ABI. */
-export function registry<F extends RegistryWrite>(
-  d: Demo,
-  functionName: F,
-  args: ContractFunctionArgs<typeof policyRegistryAbi, "nonpayable" | "payable", F>,
-  value?: bigint,
-): ProposalAction {
+/** A proposal's action, with what it does in words where the demo knows them. */
+export type DemoAction = ProposalAction & { summary?: string };
+
+/** A proposal's call to the policy registry, a row of the policy actions table: typed by the ABI, in the UI's words. */
+export function registry<F extends PolicySetter>(d: Demo, functionName: F, args: PolicySetterArgs<F>): DemoAction {
+  const call = policyCall(functionName, args);
   const target = d.deployment.contracts.policyRegistry;
-  return { target, abi: policyRegistryAbi, functionName, args: args as readonly unknown[], value };
+  return { target, abi: policyRegistryAbi, ...call, summary: describePolicyCall(call).summary };
 }
 
 /** The name of the custom error a call reverts with, from `account`. */
@@ -118,12 +121,14 @@ export async function waitForWorkerPolicy(d: Demo) {
 /** Takes a proposal through every stage, saying what happens and checking the Governor's state at each. */
 export async function vote(
   d: Demo,
-  actions: ProposalAction[],
+  actions: DemoAction[],
   title: string,
   ballots: { holder: number; support: 0 | 1 | 2; reason: string }[],
 ) {
   const g = d.governance;
-  const description = `# ${title}\n\nDemo run ${d.run}.`;
+  // The description says what each registry call does, in the words the UI shows voters.
+  const said = actions.flatMap((a) => (a.summary ? [`- ${a.summary}`] : []));
+  const description = `# ${title}\n\n${said.length > 0 ? `${said.join("\n")}\n\n` : ""}Demo run ${d.run}.`;
   const proposal: Proposal = await g.propose(actions, description);
   expect((await g.state(proposal)) === "Pending", `Holder A proposes "${title}"; the proposal is pending`);
   await g.openVoting(proposal);
@@ -143,5 +148,11 @@ export async function vote(
   await g.waitForTimelock(proposal);
   const receipt = await g.execute(proposal);
   expect((await g.state(proposal)) === "Executed", "the timelock delay passes; anyone executes it");
+  // What changed, as the UI's policy history reads it.
+  const registryAddress = d.deployment.contracts.policyRegistry.toLowerCase();
+  for (const log of receipt.logs.filter((l) => l.address.toLowerCase() === registryAddress)) {
+    const event = decodePolicyLog(log);
+    line(style.dim(`    policy version ${event.args.policyVersion}: ${describePolicyEvent(event)}`));
+  }
   return receipt;
 }
