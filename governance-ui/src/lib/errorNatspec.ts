@@ -391,7 +391,7 @@ export const errorNatspec: Record<string, { source: string; text: string }> = {
     text: "An address given was zero where a real account is required.",
   },
   ReentrancyGuardReentrantCall: {
-    source: "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol",
+    source: "@openzeppelin/contracts/utils/ReentrancyGuard.sol",
     text: "Unauthorized reentrant call.",
   },
   RewardsAttestationBadSignature: {

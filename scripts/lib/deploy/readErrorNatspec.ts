@@ -53,12 +53,25 @@ function declaredErrors(buildInfoId: string) {
   const found = new Map<string, { source: string; definition: ErrorDefinition }>();
   for (const [source, { ast }] of Object.entries(output.sources)) {
     visit(ast, (node) => {
-      if (node.nodeType === "ErrorDefinition" && typeof node.errorSelector === "string")
+      if (node.nodeType !== "ErrorDefinition" || typeof node.errorSelector !== "string") return;
+      const seen = found.get(node.errorSelector);
+      if (!seen || preferred(source, seen.source))
         found.set(node.errorSelector, { source, definition: node as ErrorDefinition });
     });
   }
   buildInfos.set(buildInfoId, found);
   return found;
+}
+
+/**
+ * Whether `source` should name an error that `other` declares too (same selector). A build holds
+ * the mocks and test helpers beside the system's contracts, and the order of its sources differs
+ * between a fresh and an incremental build: the system's own declaration wins, then the first
+ * path in sort order, so the generated file is the same on every machine.
+ */
+function preferred(source: string, other: string): boolean {
+  const rank = (s: string) => (/^project\/(contracts\/mocks|test)\//.test(s) ? 1 : 0);
+  return rank(source) !== rank(other) ? rank(source) < rank(other) : source < other;
 }
 
 function visit(node: unknown, onNode: (node: AstNode) => void) {
