@@ -68,13 +68,15 @@ export function createFieldParser(values: Record<string, string>) {
     },
     eth(name: string): bigint {
       const v = value(name);
-      try {
-        if (!/^\d*\.?\d+$/.test(v)) throw new RangeError(v);
-        return parseEther(v);
-      } catch {
-        errors[name] = "Enter an amount in ETH, e.g. 0.01.";
-        return 0n;
+      if (/^\d*\.?\d+$/.test(v)) {
+        try {
+          return parseEther(v);
+        } catch {
+          // More decimals than wei has: refused below like any other malformed amount.
+        }
       }
+      errors[name] = "Enter an amount in ETH, e.g. 0.01.";
+      return 0n;
     },
     duration(name: string): bigint {
       const match = /^(\d+)\s*(s|sec|m|min|h|d|w)?$/i.exec(value(name));

@@ -440,7 +440,7 @@ describe("POST /v1/queries: refusals", () => {
     }
     expect(await refusal({ ...body, total: (maxUint64 + 1n).toString() }, worker)).toMatchObject({
       code: "VALIDATION_FAILED",
-      detail: "The total is out of range of its EIP-712 type.",
+      detail: "The request is invalid: total must be a decimal uint64 (at most 18446744073709551615).",
     });
     // An address in any letter case is the same consumer.
     const upper = `0x${body.consumer.slice(2).toUpperCase()}`;
