@@ -245,16 +245,28 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     });
   }
 
-  async function queue(proposal: Proposal, from: Wallet = proposer): Promise<TransactionReceipt> {
+  /** Sends one of the Governor's calls that name a proposal by its calls and description hash. */
+  async function sendForProposal(
+    functionName: "queue" | "execute" | "cancel",
+    proposal: Proposal,
+    from: Wallet,
+    what: string,
+    value = 0n,
+  ): Promise<TransactionReceipt> {
     return wait(
       await from.writeContract({
         address: governor,
         abi: policyGovernorAbi,
-        functionName: "queue",
+        functionName,
         args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
+        value,
       }),
-      "Queueing",
+      what,
     );
+  }
+
+  async function queue(proposal: Proposal, from: Wallet = proposer): Promise<TransactionReceipt> {
+    return sendForProposal("queue", proposal, from, "Queueing");
   }
 
   /** Waits (or, on a development chain, moves time) until the queued proposal may execute. */
@@ -285,29 +297,12 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
     proposal: Proposal,
     options: { from?: Wallet; value?: bigint } = {},
   ): Promise<TransactionReceipt> {
-    return wait(
-      await (options.from ?? executor).writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "execute",
-        args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
-        value: options.value ?? 0n,
-      }),
-      "Executing the proposal",
-    );
+    return sendForProposal("execute", proposal, options.from ?? executor, "Executing the proposal", options.value);
   }
 
   /** Cancels a proposal as `from`: its proposer while pending, or the proposal guardian (the Governor says when). */
   async function cancel(proposal: Proposal, from: Wallet): Promise<TransactionReceipt> {
-    return wait(
-      await from.writeContract({
-        address: governor,
-        abi: policyGovernorAbi,
-        functionName: "cancel",
-        args: [proposal.targets, proposal.values, proposal.calldatas, proposal.descriptionHash],
-      }),
-      "Cancelling the proposal",
-    );
+    return sendForProposal("cancel", proposal, from, "Cancelling the proposal");
   }
 
   /**
