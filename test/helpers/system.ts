@@ -89,13 +89,10 @@ export async function createSystem(overrides: Partial<DeploySystemParameters> = 
    * sends the actions' values with the execution, so a grant needs no treasury balance.
    */
   async function pass(actions: ProposalAction[], description = `proposal ${Math.random()}`) {
-    const proposal = await governance.propose(actions, description);
-    await governance.openVoting(proposal);
-    for (const voter of accounts.holders) await governance.vote(proposal, { voter, support: 1 });
-    await governance.closeVoting(proposal);
-    await governance.queue(proposal);
-    await governance.waitForTimelock(proposal);
-    await governance.execute(proposal, { value: proposal.values.reduce((a, b) => a + b, 0n) });
+    const ballots = accounts.holders.map((voter) => ({ voter, support: 1 }));
+    const value = actions.reduce((sum, action) => sum + (action.value ?? 0n), 0n);
+    const { proposal, receipt } = await governance.pass(actions, description, ballots, value);
+    if (!receipt) throw new Error(`"${description}" was executed before: give each test proposal its own description.`);
     return proposal.proposalId;
   }
 

@@ -308,12 +308,14 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
   /**
    * Takes a proposal from wherever it is to executed: proposes it if nobody has, casts the ballots
    * not yet cast, closes the vote, queues, waits out the timelock and executes. Fails, saying why,
-   * if the proposal was defeated, cancelled or expired.
+   * if the proposal was defeated, cancelled or expired. `executeValue` is sent with the execution
+   * (by default nothing: the calls' values come out of the treasury).
    */
   async function pass(
     actions: ProposalAction[],
     description: string,
     ballots: Ballot[],
+    executeValue = 0n,
   ): Promise<{ proposal: Proposal; receipt: TransactionReceipt | undefined }> {
     let proposal = await identify(actions, description);
     let current = await state(proposal);
@@ -346,7 +348,7 @@ export function createGovernanceDriver(parameters: CreateGovernanceDriverParamet
           progress("waiting out the timelock delay");
           await waitForTimelock(proposal);
           progress("executing");
-          receipt = await execute(proposal);
+          receipt = await execute(proposal, { value: executeValue });
           break;
         case "Executed":
           return { proposal, receipt };
